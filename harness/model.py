@@ -1,0 +1,251 @@
+"""Scenario format v1: the pydantic models that YAML scenarios are validated against.
+
+The models are the single source of truth: `seatrial schema` exports them as JSON Schema
+(draft-07) into scenarios/schema.json for editors, and the loader validates with them.
+Every model forbids unknown keys so that a misspelt key is an error, never silently ignored.
+"""
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from seatrial.engines.base import CAPABILITIES
+
+ClaimId = Annotated[str, Field(pattern=r"^C[0-9]{2}$", description="A claim id from CLAIMS.md, e.g. C07")]
+Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$",
+                            description="A scenario-local name; the harness makes it unique per session")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- expectations -----------------------------------------------------------------------------
+
+class TextExpect(Strict):
+    """What a stream of text (stdout, stderr) must hold. Several keys: all must hold."""
+
+    equals: str | None = None
+    contains: str | None = None
+    not_contains: str | None = None
+    matches: str | None = Field(None, description="A Python regular expression searched in the text")
+    equals_capture: str | None = Field(None, description="Equal to a value captured earlier")
+    differs_from: str | None = Field(None, description="Different from a value captured earlier")
+
+    @model_validator(mode="after")
+    def _one_at_least(self):
+        if all(v is None for v in self.model_dump().values()):
+            raise ValueError("give at least one of equals, contains, not_contains, matches, "
+                             "equals_capture, differs_from")
+        if self.matches is not None:
+            try:
+                re.compile(self.matches)
+            except re.error as exc:
+                raise ValueError(f"matches: not a valid regular expression: {exc}") from None
+        return self
+
+
+class CacheExpect(Strict):
+    """Which build instructions reused a cached layer, by 0-based instruction index
+    (FROM is index 0 of its stage) or by instruction prefix such as 'RUN make'."""
+
+    hit: list[int | str] = Field(default_factory=list)
+    miss: list[int | str] = Field(default_factory=list)
+    all_hit: bool | None = Field(None, description="Every instruction after FROM was (or was not) a hit")
+
+
+class FileExpect(Strict):
+    """A file inside a running container, checked through a pytest-testinfra host."""
+
+    container: Name
+    path: str
+    exists: bool | None = None
+    content: str | None = None
+    contains: str | None = None
+
+
+class Expect(Strict):
+    exit_code: int | None = None
+    exit_code_not: int | None = Field(None, description="The exit code differs from this one")
+    stdout: TextExpect | None = None
+    stderr: TextExpect | None = None
+    output: TextExpect | None = Field(None, description="stdout and stderr together")
+    cache: CacheExpect | None = None
+    files: list[FileExpect] = Field(default_factory=list)
+    fails: bool | None = Field(None, description="The engine refuses the operation itself "
+                                                 "(e.g. a network create), as opposed to a non-zero exit")
+
+
+# --- step bodies ------------------------------------------------------------------------------
+
+class BuildStep(Strict):
+    """Build an image from an inline Dockerfile and inline context files."""
+
+    tag: Name
+    dockerfile: str
+    files: dict[str, str] = Field(default_factory=dict, description="Context files: path -> content")
+    build_args: dict[str, str] = Field(default_factory=dict)
+    target: str | None = None
+    no_cache: bool = False
+
+
+class EditStep(Strict):
+    """Change a context file of an earlier build (the next build of that tag sees it)."""
+
+    tag: Name
+    file: str
+    content: str | None = None
+    append: str | None = None
+    delete: bool = False
+
+    @model_validator(mode="after")
+    def _one_change(self):
+        given = [k for k in ("content", "append") if getattr(self, k) is not None] + (["delete"] if self.delete else [])
+        if len(given) != 1:
+            raise ValueError("give exactly one of content, append, delete")
+        return self
+
+
+class PortSpec(Strict):
+    container: int = Field(ge=1, le=65535)
+    host: int = Field(0, ge=0, le=65535, description="0: a free port chosen by the harness")
+    protocol: Literal["tcp", "udp"] = "tcp"
+
+
+class MountSpec(Strict):
+    """Exactly one of volume (a named volume of this scenario) or bind (a host path)."""
+
+    target: str
+    volume: Name | None = None
+    bind: str | None = None
+    read_only: bool = False
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.volume is None) == (self.bind is None):
+            raise ValueError("give exactly one of volume, bind")
+        return self
+
+
+class RunStepBody(Strict):
+    image: str
+    name: Name | None = None
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    network: str = Field("bridge", description="bridge, host, none, or a network made by a network step")
+    ports: list[PortSpec] = Field(default_factory=list)
+    mounts: list[MountSpec] = Field(default_factory=list)
+    hostname: str | None = None
+    workdir: str | None = None
+    user: str | None = None
+    detach: bool = False
+    remove: bool = Field(False, description="Remove the container when it exits (run --rm)")
+    timeout: float = Field(120.0, gt=0, le=3600)
+
+
+class ExecStepBody(Strict):
+    container: Name
+    command: list[str]
+    timeout: float = Field(60.0, gt=0, le=3600)
+
+
+class StopStepBody(Strict):
+    container: Name
+    timeout: float = Field(10.0, ge=0, le=600)
+
+
+class RemoveStepBody(Strict):
+    """Remove a container, image, network or volume made earlier in the scenario."""
+
+    container: Name | None = None
+    image: Name | None = None
+    network: Name | None = None
+    volume: Name | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        given = [k for k, v in self.model_dump().items() if v is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of container, image, network, volume")
+        return self
+
+
+class NetworkStepBody(Strict):
+    name: Name
+    internal: bool = False
+
+
+class VolumeStepBody(Strict):
+    name: Name
+
+
+class WaitStepBody(Strict):
+    """Poll a command in a container until it exits 0 (or `expect` holds), within a bound."""
+
+    container: Name
+    command: list[str]
+    timeout: float = Field(30.0, gt=0, le=600)
+    interval: float = Field(0.2, gt=0, le=10)
+
+
+STEP_KINDS = ("build", "edit", "run", "exec", "stop", "remove", "network", "volume", "wait")
+
+
+class Step(Strict):
+    """One step: exactly one kind key, plus what to expect and what to capture."""
+
+    build: BuildStep | None = None
+    edit: EditStep | None = None
+    run: RunStepBody | None = None
+    exec: ExecStepBody | None = None
+    stop: StopStepBody | None = None
+    remove: RemoveStepBody | None = None
+    network: NetworkStepBody | None = None
+    volume: VolumeStepBody | None = None
+    wait: WaitStepBody | None = None
+    expect: Expect | None = None
+    capture: dict[str, Literal["stdout", "stderr", "exit_code", "image_id"]] = Field(
+        default_factory=dict, description="Save a result under a name for later expectations")
+    note: str | None = Field(None, description="Why this step is here; shown in reports")
+
+    @model_validator(mode="after")
+    def _exactly_one_kind(self):
+        kinds = [k for k in STEP_KINDS if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(f"a step has exactly one of {', '.join(STEP_KINDS)}; "
+                             f"got {', '.join(kinds) or 'none'}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in STEP_KINDS if getattr(self, k) is not None)
+
+    @property
+    def body(self) -> BaseModel:
+        return getattr(self, self.kind)
+
+
+class Divergence(Strict):
+    """An expected, documented difference: on `engine`, a failure is reported as diverged."""
+
+    engine: str
+    reason: str
+    steps: list[int] | None = Field(None, description="0-based steps the divergence covers; all if omitted")
+
+
+class Scenario(Strict):
+    """A scenario: the claims it checks, what it needs, and its steps with their expectations."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="seatrial scenario, format v1")
+
+    schema_version: Literal[1]
+    name: str | None = Field(None, description="Defaults to the file stem; must equal it if given")
+    summary: str
+    claims: list[ClaimId] = Field(min_length=1)
+    requires: list[Literal[CAPABILITIES]] = Field(default_factory=list, description="Engine capabilities the scenario needs")
+    markers: list[str] = Field(default_factory=list, description="pytest markers for -m selection")
+    divergences: list[Divergence] = Field(default_factory=list)
+    steps: list[Step] = Field(min_length=1)

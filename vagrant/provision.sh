@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Installs and configures everything seatrial needs on Debian 12, as root. Idempotent: a second
+# run changes nothing and takes seconds. Used by the Vagrantfile, by .ci/run and by the README.
+set -euo pipefail
+
+project=$(cd "$(dirname "$0")/.." && pwd)
+export DEBIAN_FRONTEND=noninteractive
+
+if [ "$(id -u)" != 0 ]; then
+  echo "provision.sh: must run as root (it installs packages and configures engines)" >&2
+  exit 2
+fi
+
+packages=(docker.io podman runc busybox-static iproute2 uidmap slirp4netns
+          python3 python3-venv python3-dev gcc docker-compose)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "provision: installing ${missing[*]}"
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Podman: crun refuses hosts with hybrid cgroups, and the default nofile ulimit exceeds hosts
+# whose hard RLIMIT_NOFILE is lower than Podman's default (setrlimit fails without
+# CAP_SYS_RESOURCE). Fit the defaults to this host's hard limits.
+nofile=$(ulimit -Hn); nproc=$(ulimit -Hu)
+[ "$nofile" = unlimited ] && nofile=1048576
+[ "$nproc" = unlimited ] && nproc=32768
+[ "$nproc" -gt 32768 ] && nproc=32768
+mkdir -p /etc/containers
+conf=/etc/containers/containers.conf
+want=$(cat <<CONF
+# written by seatrial's vagrant/provision.sh
+[containers]
+default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]
+
+[engine]
+runtime = "runc"
+CONF
+)
+if [ ! -f "$conf" ] || [ "$(cat "$conf")" != "$want" ]; then
+  printf '%s\n' "$want" > "$conf"
+fi
+
+# dockerd: started by systemd on a normal machine; by hand where there is no init system.
+if ! docker info >/dev/null 2>&1; then
+  if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
+    systemctl start docker
+  else
+    setsid dockerd >/var/log/dockerd.log 2>&1 < /dev/null &
+  fi
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || { echo "provision: dockerd did not start; see /var/log/dockerd.log" >&2; exit 3; }
+fi
+
+# Python environment: Debian's python3 (fast start-up), the project installed editable.
+venv="$project/.venv"
+[ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
+stamp="$venv/.provisioned"
+if [ ! -f "$stamp" ] || [ "$project/pyproject.toml" -nt "$stamp" ]; then
+  "$venv/bin/pip" install -q --upgrade pip
+  "$venv/bin/pip" install -q -e "$project[test]"
+  touch "$stamp"
+fi
+ln -sf "$venv/bin/seatrial" /usr/local/bin/seatrial
+echo "provision: ready (docker $(docker version -f '{{.Server.Version}}'), $(podman --version))"
