@@ -160,6 +160,7 @@ class RunSpec:
     hostname: str | None = None
     workdir: str | None = None
     user: str | None = None
+    dns: tuple[str, ...] | None = None          # None: the engine's default name servers
     privileged: bool = False
     detach: bool = False
     remove: bool = False                        # remove on exit (`run --rm`)

@@ -66,6 +66,14 @@ class FileExpect(Strict):
     contains: str | None = None
 
 
+class HostFileExpect(Strict):
+    """A file on the host, inside the item's scratch directory (`{{ scratch }}`)."""
+
+    path: str
+    exists: bool | None = None
+    content: str | None = None
+
+
 class Expect(Strict):
     exit_code: int | None = None
     exit_code_not: int | None = Field(None, description="The exit code differs from this one")
@@ -74,6 +82,7 @@ class Expect(Strict):
     output: TextExpect | None = Field(None, description="stdout and stderr together")
     cache: CacheExpect | None = None
     files: list[FileExpect] = Field(default_factory=list)
+    host_files: list[HostFileExpect] = Field(default_factory=list)
     fails: bool | None = Field(None, description="The engine refuses the operation itself "
                                                  "(e.g. a network create), as opposed to a non-zero exit")
 
@@ -81,10 +90,12 @@ class Expect(Strict):
 # --- step bodies ------------------------------------------------------------------------------
 
 class BuildStep(Strict):
-    """Build an image from an inline Dockerfile and inline context files."""
+    """Build an image from an inline Dockerfile and inline context files.
+
+    Building a tag again without `dockerfile` rebuilds the same context (with its edits)."""
 
     tag: Name
-    dockerfile: str
+    dockerfile: str | None = None
     files: dict[str, str] = Field(default_factory=dict, description="Context files: path -> content")
     build_args: dict[str, str] = Field(default_factory=dict)
     target: str | None = None
@@ -141,6 +152,9 @@ class RunStepBody(Strict):
     hostname: str | None = None
     workdir: str | None = None
     user: str | None = None
+    dns: list[str] | None = Field(None, description="Name servers for the container (e.g. 127.0.0.1 so "
+                                                    "that failing lookups never leave the host)")
+    privileged: bool = False
     detach: bool = False
     remove: bool = Field(False, description="Remove the container when it exits (run --rm)")
     timeout: float = Field(120.0, gt=0, le=3600)
@@ -182,6 +196,25 @@ class VolumeStepBody(Strict):
     name: Name
 
 
+class HostWriteStepBody(Strict):
+    """Write a file on the host, inside the item's scratch directory (`{{ scratch }}`), e.g. into
+    a folder that a container bind-mounts."""
+
+    path: str
+    content: str
+
+
+class ProbeStepBody(Strict):
+    """Connect from the host to a TCP port on loopback or a container's private address; stdout
+    is the first bytes of an HTTP response when `http_path` is given, exit code 0 when the
+    connection was made and 1 when it was refused or timed out."""
+
+    address: str = "127.0.0.1"
+    port: int | str = Field(description="A number or a placeholder such as '{{ port.web.80 }}'")
+    http_path: str | None = None
+    timeout: float = Field(3.0, gt=0, le=60)
+
+
 class WaitStepBody(Strict):
     """Poll a command in a container until it exits 0 (or `expect` holds), within a bound."""
 
@@ -191,7 +224,7 @@ class WaitStepBody(Strict):
     interval: float = Field(0.2, gt=0, le=10)
 
 
-STEP_KINDS = ("build", "edit", "run", "exec", "stop", "remove", "network", "volume", "wait")
+STEP_KINDS = ("build", "edit", "run", "exec", "stop", "remove", "network", "volume", "wait", "host_write", "probe")
 
 
 class Step(Strict):
@@ -206,6 +239,8 @@ class Step(Strict):
     network: NetworkStepBody | None = None
     volume: VolumeStepBody | None = None
     wait: WaitStepBody | None = None
+    host_write: HostWriteStepBody | None = None
+    probe: ProbeStepBody | None = None
     expect: Expect | None = None
     capture: dict[str, Literal["stdout", "stderr", "exit_code", "image_id"]] = Field(
         default_factory=dict, description="Save a result under a name for later expectations")

@@ -1,0 +1,41 @@
+"""`seatrial engines`: every engine with where it stands here and what it lacks, and why."""
+from __future__ import annotations
+
+from typing import TextIO
+
+from rich.console import Console
+from rich.table import Table
+
+from seatrial.engines.base import CAPABILITIES
+
+
+def print_engines(names: list[str] | None, out: TextIO) -> int:
+    """Exit 0 when at least one engine is available, 3 when none is (or a named one is not)."""
+    from seatrial.engines.registry import load_engines
+    console = Console(file=out, highlight=False, width=140)
+    engines = load_engines(names)
+    table = Table(title="engines")
+    for column in ("engine", "status", "client", "server", "OCI runtime", "storage", "cgroup", "rootless"):
+        table.add_column(column)
+    missing_lines = []
+    available = 0
+    for engine in engines:
+        info = engine.info()
+        if not info.is_available:
+            table.add_row(engine.name, "[red]unavailable[/]", "", "", "", "", "", "")
+            missing_lines.append(f"{engine.name}: {info.unavailable_reason}")
+            continue
+        available += 1
+        table.add_row(engine.name, "[green]available[/]", info.client_version, info.server_version,
+                      info.oci_runtime, info.storage_driver, info.cgroup_version,
+                      "yes" if info.is_rootless else "no")
+        caps = engine.capabilities()
+        for capability in CAPABILITIES:
+            if not caps.has(capability):
+                missing_lines.append(f"{engine.name}: lacks {capability}: {caps.reason(capability)}")
+    console.print(table)
+    for line in missing_lines:
+        console.print(line, markup=False)
+    if names and available < len(engines):
+        return 3
+    return 0 if available else 3

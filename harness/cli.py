@@ -1,0 +1,154 @@
+"""The `seatrial` command. It parses arguments and calls the library; nothing else lives here."""
+from __future__ import annotations
+
+import argparse
+import enum
+import sys
+from pathlib import Path
+from typing import TextIO
+
+PROJECT_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+class Exit(enum.IntEnum):
+    OK = 0
+    FAILED = 1
+    BAD_INPUT = 2
+    ENGINE_UNAVAILABLE = 3
+    REGRESSION = 4
+    INTERRUPTED = 130
+
+
+def default_scenarios() -> list[str]:
+    local = Path("scenarios")
+    return [str(local if local.is_dir() else PROJECT_SCENARIOS)]
+
+
+def cmd_run(args, out: TextIO) -> int:
+    """Run scenarios through the pytest plugin with seatrial's own progress and matrix."""
+    import pytest
+
+    from seatrial.console import ConsoleReporter
+    reporter = ConsoleReporter()
+    argv = [*(args.paths or default_scenarios()), "-p", "no:terminal", "-p", "no:cacheprovider",
+            "--results-dir", args.results_dir]
+    for engine in args.engine:
+        argv += ["--engine", engine]
+    if args.k:
+        argv += ["-k", args.k]
+    if args.m:
+        argv += ["-m", args.m]
+    if args.exitfirst:
+        argv.append("-x")
+    if args.junitxml:
+        argv += ["--junitxml", args.junitxml]
+    if args.run_id:
+        argv += ["--run-id", args.run_id]
+    code = pytest.main(argv, plugins=[reporter])
+    # pytest.main returns after sessionfinish; the plugin instance holds the results.
+    from seatrial import plugin as plugin_module
+    state = plugin_module.LAST_RUN.state if plugin_module.LAST_RUN else None
+    if plugin_module.LAST_RUN and plugin_module.LAST_RUN.engine_error:
+        print(plugin_module.LAST_RUN.engine_error, file=sys.stderr)
+        return Exit.ENGINE_UNAVAILABLE
+    if state is not None:
+        reporter.print_matrix(state.results, state.events.path if state.events else None)
+        if state.leaks:
+            print("the run left resources behind (listed above): failing the run", file=sys.stderr)
+    if reporter.interrupted or code == pytest.ExitCode.INTERRUPTED and not reporter.collect_errors:
+        return Exit.INTERRUPTED
+    if reporter.collect_errors or code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
+        if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+            print("no scenario matched", file=sys.stderr)
+        return Exit.BAD_INPUT
+    return Exit.OK if code == pytest.ExitCode.OK else Exit.FAILED
+
+
+def cmd_validate(args, out: TextIO) -> int:
+    from seatrial.loader import validate_command
+    return validate_command(args.paths or default_scenarios(), out)
+
+
+def cmd_schema(args, out: TextIO) -> int:
+    from seatrial.schema import schema_command
+    return schema_command(args.output, out)
+
+
+def cmd_engines(args, out: TextIO) -> int:
+    from seatrial.engines.listing import print_engines
+    return print_engines(args.engine or None, out)
+
+
+def cmd_clean(args, out: TextIO) -> int:
+    from seatrial.engines.registry import load_engines
+    from seatrial.reaper import reap_dead_sessions
+    engines = [e for e in load_engines(None) if e.info().is_available]
+    removed = reap_dead_sessions(engines, log=lambda msg: print(msg, file=out))
+    print(f"clean: removed {len(removed)} resources of dead sessions", file=out)
+    return Exit.OK
+
+
+def cmd_ref(args, out: TextIO) -> int:
+    from seatrial.engines.reference.cli import main as ref_main
+    return ref_main(args.ref_args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seatrial",
+        description="Sea trials for container engines: run YAML scenarios against Docker, Podman and "
+                    "the bundled reference runtime, and report what held where.",
+        epilog="exit codes: 0 all held, 1 some scenario failed, 2 bad input or usage, "
+               "3 an engine is unavailable, 4 a benchmark regression, 130 interrupted")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run scenarios on engines; print a scenario x engine matrix",
+                         description="Run scenarios (files or folders; default: the scenario library) "
+                                     "on every engine found, or those named with --engine. Writes "
+                                     "results/<run-id>/events.jsonl.")
+    run.add_argument("paths", nargs="*", help="scenario files or folders")
+    run.add_argument("--engine", action="append", default=[], metavar="NAME",
+                     help="engine to run on (repeatable); see `seatrial engines`")
+    run.add_argument("-k", metavar="EXPR", help="only items whose name matches (pytest -k)")
+    run.add_argument("-m", metavar="EXPR", help="only items with these markers, e.g. C09 (pytest -m)")
+    run.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failure")
+    run.add_argument("--junitxml", metavar="PATH", help="also write JUnit XML")
+    run.add_argument("--results-dir", default="results", metavar="DIR", help="default: ./results")
+    run.add_argument("--run-id", metavar="ID", help="name of the results folder (default: time and session)")
+    run.set_defaults(func=cmd_run)
+
+    validate = sub.add_parser("validate", help="check scenario files; touches no engine",
+                              description="Report every problem in every scenario file as "
+                                          "file:line:col: key.path: message. Exit 2 if any.")
+    validate.add_argument("paths", nargs="*", help="files or folders (default: the scenario library)")
+    validate.set_defaults(func=cmd_validate)
+
+    schema = sub.add_parser("schema", help="print or write the scenario JSON Schema (draft-07)")
+    schema.add_argument("-o", "--output", metavar="PATH", help="write here (e.g. scenarios/schema.json)")
+    schema.set_defaults(func=cmd_schema)
+
+    engines = sub.add_parser("engines", help="list engines: versions, runtime, storage, cgroups, what they lack")
+    engines.add_argument("--engine", action="append", default=[], metavar="NAME")
+    engines.set_defaults(func=cmd_engines)
+
+    clean = sub.add_parser("clean", help="remove what dead seatrial sessions left in every engine")
+    clean.set_defaults(func=cmd_clean)
+
+    ref = sub.add_parser("ref", help="debug the bundled reference runtime: build, run, exec, ps, images, rm, logs",
+                         add_help=False)
+    ref.add_argument("ref_args", nargs=argparse.REMAINDER)
+    ref.set_defaults(func=cmd_ref)
+    return parser
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args, out or sys.stdout))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return Exit.INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

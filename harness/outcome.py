@@ -1,0 +1,50 @@
+"""The five outcomes of an item (scenario x engine) and how checks turn into one."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from seatrial.expectations import Check
+from seatrial.model import Scenario
+
+
+class Outcome(str, enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"     # a capability the engine lacks, decided before any side effect
+    DIVERGED = "diverged"   # failed where the scenario documents an expected difference
+    ERROR = "error"         # the harness or the engine broke
+
+
+@dataclass
+class ItemResult:
+    scenario: str
+    engine: str
+    outcome: Outcome
+    reason: str = ""
+    checks: list[Check] = field(default_factory=list)
+    duration: float = 0.0
+
+    @property
+    def failed_checks(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+
+def divergence_reason(scenario: Scenario, engine: str, failed: list[Check]) -> str | None:
+    """The documented reason when every failed check falls under a divergence for this engine."""
+    for divergence in scenario.divergences:
+        if divergence.engine != engine:
+            continue
+        if divergence.steps is None or all(c.step in divergence.steps for c in failed):
+            return divergence.reason
+    return None
+
+
+def decide(scenario: Scenario, engine: str, checks: list[Check]) -> tuple[Outcome, str]:
+    failed = [c for c in checks if not c.ok]
+    if not failed:
+        return Outcome.PASSED, ""
+    reason = divergence_reason(scenario, engine, failed)
+    if reason is not None:
+        return Outcome.DIVERGED, reason
+    return Outcome.FAILED, "; ".join(c.message for c in failed)

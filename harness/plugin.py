@@ -1,0 +1,158 @@
+"""The pytest plugin: YAML scenarios collected as items, one per scenario x engine.
+
+`pytest scenarios/` and `seatrial run` both come through here, so `-k`, `-m`, `-x` and
+`--junitxml` work as pytest users expect, and there is one runner, not two.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from seatrial.outcome import ItemResult, Outcome
+
+ENGINE_UNAVAILABLE_EXIT = 3
+LAST_RUN: "SeatrialPlugin | None" = None   # for `seatrial run`, which reads the results after pytest.main
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("seatrial", "seatrial: container engine scenarios")
+    group.addoption("--engine", action="append", default=[], dest="seatrial_engines", metavar="NAME",
+                    help="run scenarios on this engine (repeatable); default: every engine available here")
+    group.addoption("--results-dir", default="results", dest="seatrial_results",
+                    help="where results/<run-id>/events.jsonl goes (default: ./results)")
+    group.addoption("--run-id", default=None, dest="seatrial_run_id", help="name of this run's results folder")
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(SeatrialPlugin(config), "seatrial-run")
+    config.addinivalue_line("markers", "engine_<name>: the engine a scenario item runs on")
+
+
+class SeatrialPlugin:
+    """Holds the run (engines, session, events) for one pytest session."""
+
+    def __init__(self, config):
+        self.config = config
+        self._engines = None
+        self.state = None
+        self.engine_error: str | None = None
+        global LAST_RUN
+        LAST_RUN = self
+
+    def engines(self):
+        if self._engines is None:
+            from seatrial.engines.registry import load_engines, UnknownEngine
+            names = self.config.getoption("seatrial_engines") or None
+            try:
+                engines = load_engines(names)
+            except UnknownEngine as exc:
+                raise pytest.UsageError(str(exc)) from None
+            available, missing = [], []
+            for engine in engines:
+                info = engine.info()
+                (available if info.is_available else missing).append((engine, info))
+            if names and missing:
+                self.engine_error = "; ".join(f"engine '{e.name}': {i.unavailable_reason}" for e, i in missing)
+                pytest.exit(self.engine_error, returncode=ENGINE_UNAVAILABLE_EXIT)
+            if not available:
+                self.engine_error = "no engine is available here: " + "; ".join(
+                    f"{e.name}: {i.unavailable_reason}" for e, i in missing)
+                pytest.exit(self.engine_error, returncode=ENGINE_UNAVAILABLE_EXIT)
+            self._engines = [e for e, _ in available]
+        return self._engines
+
+    def run_state(self):
+        if self.state is None:
+            from seatrial.runstate import RunState
+            results = Path(self.config.getoption("seatrial_results"))
+            if not results.is_absolute():
+                results = Path(self.config.invocation_params.dir) / results
+            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+            log = (lambda msg: reporter.write_line(msg)) if reporter else print
+            self.state = RunState(engines=self.engines(), results_dir=results, log=log,
+                                  run_id=self.config.getoption("seatrial_run_id"))
+        self.state.start()
+        return self.state
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session, exitstatus):
+        if self.state is not None and self.state.is_started:
+            self.state.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+            if self.state.leaks and session.exitstatus == 0:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _is_scenario_file(file_path: Path, config) -> bool:
+    if file_path.suffix not in (".yaml", ".yml"):
+        return False
+    if "scenarios" in file_path.parts[:-1]:
+        return True
+    explicit = {Path(a.split("::")[0]).resolve() for a in config.args}
+    return file_path.resolve() in explicit
+
+
+def pytest_collect_file(file_path: Path, parent):
+    if _is_scenario_file(file_path, parent.config):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    def collect(self):
+        from seatrial.loader import ScenarioError, load_scenario
+        try:
+            scenario = load_scenario(self.path)
+        except ScenarioError as exc:
+            raise self.CollectError(str(exc)) from None
+        plugin = self.config.pluginmanager.get_plugin("seatrial-run")
+        for engine in plugin.engines():
+            item = ScenarioItem.from_parent(self, name=f"{scenario.name}[{engine.name}]",
+                                            scenario=scenario, engine=engine)
+            item.add_marker(f"engine_{re.sub(r'[^a-z0-9]', '_', engine.name)}")
+            for claim in scenario.claims:
+                item.add_marker(claim)
+            for marker in scenario.markers:
+                item.add_marker(marker)
+            yield item
+
+
+class ScenarioFailed(Exception):
+    """The scenario's checks failed on this engine; the message lists what and where."""
+
+
+class ScenarioItem(pytest.Item):
+    def __init__(self, *, scenario, engine, **kwargs):
+        super().__init__(**kwargs)
+        self.scenario = scenario
+        self.engine = engine
+        self.result: ItemResult | None = None
+
+    def runtest(self):
+        from seatrial.context import ItemContext
+        from seatrial.runner import run_item
+        state = self.config.pluginmanager.get_plugin("seatrial-run").run_state()
+        ctx = ItemContext(engine=self.engine, session=state.session, scenario=self.scenario,
+                          index=state.next_index(), base_image=state.base_image, facts=state.facts)
+        state.events.write("item_start", scenario=self.scenario.name, engine=self.engine.name,
+                           claims=list(self.scenario.claims), file=str(self.path))
+        self.result = result = run_item(ctx, state.events)
+        state.record(result)
+        self.user_properties.append(("outcome", result.outcome.value))
+        if result.outcome is Outcome.SKIPPED:
+            pytest.skip(result.reason)
+        if result.outcome is Outcome.DIVERGED:
+            pytest.xfail(f"diverged: {result.reason}")
+        if result.outcome is Outcome.FAILED:
+            raise ScenarioFailed("\n".join(c.message for c in result.failed_checks))
+        if result.outcome is Outcome.ERROR:
+            raise ScenarioFailed(f"error: {result.reason}")
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, ScenarioFailed):
+            return f"{self.path}: {self.scenario.name} on {self.engine.name}:\n{excinfo.value}"
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, 0, f"scenario {self.scenario.name} on {self.engine.name}"

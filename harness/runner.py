@@ -1,0 +1,95 @@
+"""Running one item (scenario x engine): plan, steps, checks, and teardown in `finally`.
+
+The order matters and reads top to bottom: decide skips before any side effect; run the steps
+in order, each followed by its checks and captures; stop at the first step whose checks fail
+(later steps depend on earlier ones); always remove what the item made.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from seatrial.context import ITEM_LABEL, ItemContext, StepError
+from seatrial.engines.base import EngineError, EngineUnavailable
+from seatrial.events import EventLog
+from seatrial.expectations import apply_captures, evaluate
+from seatrial.model import Scenario
+from seatrial.outcome import ItemResult, Outcome, decide
+from seatrial.reaper import remove_all
+from seatrial.steps import STEP_REGISTRY
+
+# Steps whose command result is the point: with no `expect`, they must exit 0.
+COMMAND_STEPS = {"run", "exec", "wait", "build", "probe"}
+
+
+def missing_capabilities(scenario: Scenario, engine) -> list[str]:
+    """Reasons this engine cannot run the scenario, decided from capabilities alone."""
+    caps = engine.capabilities()
+    needed = list(scenario.requires)
+    for step in scenario.steps:
+        needed.extend(STEP_REGISTRY[step.kind].needs(step.body))
+        if step.expect and step.expect.files:
+            needed.append("inspect.files")
+    reasons = []
+    for capability in dict.fromkeys(needed):
+        if not caps.has(capability):
+            reasons.append(f"{capability} is not available on {engine.name} ({caps.reason(capability)})")
+    return reasons
+
+
+def run_item(ctx: ItemContext, events: EventLog | None = None,
+             progress: Callable[[str], None] = lambda _: None) -> ItemResult:
+    scenario, engine = ctx.scenario, ctx.engine
+    name = scenario.name or ""
+    emit = (lambda kind, **f: events.write(kind, scenario=name, engine=engine.name, **f)) if events else (lambda *a, **k: None)
+    started = time.monotonic()
+    result = ItemResult(name, engine.name, Outcome.PASSED)
+    try:
+        reasons = missing_capabilities(scenario, engine)
+        if reasons:
+            result.outcome, result.reason = Outcome.SKIPPED, "; ".join(reasons)
+            return result
+        for index, step in enumerate(scenario.steps):
+            progress(f"step {index} {step.kind}")
+            outcome = STEP_REGISTRY[step.kind].execute(ctx, step.body)
+            checks = evaluate(ctx, index, step.expect, outcome, implicit_success=step.kind in COMMAND_STEPS)
+            apply_captures(ctx, step.capture, outcome)
+            result.checks.extend(checks)
+            emit("step", index=index, kind=step.kind, duration=outcome.duration, exit_code=outcome.exit_code,
+                 refused=outcome.refused, stdout=outcome.stdout[-2000:], stderr=outcome.stderr[-2000:],
+                 cache=[{"index": i.index, "instruction": i.instruction, "hit": i.is_cache_hit}
+                        for i in outcome.build.instructions] if outcome.build else None,
+                 checks=[{"what": c.what, "expected": c.expected, "actual": c.actual, "ok": c.ok} for c in checks])
+            if any(not c.ok for c in checks):
+                break
+        result.outcome, result.reason = decide(scenario, engine.name, result.checks)
+    except (StepError, EngineError, EngineUnavailable) as exc:
+        result.outcome, result.reason = Outcome.ERROR, f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # a harness bug: report it as an error of this item, keep the run going
+        result.outcome, result.reason = Outcome.ERROR, f"{type(exc).__name__}: {exc}"
+    finally:
+        leftovers = teardown(ctx)
+        if leftovers and result.outcome in (Outcome.PASSED, Outcome.DIVERGED, Outcome.FAILED):
+            result.outcome = Outcome.ERROR
+            result.reason = (result.reason + "; " if result.reason else "") + "teardown left " + ", ".join(leftovers)
+        result.duration = time.monotonic() - started
+        emit("item_end", outcome=result.outcome.value, reason=result.reason, duration=result.duration)
+        if events:
+            events.sync()
+    return result
+
+
+def teardown(ctx: ItemContext) -> list[str]:
+    """Remove what the item made: what it tracked, then anything else carrying its item label
+    (intermediate build layers inherit the label from the item's base image)."""
+    engine = ctx.engine
+    left = remove_all(engine, reversed(ctx.created))
+    try:
+        labelled = engine.resources(f"{ITEM_LABEL}={ctx.item_id}")
+        left = remove_all(engine, labelled) if labelled else []
+        if left:
+            left = remove_all(engine, engine.resources(f"{ITEM_LABEL}={ctx.item_id}"))
+    except EngineError:
+        pass
+    ctx.cleanup_scratch()
+    return [f"{r.kind} {r.handle}" for r in left]

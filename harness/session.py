@@ -1,0 +1,105 @@
+"""A run's identity and its liveness lock.
+
+A session holds an exclusive flock(2) on `<lock dir>/<id>.lock` for as long as it lives; the
+kernel drops the lock on any death, SIGKILL included. So "is this session alive?" is one
+non-blocking flock attempt, and the reaper removes what sessions with a free lock left behind.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from seatrial.engines.base import SESSION_LABEL
+
+DEFAULT_LOCK_DIR = "/run/seatrial/sessions"
+
+
+def lock_dir() -> Path:
+    """Where session locks live; SEATRIAL_LOCK_DIR overrides (tests use a tmp dir)."""
+    return Path(os.environ.get("SEATRIAL_LOCK_DIR", DEFAULT_LOCK_DIR))
+
+
+def new_session_id() -> str:
+    """Short, lowercase (image names must be), and unlikely to collide between machines."""
+    return secrets.token_hex(4)
+
+
+@dataclass
+class Session:
+    """A live session: its id, its held lock, and a scratch directory removed at the end."""
+
+    id: str
+    lock_path: Path
+    scratch: Path
+    _lock_fd: int | None = field(default=None, repr=False)
+
+    @classmethod
+    def start(cls, session_id: str | None = None) -> "Session":
+        sid = session_id or new_session_id()
+        directory = lock_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{sid}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RuntimeError(f"session {sid} is already running (lock {path} is held)") from None
+        os.write(fd, f"{os.getpid()}\n".encode())
+        scratch = Path(tempfile.mkdtemp(prefix=f"seatrial-{sid}-"))
+        return cls(id=sid, lock_path=path, scratch=scratch, _lock_fd=fd)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {SESSION_LABEL: self.id}
+
+    def prefix(self) -> str:
+        """Prefix for names of things that cannot carry labels."""
+        return f"st-{self.id}"
+
+    def close(self) -> None:
+        """Remove the scratch directory and the lock; the resources are the runner's to remove."""
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        if self._lock_fd is not None:
+            try:
+                self.lock_path.unlink(missing_ok=True)
+            finally:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+
+
+def is_alive(session_id: str, directory: Path | None = None) -> bool:
+    """True when a process holds the session's lock. A missing lock file means dead."""
+    path = (directory or lock_dir()) / f"{session_id}.lock"
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def forget_dead_locks(directory: Path | None = None) -> list[str]:
+    """Delete lock files of dead sessions; returns their ids."""
+    directory = directory or lock_dir()
+    dead = []
+    if not directory.is_dir():
+        return dead
+    for path in directory.glob("*.lock"):
+        sid = path.stem
+        if not is_alive(sid, directory):
+            path.unlink(missing_ok=True)
+            dead.append(sid)
+    return dead

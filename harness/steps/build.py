@@ -1,0 +1,73 @@
+"""`build` and `edit`: images from an inline Dockerfile and context files that steps can change."""
+from __future__ import annotations
+
+import shutil
+
+from seatrial.context import ItemContext, StepError
+from seatrial.engines.base import BuildSpec, EngineError
+from seatrial.model import BuildStep, EditStep
+from seatrial.steps.base import StepOutcome, StepRunner, register, track
+
+
+@register
+class Build(StepRunner):
+    kind = "build"
+
+    def needs(self, body: BuildStep) -> list[str]:
+        return ["build"]
+
+    def execute(self, ctx: ItemContext, body: BuildStep) -> StepOutcome:
+        directory = ctx.build_dirs.get(body.tag)
+        if directory is None:
+            if body.dockerfile is None:
+                raise StepError(f"build of '{body.tag}' has no dockerfile and no earlier build to repeat")
+            directory = ctx.scratch / "build" / body.tag
+            directory.mkdir(parents=True)
+            ctx.build_dirs[body.tag] = directory
+        if body.dockerfile is not None:
+            (directory / "Dockerfile").write_text(ctx.render(body.dockerfile))
+        for name, content in body.files.items():
+            path = _context_path(directory, name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(ctx.render(content))
+        tag = ctx.real_name(body.tag)
+        spec = BuildSpec(tag=tag, context=directory, labels=ctx.labels, target=body.target,
+                         no_cache=body.no_cache, build_args=ctx.render_data(dict(body.build_args)))
+        try:
+            result = ctx.engine.build(spec)
+        except EngineError as exc:
+            return StepOutcome(exit_code=exc.exit_code, stderr=exc.detail, refused=str(exc))
+        ctx.images[body.tag] = tag
+        track(ctx, result.image)
+        return StepOutcome(exit_code=0, stdout=result.log, build=result, image_id=result.image.id,
+                           duration=result.duration)
+
+
+@register
+class Edit(StepRunner):
+    kind = "edit"
+
+    def execute(self, ctx: ItemContext, body: EditStep) -> StepOutcome:
+        directory = ctx.build_dirs.get(body.tag)
+        if directory is None:
+            raise StepError(f"edit of '{body.tag}': no earlier build step made that tag")
+        path = _context_path(directory, body.file)
+        if body.delete:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        elif body.content is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(ctx.render(body.content))
+        else:
+            with path.open("a") as handle:
+                handle.write(ctx.render(body.append or ""))
+        return StepOutcome(exit_code=0)
+
+
+def _context_path(directory, name: str):
+    path = (directory / name).resolve()
+    if not path.is_relative_to(directory.resolve()):
+        raise StepError(f"context file '{name}' is outside the build context")
+    return path

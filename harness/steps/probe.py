@@ -1,0 +1,42 @@
+"""`probe`: can the host reach a port? (published ports, host networking).
+
+Only loopback and private addresses are allowed: a scenario must never send traffic to any
+host but this one and the containers the run made."""
+from __future__ import annotations
+
+import socket
+import time
+
+from seatrial.context import ItemContext, StepError
+from seatrial.model import ProbeStepBody
+from seatrial.ports import allowed_address
+from seatrial.steps.base import StepOutcome, StepRunner, register
+
+
+
+@register
+class Probe(StepRunner):
+    kind = "probe"
+
+    def execute(self, ctx: ItemContext, body: ProbeStepBody) -> StepOutcome:
+        address = ctx.render(body.address)
+        if not allowed_address(address):
+            raise StepError(f"probe: {address} is not a loopback or private address; seatrial only "
+                            "sends traffic to this host and its containers")
+        try:
+            port = int(ctx.render(str(body.port)))
+        except ValueError:
+            raise StepError(f"probe: port {body.port!r} is not a number") from None
+        started = time.monotonic()
+        try:
+            with socket.create_connection((address, port), timeout=body.timeout) as conn:
+                data = b""
+                if body.http_path is not None:
+                    conn.sendall(f"GET {body.http_path} HTTP/1.0\r\nHost: {address}\r\n\r\n".encode())
+                    conn.settimeout(body.timeout)
+                    while chunk := conn.recv(65536):
+                        data += chunk
+                    _, _, data = data.partition(b"\r\n\r\n")
+        except OSError as exc:
+            return StepOutcome(exit_code=1, stderr=f"{address}:{port}: {exc}", duration=time.monotonic() - started)
+        return StepOutcome(exit_code=0, stdout=data.decode(errors="replace"), duration=time.monotonic() - started)

@@ -1,0 +1,74 @@
+"""`network`, `volume`, `remove` and `host_write`: the things containers use, and host files."""
+from __future__ import annotations
+
+from seatrial.context import ItemContext, StepError
+from seatrial.engines.base import EngineError, NetworkSpec, ResourceRef, VolumeSpec
+from seatrial.model import HostWriteStepBody, NetworkStepBody, RemoveStepBody, VolumeStepBody
+from seatrial.steps.base import StepOutcome, StepRunner, register, track
+
+
+def create_volume(ctx: ItemContext, local: str) -> str:
+    name = ctx.real_name(local)
+    track(ctx, ctx.engine.volume_create(VolumeSpec(name=name, labels=ctx.labels)))
+    ctx.volumes[local] = name
+    return name
+
+
+@register
+class Network(StepRunner):
+    kind = "network"
+
+    def needs(self, body: NetworkStepBody) -> list[str]:
+        return ["network.user_defined"]
+
+    def execute(self, ctx: ItemContext, body: NetworkStepBody) -> StepOutcome:
+        name = ctx.real_name(body.name)
+        try:
+            track(ctx, ctx.engine.network_create(NetworkSpec(name=name, internal=body.internal, labels=ctx.labels)))
+        except EngineError as exc:
+            return StepOutcome(exit_code=exc.exit_code, stderr=exc.detail, refused=str(exc))
+        ctx.networks[body.name] = name
+        return StepOutcome(exit_code=0)
+
+
+@register
+class Volume(StepRunner):
+    kind = "volume"
+
+    def needs(self, body: VolumeStepBody) -> list[str]:
+        return ["volumes.named"]
+
+    def execute(self, ctx: ItemContext, body: VolumeStepBody) -> StepOutcome:
+        try:
+            create_volume(ctx, body.name)
+        except EngineError as exc:
+            return StepOutcome(exit_code=exc.exit_code, stderr=exc.detail, refused=str(exc))
+        return StepOutcome(exit_code=0)
+
+
+@register
+class Remove(StepRunner):
+    kind = "remove"
+
+    def execute(self, ctx: ItemContext, body: RemoveStepBody) -> StepOutcome:
+        tables = {"container": ctx.containers, "image": ctx.images, "network": ctx.networks, "volume": ctx.volumes}
+        kind, local = next((k, v) for k, v in body.model_dump().items() if v is not None)
+        real = tables[kind].get(local)
+        if real is None:
+            raise StepError(f"remove: no {kind} named '{local}' was made earlier in this scenario")
+        try:
+            ctx.engine.remove(ResourceRef(kind, id=real, name=real))
+        except EngineError as exc:
+            return StepOutcome(exit_code=exc.exit_code, stderr=exc.detail, refused=str(exc))
+        return StepOutcome(exit_code=0)
+
+
+@register
+class HostWrite(StepRunner):
+    kind = "host_write"
+
+    def execute(self, ctx: ItemContext, body: HostWriteStepBody) -> StepOutcome:
+        path = ctx.inside_scratch(ctx.render(body.path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(ctx.render(body.content))
+        return StepOutcome(exit_code=0)
