@@ -3,7 +3,7 @@
 # run changes nothing and takes seconds. Used by the Vagrantfile, by .ci/run and by the README.
 set -euo pipefail
 
-project=$(cd "$(dirname "$0")/.." && pwd)
+project=${SEATRIAL_PROJECT:-$(cd "$(dirname "$0")/.." && pwd)}
 export DEBIAN_FRONTEND=noninteractive
 
 if [ "$(id -u)" != 0 ]; then
