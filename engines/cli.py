@@ -1,0 +1,106 @@
+"""Driving an engine's command-line client: argument lists in, text or JSON out, errors named.
+
+Docker and Podman share this plumbing; their adapters differ only where the engines do. Every
+call is an argument list with shell=False and a timeout, and a failure becomes an EngineError
+that names the operation, the exit code and what the engine wrote on stderr.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from seatrial.engines.base import EngineError, Mount, PortMapping, RunSpec
+
+STDERR_TAIL = 2000  # characters of stderr kept in an error message: the end is where the cause is
+
+
+@dataclass(frozen=True)
+class Cli:
+    """One engine client binary plus the environment it needs (e.g. DOCKER_BUILDKIT)."""
+
+    binary: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    timeout: float = 60.0
+
+    def run(self, operation: str, args: list[str], *, timeout: float | None = None,
+            check: bool = True, merge_stderr: bool = False) -> subprocess.CompletedProcess[str]:
+        """Run `binary args...`; raise EngineError naming `operation` if it fails and `check`."""
+        limit = self.timeout if timeout is None else timeout
+        try:
+            proc = subprocess.run(
+                [self.binary, *args], shell=False, text=True, errors="replace",
+                stdin=subprocess.DEVNULL,  # an attached `run` must never wait on our stdin
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+                timeout=limit, env={**os.environ, **self.env})
+        except FileNotFoundError:
+            raise EngineError(operation, f"{self.binary}: not found") from None
+        except subprocess.TimeoutExpired as exc:
+            raise EngineError(operation, f"timed out after {limit:g}s: {' '.join(exc.cmd)}") from None
+        if check and proc.returncode != 0:
+            raise failure(operation, proc)
+        return proc
+
+    def json(self, operation: str, args: list[str], *, timeout: float | None = None):
+        """Run and parse stdout as JSON."""
+        proc = self.run(operation, args, timeout=timeout)
+        try:
+            return json.loads(proc.stdout or "null")
+        except json.JSONDecodeError as exc:
+            raise EngineError(operation, f"output is not JSON ({exc}): {proc.stdout[:200]!r}") from None
+
+
+def failure(operation: str, proc: subprocess.CompletedProcess[str]) -> EngineError:
+    """An EngineError for a finished command: exit code and the tail of stderr (or stdout)."""
+    said = (proc.stderr or proc.stdout or "").strip()[-STDERR_TAIL:]
+    return EngineError(operation, f"exit code {proc.returncode}; stderr: {said!r}",
+                       exit_code=proc.returncode)
+
+
+def label_args(labels: Mapping[str, str]) -> list[str]:
+    """`--label k=v` for each label, sorted so that commands are reproducible."""
+    return [arg for k, v in sorted(labels.items()) for arg in ("--label", f"{k}={v}")]
+
+
+def port_arg(port: PortMapping) -> str:
+    """host_ip:host_port:container_port/proto; an empty host port lets the engine choose."""
+    host_port = str(port.host_port) if port.host_port else ""
+    return f"{port.host_ip}:{host_port}:{port.container_port}/{port.protocol}"
+
+
+def mount_arg(mount: Mount) -> str:
+    """The value of `--mount`; both engines split it on commas, so a comma cannot be quoted."""
+    for value in (mount.source, mount.target):
+        if "," in value:
+            raise EngineError("run", f"mount path {value!r} contains a comma, which --mount cannot carry")
+    arg = f"type={mount.kind},source={mount.source},target={mount.target}"
+    return arg + (",readonly" if mount.read_only else "")
+
+
+def run_args(spec: RunSpec) -> list[str]:
+    """The arguments of `run` after the subcommand: options, `--`, image, then the command.
+
+    An entrypoint is given as its first word (`--entrypoint` takes one) and the rest goes before
+    the command; `entrypoint=()` clears the image's entrypoint with `--entrypoint ""`.
+    """
+    args = ["-d"] if spec.detach else []
+    args += ["--name", spec.name, *label_args(spec.labels), "--network", spec.network]
+    args += [a for alias in spec.network_aliases for a in ("--network-alias", alias)]
+    args += [a for port in spec.ports for a in ("--publish", port_arg(port))]
+    args += [a for mount in spec.mounts for a in ("--mount", mount_arg(mount))]
+    args += [a for k, v in sorted(spec.env.items()) for a in ("--env", f"{k}={v}")]
+    for option, value in (("--hostname", spec.hostname), ("--workdir", spec.workdir),
+                          ("--user", spec.user)):
+        if value is not None:
+            args += [option, value]
+    args += ["--privileged"] if spec.privileged else []
+    args += ["--rm"] if spec.remove else []
+    tail: list[str] = []
+    if spec.entrypoint is not None:
+        args += ["--entrypoint", spec.entrypoint[0] if spec.entrypoint else ""]
+        tail = list(spec.entrypoint[1:])
+    tail += list(spec.command or ())
+    return [*args, "--", spec.image, *tail]

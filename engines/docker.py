@@ -1,0 +1,95 @@
+"""Docker through its CLI: the classic builder (`docker`) and BuildKit (`docker-buildkit`).
+
+The client binary is /usr/bin/docker unless SEATRIAL_DOCKER names another: a newer client may
+sit earlier on PATH, and the client is part of what is measured.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from seatrial.engines import buildlog
+from seatrial.engines.base import BuildSpec, EngineError, EngineInfo, InstructionCache
+from seatrial.engines.cli import Cli, failure
+from seatrial.engines.cliengine import ABSENT, CliEngine
+
+DEFAULT_BINARY = "/usr/bin/docker"
+INFO_TIMEOUT = 20.0  # seconds; info() must answer "unavailable", not hang, when dockerd hangs
+
+
+def docker_binary() -> str:
+    """The Docker client to drive: $SEATRIAL_DOCKER or /usr/bin/docker."""
+    return os.environ.get("SEATRIAL_DOCKER") or DEFAULT_BINARY
+
+
+class DockerEngine(CliEngine):
+    """Docker with the classic builder (DOCKER_BUILDKIT=0)."""
+
+    name = "docker"
+    testinfra_scheme = "docker"
+    buildkit = "0"
+
+    def __init__(self, cli: Cli | None = None):
+        super().__init__(cli or Cli(docker_binary(), env={"DOCKER_BUILDKIT": self.buildkit}))
+
+    def info(self) -> EngineInfo:
+        """Versions and daemon state; unavailable (never raising) when the client or daemon is missing."""
+        binary = self.cli.binary
+        if not Path(binary).is_file() or not os.access(binary, os.X_OK):
+            return EngineInfo(self.name, False, unavailable_reason=(
+                f"engine {self.name!r}: {binary} not found; install docker.io (apt-get install "
+                "docker.io; vagrant/provision.sh does) or set SEATRIAL_DOCKER to the client"))
+        try:
+            version = self.cli.run("docker version", ["version", "--format", "{{json .}}"],
+                                   check=False, timeout=INFO_TIMEOUT)
+            info = self.cli.run("docker info", ["info", "--format", "{{json .}}"], check=False,
+                                timeout=INFO_TIMEOUT)
+            doc = json.loads(info.stdout) if info.returncode == 0 else {}
+            versions = json.loads(version.stdout or "{}")
+            said = (info.stderr or version.stderr).strip()[-300:]
+        except (EngineError, json.JSONDecodeError) as exc:  # a hung daemon times out here
+            doc, versions, said = {}, {}, str(exc)
+        client = (versions.get("Client") or {}).get("Version", "")
+        if not doc.get("ServerVersion"):
+            return EngineInfo(self.name, False, client_version=client, unavailable_reason=(
+                f"engine {self.name!r}: the Docker daemon does not answer ({said}); start it "
+                "(systemctl start docker, or setsid dockerd >/var/log/dockerd.log 2>&1 &)"))
+        security = " ".join(doc.get("SecurityOptions") or [])
+        return EngineInfo(
+            self.name, True, client_version=client, server_version=doc["ServerVersion"],
+            oci_runtime=doc.get("DefaultRuntime", ""), storage_driver=doc.get("Driver", ""),
+            cgroup_version=str(doc.get("CgroupVersion", "")), is_rootless="rootless" in security,
+            extra={"binary": binary, "builder": "buildkit" if self.buildkit == "1" else "classic",
+                   "cgroup_driver": doc.get("CgroupDriver", ""),
+                   "kernel": doc.get("KernelVersion", "")})
+
+    def image_exists(self, image: str) -> bool:
+        """Whether the daemon has `image` (by name or id)."""
+        proc = self.cli.run("image inspect", ["image", "inspect", "--format", "{{.Id}}", "--", image],
+                            check=False)
+        if proc.returncode != 0 and not ABSENT.search(proc.stderr):
+            raise failure(f"image exists {image!r}", proc)
+        return proc.returncode == 0
+
+    def _build_args(self, spec: BuildSpec, iidfile: Path) -> list[str]:
+        return [*self._common_build_args(spec, iidfile), "--", str(spec.context)]
+
+    def _cache_report(self, log: str, spec: BuildSpec) -> list[InstructionCache]:
+        steps = buildlog.parse_classic(log)
+        return buildlog.drop_label_step(steps) if spec.labels else steps
+
+
+class DockerBuildKitEngine(DockerEngine):
+    """Docker with BuildKit (DOCKER_BUILDKIT=1, plain progress output for the cache report)."""
+
+    name = "docker-buildkit"
+    buildkit = "1"
+
+    def _build_args(self, spec: BuildSpec, iidfile: Path) -> list[str]:
+        return [*self._common_build_args(spec, iidfile), "--progress=plain", "--", str(spec.context)]
+
+    def _cache_report(self, log: str, spec: BuildSpec) -> list[InstructionCache]:
+        # BuildKit does not print ENV, CMD, ...: the Dockerfile fills them in, in its order.
+        dockerfile = (Path(spec.context) / spec.dockerfile).read_text()
+        return buildlog.parse_buildkit(log, dockerfile, spec.target)

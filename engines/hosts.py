@@ -1,0 +1,33 @@
+"""pytest-testinfra hosts for containers, reached through the adapter's own client binary.
+
+testinfra's docker and podman backends run ``docker exec ...`` through a shell, so they use
+whatever ``docker`` comes first on PATH; here that may be a newer client than the one the adapter
+drives (/usr/local/bin/docker before /usr/bin/docker). These subclasses name the binary.
+"""
+from __future__ import annotations
+
+import testinfra.host
+from testinfra.backend import base
+from testinfra.backend.docker import DockerBackend
+from testinfra.backend.podman import PodmanBackend
+
+BACKENDS = {"docker": DockerBackend, "podman": PodmanBackend}
+
+
+def container_host(scheme: str, binary: str, container: str) -> testinfra.host.Host:
+    """A Host for `container` whose commands run as `<binary> exec [-u USER] NAME /bin/sh -c CMD`."""
+
+    class Backend(BACKENDS[scheme]):
+        def run(self, command: str, *args: str, **kwargs) -> base.CommandResult:
+            cmd = self.get_command(command, *args)
+            user = ["-u", self.user] if self.user is not None else []
+            # run_local quotes every %s argument, so the binary path and names stay single words.
+            template = " ".join(["%s", "exec", *(["%s", "%s"] if user else []), "%s", "/bin/sh", "-c", "%s"])
+            out = self.run_local(template, binary, *user, self.name, cmd)
+            out.command = self.encode(cmd)
+            return out
+
+    backend = Backend(container)
+    host = testinfra.host.Host(backend)
+    backend.set_host(host)
+    return host

@@ -1,0 +1,88 @@
+"""Engine inspect documents turned into the normalized keys seatrial reads.
+
+Docker and Podman mostly agree on container and image documents; they differ for networks
+(Podman's netavark documents use lowercase keys) and in small ways noted below. The raw document
+always travels along under "raw" for anything the normalized keys do not cover.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+# Podman calls its default bridge network "podman"; RunSpec calls it "bridge" on every engine.
+DEFAULT_NETWORK_NAMES = {"podman": "bridge"}
+# Podman's state before start is "configured" in some versions; Docker says "created".
+STATE_NAMES = {"configured": "created"}
+
+
+def container(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """id, name, state, exit_code, ip_addresses {network: ip}, ports {"80/tcp": port}, labels."""
+    state = doc.get("State") or {}
+    settings = doc.get("NetworkSettings") or {}
+    networks = settings.get("Networks") or {}
+    ports = {}
+    for key, bindings in (settings.get("Ports") or {}).items():
+        if bindings:
+            ports[key] = int(bindings[0]["HostPort"])
+    status = str(state.get("Status", "")).lower()
+    return {
+        "kind": "container",
+        "id": doc.get("Id", ""),
+        "name": str(doc.get("Name", "")).lstrip("/"),
+        "image": (doc.get("Config") or {}).get("Image", ""),
+        "state": STATE_NAMES.get(status, status),
+        "exit_code": state.get("ExitCode"),
+        "pid": state.get("Pid"),
+        "ip_addresses": {DEFAULT_NETWORK_NAMES.get(n, n): v.get("IPAddress")
+                         for n, v in networks.items() if v.get("IPAddress")},
+        "ports": ports,
+        "labels": dict((doc.get("Config") or {}).get("Labels") or {}),
+        "raw": doc,
+    }
+
+
+def image(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """id (always "sha256:..."), size, tags, labels, env, cmd, entrypoint, workdir, exposed_ports."""
+    config = doc.get("Config") or {}
+    image_id = doc.get("Id", "")
+    return {
+        "kind": "image",
+        # Podman prints the bare hex digest, Docker prefixes the algorithm.
+        "id": image_id if ":" in image_id else f"sha256:{image_id}",
+        "size": int(doc.get("Size") or 0),
+        "tags": list(doc.get("RepoTags") or []),
+        "labels": dict(config.get("Labels") or {}),
+        "env": list(config.get("Env") or []),
+        "cmd": list(config.get("Cmd") or []),
+        "entrypoint": list(config.get("Entrypoint") or []),
+        "workdir": config.get("WorkingDir") or "",
+        "exposed_ports": sorted(config.get("ExposedPorts") or {}),
+        "raw": doc,
+    }
+
+
+def network(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """id, name, labels, internal (Docker's keys are capitalized, netavark's are not)."""
+    def get(key: str):
+        return doc.get(key, doc.get(key.lower()))
+    return {"kind": "network", "id": get("Id") or "", "name": get("Name") or "",
+            "labels": dict(get("Labels") or {}), "internal": bool(get("Internal")), "raw": doc}
+
+
+def volume(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """id (the name: volumes have no other id), name, labels, mountpoint."""
+    name = doc.get("Name", "")
+    return {"kind": "volume", "id": name, "name": name, "labels": dict(doc.get("Labels") or {}),
+            "mountpoint": doc.get("Mountpoint", ""), "raw": doc}
+
+
+NORMALIZERS = {"container": container, "image": image, "network": network, "volume": volume}
+
+
+def json_list(text: str) -> list:
+    """The documents of a multi-argument inspect; empty when it printed nothing usable."""
+    try:
+        docs = json.loads(text or "[]")
+    except json.JSONDecodeError:
+        return []
+    return docs if isinstance(docs, list) else []

@@ -1,0 +1,77 @@
+"""Podman through its CLI (daemonless: the client is the engine).
+
+The binary is $SEATRIAL_PODMAN or /usr/bin/podman. Where Podman differs from Docker: no daemon to
+ask for a server version, `image exists`, Buildah's build output, and `--layers` for the cache.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from seatrial.engines import buildlog
+from seatrial.engines.base import BuildSpec, EngineError, EngineInfo, InstructionCache
+from seatrial.engines.cli import Cli, failure
+from seatrial.engines.cliengine import CliEngine
+
+
+def podman_binary() -> str:
+    """The Podman binary to drive: $SEATRIAL_PODMAN, /usr/bin/podman, or podman on PATH."""
+    if os.environ.get("SEATRIAL_PODMAN"):
+        return os.environ["SEATRIAL_PODMAN"]
+    return "/usr/bin/podman" if Path("/usr/bin/podman").is_file() else shutil.which("podman") or "podman"
+
+
+class PodmanEngine(CliEngine):
+    """Podman (rootful here; OCI runtime from containers.conf)."""
+
+    name = "podman"
+    testinfra_scheme = "podman"
+
+    def __init__(self, cli: Cli | None = None):
+        super().__init__(cli or Cli(podman_binary()))
+
+    def info(self) -> EngineInfo:
+        """Versions and store state; unavailable (never raising) when podman is missing or broken."""
+        binary = self.cli.binary
+        if not shutil.which(binary):
+            return EngineInfo(self.name, False, unavailable_reason=(
+                f"engine 'podman': {binary} not found; install podman and runc (apt-get install "
+                "podman runc; vagrant/provision.sh does) or set SEATRIAL_PODMAN"))
+        try:
+            proc = self.cli.run("podman info", ["info", "--format", "json"], check=False, timeout=20)
+            doc = json.loads(proc.stdout) if proc.returncode == 0 else {}
+            said = proc.stderr.strip()[-300:]
+        except (EngineError, json.JSONDecodeError) as exc:  # e.g. a storage lock held too long
+            doc, said = {}, str(exc)
+        if not doc:
+            return EngineInfo(self.name, False, unavailable_reason=(
+                f"engine 'podman': 'podman info' failed ({said}); if it names crun or cgroups, set "
+                'runtime = "runc" under [engine] in /etc/containers/containers.conf'))
+        host = doc.get("host") or {}
+        version = (doc.get("version") or {}).get("Version", "")
+        cgroup = str(host.get("cgroupVersion", "")).lstrip("v")
+        return EngineInfo(
+            self.name, True, client_version=version, server_version=version,
+            oci_runtime=(host.get("ociRuntime") or {}).get("name", ""),
+            storage_driver=(doc.get("store") or {}).get("graphDriverName", ""),
+            cgroup_version=cgroup, is_rootless=bool((host.get("security") or {}).get("rootless")),
+            extra={"binary": binary, "network_backend": host.get("networkBackend", ""),
+                   "cgroup_manager": host.get("cgroupManager", ""), "kernel": host.get("kernel", "")})
+
+    def image_exists(self, image: str) -> bool:
+        """`podman image exists`: exit code 1 means absent, anything else non-zero is an error."""
+        proc = self.cli.run("image exists", ["image", "exists", "--", image], check=False)
+        if proc.returncode not in (0, 1):
+            raise failure(f"image exists {image!r}", proc)
+        return proc.returncode == 0
+
+    def _build_args(self, spec: BuildSpec, iidfile: Path) -> list[str]:
+        # --layers keeps intermediate images, which is what makes Podman's build cache work.
+        return [*self._common_build_args(spec, iidfile), "--layers", "--", str(spec.context)]
+
+    def _cache_report(self, log: str, spec: BuildSpec) -> list[InstructionCache]:
+        dockerfile = (Path(spec.context) / spec.dockerfile).read_text()
+        steps = buildlog.parse_podman(log, dockerfile)
+        return buildlog.drop_label_step(steps) if spec.labels else steps

@@ -1,0 +1,82 @@
+"""Finding engine adapters: entry points of group `seatrial.engines.v1`, built-in ones included.
+
+An adapter that fails to import is reported as a warning saying how to fix it, never a crash:
+one broken plugin must not stop a run on the other engines.
+"""
+from __future__ import annotations
+
+import difflib
+import warnings
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+
+from seatrial.engines.base import Engine
+
+GROUP = "seatrial.engines.v1"
+
+
+class EngineLoadWarning(UserWarning):
+    """An engine adapter is registered but cannot be loaded."""
+
+
+class UnknownEngine(ValueError):
+    """A name that no registered adapter has; the message suggests the closest ones."""
+
+
+@dataclass(frozen=True)
+class Registered:
+    """One registered adapter: its name, where it points, and why it cannot load (if it cannot)."""
+
+    name: str
+    target: str
+    load_error: str = ""
+
+
+def registered() -> dict[str, EntryPoint]:
+    """Every adapter entry point, by engine name."""
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def load_engines(names: list[str] | None = None) -> list[Engine]:
+    """Instances of the named adapters (all registered ones when `names` is None).
+
+    Unknown names raise UnknownEngine with a did-you-mean; adapters that fail to import or to
+    construct are left out with an EngineLoadWarning. Availability on this host is not checked
+    here: ask each engine's info().
+    """
+    points = registered()
+    wanted = list(points) if names is None else list(dict.fromkeys(names))
+    unknown = [n for n in wanted if n not in points]
+    if unknown:
+        raise UnknownEngine("; ".join(_unknown_message(n, sorted(points)) for n in unknown))
+    engines = []
+    for name in wanted:
+        try:
+            engines.append(points[name].load()())
+        except Exception as exc:  # a plugin can fail in any way; report it, keep the others
+            warnings.warn(_load_message(name, points[name], exc), EngineLoadWarning, stacklevel=2)
+    return engines
+
+
+def describe() -> list[Registered]:
+    """Every registered adapter and, for those that cannot load, why (for `seatrial engines`)."""
+    result = []
+    for name, point in sorted(registered().items()):
+        try:
+            point.load()
+            result.append(Registered(name, point.value))
+        except Exception as exc:
+            result.append(Registered(name, point.value, _load_message(name, point, exc)))
+    return result
+
+
+def _unknown_message(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"engine {name!r} is not registered{hint}; registered: {', '.join(known) or 'none'}"
+
+
+def _load_message(name: str, point: EntryPoint, exc: Exception) -> str:
+    return (f"engine {name!r}: cannot load {point.value} ({type(exc).__name__}: {exc}); "
+            f"reinstall the package that provides it (pip install -e . in the seatrial checkout), "
+            f"or leave it out with --engine")
