@@ -37,8 +37,8 @@ class EventLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(path, "a", encoding="utf-8")
 
-    def write(self, kind: str, **fields: Any) -> None:
-        record = {"type": kind, "run_id": self.run_id, "time": self.clock(), **_plain(fields)}
+    def write(self, record_type: str, **fields: Any) -> None:
+        record = {"type": record_type, "run_id": self.run_id, "time": self.clock(), **_plain(fields)}
         self._file.write(json.dumps(record, sort_keys=True, default=str) + "\n")
         self._file.flush()
 

@@ -22,6 +22,11 @@ from seatrial.steps import STEP_REGISTRY
 COMMAND_STEPS = {"run", "exec", "wait", "build", "probe"}
 
 
+def must_exit_zero(step) -> bool:
+    """A command step with no `expect` must exit 0; a detached run has no exit code yet."""
+    return step.kind in COMMAND_STEPS and not (step.kind == "run" and step.run.detach)
+
+
 def missing_capabilities(scenario: Scenario, engine) -> list[str]:
     """Reasons this engine cannot run the scenario, decided from capabilities alone."""
     caps = engine.capabilities()
@@ -41,7 +46,7 @@ def run_item(ctx: ItemContext, events: EventLog | None = None,
              progress: Callable[[str], None] = lambda _: None) -> ItemResult:
     scenario, engine = ctx.scenario, ctx.engine
     name = scenario.name or ""
-    emit = (lambda kind, **f: events.write(kind, scenario=name, engine=engine.name, **f)) if events else (lambda *a, **k: None)
+    emit = (lambda record_type, **f: events.write(record_type, scenario=name, engine=engine.name, **f)) if events else (lambda *a, **k: None)
     started = time.monotonic()
     result = ItemResult(name, engine.name, Outcome.PASSED)
     try:
@@ -52,7 +57,7 @@ def run_item(ctx: ItemContext, events: EventLog | None = None,
         for index, step in enumerate(scenario.steps):
             progress(f"step {index} {step.kind}")
             outcome = STEP_REGISTRY[step.kind].execute(ctx, step.body)
-            checks = evaluate(ctx, index, step.expect, outcome, implicit_success=step.kind in COMMAND_STEPS)
+            checks = evaluate(ctx, index, step.expect, outcome, implicit_success=must_exit_zero(step))
             apply_captures(ctx, step.capture, outcome)
             result.checks.extend(checks)
             emit("step", index=index, kind=step.kind, duration=outcome.duration, exit_code=outcome.exit_code,

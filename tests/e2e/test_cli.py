@@ -1,0 +1,122 @@
+"""`seatrial run` end to end on a real engine: exit codes, the matrix, events.jsonl, cleanup,
+and the reaper after a run killed with SIGKILL or interrupted with SIGINT."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SEATRIAL = [sys.executable, "-m", "seatrial.cli"]
+ENGINE = os.environ.get("SEATRIAL_E2E_ENGINE", "docker")
+
+
+def engine_available(name: str) -> bool:
+    from seatrial.engines.registry import load_engines
+    try:
+        return load_engines([name])[0].info().is_available
+    except Exception:
+        return False
+
+
+pytestmark = [pytest.mark.root,
+              pytest.mark.skipif(not engine_available(ENGINE), reason=f"{ENGINE} is not available here")]
+
+
+def seatrial(*args, cwd: Path, timeout=600, **kwargs):
+    return subprocess.run([*SEATRIAL, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def labelled(label: str) -> list[str]:
+    """What carries `label` in the engine, through the adapter's own listing."""
+    from seatrial.engines.registry import load_engines
+    return [f"{r.kind} {r.handle}" for r in load_engines([ENGINE])[0].resources(label)]
+
+
+def events_of(results: Path) -> list[dict]:
+    [path] = results.glob("*/events.jsonl")
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_run_with_a_failing_scenario_exits_1_and_records_both(tmp_path):
+    proc = seatrial("run", str(FIXTURES / "bad"), "--engine", ENGINE, "--results-dir", str(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "expected 'expected-output\\n', got 'actual-output\\n'" in proc.stdout
+    matrix = proc.stdout[proc.stdout.index("scenario x engine"):]
+    assert "echo" in matrix and "held" in matrix
+    assert "must-fail" in matrix and "FAILED" in matrix
+    events = events_of(tmp_path)
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "run_start" and kinds[-1] == "run_end"
+    outcomes = {e["scenario"]: e["outcome"] for e in events if e["type"] == "item_end"}
+    assert outcomes == {"echo": "passed", "must-fail": "failed"}
+    session = events[0]["session"]
+    assert events[-1]["leaks"] == {}
+    assert labelled(f"seatrial.session={session}") == []
+
+
+def test_run_where_everything_holds_exits_0(tmp_path):
+    proc = seatrial("run", str(FIXTURES / "good"), "--engine", ENGINE, "--results-dir", str(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "[1/1] echo[" in proc.stdout
+
+
+def test_run_of_an_invalid_scenario_exits_2_and_touches_no_engine(tmp_path):
+    proc = seatrial("run", str(FIXTURES / "invalid"), "--engine", ENGINE, "--results-dir", str(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "typo.yaml:5:" in proc.stdout + proc.stderr
+    assert "comand" in proc.stdout + proc.stderr
+    assert not list(tmp_path.glob("*/events.jsonl"))
+
+
+def test_unknown_engine_is_a_usage_error(tmp_path):
+    proc = seatrial("run", str(FIXTURES / "good"), "--engine", "dockr", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "did you mean 'docker'" in proc.stdout + proc.stderr
+
+
+def _start_and_wait_for_sleeper(tmp_path: Path) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([*SEATRIAL, "run", str(FIXTURES / "slow"), "--engine", ENGINE,
+                             "--results-dir", str(tmp_path)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        events = list(tmp_path.glob("*/events.jsonl"))
+        if events:
+            session = json.loads(events[0].read_text().splitlines()[0])["session"]
+            if any(ref.startswith("container") for ref in labelled(f"seatrial.session={session}")):
+                time.sleep(1.0)  # well inside the 60 s exec of the last step
+                return proc, session
+        time.sleep(0.5)
+    proc.kill()
+    pytest.fail("the slow fixture never started its container: " + (proc.stdout.read() if proc.stdout else ""))
+
+
+def test_reaper_removes_what_a_run_killed_with_sigkill_left(tmp_path):
+    proc, session = _start_and_wait_for_sleeper(tmp_path)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    left = labelled(f"seatrial.session={session}")
+    assert {ref.split()[0] for ref in left} >= {"container", "network", "volume"}, left
+    following = tmp_path / "next"
+    following.mkdir()
+    run = seatrial("run", str(FIXTURES / "good"), "--engine", ENGINE, "--results-dir", str(following), cwd=following)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "removed" in run.stdout and session in run.stdout
+    assert labelled(f"seatrial.session={session}") == []
+
+
+def test_interrupted_run_exits_130_and_leaves_nothing(tmp_path):
+    proc, session = _start_and_wait_for_sleeper(tmp_path)
+    os.kill(proc.pid, signal.SIGINT)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, output
+    assert labelled(f"seatrial.session={session}") == []
+    events = events_of(tmp_path)
+    assert events[-1]["type"] == "run_end" and events[-1]["interrupted"] is True
