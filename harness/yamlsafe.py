@@ -20,7 +20,7 @@ from seatrial.problem import KeyPath, Problem, ScenarioError
 
 MAX_BYTES = 1 << 20
 MAX_DEPTH = 64
-# Every node visited counts, once per alias that reaches it: a real scenario has a few hundred,
+# Values after expanding aliases (each use counts again): a real scenario has a few hundred,
 # a billion-laughs document has billions.
 MAX_NODES = 200_000
 
@@ -108,6 +108,8 @@ def load_yaml_text(text: str, file: str = "<string>") -> YamlDocument:
         raise _refuse(file, _mark(exc.problem_mark or exc.context_mark), _syntax_message(exc)) from None
     except yaml.reader.ReaderError as exc:
         raise _refuse(file, _place_of(text, exc.position), f"YAML syntax error: {exc.reason}") from None
+    if node is not None:
+        _check_expansion(node, file)
     builder = _Builder(file)
     data = builder.build(node, (), 0, frozenset()) if node is not None else None
     if builder.problems:
@@ -126,8 +128,35 @@ def _check_depth(text: str, file: str) -> None:
             depth -= 1
 
 
-class _Fatal(Exception):
-    pass
+def _check_expansion(root: yaml.Node, file: str) -> None:
+    """Refuse a document whose aliases expand it beyond MAX_NODES, naming the smallest value that
+    does so on its own: that is where the bomb is, not wherever a walk happens to cross the bound."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, depth: int) -> int:
+        # Too deep or recursive counts as 1 here: the walk refuses both with a better message.
+        if id(node) not in sizes and depth <= MAX_DEPTH:
+            sizes[id(node)] = 1
+            total = 1 + sum(size(child, depth + 1) for _, child in _children(node))
+            sizes[id(node)] = min(MAX_NODES + 1, total)
+        return sizes.get(id(node), 1)
+
+    if size(root, 0) <= MAX_NODES:
+        return
+    node, path = root, ()
+    while big := [(part, child) for part, child in _children(node) if sizes.get(id(child), 1) > MAX_NODES]:
+        path, node = path + (big[0][0],), big[0][1]
+    line, col = _mark(node.start_mark)
+    raise ScenarioError([Problem(file, line, col, path, f"aliases expand this value to more than "
+                                 f"{MAX_NODES} values (an alias bomb?); write the data out instead")])
+
+
+def _children(node: yaml.Node) -> list[tuple[str | int, yaml.Node]]:
+    if isinstance(node, yaml.MappingNode):
+        return [(str(key.value), child) for key, value in node.value for child in (key, value)]
+    if isinstance(node, yaml.SequenceNode):
+        return list(enumerate(node.value))
+    return []
 
 
 class _Builder:
@@ -138,13 +167,8 @@ class _Builder:
         self.positions: dict[KeyPath, Position] = {}
         self.key_positions: dict[KeyPath, Position] = {}
         self.problems: list[Problem] = []
-        self.visited = 0
 
     def build(self, node: yaml.Node, path: KeyPath, depth: int, stack: frozenset[int]) -> Any:
-        self.visited += 1
-        if self.visited > MAX_NODES:
-            raise ScenarioError([self._problem(node, path, f"aliases expand to more than {MAX_NODES} "
-                                               "values (an alias bomb?); write the data out instead")])
         if id(node) in stack:
             raise ScenarioError([self._problem(node, path, "an alias refers to a value that contains it")])
         if depth > MAX_DEPTH:  # reachable only through aliases: the text itself was checked
@@ -158,7 +182,7 @@ class _Builder:
             return [self.build(item, path + (i,), depth + 1, inner) for i, item in enumerate(node.value)]
         if isinstance(node, yaml.MappingNode) and node.tag == _TAG + "map":
             return self._mapping(node, path, depth, inner)
-        self.problems.append(self._problem(node, path, f"tag {node.tag!r} is not allowed here"))
+        self.problems.append(self._problem(node, path, f"tag '{_short(node.tag)}' is not allowed here"))
         return None
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath, depth: int, stack: frozenset[int]) -> dict:
@@ -183,6 +207,9 @@ class _Builder:
 
     def _scalar(self, node: yaml.ScalarNode, path: KeyPath) -> Any:
         text, tag = node.value, node.tag.removeprefix(_TAG)
+        if tag not in _RESOLVERS and tag != "str":
+            self.problems.append(self._problem(node, path, f"tag '{_short(node.tag)}' is not allowed here"))
+            return text
         if tag == "str":
             return text
         if tag == "null" and re.match(_RESOLVERS["null"][0], text):
@@ -201,6 +228,10 @@ class _Builder:
     def _problem(self, node: yaml.Node, path: KeyPath, message: str) -> Problem:
         line, col = _mark(node.start_mark)
         return Problem(self.file, line, col, path, message)
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag
 
 
 def _mark(mark) -> Position:
