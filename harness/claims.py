@@ -16,7 +16,7 @@ CLAIMS: dict[str, str] = {
     "C08": "Running an image that is present locally creates a container and starts its entrypoint",
     "C09": "Each build instruction makes a layer; building the same inputs twice reuses every layer",
     "C10": "A change to a file invalidates the first COPY that includes it and every instruction after it",
-    "C11": "Ordering matters: with dependencies installed before the source, a source change rebuilds only the last layers",
+    "C11": "Ordering matters: with dependencies installed first, a source change rebuilds only the last layers",
     "C12": "`RUN` executes at build time and its result is in the image",
     "C13": "`EXPOSE` documents a port and publishes nothing",
     "C14": "`CMD` is a default that an argument to `run` replaces; `ENTRYPOINT` stays",

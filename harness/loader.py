@@ -53,8 +53,9 @@ def check_file(path: str | os.PathLike) -> tuple[Scenario | None, list[Problem]]
     except ValidationError as exc:
         problems += problems_from_validation(exc, doc, Scenario)
     schema_paths = {p.key_path for p in problems}
+    broken_steps = frozenset(p.key_path[1] for p in problems if p.key_path[:1] == ("steps",) and len(p.key_path) > 1)
     # A reference check on a value the schema already refused would only say the same thing twice.
-    problems += [p for p in _file_checks(doc, Path(path).stem) if p.key_path not in schema_paths]
+    problems += [p for p in _file_checks(doc, Path(path).stem, broken_steps) if p.key_path not in schema_paths]
     problems.sort(key=sort_key)
     if problems:
         return None, problems
@@ -63,7 +64,7 @@ def check_file(path: str | os.PathLike) -> tuple[Scenario | None, list[Problem]]
     return scenario, []
 
 
-def _file_checks(doc: YamlDocument, stem: str) -> list[Problem]:
+def _file_checks(doc: YamlDocument, stem: str, broken_steps: frozenset[int]) -> list[Problem]:
     findings: list[tuple[KeyPath, str]] = []
     name = doc.data.get("name")
     if isinstance(name, str) and name != stem:
@@ -75,7 +76,7 @@ def _file_checks(doc: YamlDocument, stem: str) -> list[Problem]:
             # No did-you-mean: ids are numbers, and the nearest number is rarely the one meant.
             findings.append((("claims", i), f"unknown claim '{claim}'; claims are "
                                             f"{min(CLAIMS)}..{max(CLAIMS)}, listed in CLAIMS.md"))
-    findings += check_references(doc.data)
+    findings += check_references(doc.data, broken_steps)
     return [Problem(doc.file, *doc.position(path), path, message) for path, message in findings]
 
 

@@ -28,6 +28,8 @@ class _Made:
     maker: str
     live: dict[str, int] = field(default_factory=dict)
     removed: dict[str, int] = field(default_factory=dict)
+    # After a step the schema refused, a name it made may be missing here: "not made" would be noise.
+    is_uncertain: bool = False
 
     def make(self, name: Any, step: int, path: KeyPath, out: list[Finding]) -> None:
         if not isinstance(name, str):
@@ -43,6 +45,8 @@ class _Made:
         if name in self.removed:
             out.append((path, f"{self.noun} '{name}' was removed by steps[{self.removed[name]}]"))
             return
+        if self.is_uncertain:
+            return
         close = did_you_mean(name, self.live)
         hint = f" (did you mean '{close}'?)" if close else ""
         out.append((path, f"{self.noun} '{name}' is not made by an earlier {self.maker}{hint}"))
@@ -54,8 +58,12 @@ class _Made:
             self.removed[name] = step
 
 
-def check_references(data: Any) -> list[Finding]:
-    """(key path, message) for every reference to something no earlier step made."""
+def check_references(data: Any, broken_steps: frozenset[int] = frozenset()) -> list[Finding]:
+    """(key path, message) for every reference to something no earlier step made.
+
+    `broken_steps` are the steps the schema refused: what they make is not known for sure, so an
+    unknown name after one of them is not reported (it is most likely a consequence).
+    """
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
         return []
     steps = data["steps"]
@@ -69,8 +77,10 @@ def check_references(data: Any) -> list[Finding]:
         if not isinstance(step, dict):
             continue
         at: KeyPath = ("steps", i)
+        for kind in made.values():
+            kind.is_uncertain = any(b < i for b in broken_steps)
         _check_step(step, i, at, made, out)
-        _check_expect(step.get("expect"), i, at + ("expect",), made, captured_at, out)
+        _check_expect(step.get("expect"), i, at + ("expect",), made, captured_at, out, bool(broken_steps))
     _check_divergences(data.get("divergences"), len(steps), out)
     return out
 
@@ -100,7 +110,7 @@ def _check_step(step: dict, i: int, at: KeyPath, made: dict[str, _Made], out: li
 
 
 def _check_expect(expect: Any, i: int, at: KeyPath, made: dict[str, _Made],
-                  captured_at: dict[str, int], out: list[Finding]) -> None:
+                  captured_at: dict[str, int], out: list[Finding], is_uncertain: bool) -> None:
     if not isinstance(expect, dict):
         return
     files = expect.get("files") if isinstance(expect.get("files"), list) else []
@@ -118,6 +128,8 @@ def _check_expect(expect: Any, i: int, at: KeyPath, made: dict[str, _Made],
                            "only what an earlier step captured")
             elif name in captured_at:
                 message = f"capture '{name}' is used before steps[{captured_at[name]}] defines it"
+            elif is_uncertain:  # a step the schema refused may be the one that captures it
+                continue
             else:
                 close = did_you_mean(name, captured_at)
                 message = f"capture '{name}' is not defined by any step" + (

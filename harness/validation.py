@@ -65,9 +65,9 @@ def _explain(err: dict, path: KeyPath, doc: YamlDocument, root: type[BaseModel])
     if kind == "value_error":
         return _model_rule(str(err["ctx"]["error"]), path, doc, root)
     if kind in ("too_short", "too_long"):
-        items = "item" if err["ctx"].get("min_length", err["ctx"].get("max_length")) == 1 else "items"
-        bound = "at least" if kind == "too_short" else "at most"
-        limit = err["ctx"].get("min_length", err["ctx"].get("max_length"))
+        bound, limit = ("at least", err["ctx"]["min_length"]) if kind == "too_short" \
+            else ("at most", err["ctx"]["max_length"])
+        items = "item" if limit == 1 else "items"
         return _at(doc, path, f"must have {bound} {limit} {items}, got {err['ctx']['actual_length']}")
     message = err["msg"].replace("Input should be", "must be")
     return _at(doc, path, f"{message}, got {_describe(value)}")
@@ -80,7 +80,8 @@ def _unknown_key(path: KeyPath, doc: YamlDocument, root: type[BaseModel]) -> Pro
     line, col = doc.key_position(path)
     parent_data = _value_at(doc.data, parent)
     if model is Step and not any(k in parent_data for k in STEP_KINDS):
-        message = f"unknown step kind '{key}'; a step is one of {', '.join(STEP_KINDS)}{_did_you_mean(key, STEP_KINDS)}"
+        message = (f"unknown step kind '{key}'; a step is one of {', '.join(STEP_KINDS)}"
+                   f"{_did_you_mean(key, STEP_KINDS)}")
     else:
         message = f"unknown key '{key}'; allowed: {', '.join(allowed)}{_did_you_mean(key, allowed)}"
     return Problem(doc.file, line, col, parent, message)
@@ -129,7 +130,8 @@ def _pattern_of(annotated: Any) -> str | None:
 
 def _hint(kind: str, value: Any) -> str:
     if kind == "bool_type" and isinstance(value, str) and value.lower() in _YAML11_BOOLS:
-        return f" (only true and false are booleans here; write {'true' if value.lower() in ('yes', 'on', 'y') else 'false'})"
+        meant = "true" if value.lower() in ("yes", "on", "y") else "false"
+        return f" (only true and false are booleans here; write {meant})"
     if kind in ("int_type", "float_type") and isinstance(value, str) and re.match(r"^\d+(:\d+)+$", value):
         return " (sexagesimal numbers are not read here; write the number)"
     return ""

@@ -189,3 +189,12 @@ def test_validate_command_reports_a_missing_path(tmp_path):
     out = io.StringIO()
     assert validate_command([str(tmp_path / "nope.yaml")], out) == 2
     assert out.getvalue().splitlines()[0] == f"{tmp_path}/nope.yaml: no such file or folder"
+
+
+def test_names_made_by_a_refused_step_do_not_cascade_into_more_problems(tmp_path):
+    text = (FIXTURES / "valid.yaml").read_text().replace(
+        '  - run: {image: base-plus, name: one, command: [sleep, "60"], detach: true}',
+        '  - run: {image: base-plus, name: one, command: [sleep, "60"], detach: true, extra: 1}')
+    (tmp_path / "cascade.yaml").write_text(text)
+    problems = check_paths([tmp_path / "cascade.yaml"])
+    assert [p.message.split(";")[0] for p in problems] == ["unknown key 'extra'"]
