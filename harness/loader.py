@@ -44,8 +44,9 @@ def check_file(path: str | os.PathLike) -> tuple[Scenario | None, list[Problem]]
     except ScenarioError as exc:
         return None, exc.problems
     if not isinstance(doc.data, dict):
+        got = "an empty file" if doc.data is None else f"a {type(doc.data).__name__.replace('str', 'string')}"
         return None, [Problem(doc.file, *doc.position(()), (), "a scenario is a mapping with the keys "
-                              "schema_version, summary, claims and steps; the file has none")]
+                              f"schema_version, summary, claims and steps; got {got}")]
     problems: list[Problem] = []
     scenario = None
     try:
@@ -53,7 +54,8 @@ def check_file(path: str | os.PathLike) -> tuple[Scenario | None, list[Problem]]
     except ValidationError as exc:
         problems += problems_from_validation(exc, doc, Scenario)
     schema_paths = {p.key_path for p in problems}
-    broken_steps = frozenset(p.key_path[1] for p in problems if p.key_path[:1] == ("steps",) and len(p.key_path) > 1)
+    broken_steps = frozenset(p.key_path[1] for p in problems
+                             if p.key_path[:1] == ("steps",) and len(p.key_path) > 1)
     # A reference check on a value the schema already refused would only say the same thing twice.
     problems += [p for p in _file_checks(doc, Path(path).stem, broken_steps) if p.key_path not in schema_paths]
     problems.sort(key=sort_key)

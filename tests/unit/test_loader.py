@@ -198,3 +198,14 @@ def test_names_made_by_a_refused_step_do_not_cascade_into_more_problems(tmp_path
     (tmp_path / "cascade.yaml").write_text(text)
     problems = check_paths([tmp_path / "cascade.yaml"])
     assert [p.message.split(";")[0] for p in problems] == ["unknown key 'extra'"]
+
+
+def test_a_file_that_is_not_a_mapping_is_refused(tmp_path):
+    (tmp_path / "empty.yaml").write_text("# nothing yet\n")
+    (tmp_path / "list.yaml").write_text("- run: {image: x}\n")
+    assert [p.format().replace(f"{tmp_path}/", "") for p in check_paths([tmp_path])] == [
+        "empty.yaml:1:1: a scenario is a mapping with the keys schema_version, summary, claims and steps; "
+        "got an empty file",
+        "list.yaml:1:1: a scenario is a mapping with the keys schema_version, summary, claims and steps; "
+        "got a list",
+    ]
