@@ -1,0 +1,254 @@
+"""Safe YAML reading that remembers where every value came from.
+
+PyYAML's `safe_load` is not safe enough for input we report on: it accepts duplicate keys (the
+last one silently wins), expands alias bombs, turns `no` into False and `1:30` into 90, and
+forgets line numbers. Here the text is composed into nodes with yaml.SafeLoader and a YAML 1.2
+core-like resolver, then turned into plain dicts, lists and scalars by our own walk, which checks
+size, depth, duplicate keys and alias expansion, and records the (line, col) of every node.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seatrial.problem import KeyPath, Problem, ScenarioError
+
+MAX_BYTES = 1 << 20
+MAX_DEPTH = 64
+# Values after expanding aliases (each use counts again): a real scenario has a few hundred,
+# a billion-laughs document has billions.
+MAX_NODES = 200_000
+
+Position = tuple[int, int]
+
+_TAG = "tag:yaml.org,2002:"
+
+
+class CoreLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 core-like implicit types: only true/false are booleans, ints are
+    decimal, 0o or 0x, and everything else (yes, no, on, 1:30, 2024-01-01) stays a string."""
+
+    yaml_implicit_resolvers: dict = {}
+
+
+_RESOLVERS = {
+    "bool": (r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    "int": (r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    "float": (r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+              r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+0123456789."),
+    "null": (r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+}
+for _name, (_regexp, _first) in _RESOLVERS.items():
+    CoreLoader.add_implicit_resolver(_TAG + _name, re.compile(_regexp), list(_first))
+
+
+@dataclass(frozen=True)
+class YamlDocument:
+    """Plain data from one YAML file, with the place of every value and every mapping key."""
+
+    file: str
+    data: Any
+    positions: dict[KeyPath, Position] = field(default_factory=dict)
+    key_positions: dict[KeyPath, Position] = field(default_factory=dict)
+
+    def position(self, path: KeyPath) -> Position:
+        """Where the value at `path` starts; for a path that does not exist (a missing key), the
+        place of its nearest existing ancestor."""
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.positions:
+                return self.positions[path[:end]]
+        return (1, 1)
+
+    def key_position(self, path: KeyPath) -> Position:
+        """Where the key of the mapping entry at `path` is written (the value's place otherwise)."""
+        return self.key_positions.get(path) or self.position(path)
+
+
+def load_yaml(path: str | os.PathLike) -> YamlDocument:
+    """Read one YAML file safely; raise ScenarioError listing why it cannot be read.
+
+    The size is checked before any parsing; then syntax, depth, alias expansion and duplicate keys.
+    """
+    file = str(path)
+    try:
+        size = os.stat(path).st_size
+        if size > MAX_BYTES:
+            raise _refuse(file, (1, 1), f"file is {size} bytes; a scenario may be at most {MAX_BYTES} (1 MiB)")
+        with open(path, "rb") as stream:
+            raw = stream.read(MAX_BYTES + 1)  # the file may grow after the stat
+    except OSError as exc:
+        raise ScenarioError([Problem(file, 0, 0, (), exc.strerror or str(exc))]) from None
+    if len(raw) > MAX_BYTES:
+        raise _refuse(file, (1, 1), f"file is over {MAX_BYTES} bytes; a scenario may be at most 1 MiB")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = raw[:exc.start].decode("utf-8", "replace")
+        raise _refuse(file, _place_of(before, len(before)), "not UTF-8 text") from None
+    return load_yaml_text(text, file)
+
+
+def load_yaml_text(text: str, file: str = "<string>") -> YamlDocument:
+    """Like load_yaml, for text already in memory (`file` is only used in messages)."""
+    if len(text.encode("utf-8")) > MAX_BYTES:
+        raise _refuse(file, (1, 1), "text is over 1 MiB; a scenario may be at most 1 MiB")
+    try:
+        _check_depth(text, file)  # before composing: the composer recurses once per level
+        loader = CoreLoader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        raise _refuse(file, _mark(exc.problem_mark or exc.context_mark), _syntax_message(exc)) from None
+    except yaml.reader.ReaderError as exc:
+        raise _refuse(file, _place_of(text, exc.position), f"YAML syntax error: {exc.reason}") from None
+    if node is not None:
+        _check_expansion(node, file)
+    builder = _Builder(file)
+    data = builder.build(node, (), 0, frozenset()) if node is not None else None
+    if builder.problems:
+        raise ScenarioError(builder.problems)
+    return YamlDocument(file, data, builder.positions, builder.key_positions)
+
+
+def _check_depth(text: str, file: str) -> None:
+    depth = 0
+    for event in yaml.parse(text, Loader=CoreLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _refuse(file, _mark(event.start_mark), f"nested deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _check_expansion(root: yaml.Node, file: str) -> None:
+    """Refuse a document whose aliases expand it beyond MAX_NODES, naming the smallest value that
+    does so on its own: that is where the bomb is, not wherever a walk happens to cross the bound."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, depth: int) -> int:
+        # Too deep or recursive counts as 1 here: the walk refuses both with a better message.
+        if id(node) not in sizes and depth <= MAX_DEPTH:
+            sizes[id(node)] = 1
+            total = 1 + sum(size(child, depth + 1) for _, child in _children(node))
+            sizes[id(node)] = min(MAX_NODES + 1, total)
+        return sizes.get(id(node), 1)
+
+    if size(root, 0) <= MAX_NODES:
+        return
+    node, path = root, ()
+    while big := [(part, child) for part, child in _children(node) if sizes.get(id(child), 1) > MAX_NODES]:
+        path, node = path + (big[0][0],), big[0][1]
+    line, col = _mark(node.start_mark)
+    raise ScenarioError([Problem(file, line, col, path, f"aliases expand this value to more than "
+                                 f"{MAX_NODES} values (an alias bomb?); write the data out instead")])
+
+
+def _children(node: yaml.Node) -> list[tuple[str | int, yaml.Node]]:
+    if isinstance(node, yaml.MappingNode):
+        return [(str(key.value), child) for key, value in node.value for child in (key, value)]
+    if isinstance(node, yaml.SequenceNode):
+        return list(enumerate(node.value))
+    return []
+
+
+class _Builder:
+    """Walks composed nodes into plain data; one instance per document."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.positions: dict[KeyPath, Position] = {}
+        self.key_positions: dict[KeyPath, Position] = {}
+        self.problems: list[Problem] = []
+
+    def build(self, node: yaml.Node, path: KeyPath, depth: int, stack: frozenset[int]) -> Any:
+        if id(node) in stack:
+            raise ScenarioError([self._problem(node, path, "an alias refers to a value that contains it")])
+        if depth > MAX_DEPTH:  # reachable only through aliases: the text itself was checked
+            raise ScenarioError([self._problem(node, path, f"nested deeper than {MAX_DEPTH} levels "
+                                               "after expanding aliases")])
+        self.positions[path] = _mark(node.start_mark)
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, path)
+        inner = stack | {id(node)}
+        if isinstance(node, yaml.SequenceNode) and node.tag == _TAG + "seq":
+            return [self.build(item, path + (i,), depth + 1, inner) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode) and node.tag == _TAG + "map":
+            return self._mapping(node, path, depth, inner)
+        self.problems.append(self._problem(node, path, f"tag '{_short(node.tag)}' is not allowed here"))
+        return None
+
+    def _mapping(self, node: yaml.MappingNode, path: KeyPath, depth: int, stack: frozenset[int]) -> dict:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problems.append(self._problem(key_node, path, "a key must be a plain value, "
+                                                   "not a list or mapping"))
+                continue
+            # Every key in the scenario format is a string; keeping the text as written means
+            # `1: x` and `"1": x` are the same key, which the duplicate check must see.
+            key = key_node.value
+            if key in out:
+                first = self.key_positions[path + (key,)][0]
+                self.problems.append(self._problem(key_node, path + (key,),
+                                                   f"duplicate key '{key}' (first at line {first}); "
+                                                   "a key may appear once in a mapping"))
+                continue
+            self.key_positions[path + (key,)] = _mark(key_node.start_mark)
+            out[key] = self.build(value_node, path + (key,), depth + 1, stack)
+        return out
+
+    def _scalar(self, node: yaml.ScalarNode, path: KeyPath) -> Any:
+        text, tag = node.value, node.tag.removeprefix(_TAG)
+        if tag not in _RESOLVERS and tag != "str":
+            self.problems.append(self._problem(node, path, f"tag '{_short(node.tag)}' is not allowed here"))
+            return text
+        if tag == "str":
+            return text
+        if tag == "null" and re.match(_RESOLVERS["null"][0], text):
+            return None
+        if tag == "bool" and text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        if tag == "int" and re.match(_RESOLVERS["int"][0], text):
+            return int(text, 0) if text[:2] in ("0o", "0x") else int(text)
+        if tag == "float" and re.match(_RESOLVERS["float"][0], text):
+            special = text.lower().lstrip("+").replace(".", "") if text.lower().lstrip("+-").startswith(".") \
+                and text.lower().lstrip("+-")[1:] in ("inf", "nan") else None
+            return float(special or text)
+        self.problems.append(self._problem(node, path, f"'{text}' cannot be read as !!{tag}"))
+        return text
+
+    def _problem(self, node: yaml.Node, path: KeyPath, message: str) -> Problem:
+        line, col = _mark(node.start_mark)
+        return Problem(self.file, line, col, path, message)
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag
+
+
+def _mark(mark) -> Position:
+    return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+
+
+def _place_of(text: str, offset: int) -> Position:
+    before = text[:offset]
+    return (before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1)
+
+
+def _syntax_message(exc: yaml.MarkedYAMLError) -> str:
+    message = f"YAML syntax error: {exc.problem or exc.context}"
+    if exc.problem and exc.context and exc.context_mark is not None:
+        message += f" ({exc.context} at line {exc.context_mark.line + 1})"
+    return message
+
+
+def _refuse(file: str, position: Position, message: str) -> ScenarioError:
+    return ScenarioError([Problem(file, position[0], position[1], (), message)])
