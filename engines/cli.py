@@ -96,6 +96,7 @@ def run_args(spec: RunSpec) -> list[str]:
                           ("--user", spec.user)):
         if value is not None:
             args += [option, value]
+    args += [a for server in spec.dns or () for a in ("--dns", server)]
     args += ["--privileged"] if spec.privileged else []
     args += ["--rm"] if spec.remove else []
     tail: list[str] = []

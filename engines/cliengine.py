@@ -37,6 +37,7 @@ class CliEngine:
 
     name = "cli"
     testinfra_scheme = "docker"
+    remove_args = REMOVE_ARGS
 
     def __init__(self, cli: Cli):
         self.cli = cli
@@ -168,7 +169,7 @@ class CliEngine:
         """Remove, forcefully; what is already gone is not an error."""
         # An image by id loses all its tags; by name only that one tag would go.
         handle = ref.id or ref.name if ref.kind == "image" else ref.handle
-        proc = self.cli.run(f"remove of {ref.kind} {handle!r}", [*REMOVE_ARGS[ref.kind], "--", handle],
+        proc = self.cli.run(f"remove of {ref.kind} {handle!r}", [*self.remove_args[ref.kind], "--", handle],
                             check=False)
         if proc.returncode != 0 and not ABSENT.search(proc.stderr):
             raise failure(f"remove of {ref.kind} {handle!r}", proc)

@@ -13,7 +13,7 @@ from pathlib import Path
 from seatrial.engines import buildlog
 from seatrial.engines.base import BuildSpec, EngineError, EngineInfo, InstructionCache
 from seatrial.engines.cli import Cli, failure
-from seatrial.engines.cliengine import CliEngine
+from seatrial.engines.cliengine import REMOVE_ARGS, CliEngine
 
 
 def podman_binary() -> str:
@@ -28,6 +28,9 @@ class PodmanEngine(CliEngine):
 
     name = "podman"
     testinfra_scheme = "podman"
+    # `podman rm -f` first waits the stop timeout (10 s) for processes that ignore SIGTERM, such
+    # as `sleep` as PID 1; Docker's `rm -f` kills at once. Match Docker.
+    remove_args = {**REMOVE_ARGS, "container": ["rm", "-f", "-v", "--time", "0"]}
 
     def __init__(self, cli: Cli | None = None):
         super().__init__(cli or Cli(podman_binary()))
