@@ -30,8 +30,9 @@ def cmd_run(args, out: TextIO) -> int:
 
     from seatrial.console import ConsoleReporter
     reporter = ConsoleReporter()
-    argv = [*(args.paths or default_scenarios()), "-p", "no:terminal", "-p", "no:cacheprovider",
-            "--results-dir", args.results_dir]
+    paths = args.paths or default_scenarios()
+    argv = [*paths, "-p", "no:terminal", "-p", "no:cacheprovider", "--results-dir", args.results_dir]
+    argv += [a for path in paths for a in ("--scenario-root", path)]
     for engine in args.engine:
         argv += ["--engine", engine]
     if args.k:
@@ -55,7 +56,7 @@ def cmd_run(args, out: TextIO) -> int:
         reporter.print_matrix(state.results, state.events.path if state.events else None)
         if state.leaks:
             print("the run left resources behind (listed above): failing the run", file=sys.stderr)
-    if reporter.interrupted or code == pytest.ExitCode.INTERRUPTED and not reporter.collect_errors:
+    if reporter.interrupted:
         return Exit.INTERRUPTED
     if reporter.collect_errors or code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
         if code == pytest.ExitCode.NO_TESTS_COLLECTED:

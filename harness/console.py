@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from seatrial.outcome import ItemResult
@@ -47,13 +48,16 @@ class ConsoleReporter:
             outcome = dict(report.user_properties).get("outcome") or report.outcome
             elapsed = time.monotonic() - self._started.get(report.nodeid, time.monotonic())
             style = STYLES.get(outcome, "")
-            self.console.print(f"[{self.done}/{self.total}] {item_name} [{style}]{outcome}[/] ({elapsed:.1f}s)")
+            self.console.print(f"\\[{self.done}/{self.total}] {escape(item_name)} [{style}]{outcome}[/] ({elapsed:.1f}s)")
             if outcome in ("failed", "error") and report.longrepr:
                 text = str(report.longrepr)
                 self.console.print("    " + text.replace("\n", "\n    "), markup=False)
 
     def pytest_keyboard_interrupt(self, excinfo):
-        self.interrupted = True
+        # pytest reports collection errors and pytest.exit() as interrupts too; only a signal is one.
+        import pytest
+        if not isinstance(excinfo.value, (pytest.Session.Interrupted, pytest.exit.Exception)):
+            self.interrupted = True
 
     def print_matrix(self, results: list[ItemResult], events_path=None) -> None:
         if not results:
@@ -70,7 +74,7 @@ class ConsoleReporter:
             for engine in engines:
                 r = by_key.get((scenario, engine))
                 cells.append("" if r is None else f"[{STYLES[r.outcome.value]}]{SYMBOLS[r.outcome.value]}[/]")
-            table.add_row(scenario, *cells)
+            table.add_row(escape(scenario), *cells)
         self.console.print(table)
         counts: dict[str, int] = {}
         for r in results:

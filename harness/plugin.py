@@ -23,6 +23,9 @@ def pytest_addoption(parser):
     group.addoption("--results-dir", default="results", dest="seatrial_results",
                     help="where results/<run-id>/events.jsonl goes (default: ./results)")
     group.addoption("--run-id", default=None, dest="seatrial_run_id", help="name of this run's results folder")
+    group.addoption("--scenario-root", action="append", default=[], dest="seatrial_roots", metavar="DIR",
+                    help="also collect YAML scenarios under DIR (by default only under folders named "
+                         "'scenarios', and files named on the command line)")
 
 
 def pytest_configure(config):
@@ -85,12 +88,18 @@ class SeatrialPlugin:
 
 
 def _is_scenario_file(file_path: Path, config) -> bool:
+    """YAML under a folder named `scenarios` or a --scenario-root, or a file named explicitly;
+    other YAML (test fixtures, CI files) is not a scenario."""
     if file_path.suffix not in (".yaml", ".yml"):
         return False
     if "scenarios" in file_path.parts[:-1]:
         return True
+    resolved = file_path.resolve()
+    roots = [Path(r).resolve() for r in config.getoption("seatrial_roots")]
+    if any(resolved.is_relative_to(root) for root in roots):
+        return True
     explicit = {Path(a.split("::")[0]).resolve() for a in config.args}
-    return file_path.resolve() in explicit
+    return resolved in explicit
 
 
 def pytest_collect_file(file_path: Path, parent):
