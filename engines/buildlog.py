@@ -137,13 +137,14 @@ def parse_buildkit(log: str, dockerfile: str, target: str | None = None) -> list
     return sorted(result, key=lambda r: r.index)
 
 
-def drop_label_step(instructions: list[InstructionCache]) -> list[InstructionCache]:
-    """Drop the LABEL step that classic Docker and Podman append for ``--label`` options.
+def drop_label_steps(instructions: list[InstructionCache], count: int) -> list[InstructionCache]:
+    """Drop the `count` LABEL steps that classic Docker and Podman append, one per ``--label``.
 
-    It is not in the Dockerfile, and BuildKit does not print one, so it would shift the counts.
+    They are not in the Dockerfile, and BuildKit does not print them, so they would shift counts.
     """
-    if instructions and _keyword(instructions[-1].instruction) == "LABEL":
-        return instructions[:-1]
+    tail = instructions[len(instructions) - count:] if count else []
+    if count and all(_keyword(i.instruction) == "LABEL" for i in tail):
+        return instructions[:len(instructions) - count]
     return instructions
 
 

@@ -189,7 +189,11 @@ class CliEngine:
         return ResourceRef("volume", spec.name, spec.name, dict(spec.labels))
 
     def resources(self, label: str) -> list[ResourceRef]:
-        """Every container, image, network and volume carrying `label` ("key" or "key=value")."""
+        """Every container, image, network and volume carrying `label` ("key" or "key=value").
+
+        Intermediate build images count (both builders copy `--label`s into them), and images
+        come children first, so that removing in this order never meets "has dependent child images".
+        """
         found: list[ResourceRef] = []
         for kind in ("container", "image", "network", "volume"):
             ids = self.cli.run(f"list of {kind}s", [*LIST_ARGS[kind], "--filter", f"label={label}"])
@@ -198,8 +202,8 @@ class CliEngine:
                 continue
             # One inspect per kind; something removed meanwhile makes it fail for that one only.
             proc = self.cli.run(f"inspect of {kind}s", [*INSPECT_ARGS[kind], "--", *handles], check=False)
-            for doc in inspection.json_list(proc.stdout):
-                n = inspection.NORMALIZERS[kind](doc)
+            docs = [inspection.NORMALIZERS[kind](doc) for doc in inspection.json_list(proc.stdout)]
+            for n in (inspection.children_first(docs) if kind == "image" else docs):
                 name = "" if kind == "image" else n["name"]
                 found.append(ResourceRef(kind, n["id"], name, n["labels"]))
         return found

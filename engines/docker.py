@@ -77,7 +77,7 @@ class DockerEngine(CliEngine):
 
     def _cache_report(self, log: str, spec: BuildSpec) -> list[InstructionCache]:
         steps = buildlog.parse_classic(log)
-        return buildlog.drop_label_step(steps) if spec.labels else steps
+        return buildlog.drop_label_steps(steps, len(spec.labels))
 
 
 class DockerBuildKitEngine(DockerEngine):

@@ -48,7 +48,7 @@ def image(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "kind": "image",
         # Podman prints the bare hex digest, Docker prefixes the algorithm.
-        "id": image_id if ":" in image_id else f"sha256:{image_id}",
+        "id": _with_algorithm(image_id),
         "size": int(doc.get("Size") or 0),
         "tags": list(doc.get("RepoTags") or []),
         "labels": dict(config.get("Labels") or {}),
@@ -74,6 +74,22 @@ def volume(doc: Mapping[str, Any]) -> dict[str, Any]:
     name = doc.get("Name", "")
     return {"kind": "volume", "id": name, "name": name, "labels": dict(doc.get("Labels") or {}),
             "mountpoint": doc.get("Mountpoint", ""), "raw": doc}
+
+
+def children_first(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Normalized images ordered so that none comes before an image built on it (by Parent)."""
+    parent = {i["id"]: _with_algorithm(i["raw"].get("Parent") or "") for i in images}
+
+    def depth(image_id: str) -> int:
+        seen = 0
+        while parent.get(image_id) and seen < len(parent):
+            image_id, seen = parent[image_id], seen + 1
+        return seen
+    return sorted(images, key=lambda i: -depth(i["id"]))
+
+
+def _with_algorithm(image_id: str) -> str:
+    return image_id if ":" in image_id or not image_id else f"sha256:{image_id}"
 
 
 NORMALIZERS = {"container": container, "image": image, "network": network, "volume": volume}

@@ -77,4 +77,4 @@ class PodmanEngine(CliEngine):
     def _cache_report(self, log: str, spec: BuildSpec) -> list[InstructionCache]:
         dockerfile = (Path(spec.context) / spec.dockerfile).read_text()
         steps = buildlog.parse_podman(log, dockerfile)
-        return buildlog.drop_label_step(steps) if spec.labels else steps
+        return buildlog.drop_label_steps(steps, len(spec.labels))
