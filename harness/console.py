@@ -20,7 +20,7 @@ SYMBOLS = {"passed": "held", "failed": "FAILED", "skipped": "skipped", "diverged
 
 class ConsoleReporter:
     def __init__(self, console: Console | None = None):
-        self.console = console or Console(highlight=False)
+        self.console = console or Console(highlight=False, soft_wrap=True)
         self.total = 0
         self.done = 0
         self.collect_errors: list[str] = []

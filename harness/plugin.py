@@ -72,12 +72,24 @@ class SeatrialPlugin:
             results = Path(self.config.getoption("seatrial_results"))
             if not results.is_absolute():
                 results = Path(self.config.invocation_params.dir) / results
-            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-            log = (lambda msg: reporter.write_line(msg)) if reporter else print
+            log = self._log
             self.state = RunState(engines=self.engines(), results_dir=results, log=log,
                                   run_id=self.config.getoption("seatrial_run_id"))
         self.state.start()
         return self.state
+
+    def _log(self, message: str) -> None:
+        """Print past pytest's output capture: reaping and leaks must be seen, even in a pass."""
+        capture = self.config.pluginmanager.get_plugin("capturemanager")
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if capture is None:
+            print(message, flush=True)
+            return
+        with capture.global_and_fixture_disabled():
+            if reporter is not None:
+                reporter.write_line(message)
+            else:
+                print(message, flush=True)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session, exitstatus):

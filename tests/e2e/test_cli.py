@@ -85,17 +85,25 @@ def _start_and_wait_for_sleeper(tmp_path: Path) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([*SEATRIAL, "run", str(FIXTURES / "slow"), "--engine", ENGINE,
                              "--results-dir", str(tmp_path)], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        return _wait_for_sleeper(proc, tmp_path)
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+
+
+def _wait_for_sleeper(proc: subprocess.Popen, tmp_path: Path) -> tuple[subprocess.Popen, str]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         events = list(tmp_path.glob("*/events.jsonl"))
-        if events:
-            session = json.loads(events[0].read_text().splitlines()[0])["session"]
+        lines = events[0].read_text().splitlines() if events else []
+        if lines:
+            session = json.loads(lines[0])["session"]
             if any(ref.startswith("container") for ref in labelled(f"seatrial.session={session}")):
                 time.sleep(1.0)  # well inside the 60 s exec of the last step
                 return proc, session
         time.sleep(0.5)
-    proc.kill()
-    pytest.fail("the slow fixture never started its container: " + (proc.stdout.read() if proc.stdout else ""))
+    raise AssertionError("the slow fixture never started its container")
 
 
 def test_reaper_removes_what_a_run_killed_with_sigkill_left(tmp_path):
@@ -108,7 +116,7 @@ def test_reaper_removes_what_a_run_killed_with_sigkill_left(tmp_path):
     following.mkdir()
     run = seatrial("run", str(FIXTURES / "good"), "--engine", ENGINE, "--results-dir", str(following), cwd=following)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "removed" in run.stdout and session in run.stdout
+    assert f"removed" in run.stdout and session in run.stdout, run.stdout
     assert labelled(f"seatrial.session={session}") == []
 
 
