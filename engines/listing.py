@@ -11,9 +11,14 @@ from seatrial.engines.base import CAPABILITIES
 
 def print_engines(names: list[str] | None, out: TextIO) -> int:
     """Exit 0 when at least one engine is available, 3 when none is (or a named one is not)."""
-    from seatrial.engines.registry import load_engines
+    import warnings
+
+    from seatrial.engines.registry import describe, load_engines
     console = Console(file=out, highlight=False, width=140)
-    engines = load_engines(names)
+    broken = [r for r in describe() if r.load_error and (names is None or r.name in names)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the broken ones get a row of their own below
+        engines = load_engines(names)
     table = Table(title="engines")
     for column in ("engine", "status", "client", "server", "OCI runtime", "storage", "cgroup", "rootless"):
         table.add_column(column)
@@ -33,6 +38,9 @@ def print_engines(names: list[str] | None, out: TextIO) -> int:
         for capability in CAPABILITIES:
             if not caps.has(capability):
                 missing_lines.append(f"{engine.name}: lacks {capability}: {caps.reason(capability)}")
+    for registered in broken:
+        table.add_row(registered.name, "[red]cannot load[/]", "", "", "", "", "", "")
+        missing_lines.append(registered.load_error)
     console.print(table)
     for line in missing_lines:
         console.print(line, markup=False)

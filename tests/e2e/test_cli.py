@@ -128,3 +128,20 @@ def test_interrupted_run_exits_130_and_leaves_nothing(tmp_path):
     assert labelled(f"seatrial.session={session}") == []
     events = events_of(tmp_path)
     assert events[-1]["type"] == "run_end" and events[-1]["interrupted"] is True
+
+
+def test_named_engine_that_is_not_installed_exits_3_with_how_to_install(tmp_path):
+    env = {**os.environ, "SEATRIAL_PODMAN": "/nonexistent/podman"}
+    proc = seatrial("run", str(FIXTURES / "good"), "--engine", "podman", cwd=tmp_path, env=env)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "/nonexistent/podman not found" in proc.stderr and "provision.sh" in proc.stderr
+
+
+def test_engines_lists_versions_runtime_and_storage(tmp_path):
+    proc = seatrial("engines", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    from seatrial.engines.registry import load_engines
+    info = load_engines([ENGINE])[0].info()
+    row = next(line for line in proc.stdout.splitlines() if f" {ENGINE} " in line)
+    for value in (info.server_version, info.oci_runtime, info.storage_driver):
+        assert value in row
