@@ -30,7 +30,11 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.pluginmanager.register(SeatrialPlugin(config), "seatrial-run")
-    config.addinivalue_line("markers", "engine_<name>: the engine a scenario item runs on")
+    from seatrial.claims import CLAIMS
+    for claim, title in CLAIMS.items():
+        config.addinivalue_line("markers", f"{claim}: {title}")
+    for engine in ("docker", "docker_buildkit", "podman", "reference"):
+        config.addinivalue_line("markers", f"engine_{engine}: a scenario item on {engine.replace('_', '-')}")
 
 
 class SeatrialPlugin:

@@ -26,6 +26,11 @@ class StepOutcome:
     detail: dict = field(default_factory=dict)
 
 
+def refused(exc, container: str = "") -> StepOutcome:
+    """The outcome of a step the engine refused: its exit code and what it said."""
+    return StepOutcome(exit_code=exc.exit_code, stderr=exc.detail, refused=str(exc), container=container)
+
+
 class StepRunner:
     """A step kind. `needs` is decided before any side effect, so a missing capability skips."""
 

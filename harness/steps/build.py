@@ -6,7 +6,7 @@ import shutil
 from seatrial.context import ItemContext, StepError
 from seatrial.engines.base import BuildSpec, EngineError
 from seatrial.model import BuildStep, EditStep
-from seatrial.steps.base import StepOutcome, StepRunner, register, track
+from seatrial.steps.base import StepOutcome, StepRunner, refused, register, track
 
 
 @register
@@ -36,7 +36,7 @@ class Build(StepRunner):
         try:
             result = ctx.engine.build(spec)
         except EngineError as exc:
-            return StepOutcome(exit_code=exc.exit_code, stderr=exc.detail, refused=str(exc))
+            return refused(exc)
         ctx.images[body.tag] = tag
         track(ctx, result.image)
         return StepOutcome(exit_code=0, stdout=result.log, build=result, image_id=result.image.id,

@@ -7,7 +7,7 @@ from seatrial.context import ItemContext, StepError
 from seatrial.engines.base import EngineError, Mount, PortMapping, ResourceRef, RunSpec
 from seatrial.ports import free_port
 from seatrial.model import ExecStepBody, RunStepBody, StopStepBody, WaitStepBody
-from seatrial.steps.base import StepOutcome, StepRunner, register, track
+from seatrial.steps.base import StepOutcome, StepRunner, refused, register, track
 from seatrial.steps.resources import create_volume
 
 BUILTIN_NETWORKS = ("bridge", "host", "none")
@@ -67,7 +67,7 @@ class Run(StepRunner):
         try:
             result = ctx.engine.run(spec)
         except EngineError as exc:
-            return StepOutcome(exit_code=exc.exit_code, stderr=exc.detail, refused=str(exc), container=name)
+            return refused(exc, name)
         return StepOutcome(exit_code=result.exit_code, stdout=result.stdout, stderr=result.stderr,
                            container=name, duration=result.duration)
 
@@ -106,7 +106,7 @@ class Exec(StepRunner):
         try:
             result = ctx.engine.exec(name, tuple(ctx.render_data(body.command)), timeout=body.timeout)
         except EngineError as exc:
-            return StepOutcome(exit_code=exc.exit_code, stderr=exc.detail, refused=str(exc), container=name)
+            return refused(exc, name)
         return StepOutcome(exit_code=result.exit_code, stdout=result.stdout, stderr=result.stderr,
                            container=name, duration=result.duration)
 
@@ -120,7 +120,7 @@ class Stop(StepRunner):
         try:
             ctx.engine.stop(name, timeout=body.timeout)
         except EngineError as exc:
-            return StepOutcome(exit_code=exc.exit_code, stderr=exc.detail, refused=str(exc), container=name)
+            return refused(exc, name)
         return StepOutcome(exit_code=0, container=name)
 
 
@@ -146,7 +146,7 @@ class Wait(StepRunner):
                 outcome = StepOutcome(exit_code=result.exit_code, stdout=result.stdout, stderr=result.stderr,
                                       container=name)
             except EngineError as exc:
-                outcome = StepOutcome(exit_code=exc.exit_code, stderr=exc.detail, refused=str(exc), container=name)
+                outcome = refused(exc, name)
             if outcome.exit_code == 0 or time.monotonic() + body.interval > deadline:
                 outcome.duration = time.monotonic() - started
                 outcome.detail = {"attempts": attempts, "timed_out": outcome.exit_code != 0}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from seatrial.context import ItemContext, StepError
 from seatrial.engines.base import EngineError, NetworkSpec, ResourceRef, VolumeSpec
 from seatrial.model import HostWriteStepBody, NetworkStepBody, RemoveStepBody, VolumeStepBody
-from seatrial.steps.base import StepOutcome, StepRunner, register, track
+from seatrial.steps.base import StepOutcome, StepRunner, refused, register, track
 
 
 def create_volume(ctx: ItemContext, local: str) -> str:
@@ -26,7 +26,7 @@ class Network(StepRunner):
         try:
             track(ctx, ctx.engine.network_create(NetworkSpec(name=name, internal=body.internal, labels=ctx.labels)))
         except EngineError as exc:
-            return StepOutcome(exit_code=exc.exit_code, stderr=exc.detail, refused=str(exc))
+            return refused(exc)
         ctx.networks[body.name] = name
         return StepOutcome(exit_code=0)
 
@@ -42,7 +42,7 @@ class Volume(StepRunner):
         try:
             create_volume(ctx, body.name)
         except EngineError as exc:
-            return StepOutcome(exit_code=exc.exit_code, stderr=exc.detail, refused=str(exc))
+            return refused(exc)
         return StepOutcome(exit_code=0)
 
 
@@ -59,7 +59,7 @@ class Remove(StepRunner):
         try:
             ctx.engine.remove(ResourceRef(kind, id=real, name=real))
         except EngineError as exc:
-            return StepOutcome(exit_code=exc.exit_code, stderr=exc.detail, refused=str(exc))
+            return refused(exc)
         return StepOutcome(exit_code=0)
 
 
