@@ -127,14 +127,17 @@ class ItemContext:
 
         Why per item: build caches outlive images (BuildKit keeps its cache after `rmi`), so
         without a fresh parent a scenario's first build could hit layers of an earlier run or
-        item. The LABEL is inherited by every image built on it, so the leak check and the
-        reaper find intermediate layers too."""
+        item. A LABEL alone does not do it: BuildKit keys its cache on the parent's layers, not
+        its config, so the item's id goes into a layer too (/etc/seatrial/item). The LABEL is
+        inherited by every image built on it, so the leak check and the reaper find
+        intermediate layers as well."""
         if self._item_base is None:
             parent = self.base_image(self.engine)
             directory = self.scratch / "item-base"
             directory.mkdir(exist_ok=True)
+            (directory / "item").write_text(self.item_id + "\n")
             labels = " ".join(f'"{k}"="{v}"' for k, v in sorted(self.labels.items()))
-            (directory / "Dockerfile").write_text(f"FROM {parent}\nLABEL {labels}\n")
+            (directory / "Dockerfile").write_text(f"FROM {parent}\nLABEL {labels}\nCOPY item /etc/seatrial/item\n")
             tag = self.real_name("base")
             result = self.engine.build(BuildSpec(tag=tag, context=directory, labels=self.labels))
             self.created.append(result.image)

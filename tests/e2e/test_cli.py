@@ -145,3 +145,13 @@ def test_engines_lists_versions_runtime_and_storage(tmp_path):
     row = next(line for line in proc.stdout.splitlines() if f" {ENGINE} " in line)
     for value in (info.server_version, info.oci_runtime, info.storage_driver):
         assert value in row
+
+
+@pytest.mark.skipif(not engine_available("docker-buildkit"), reason="docker-buildkit is not available here")
+def test_build_cache_of_an_earlier_run_never_leaks_into_a_first_build(tmp_path):
+    """BuildKit keeps its cache after the images are removed: a scenario expecting a cold first
+    build must still see one when the same scenario ran before."""
+    scenario = Path(__file__).parents[2] / "scenarios" / "build" / "cache-reuse.yaml"
+    for attempt in range(2):
+        proc = seatrial("run", str(scenario), "--engine", "docker-buildkit", "--results-dir", str(tmp_path), cwd=tmp_path)
+        assert proc.returncode == 0, f"attempt {attempt}: " + proc.stdout + proc.stderr
