@@ -10,7 +10,6 @@ import fcntl
 import os
 import secrets
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +21,13 @@ DEFAULT_LOCK_DIR = "/run/seatrial/sessions"
 def lock_dir() -> Path:
     """Where session locks live; SEATRIAL_LOCK_DIR overrides (tests use a tmp dir)."""
     return Path(os.environ.get("SEATRIAL_LOCK_DIR", DEFAULT_LOCK_DIR))
+
+
+def scratch_root() -> Path:
+    """Where sessions keep scratch folders: beside the locks, so that whoever sees the locks
+    decides about the same sessions' scratch (a test's private lock folder never judges the
+    machine's sessions)."""
+    return lock_dir().parent / "scratch"
 
 
 def new_session_id() -> str:
@@ -51,7 +57,9 @@ class Session:
             os.close(fd)
             raise RuntimeError(f"session {sid} is already running (lock {path} is held)") from None
         os.write(fd, f"{os.getpid()}\n".encode())
-        scratch = Path(tempfile.mkdtemp(prefix=f"seatrial-{sid}-"))
+        scratch = scratch_root() / sid
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
         return cls(id=sid, lock_path=path, scratch=scratch, _lock_fd=fd)
 
     @property
@@ -92,14 +100,18 @@ def is_alive(session_id: str, directory: Path | None = None) -> bool:
 
 
 def forget_dead_locks(directory: Path | None = None) -> list[str]:
-    """Delete lock files of dead sessions; returns their ids."""
+    """Delete lock files and scratch folders of dead sessions; returns their ids."""
     directory = directory or lock_dir()
     dead = []
-    if not directory.is_dir():
-        return dead
-    for path in directory.glob("*.lock"):
-        sid = path.stem
-        if not is_alive(sid, directory):
-            path.unlink(missing_ok=True)
-            dead.append(sid)
+    if directory.is_dir():
+        for path in directory.glob("*.lock"):
+            sid = path.stem
+            if not is_alive(sid, directory):
+                path.unlink(missing_ok=True)
+                dead.append(sid)
+    scratch_dir = directory.parent / "scratch"
+    for scratch in scratch_dir.glob("*") if scratch_dir.is_dir() else ():
+        sid = scratch.name
+        if scratch.is_dir() and not is_alive(sid, directory):
+            shutil.rmtree(scratch, ignore_errors=True)
     return dead
