@@ -19,9 +19,9 @@ class Exit(enum.IntEnum):
     INTERRUPTED = 130
 
 
-def default_scenarios() -> list[str]:
-    local = Path("scenarios")
-    return [str(local if local.is_dir() else PROJECT_SCENARIOS)]
+def default_scenarios(folder: str = "scenarios") -> list[str]:
+    local = Path(folder)
+    return [str(local if local.is_dir() else PROJECT_SCENARIOS.parent / folder)]
 
 
 def cmd_run(args, out: TextIO) -> int:
@@ -30,7 +30,8 @@ def cmd_run(args, out: TextIO) -> int:
 
     from seatrial.console import ConsoleReporter
     reporter = ConsoleReporter()
-    paths = args.paths or default_scenarios()
+    bench = args.bench or args.bench_full
+    paths = args.paths or default_scenarios("benchmarks" if bench else "scenarios")
     argv = [*paths, "-p", "no:terminal", "-p", "no:cacheprovider", "--results-dir", args.results_dir]
     argv += [a for path in paths for a in ("--scenario-root", path)]
     for engine in args.engine:
@@ -39,6 +40,8 @@ def cmd_run(args, out: TextIO) -> int:
         argv += ["-k", args.k]
     if args.m:
         argv += ["-m", args.m]
+    if bench:
+        argv += ["--bench"] + (["--bench-full"] if args.bench_full else [])
     if args.exitfirst:
         argv.append("-x")
     if args.junitxml:
@@ -114,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-m", metavar="EXPR", help="only items with these markers, e.g. C09 (pytest -m)")
     run.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failure")
     run.add_argument("--junitxml", metavar="PATH", help="also write JUnit XML")
+    run.add_argument("--bench", action="store_true",
+                     help="run benchmark scenarios (default path: benchmarks/), engines interleaved round by round")
+    run.add_argument("--bench-full", action="store_true",
+                     help="--bench plus the long benchmarks (density of 50, 100, 200 containers)")
     run.add_argument("--results-dir", default="results", metavar="DIR", help="default: ./results")
     run.add_argument("--run-id", metavar="ID", help="name of the results folder (default: time and session)")
     run.set_defaults(func=cmd_run)
