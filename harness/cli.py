@@ -92,6 +92,16 @@ def cmd_clean(args, out: TextIO) -> int:
     return Exit.OK
 
 
+def cmd_report(args, out: TextIO) -> int:
+    from seatrial.reports.render import report_command
+    return report_command(args.results, args.output, args.baseline, out)
+
+
+def cmd_compare(args, out: TextIO) -> int:
+    from seatrial.reports.compare import compare_command
+    return compare_command(args.old, args.new, args.fail_over, out)
+
+
 def cmd_ref(args, out: TextIO) -> int:
     from seatrial.engines.reference.cli import main as ref_main
     return ref_main(args.ref_args)
@@ -138,6 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
     engines = sub.add_parser("engines", help="list engines: versions, runtime, storage, cgroups, what they lack")
     engines.add_argument("--engine", action="append", default=[], metavar="NAME")
     engines.set_defaults(func=cmd_engines)
+
+    report = sub.add_parser("report", help="render results: HTML, Markdown, JUnit per engine, JSON summary",
+                            description="Render one or many runs (events.jsonl files or folders holding "
+                                        "them; several runs and machines merge) into DIR.")
+    report.add_argument("results", nargs="+", metavar="RESULTS", help="events.jsonl files or folders (e.g. results/)")
+    report.add_argument("-o", "--output", metavar="DIR", help="default: results/report")
+    report.add_argument("--baseline", metavar="ENGINE", help="engine that ratios are relative to (default: the first)")
+    report.set_defaults(func=cmd_report)
+
+    compare = sub.add_parser("compare", help="compare two runs' benchmark medians; exit 4 past the gate")
+    compare.add_argument("old", help="events.jsonl or results folder of the earlier run")
+    compare.add_argument("new", help="events.jsonl or results folder of the later run")
+    compare.add_argument("--fail-over", default="10%", metavar="PCT",
+                         help="a median slower by more than this (and beyond its interval) is a regression (default 10%%)")
+    compare.set_defaults(func=cmd_compare)
 
     clean = sub.add_parser("clean", help="remove what dead seatrial sessions left in every engine")
     clean.set_defaults(func=cmd_clean)

@@ -50,7 +50,7 @@ class Summary:
         found = []
         if self.cv > HIGH_CV:
             found.append(f"high spread (CV {self.cv:.0%} > {HIGH_CV:.0%}): run more rounds or on a quieter machine")
-        if self.median.coverage < CONFIDENCE:
+        if 1 < self.n and self.median.coverage < CONFIDENCE:   # one sample: a size, not a timing
             found.append(f"only {self.n} samples: the interval holds {self.median.coverage:.0%}, "
                          f"not {CONFIDENCE:.0%}; run at least 6 rounds")
         return found
