@@ -45,7 +45,7 @@ def distributions(results: Results) -> dict[str, str]:
         if max(len(d) for d in data) < 2:
             continue   # one sample per engine (sizes): the timing table says it all
         fig, ax = plt.subplots(figsize=(4.2, 0.5 + 0.45 * len(columns)))
-        ax.boxplot(data, vert=False, widths=0.5, showfliers=False)
+        ax.boxplot(data, orientation="horizontal", widths=0.5, showfliers=False)
         for i, values in enumerate(data, start=1):
             jitter = [i + ((k % 5) - 2) * 0.05 for k in range(len(values))]
             ax.scatter(values, jitter, s=9, alpha=0.6, color=COLOURS[(i - 1) % len(COLOURS)], zorder=3)
