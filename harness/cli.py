@@ -19,9 +19,9 @@ class Exit(enum.IntEnum):
     INTERRUPTED = 130
 
 
-def default_scenarios() -> list[str]:
-    local = Path("scenarios")
-    return [str(local if local.is_dir() else PROJECT_SCENARIOS)]
+def default_scenarios(folder: str = "scenarios") -> list[str]:
+    local = Path(folder)
+    return [str(local if local.is_dir() else PROJECT_SCENARIOS.parent / folder)]
 
 
 def cmd_run(args, out: TextIO) -> int:
@@ -30,7 +30,8 @@ def cmd_run(args, out: TextIO) -> int:
 
     from seatrial.console import ConsoleReporter
     reporter = ConsoleReporter()
-    paths = args.paths or default_scenarios()
+    bench = args.bench or args.bench_full
+    paths = args.paths or default_scenarios("benchmarks" if bench else "scenarios")
     argv = [*paths, "-p", "no:terminal", "-p", "no:cacheprovider", "--results-dir", args.results_dir]
     argv += [a for path in paths for a in ("--scenario-root", path)]
     for engine in args.engine:
@@ -39,6 +40,8 @@ def cmd_run(args, out: TextIO) -> int:
         argv += ["-k", args.k]
     if args.m:
         argv += ["-m", args.m]
+    if bench:
+        argv += ["--bench"] + (["--bench-full"] if args.bench_full else [])
     if args.exitfirst:
         argv.append("-x")
     if args.junitxml:
@@ -89,6 +92,16 @@ def cmd_clean(args, out: TextIO) -> int:
     return Exit.OK
 
 
+def cmd_report(args, out: TextIO) -> int:
+    from seatrial.reports.render import report_command
+    return report_command(args.results, args.output, args.baseline, out)
+
+
+def cmd_compare(args, out: TextIO) -> int:
+    from seatrial.reports.compare import compare_command
+    return compare_command(args.old, args.new, args.fail_over, out)
+
+
 def cmd_ref(args, out: TextIO) -> int:
     from seatrial.engines.reference.cli import main as ref_main
     return ref_main(args.ref_args)
@@ -114,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-m", metavar="EXPR", help="only items with these markers, e.g. C09 (pytest -m)")
     run.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failure")
     run.add_argument("--junitxml", metavar="PATH", help="also write JUnit XML")
+    run.add_argument("--bench", action="store_true",
+                     help="run benchmark scenarios (default path: benchmarks/), engines interleaved round by round")
+    run.add_argument("--bench-full", action="store_true",
+                     help="--bench plus the long benchmarks (density of 50, 100, 200 containers)")
     run.add_argument("--results-dir", default="results", metavar="DIR", help="default: ./results")
     run.add_argument("--run-id", metavar="ID", help="name of the results folder (default: time and session)")
     run.set_defaults(func=cmd_run)
@@ -131,6 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
     engines = sub.add_parser("engines", help="list engines: versions, runtime, storage, cgroups, what they lack")
     engines.add_argument("--engine", action="append", default=[], metavar="NAME")
     engines.set_defaults(func=cmd_engines)
+
+    report = sub.add_parser("report", help="render results: HTML, Markdown, JUnit per engine, JSON summary",
+                            description="Render one or many runs (events.jsonl files or folders holding "
+                                        "them; several runs and machines merge) into DIR.")
+    report.add_argument("results", nargs="+", metavar="RESULTS", help="events.jsonl files or folders (e.g. results/)")
+    report.add_argument("-o", "--output", metavar="DIR", help="default: results/report")
+    report.add_argument("--baseline", metavar="ENGINE", help="engine that ratios are relative to (default: the first)")
+    report.set_defaults(func=cmd_report)
+
+    compare = sub.add_parser("compare", help="compare two runs' benchmark medians; exit 4 past the gate")
+    compare.add_argument("old", help="events.jsonl or results folder of the earlier run")
+    compare.add_argument("new", help="events.jsonl or results folder of the later run")
+    compare.add_argument("--fail-over", default="10%", metavar="PCT",
+                         help="a median slower by more than this (and beyond its interval) is a regression (default 10%%)")
+    compare.set_defaults(func=cmd_compare)
 
     clean = sub.add_parser("clean", help="remove what dead seatrial sessions left in every engine")
     clean.set_defaults(func=cmd_clean)

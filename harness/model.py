@@ -224,7 +224,44 @@ class WaitStepBody(Strict):
     interval: float = Field(0.2, gt=0, le=10)
 
 
-STEP_KINDS = ("build", "edit", "run", "exec", "stop", "remove", "network", "volume", "wait", "host_write", "probe")
+class MeasureStepBody(Strict):
+    """Repeat inner steps for a benchmark: `warmup` rounds are run and discarded, then `rounds`
+    samples of `metric` are recorded raw (event `sample`). Containers a round starts are removed
+    after it (untimed), so every round starts alike; images stay, so a rebuild can hit the cache.
+
+    Samples never decide pass/fail: statistics are computed when reporting. Under
+    `seatrial run --bench` the rounds of all engines are interleaved (A B C A B C ...)."""
+
+    metric: Name = Field(description="What is measured, e.g. start-to-exit; unique in the scenario")
+    rounds: int = Field(10, ge=1, le=10000, description="Recorded rounds")
+    warmup: int = Field(2, ge=0, le=1000, description="Rounds run first and marked warm-up (not in statistics)")
+    value: Literal["duration", "first_output", "image_size"] = Field(
+        "duration", description="duration: wall-clock seconds of the timed inner steps; first_output: "
+                                "seconds from the start of the round to the wall-clock time that the "
+                                "container prints first (busybox `adjtimex` output or a number); "
+                                "image_size: bytes of the image the last build made")
+    copies: int = Field(1, ge=1, le=1000, description="Inner steps run this many times per round "
+                                                      "(density: N containers up at once)")
+    memory: bool = Field(False, description="Also record `<metric>.memory`: host memory taken per copy "
+                                            "while all copies are up (MemAvailable before and after)")
+    untimed: list[int] = Field(default_factory=list, description="0-based inner steps that prepare a round "
+                                                                 "(e.g. an edit before a rebuild) and are not timed")
+    steps: list["Step"] = Field(min_length=1, description="The operation measured; any step kind but measure")
+
+    @model_validator(mode="after")
+    def _inner(self):
+        if any(s.measure is not None for s in self.steps):
+            raise ValueError("a measure step cannot contain another measure step")
+        bad = [i for i in self.untimed if not 0 <= i < len(self.steps)]
+        if bad:
+            raise ValueError(f"untimed: {bad} are not indexes of inner steps (0..{len(self.steps) - 1})")
+        if len(self.untimed) >= len(self.steps) and self.value == "duration":
+            raise ValueError("every inner step is untimed: nothing would be measured")
+        return self
+
+
+STEP_KINDS = ("build", "edit", "run", "exec", "stop", "remove", "network", "volume", "wait", "host_write", "probe",
+              "measure")
 
 
 class Step(Strict):
@@ -241,6 +278,7 @@ class Step(Strict):
     wait: WaitStepBody | None = None
     host_write: HostWriteStepBody | None = None
     probe: ProbeStepBody | None = None
+    measure: MeasureStepBody | None = None
     expect: Expect | None = None
     capture: dict[str, Literal["stdout", "stderr", "exit_code", "image_id"]] = Field(
         default_factory=dict, description="Save a result under a name for later expectations")
@@ -271,6 +309,26 @@ class Divergence(Strict):
     steps: list[int] | None = Field(None, description="0-based steps the divergence covers; all if omitted")
 
 
+class RatioSpec(Strict):
+    """A ratio of two metrics of the same scenario on the same engine, reported with its interval
+    (e.g. C11: rebuild with the wrong order over rebuild with the right order)."""
+
+    name: Name
+    numerator: Name
+    denominator: Name
+    summary: str | None = None
+
+
+class BenchmarkSpec(Strict):
+    """Marks a scenario as a benchmark: it runs only under `seatrial run --bench`, as one item
+    spanning every engine, with the rounds of its measure steps interleaved across engines."""
+
+    ratios: list[RatioSpec] = Field(default_factory=list)
+    full_only: bool = Field(False, description="Long: runs only with --bench-full (e.g. density of 200)")
+    params: dict[str, int | float | str] = Field(default_factory=dict,
+                                                 description="Parameters reports plot against, e.g. containers: 50")
+
+
 class Scenario(Strict):
     """A scenario: the claims it checks, what it needs, and its steps with their expectations."""
 
@@ -283,4 +341,23 @@ class Scenario(Strict):
     requires: list[Literal[CAPABILITIES]] = Field(default_factory=list, description="Engine capabilities the scenario needs")
     markers: list[str] = Field(default_factory=list, description="pytest markers for -m selection")
     divergences: list[Divergence] = Field(default_factory=list)
+    benchmark: BenchmarkSpec | None = Field(None, description="Present: the scenario is a benchmark")
     steps: list[Step] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _metrics(self):
+        measures = [s.measure for s in self.steps if s.measure is not None]
+        names = [m.metric for m in measures]
+        if len(names) != len(set(names)):
+            raise ValueError(f"measure metrics must be unique in a scenario; got {names}")
+        if measures and self.benchmark is None:
+            raise ValueError("a scenario with measure steps is a benchmark: add `benchmark: {}`")
+        for ratio in self.benchmark.ratios if self.benchmark else []:
+            for metric in (ratio.numerator, ratio.denominator):
+                if metric not in names:
+                    raise ValueError(f"ratio {ratio.name}: no measure step has metric '{metric}'; "
+                                     f"metrics: {', '.join(names) or 'none'}")
+        return self
+
+
+MeasureStepBody.model_rebuild()

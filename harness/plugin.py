@@ -26,6 +26,11 @@ def pytest_addoption(parser):
     group.addoption("--scenario-root", action="append", default=[], dest="seatrial_roots", metavar="DIR",
                     help="also collect YAML scenarios under DIR (by default only under folders named "
                          "'scenarios', and files named on the command line)")
+    group.addoption("--bench", action="store_true", dest="seatrial_bench",
+                    help="run benchmark scenarios (skipped otherwise): each one item on all engines, "
+                         "rounds interleaved")
+    group.addoption("--bench-full", action="store_true", dest="seatrial_bench_full",
+                    help="with --bench, also the long benchmarks (density of 50, 100 and 200 containers)")
 
 
 def pytest_configure(config):
@@ -35,6 +40,7 @@ def pytest_configure(config):
         config.addinivalue_line("markers", f"{claim}: {title}")
     for engine in ("docker", "docker_buildkit", "podman", "reference"):
         config.addinivalue_line("markers", f"engine_{engine}: a scenario item on {engine.replace('_', '-')}")
+    config.addinivalue_line("markers", "benchmark: a benchmark scenario (runs with --bench)")
 
 
 class SeatrialPlugin:
@@ -108,7 +114,7 @@ def _is_scenario_file(file_path: Path, config) -> bool:
     other YAML (test fixtures, CI files) is not a scenario."""
     if file_path.suffix not in (".yaml", ".yml"):
         return False
-    if "scenarios" in file_path.parts[:-1]:
+    if {"scenarios", "benchmarks"} & set(file_path.parts[:-1]):
         return True
     resolved = file_path.resolve()
     roots = [Path(r).resolve() for r in config.getoption("seatrial_roots")]
@@ -132,6 +138,9 @@ class ScenarioFile(pytest.File):
         except ScenarioError as exc:
             raise self.CollectError(str(exc)) from None
         plugin = self.config.pluginmanager.get_plugin("seatrial-run")
+        if scenario.benchmark is not None:
+            yield self._benchmark_item(scenario, plugin.engines())
+            return
         for engine in plugin.engines():
             item = ScenarioItem.from_parent(self, name=f"{scenario.name}[{engine.name}]",
                                             scenario=scenario, engine=engine)
@@ -141,6 +150,22 @@ class ScenarioFile(pytest.File):
             for marker in scenario.markers:
                 item.add_marker(marker)
             yield item
+
+
+    def _benchmark_item(self, scenario, engines):
+        """One item spanning every engine: interleaving needs them all at once."""
+        from seatrial.benchitem import BenchmarkItem
+        item = BenchmarkItem.from_parent(self, name=f"{scenario.name}[{'+'.join(e.name for e in engines)}]",
+                                         scenario=scenario, engines=engines)
+        item.add_marker("benchmark")
+        for claim in scenario.claims:
+            item.add_marker(claim)
+        options = self.config.getoption
+        if not (options("seatrial_bench") or options("seatrial_bench_full")):
+            item.add_marker(pytest.mark.skip(reason="a benchmark: run with --bench"))
+        elif scenario.benchmark.full_only and not options("seatrial_bench_full"):
+            item.add_marker(pytest.mark.skip(reason="a long benchmark: run with --bench-full"))
+        return item
 
 
 class ScenarioFailed(Exception):

@@ -81,6 +81,12 @@ def check_references(data: Any, broken_steps: frozenset[int] = frozenset()) -> l
             kind.is_uncertain = any(b < i for b in broken_steps)
         _check_step(step, i, at, made, out)
         _check_expect(step.get("expect"), i, at + ("expect",), made, captured_at, out, bool(broken_steps))
+        measure = step.get("measure") if isinstance(step.get("measure"), dict) else {}
+        inner = measure.get("steps") if isinstance(measure.get("steps"), list) else []
+        for j, inner_step in enumerate(inner):
+            # Inner steps repeat each round; what they use must exist, checked like any step.
+            if isinstance(inner_step, dict):
+                _check_step(inner_step, i, at + ("measure", "steps", j), made, out)
     _check_divergences(data.get("divergences"), len(steps), out)
     return out
 

@@ -42,6 +42,26 @@ def missing_capabilities(scenario: Scenario, engine) -> list[str]:
     return reasons
 
 
+def execute_step(ctx: ItemContext, index: int, step, emit: Callable[..., None]) -> list:
+    """Run one step, check it, apply its captures and record it (with any benchmark samples)."""
+    outcome = STEP_REGISTRY[step.kind].execute(ctx, step.body)
+    checks = evaluate(ctx, index, step.expect, outcome, implicit_success=must_exit_zero(step))
+    apply_captures(ctx, step.capture, outcome)
+    emit_step(emit, index, step.kind, outcome, checks)
+    for sample in outcome.detail.get("samples", ()):
+        emit("sample", **sample)
+    return checks
+
+
+def emit_step(emit: Callable[..., None], index: int, kind: str, outcome, checks) -> None:
+    """The `step` record: what ran, how long, what it printed (tail), cache report and checks."""
+    emit("step", index=index, kind=kind, duration=outcome.duration, exit_code=outcome.exit_code,
+         refused=outcome.refused, stdout=outcome.stdout[-2000:], stderr=outcome.stderr[-2000:],
+         cache=[{"index": i.index, "instruction": i.instruction, "hit": i.is_cache_hit}
+                for i in outcome.build.instructions] if outcome.build else None,
+         checks=[{"what": c.what, "expected": c.expected, "actual": c.actual, "ok": c.ok} for c in checks])
+
+
 def run_item(ctx: ItemContext, events: EventLog | None = None,
              progress: Callable[[str], None] = lambda _: None) -> ItemResult:
     scenario, engine = ctx.scenario, ctx.engine
@@ -56,15 +76,8 @@ def run_item(ctx: ItemContext, events: EventLog | None = None,
             return result
         for index, step in enumerate(scenario.steps):
             progress(f"step {index} {step.kind}")
-            outcome = STEP_REGISTRY[step.kind].execute(ctx, step.body)
-            checks = evaluate(ctx, index, step.expect, outcome, implicit_success=must_exit_zero(step))
-            apply_captures(ctx, step.capture, outcome)
+            checks = execute_step(ctx, index, step, emit)
             result.checks.extend(checks)
-            emit("step", index=index, kind=step.kind, duration=outcome.duration, exit_code=outcome.exit_code,
-                 refused=outcome.refused, stdout=outcome.stdout[-2000:], stderr=outcome.stderr[-2000:],
-                 cache=[{"index": i.index, "instruction": i.instruction, "hit": i.is_cache_hit}
-                        for i in outcome.build.instructions] if outcome.build else None,
-                 checks=[{"what": c.what, "expected": c.expected, "actual": c.actual, "ok": c.ok} for c in checks])
             if any(not c.ok for c in checks):
                 break
         result.outcome, result.reason = decide(scenario, engine.name, result.checks)

@@ -12,7 +12,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 packages=(docker.io podman runc busybox-static iproute2 uidmap slirp4netns
-          python3 python3-venv python3-dev gcc docker-compose)
+          python3 python3-venv python3-dev gcc docker-compose
+          chromium)   # chromium: the headless browser test of the HTML report
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

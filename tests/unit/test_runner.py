@@ -92,3 +92,46 @@ def test_host_write_outside_scratch_is_refused(session, tmp_path):
     result = run_item(make_ctx(engine, session, [{"host_write": {"path": str(target), "content": "x"}}]))
     assert result.outcome is Outcome.ERROR
     assert not target.exists()
+
+
+def test_measure_records_warmups_apart_and_removes_each_rounds_containers(session):
+    engine = RecordingEngine()
+    steps = [{"measure": {"metric": "m", "rounds": 3, "warmup": 2, "copies": 2,
+                          "steps": [{"run": {"image": "i", "command": ["true"], "detach": True}}]}}]
+    ctx = make_ctx(engine, session, steps, benchmark={})
+    outcome = __import__("seatrial.steps", fromlist=["STEP_REGISTRY"]).STEP_REGISTRY["measure"].execute(
+        ctx, ctx.scenario.steps[0].measure)
+    samples = outcome.detail["samples"]
+    assert [(s["round"], s["warmup"]) for s in samples] == [(-2, True), (-1, True), (0, False), (1, False), (2, False)]
+    assert all(s["unit"] == "s" and s["value"] >= 0 for s in samples)
+    assert len([c for c in engine.calls if c[0] == "run"]) == 10      # 5 rounds x 2 copies
+    assert [r for r in engine.held if r.kind == "container"] == []    # removed after each round
+
+
+def test_benchmark_interleaves_engines_round_by_round(session):
+    from seatrial.bench import run_benchmark
+    order = []
+    engines = [RecordingEngine(name="a"), RecordingEngine(name="b")]
+    for engine in engines:
+        engine.run = (lambda original, name: lambda spec: (order.append(name), original(spec))[1])(engine.run, engine.name)
+    steps = [{"measure": {"metric": "m", "rounds": 2, "warmup": 1,
+                          "steps": [{"run": {"image": "i", "command": ["true"], "remove": True}}]}}]
+    contexts = [make_ctx(e, session, steps, benchmark={}) for e in engines]
+    for i, ctx in enumerate(contexts):
+        ctx.index = i + 1
+    results = run_benchmark(contexts)
+    assert order == ["a", "b", "a", "b", "a", "b"]
+    assert [r.outcome for r in results] == [Outcome.PASSED, Outcome.PASSED]
+
+
+def test_benchmark_engine_that_breaks_drops_out_and_others_go_on(session):
+    from seatrial.bench import run_benchmark
+    good, bad = RecordingEngine(name="good"), RecordingEngine(name="bad", run_results=[(1, "")] * 10)
+    steps = [{"measure": {"metric": "m", "rounds": 3, "warmup": 0,
+                          "steps": [{"run": {"image": "i", "command": ["true"]}}]}}]
+    contexts = [make_ctx(e, session, steps, benchmark={}) for e in (good, bad)]
+    contexts[1].index = 2
+    results = {r.engine: r for r in run_benchmark(contexts)}
+    assert results["good"].outcome is Outcome.PASSED
+    assert results["bad"].outcome is Outcome.ERROR and "round 0, inner step 0" in results["bad"].reason
+    assert len([c for c in good.calls if c[0] == "run"]) == 3

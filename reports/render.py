@@ -1,0 +1,50 @@
+"""`seatrial report`: every renderer into one folder, each file written atomically."""
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import TextIO
+
+from seatrial.reports.html import render_html
+from seatrial.reports.results import load_results
+from seatrial.reports.text import render_json, render_junit, render_markdown
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write beside the target, then rename: a reader (a CI uploader, a browser) never sees half."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "w", encoding="utf-8") as stream:
+        stream.write(text)
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(temporary, path)
+
+
+def render_all(paths, out_dir: Path, *, baseline: str | None = None, generated: str | None = None) -> list[Path]:
+    """Render the results under `paths` into `out_dir`; return the files written."""
+    results = load_results(paths)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    generated = generated if generated is not None else time.strftime("rendered %Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    outputs = {"index.html": render_html(results, str(out_dir.resolve()), baseline=baseline, generated=generated),
+               "summary.md": render_markdown(results, baseline), "summary.json": render_json(results, baseline)}
+    for column, xml in render_junit(results).items():
+        outputs[f"junit-{re.sub(r'[^A-Za-z0-9_.-]', '_', column)}.xml"] = xml
+    written = []
+    for name, text in outputs.items():
+        write_atomically(out_dir / name, text)
+        written.append(out_dir / name)
+    return written
+
+
+def report_command(paths: list[str], out_dir: str | None, baseline: str | None, out: TextIO) -> int:
+    """Render; print what was written and which runs were incomplete. 2 when nothing to read."""
+    try:
+        written = render_all(paths, Path(out_dir or "results/report"), baseline=baseline)
+    except FileNotFoundError as exc:
+        print(f"report: {exc}", file=out)
+        return 2
+    for path in written:
+        print(f"wrote {path}", file=out)
+    return 0

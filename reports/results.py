@@ -1,0 +1,127 @@
+"""Reading results: one or many events.jsonl (runs, machines) merged into typed tables.
+
+Reports read only these files, never the runner's objects (DESIGN.md, Runs, results). A run
+without its `run_end` record is incomplete, and an item without `item_end` has the outcome
+`incomplete`: shown as such, never guessed. Columns of the matrix are engines, or `engine@host`
+when the results come from more than one machine, so that merged runs stay apart.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from seatrial.events import read_events
+
+ITEM_COLUMNS = ["run_id", "host", "column", "scenario", "engine", "claims", "file", "outcome", "reason",
+                "failed_checks", "time"]
+SAMPLE_COLUMNS = ["run_id", "host", "column", "scenario", "engine", "metric", "round", "value", "unit",
+                  "warmup", "time"]
+
+
+@dataclass
+class Run:
+    """One run: where and when, which engines (their environment), and whether it finished."""
+
+    run_id: str
+    host: dict
+    engines: list[dict]
+    started: float
+    is_complete: bool
+    path: str
+    counts: dict = field(default_factory=dict)
+
+
+@dataclass
+class Results:
+    """Everything the renderers need, as plain tables."""
+
+    runs: list[Run]
+    items: pd.DataFrame          # one row per item (scenario x engine x run)
+    samples: pd.DataFrame        # one row per benchmark sample, warm-ups included (flagged)
+    benchmarks: dict[str, dict]  # scenario -> its benchmark spec (ratios, params)
+
+    @property
+    def columns(self) -> list[str]:
+        seen = list(dict.fromkeys(self.items["column"])) if len(self.items) else []
+        return seen + [c for c in dict.fromkeys(self.samples["column"]) if c not in seen]
+
+    @property
+    def incomplete_runs(self) -> list[Run]:
+        return [r for r in self.runs if not r.is_complete]
+
+
+def find_event_files(paths) -> list[Path]:
+    """events.jsonl files named directly or found under folders, in a stable order."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found += sorted(path.rglob("events.jsonl"))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder; give events.jsonl files or "
+                                    "folders holding them (e.g. results/)")
+    return list(dict.fromkeys(found))
+
+
+def load_results(paths) -> Results:
+    """Read and merge the events of every run found under `paths`."""
+    files = find_event_files(paths)
+    if not files:
+        raise FileNotFoundError(f"no events.jsonl under {', '.join(map(str, paths))}")
+    runs, items, samples, benchmarks = [], [], [], {}
+    hosts = {}
+    for path in files:
+        records = read_events(path)
+        start = next((r for r in records if r["type"] == "run_start"), None)
+        if start is None:
+            continue
+        host = start.get("host", {}).get("hostname", "")
+        hosts[start["run_id"]] = host
+        end = next((r for r in records if r["type"] == "run_end"), None)
+        runs.append(Run(start["run_id"], start.get("host", {}), start.get("engines", []), start["time"],
+                        end is not None, str(path), (end or {}).get("counts", {})))
+        items += _items(records, host)
+        samples += [{**{k: r.get(k) for k in SAMPLE_COLUMNS}, "host": host} for r in records if r["type"] == "sample"]
+        for r in records:
+            if r["type"] == "item_start" and r.get("benchmark") is not None:
+                benchmarks[r["scenario"]] = r["benchmark"]
+    many_hosts = len(set(hosts.values())) > 1
+    for row in items + samples:
+        row["column"] = f"{row['engine']}@{row['host']}" if many_hosts else row["engine"]
+    runs.sort(key=lambda r: r.started)
+    return Results(runs, pd.DataFrame(items, columns=ITEM_COLUMNS), pd.DataFrame(samples, columns=SAMPLE_COLUMNS),
+                   benchmarks)
+
+
+def _items(records: list[dict], host: str) -> list[dict]:
+    """Items from item_start/step/item_end; an item that never ended is `incomplete`."""
+    found: dict[tuple[str, str], dict] = {}
+    for r in records:
+        key = (r.get("scenario"), r.get("engine"))
+        if r["type"] == "item_start":
+            found[key] = {"run_id": r["run_id"], "host": host, "scenario": key[0], "engine": key[1],
+                          "claims": list(r.get("claims", [])), "file": r.get("file", ""),
+                          "outcome": "incomplete", "reason": "the run ended before this item did",
+                          "failed_checks": [], "time": r["time"]}
+        elif r["type"] == "step" and key in found:
+            found[key]["failed_checks"] += [f"step {r['index']} {r['kind']}: {c['what']}: expected {c['expected']}, "
+                                            f"got {c['actual']}" for c in r.get("checks") or [] if not c["ok"]]
+        elif r["type"] == "item_end" and key in found:
+            found[key].update(outcome=r["outcome"], reason=r.get("reason", ""))
+    return list(found.values())
+
+
+def latest_items(results: Results) -> pd.DataFrame:
+    """Per scenario and column, the item of the latest run: what the matrix shows."""
+    if results.items.empty:
+        return results.items
+    return results.items.sort_values("time").groupby(["scenario", "column"], as_index=False).last()
+
+
+def kept_samples(results: Results) -> pd.DataFrame:
+    """Samples that statistics use: warm-ups left out."""
+    s = results.samples
+    return s[~s["warmup"].astype(bool)] if len(s) else s

@@ -1,0 +1,132 @@
+"""The report's content as rows: every renderer (HTML, Markdown, JSON) draws the same tables.
+
+A section is a function from Results to a list of dict rows; more sections (such as the
+per-claim table of `seatrial claims`) plug in by adding a function, not by editing renderers.
+"""
+from __future__ import annotations
+
+from seatrial.claims import CLAIMS
+from seatrial.reports.results import Results, kept_samples, latest_items
+from seatrial.reports.stats import inconclusive, ratio_interval, summarize
+
+# Worst first: a claim or a scenario shows the worst outcome any of its items had.
+SEVERITY = ["error", "failed", "incomplete", "diverged", "skipped", "passed"]
+
+
+def worst(outcomes) -> str:
+    outcomes = list(outcomes)
+    return next((o for o in SEVERITY if o in outcomes), "")
+
+
+def matrix(results: Results) -> list[dict]:
+    """Scenario x engine: outcome, reason and failing checks of the latest item of each."""
+    latest = latest_items(results)
+    rows = []
+    for scenario, group in latest.groupby("scenario", sort=True):
+        cells = {r.column: {"outcome": r.outcome, "reason": r.reason, "failed_checks": list(r.failed_checks)}
+                 for r in group.itertuples()}
+        rows.append({"scenario": scenario, "file": group["file"].iloc[0], "claims": list(group["claims"].iloc[0]),
+                     "cells": cells})
+    return rows
+
+
+def claim_matrix(results: Results) -> list[dict]:
+    """Claim x engine: the worst outcome among the scenarios checking the claim, and which."""
+    latest = latest_items(results).explode("claims")
+    rows = []
+    for claim, group in latest.dropna(subset=["claims"]).groupby("claims", sort=True):
+        cells = {column: {"outcome": worst(g["outcome"]), "scenarios": sorted(set(g["scenario"]))}
+                 for column, g in group.groupby("column")}
+        rows.append({"claim": claim, "title": CLAIMS.get(claim, ""), "cells": cells})
+    return rows
+
+
+def divergences(results: Results) -> list[dict]:
+    """Scenarios where engines disagree, each engine's outcome, reason and failing checks."""
+    return [row for row in matrix(results)
+            if len({c["outcome"] for c in row["cells"].values() if c["outcome"] != "skipped"}) > 1
+            or any(c["outcome"] == "diverged" for c in row["cells"].values())]
+
+
+def environment(results: Results) -> list[dict]:
+    """Each engine on each machine: versions, runtime, storage, cgroups, rootless."""
+    rows = {}
+    for run in results.runs:
+        for e in run.engines:
+            key = (run.host.get("hostname", ""), e.get("name"))
+            rows[key] = {"host": key[0], "kernel": run.host.get("kernel", ""), "engine": e.get("name"),
+                         "client": e.get("client_version", ""), "server": e.get("server_version", ""),
+                         "runtime": e.get("oci_runtime", ""), "storage": e.get("storage_driver", ""),
+                         "cgroup": e.get("cgroup_version", ""), "rootless": bool(e.get("is_rootless")),
+                         "available": bool(e.get("is_available", True))}
+    return list(rows.values())
+
+
+def runs(results: Results) -> list[dict]:
+    return [{"run_id": r.run_id, "host": r.host.get("hostname", ""), "started": r.started,
+             "complete": r.is_complete, "counts": r.counts} for r in results.runs]
+
+
+def timings(results: Results, baseline: str | None = None) -> list[dict]:
+    """Per scenario, metric and engine: the summary, and the ratio to the baseline engine."""
+    samples = kept_samples(results)
+    rows = []
+    for (scenario, metric), group in samples.groupby(["scenario", "metric"], sort=True):
+        by_column = {c: g["value"].to_numpy() for c, g in group.groupby("column", sort=False)}
+        base = baseline if baseline in by_column else next(iter(by_column))
+        base_summary = summarize(by_column[base])
+        for column, values in by_column.items():
+            s = summarize(values)
+            row = {"scenario": scenario, "metric": metric, "engine": column, "unit": group["unit"].iloc[0],
+                   "n": s.n, "median": s.median.estimate, "ci_low": s.median.low, "ci_high": s.median.high,
+                   "p90": s.p90, "p99": s.p99, "cv": s.cv, "outliers": len(s.outliers), "baseline": base,
+                   "warnings": s.warnings, "ratio": None, "ratio_low": None, "ratio_high": None}
+            if column != base:
+                r = ratio_interval(values, by_column[base])
+                row.update(ratio=r.estimate, ratio_low=r.low, ratio_high=r.high)
+                row["warnings"] = row["warnings"] + [f"versus {base}: {w}" for w in inconclusive(s, base_summary)]
+            rows.append(row)
+    return rows
+
+
+def metric_ratios(results: Results) -> list[dict]:
+    """The ratios benchmark scenarios declare (C11 ordering, C15 saving, harness overhead)."""
+    samples = kept_samples(results)
+    rows = []
+    for scenario, spec in sorted(results.benchmarks.items()):
+        for ratio in spec.get("ratios", []):
+            mine = samples[samples["scenario"] == scenario]
+            for column, g in mine.groupby("column", sort=False):
+                num = g[g["metric"] == ratio["numerator"]]["value"].to_numpy()
+                den = g[g["metric"] == ratio["denominator"]]["value"].to_numpy()
+                if len(num) and len(den):
+                    r = ratio_interval(num, den)
+                    rows.append({"scenario": scenario, "ratio": ratio["name"], "engine": column,
+                                 "summary": ratio.get("summary") or "", "estimate": r.estimate,
+                                 "low": r.low, "high": r.high})
+    return rows
+
+
+def density(results: Results) -> list[dict]:
+    """Containers up at once (the scenario's `containers` parameter) against time and memory."""
+    rows = []
+    for row in timings(results):
+        params = results.benchmarks.get(row["scenario"], {}).get("params", {})
+        if "containers" in params:
+            rows.append({**row, "containers": params["containers"]})
+    return sorted(rows, key=lambda r: (r["metric"], r["engine"], r["containers"]))
+
+
+def history(results: Results) -> list[dict]:
+    """Median of each metric and engine per run, in run order: drift and regressions over time."""
+    samples = kept_samples(results)
+    started = {r.run_id: r.started for r in results.runs}
+    rows = [{"scenario": s, "metric": m, "engine": c, "run_id": run, "started": started.get(run, 0.0),
+             "median": float(g["value"].median()), "unit": g["unit"].iloc[0]}
+            for (s, m, c, run), g in samples.groupby(["scenario", "metric", "column", "run_id"], sort=True)]
+    return sorted(rows, key=lambda r: (r["scenario"], r["metric"], r["engine"], r["started"]))
+
+
+SECTIONS = {"runs": runs, "environment": environment, "matrix": matrix, "claims": claim_matrix,
+            "divergences": divergences, "timings": timings, "ratios": metric_ratios, "density": density,
+            "history": history}
