@@ -1,0 +1,384 @@
+"""ReferenceEngine: seatrial's Engine protocol over the reference runtime, in-process.
+
+No kernel facility of its own: it composes images, volumes, network, process and state, and turns
+their errors into EngineError. `run` below is the container recipe, top to bottom.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import select
+import shutil
+import signal
+import time
+from pathlib import Path
+
+from seatrial.engines import base
+
+from . import kernel as k
+from .images import ImageNotFound, ImageStore
+from .network import NetworkError, Networks
+from .process import ProcessSpec, Started, exec_in, signal_container, start
+from .rootfs import BindMount, RootfsSpec
+from .security import seccomp_bpf
+from .state import StateRoot, default_root, matches_label, read_json, write_json
+from .volumes import VolumeError, Volumes
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def session_tag(labels) -> str:
+    """4 hex digits derived from the seatrial.session label; names kernel objects for the reaper."""
+    session = (labels or {}).get(base.SESSION_LABEL, "")
+    return hashlib.sha256(session.encode()).hexdigest()[:4] if session else "0000"
+
+
+def compose_command(image_config: dict, entrypoint, command) -> list[str]:
+    """Docker's rules: an entrypoint override clears the image's CMD; arguments replace CMD."""
+    if entrypoint is not None:
+        return list(entrypoint) + list(command or ())
+    image_cmd = image_config.get("Cmd") or []
+    return list(image_config.get("Entrypoint") or []) + list(command if command is not None else image_cmd)
+
+
+def merge_env(image_env, overrides) -> list[str]:
+    env = dict(item.split("=", 1) for item in image_env or () if "=" in item)
+    env.setdefault("PATH", DEFAULT_PATH)
+    env.update(overrides)
+    return [f"{key}={value}" for key, value in env.items()]
+
+
+def _process_start_time(pid: int) -> str:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+class ReferenceEngine:
+    """The bundled reference runtime, driven in-process."""
+
+    name = "reference"
+
+    def __init__(self, root: Path | None = None, kernel=None):
+        self._root = Path(root) if root else None
+        self.kernel = kernel or k.Kernel()
+        self._state: StateRoot | None = None
+
+    @property
+    def state(self) -> StateRoot:
+        if self._state is None:
+            self._state = StateRoot(self._root or default_root())
+        return self._state
+
+    @property
+    def images(self) -> ImageStore:
+        return ImageStore(self.state)
+
+    @property
+    def networks(self) -> Networks:
+        return Networks(self.state)
+
+    @property
+    def volumes(self) -> Volumes:
+        return Volumes(self.state)
+
+    # --- containers ---------------------------------------------------------------------------
+    def run(self, spec: base.RunSpec) -> base.RunResult:
+        began = time.monotonic()
+        try:
+            image = self.images.resolve(spec.image)
+        except ImageNotFound as exc:
+            raise base.EngineError("run", str(exc), exit_code=125) from None
+        config = image["config"].get("config") or {}
+        argv = compose_command(config, spec.entrypoint, spec.command)
+        if not argv:
+            raise base.EngineError("run", f"image {spec.image!r} has no command and none was given")
+        if spec.name and self.state.container_dir(spec.name):
+            raise base.EngineError("run", f"container name {spec.name!r} is already in use")
+        cid = secrets.token_hex(32)
+        name = spec.name or f"ref_{cid[:12]}"
+        cdir = self.state.containers / cid
+        for sub in ("upper", "work", "rootfs"):
+            (cdir / sub).mkdir(parents=True)
+        hostname = spec.hostname or cid[:12]
+        labels = {**(config.get("Labels") or {}), **spec.labels}
+        tag = session_tag(labels)
+        record = {"id": cid, "name": name, "image": spec.image, "image_id": image["id"],
+                  "labels": labels, "argv": argv, "hostname": hostname, "network": spec.network,
+                  "env": merge_env(config.get("Env"), spec.env), "user": spec.user or config.get("User") or "",
+                  "workdir": spec.workdir or config.get("WorkingDir") or "/", "created": time.time(),
+                  "privileged": spec.privileged, "mounts": [m.__dict__ for m in spec.mounts],
+                  "ports": [], "tag": tag}
+        write_json(cdir / "config.json", record)
+        try:
+            attachment = self.networks.prepare(spec.network, cid, name, spec.network_aliases, tag)
+            record["address"] = attachment.address
+            write_json(cdir / "config.json", record)
+            (cdir / "hosts").write_text(self.networks.hosts_file(spec.network, cid, hostname))
+            (cdir / "hostname").write_text(hostname + "\n")
+            (cdir / "resolv.conf").write_text(self._resolv_conf(spec.network))
+            etc = [BindMount(str(cdir / f), f"/etc/{f}") for f in ("hosts", "hostname", "resolv.conf")]
+            binds = self.volumes.binds(spec.mounts, labels) + tuple(etc)
+            listeners = self._listen(spec, attachment.address, record) if attachment.namespaces & k.CLONE_NEWNET else ()
+            write_json(cdir / "config.json", record)
+            proc = ProcessSpec(
+                argv=tuple(argv), env=tuple(record["env"]), workdir=record["workdir"],
+                user=record["user"], hostname=hostname, container_dir=str(cdir),
+                rootfs=RootfsSpec(tuple(self._lowerdirs(image)), str(cdir / "upper"), str(cdir / "work"),
+                                  str(cdir / "rootfs"), binds, confined=not spec.privileged),
+                namespaces=attachment.namespaces, interface=attachment.interface,
+                listeners=tuple(listeners), confined=not spec.privileged,
+                seccomp=b"" if spec.privileged else seccomp_bpf(),
+                attach_network=attachment.attach if attachment.interface else None)
+            started = start(self.kernel, proc)
+            for listener, _, _ in listeners:
+                listener.close()
+        except (OSError, NetworkError, VolumeError) as exc:
+            self._remove_container(cid)
+            raise base.EngineError("run", f"container {name!r}: {exc}") from None
+        record.update(shim_pid=started.shim_pid, pid=started.pid,
+                      shim_start=_process_start_time(started.shim_pid), started=time.time())
+        write_json(cdir / "config.json", record)
+        self.networks.refresh_peers(spec.network, except_cid=cid)
+        ref = base.ResourceRef("container", cid, name, labels)
+        if spec.detach:
+            return base.RunResult(ref, None, "", "", time.monotonic() - began)
+        code = self._wait(record, spec.timeout)
+        stdout, stderr = self.logs(cid)
+        if spec.remove:
+            self._remove_container(cid)
+        return base.RunResult(ref, code, stdout, stderr, time.monotonic() - began)
+
+    def _lowerdirs(self, image: dict) -> list[str]:
+        layers = [str(self.images.layers.path(layer)) for layer in reversed(image["layers"])]
+        if not layers:
+            empty = self.state.root / "empty"
+            empty.mkdir(exist_ok=True)
+            layers = [str(empty)]
+        return layers
+
+    def _resolv_conf(self, network: str) -> str:
+        if network == "host":
+            try:
+                return Path("/etc/resolv.conf").read_text()
+            except OSError:
+                return ""
+        return "nameserver 127.0.0.1\noptions ndots:0\n"  # no resolver: names come from /etc/hosts
+
+    def _listen(self, spec: base.RunSpec, address: str, record: dict) -> list:
+        import socket
+        listeners = []
+        for port in spec.ports:
+            if port.protocol != "tcp":
+                raise OSError(f"publish {port.container_port}/{port.protocol}: only tcp is supported")
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((port.host_ip or "127.0.0.1", port.host_port))
+            sock.listen(64)
+            listeners.append((sock, address or "127.0.0.1", port.container_port))
+            record["ports"].append({"container_port": port.container_port, "host_ip": port.host_ip,
+                                    "host_port": sock.getsockname()[1], "protocol": "tcp"})
+        return listeners
+
+    def _record(self, handle: str, operation: str) -> dict:
+        cdir = self.state.container_dir(handle)
+        record = read_json(cdir / "config.json") if cdir else None
+        if record is None:
+            raise base.EngineError(operation, f"no such container: {handle}")
+        return record
+
+    def _is_running(self, record: dict) -> bool:
+        exit_record = self.state.containers / record["id"] / "exit.json"
+        return ("shim_pid" in record and not exit_record.exists()
+                and _process_start_time(record["shim_pid"]) == record.get("shim_start"))
+
+    def _wait(self, record: dict, timeout: float) -> int:
+        exit_path = self.state.containers / record["id"] / "exit.json"
+        if "shim_pid" not in record:
+            raise base.EngineError("wait", f"container {record['name']!r} was never started")
+        try:
+            pidfd = os.pidfd_open(record["shim_pid"])
+        except ProcessLookupError:
+            pidfd = None
+        if pidfd is not None:
+            try:
+                if _process_start_time(record["shim_pid"]) == record.get("shim_start"):
+                    if not select.select([pidfd], [], [], timeout)[0]:
+                        raise base.EngineError("wait", f"container {record['name']!r} still runs after {timeout}s")
+            finally:
+                os.close(pidfd)
+            try:
+                os.waitpid(record["shim_pid"], os.WNOHANG)
+            except ChildProcessError:
+                pass
+        result = read_json(exit_path)
+        return result["exit_code"] if result else 137
+
+    def wait(self, container: str, *, timeout: float) -> int:
+        return self._wait(self._record(container, "wait"), timeout)
+
+    def logs(self, container: str) -> tuple[str, str]:
+        cdir = self.state.container_dir(container)
+        if cdir is None:
+            raise base.EngineError("logs", f"no such container: {container}")
+        read = lambda n: (cdir / n).read_bytes().decode(errors="replace") if (cdir / n).exists() else ""  # noqa: E731
+        return read("stdout"), read("stderr")
+
+    def exec(self, container: str, argv: tuple[str, ...], *, timeout: float = 60.0) -> base.ExecResult:
+        began = time.monotonic()
+        record = self._record(container, "exec")
+        if not self._is_running(record):
+            raise base.EngineError("exec", f"container {record['name']!r} is not running")
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        spec = ProcessSpec(argv=tuple(argv), env=tuple(record["env"]), workdir=record["workdir"],
+                           user=record["user"], hostname="", rootfs=None, container_dir="",
+                           namespaces=0, confined=not record["privileged"],
+                           seccomp=b"" if record["privileged"] else seccomp_bpf(),
+                           extra={"stdout": out_w, "stderr": err_w})
+        try:
+            child = exec_in(self.kernel, record["pid"], spec)
+        finally:
+            os.close(out_w), os.close(err_w)
+        out, err = _collect({out_r: [], err_r: []}, began + timeout, child)
+        _, status = os.waitpid(child, 0)
+        return base.ExecResult(os.waitstatus_to_exitcode(status), out, err, time.monotonic() - began)
+
+    def stop(self, container: str, *, timeout: float = 10.0) -> None:
+        record = self._record(container, "stop")
+        if not self._is_running(record):
+            return
+        signal_container(record["pid"], signal.SIGTERM)
+        try:
+            self._wait(record, timeout)
+        except base.EngineError:
+            signal_container(record["pid"], signal.SIGKILL)
+            self._wait(record, 10)
+
+    def _remove_container(self, cid: str) -> None:
+        record = read_json(self.state.containers / cid / "config.json")
+        if record and self._is_running(record):
+            signal_container(record["pid"], signal.SIGKILL)
+            self._wait(record, 10)
+        if record:
+            self.networks.release(record["network"], cid) if record["network"] not in ("host", "none") else None
+        shutil.rmtree(self.state.containers / cid, ignore_errors=True)
+
+    # --- images, networks, volumes ------------------------------------------------------------
+    def build(self, spec: base.BuildSpec) -> base.BuildResult:
+        from .build import Builder
+        return Builder(self).build(spec)
+
+    def load(self, archive: Path) -> base.ResourceRef:
+        try:
+            image_id = self.images.load(Path(archive))
+        except (OSError, ValueError, KeyError) as exc:
+            raise base.EngineError("load", f"{archive}: {exc}") from None
+        record = self.images.resolve(image_id)
+        return base.ResourceRef("image", image_id, record["tags"][0] if record["tags"] else "",
+                                record["config"].get("config", {}).get("Labels") or {})
+
+    def tag(self, image: str, new_tag: str) -> None:
+        try:
+            self.images.tag(image, new_tag)
+        except ImageNotFound as exc:
+            raise base.EngineError("tag", str(exc)) from None
+
+    def image_exists(self, image: str) -> bool:
+        return self.images.exists(image)
+
+    def network_create(self, spec: base.NetworkSpec) -> base.ResourceRef:
+        try:
+            record = self.networks.create(spec.name, dict(spec.labels), session_tag(spec.labels), spec.internal)
+        except NetworkError as exc:
+            raise base.EngineError("network create", str(exc)) from None
+        return base.ResourceRef("network", record["id"], record["name"], record["labels"])
+
+    def volume_create(self, spec: base.VolumeSpec) -> base.ResourceRef:
+        record = self.volumes.create(spec.name, dict(spec.labels))
+        return base.ResourceRef("volume", spec.name, spec.name, record["labels"])
+
+    def inspect(self, ref: base.ResourceRef) -> dict:
+        if ref.kind == "container":
+            record = self._record(ref.handle, "inspect")
+            exit_record = read_json(self.state.containers / record["id"] / "exit.json")
+            return {**record, "running": self._is_running(record),
+                    "exit_code": exit_record["exit_code"] if exit_record else None}
+        if ref.kind == "image":
+            try:
+                return self.images.resolve(ref.handle)
+            except ImageNotFound as exc:
+                raise base.EngineError("inspect", str(exc)) from None
+        found = self.networks.get(ref.handle) if ref.kind == "network" else self.volumes.get(ref.handle)
+        if found is None:
+            raise base.EngineError("inspect", f"no such {ref.kind}: {ref.handle}")
+        return found
+
+    def remove(self, ref: base.ResourceRef) -> None:
+        """Remove a resource; absent ones are fine (idempotent). Running containers are killed."""
+        try:
+            if ref.kind == "container":
+                cdir = self.state.container_dir(ref.handle) or self.state.container_dir(ref.id)
+                if cdir:
+                    self._remove_container(cdir.name)
+            elif ref.kind == "image":
+                self.images.remove(ref.handle)
+            elif ref.kind == "network":
+                self.networks.remove(ref.handle)
+            else:
+                users = [r["name"] for r in self.state.containers_records()
+                         if any(m["kind"] == "volume" and m["source"] == ref.handle for m in r["mounts"])]
+                self.volumes.remove(ref.handle, in_use=bool(users))
+        except (NetworkError, VolumeError, OSError) as exc:
+            raise base.EngineError(f"remove {ref.kind}", str(exc)) from None
+
+    def resources(self, label: str) -> list[base.ResourceRef]:
+        refs = [base.ResourceRef("container", r["id"], r["name"], r["labels"])
+                for r in self.state.containers_records() if matches_label(r["labels"], label)]
+        refs += [base.ResourceRef("network", r["id"], r["name"], r["labels"]) for r in self.networks.with_label(label)]
+        refs += [base.ResourceRef("volume", r["name"], r["name"], r["labels"]) for r in self.volumes.with_label(label)]
+        refs += [base.ResourceRef("image", r["id"], r["tags"][0] if r["tags"] else "",
+                                  r["config"].get("config", {}).get("Labels") or {})
+                 for r in self.images.with_label(label)]
+        return refs
+
+    # --- about this engine --------------------------------------------------------------------
+    def info(self) -> base.EngineInfo:
+        from .about import info
+        return info(self)
+
+    def capabilities(self) -> base.Capabilities:
+        from .about import capabilities
+        return capabilities()
+
+    def testinfra_host(self, container: str):
+        from .testinfra_backend import host_for
+        return host_for(self, container)
+
+    def reap(self, label: str | None = None, session: str | None = None) -> list[str]:
+        """Remove everything of a (dead) session; see reaper.py."""
+        from .reaper import reap
+        return reap(self, label=label, session=session)
+
+
+def _collect(buffers: dict, deadline: float, child: int) -> tuple[str, str]:
+    """Read both pipes to EOF (or kill the exec'd process at the deadline)."""
+    fds = list(buffers)
+    while fds:
+        ready, _, _ = select.select(fds, [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            os.kill(child, signal.SIGKILL)
+            for fd in fds:
+                os.close(fd)
+            raise base.EngineError("exec", "timed out")
+        for fd in ready:
+            data = os.read(fd, 65536)
+            if data:
+                buffers[fd].append(data)
+            else:
+                fds.remove(fd)
+                os.close(fd)
+    out, err = (b"".join(v).decode(errors="replace") for v in buffers.values())
+    return out, err

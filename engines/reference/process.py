@@ -1,0 +1,272 @@
+"""Container processes: the shim, the container's init (pid 1), and exec into a running one.
+
+Kernel facilities: fork(2), unshare(2) and setns(2) over namespaces(7) -- pid_namespaces(7),
+mount_namespaces(7), uts_namespaces(7), ipc_namespaces(7), network_namespaces(7),
+cgroup_namespaces(7); pidfd_open(2) to wait for pid 1 with a timeout; execve(2); credentials(7)
+(setgroups, setgid, setuid); then confinement from security.py through kernel.py.
+
+Shape (like conmon + runc in one): the harness forks a *shim*, which enters new pid, uts, ipc,
+net and cgroup namespaces, lets the harness plug in its network, forks pid 1 and then stays
+outside the container's mount namespace: it serves published ports (its listening sockets were
+opened in the host's netns before the unshare), waits for pid 1 and writes the exit code next
+to the logs. So a detached container, its logs and its exit code survive the harness.
+"""
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import socket
+import threading
+from dataclasses import dataclass, field
+
+from . import kernel as k
+from .rootfs import RootfsSpec, enter
+from .security import DEFAULT_CAPABILITY_SET
+from .state import write_json
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Interface:
+    """eth0 inside the container: the harness moves it in; the shim configures it."""
+
+    address: str
+    netmask: str
+    gateway: str
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    argv: tuple[str, ...]
+    env: tuple[str, ...]            # "KEY=value"
+    workdir: str
+    user: str
+    hostname: str
+    rootfs: RootfsSpec
+    container_dir: str              # stdout, stderr and exit live here
+    namespaces: int                 # CLONE_NEW* flags for the shim (mount is pid 1's own)
+    interface: Interface | None = None
+    listeners: tuple = ()           # (listening socket, container address, container port)
+    confined: bool = True
+    seccomp: bytes = b""
+    attach_network: object = None   # callable(shim_pid), run by the harness before pid 1 starts
+    extra: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Started:
+    shim_pid: int
+    pid: int                        # pid 1 of the container, as the host sees it
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
+
+
+def start(kern, spec: ProcessSpec) -> Started:
+    """Start the container described by `spec`; returns once pid 1 has exec'd its command."""
+    sync_r, sync_w = os.pipe()     # shim -> harness: "u" (namespaces made), then pid 1's pid
+    go_r, go_w = os.pipe()         # harness -> shim: network attached
+    err_r, err_w = os.pipe()       # shim or pid 1 -> harness: setup error; EOF once exec'd
+    shim = os.fork()
+    if shim == 0:
+        os.close(sync_r), os.close(go_w), os.close(err_r)
+        _shim(kern, spec, sync_w, go_r, err_w)
+    os.close(sync_w), os.close(go_r), os.close(err_w)
+    try:
+        if os.read(sync_r, 1) == b"u" and spec.attach_network is not None:
+            spec.attach_network(shim)
+        os.write(go_w, b"g")
+        pid = _read_all(sync_r)
+        error = _read_all(err_r).decode(errors="replace")
+    finally:
+        os.close(go_w)
+    if error or not pid:
+        os.waitpid(shim, 0)
+        raise OSError(f"start container: {error or 'the shim died before pid 1 started'}")
+    return Started(shim, int(pid))
+
+
+def _shim(kern, spec: ProcessSpec, sync_w: int, go_r: int, err_w: int) -> None:
+    try:
+        os.setsid()
+        out = os.open(os.path.join(spec.container_dir, "stdout"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        err = os.open(os.path.join(spec.container_dir, "stderr"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        kern.unshare(spec.namespaces)
+        os.write(sync_w, b"u")
+        os.read(go_r, 1)
+        os.close(go_r)
+        if spec.namespaces & k.CLONE_NEWNET:
+            kern.interface_up("lo")
+            if spec.interface:
+                kern.set_address("eth0", spec.interface.address, spec.interface.netmask)
+                kern.interface_up("eth0")
+                kern.add_default_route(spec.interface.gateway)
+        if spec.namespaces & k.CLONE_NEWUTS:
+            kern.sethostname(spec.hostname)
+        pid = os.fork()
+        if pid == 0:
+            os.close(sync_w)
+            _init(kern, spec, out, err, err_w)
+        os.write(sync_w, str(pid).encode())
+        os.close(sync_w), os.close(err_w), os.close(out), os.close(err)
+    except BaseException as exc:  # noqa: BLE001 -- report anything to the harness, then die
+        os.write(err_w, f"shim: {exc}".encode())
+        os._exit(125)
+    code = _serve(spec, pid)
+    write_json(Path(spec.container_dir) / "exit.json", {"exit_code": code})
+    os._exit(code & 0xFF)
+
+
+def _serve(spec: ProcessSpec, pid: int) -> int:
+    """Proxy published ports until pid 1 exits; returns its exit code (128+signal if killed)."""
+    selector = selectors.DefaultSelector()
+    pidfd = os.pidfd_open(pid)
+    selector.register(pidfd, selectors.EVENT_READ, None)
+    for listener, address, port in spec.listeners:
+        selector.register(listener, selectors.EVENT_READ, (address, port))
+    while True:
+        for key, _ in selector.select():
+            if key.data is None:
+                _, status = os.waitpid(pid, 0)
+                code = os.waitstatus_to_exitcode(status)
+                return code if code >= 0 else 128 - code
+            try:
+                client, _ = key.fileobj.accept()
+            except OSError:
+                continue
+            threading.Thread(target=_proxy, args=(client, key.data), daemon=True).start()
+
+
+def _proxy(client: socket.socket, target: tuple[str, int]) -> None:
+    try:
+        upstream = socket.create_connection(target, timeout=5)
+    except OSError:
+        client.close()
+        return
+    upstream.settimeout(None)
+
+    def pump(src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            try:
+                dst.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+    back = threading.Thread(target=pump, args=(upstream, client), daemon=True)
+    back.start()
+    pump(client, upstream)
+    back.join()
+    client.close(), upstream.close()
+
+
+def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int) -> None:
+    """pid 1: own mount namespace, the rootfs, identity, confinement, then the command."""
+    try:
+        kern.unshare(k.CLONE_NEWNS)
+        enter(kern, spec.rootfs)
+        _become(kern, spec, out, err)
+    except BaseException as exc:  # noqa: BLE001
+        os.write(err_w, f"container init: {exc}".encode())
+        os._exit(125)
+    os.close(err_w)
+    _exec(spec.argv, spec.env)
+
+
+def _become(kern, spec, out: int, err: int) -> None:
+    """Workdir, stdio, user and confinement: everything between the rootfs and execve(2)."""
+    uid, gid, groups = resolve_user(spec.user)
+    os.makedirs(spec.workdir or "/", exist_ok=True)
+    os.chdir(spec.workdir or "/")
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0), os.dup2(out, 1), os.dup2(err, 2)
+    if spec.confined:
+        kern.limit_capabilities(DEFAULT_CAPABILITY_SET)
+    os.setgroups(groups)
+    os.setgid(gid)
+    os.setuid(uid)
+    if spec.confined:
+        kern.set_no_new_privs()
+        kern.load_seccomp(spec.seccomp)
+
+
+def _exec(argv: tuple[str, ...], env: tuple[str, ...]) -> None:
+    environ = dict(item.split("=", 1) for item in env)
+    try:
+        os.execvpe(argv[0], argv, environ)
+    except OSError as exc:
+        code = 127 if isinstance(exc, FileNotFoundError) else 126
+        os.write(2, f"exec {argv[0]!r}: {exc.strerror}\n".encode())
+        os._exit(code)
+
+
+def resolve_user(user: str) -> tuple[int, int, list[int]]:
+    """`user` as Docker takes it (name, uid, name:group, uid:gid), read from the rootfs's
+    /etc/passwd and /etc/group; "" is root."""
+    name, _, group = (user or "0").partition(":")
+    passwd = _table("/etc/passwd")
+    uid = gid = None
+    for row in passwd:
+        if row[0] == name or (name.isdigit() and row[2] == name):
+            uid, gid = int(row[2]), int(row[3])
+            break
+    if uid is None:
+        if not name.isdigit():
+            raise OSError(f"unable to find user {name}: no matching entries in passwd file")
+        uid, gid = int(name), 0
+    if group:
+        matches = [int(row[2]) for row in _table("/etc/group") if row[0] == group or row[2] == group]
+        if not matches and not group.isdigit():
+            raise OSError(f"unable to find group {group}: no matching entries in group file")
+        gid = matches[0] if matches else int(group)
+    return uid, gid, [gid]
+
+
+def _table(path: str) -> list[list[str]]:
+    try:
+        with open(path) as handle:
+            return [line.rstrip("\n").split(":") for line in handle if line.count(":") >= 2]
+    except FileNotFoundError:
+        return []
+
+
+def exec_in(kern, pid: int, spec: ProcessSpec) -> int:
+    """Fork into the namespaces of running pid 1 `pid` and run `spec.argv` there; the child's
+    stdout and stderr are spec.extra["stdout"], ["stderr"] (fds). Returns the child's pid."""
+    namespaces = [os.open(f"/proc/{pid}/ns/{ns}", os.O_RDONLY)
+                  for ns in ("ipc", "uts", "net", "pid", "cgroup", "mnt")]
+    child = os.fork()
+    if child == 0:
+        try:
+            for fd in namespaces:
+                kern.setns(fd, 0)
+            grandchild = os.fork()
+            if grandchild == 0:
+                _become(kern, spec, spec.extra["stdout"], spec.extra["stderr"])
+                _exec(spec.argv, spec.env)
+            os.close(spec.extra["stdout"]), os.close(spec.extra["stderr"])
+            _, status = os.waitpid(grandchild, 0)
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(code if code >= 0 else 128 - code)
+        except BaseException as exc:  # noqa: BLE001
+            os.write(spec.extra["stderr"], f"exec: {exc}\n".encode())
+            os._exit(126)
+    for fd in namespaces:
+        os.close(fd)
+    return child
+
+
+def signal_container(pid: int, signum: int = signal.SIGTERM) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
