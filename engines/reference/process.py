@@ -17,7 +17,6 @@ import os
 import selectors
 import signal
 import socket
-import threading
 from dataclasses import dataclass, field
 
 from . import kernel as k
@@ -118,55 +117,62 @@ def _shim(kern, spec: ProcessSpec, sync_w: int, go_r: int, err_w: int) -> None:
     except BaseException as exc:  # noqa: BLE001 -- report anything to the harness, then die
         os.write(err_w, f"shim: {exc}".encode())
         os._exit(125)
-    code = _serve(spec, pid)
-    write_json(Path(spec.container_dir) / "exit.json", {"exit_code": code})
-    os._exit(code & 0xFF)
+    code = 255
+    try:
+        code = _serve(spec, pid)
+        write_json(Path(spec.container_dir) / "exit.json", {"exit_code": code})
+    finally:
+        os._exit(code & 0xFF)  # never return into the harness's stack
 
 
 def _serve(spec: ProcessSpec, pid: int) -> int:
-    """Proxy published ports until pid 1 exits; returns its exit code (128+signal if killed)."""
+    """Proxy published ports until pid 1 exits; returns its exit code (128+signal if killed).
+
+    Single-threaded on purpose: after unshare(CLONE_NEWPID) the shim cannot create threads
+    (clone(2) CLONE_THREAD fails with EINVAL when pid_ns_for_children differs)."""
     selector = selectors.DefaultSelector()
     pidfd = os.pidfd_open(pid)
     selector.register(pidfd, selectors.EVENT_READ, None)
     for listener, address, port in spec.listeners:
-        selector.register(listener, selectors.EVENT_READ, (address, port))
+        selector.register(listener, selectors.EVENT_READ, ("listen", (address, port)))
     while True:
         for key, _ in selector.select():
             if key.data is None:
                 _, status = os.waitpid(pid, 0)
                 code = os.waitstatus_to_exitcode(status)
                 return code if code >= 0 else 128 - code
-            try:
-                client, _ = key.fileobj.accept()
-            except OSError:
-                continue
-            threading.Thread(target=_proxy, args=(client, key.data), daemon=True).start()
+            kind, value = key.data
+            if kind == "listen":
+                _accept(selector, key.fileobj, value)
+            else:
+                _pump(selector, key.fileobj, value)
 
 
-def _proxy(client: socket.socket, target: tuple[str, int]) -> None:
+def _accept(selector, listener: socket.socket, target: tuple[str, int]) -> None:
     try:
+        client, _ = listener.accept()
         upstream = socket.create_connection(target, timeout=5)
     except OSError:
-        client.close()
+        if "client" in locals():
+            client.close()
         return
     upstream.settimeout(None)
+    selector.register(client, selectors.EVENT_READ, ("pipe", upstream))
+    selector.register(upstream, selectors.EVENT_READ, ("pipe", client))
 
-    def pump(src, dst):
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            try:
-                dst.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-    back = threading.Thread(target=pump, args=(upstream, client), daemon=True)
-    back.start()
-    pump(client, upstream)
-    back.join()
-    client.close(), upstream.close()
+
+def _pump(selector, source: socket.socket, sink: socket.socket) -> None:
+    try:
+        data = source.recv(65536)
+        if data:
+            sink.sendall(data)
+            return
+        sink.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    selector.unregister(source)
+    if sink.fileno() < 0 or sink not in [k.fileobj for k in selector.get_map().values()]:
+        source.close(), sink.close()
 
 
 def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int) -> None:
@@ -178,8 +184,11 @@ def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int) -> None:
     except BaseException as exc:  # noqa: BLE001
         os.write(err_w, f"container init: {exc}".encode())
         os._exit(125)
-    os.close(err_w)
-    _exec(spec.argv, spec.env)
+    try:
+        os.close(err_w)
+        _exec(spec.argv, spec.env)
+    finally:
+        os._exit(127)
 
 
 def _become(kern, spec, out: int, err: int) -> None:
