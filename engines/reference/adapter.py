@@ -86,11 +86,15 @@ class ReferenceEngine:
 
     # --- containers ---------------------------------------------------------------------------
     def run(self, spec: base.RunSpec) -> base.RunResult:
-        began = time.monotonic()
         try:
             image = self.images.resolve(spec.image)
         except ImageNotFound as exc:
             raise base.EngineError("run", str(exc), exit_code=125) from None
+        return self.run_image(spec, image)
+
+    def run_image(self, spec: base.RunSpec, image: dict) -> base.RunResult:
+        """Run `spec` on an image record (the builder passes records that have no tag)."""
+        began = time.monotonic()
         config = image["config"].get("config") or {}
         argv = compose_command(config, spec.entrypoint, spec.command)
         if not argv:
