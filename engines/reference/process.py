@@ -94,6 +94,8 @@ def start(kern, spec: ProcessSpec) -> Started:
 def _shim(kern, spec: ProcessSpec, sync_w: int, go_r: int, err_w: int) -> None:
     try:
         os.setsid()
+        pids = os.open(os.path.join(spec.container_dir, "pids"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+        os.write(pids, f"{os.getpid()}\n".encode())  # for the reaper, before any namespace exists
         out = os.open(os.path.join(spec.container_dir, "stdout"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         err = os.open(os.path.join(spec.container_dir, "stderr"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         kern.unshare(spec.namespaces)
@@ -112,6 +114,8 @@ def _shim(kern, spec: ProcessSpec, sync_w: int, go_r: int, err_w: int) -> None:
         if pid == 0:
             os.close(sync_w)
             _init(kern, spec, out, err, err_w)
+        os.write(pids, f"{pid}\n".encode())
+        os.close(pids)
         os.write(sync_w, str(pid).encode())
         os.close(sync_w), os.close(err_w), os.close(out), os.close(err)
     except BaseException as exc:  # noqa: BLE001 -- report anything to the harness, then die
