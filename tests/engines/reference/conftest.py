@@ -17,8 +17,12 @@ from seatrial.engines.reference.adapter import ReferenceEngine  # noqa: E402
 
 pytestmark = pytest.mark.root
 
-if os.geteuid() != 0:
-    pytest.skip("the reference runtime needs root", allow_module_level=True)
+
+
+@pytest.fixture(autouse=True)
+def _needs_root():
+    if os.geteuid() != 0:
+        pytest.skip("the reference runtime needs root")
 
 IMAGE = "seatrial-busybox:latest"
 
@@ -35,6 +39,8 @@ def mounts_under(root: Path) -> list[str]:
 
 @pytest.fixture(scope="session")
 def state_root(tmp_path_factory) -> Path:
+    if os.geteuid() != 0:
+        pytest.skip("the reference runtime needs root")
     root = tmp_path_factory.mktemp("reference-state")
     engine = ReferenceEngine(root)
     engine.load(write_archive(tmp_path_factory.mktemp("archive") / "busybox.tar"))
