@@ -16,7 +16,7 @@ from pathlib import Path
 
 from seatrial.engines import base
 
-from . import kernel as k
+from . import dns, kernel as k
 from .images import ImageNotFound, ImageStore
 from .network import NetworkError, Networks
 from .process import ProcessSpec, Started, exec_in, signal_container, start
@@ -122,7 +122,8 @@ class ReferenceEngine:
             write_json(cdir / "config.json", record)
             (cdir / "hosts").write_text(self.networks.hosts_file(spec.network, cid, hostname))
             (cdir / "hostname").write_text(hostname + "\n")
-            (cdir / "resolv.conf").write_text(self._resolv_conf(spec.network))
+            has_dns = spec.network not in ("host", "none", "bridge")
+            (cdir / "resolv.conf").write_text(self._resolv_conf(spec.network, has_dns))
             etc = [BindMount(str(cdir / f), f"/etc/{f}") for f in ("hosts", "hostname", "resolv.conf")]
             binds = self.volumes.binds(spec.mounts, labels) + tuple(etc)
             listeners = self._listen(spec, attachment.address, record) if attachment.namespaces & k.CLONE_NEWNET else ()
@@ -133,7 +134,7 @@ class ReferenceEngine:
                 rootfs=RootfsSpec(tuple(self._lowerdirs(image)), str(cdir / "upper"), str(cdir / "work"),
                                   str(cdir / "rootfs"), binds, confined=not spec.privileged),
                 namespaces=attachment.namespaces, interface=attachment.interface,
-                listeners=tuple(listeners), confined=not spec.privileged,
+                listeners=tuple(listeners), confined=not spec.privileged, has_dns=has_dns,
                 seccomp=b"" if spec.privileged else seccomp_bpf(),
                 attach_network=attachment.attach if attachment.interface else None)
             started = start(self.kernel, proc)
@@ -163,12 +164,14 @@ class ReferenceEngine:
             layers = [str(empty)]
         return layers
 
-    def _resolv_conf(self, network: str) -> str:
+    def _resolv_conf(self, network: str, has_dns: bool) -> str:
         if network == "host":
             try:
                 return Path("/etc/resolv.conf").read_text()
             except OSError:
                 return ""
+        if has_dns:  # the shim answers from /etc/hosts (dns.py)
+            return f"nameserver {dns.ADDRESS}\noptions ndots:0\n"
         return "nameserver 127.0.0.1\noptions ndots:0\n"  # no resolver: names come from /etc/hosts
 
     def _listen(self, spec: base.RunSpec, address: str, record: dict) -> list:

@@ -19,7 +19,7 @@ import signal
 import socket
 from dataclasses import dataclass, field
 
-from . import kernel as k
+from . import dns, kernel as k
 from .rootfs import RootfsSpec, enter
 from .security import DEFAULT_CAPABILITY_SET
 from .state import write_json
@@ -48,6 +48,7 @@ class ProcessSpec:
     interface: Interface | None = None
     listeners: tuple = ()           # (listening socket, container address, container port)
     confined: bool = True
+    has_dns: bool = False           # answer names from the container's hosts file (dns.py)
     seccomp: bytes = b""
     attach_network: object = None   # callable(shim_pid), run by the harness before pid 1 starts
     extra: dict = field(default_factory=dict, hash=False, compare=False)
@@ -108,6 +109,10 @@ def _shim(kern, spec: ProcessSpec, sync_w: int, go_r: int, err_w: int) -> None:
                 kern.set_address("eth0", spec.interface.address, spec.interface.netmask)
                 kern.interface_up("eth0")
                 kern.add_default_route(spec.interface.gateway)
+            if spec.has_dns:
+                resolver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                resolver.bind((dns.ADDRESS, 53))
+                spec.extra["dns"] = resolver
         if spec.namespaces & k.CLONE_NEWUTS:
             kern.sethostname(spec.hostname)
         pid = os.fork()
@@ -139,6 +144,8 @@ def _serve(spec: ProcessSpec, pid: int) -> int:
     selector.register(pidfd, selectors.EVENT_READ, None)
     for listener, address, port in spec.listeners:
         selector.register(listener, selectors.EVENT_READ, ("listen", (address, port)))
+    if "dns" in spec.extra:
+        selector.register(spec.extra["dns"], selectors.EVENT_READ, ("dns", os.path.join(spec.container_dir, "hosts")))
     while True:
         for key, _ in selector.select():
             if key.data is None:
@@ -148,6 +155,8 @@ def _serve(spec: ProcessSpec, pid: int) -> int:
             kind, value = key.data
             if kind == "listen":
                 _accept(selector, key.fileobj, value)
+            elif kind == "dns":
+                dns.respond(key.fileobj, value)
             else:
                 _pump(selector, key.fileobj, value)
 

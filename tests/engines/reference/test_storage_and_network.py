@@ -90,3 +90,11 @@ def test_testinfra_host_sees_files_inside(engine, labels):
     assert host.file("/data/seed.txt").exists
     assert host.file("/data/seed.txt").content_string == "from the image\n"
     assert not host.file("/nope").exists
+
+
+def test_nslookup_resolves_peers_on_a_user_network_only(engine, labels):
+    engine.network_create(base.NetworkSpec("net-d", labels=labels))
+    run(engine, labels, "peer", "exec sleep 60", network="net-d", detach=True)
+    address = engine.inspect(base.ResourceRef("container", "", "peer"))["address"]
+    found = run(engine, labels, "asker", "nslookup peer; nslookup nosuch", network="net-d", remove=True)
+    assert address in found.stdout and "NXDOMAIN" in found.stdout + found.stderr
