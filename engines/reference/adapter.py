@@ -20,7 +20,7 @@ from . import dns, kernel as k
 from .images import ImageNotFound, ImageStore
 from .network import NetworkError, Networks
 from .process import ProcessSpec, Started, exec_in, signal_container, start
-from .rootfs import BindMount, RootfsSpec
+from .rootfs import BindMount, RootfsSpec, ensure_init_layer
 from .security import seccomp_bpf
 from .state import StateRoot, default_root, matches_label, read_json, write_json
 from .volumes import VolumeError, Volumes
@@ -119,7 +119,6 @@ class ReferenceEngine:
         try:
             attachment = self.networks.prepare(spec.network, cid, name, spec.network_aliases, tag)
             record["address"] = attachment.address
-            write_json(cdir / "config.json", record)
             (cdir / "hosts").write_text(self.networks.hosts_file(spec.network, cid, hostname))
             (cdir / "hostname").write_text(hostname + "\n")
             has_dns = spec.network not in ("host", "none", "bridge")
@@ -158,11 +157,7 @@ class ReferenceEngine:
 
     def _lowerdirs(self, image: dict) -> list[str]:
         layers = [str(self.images.layers.path(layer)) for layer in reversed(image["layers"])]
-        if not layers:
-            empty = self.state.root / "empty"
-            empty.mkdir(exist_ok=True)
-            layers = [str(empty)]
-        return layers
+        return [ensure_init_layer(str(self.state.root / "init"))] + layers
 
     def _resolv_conf(self, network: str, has_dns: bool) -> str:
         if network == "host":

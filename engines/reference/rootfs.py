@@ -64,6 +64,24 @@ def _seed_volume(image_path: str, volume: str) -> None:
     os.chmod(volume, stat.S_IMODE(st.st_mode))
 
 
+INIT_ENTRIES = ("proc/", "sys/", "dev/", "etc/hosts", "etc/hostname", "etc/resolv.conf")
+
+
+def ensure_init_layer(path: str) -> str:
+    """The shared top lower layer holding the mount points every container needs (Docker's
+    "-init" layer), so that no container writes them into its own upper directory."""
+    if not os.path.isdir(path):
+        tmp = f"{path}.{os.getpid()}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        for entry in INIT_ENTRIES:
+            _ensure(os.path.join(tmp, entry.rstrip("/")), entry.endswith("/"))
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
 def mount_overlay(kern, spec: RootfsSpec) -> None:
     """Mount the layers with the container's own upper directory at `spec.merged`."""
     data = f"lowerdir={':'.join(spec.lowerdirs)},upperdir={spec.upperdir},workdir={spec.workdir}"
