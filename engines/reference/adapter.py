@@ -16,7 +16,7 @@ from pathlib import Path
 
 from seatrial.engines import base
 
-from . import dns, kernel as k
+from . import dns, kernel as k, ports
 from .images import ImageNotFound, ImageStore
 from .network import NetworkError, Networks
 from .process import ProcessSpec, Started, exec_in, signal_container, start
@@ -116,6 +116,7 @@ class ReferenceEngine:
                   "privileged": spec.privileged, "mounts": [m.__dict__ for m in spec.mounts],
                   "ports": [], "tag": tag}
         write_json(cdir / "config.json", record)
+        listeners = ()
         try:
             attachment = self.networks.prepare(spec.network, cid, name, spec.network_aliases, tag)
             record["address"] = attachment.address
@@ -125,7 +126,7 @@ class ReferenceEngine:
             (cdir / "resolv.conf").write_text(self._resolv_conf(spec.network, has_dns))
             etc = [BindMount(str(cdir / f), f"/etc/{f}") for f in ("hosts", "hostname", "resolv.conf")]
             binds = self.volumes.binds(spec.mounts, labels) + tuple(etc)
-            listeners = self._listen(spec, attachment.address, record) if attachment.namespaces & k.CLONE_NEWNET else ()
+            listeners = ports.listen(spec.ports, attachment.address, record["ports"]) if attachment.namespaces & k.CLONE_NEWNET else ()
             write_json(cdir / "config.json", record)
             proc = ProcessSpec(
                 argv=tuple(argv), env=tuple(record["env"]), workdir=record["workdir"],
@@ -137,11 +138,12 @@ class ReferenceEngine:
                 seccomp=b"" if spec.privileged else seccomp_bpf(),
                 attach_network=attachment.attach if attachment.interface else None)
             started = start(self.kernel, proc)
-            for listener, _, _ in listeners:
-                listener.close()
         except (OSError, NetworkError, VolumeError) as exc:
             self._remove_container(cid)
             raise base.EngineError("run", f"container {name!r}: {exc}") from None
+        finally:
+            for listener, _, _ in listeners:
+                listener.close()  # the shim holds its own copy
         record.update(shim_pid=started.shim_pid, pid=started.pid,
                       shim_start=_process_start_time(started.shim_pid), started=time.time())
         write_json(cdir / "config.json", record)
@@ -149,7 +151,11 @@ class ReferenceEngine:
         ref = base.ResourceRef("container", cid, name, labels)
         if spec.detach:
             return base.RunResult(ref, None, "", "", time.monotonic() - began)
-        code = self._wait(record, spec.timeout)
+        try:
+            code = self._wait(record, spec.timeout)
+        except base.EngineError:
+            self._remove_container(cid)  # an attached run that overstays is killed, not leaked
+            raise
         stdout, stderr = self.logs(cid)
         if spec.remove:
             self._remove_container(cid)
@@ -168,21 +174,6 @@ class ReferenceEngine:
         if has_dns:  # the shim answers from /etc/hosts (dns.py)
             return f"nameserver {dns.ADDRESS}\noptions ndots:0\n"
         return "nameserver 127.0.0.1\noptions ndots:0\n"  # no resolver: names come from /etc/hosts
-
-    def _listen(self, spec: base.RunSpec, address: str, record: dict) -> list:
-        import socket
-        listeners = []
-        for port in spec.ports:
-            if port.protocol != "tcp":
-                raise OSError(f"publish {port.container_port}/{port.protocol}: only tcp is supported")
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((port.host_ip or "127.0.0.1", port.host_port))
-            sock.listen(64)
-            listeners.append((sock, address or "127.0.0.1", port.container_port))
-            record["ports"].append({"container_port": port.container_port, "host_ip": port.host_ip,
-                                    "host_port": sock.getsockname()[1], "protocol": "tcp"})
-        return listeners
 
     def _record(self, handle: str, operation: str) -> dict:
         cdir = self.state.container_dir(handle)

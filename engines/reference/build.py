@@ -13,14 +13,11 @@ instruction after a miss misses too (Docker's classic rule), and nothing before 
 from __future__ import annotations
 
 import copy
-import fnmatch
-import glob
 import hashlib
 import json
 import os
 import shlex
 import shutil
-import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,13 +25,10 @@ from pathlib import Path
 from seatrial.engines import base
 
 from . import kernel as k
+from .context import BuildError, content_digest, copy_into, dockerignore, match
 from .dockerfile import DockerfileError, Instruction, Stage, key_values, parse, substitute
 from .images import ImageNotFound
 from .state import read_json, write_json
-
-
-class BuildError(ValueError):
-    pass
 
 
 @dataclass
@@ -225,13 +219,13 @@ class Builder:
             inputs = _sha(stage_state, sources)
             return inputs, lambda: (current.config, self._copy_from_layers(layers, sources, dest, dest_is_dir, where))
         context = Path(self.spec.context)
-        ignore = _dockerignore(context)
-        matches = _match(context, sources, ignore, where)
-        inputs = _sha([_content_digest(m, context, ignore) for m in matches], dest)
+        ignore = dockerignore(context)
+        matches = match(context, sources, ignore, where)
+        inputs = _sha([content_digest(m, context, ignore) for m in matches], dest)
 
         def execute():
             layer_dir = Path(self.state.tmp) / f"copy-{os.urandom(6).hex()}"
-            _copy_into(layer_dir, matches, dest, dest_is_dir, ignore, context)
+            copy_into(layer_dir, matches, dest, dest_is_dir, ignore, context)
             return current.config, self.images.layers.add_directory(layer_dir)
         return inputs, execute
 
@@ -269,8 +263,8 @@ class Builder:
                 kern.unshare(k.CLONE_NEWNS)
                 kern.mount(None, "/", None, k.MS_REC | k.MS_PRIVATE)
                 kern.mount("overlay", str(mnt), "overlay", k.MS_RDONLY, "lowerdir=" + ":".join(lowers))
-                matches = _match(mnt, sources, [], where)
-                _copy_into(layer_dir, matches, dest, dest_is_dir, [], mnt)
+                matches = match(mnt, sources, [], where)
+                copy_into(layer_dir, matches, dest, dest_is_dir, [], mnt)
             except BaseException as exc:  # noqa: BLE001
                 os.write(write_end, str(exc).encode())
                 os._exit(1)
@@ -285,75 +279,6 @@ class Builder:
             shutil.rmtree(layer_dir, ignore_errors=True)
             raise BuildError(error)
         return self.images.layers.add_directory(layer_dir)
-
-
-def _dockerignore(context: Path) -> list[str]:
-    try:
-        lines = (context / ".dockerignore").read_text().splitlines()
-    except FileNotFoundError:
-        return []
-    return [line.strip().strip("/") for line in lines if line.strip() and not line.startswith("#")]
-
-
-def _is_ignored(rel: str, patterns: list[str]) -> bool:
-    parts = rel.split("/")
-    return any(fnmatch.fnmatch("/".join(parts[:i]), p) for p in patterns for i in range(1, len(parts) + 1))
-
-
-def _match(root: Path, sources: list[str], ignore: list[str], where: str) -> list[Path]:
-    matches = []
-    for source in sources:
-        pattern = str(root / source.lstrip("/"))
-        found = sorted(glob.glob(pattern)) if any(c in source for c in "*?[") else (
-            [pattern] if os.path.lexists(pattern) else [])
-        found = [f for f in found if os.path.relpath(f, root) == "." or not _is_ignored(os.path.relpath(f, root), ignore)]
-        if not found:
-            raise BuildError(f"{where}: COPY failed: file not found in build context: {source!r}")
-        root_real = os.path.realpath(root)
-        for f in found:
-            if not os.path.realpath(f).startswith(root_real):
-                raise BuildError(f"{where}: COPY failed: {source!r} is outside the build context")
-        matches += [Path(f) for f in found]
-    return matches
-
-
-def _content_digest(path: Path, context: Path, ignore: list[str]) -> str:
-    """sha256 of names, modes and contents under `path` (mtimes excluded, as Docker does)."""
-    digest = hashlib.sha256()
-    entries = [path] if not path.is_dir() else [path] + sorted(path.rglob("*"))
-    for entry in entries:
-        rel = os.path.relpath(entry, context)
-        if rel != "." and _is_ignored(rel, ignore):
-            continue
-        st = os.lstat(entry)
-        digest.update(f"{os.path.relpath(entry, path)}\0{st.st_mode}\0".encode())
-        if stat.S_ISLNK(st.st_mode):
-            digest.update(os.readlink(entry).encode())
-        elif stat.S_ISREG(st.st_mode):
-            digest.update(hashlib.sha256(entry.read_bytes()).digest())
-    return digest.hexdigest()
-
-
-def _copy_into(layer_dir: Path, matches: list[Path], dest: str, dest_is_dir: bool,
-               ignore: list[str], context: Path) -> None:
-    """Lay the matched sources out in `layer_dir` as they appear under `dest`, owned by root."""
-    target = layer_dir / dest.strip("/")
-    layer_dir.mkdir(parents=True, exist_ok=True)
-
-    def skip(directory, names):
-        return [n for n in names if _is_ignored(os.path.relpath(os.path.join(directory, n), context), ignore)]
-    for match in matches:
-        if match.is_dir() and not match.is_symlink():
-            shutil.copytree(match, target, symlinks=True, dirs_exist_ok=True, ignore=skip if ignore else None)
-        elif dest_is_dir or dest.endswith("/"):
-            target.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(match, target / match.name, follow_symlinks=False)
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(match, target, follow_symlinks=False)
-    for root, dirs, files in os.walk(layer_dir):
-        for name in dirs + files:
-            os.lchown(os.path.join(root, name), 0, 0)
 
 
 HANDLERS = {

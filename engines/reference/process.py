@@ -19,7 +19,7 @@ import signal
 import socket
 from dataclasses import dataclass, field
 
-from . import dns, kernel as k
+from . import dns, kernel as k, ports
 from .rootfs import RootfsSpec, enter
 from .security import DEFAULT_CAPABILITY_SET
 from .state import write_json
@@ -154,38 +154,11 @@ def _serve(spec: ProcessSpec, pid: int) -> int:
                 return code if code >= 0 else 128 - code
             kind, value = key.data
             if kind == "listen":
-                _accept(selector, key.fileobj, value)
+                ports.accept(selector, key.fileobj, value)
             elif kind == "dns":
                 dns.respond(key.fileobj, value)
             else:
-                _pump(selector, key.fileobj, value)
-
-
-def _accept(selector, listener: socket.socket, target: tuple[str, int]) -> None:
-    try:
-        client, _ = listener.accept()
-        upstream = socket.create_connection(target, timeout=5)
-    except OSError:
-        if "client" in locals():
-            client.close()
-        return
-    upstream.settimeout(None)
-    selector.register(client, selectors.EVENT_READ, ("pipe", upstream))
-    selector.register(upstream, selectors.EVENT_READ, ("pipe", client))
-
-
-def _pump(selector, source: socket.socket, sink: socket.socket) -> None:
-    try:
-        data = source.recv(65536)
-        if data:
-            sink.sendall(data)
-            return
-        sink.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
-    selector.unregister(source)
-    if sink.fileno() < 0 or sink not in [k.fileobj for k in selector.get_map().values()]:
-        source.close(), sink.close()
+                ports.pump(selector, key.fileobj, value)
 
 
 def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int) -> None:
