@@ -133,13 +133,14 @@ class ImageStore:
         if archive.is_dir():
             return self._load_oci(lambda name: (archive / name).read_bytes())
         with tarfile.open(archive) as tar:
+            names = set(tar.getnames())
+
             def read(name: str) -> bytes:
-                member = tar.extractfile(name.lstrip("./") if name.startswith("./") else name)
+                member = tar.extractfile(name if name in names else f"./{name}")
                 if member is None:
                     raise ValueError(f"{archive}: {name} is not a file")
                 return member.read()
-            names = set(tar.getnames())
-            if "manifest.json" in names:
+            if "manifest.json" in names or "./manifest.json" in names:
                 return self._load_docker_archive(read)
             if "index.json" in names or "./index.json" in names:
                 return self._load_oci(read)

@@ -103,3 +103,26 @@ def test_removing_an_image_frees_only_layers_no_other_image_uses(store, tmp_path
     assert store.layers.all() == store.resolve("two:1")["layers"]
     with pytest.raises(ImageNotFound, match="not found locally"):
         store.resolve("one:1")
+
+
+def test_oci_layout_import_reads_index_manifest_config_and_gzipped_layers(store, tmp_path):
+    import gzip
+    raw = layer_tar({"oci.txt": "oci"})
+    blobs = tmp_path / "oci" / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+
+    def blob(data: bytes) -> dict:
+        digest = hashlib.sha256(data).hexdigest()
+        (blobs / digest).write_bytes(data)
+        return {"digest": f"sha256:{digest}", "size": len(data)}
+    layer = blob(gzip.compress(raw))
+    config = blob(json.dumps({"config": {"Cmd": ["sh"]}, "rootfs": {
+        "type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest()]}}).encode())
+    manifest = blob(json.dumps({"schemaVersion": 2, "config": config, "layers": [layer]}).encode())
+    manifest["annotations"] = {"org.opencontainers.image.ref.name": "oci/app:2"}
+    (tmp_path / "oci" / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [manifest]}))
+    (tmp_path / "oci" / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    image_id = store.load(tmp_path / "oci")
+    record = store.resolve("oci/app:2")
+    assert record["id"] == image_id
+    assert (store.layers.path(record["layers"][0]) / "oci.txt").read_text() == "oci"
