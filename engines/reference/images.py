@@ -45,11 +45,13 @@ class ImageStore:
     def _tags(self) -> dict:
         return read_json(self.state.images / "tags.json") or {}
 
-    def add(self, config: dict, layers: list[str], tags: tuple[str, ...] = ()) -> str:
-        """Record an image made of `layers` (diff ids, bottom first); returns its id."""
+    def add(self, config: dict, layers: list[str], tags: tuple[str, ...] = (), raw: bytes = b"") -> str:
+        """Record an image made of `layers` (diff ids, bottom first); returns its id, the sha256
+        of the config bytes (`raw`, as imported, so that ids agree with Docker's)."""
         config = dict(config)
-        config["rootfs"] = {"type": "layers", "diff_ids": list(layers)}
-        raw = json.dumps(config, sort_keys=True).encode()
+        if not raw or config.get("rootfs", {}).get("diff_ids") != list(layers):
+            config["rootfs"] = {"type": "layers", "diff_ids": list(layers)}
+            raw = json.dumps(config, sort_keys=True).encode()
         image_id = "sha256:" + hashlib.sha256(raw).hexdigest()
         size = sum(self.layers.size(layer) for layer in layers)
         write_json(self.state.images / f"{image_id[7:]}.json",
@@ -151,11 +153,12 @@ class ImageStore:
         manifest = json.loads(read("manifest.json"))
         image_id = ""
         for entry in manifest:
-            config = json.loads(read(entry["Config"]))
+            raw = read(entry["Config"])
+            config = json.loads(raw)
             diff_ids = config.get("rootfs", {}).get("diff_ids", [])
             layers = [self.layers.add_tar(read(path), diff_ids[i] if i < len(diff_ids) else None)
                       for i, path in enumerate(entry["Layers"])]
-            image_id = self.add(config, layers, tuple(entry.get("RepoTags") or ()))
+            image_id = self.add(config, layers, tuple(entry.get("RepoTags") or ()), raw)
         return image_id
 
     def _load_oci(self, read) -> str:
@@ -164,10 +167,11 @@ class ImageStore:
         for descriptor in index["manifests"]:
             blob = lambda d: read("blobs/" + d.replace(":", "/"))  # noqa: E731
             manifest = json.loads(blob(descriptor["digest"]))
-            config = json.loads(blob(manifest["config"]["digest"]))
+            raw = blob(manifest["config"]["digest"])
+            config = json.loads(raw)
             diff_ids = config.get("rootfs", {}).get("diff_ids", [])
             layers = [self.layers.add_tar(blob(layer["digest"]), diff_ids[i] if i < len(diff_ids) else None)
                       for i, layer in enumerate(manifest["layers"])]
             tag = descriptor.get("annotations", {}).get("org.opencontainers.image.ref.name")
-            image_id = self.add(config, layers, (tag,) if tag else ())
+            image_id = self.add(config, layers, (tag,) if tag else (), raw)
         return image_id
