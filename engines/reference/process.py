@@ -92,9 +92,22 @@ def start(kern, spec: ProcessSpec) -> Started:
     return Started(shim, int(pid))
 
 
+def _close_other_fds(keep: set[int]) -> None:
+    """Drop every fd inherited from the harness (its pipes must see EOF when it exits, even
+    while detached containers run) except `keep`; stdio goes to /dev/null."""
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    keep = sorted(keep | {0, 1, 2})
+    for low, high in zip(keep, keep[1:] + [2**31 - 1]):
+        if high > low + 1:
+            os.closerange(low + 1, high)
+
+
 def _shim(kern, spec: ProcessSpec, sync_w: int, go_r: int, err_w: int) -> None:
     try:
         os.setsid()
+        _close_other_fds({sync_w, go_r, err_w} | {listener.fileno() for listener, _, _ in spec.listeners})
         pids = os.open(os.path.join(spec.container_dir, "pids"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
         os.write(pids, f"{os.getpid()}\n".encode())  # for the reaper, before any namespace exists
         out = os.open(os.path.join(spec.container_dir, "stdout"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)

@@ -123,3 +123,11 @@ def test_reaper_removes_resources_of_killed_session(engine, labels, state_root, 
     assert not any(os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().split()[2]
                    for pid in pids)
     assert not {name for name in links() - before if name.startswith("sr")}
+
+
+def test_a_detached_container_does_not_hold_the_harness_output_open(engine, state_root, session):
+    code = textwrap.dedent(HARNESS).replace('print("ready", flush=True)\ntime.sleep(600)', 'print("ready")')
+    done = subprocess.run([sys.executable, "-c", code, str(state_root), session, IMAGE],
+                          capture_output=True, text=True, timeout=30)  # hangs if a shim kept the pipe
+    assert done.stdout.strip() == "ready"
+    assert len(engine.resources(f"seatrial.session={session}")) == 4
