@@ -11,6 +11,7 @@ import secrets
 import select
 import shutil
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -106,7 +107,7 @@ class ReferenceEngine:
         cdir = self.state.containers / cid
         for sub in ("upper", "work", "rootfs"):
             (cdir / sub).mkdir(parents=True)
-        hostname = spec.hostname or cid[:12]
+        hostname = spec.hostname or (socket.gethostname() if spec.network == "host" else cid[:12])
         labels = {**(config.get("Labels") or {}), **spec.labels}
         tag = session_tag(labels)
         record = {"id": cid, "name": name, "image": spec.image, "image_id": image["id"],

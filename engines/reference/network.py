@@ -13,6 +13,7 @@ The default bridge gives no names, as Docker's does not.
 """
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import subprocess
@@ -26,7 +27,8 @@ from .state import StateRoot, matches_label, read_json, write_json
 
 DEFAULT_BRIDGE = "strf0"
 IFACE_PREFIX = "sr"
-_BASE_NAMESPACES = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP
+_BASE_NAMESPACES = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | (
+    CLONE_NEWCGROUP if os.path.exists("/proc/self/ns/cgroup") else 0)  # cgroup ns where the host has them
 
 
 class NetworkError(RuntimeError):
