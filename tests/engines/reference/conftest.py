@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from busybox_archive import write_archive  # noqa: E402
+from reference_busybox import IMAGE, links, write_archive  # noqa: E402,F401
 
 from seatrial.engines.reference.adapter import ReferenceEngine  # noqa: E402
 
@@ -23,14 +22,6 @@ pytestmark = pytest.mark.root
 def _needs_root():
     if os.geteuid() != 0:
         pytest.skip("the reference runtime needs root")
-
-IMAGE = "seatrial-busybox:latest"
-
-
-def links() -> set[str]:
-    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, timeout=10).stdout
-    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
-
 
 def mounts_under(root: Path) -> list[str]:
     with open("/proc/self/mounts") as handle:

@@ -1,4 +1,5 @@
-"""Build a docker-archive tarball (what `docker save` writes) holding Debian's /bin/busybox."""
+"""Test helpers: a docker-archive tarball (what `docker save` writes) holding Debian's /bin/busybox,
+and the host's links."""
 from __future__ import annotations
 
 import hashlib
@@ -9,6 +10,13 @@ import tarfile
 from pathlib import Path
 
 APPLETS_EXTRA = ("true", "false", "sh")
+IMAGE = "seatrial-busybox:latest"
+
+
+def links() -> set[str]:
+    """The host's network interfaces, to see that a test leaves none behind."""
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, timeout=10).stdout
+    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
 
 
 def _applets() -> list[str]:

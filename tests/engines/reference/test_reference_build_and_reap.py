@@ -12,7 +12,7 @@ import pytest
 
 from seatrial.engines import base
 
-from conftest import IMAGE, links
+from reference_busybox import IMAGE, links
 
 DOCKERFILE = f"""\
 FROM {IMAGE} AS tools

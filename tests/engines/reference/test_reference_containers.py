@@ -5,7 +5,7 @@ import pytest
 
 from seatrial.engines import base
 
-from conftest import IMAGE
+from reference_busybox import IMAGE
 
 
 def run(engine, labels, *argv, **kwargs) -> base.RunResult:

@@ -7,7 +7,7 @@ import urllib.request
 
 from seatrial.engines import base
 
-from conftest import IMAGE
+from reference_busybox import IMAGE
 
 
 def run(engine, labels, name, script, **kwargs) -> base.RunResult:
