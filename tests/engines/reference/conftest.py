@@ -14,7 +14,13 @@ from reference_busybox import IMAGE, links, write_archive  # noqa: E402,F401
 
 from seatrial.engines.reference.adapter import ReferenceEngine  # noqa: E402
 
-pytestmark = pytest.mark.root
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if HERE in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.root)
 
 
 
