@@ -115,9 +115,16 @@ class Networks:
                     "bridge": DEFAULT_BRIDGE, "subnet": addresses.DEFAULT_SUBNET,
                     "is_default": True, "endpoints": {}}
                 write_json(self._path("bridge"), record)
-        if not Path(f"/sys/class/net/{record['bridge']}").exists():
-            self._bring_up(record)
+        self._ensure_up(record)
         return record
+
+    def _ensure_up(self, record: dict) -> None:
+        """Bring the bridge up once, even with several harness processes racing for it."""
+        if Path(f"/sys/class/net/{record['bridge']}").exists():
+            return
+        with self.state.lock():
+            if not Path(f"/sys/class/net/{record['bridge']}").exists():
+                self._bring_up(record)
 
     def _bring_up(self, record: dict) -> None:
         bridge, subnet = record["bridge"], record["subnet"]
@@ -137,8 +144,7 @@ class Networks:
         record = self._default() if network == "bridge" else self.get(network)
         if record is None:
             raise NetworkError(f"network {network!r} not found; create it first")
-        if not record["is_default"] and not Path(f"/sys/class/net/{record['bridge']}").exists():
-            self._bring_up(record)
+        self._ensure_up(record)
         with self.state.lock():
             record = self.get(record["name"])
             address = addresses.allocate(record["subnet"], {e["address"] for e in record["endpoints"].values()})
