@@ -188,6 +188,10 @@ class ReferenceEngine:
         return ("shim_pid" in record and not exit_record.exists()
                 and _process_start_time(record["shim_pid"]) == record.get("shim_start"))
 
+    def _is_running_id(self, cid: str) -> bool:
+        record = read_json(self.state.containers / cid / "config.json")
+        return bool(record) and self._is_running(record)
+
     def _wait(self, record: dict, timeout: float) -> int:
         exit_path = self.state.containers / record["id"] / "exit.json"
         if "shim_pid" not in record:
@@ -320,7 +324,7 @@ class ReferenceEngine:
             elif ref.kind == "image":
                 self.images.remove(ref.handle)
             elif ref.kind == "network":
-                self.networks.remove(ref.handle)
+                self.networks.remove(ref.handle, is_active=self._is_running_id)
             else:
                 users = [r["name"] for r in self.state.containers_records()
                          if any(m["kind"] == "volume" and m["source"] == ref.handle for m in r["mounts"])]

@@ -42,6 +42,7 @@ PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 PR_SET_SECCOMP = 22
+PR_SET_PDEATHSIG = 1
 SECCOMP_MODE_FILTER = 2
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 _SYS_PIVOT_ROOT = 155  # x86_64
@@ -116,6 +117,9 @@ class Kernel:
 
     def set_no_new_privs(self) -> None:
         _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+
+    def set_parent_death_signal(self, signum: int) -> None:
+        _check(_libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0), f"prctl(PR_SET_PDEATHSIG, {signum})")
 
     def limit_capabilities(self, keep: frozenset[int]) -> None:
         """Drop every capability not in `keep` from the bounding, ambient and process sets."""

@@ -189,12 +189,15 @@ class Networks:
             write_json(self._path(network), record)
         self.refresh_peers(network)
 
-    def remove(self, name: str) -> None:
+    def remove(self, name: str, is_active=lambda cid: True) -> None:
+        """Delete network `name` unless a running container (`is_active`) is attached to it;
+        stopped containers are detached first, as Docker does."""
         record = self.get(name)
         if record is None:
             return
-        if record["endpoints"]:
-            raise NetworkError(f"remove network {name!r}: it has active endpoints "
-                               f"{sorted(e['name'] for e in record['endpoints'].values())}")
+        active = [e["name"] for cid, e in record["endpoints"].items() if is_active(cid)]
+        if active:
+            raise NetworkError(f"remove network {name!r}: it has active endpoints {sorted(active)}; "
+                               f"stop or remove those containers first")
         delete_bridge(record["bridge"])
         self._path(name).unlink(missing_ok=True)

@@ -259,6 +259,7 @@ def exec_in(kern, pid: int, spec: ProcessSpec) -> int:
                 kern.setns(fd, 0)
             grandchild = os.fork()
             if grandchild == 0:
+                kern.set_parent_death_signal(signal.SIGKILL)  # an exec that times out dies whole
                 _become(kern, spec, spec.extra["stdout"], spec.extra["stderr"])
                 _exec(spec.argv, spec.env)
             os.close(spec.extra["stdout"]), os.close(spec.extra["stderr"])

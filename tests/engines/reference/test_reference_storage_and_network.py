@@ -5,6 +5,8 @@ import socket
 import time
 import urllib.request
 
+import pytest
+
 from seatrial.engines import base
 
 from reference_busybox import IMAGE
@@ -98,3 +100,22 @@ def test_nslookup_resolves_peers_on_a_user_network_only(engine, labels):
     address = engine.inspect(base.ResourceRef("container", "", "peer"))["address"]
     found = run(engine, labels, "asker", "nslookup peer; nslookup nosuch", network="net-d", remove=True)
     assert address in found.stdout and "NXDOMAIN" in found.stdout + found.stderr
+
+
+def test_a_network_with_a_running_container_is_kept_and_a_stopped_one_detaches(engine, labels):
+    network = engine.network_create(base.NetworkSpec("net-e", labels=labels))
+    started = run(engine, labels, "e1", "exec sleep 60", network="net-e", detach=True)
+    with pytest.raises(base.EngineError, match="active endpoints \\['e1'\\]"):
+        engine.remove(network)
+    engine.stop("e1", timeout=0.1)
+    engine.remove(network)
+    assert engine.networks.get("net-e") is None
+    engine.remove(started.container)
+
+
+def test_exec_that_times_out_is_killed(engine, labels):
+    run(engine, labels, "slow", "exec sleep 60", detach=True)
+    with pytest.raises(base.EngineError, match="timed out"):
+        engine.exec("slow", ("sleep", "30"), timeout=0.3)
+    listed = engine.exec("slow", ("ps", "-o", "args"))
+    assert "sleep 30" not in listed.stdout
