@@ -66,6 +66,7 @@ class ReferenceEngine:
         self._root = Path(root) if root else None
         self.kernel = kernel or k.Kernel()
         self._state: StateRoot | None = None
+        self._exited_shims: set[int] = set()  # shims that may linger as zombies until reaped
 
     @property
     def state(self) -> StateRoot:
@@ -96,6 +97,7 @@ class ReferenceEngine:
     def run_image(self, spec: base.RunSpec, image: dict) -> base.RunResult:
         """Run `spec` on an image record (the builder passes records that have no tag)."""
         began = time.monotonic()
+        self._reap_exited_shims()
         config = image["config"].get("config") or {}
         argv = compose_command(config, spec.entrypoint, spec.command)
         if not argv:
@@ -137,6 +139,7 @@ class ReferenceEngine:
                 namespaces=attachment.namespaces, interface=attachment.interface,
                 listeners=tuple(listeners), confined=not spec.privileged, has_dns=has_dns,
                 seccomp=b"" if spec.privileged else seccomp_bpf(),
+                trash_dir=str(self.state.root / "trash" / cid),
                 attach_network=attachment.attach if attachment.interface else None)
             started = start(self.kernel, proc)
         except (OSError, NetworkError, VolumeError) as exc:
@@ -150,17 +153,41 @@ class ReferenceEngine:
         write_json(cdir / "config.json", record)
         self.networks.refresh_peers(spec.network, except_cid=cid)
         ref = base.ResourceRef("container", cid, name, labels)
+        self._exited_shims.add(started.shim_pid)
         if spec.detach:
+            os.close(started.done_fd), os.close(started.release_fd)
             return base.RunResult(ref, None, "", "", time.monotonic() - began)
         try:
-            code = self._wait(record, spec.timeout)
-        except base.EngineError:
-            self._remove_container(cid)  # an attached run that overstays is killed, not leaked
-            raise
-        stdout, stderr = self.logs(cid)
-        if spec.remove:
-            self._remove_container(cid)
+            code = self._wait_done(started, record, spec.timeout)
+            stdout, stderr = self.logs(cid)
+            if spec.remove:
+                self._remove_exited(record)
+        finally:
+            os.close(started.done_fd), os.close(started.release_fd)  # the shim finishes now
         return base.RunResult(ref, code, stdout, stderr, time.monotonic() - began)
+
+    def _wait_done(self, started: Started, record: dict, timeout: float) -> int:
+        """pid 1's exit code as the shim reports it; an attached run that overstays is killed."""
+        if not select.select([started.done_fd], [], [], timeout)[0]:
+            self._remove_container(record["id"])
+            raise base.EngineError("run", f"container {record['name']!r} still runs after {timeout}s; killed")
+        return int(os.read(started.done_fd, 16) or b"137")
+
+    def _remove_exited(self, record: dict) -> None:
+        """`run --rm`: hide the directory at once; the shim deletes it after we let go."""
+        if record["network"] not in ("host", "none"):
+            self.networks.release(record["network"], record["id"])
+        (self.state.root / "trash").mkdir(exist_ok=True)
+        os.rename(self.state.containers / record["id"], self.state.root / "trash" / record["id"])
+
+    def _reap_exited_shims(self) -> None:
+        for pid in list(self._exited_shims):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                    continue
+            except ChildProcessError:
+                pass
+            self._exited_shims.discard(pid)
 
     def _lowerdirs(self, image: dict) -> list[str]:
         layers = [str(self.images.layers.path(layer)) for layer in reversed(image["layers"])]

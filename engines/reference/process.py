@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import selectors
+import shutil
 import signal
 import socket
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ class ProcessSpec:
     confined: bool = True
     has_dns: bool = False           # answer names from the container's hosts file (dns.py)
     seccomp: bytes = b""
+    trash_dir: str = ""             # where the harness moves container_dir to have it deleted
     attach_network: object = None   # callable(shim_pid), run by the harness before pid 1 starts
     extra: dict = field(default_factory=dict, hash=False, compare=False)
 
@@ -58,6 +60,8 @@ class ProcessSpec:
 class Started:
     shim_pid: int
     pid: int                        # pid 1 of the container, as the host sees it
+    done_fd: int                    # readable once pid 1 has exited: its exit code, as text
+    release_fd: int                 # close it to let the shim finish (see `_shim`)
 
 
 def _read_all(fd: int) -> bytes:
@@ -73,11 +77,13 @@ def start(kern, spec: ProcessSpec) -> Started:
     sync_r, sync_w = os.pipe()     # shim -> harness: "u" (namespaces made), then pid 1's pid
     go_r, go_w = os.pipe()         # harness -> shim: network attached
     err_r, err_w = os.pipe()       # shim or pid 1 -> harness: setup error; EOF once exec'd
+    done_r, done_w = os.pipe()     # shim -> harness: pid 1's exit code
+    release_r, release_w = os.pipe()  # harness -> shim: EOF when the harness is done with it
     shim = os.fork()
     if shim == 0:
-        os.close(sync_r), os.close(go_w), os.close(err_r)
-        _shim(kern, spec, sync_w, go_r, err_w)
-    os.close(sync_w), os.close(go_r), os.close(err_w)
+        os.close(sync_r), os.close(go_w), os.close(err_r), os.close(done_r), os.close(release_w)
+        _shim(kern, spec, sync_w, go_r, err_w, done_w, release_r)
+    os.close(sync_w), os.close(go_r), os.close(err_w), os.close(done_w), os.close(release_r)
     try:
         if os.read(sync_r, 1) == b"u" and spec.attach_network is not None:
             spec.attach_network(shim)
@@ -87,9 +93,10 @@ def start(kern, spec: ProcessSpec) -> Started:
     finally:
         os.close(go_w)
     if error or not pid:
+        os.close(done_r), os.close(release_w)
         os.waitpid(shim, 0)
         raise OSError(f"start container: {error or 'the shim died before pid 1 started'}")
-    return Started(shim, int(pid))
+    return Started(shim, int(pid), done_r, release_w)
 
 
 def _close_other_fds(keep: set[int]) -> None:
@@ -104,10 +111,15 @@ def _close_other_fds(keep: set[int]) -> None:
             os.closerange(low + 1, high)
 
 
-def _shim(kern, spec: ProcessSpec, sync_w: int, go_r: int, err_w: int) -> None:
+def _shim(kern, spec: ProcessSpec, sync_w: int, go_r: int, err_w: int, done_w: int, release_r: int) -> None:
+    """Namespaces, network, pid 1; then serve until pid 1 exits, record its exit code, tell the
+    harness, and wait for the harness to let go (EOF on `release_r`, also when the harness
+    dies). If the harness moved the container directory to `spec.trash_dir` meanwhile (`run
+    --rm`), delete it here, off the harness's critical path."""
     try:
         os.setsid()
-        _close_other_fds({sync_w, go_r, err_w} | {listener.fileno() for listener, _, _ in spec.listeners})
+        _close_other_fds({sync_w, go_r, err_w, done_w, release_r} |
+                         {listener.fileno() for listener, _, _ in spec.listeners})
         pids = os.open(os.path.join(spec.container_dir, "pids"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
         os.write(pids, f"{os.getpid()}\n".encode())  # for the reaper, before any namespace exists
         out = os.open(os.path.join(spec.container_dir, "stdout"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
@@ -143,6 +155,14 @@ def _shim(kern, spec: ProcessSpec, sync_w: int, go_r: int, err_w: int) -> None:
     try:
         code = _serve(spec, pid)
         write_json(Path(spec.container_dir) / "exit.json", {"exit_code": code})
+        try:
+            os.write(done_w, str(code).encode())
+        except BrokenPipeError:
+            pass  # a detached container: nobody is listening
+        os.close(done_w)
+        os.read(release_r, 1)
+        if spec.trash_dir and os.path.isdir(spec.trash_dir):
+            shutil.rmtree(spec.trash_dir, ignore_errors=True)
     finally:
         os._exit(code & 0xFF)  # never return into the harness's stack
 
@@ -255,6 +275,7 @@ def exec_in(kern, pid: int, spec: ProcessSpec) -> int:
     child = os.fork()
     if child == 0:
         try:
+            _close_other_fds(set(namespaces) | {spec.extra["stdout"], spec.extra["stderr"]})
             for fd in namespaces:
                 kern.setns(fd, 0)
             grandchild = os.fork()

@@ -99,6 +99,9 @@ def reap_kernel_objects(engine, tag: str | None) -> list[str]:
                 removed.append(f"mount {mount}")
             except OSError:
                 pass
+    trash = engine.state.root / "trash"
+    for entry in trash.iterdir() if trash.is_dir() else ():
+        shutil.rmtree(entry, ignore_errors=True)  # `run --rm` leftovers of a shim that died
     default = engine.networks.get("bridge")
     if DEFAULT_BRIDGE in names and not engine.state.containers_records() and not (default or {}).get("endpoints"):
         delete_bridge(DEFAULT_BRIDGE)

@@ -1,6 +1,8 @@
 """Containers on the real kernel: exit codes, output, pid 1, hostname, exec, isolation."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from seatrial.engines import base
@@ -17,6 +19,13 @@ def run(engine, labels, *argv, **kwargs) -> base.RunResult:
 def test_run_reports_exit_code_and_separate_streams(engine, labels):
     result = run(engine, labels, "sh", "-c", "echo out; echo err >&2; exit 7", remove=True)
     assert (result.exit_code, result.stdout, result.stderr) == (7, "out\n", "err\n")
+    assert engine.state.container_dir(result.container.id) is None
+    trash = engine.state.root / "trash" / result.container.id
+    for _ in range(100):  # the shim deletes the writable layer after the harness lets go
+        if not trash.exists():
+            break
+        time.sleep(0.01)
+    assert not trash.exists()
 
 
 def test_missing_command_exits_127_like_docker(engine, labels):
