@@ -8,8 +8,10 @@ cgroup_namespaces(7); pidfd_open(2) to wait for pid 1 with a timeout; execve(2);
 Shape (like conmon + runc in one): the harness forks a *shim*, which enters new pid, uts, ipc,
 net and cgroup namespaces, lets the harness plug in its network, forks pid 1 and then stays
 outside the container's mount namespace: it serves published ports (its listening sockets were
-opened in the host's netns before the unshare), waits for pid 1 and writes the exit code next
-to the logs. So a detached container, its logs and its exit code survive the harness.
+opened in the host's netns before the unshare) and the embedded DNS, waits for pid 1, writes the
+exit code next to the logs and tells the harness through a pipe; it then waits for the harness to
+let go and deletes a `run --rm` container's directory itself, off the harness's critical path.
+So a detached container, its logs and its exit code survive the harness.
 """
 from __future__ import annotations
 
