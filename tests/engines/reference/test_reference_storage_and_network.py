@@ -94,6 +94,15 @@ def test_testinfra_host_sees_files_inside(engine, labels):
     assert not host.file("/nope").exists
 
 
+def test_testinfra_finds_the_backend_by_url(engine, labels, state_root, monkeypatch):
+    import testinfra
+    import seatrial.engines.reference.testinfra_backend  # noqa: F401 -- registers the scheme
+    monkeypatch.setenv("SEATRIAL_REFERENCE_ROOT", str(state_root))
+    run(engine, labels, "byurl", "exec sleep 60", detach=True)
+    host = testinfra.get_host("seatrial-reference://byurl")
+    assert host.run("hostname").exit_status == 0 and host.file("/bin/busybox").exists
+
+
 def test_nslookup_resolves_peers_on_a_user_network_only(engine, labels):
     engine.network_create(base.NetworkSpec("net-d", labels=labels))
     run(engine, labels, "peer", "exec sleep 60", network="net-d", detach=True)

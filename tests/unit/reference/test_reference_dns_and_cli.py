@@ -39,3 +39,15 @@ def test_cli_reports_an_unknown_container_with_exit_code_1(tmp_path):
     out, err = io.StringIO(), io.StringIO()
     assert main(["--root", str(tmp_path), "logs", "ghost"], stdout=out, stderr=err) == 1
     assert "no such container: ghost" in err.getvalue()
+
+
+def test_without_root_every_capability_is_missing_with_the_reason(monkeypatch, tmp_path):
+    from seatrial.engines import base
+    from seatrial.engines.reference.adapter import ReferenceEngine
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    engine = ReferenceEngine(tmp_path)
+    assert set(engine.capabilities().missing) == set(base.CAPABILITIES)
+    assert "needs root" in engine.capabilities().reason("exec")
+    info = engine.info()
+    assert not info.is_available and "needs root" in info.unavailable_reason
+    assert (info.oci_runtime, info.storage_driver, info.is_rootless) == ("seatrial-reference", "overlay", False)
