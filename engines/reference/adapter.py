@@ -67,6 +67,7 @@ class ReferenceEngine:
         self.kernel = kernel or k.Kernel()
         self._state: StateRoot | None = None
         self._exited_shims: set[int] = set()  # shims that may linger as zombies until reaped
+        self._zygote = None
 
     @property
     def state(self) -> StateRoot:
@@ -141,7 +142,7 @@ class ReferenceEngine:
                 seccomp=b"" if spec.privileged else seccomp_bpf(),
                 trash_dir=str(self.state.root / "trash" / cid),
                 attach_network=attachment.attach if attachment.interface else None)
-            started = start(self.kernel, proc)
+            started = start(self.kernel, proc, self._launcher())
         except (OSError, NetworkError, VolumeError) as exc:
             self._remove_container(cid)
             raise base.EngineError("run", f"container {name!r}: {exc}") from None
@@ -165,6 +166,16 @@ class ReferenceEngine:
         finally:
             os.close(started.done_fd), os.close(started.release_fd)  # the shim finishes now
         return base.RunResult(ref, code, stdout, stderr, time.monotonic() - began)
+
+    def _launcher(self):
+        """Shims come from the zygote (small, so forks are cheap) unless the kernel is a double
+        or SEATRIAL_REFERENCE_ZYGOTE=0."""
+        if not isinstance(self.kernel, k.Kernel) or os.environ.get("SEATRIAL_REFERENCE_ZYGOTE") == "0":
+            return None
+        if self._zygote is None:
+            from .zygote import Zygote
+            self._zygote = Zygote()
+        return self._zygote.launch
 
     def _wait_done(self, started: Started, record: dict, timeout: float) -> int:
         """pid 1's exit code as the shim reports it; an attached run that overstays is killed."""

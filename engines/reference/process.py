@@ -74,29 +74,52 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def start(kern, spec: ProcessSpec) -> Started:
-    """Start the container described by `spec`; returns once pid 1 has exec'd its command."""
+def start(kern, spec: ProcessSpec, launcher=None) -> Started:
+    """Start the container described by `spec`; returns once pid 1 has exec'd its command.
+
+    The shim is forked here, or by `launcher(spec, fds)` (the zygote, zygote.py), which gets the
+    shim's ends of the pipes and returns its pid."""
     sync_r, sync_w = os.pipe()     # shim -> harness: "u" (namespaces made), then pid 1's pid
     go_r, go_w = os.pipe()         # harness -> shim: network attached
     err_r, err_w = os.pipe()       # shim or pid 1 -> harness: setup error; EOF once exec'd
     done_r, done_w = os.pipe()     # shim -> harness: pid 1's exit code
     release_r, release_w = os.pipe()  # harness -> shim: EOF when the harness is done with it
-    shim = os.fork()
-    if shim == 0:
-        os.close(sync_r), os.close(go_w), os.close(err_r), os.close(done_r), os.close(release_w)
-        _shim(kern, spec, sync_w, go_r, err_w, done_w, release_r)
-    os.close(sync_w), os.close(go_r), os.close(err_w), os.close(done_w), os.close(release_r)
+    shim_ends = (sync_w, go_r, err_w, done_w, release_r)
     try:
-        if os.read(sync_r, 1) == b"u" and spec.attach_network is not None:
-            spec.attach_network(shim)
-        os.write(go_w, b"g")
+        if launcher is not None:
+            shim = launcher(spec, shim_ends)
+        else:
+            shim = os.fork()
+            if shim == 0:
+                for fd in (sync_r, go_w, err_r, done_r, release_w):
+                    os.close(fd)
+                _shim(kern, spec, *shim_ends)
+    except BaseException:
+        for fd in (sync_r, go_w, err_r, done_r, release_w):
+            os.close(fd)
+        raise
+    finally:
+        for fd in shim_ends:
+            os.close(fd)
+    try:
+        if os.read(sync_r, 1) == b"u":
+            if spec.attach_network is not None:
+                spec.attach_network(shim)
+            os.write(go_w, b"g")
         pid = _read_all(sync_r)
         error = _read_all(err_r).decode(errors="replace")
+    except BaseException:
+        os.kill(shim, signal.SIGKILL)  # never let a shim go on with half a network
+        os.close(sync_r), os.close(err_r), os.close(done_r), os.close(release_w)
+        raise
     finally:
         os.close(go_w)
     if error or not pid:
         os.close(done_r), os.close(release_w)
-        os.waitpid(shim, 0)
+        try:
+            os.waitpid(shim, 0)
+        except ChildProcessError:
+            pass  # the zygote's child
         raise OSError(f"start container: {error or 'the shim died before pid 1 started'}")
     return Started(shim, int(pid), done_r, release_w)
 
