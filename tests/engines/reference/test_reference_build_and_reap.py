@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,13 @@ def test_removing_an_image_frees_its_unshared_layers(engine, labels, context):
                    and layer not in {l for r in engine.images.all() for l in r["layers"]})
 
 
+def _ppid(pid: int) -> int:
+    try:
+        return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError):
+        return -1
+
+
 HARNESS = """
 import sys, time
 from seatrial.engines import base
@@ -115,8 +123,15 @@ def test_reaper_removes_resources_of_killed_session(engine, labels, state_root, 
     records = [r for r in engine.state.containers_records() if r["labels"] == labels]
     pids = [int(p) for r in records for p in (engine.state.containers / r["id"] / "pids").read_text().split()]
     assert len(records) == 3 and all(os.path.exists(f"/proc/{pid}") for pid in pids)
+    zygotes = [int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) == harness.pid]
+    assert zygotes, "the harness forks shims through a zygote child"
     os.kill(harness.pid, signal.SIGKILL)
     harness.wait(timeout=10)
+    for _ in range(200):  # the zygote sees EOF on its socket and exits
+        if not any(os.path.exists(f"/proc/{z}") for z in zygotes):
+            break
+        time.sleep(0.01)
+    assert not any(os.path.exists(f"/proc/{z}") for z in zygotes)
     removed = engine.reap(session=session)
     assert {"container doomed-1", "container doomed-2", "network doomed-net"} <= set(removed)
     assert engine.resources(f"seatrial.session={session}") == []

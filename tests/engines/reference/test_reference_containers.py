@@ -97,3 +97,12 @@ def test_isolation_defaults_hold_inside(engine, labels):
 def test_privileged_container_keeps_all_capabilities(engine, labels):
     out = run(engine, labels, "grep", "CapEff", "/proc/self/status", privileged=True, remove=True).stdout
     assert "0000000000000000" not in out and "a80425fb" not in out
+
+
+def test_runs_the_same_without_the_zygote(engine, labels, monkeypatch):
+    from seatrial.engines.reference.adapter import ReferenceEngine
+    monkeypatch.setenv("SEATRIAL_REFERENCE_ZYGOTE", "0")
+    direct = ReferenceEngine(engine.state.root)
+    result = direct.run(base.RunSpec(image=IMAGE, name="direct", command=("sh", "-c", "echo $$; exit 4"),
+                                     network="none", labels=labels, remove=True))
+    assert (result.exit_code, result.stdout) == (4, "1\n")
