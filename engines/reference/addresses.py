@@ -1,6 +1,7 @@
 """Address allocation for bridge networks: pure Python over ipaddress, no kernel calls.
 
-Subnets are /24s carved from 10.213.0.0/16 (10.213.0.0/24 is the default bridge); in each, .1
+Subnets are /24s carved from 10.213.0.0/16, the first that no network of this state root and no
+route of the host uses (the caller collects both); in each, .1
 is the bridge's own address (the containers' gateway) and containers get the lowest free one.
 """
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 import ipaddress
 
 SUPERNET = ipaddress.ip_network("10.213.0.0/16")
-DEFAULT_SUBNET = "10.213.0.0/24"
 
 
 class AddressesExhausted(RuntimeError):
@@ -16,8 +16,8 @@ class AddressesExhausted(RuntimeError):
 
 
 def pick_subnet(used: set[str]) -> str:
-    """The first /24 of SUPERNET, after the default bridge's, that is not in `used`."""
-    for subnet in list(SUPERNET.subnets(new_prefix=24))[1:]:
+    """The first /24 of SUPERNET that is not in `used`."""
+    for subnet in SUPERNET.subnets(new_prefix=24):
         if str(subnet) not in used:
             return str(subnet)
     raise AddressesExhausted(f"no free /24 left in {SUPERNET}")

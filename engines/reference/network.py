@@ -5,7 +5,9 @@ container end is created directly inside the container's netns (no move, no rena
 (ip-link(8) `type bridge`), netdevice(7) ioctls for eth0 inside (kernel.py), iptables(8) FORWARD
 rules so that a bridge talks to itself only (br_netfilter may be loaded by Docker with a DROP
 policy). Link changes go through one `ip -batch -` per operation, never per container on
-network none. Names carry a short session-derived tag (`sr<tag>...`) for the reaper.
+network none. Names carry a short session-derived tag (`sr<tag>...`) for the reaper; the
+default bridge is `strf<4 hex of the state root>`. Subnets are chosen under a host-wide lock
+among those no route uses yet (/proc/net/route), so several state roots never collide.
 
 Name resolution: on user-defined networks each container's /etc/hosts (a file of its container
 directory, bind-mounted) lists every peer, rewritten in place when a peer joins or leaves.
@@ -13,8 +15,14 @@ The default bridge gives no names, as Docker's does not.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import ipaddress
 import os
 import secrets
+import socket
+import struct
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -25,8 +33,9 @@ from .kernel import CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWPID, C
 from .process import Interface
 from .state import StateRoot, matches_label, read_json, write_json
 
-DEFAULT_BRIDGE = "strf0"
+DEFAULT_BRIDGE_PREFIX = "strf"  # + 4 hex of the state root: one default bridge per root
 IFACE_PREFIX = "sr"
+_HOST_LOCK = "/run/lock/seatrial-reference-net.lock"  # subnets are host-wide, state roots are not
 _BASE_NAMESPACES = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | (
     CLONE_NEWCGROUP if os.path.exists("/proc/self/ns/cgroup") else 0)  # cgroup ns where the host has them
 
@@ -75,6 +84,34 @@ class Attachment:
                  f"link set {self.veth} master {self.bridge} up\n")
 
 
+@contextlib.contextmanager
+def _host_lock():
+    """Serialise subnet choice and bridge creation across every state root on this host."""
+    os.makedirs(os.path.dirname(_HOST_LOCK), exist_ok=True)
+    with open(_HOST_LOCK, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def routed_subnets() -> set[str]:
+    """IPv4 subnets the host routes now (/proc/net/route, see route(8)): bridges of any root."""
+    subnets = set()
+    try:
+        with open("/proc/net/route") as handle:
+            for line in list(handle)[1:]:
+                fields = line.split()
+                destination, mask = (socket.inet_ntoa(struct.pack("<L", int(f, 16))) for f in (fields[1], fields[7]))
+                if mask != "0.0.0.0":
+                    subnets.add(str(ipaddress.ip_network(f"{destination}/{mask}", strict=False)))
+    except (OSError, ValueError, IndexError):
+        pass
+    return subnets
+
+
+def default_bridge_name(root) -> str:
+    return DEFAULT_BRIDGE_PREFIX + hashlib.sha256(str(root).encode()).hexdigest()[:4]
+
+
 class Networks:
     def __init__(self, state: StateRoot):
         self.state = state
@@ -94,36 +131,43 @@ class Networks:
     def create(self, name: str, labels: dict, tag: str, internal: bool = False) -> dict:
         if name in ("bridge", "host", "none"):
             raise NetworkError(f"network create {name!r}: name is reserved")
-        with self.state.lock():
+        with self.state.lock(), _host_lock():
             if self.get(name):
                 raise NetworkError(f"network create {name!r}: a network with this name exists")
-            used = {r["subnet"] for r in self.all()}
             net_id = secrets.token_hex(32)
             record = {"id": net_id, "name": name, "labels": dict(labels), "internal": internal,
-                      "bridge": f"{IFACE_PREFIX}{tag}n{net_id[:6]}", "subnet": addresses.pick_subnet(used),
+                      "bridge": f"{IFACE_PREFIX}{tag}n{net_id[:6]}", "subnet": self._free_subnet(),
                       "is_default": False, "endpoints": {}}
             write_json(self._path(name), record)
-        self._bring_up(record)
+            self._bring_up(record)
         return record
+
+    def _free_subnet(self) -> str:
+        return addresses.pick_subnet({r["subnet"] for r in self.all()} | routed_subnets())
 
     def _default(self) -> dict:
         record = self.get("bridge")
         if record is None:
-            with self.state.lock():
+            with self.state.lock(), _host_lock():
                 record = self.get("bridge") or {
                     "id": "bridge", "name": "bridge", "labels": {}, "internal": False,
-                    "bridge": DEFAULT_BRIDGE, "subnet": addresses.DEFAULT_SUBNET,
+                    "bridge": default_bridge_name(self.state.root), "subnet": self._free_subnet(),
                     "is_default": True, "endpoints": {}}
                 write_json(self._path("bridge"), record)
         self._ensure_up(record)
-        return record
+        return self.get("bridge")
 
     def _ensure_up(self, record: dict) -> None:
-        """Bring the bridge up once, even with several harness processes racing for it."""
+        """Bring the bridge up once, even with several harness processes racing for it; a
+        subnet that another bridge took while this one was down is exchanged for a free one."""
         if Path(f"/sys/class/net/{record['bridge']}").exists():
             return
-        with self.state.lock():
+        with self.state.lock(), _host_lock():
+            record = self.get(record["name"])
             if not Path(f"/sys/class/net/{record['bridge']}").exists():
+                if record["subnet"] in routed_subnets():
+                    record["subnet"], record["endpoints"] = self._free_subnet(), {}
+                    write_json(self._path(record["name"]), record)
                 self._bring_up(record)
 
     def _bring_up(self, record: dict) -> None:

@@ -14,7 +14,7 @@ import signal
 import time
 
 from . import kernel as k
-from .network import DEFAULT_BRIDGE, IFACE_PREFIX, delete_bridge, run_tool
+from .network import IFACE_PREFIX, delete_bridge, run_tool
 from .state import matches_label, read_json
 
 
@@ -103,7 +103,7 @@ def reap_kernel_objects(engine, tag: str | None) -> list[str]:
     for entry in trash.iterdir() if trash.is_dir() else ():
         shutil.rmtree(entry, ignore_errors=True)  # `run --rm` leftovers of a shim that died
     default = engine.networks.get("bridge")
-    if DEFAULT_BRIDGE in names and not engine.state.containers_records() and not (default or {}).get("endpoints"):
-        delete_bridge(DEFAULT_BRIDGE)
-        removed.append(f"link {DEFAULT_BRIDGE}")
+    if default and default["bridge"] in names and not engine.state.containers_records():
+        delete_bridge(default["bridge"])  # this root's default bridge, once nothing uses it
+        removed.append(f"link {default['bridge']}")
     return removed

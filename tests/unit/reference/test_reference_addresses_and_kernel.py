@@ -22,9 +22,15 @@ def test_allocation_reports_exhaustion():
         addresses.allocate("10.213.5.0/24", used)
 
 
-def test_subnets_skip_the_default_bridge_and_used_ones():
-    assert addresses.pick_subnet(set()) == "10.213.1.0/24"
-    assert addresses.pick_subnet({"10.213.1.0/24"}) == "10.213.2.0/24"
+def test_subnets_skip_used_ones():
+    assert addresses.pick_subnet(set()) == "10.213.0.0/24"
+    assert addresses.pick_subnet({"10.213.0.0/24", "10.213.1.0/24"}) == "10.213.2.0/24"
+
+
+def test_subnets_are_exhausted_with_a_message():
+    used = {f"10.213.{i}.0/24" for i in range(256)}
+    with pytest.raises(addresses.AddressesExhausted, match="10.213.0.0/16"):
+        addresses.pick_subnet(used)
 
 
 @pytest.mark.parametrize("image, entrypoint, command, expected", [
@@ -73,3 +79,10 @@ def test_the_double_refuses_calls_the_kernel_does_not_have():
     assert kern.names() == ["unshare"]
     with pytest.raises(AttributeError):
         kern.no_such_call()
+
+
+def test_routed_subnets_and_default_bridge_names_need_no_root(tmp_path):
+    from seatrial.engines.reference.network import default_bridge_name, routed_subnets
+    assert all("/" in subnet for subnet in routed_subnets())
+    name = default_bridge_name(tmp_path)
+    assert name.startswith("strf") and len(name) <= 15 and name != default_bridge_name(tmp_path / "other")
