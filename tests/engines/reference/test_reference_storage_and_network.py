@@ -128,3 +128,21 @@ def test_exec_that_times_out_is_killed(engine, labels):
         engine.exec("slow", ("sleep", "30"), timeout=0.3)
     listed = engine.exec("slow", ("ps", "-o", "args"))
     assert "sleep 30" not in listed.stdout
+
+
+def test_two_state_roots_get_their_own_default_bridge_and_subnet(engine, labels, tmp_path):
+    from reference_busybox import write_archive
+    from seatrial.engines.reference.adapter import ReferenceEngine
+    other = ReferenceEngine(tmp_path / "other-root")
+    other.load(write_archive(tmp_path / "busybox.tar"))
+    try:
+        run(engine, labels, "here", "exec sleep 60", network="bridge", detach=True)
+        run(other, labels, "there", "exec sleep 60", network="bridge", detach=True)
+        mine, theirs = engine.networks.get("bridge"), other.networks.get("bridge")
+        assert mine["bridge"] != theirs["bridge"] and mine["subnet"] != theirs["subnet"]
+        address = other.inspect(base.ResourceRef("container", "", "there"))["address"]
+        reached = run(other, labels, "probe", f"ping -c1 -W2 {address}", network="bridge", remove=True)
+        assert reached.exit_code == 0
+    finally:
+        other.reap(session=labels["seatrial.session"])
+        other.reap(label="seatrial.session")
