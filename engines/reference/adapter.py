@@ -275,12 +275,19 @@ class ReferenceEngine:
                            seccomp=b"" if record["privileged"] else seccomp_bpf(),
                            extra={"stdout": out_w, "stderr": err_w})
         try:
-            child = exec_in(self.kernel, record["pid"], spec)
+            child, status_fd = exec_in(self.kernel, record["pid"], spec, self._launcher())
         finally:
             os.close(out_w), os.close(err_w)
-        out, err = _collect({out_r: [], err_r: []}, began + timeout, child)
-        _, status = os.waitpid(child, 0)
-        return base.ExecResult(os.waitstatus_to_exitcode(status), out, err, time.monotonic() - began)
+        try:
+            out, err = _collect({out_r: [], err_r: []}, began + timeout, child)
+            code = int(os.read(status_fd, 16) or b"126")
+        finally:
+            os.close(status_fd)
+            try:
+                os.waitpid(child, 0)
+            except ChildProcessError:
+                pass  # the zygote's child, reaped by the kernel
+        return base.ExecResult(code, out, err, time.monotonic() - began)
 
     def stop(self, container: str, *, timeout: float = 10.0) -> None:
         record = self._record(container, "stop")

@@ -20,7 +20,7 @@ import sys
 import threading
 
 from . import kernel as k
-from .process import ProcessSpec, _shim
+from .process import ProcessSpec, _shim, exec_child
 
 _BOOT = "import sys; from seatrial.engines.reference.zygote import serve; serve(int(sys.argv[1]))"
 
@@ -41,11 +41,12 @@ class Zygote:
         theirs.close()
         self._sock = ours
 
-    def launch(self, spec: ProcessSpec, shim_ends: tuple[int, ...]) -> int:
-        """Have the zygote fork a shim for `spec`; returns the shim's pid."""
+    def launch(self, spec: ProcessSpec, ends: tuple[int, ...], kind: str = "shim") -> int:
+        """Have the zygote fork a shim (or an exec child, kind="exec") for `spec` with the
+        given fds; returns its pid."""
         listeners = tuple((index, address, port) for index, (_, address, port) in enumerate(spec.listeners))
-        payload = pickle.dumps(dataclasses.replace(spec, listeners=listeners, attach_network=None))
-        fds = list(shim_ends) + [listener.fileno() for listener, _, _ in spec.listeners]
+        payload = pickle.dumps((kind, dataclasses.replace(spec, listeners=listeners, attach_network=None)))
+        fds = list(ends) + [listener.fileno() for listener, _, _ in spec.listeners]
         with self._lock:
             for attempt in (1, 2):
                 if self._sock is None or self._proc.poll() is not None:
@@ -70,7 +71,7 @@ class Zygote:
 
 
 def serve(fd: int) -> None:
-    """The zygote's loop: one request, one forked shim, one reply with its pid."""
+    """The zygote's loop: one request, one forked shim or exec child, one reply with its pid."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=fd)
@@ -83,18 +84,20 @@ def serve(fd: int) -> None:
         if not payload:
             return
         try:
-            spec: ProcessSpec = pickle.loads(payload)
-            shim_ends, listener_fds = fds[:5], fds[5:]
-            listeners = tuple((socket.socket(fileno=listener_fds[index]), address, port)
+            kind, spec = pickle.loads(payload)
+            ends = fds[:5] if kind == "shim" else fds
+            listeners = tuple((socket.socket(fileno=fds[5 + index]), address, port)
                               for index, address, port in spec.listeners)
             pid = os.fork()
             if pid == 0:
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the shim waits for its pid 1
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # it waits for its own child
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
-                _shim(kern, dataclasses.replace(spec, listeners=listeners), *shim_ends)
+                if kind == "shim":
+                    _shim(kern, dataclasses.replace(spec, listeners=listeners), *ends)
+                exec_child(kern, spec, tuple(ends))
             for listener, _, _ in listeners:
                 listener.close()
-            for end in shim_ends:
+            for end in ends:
                 os.close(end)
             sock.send(str(pid).encode())
         except Exception as exc:  # noqa: BLE001 -- answer, never die on one bad request

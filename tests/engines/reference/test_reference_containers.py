@@ -106,3 +106,7 @@ def test_runs_the_same_without_the_zygote(engine, labels, monkeypatch):
     result = direct.run(base.RunSpec(image=IMAGE, name="direct", command=("sh", "-c", "echo $$; exit 4"),
                                      network="none", labels=labels, remove=True))
     assert (result.exit_code, result.stdout) == (4, "1\n")
+    direct.run(base.RunSpec(image=IMAGE, name="direct-d", command=("sleep", "60"), network="none",
+                            labels=labels, detach=True))
+    executed = direct.exec("direct-d", ("sh", "-c", "echo $$; exit 5"))
+    assert (executed.exit_code, executed.stdout) == (5, "2\n")
