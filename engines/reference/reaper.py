@@ -48,7 +48,7 @@ def _proc_state(pid: int) -> str:
 def reap(engine, label: str | None = None, session: str | None = None) -> list[str]:
     """Remove every container, network, volume and image carrying `label` (or
     seatrial.session=`session`), then kernel objects of that session. Returns what it removed."""
-    from .adapter import session_tag  # the adapter owns the naming rule
+    from .containers import session_tag  # containers.py owns the naming rule
     if session is not None:
         label = f"seatrial.session={session}"
     if label is None:

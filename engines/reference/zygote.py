@@ -20,7 +20,8 @@ import sys
 import threading
 
 from . import kernel as k
-from .process import ProcessSpec, _shim, exec_child
+from .nsexec import exec_child
+from .process import ProcessSpec, _shim
 
 _BOOT = "import sys; from seatrial.engines.reference.zygote import serve; serve(int(sys.argv[1]))"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from reference_busybox import IMAGE, links, write_archive  # noqa: E402,F401
+from reference_busybox import links, write_archive  # noqa: E402
 
 from seatrial.engines.reference.adapter import ReferenceEngine  # noqa: E402
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from seatrial.engines.reference import addresses, rootfs
-from seatrial.engines.reference.adapter import compose_command, merge_env, session_tag
+from seatrial.engines.reference.containers import compose_command, merge_env, session_tag
 from seatrial.engines.reference.kernel import MS_BIND, MS_RDONLY, RecordingKernel
 from seatrial.engines.reference.security import MASKED_PATHS
 

@@ -9,7 +9,7 @@ import tarfile
 import pytest
 
 from seatrial.engines.reference.images import ImageNotFound, ImageStore, normalize_reference
-from seatrial.engines.reference.layers import LayerError, LayerStore, directory_digest
+from seatrial.engines.reference.layers import LayerError, directory_digest
 from seatrial.engines.reference.state import StateRoot
 
 
