@@ -21,7 +21,7 @@ def test_run_reports_exit_code_and_separate_streams(engine, labels):
     assert (result.exit_code, result.stdout, result.stderr) == (7, "out\n", "err\n")
     assert engine.state.container_dir(result.container.id) is None
     trash = engine.state.root / "trash" / result.container.id
-    for _ in range(100):  # the shim deletes the writable layer after the harness lets go
+    for _ in range(500):  # the shim deletes the writable layer after the harness lets go
         if not trash.exists():
             break
         time.sleep(0.01)
