@@ -1,0 +1,144 @@
+"""ReferenceEngine: seatrial's Engine protocol over the reference runtime, in-process.
+
+No kernel facility of its own: it composes images, volumes, network, containers and state, and
+turns their errors into EngineError. The container recipe, `run_image`, is in containers.py.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from seatrial.engines import base
+
+from . import kernel as k
+from .containers import ContainerLifecycle, session_tag
+from .images import ImageNotFound, ImageStore
+from .network import NetworkError, Networks
+from .state import StateRoot, default_root, matches_label, read_json
+from .volumes import VolumeError, Volumes
+
+class ReferenceEngine(ContainerLifecycle):
+    """The bundled reference runtime, driven in-process; containers.py holds the container
+    lifecycle (run, exec, wait, stop, logs, removal)."""
+
+    name = "reference"
+
+    def __init__(self, root: Path | None = None, kernel=None):
+        self._root = Path(root) if root else None
+        self.kernel = kernel or k.Kernel()
+        self._state: StateRoot | None = None
+        self._exited_shims: set[int] = set()  # shims that may linger as zombies until reaped
+        self._zygote = None
+
+    @property
+    def state(self) -> StateRoot:
+        if self._state is None:
+            self._state = StateRoot(self._root or default_root())
+        return self._state
+
+    @property
+    def images(self) -> ImageStore:
+        return ImageStore(self.state)
+
+    @property
+    def networks(self) -> Networks:
+        return Networks(self.state)
+
+    @property
+    def volumes(self) -> Volumes:
+        return Volumes(self.state)
+
+    # --- images, networks, volumes ------------------------------------------------------------
+    def build(self, spec: base.BuildSpec) -> base.BuildResult:
+        from .build import Builder
+        return Builder(self).build(spec)
+
+    def load(self, archive: Path) -> base.ResourceRef:
+        try:
+            image_id = self.images.load(Path(archive))
+        except (OSError, ValueError, KeyError) as exc:
+            raise base.EngineError("load", f"{archive}: {exc}") from None
+        record = self.images.resolve(image_id)
+        return base.ResourceRef("image", image_id, record["tags"][0] if record["tags"] else "",
+                                record["config"].get("config", {}).get("Labels") or {})
+
+    def tag(self, image: str, new_tag: str) -> None:
+        try:
+            self.images.tag(image, new_tag)
+        except ImageNotFound as exc:
+            raise base.EngineError("tag", str(exc)) from None
+
+    def image_exists(self, image: str) -> bool:
+        return self.images.exists(image)
+
+    def network_create(self, spec: base.NetworkSpec) -> base.ResourceRef:
+        try:
+            record = self.networks.create(spec.name, dict(spec.labels), session_tag(spec.labels), spec.internal)
+        except NetworkError as exc:
+            raise base.EngineError("network create", str(exc)) from None
+        return base.ResourceRef("network", record["id"], record["name"], record["labels"])
+
+    def volume_create(self, spec: base.VolumeSpec) -> base.ResourceRef:
+        record = self.volumes.create(spec.name, dict(spec.labels))
+        return base.ResourceRef("volume", spec.name, spec.name, record["labels"])
+
+    def inspect(self, ref: base.ResourceRef) -> dict:
+        if ref.kind == "container":
+            record = self._record(ref.handle, "inspect")
+            exit_record = read_json(self.state.containers / record["id"] / "exit.json")
+            return {**record, "running": self._is_running(record),
+                    "exit_code": exit_record["exit_code"] if exit_record else None}
+        if ref.kind == "image":
+            try:
+                return self.images.resolve(ref.handle)
+            except ImageNotFound as exc:
+                raise base.EngineError("inspect", str(exc)) from None
+        found = self.networks.get(ref.handle) if ref.kind == "network" else self.volumes.get(ref.handle)
+        if found is None:
+            raise base.EngineError("inspect", f"no such {ref.kind}: {ref.handle}")
+        return found
+
+    def remove(self, ref: base.ResourceRef) -> None:
+        """Remove a resource; absent ones are fine (idempotent). Running containers are killed."""
+        try:
+            if ref.kind == "container":
+                cdir = self.state.container_dir(ref.handle) or self.state.container_dir(ref.id)
+                if cdir:
+                    self._remove_container(cdir.name)
+            elif ref.kind == "image":
+                self.images.remove(ref.handle)
+            elif ref.kind == "network":
+                self.networks.remove(ref.handle, is_active=self._is_running_id)
+            else:
+                users = [r["name"] for r in self.state.containers_records()
+                         if any(m["kind"] == "volume" and m["source"] == ref.handle for m in r["mounts"])]
+                self.volumes.remove(ref.handle, in_use=bool(users))
+        except (NetworkError, VolumeError, OSError) as exc:
+            raise base.EngineError(f"remove {ref.kind}", str(exc)) from None
+
+    def resources(self, label: str) -> list[base.ResourceRef]:
+        refs = [base.ResourceRef("container", r["id"], r["name"], r["labels"])
+                for r in self.state.containers_records() if matches_label(r["labels"], label)]
+        refs += [base.ResourceRef("network", r["id"], r["name"], r["labels"]) for r in self.networks.with_label(label)]
+        refs += [base.ResourceRef("volume", r["name"], r["name"], r["labels"]) for r in self.volumes.with_label(label)]
+        refs += [base.ResourceRef("image", r["id"], r["tags"][0] if r["tags"] else "",
+                                  r["config"].get("config", {}).get("Labels") or {})
+                 for r in self.images.with_label(label)]
+        return refs
+
+    # --- about this engine --------------------------------------------------------------------
+    def info(self) -> base.EngineInfo:
+        from .about import info
+        return info(self)
+
+    def capabilities(self) -> base.Capabilities:
+        from .about import capabilities
+        return capabilities()
+
+    def testinfra_host(self, container: str):
+        from .testinfra_backend import host_for
+        return host_for(self, container)
+
+    def reap(self, label: str | None = None, session: str | None = None) -> list[str]:
+        """Remove everything of a (dead) session; see reaper.py."""
+        from .reaper import reap
+        return reap(self, label=label, session=session)

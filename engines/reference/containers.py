@@ -1,0 +1,306 @@
+"""Containers: the `run` recipe top to bottom, then exec, wait, stop, logs and removal.
+
+No kernel facility of its own: it lays out a container's directory and state record, asks
+network.py for an attachment, volumes.py for binds, ports.py for listeners, and process.py (through
+the zygote, zygote.py) to start it. `ContainerLifecycle` is mixed into ReferenceEngine, whose
+state, stores, kernel and zygote it uses.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import select
+import shutil
+import signal
+import socket
+import time
+from pathlib import Path
+
+from seatrial.engines import base
+
+from . import dns, kernel as k, ports
+from .images import ImageNotFound
+from .network import NetworkError
+from .nsexec import exec_in
+from .process import ProcessSpec, Started, signal_container, start
+from .rootfs import BindMount, RootfsSpec, ensure_init_layer
+from .security import seccomp_bpf
+from .state import read_json, write_json
+from .volumes import VolumeError
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def session_tag(labels) -> str:
+    """4 hex digits derived from the seatrial.session label; names kernel objects for the reaper."""
+    session = (labels or {}).get(base.SESSION_LABEL, "")
+    return hashlib.sha256(session.encode()).hexdigest()[:4] if session else "0000"
+
+
+def compose_command(image_config: dict, entrypoint, command) -> list[str]:
+    """Docker's rules: an entrypoint override clears the image's CMD; arguments replace CMD."""
+    if entrypoint is not None:
+        return list(entrypoint) + list(command or ())
+    image_cmd = image_config.get("Cmd") or []
+    return list(image_config.get("Entrypoint") or []) + list(command if command is not None else image_cmd)
+
+
+def merge_env(image_env, overrides) -> list[str]:
+    env = dict(item.split("=", 1) for item in image_env or () if "=" in item)
+    env.setdefault("PATH", DEFAULT_PATH)
+    env.update(overrides)
+    return [f"{key}={value}" for key, value in env.items()]
+
+
+def _process_start_time(pid: int) -> str:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+class ContainerLifecycle:
+    """Container operations of ReferenceEngine (see the module docstring)."""
+
+    def run(self, spec: base.RunSpec) -> base.RunResult:
+        try:
+            image = self.images.resolve(spec.image)
+        except ImageNotFound as exc:
+            raise base.EngineError("run", str(exc), exit_code=125) from None
+        return self.run_image(spec, image)
+
+    def run_image(self, spec: base.RunSpec, image: dict) -> base.RunResult:
+        """Run `spec` on an image record (the builder passes records that have no tag)."""
+        began = time.monotonic()
+        self._reap_exited_shims()
+        config = image["config"].get("config") or {}
+        argv = compose_command(config, spec.entrypoint, spec.command)
+        if not argv:
+            raise base.EngineError("run", f"image {spec.image!r} has no command and none was given")
+        if spec.name and self.state.container_dir(spec.name):
+            raise base.EngineError("run", f"container name {spec.name!r} is already in use")
+        cid = secrets.token_hex(32)
+        name = spec.name or f"ref_{cid[:12]}"
+        cdir = self.state.containers / cid
+        for sub in ("upper", "work", "rootfs"):
+            (cdir / sub).mkdir(parents=True)
+        hostname = spec.hostname or (socket.gethostname() if spec.network == "host" else cid[:12])
+        labels = {**(config.get("Labels") or {}), **spec.labels}
+        tag = session_tag(labels)
+        record = {"id": cid, "name": name, "image": spec.image, "image_id": image["id"],
+                  "labels": labels, "argv": argv, "hostname": hostname, "network": spec.network,
+                  "env": merge_env(config.get("Env"), spec.env), "user": spec.user or config.get("User") or "",
+                  "workdir": spec.workdir or config.get("WorkingDir") or "/", "created": time.time(),
+                  "privileged": spec.privileged, "mounts": [m.__dict__ for m in spec.mounts],
+                  "ports": [], "tag": tag}
+        write_json(cdir / "config.json", record)
+        listeners = ()
+        try:
+            attachment = self.networks.prepare(spec.network, cid, name, spec.network_aliases, tag)
+            record["address"] = attachment.address
+            (cdir / "hosts").write_text(self.networks.hosts_file(spec.network, cid, hostname))
+            (cdir / "hostname").write_text(hostname + "\n")
+            has_dns = spec.network not in ("host", "none", "bridge")
+            (cdir / "resolv.conf").write_text(self._resolv_conf(spec.network, has_dns))
+            etc = [BindMount(str(cdir / f), f"/etc/{f}") for f in ("hosts", "hostname", "resolv.conf")]
+            binds = self.volumes.binds(spec.mounts, labels) + tuple(etc)
+            listeners = ports.listen(spec.ports, attachment.address, record["ports"]) if attachment.namespaces & k.CLONE_NEWNET else ()
+            write_json(cdir / "config.json", record)
+            proc = ProcessSpec(
+                argv=tuple(argv), env=tuple(record["env"]), workdir=record["workdir"],
+                user=record["user"], hostname=hostname, container_dir=str(cdir),
+                rootfs=RootfsSpec(tuple(self._lowerdirs(image)), str(cdir / "upper"), str(cdir / "work"),
+                                  str(cdir / "rootfs"), binds, confined=not spec.privileged),
+                namespaces=attachment.namespaces, interface=attachment.interface,
+                listeners=tuple(listeners), confined=not spec.privileged, has_dns=has_dns,
+                seccomp=b"" if spec.privileged else seccomp_bpf(),
+                trash_dir=str(self.state.root / "trash" / cid),
+                attach_network=attachment.attach if attachment.interface else None)
+            started = start(self.kernel, proc, self._launcher())
+        except (OSError, NetworkError, VolumeError) as exc:
+            self._remove_container(cid)
+            raise base.EngineError("run", f"container {name!r}: {exc}") from None
+        finally:
+            for listener, _, _ in listeners:
+                listener.close()  # the shim holds its own copy
+        record.update(shim_pid=started.shim_pid, pid=started.pid,
+                      shim_start=_process_start_time(started.shim_pid), started=time.time())
+        write_json(cdir / "config.json", record)
+        self.networks.refresh_peers(spec.network, except_cid=cid)
+        ref = base.ResourceRef("container", cid, name, labels)
+        self._exited_shims.add(started.shim_pid)
+        if spec.detach:
+            os.close(started.done_fd), os.close(started.release_fd)
+            return base.RunResult(ref, None, "", "", time.monotonic() - began)
+        try:
+            code = self._wait_done(started, record, spec.timeout)
+            stdout, stderr = self.logs(cid)
+            if spec.remove:
+                self._remove_exited(record)
+        finally:
+            os.close(started.done_fd), os.close(started.release_fd)  # the shim finishes now
+        return base.RunResult(ref, code, stdout, stderr, time.monotonic() - began)
+
+    def _launcher(self):
+        """Shims come from the zygote (small, so forks are cheap) unless the kernel is a double
+        or SEATRIAL_REFERENCE_ZYGOTE=0."""
+        if not isinstance(self.kernel, k.Kernel) or os.environ.get("SEATRIAL_REFERENCE_ZYGOTE") == "0":
+            return None
+        if self._zygote is None:
+            from .zygote import Zygote
+            self._zygote = Zygote()
+        return self._zygote.launch
+
+    def _wait_done(self, started: Started, record: dict, timeout: float) -> int:
+        """pid 1's exit code as the shim reports it; an attached run that overstays is killed."""
+        if not select.select([started.done_fd], [], [], timeout)[0]:
+            self._remove_container(record["id"])
+            raise base.EngineError("run", f"container {record['name']!r} still runs after {timeout}s; killed")
+        return int(os.read(started.done_fd, 16) or b"137")
+
+    def _remove_exited(self, record: dict) -> None:
+        """`run --rm`: hide the directory at once; the shim deletes it after we let go."""
+        if record["network"] not in ("host", "none"):
+            self.networks.release(record["network"], record["id"])
+        (self.state.root / "trash").mkdir(exist_ok=True)
+        os.rename(self.state.containers / record["id"], self.state.root / "trash" / record["id"])
+
+    def _reap_exited_shims(self) -> None:
+        for pid in list(self._exited_shims):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                    continue
+            except ChildProcessError:
+                pass
+            self._exited_shims.discard(pid)
+
+    def _lowerdirs(self, image: dict) -> list[str]:
+        layers = [str(self.images.layers.path(layer)) for layer in reversed(image["layers"])]
+        return [ensure_init_layer(str(self.state.root / "init"))] + layers
+
+    def _resolv_conf(self, network: str, has_dns: bool) -> str:
+        if network == "host":
+            try:
+                return Path("/etc/resolv.conf").read_text()
+            except OSError:
+                return ""
+        if has_dns:  # the shim answers from /etc/hosts (dns.py)
+            return f"nameserver {dns.ADDRESS}\noptions ndots:0\n"
+        return "nameserver 127.0.0.1\noptions ndots:0\n"  # no resolver: names come from /etc/hosts
+
+    def _record(self, handle: str, operation: str) -> dict:
+        cdir = self.state.container_dir(handle)
+        record = read_json(cdir / "config.json") if cdir else None
+        if record is None:
+            raise base.EngineError(operation, f"no such container: {handle}")
+        return record
+
+    def _is_running(self, record: dict) -> bool:
+        exit_record = self.state.containers / record["id"] / "exit.json"
+        return ("shim_pid" in record and not exit_record.exists()
+                and _process_start_time(record["shim_pid"]) == record.get("shim_start"))
+
+    def _is_running_id(self, cid: str) -> bool:
+        record = read_json(self.state.containers / cid / "config.json")
+        return bool(record) and self._is_running(record)
+
+    def _wait(self, record: dict, timeout: float) -> int:
+        exit_path = self.state.containers / record["id"] / "exit.json"
+        if "shim_pid" not in record:
+            raise base.EngineError("wait", f"container {record['name']!r} was never started")
+        try:
+            pidfd = os.pidfd_open(record["shim_pid"])
+        except ProcessLookupError:
+            pidfd = None
+        if pidfd is not None:
+            try:
+                if _process_start_time(record["shim_pid"]) == record.get("shim_start"):
+                    if not select.select([pidfd], [], [], timeout)[0]:
+                        raise base.EngineError("wait", f"container {record['name']!r} still runs after {timeout}s")
+            finally:
+                os.close(pidfd)
+            try:
+                os.waitpid(record["shim_pid"], os.WNOHANG)
+            except ChildProcessError:
+                pass
+        result = read_json(exit_path)
+        return result["exit_code"] if result else 137
+
+    def wait(self, container: str, *, timeout: float) -> int:
+        return self._wait(self._record(container, "wait"), timeout)
+
+    def logs(self, container: str) -> tuple[str, str]:
+        cdir = self.state.container_dir(container)
+        if cdir is None:
+            raise base.EngineError("logs", f"no such container: {container}")
+        read = lambda n: (cdir / n).read_bytes().decode(errors="replace") if (cdir / n).exists() else ""  # noqa: E731
+        return read("stdout"), read("stderr")
+
+    def exec(self, container: str, argv: tuple[str, ...], *, timeout: float = 60.0) -> base.ExecResult:
+        began = time.monotonic()
+        record = self._record(container, "exec")
+        if not self._is_running(record):
+            raise base.EngineError("exec", f"container {record['name']!r} is not running")
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        spec = ProcessSpec(argv=tuple(argv), env=tuple(record["env"]), workdir=record["workdir"],
+                           user=record["user"], hostname="", rootfs=None, container_dir="",
+                           namespaces=0, confined=not record["privileged"],
+                           seccomp=b"" if record["privileged"] else seccomp_bpf(),
+                           extra={"stdout": out_w, "stderr": err_w})
+        try:
+            child, status_fd = exec_in(self.kernel, record["pid"], spec, self._launcher())
+        finally:
+            os.close(out_w), os.close(err_w)
+        try:
+            out, err = _collect({out_r: [], err_r: []}, began + timeout, child)
+            code = int(os.read(status_fd, 16) or b"126")
+        finally:
+            os.close(status_fd)
+            try:
+                os.waitpid(child, 0)
+            except ChildProcessError:
+                pass  # the zygote's child, reaped by the kernel
+        return base.ExecResult(code, out, err, time.monotonic() - began)
+
+    def stop(self, container: str, *, timeout: float = 10.0) -> None:
+        record = self._record(container, "stop")
+        if not self._is_running(record):
+            return
+        signal_container(record["pid"], signal.SIGTERM)
+        try:
+            self._wait(record, timeout)
+        except base.EngineError:
+            signal_container(record["pid"], signal.SIGKILL)
+            self._wait(record, 10)
+
+    def _remove_container(self, cid: str) -> None:
+        record = read_json(self.state.containers / cid / "config.json")
+        if record and self._is_running(record):
+            signal_container(record["pid"], signal.SIGKILL)
+            self._wait(record, 10)
+        if record:
+            self.networks.release(record["network"], cid) if record["network"] not in ("host", "none") else None
+        shutil.rmtree(self.state.containers / cid, ignore_errors=True)
+
+
+def _collect(buffers: dict, deadline: float, child: int) -> tuple[str, str]:
+    """Read both pipes to EOF (or kill the exec'd process at the deadline)."""
+    fds = list(buffers)
+    while fds:
+        ready, _, _ = select.select(fds, [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            os.kill(child, signal.SIGKILL)
+            for fd in fds:
+                os.close(fd)
+            raise base.EngineError("exec", "timed out")
+        for fd in ready:
+            data = os.read(fd, 65536)
+            if data:
+                buffers[fd].append(data)
+            else:
+                fds.remove(fd)
+                os.close(fd)
+    out, err = (b"".join(v).decode(errors="replace") for v in buffers.values())
+    return out, err

@@ -1,0 +1,149 @@
+"""Dockerfile parsing: the subset FROM, WORKDIR, COPY, RUN, ENV, EXPOSE, CMD, ENTRYPOINT, LABEL,
+ARG, USER, multi-stage with `AS`. Pure Python; no kernel facility.
+
+Errors name the file and line: `Dockerfile:3: unknown instruction 'RUNN'`.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+
+KEYWORDS = ("FROM", "WORKDIR", "COPY", "ADD", "RUN", "ENV", "EXPOSE", "CMD", "ENTRYPOINT", "LABEL",
+            "ARG", "USER")
+
+
+class DockerfileError(ValueError):
+    """A Dockerfile that cannot be built; the message starts with `path:line:`."""
+
+
+@dataclass(frozen=True)
+class Instruction:
+    keyword: str
+    args: str                  # the text after the keyword, continuations joined
+    line: int
+    flags: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def text(self) -> str:
+        flags = "".join(f"--{k}={v} " for k, v in self.flags)
+        return f"{self.keyword} {flags}{self.args}".strip()
+
+    def flag(self, name: str) -> str | None:
+        return dict(self.flags).get(name)
+
+    def exec_form(self) -> list[str] | None:
+        """The JSON array form (`["a", "b"]`), or None for the shell form."""
+        if not self.args.startswith("["):
+            return None
+        try:
+            value = json.loads(self.args)
+        except json.JSONDecodeError:
+            return None
+        return value if isinstance(value, list) and all(isinstance(v, str) for v in value) else None
+
+
+@dataclass
+class Stage:
+    index: int
+    base: str
+    name: str | None
+    line: int
+    instructions: list[Instruction] = field(default_factory=list)
+
+
+def _logical_lines(text: str):
+    """(line number, text) with `\\` continuations joined and comments dropped."""
+    buffer, start = "", 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        stripped = raw.strip()
+        if not buffer and (not stripped or stripped.startswith("#")):
+            continue
+        if buffer and stripped.startswith("#"):
+            continue
+        if not buffer:
+            start = number
+        if stripped.endswith("\\"):
+            buffer += stripped[:-1].rstrip() + " "
+            continue
+        yield start, (buffer + stripped).strip()
+        buffer = ""
+    if buffer:
+        yield start, buffer.strip()
+
+
+_FLAG = re.compile(r"^--([a-z-]+)=(\S+)\s*")
+
+
+def parse(text: str, path: str = "Dockerfile") -> tuple[list[Instruction], list[Stage]]:
+    """Global ARGs before the first FROM, and the stages."""
+    global_args: list[Instruction] = []
+    stages: list[Stage] = []
+    for line, logical in _logical_lines(text):
+        keyword, _, args = logical.partition(" ")
+        keyword, args = keyword.upper(), args.strip()
+        if keyword not in KEYWORDS:
+            raise DockerfileError(f"{path}:{line}: unknown instruction {keyword!r}; "
+                                  f"supported: {', '.join(KEYWORDS)}")
+        flags = []
+        while (match := _FLAG.match(args)):
+            flags.append((match.group(1), match.group(2)))
+            args = args[match.end():]
+        if not args:
+            raise DockerfileError(f"{path}:{line}: {keyword} requires at least one argument")
+        instruction = Instruction(keyword, args, line, tuple(flags))
+        if keyword == "FROM":
+            words = args.split()
+            if len(words) == 3 and words[1].upper() == "AS":
+                stages.append(Stage(len(stages), words[0], words[2].lower(), line))
+            elif len(words) == 1:
+                stages.append(Stage(len(stages), words[0], None, line))
+            else:
+                raise DockerfileError(f"{path}:{line}: FROM takes 'IMAGE' or 'IMAGE AS NAME', got {args!r}")
+        elif not stages:
+            if keyword != "ARG":
+                raise DockerfileError(f"{path}:{line}: {keyword} before the first FROM; "
+                                      f"only ARG may come before FROM")
+            global_args.append(instruction)
+        else:
+            _check(instruction, path)
+            stages[-1].instructions.append(instruction)
+    if not stages:
+        raise DockerfileError(f"{path}:1: no FROM instruction; a Dockerfile starts with FROM")
+    return global_args, stages
+
+
+def _check(instruction: Instruction, path: str) -> None:
+    where = f"{path}:{instruction.line}"
+    if instruction.keyword in ("COPY", "ADD"):
+        words = instruction.exec_form() or shlex.split(instruction.args)
+        if len(words) < 2:
+            raise DockerfileError(f"{where}: {instruction.keyword} needs a source and a destination")
+    if instruction.keyword == "ENV" and "=" not in instruction.args and len(instruction.args.split()) < 2:
+        raise DockerfileError(f"{where}: ENV needs KEY=value or KEY value")
+
+
+def key_values(args: str) -> list[tuple[str, str]]:
+    """`K=V K2="v 2"` or the legacy `K V with spaces` of ENV and LABEL."""
+    words = shlex.split(args)
+    if words and "=" not in words[0]:
+        return [(words[0], args.split(None, 1)[1] if len(words) > 1 else "")]
+    return [tuple(w.split("=", 1)) for w in words]  # type: ignore[misc]
+
+
+_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def substitute(text: str, variables: dict[str, str]) -> str:
+    """Docker's `$VAR`, `${VAR}`, `${VAR:-default}` and `${VAR:+alt}`; `\\$` stays literal."""
+    def replace(match: re.Match) -> str:
+        name = match.group(1) or match.group(4)
+        value = variables.get(name, "")
+        if match.group(2) == "-":
+            return value or match.group(3)
+        if match.group(2) == "+":
+            return match.group(3) if value else ""
+        return value
+    parts = text.split("\\$")
+    return "$".join(_VAR.sub(replace, part) for part in parts)

@@ -1,0 +1,247 @@
+"""Networks: none, host, the default bridge and user-defined bridges.
+
+Kernel facilities: network_namespaces(7) (made by the shim's unshare), veth(4) pairs whose
+container end is created directly inside the container's netns (no move, no rename), bridges
+(ip-link(8) `type bridge`), netdevice(7) ioctls for eth0 inside (kernel.py), iptables(8) FORWARD
+rules so that a bridge talks to itself only (br_netfilter may be loaded by Docker with a DROP
+policy). Link changes go through one `ip -batch -` per operation, never per container on
+network none. Names carry a short session-derived tag (`sr<tag>...`) for the reaper; the
+default bridge is `strf<4 hex of the state root>`. Subnets are chosen under a host-wide lock
+among those no route uses yet (/proc/net/route), so several state roots never collide.
+
+Name resolution: on user-defined networks each container's /etc/hosts (a file of its container
+directory, bind-mounted) lists every peer, rewritten in place when a peer joins or leaves.
+The default bridge gives no names, as Docker's does not.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import ipaddress
+import os
+import secrets
+import socket
+import struct
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import addresses
+from .kernel import CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWUTS
+from .process import Interface
+from .state import StateRoot, matches_label, read_json, write_json
+
+DEFAULT_BRIDGE_PREFIX = "strf"  # + 4 hex of the state root: one default bridge per root
+IFACE_PREFIX = "sr"
+_HOST_LOCK = "/run/lock/seatrial-reference-net.lock"  # subnets are host-wide, state roots are not
+_BASE_NAMESPACES = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | (
+    CLONE_NEWCGROUP if os.path.exists("/proc/self/ns/cgroup") else 0)  # cgroup ns where the host has them
+
+
+class NetworkError(RuntimeError):
+    pass
+
+
+def run_tool(argv: list[str], stdin: str = "", check: bool = True) -> str:
+    """Run ip/iptables with a timeout; a failure names the command and what it said."""
+    proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=30)
+    if check and proc.returncode != 0:
+        raise NetworkError(f"{' '.join(argv)}: exit {proc.returncode}: {proc.stderr.strip()} {stdin.strip()}")
+    return proc.stdout
+
+
+def _isolation_rules(bridge: str) -> list[list[str]]:
+    tag = ["-m", "comment", "--comment", f"seatrial-ref:{bridge}"]
+    return [["FORWARD", "-i", bridge, "!", "-o", bridge, *tag, "-j", "DROP"],
+            ["FORWARD", "-o", bridge, "!", "-i", bridge, *tag, "-j", "DROP"],
+            ["FORWARD", "-i", bridge, "-o", bridge, *tag, "-j", "ACCEPT"]]
+
+
+def delete_bridge(bridge: str) -> None:
+    """Delete a bridge and its iptables rules; absent ones are fine (idempotent)."""
+    run_tool(["ip", "link", "del", bridge], check=False)
+    if shutil.which("iptables"):
+        for rule in _isolation_rules(bridge):
+            run_tool(["iptables", "-w", "-D", *rule], check=False)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """What a container gets from its network: namespaces to make, eth0, and the hook that
+    plugs the veth in once the shim's netns exists."""
+
+    namespaces: int
+    interface: Interface | None = None
+    address: str = ""
+    veth: str = ""
+    bridge: str = ""
+
+    def attach(self, shim_pid: int) -> None:
+        run_tool(["ip", "-batch", "-"],
+                 f"link add {self.veth} type veth peer name eth0 netns {shim_pid}\n"
+                 f"link set {self.veth} master {self.bridge} up\n")
+
+
+@contextlib.contextmanager
+def _host_lock():
+    """Serialise subnet choice and bridge creation across every state root on this host."""
+    os.makedirs(os.path.dirname(_HOST_LOCK), exist_ok=True)
+    with open(_HOST_LOCK, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def routed_subnets() -> set[str]:
+    """IPv4 subnets the host routes now (/proc/net/route, see route(8)): bridges of any root."""
+    subnets = set()
+    try:
+        with open("/proc/net/route") as handle:
+            for line in list(handle)[1:]:
+                fields = line.split()
+                destination, mask = (socket.inet_ntoa(struct.pack("<L", int(f, 16))) for f in (fields[1], fields[7]))
+                if mask != "0.0.0.0":
+                    subnets.add(str(ipaddress.ip_network(f"{destination}/{mask}", strict=False)))
+    except (OSError, ValueError, IndexError):
+        pass
+    return subnets
+
+
+def default_bridge_name(root) -> str:
+    return DEFAULT_BRIDGE_PREFIX + hashlib.sha256(str(root).encode()).hexdigest()[:4]
+
+
+class Networks:
+    def __init__(self, state: StateRoot):
+        self.state = state
+
+    def _path(self, name: str) -> Path:
+        return self.state.networks / f"{name}.json"
+
+    def get(self, name: str) -> dict | None:
+        return read_json(self._path(name))
+
+    def all(self) -> list[dict]:
+        return [r for p in sorted(self.state.networks.glob("*.json")) if (r := read_json(p))]
+
+    def with_label(self, label: str) -> list[dict]:
+        return [r for r in self.all() if not r["is_default"] and matches_label(r["labels"], label)]
+
+    def create(self, name: str, labels: dict, tag: str, internal: bool = False) -> dict:
+        if name in ("bridge", "host", "none"):
+            raise NetworkError(f"network create {name!r}: name is reserved")
+        with self.state.lock(), _host_lock():
+            if self.get(name):
+                raise NetworkError(f"network create {name!r}: a network with this name exists")
+            net_id = secrets.token_hex(32)
+            record = {"id": net_id, "name": name, "labels": dict(labels), "internal": internal,
+                      "bridge": f"{IFACE_PREFIX}{tag}n{net_id[:6]}", "subnet": self._free_subnet(),
+                      "is_default": False, "endpoints": {}}
+            write_json(self._path(name), record)
+            self._bring_up(record)
+        return record
+
+    def _free_subnet(self) -> str:
+        return addresses.pick_subnet({r["subnet"] for r in self.all()} | routed_subnets())
+
+    def _default(self) -> dict:
+        record = self.get("bridge")
+        if record is None:
+            with self.state.lock(), _host_lock():
+                record = self.get("bridge") or {
+                    "id": "bridge", "name": "bridge", "labels": {}, "internal": False,
+                    "bridge": default_bridge_name(self.state.root), "subnet": self._free_subnet(),
+                    "is_default": True, "endpoints": {}}
+                write_json(self._path("bridge"), record)
+        self._ensure_up(record)
+        return self.get("bridge")
+
+    def _ensure_up(self, record: dict) -> None:
+        """Bring the bridge up once, even with several harness processes racing for it; a
+        subnet that another bridge took while this one was down is exchanged for a free one."""
+        if Path(f"/sys/class/net/{record['bridge']}").exists():
+            return
+        with self.state.lock(), _host_lock():
+            record = self.get(record["name"])
+            if not Path(f"/sys/class/net/{record['bridge']}").exists():
+                if record["subnet"] in routed_subnets():
+                    record["subnet"], record["endpoints"] = self._free_subnet(), {}
+                    write_json(self._path(record["name"]), record)
+                self._bring_up(record)
+
+    def _bring_up(self, record: dict) -> None:
+        bridge, subnet = record["bridge"], record["subnet"]
+        prefix = subnet.split("/")[1]
+        run_tool(["ip", "-batch", "-"], f"link add {bridge} type bridge\n"
+                 f"addr add {addresses.gateway(subnet)}/{prefix} dev {bridge}\nlink set {bridge} up\n")
+        if shutil.which("iptables"):
+            for rule in reversed(_isolation_rules(bridge)):
+                run_tool(["iptables", "-w", "-I", *rule])
+
+    def prepare(self, network: str, cid: str, name: str, aliases: tuple[str, ...], tag: str) -> Attachment:
+        """Reserve an address on `network` for container `cid` (nothing for none and host)."""
+        if network == "host":
+            return Attachment(_BASE_NAMESPACES)
+        if network == "none":
+            return Attachment(_BASE_NAMESPACES | CLONE_NEWNET)
+        record = self._default() if network == "bridge" else self.get(network)
+        if record is None:
+            raise NetworkError(f"network {network!r} not found; create it first")
+        self._ensure_up(record)
+        with self.state.lock():
+            record = self.get(record["name"])
+            address = addresses.allocate(record["subnet"], {e["address"] for e in record["endpoints"].values()})
+            record["endpoints"][cid] = {"address": address, "name": name, "aliases": list(aliases)}
+            write_json(self._path(record["name"]), record)
+        interface = Interface(address, addresses.netmask(record["subnet"]), addresses.gateway(record["subnet"]))
+        return Attachment(_BASE_NAMESPACES | CLONE_NEWNET, interface, address,
+                          f"{IFACE_PREFIX}{tag}v{cid[:6]}", record["bridge"])
+
+    def hosts_file(self, network: str, cid: str, hostname: str) -> str:
+        """/etc/hosts for a container: itself, and its peers on a user-defined network."""
+        lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+        record = self.get(network) if network not in ("host", "none") else None
+        if record:
+            for peer_id, peer in sorted(record["endpoints"].items()):
+                if peer_id == cid:
+                    lines.append(f"{peer['address']}\t{hostname} {peer['name']} {' '.join(peer['aliases'])}".rstrip())
+                elif not record["is_default"]:
+                    lines.append(f"{peer['address']}\t{peer['name']} {' '.join(peer['aliases'])}".rstrip())
+        return "\n".join(lines) + "\n"
+
+    def refresh_peers(self, network: str, except_cid: str = "") -> None:
+        """Rewrite, in place (the bind mount follows the inode), the hosts of every peer."""
+        record = self.get(network)
+        if not record or record["is_default"]:
+            return
+        for peer_id in record["endpoints"]:
+            path = self.state.containers / peer_id / "hosts"
+            peer_record = read_json(self.state.containers / peer_id / "config.json")
+            if peer_id == except_cid or not path.exists() or not peer_record:
+                continue
+            with open(path, "r+") as handle:
+                handle.write(self.hosts_file(network, peer_id, peer_record["hostname"]))
+                handle.truncate()
+
+    def release(self, network: str, cid: str) -> None:
+        with self.state.lock():
+            record = self.get(network)
+            if not record or cid not in record["endpoints"]:
+                return
+            del record["endpoints"][cid]
+            write_json(self._path(network), record)
+        self.refresh_peers(network)
+
+    def remove(self, name: str, is_active=lambda cid: True) -> None:
+        """Delete network `name` unless a running container (`is_active`) is attached to it;
+        stopped containers are detached first, as Docker does."""
+        record = self.get(name)
+        if record is None:
+            return
+        active = [e["name"] for cid, e in record["endpoints"].items() if is_active(cid)]
+        if active:
+            raise NetworkError(f"remove network {name!r}: it has active endpoints {sorted(active)}; "
+                               f"stop or remove those containers first")
+        delete_bridge(record["bridge"])
+        self._path(name).unlink(missing_ok=True)

@@ -1,0 +1,299 @@
+"""Container processes: the shim, the container's init (pid 1), and exec into a running one.
+
+Kernel facilities: fork(2), unshare(2) and setns(2) over namespaces(7) -- pid_namespaces(7),
+mount_namespaces(7), uts_namespaces(7), ipc_namespaces(7), network_namespaces(7),
+cgroup_namespaces(7); pidfd_open(2) to wait for pid 1 with a timeout; execve(2); credentials(7)
+(setgroups, setgid, setuid); then confinement from security.py through kernel.py.
+
+Shape (like conmon + runc in one): the harness forks a *shim*, which enters new pid, uts, ipc,
+net and cgroup namespaces, lets the harness plug in its network, forks pid 1 and then stays
+outside the container's mount namespace: it serves published ports (its listening sockets were
+opened in the host's netns before the unshare) and the embedded DNS, waits for pid 1, writes the
+exit code next to the logs and tells the harness through a pipe; it then waits for the harness to
+let go and deletes a `run --rm` container's directory itself, off the harness's critical path.
+So a detached container, its logs and its exit code survive the harness.
+"""
+from __future__ import annotations
+
+import os
+import selectors
+import shutil
+import signal
+import socket
+from dataclasses import dataclass, field
+
+from . import dns, kernel as k, ports
+from .rootfs import RootfsSpec, enter
+from .security import DEFAULT_CAPABILITY_SET
+from .state import write_json
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Interface:
+    """eth0 inside the container: the harness moves it in; the shim configures it."""
+
+    address: str
+    netmask: str
+    gateway: str
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    argv: tuple[str, ...]
+    env: tuple[str, ...]            # "KEY=value"
+    workdir: str
+    user: str
+    hostname: str
+    rootfs: RootfsSpec
+    container_dir: str              # stdout, stderr and exit live here
+    namespaces: int                 # CLONE_NEW* flags for the shim (mount is pid 1's own)
+    interface: Interface | None = None
+    listeners: tuple = ()           # (listening socket, container address, container port)
+    confined: bool = True
+    has_dns: bool = False           # answer names from the container's hosts file (dns.py)
+    seccomp: bytes = b""
+    trash_dir: str = ""             # where the harness moves container_dir to have it deleted
+    attach_network: object = None   # callable(shim_pid), run by the harness before pid 1 starts
+    extra: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Started:
+    shim_pid: int
+    pid: int                        # pid 1 of the container, as the host sees it
+    done_fd: int                    # readable once pid 1 has exited: its exit code, as text
+    release_fd: int                 # close it to let the shim finish (see `_shim`)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
+
+
+def start(kern, spec: ProcessSpec, launcher=None) -> Started:
+    """Start the container described by `spec`; returns once pid 1 has exec'd its command.
+
+    The shim is forked here, or by `launcher(spec, fds)` (the zygote, zygote.py), which gets the
+    shim's ends of the pipes and returns its pid."""
+    sync_r, sync_w = os.pipe()     # shim -> harness: "u" (namespaces made), then pid 1's pid
+    go_r, go_w = os.pipe()         # harness -> shim: network attached
+    err_r, err_w = os.pipe()       # shim or pid 1 -> harness: setup error; EOF once exec'd
+    done_r, done_w = os.pipe()     # shim -> harness: pid 1's exit code
+    release_r, release_w = os.pipe()  # harness -> shim: EOF when the harness is done with it
+    shim_ends = (sync_w, go_r, err_w, done_w, release_r)
+    try:
+        if launcher is not None:
+            shim = launcher(spec, shim_ends)
+        else:
+            shim = os.fork()
+            if shim == 0:
+                for fd in (sync_r, go_w, err_r, done_r, release_w):
+                    os.close(fd)
+                _shim(kern, spec, *shim_ends)
+    except BaseException:
+        for fd in (sync_r, go_w, err_r, done_r, release_w):
+            os.close(fd)
+        raise
+    finally:
+        for fd in shim_ends:
+            os.close(fd)
+    try:
+        if os.read(sync_r, 1) == b"u":
+            if spec.attach_network is not None:
+                spec.attach_network(shim)
+            os.write(go_w, b"g")
+        pid = _read_all(sync_r)
+        error = _read_all(err_r).decode(errors="replace")
+    except BaseException:
+        os.kill(shim, signal.SIGKILL)  # never let a shim go on with half a network
+        os.close(sync_r), os.close(err_r), os.close(done_r), os.close(release_w)
+        raise
+    finally:
+        os.close(go_w)
+    if error or not pid:
+        os.close(done_r), os.close(release_w)
+        try:
+            os.waitpid(shim, 0)
+        except ChildProcessError:
+            pass  # the zygote's child
+        raise OSError(f"start container: {error or 'the shim died before pid 1 started'}")
+    return Started(shim, int(pid), done_r, release_w)
+
+
+def _close_other_fds(keep: set[int]) -> None:
+    """Drop every fd inherited from the harness (its pipes must see EOF when it exits, even
+    while detached containers run) except `keep`; stdio goes to /dev/null."""
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    keep = sorted(keep | {0, 1, 2})
+    for low, high in zip(keep, keep[1:] + [2**31 - 1]):
+        if high > low + 1:
+            os.closerange(low + 1, high)
+
+
+def _shim(kern, spec: ProcessSpec, sync_w: int, go_r: int, err_w: int, done_w: int, release_r: int) -> None:
+    """Namespaces, network, pid 1; then serve until pid 1 exits, record its exit code, tell the
+    harness, and wait for the harness to let go (EOF on `release_r`, also when the harness
+    dies). If the harness moved the container directory to `spec.trash_dir` meanwhile (`run
+    --rm`), delete it here, off the harness's critical path."""
+    try:
+        os.setsid()
+        _close_other_fds({sync_w, go_r, err_w, done_w, release_r} |
+                         {listener.fileno() for listener, _, _ in spec.listeners})
+        pids = os.open(os.path.join(spec.container_dir, "pids"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+        os.write(pids, f"{os.getpid()}\n".encode())  # for the reaper, before any namespace exists
+        out = os.open(os.path.join(spec.container_dir, "stdout"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        err = os.open(os.path.join(spec.container_dir, "stderr"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        kern.unshare(spec.namespaces)
+        os.write(sync_w, b"u")
+        os.read(go_r, 1)
+        os.close(go_r)
+        if spec.namespaces & k.CLONE_NEWNET:
+            kern.interface_up("lo")
+            if spec.interface:
+                kern.set_address("eth0", spec.interface.address, spec.interface.netmask)
+                kern.interface_up("eth0")
+                kern.add_default_route(spec.interface.gateway)
+            if spec.has_dns:
+                resolver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                resolver.bind((dns.ADDRESS, 53))
+                spec.extra["dns"] = resolver
+        if spec.namespaces & k.CLONE_NEWUTS:
+            kern.sethostname(spec.hostname)
+        pid = os.fork()
+        if pid == 0:
+            os.close(sync_w)
+            _init(kern, spec, out, err, err_w)
+        os.write(pids, f"{pid}\n".encode())
+        os.close(pids)
+        os.write(sync_w, str(pid).encode())
+        os.close(sync_w), os.close(err_w), os.close(out), os.close(err)
+    except BaseException as exc:  # noqa: BLE001 -- report anything to the harness, then die
+        os.write(err_w, f"shim: {exc}".encode())
+        os._exit(125)
+    code = 255
+    try:
+        code = _serve(spec, pid)
+        write_json(Path(spec.container_dir) / "exit.json", {"exit_code": code})
+        try:
+            os.write(done_w, str(code).encode())
+        except BrokenPipeError:
+            pass  # a detached container: nobody is listening
+        os.close(done_w)
+        os.read(release_r, 1)
+        if spec.trash_dir and os.path.isdir(spec.trash_dir):
+            shutil.rmtree(spec.trash_dir, ignore_errors=True)
+    finally:
+        os._exit(code & 0xFF)  # never return into the harness's stack
+
+
+def _serve(spec: ProcessSpec, pid: int) -> int:
+    """Proxy published ports until pid 1 exits; returns its exit code (128+signal if killed).
+
+    Single-threaded on purpose: after unshare(CLONE_NEWPID) the shim cannot create threads
+    (clone(2) CLONE_THREAD fails with EINVAL when pid_ns_for_children differs)."""
+    selector = selectors.DefaultSelector()
+    pidfd = os.pidfd_open(pid)
+    selector.register(pidfd, selectors.EVENT_READ, None)
+    for listener, address, port in spec.listeners:
+        selector.register(listener, selectors.EVENT_READ, ("listen", (address, port)))
+    if "dns" in spec.extra:
+        selector.register(spec.extra["dns"], selectors.EVENT_READ, ("dns", os.path.join(spec.container_dir, "hosts")))
+    while True:
+        for key, _ in selector.select():
+            if key.data is None:
+                _, status = os.waitpid(pid, 0)
+                code = os.waitstatus_to_exitcode(status)
+                return code if code >= 0 else 128 - code
+            kind, value = key.data
+            if kind == "listen":
+                ports.accept(selector, key.fileobj, value)
+            elif kind == "dns":
+                dns.respond(key.fileobj, value)
+            else:
+                ports.pump(selector, key.fileobj, value)
+
+
+def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int) -> None:
+    """pid 1: own mount namespace, the rootfs, identity, confinement, then the command."""
+    try:
+        kern.unshare(k.CLONE_NEWNS)
+        enter(kern, spec.rootfs)
+        _become(kern, spec, out, err)
+    except BaseException as exc:  # noqa: BLE001
+        os.write(err_w, f"container init: {exc}".encode())
+        os._exit(125)
+    try:
+        os.close(err_w)
+        _exec(spec.argv, spec.env)
+    finally:
+        os._exit(127)
+
+
+def _become(kern, spec, out: int, err: int) -> None:
+    """Workdir, stdio, user and confinement: everything between the rootfs and execve(2)."""
+    uid, gid, groups = resolve_user(spec.user)
+    os.makedirs(spec.workdir or "/", exist_ok=True)
+    os.chdir(spec.workdir or "/")
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0), os.dup2(out, 1), os.dup2(err, 2)
+    if spec.confined:
+        kern.limit_capabilities(DEFAULT_CAPABILITY_SET)
+    os.setgroups(groups)
+    os.setgid(gid)
+    os.setuid(uid)
+    if spec.confined:
+        kern.set_no_new_privs()
+        kern.load_seccomp(spec.seccomp)
+
+
+def _exec(argv: tuple[str, ...], env: tuple[str, ...]) -> None:
+    environ = dict(item.split("=", 1) for item in env)
+    try:
+        os.execvpe(argv[0], argv, environ)
+    except OSError as exc:
+        code = 127 if isinstance(exc, FileNotFoundError) else 126
+        os.write(2, f"exec {argv[0]!r}: {exc.strerror}\n".encode())
+        os._exit(code)
+
+
+def resolve_user(user: str) -> tuple[int, int, list[int]]:
+    """`user` as Docker takes it (name, uid, name:group, uid:gid), read from the rootfs's
+    /etc/passwd and /etc/group; "" is root."""
+    name, _, group = (user or "0").partition(":")
+    passwd = _table("/etc/passwd")
+    uid = gid = None
+    for row in passwd:
+        if row[0] == name or (name.isdigit() and row[2] == name):
+            uid, gid = int(row[2]), int(row[3])
+            break
+    if uid is None:
+        if not name.isdigit():
+            raise OSError(f"unable to find user {name}: no matching entries in passwd file")
+        uid, gid = int(name), 0
+    if group:
+        matches = [int(row[2]) for row in _table("/etc/group") if row[0] == group or row[2] == group]
+        if not matches and not group.isdigit():
+            raise OSError(f"unable to find group {group}: no matching entries in group file")
+        gid = matches[0] if matches else int(group)
+    return uid, gid, [gid]
+
+
+def _table(path: str) -> list[list[str]]:
+    try:
+        with open(path) as handle:
+            return [line.rstrip("\n").split(":") for line in handle if line.count(":") >= 2]
+    except FileNotFoundError:
+        return []
+
+
+def signal_container(pid: int, signum: int = signal.SIGTERM) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,144 @@
+"""The container's filesystem tree, built inside its own mount namespace.
+
+Kernel facilities: overlayfs (Documentation/filesystems/overlayfs.rst: lowerdir, upperdir,
+workdir), mount(2) with MS_BIND / MS_REMOUNT|MS_RDONLY / MS_PRIVATE|MS_REC, pivot_root(2) (the
+`pivot_root(".", ".")` idiom, then umount2(2) MNT_DETACH of the old root), proc(5), sysfs(5),
+devpts, tmpfs(5), mknod(2). Every mount here lives in the container's mount namespace only, so
+it disappears with the namespace's last process: nothing is left on the host to unmount.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+
+from . import kernel as k
+from .security import MASKED_PATHS, READONLY_PATHS
+
+
+@dataclass(frozen=True)
+class BindMount:
+    source: str          # host path
+    target: str          # path inside the container
+    read_only: bool = False
+    seed_from_image: bool = False  # a new, empty named volume: copy the image's content first
+
+
+@dataclass(frozen=True)
+class RootfsSpec:
+    lowerdirs: tuple[str, ...]   # top layer first
+    upperdir: str
+    workdir: str
+    merged: str
+    binds: tuple[BindMount, ...] = ()
+    confined: bool = True        # masked and read-only paths, read-only /sys
+
+
+_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
+            ("urandom", 1, 9), ("tty", 5, 0))
+_NOSUID_NODEV_NOEXEC = k.MS_NOSUID | k.MS_NODEV | k.MS_NOEXEC
+
+
+def _inside(merged: str, path: str) -> str:
+    return os.path.join(merged, path.lstrip("/"))
+
+
+def _ensure(path: str, like_dir: bool) -> None:
+    if os.path.lexists(path):
+        return
+    if like_dir:
+        os.makedirs(path, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        open(path, "a").close()
+
+
+def _seed_volume(image_path: str, volume: str) -> None:
+    """Docker copies the image's content at the mount point into an empty named volume."""
+    if os.listdir(volume) or not os.path.isdir(image_path):
+        return
+    shutil.copytree(image_path, volume, symlinks=True, dirs_exist_ok=True)
+    st = os.stat(image_path)
+    os.chown(volume, st.st_uid, st.st_gid)
+    os.chmod(volume, stat.S_IMODE(st.st_mode))
+
+
+INIT_ENTRIES = ("proc/", "sys/", "dev/", "etc/hosts", "etc/hostname", "etc/resolv.conf")
+
+
+def ensure_init_layer(path: str) -> str:
+    """The shared top lower layer holding the mount points every container needs (Docker's
+    "-init" layer), so that no container writes them into its own upper directory."""
+    if not os.path.isdir(path):
+        tmp = f"{path}.{os.getpid()}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        for entry in INIT_ENTRIES:
+            _ensure(os.path.join(tmp, entry.rstrip("/")), entry.endswith("/"))
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def mount_overlay(kern, spec: RootfsSpec) -> None:
+    """Mount the layers with the container's own upper directory at `spec.merged`."""
+    data = f"lowerdir={':'.join(spec.lowerdirs)},upperdir={spec.upperdir},workdir={spec.workdir}"
+    kern.mount("overlay", spec.merged, "overlay", 0, data)
+
+
+def _bind(kern, source: str, target: str, read_only: bool) -> None:
+    kern.mount(source, target, None, k.MS_BIND | k.MS_REC)
+    if read_only:
+        kern.mount(None, target, None, k.MS_REMOUNT | k.MS_BIND | k.MS_RDONLY)
+
+
+def enter(kern, spec: RootfsSpec) -> None:
+    """Assemble the tree at `spec.merged` and make it the root: the whole recipe, in order."""
+    kern.mount(None, "/", None, k.MS_REC | k.MS_PRIVATE)  # nothing propagates back to the host
+    mount_overlay(kern, spec)
+    for bind in spec.binds:
+        target = _inside(spec.merged, bind.target)
+        if bind.seed_from_image:
+            _seed_volume(target, bind.source)
+        _ensure(target, os.path.isdir(bind.source))
+        _bind(kern, bind.source, target, bind.read_only)
+    for sub in ("proc", "sys", "dev"):
+        os.makedirs(_inside(spec.merged, sub), exist_ok=True)
+    os.chdir(spec.merged)
+    kern.pivot_root(".", ".")
+    kern.umount(".", k.MNT_DETACH)
+    os.chdir("/")
+    kern.mount("proc", "/proc", "proc", _NOSUID_NODEV_NOEXEC)
+    sys_flags = _NOSUID_NODEV_NOEXEC | (k.MS_RDONLY if spec.confined else 0)
+    kern.mount("sysfs", "/sys", "sysfs", sys_flags)
+    _make_dev(kern)
+    if spec.confined:
+        _mask_and_protect(kern)
+
+
+def _make_dev(kern) -> None:
+    kern.mount("tmpfs", "/dev", "tmpfs", k.MS_NOSUID, "mode=755,size=65536k")
+    for name, major, minor in _DEVICES:
+        kern.mknod(f"/dev/{name}", stat.S_IFCHR | 0o666, major, minor)
+        os.chmod(f"/dev/{name}", 0o666)
+    for sub in ("pts", "shm"):
+        os.mkdir(f"/dev/{sub}")
+    kern.mount("devpts", "/dev/pts", "devpts", k.MS_NOSUID | k.MS_NOEXEC,
+               "newinstance,ptmxmode=0666,mode=0620")
+    kern.mount("shm", "/dev/shm", "tmpfs", _NOSUID_NODEV_NOEXEC, "mode=1777,size=65536k")
+    for link, target in (("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"/dev/{link}")
+
+
+def _mask_and_protect(kern) -> None:
+    for path in MASKED_PATHS:
+        if os.path.isdir(path):
+            kern.mount("tmpfs", path, "tmpfs", k.MS_RDONLY)
+        elif os.path.exists(path):
+            kern.mount("/dev/null", path, None, k.MS_BIND)
+    for path in READONLY_PATHS:
+        if os.path.exists(path):
+            _bind(kern, path, path, read_only=True)

@@ -1,0 +1,90 @@
+"""On-disk state under one root directory, safe against the harness dying at any moment.
+
+Kernel facilities: rename(2) (atomic replacement of a JSON record), flock(2) (one writer at a
+time for allocations). Every record is written to a temporary file and renamed over the old one,
+so a reader sees either the old or the new record, never half of one.
+
+Layout under the root (default /var/lib/seatrial/reference, env SEATRIAL_REFERENCE_ROOT):
+  layers/<hex>/fs         extracted layers, overlayfs-native whiteouts
+  images/<hex>.json       image records; tags.json maps references to image ids
+  cache/<hex>.json        build cache entries
+  containers/<id>/        config.json, stdout, stderr, exit, upper/, work/, rootfs/, hosts...
+  networks/<name>.json    bridge, subnet, allocated addresses
+  volumes/<name>/         meta.json and _data/
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from pathlib import Path
+
+DEFAULT_ROOT = "/var/lib/seatrial/reference"
+
+
+def default_root() -> Path:
+    return Path(os.environ.get("SEATRIAL_REFERENCE_ROOT", DEFAULT_ROOT))
+
+
+def write_json(path: Path, record: dict) -> None:
+    """Replace `path` atomically with `record` as JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+
+
+def matches_label(labels: dict, label: str) -> bool:
+    """True when `labels` carry `label`, given as "key" or "key=value"."""
+    key, sep, value = label.partition("=")
+    return key in labels and (not sep or labels[key] == value)
+
+
+class StateRoot:
+    """The directories of one reference runtime's state, and a lock for allocations."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        for sub in ("layers", "images", "cache", "containers", "networks", "volumes", "tmp"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+
+    def __getattr__(self, name: str) -> Path:
+        if name in ("layers", "images", "cache", "containers", "networks", "volumes", "tmp"):
+            return self.root / name
+        raise AttributeError(name)
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Serialise read-modify-write of shared records (addresses, tags, names)."""
+        with open(self.root / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def containers_records(self) -> list[dict]:
+        records = []
+        for entry in sorted(self.containers.iterdir()):
+            record = read_json(entry / "config.json")
+            if record:
+                records.append(record)
+        return records
+
+    def container_dir(self, handle: str) -> Path | None:
+        """The directory of the container named or id'd (or id-prefixed) `handle`."""
+        direct = self.containers / handle
+        if (direct / "config.json").exists():
+            return direct
+        for record in self.containers_records():
+            if record["name"] == handle or (len(handle) >= 6 and record["id"].startswith(handle)):
+                return self.containers / record["id"]
+        return None

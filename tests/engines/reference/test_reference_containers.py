@@ -1,0 +1,112 @@
+"""Containers on the real kernel: exit codes, output, pid 1, hostname, exec, isolation."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from seatrial.engines import base
+
+from reference_busybox import IMAGE
+
+
+def run(engine, labels, *argv, **kwargs) -> base.RunResult:
+    kwargs.setdefault("network", "none")
+    kwargs.setdefault("name", f"c{abs(hash(argv)) % 10**8}")
+    return engine.run(base.RunSpec(image=IMAGE, command=argv, labels=labels, **kwargs))
+
+
+def test_run_reports_exit_code_and_separate_streams(engine, labels):
+    result = run(engine, labels, "sh", "-c", "echo out; echo err >&2; exit 7", remove=True)
+    assert (result.exit_code, result.stdout, result.stderr) == (7, "out\n", "err\n")
+    assert engine.state.container_dir(result.container.id) is None
+    trash = engine.state.root / "trash" / result.container.id
+    for _ in range(500):  # the shim deletes the writable layer after the harness lets go
+        if not trash.exists():
+            break
+        time.sleep(0.01)
+    assert not trash.exists()
+
+
+def test_missing_command_exits_127_like_docker(engine, labels):
+    result = run(engine, labels, "no-such-command", remove=True)
+    assert result.exit_code == 127 and "no-such-command" in result.stderr
+
+
+def test_absent_image_fails_with_clear_error(engine, labels):
+    with pytest.raises(base.EngineError, match="not found locally"):
+        engine.run(base.RunSpec(image="absent:1", name="x", labels=labels))
+
+
+def test_container_is_pid_1_with_its_own_hostname(engine, labels):
+    result = run(engine, labels, "sh", "-c", "echo $$; hostname; ps -o pid | wc -l",
+                 hostname="inside", remove=True)
+    pid, hostname, count = result.stdout.split()
+    assert (pid, hostname) == ("1", "inside")
+    assert int(count) <= 4  # header, sh, ps, wc: no host process is visible
+
+
+def test_env_workdir_and_user_apply(engine, labels):
+    result = run(engine, labels, "sh", "-c", "echo $GREETING; pwd; id -u",
+                 env={"GREETING": "hi"}, workdir="/work/here", user="nobody", remove=True)
+    assert result.stdout.split() == ["hi", "/work/here", "65534"]
+
+
+def test_written_file_is_not_seen_by_another_container(engine, labels):
+    run(engine, labels, "sh", "-c", "echo x > /data/mine", name="writer", remove=True)
+    result = run(engine, labels, "ls", "/data", name="reader", remove=True)
+    assert result.stdout.split() == ["seed.txt"]
+
+
+def test_exec_runs_inside_a_detached_container_and_logs_survive(engine, labels):
+    started = run(engine, labels, "sh", "-c", "echo started; exec sleep 60", name="detached", detach=True)
+    assert started.exit_code is None
+    result = engine.exec("detached", ("sh", "-c", "echo $$ $PATH; cat /proc/1/cmdline; hostname"))
+    assert result.exit_code == 0
+    assert "sleep60" in result.stdout.replace("\0", "")
+    assert engine.logs("detached")[0] == "started\n"
+    engine.stop("detached", timeout=0.2)  # sleep as pid 1 ignores SIGTERM: SIGKILL follows
+    assert engine.wait("detached", timeout=5) == 137
+    engine.remove(started.container)
+    engine.remove(started.container)  # idempotent
+    assert engine.resources(f"seatrial.session={labels['seatrial.session']}") == []
+
+
+ISOLATION = r"""
+grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status
+for f in /proc/kcore /proc/timer_list; do [ -e $f ] && echo $f=$(wc -c < $f); done; echo acpi=$(ls /proc/acpi | wc -l)
+mkdir -p /mnt/x; mount -t tmpfs none /mnt/x 2>/dev/null && echo mount=yes || echo mount=no
+echo 1 > /proc/sys/kernel/hostname 2>/dev/null && echo procsys=rw || echo procsys=ro
+touch /sys/x 2>/dev/null && echo sys=rw || echo sys=ro
+unshare -n true 2>/dev/null && echo unshare=yes || echo unshare=no
+ls /dev | tr '\n' ' '
+"""
+
+
+def test_isolation_defaults_hold_inside(engine, labels):
+    out = run(engine, labels, "sh", "-c", ISOLATION, remove=True).stdout
+    assert "CapEff:\t00000000a80425fb" in out  # Docker's default set, no CAP_SYS_ADMIN
+    assert "NoNewPrivs:\t1" in out and "Seccomp:\t2" in out
+    assert "/proc/timer_list=0" in out and "acpi=0" in out  # this kernel has no /proc/kcore
+    assert "/proc/kcore=" not in out or "/proc/kcore=0" in out
+    for expected in ("mount=no", "procsys=ro", "sys=ro", "unshare=no"):
+        assert expected in out
+    assert "sda" not in out and "null" in out
+
+
+def test_privileged_container_keeps_all_capabilities(engine, labels):
+    out = run(engine, labels, "grep", "CapEff", "/proc/self/status", privileged=True, remove=True).stdout
+    assert "0000000000000000" not in out and "a80425fb" not in out
+
+
+def test_runs_the_same_without_the_zygote(engine, labels, monkeypatch):
+    from seatrial.engines.reference.adapter import ReferenceEngine
+    monkeypatch.setenv("SEATRIAL_REFERENCE_ZYGOTE", "0")
+    direct = ReferenceEngine(engine.state.root)
+    result = direct.run(base.RunSpec(image=IMAGE, name="direct", command=("sh", "-c", "echo $$; exit 4"),
+                                     network="none", labels=labels, remove=True))
+    assert (result.exit_code, result.stdout) == (4, "1\n")
+    direct.run(base.RunSpec(image=IMAGE, name="direct-d", command=("sleep", "60"), network="none",
+                            labels=labels, detach=True))
+    executed = direct.exec("direct-d", ("sh", "-c", "echo $$; exit 5"))
+    assert (executed.exit_code, executed.stdout) == (5, "2\n")
