@@ -55,17 +55,23 @@ def reap_dead_sessions(engines: Iterable[Engine], *, log: Callable[[str], None] 
                 alive[sid] = is_alive(sid)
             if not alive[sid]:
                 dead.append(ref)
-        if dead:
+        if not dead:
+            continue
+        sessions = sorted({session_of(r) for r in dead})
+        engine_reap = getattr(engine, "reap", None)
+        if callable(engine_reap):
+            # Engines with kernel objects of their own (the reference runtime's veths, bridges,
+            # mounts, processes) remove a dead session whole, not resource by resource.
+            for sid in sessions:
+                engine_reap(session=sid)
+            left = [r for r in engine.resources(SESSION_LABEL) if session_of(r) in sessions]
+        else:
             left = remove_all(engine, dead)
-            gone = [r for r in dead if r not in left]
-            removed.extend(gone)
-            sessions = sorted({session_of(r) for r in gone})
-            log(f"reaper: removed {len(gone)} resources of dead sessions {', '.join(sessions)} from {engine.name}")
-            for ref in left:
-                log(f"reaper: could not remove {ref.kind} {ref.handle} from {engine.name}")
-        reap_engine_private = getattr(engine, "reap", None)
-        if callable(reap_engine_private):
-            reap_engine_private(lambda sid: is_alive(sid))
+        gone = [r for r in dead if r not in left]
+        removed.extend(gone)
+        log(f"reaper: removed {len(gone)} resources of dead sessions {', '.join(sessions)} from {engine.name}")
+        for ref in left:
+            log(f"reaper: could not remove {ref.kind} {ref.handle} from {engine.name}")
     forget_dead_locks()
     return removed
 
