@@ -11,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 2
 fi
 
-packages=(docker.io podman runc busybox-static iproute2 uidmap slirp4netns
+packages=(docker.io podman runc busybox-static iproute2 iptables libseccomp2 uidmap slirp4netns
           python3 python3-venv python3-dev gcc docker-compose
           chromium)   # chromium: the headless browser test of the HTML report
 missing=()
