@@ -175,6 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["ref"]:
+        # Everything after `ref` belongs to the reference runtime's own parser (--help included).
+        from seatrial.engines.reference.cli import main as ref_main
+        return ref_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args, out or sys.stdout))
