@@ -38,6 +38,9 @@ class CliEngine:
     name = "cli"
     testinfra_scheme = "docker"
     remove_args = REMOVE_ARGS
+    unmask_option = "systempaths=unconfined"   # --security-opt value that lifts masked paths
+    # The capabilities a container gets by default, as the engine documents them (claim C31).
+    documented_capabilities: tuple[str, ...] = ()
 
     def __init__(self, cli: Cli):
         self.cli = cli
@@ -110,7 +113,8 @@ class CliEngine:
         start = time.monotonic()
         operation = f"run of container {spec.name!r}"
         try:
-            proc = self.cli.run(operation, ["run", *run_args(spec)], timeout=spec.timeout, check=False)
+            proc = self.cli.run(operation, ["run", *run_args(spec, self.unmask_option)], timeout=spec.timeout,
+                                check=False)
         except EngineError:
             self.remove(ResourceRef("container", "", spec.name))  # do not leave it running
             raise

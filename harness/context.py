@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from seatrial.engines import capsets
 from seatrial.engines.base import (ENGINE_LABEL, SCENARIO_LABEL, SESSION_LABEL, BuildSpec, Engine,
                                    ResourceRef)
 from seatrial.model import Scenario
@@ -77,6 +78,9 @@ class ItemContext:
             return self.session.id
         if name == "engine":
             return self.engine.name
+        if name == "engine_default_caps":
+            documented = getattr(self.engine, "documented_capabilities", ())
+            return capsets.mask(documented) if documented else None
         if name.startswith("image."):
             return self.images.get(name[6:])
         if name.startswith("container."):

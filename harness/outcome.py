@@ -8,6 +8,9 @@ from seatrial.expectations import Check
 from seatrial.model import Scenario
 
 
+INCONCLUSIVE = "inconclusive: a positive control failed, so the probe cannot tell the difference: "
+
+
 class Outcome(str, enum.Enum):
     PASSED = "passed"
     FAILED = "failed"
@@ -44,6 +47,10 @@ def decide(scenario: Scenario, engine: str, checks: list[Check]) -> tuple[Outcom
     failed = [c for c in checks if not c.ok]
     if not failed:
         return Outcome.PASSED, ""
+    controls = [c for c in failed if 0 <= c.step < len(scenario.steps) and scenario.steps[c.step].control]
+    if controls:
+        # The probe could not see the difference it exists to see: no verdict either way.
+        return Outcome.ERROR, INCONCLUSIVE + "; ".join(c.message for c in controls)
     reason = divergence_reason(scenario, engine, failed)
     if reason is not None:
         return Outcome.DIVERGED, reason
