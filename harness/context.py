@@ -42,6 +42,7 @@ class ItemContext:
     ports: dict[str, int] = field(default_factory=dict)    # "web.80" -> published host port
     free_ports: dict[str, int] = field(default_factory=dict)   # "free_port.x" -> a port free at first use
     build_dirs: dict[str, Path] = field(default_factory=dict)
+    stacks: dict[str, list[str]] = field(default_factory=dict)   # stack -> its services, in start order
     created: list[ResourceRef] = field(default_factory=list)
     _item_base: str | None = None
     _scratch: Path | None = None

@@ -112,7 +112,8 @@ def _check_step(step: dict, i: int, at: KeyPath, made: dict[str, _Made], out: li
 
 
 def _check_stack(stack: dict, i: int, at: KeyPath, made: dict[str, _Made], out: list[Finding]) -> None:
-    """A stack's services are containers named STACK-SERVICE; `down` removes them."""
+    """A stack's services are containers named STACK.SERVICE, its volumes STACK.VOLUME; `down`
+    removes the containers (and the volumes with remove_volumes)."""
     name = stack.get("name")
     if not isinstance(name, str):
         return
@@ -120,14 +121,21 @@ def _check_stack(stack: dict, i: int, at: KeyPath, made: dict[str, _Made], out: 
     services = compose.get("services") if isinstance(compose, dict) else None
     if isinstance(services, dict):
         for service in services:
-            made["container"].make(f"{name}-{service}", i, at + ("compose", "services", service), out)
+            made["container"].make(f"{name}.{service}", i, at + ("compose", "services", service), out)
+        volumes = compose.get("volumes")
+        for volume in volumes if isinstance(volumes, dict) else ():
+            if f"{name}.{volume}" not in made["volume"].live:  # a second `up` reuses a kept volume
+                made["volume"].make(f"{name}.{volume}", i, at + ("compose", "volumes", volume), out)
     elif stack.get("down") is True:
-        prefix = f"{name}-"
+        prefix = f"{name}."
         live = [c for c in made["container"].live if c.startswith(prefix)]
         if not live and not made["container"].is_uncertain:
             out.append((at + ("name",), f"stack '{name}' is not brought up by an earlier stack step"))
         for container in live:
             made["container"].remove(container, i, at + ("name",), out)
+        if stack.get("remove_volumes") is True:
+            for volume in [v for v in made["volume"].live if v.startswith(prefix)]:
+                made["volume"].remove(volume, i, at + ("remove_volumes",), out)
 
 
 def _check_expect(expect: Any, i: int, at: KeyPath, made: dict[str, _Made],

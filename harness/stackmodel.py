@@ -39,7 +39,10 @@ class StackService(_Strict):
     environment: dict[str, str] = Field(default_factory=dict)
     ports: list[PortText] = Field(default_factory=list)
     volumes: list[VolumeText] = Field(default_factory=list)
-    networks: list[Name] = Field(default_factory=list, description="Default: the stack's `default` network")
+    # One network per service: RunSpec attaches a container to one network at start, and the
+    # claims (C25) need no more.
+    networks: list[Name] = Field(default_factory=list, max_length=1,
+                                 description="The service's network; default: the stack's `default` network")
     depends_on: list[Name] = Field(default_factory=list)
 
     @model_validator(mode="after")

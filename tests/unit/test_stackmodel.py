@@ -1,0 +1,38 @@
+"""The stack step's Compose subset: start order, and every mistake refused when loading."""
+import pytest
+from pydantic import ValidationError
+
+from seatrial.stackmodel import ComposeFile, StackStepBody, start_order
+
+
+def compose(**services):
+    return {"services": {name: {"image": "x", **body} for name, body in services.items()}}
+
+
+def test_start_order_follows_depends_on_not_file_order():
+    file = ComposeFile.model_validate(compose(c={"depends_on": ["b"]}, b={"depends_on": ["a"]}, a={}))
+    assert start_order(file) == ["a", "b", "c"]
+
+
+def test_independent_services_keep_file_order():
+    assert start_order(ComposeFile.model_validate(compose(z={}, y={}))) == ["z", "y"]
+
+
+@pytest.mark.parametrize("data, message", [
+    (compose(a={"depends_on": ["b"]}, b={"depends_on": ["a"]}), "depends_on cycle: a -> b -> a"),
+    (compose(a={"depends_on": ["nope"]}), "depends on unknown service 'nope'"),
+    (compose(a={"networks": ["back"]}), "undeclared network 'back'"),
+    (compose(a={"volumes": ["data:/data"]}), "undeclared volume 'data'"),
+    ({"services": {"a": {"image": "x", "build": {"dockerfile": "FROM x"}}}}, "exactly one of image, build"),
+])
+def test_compose_mistakes_are_refused_with_the_reason(data, message):
+    with pytest.raises(ValidationError, match=message):
+        ComposeFile.model_validate(data)
+
+
+def test_stack_step_is_up_or_down():
+    with pytest.raises(ValidationError, match="not both"):
+        StackStepBody.model_validate({"name": "s", "compose": compose(a={}), "down": True})
+    with pytest.raises(ValidationError, match="remove_volumes goes with down"):
+        StackStepBody.model_validate({"name": "s", "compose": compose(a={}), "remove_volumes": True})
+    assert StackStepBody.model_validate({"name": "s", "down": True}).down
