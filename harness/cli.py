@@ -89,6 +89,22 @@ def cmd_clean(args, out: TextIO) -> int:
     return Exit.OK
 
 
+def cmd_claims(args, out: TextIO) -> int:
+    from seatrial.reports.claims import claims_table, events_paths, print_table, read_records, to_markdown
+    paths = events_paths([Path(p) for p in args.paths] or [Path(args.results_dir)])
+    if not paths:
+        where = ", ".join(args.paths) or args.results_dir
+        print(f"claims: no events.jsonl in {where}; run `seatrial run` first or name a results folder",
+              file=sys.stderr)
+        return Exit.BAD_INPUT
+    table = claims_table(read_records(paths))
+    if args.markdown:
+        out.write(to_markdown(table))
+    else:
+        print_table(table, out)
+    return Exit.OK
+
+
 def cmd_ref(args, out: TextIO) -> int:
     from seatrial.engines.reference.cli import main as ref_main
     return ref_main(args.ref_args)
@@ -131,6 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
     engines = sub.add_parser("engines", help="list engines: versions, runtime, storage, cgroups, what they lack")
     engines.add_argument("--engine", action="append", default=[], metavar="NAME")
     engines.set_defaults(func=cmd_engines)
+
+    claims = sub.add_parser("claims", help="the claims table: per claim and engine, held, failed, diverged...",
+                            description="Read events.jsonl files, run folders or results folders (their "
+                                        "newest run; default: ./results) and print, per claim of CLAIMS.md "
+                                        "and per engine, whether it held. Several runs merge.")
+    claims.add_argument("paths", nargs="*", help="events.jsonl files, run folders or results folders")
+    claims.add_argument("--results-dir", default="results", metavar="DIR", help="default: ./results")
+    claims.add_argument("--markdown", action="store_true", help="print GitHub Markdown instead")
+    claims.set_defaults(func=cmd_claims)
 
     clean = sub.add_parser("clean", help="remove what dead seatrial sessions left in every engine")
     clean.set_defaults(func=cmd_clean)
