@@ -45,6 +45,7 @@ CAPABILITIES = (
     "mounts.bind",         # bind mounts of host directories
     "exec",                # exec in a running container
     "inspect.files",       # testinfra host for files inside a container
+    "rootless",            # the engine runs as an unprivileged user (claim C29)
 )
 
 

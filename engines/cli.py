@@ -24,6 +24,9 @@ class Cli:
     binary: str
     env: Mapping[str, str] = field(default_factory=dict)
     timeout: float = 60.0
+    # Words before the binary, e.g. `runuser -u USER -- env XDG_RUNTIME_DIR=...` to run it as
+    # another user (rootless Podman).
+    prefix: tuple[str, ...] = ()
 
     def run(self, operation: str, args: list[str], *, timeout: float | None = None,
             check: bool = True, merge_stderr: bool = False) -> subprocess.CompletedProcess[str]:
@@ -31,7 +34,7 @@ class Cli:
         limit = self.timeout if timeout is None else timeout
         try:
             proc = subprocess.run(
-                [self.binary, *args], shell=False, text=True, errors="replace",
+                [*self.prefix, self.binary, *args], shell=False, text=True, errors="replace",
                 stdin=subprocess.DEVNULL,  # an attached `run` must never wait on our stdin
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,

@@ -64,7 +64,10 @@ class CliEngine:
         info = self.info()
         if not info.is_available:
             return Capabilities({c: info.unavailable_reason for c in CAPABILITIES})
-        return Capabilities(self._missing_capabilities(info))
+        missing = dict(self._missing_capabilities(info))
+        if not info.is_rootless:
+            missing["rootless"] = f"{self.name} runs as root here"
+        return Capabilities(missing)
 
     def _missing_capabilities(self, info: EngineInfo) -> Mapping[str, str]:
         return {}
