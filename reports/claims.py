@@ -13,12 +13,12 @@ pass/fail: they show "benchmark" until benchmark records name them, then "measur
 from __future__ import annotations
 
 import enum
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 from seatrial.claims import CLAIMS
+from seatrial.events import read_events
 
 BENCHMARK_CLAIMS = ("C04", "C05", "C06")
 
@@ -127,15 +127,8 @@ def events_paths(paths: Iterable[Path]) -> list[Path]:
 
 
 def read_records(paths: Iterable[Path]) -> list[dict]:
-    """Records of every events file in order; a torn last line (a killed run) is ignored."""
-    records = []
-    for path in paths:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return records
+    """Records of every events file, in order; a torn last line (a killed run) is ignored."""
+    return [record for path in paths for record in read_events(path)]
 
 
 def to_markdown(table: ClaimsTable) -> str:
