@@ -59,6 +59,12 @@ class Row:
 class ClaimsTable:
     engines: tuple[str, ...]
     rows: tuple[Row, ...]
+    # Claim C30: the socket through which each engine gives root on the host ("" for none).
+    rootful_sockets: dict[str, str] = field(default_factory=dict)
+
+    def sockets_line(self) -> str:
+        return "C30 rootful sockets: " + "; ".join(
+            f"{e} {self.rootful_sockets[e] or 'none'}" for e in self.engines if e in self.rootful_sockets)
 
     def cell(self, claim: str, engine: str) -> Cell:
         return next(r for r in self.rows if r.claim == claim).cells[engine]
@@ -70,10 +76,15 @@ def claims_table(records: Iterable[dict]) -> ClaimsTable:
     claims_of: dict[str, tuple[str, ...]] = {}
     outcomes: dict[tuple[str, str], tuple[str, str]] = {}   # (scenario, engine) -> (outcome, reason)
     measured: dict[str, int] = {}
+    sockets: dict[str, str] = {}
     for record in records:
         kind = record.get("type")
         if kind == "run_start":
-            engines += [e["name"] for e in record.get("engines", []) if e.get("name") not in engines]
+            for engine in record.get("engines", []):
+                if engine.get("name") not in engines:
+                    engines.append(engine["name"])
+                if "rootful_socket" in (engine.get("extra") or {}):
+                    sockets[engine["name"]] = engine["extra"]["rootful_socket"]
         elif kind == "item_start":
             claims_of[record["scenario"]] = tuple(record.get("claims", ()))
         elif kind == "item_end":
@@ -95,7 +106,7 @@ def claims_table(records: Iterable[dict]) -> ClaimsTable:
                      if claim in claims and (scenario, engine) in outcomes]
             cells[engine] = _cell(items)
         rows.append(Row(claim, title, cells))
-    return ClaimsTable(tuple(engines), tuple(rows))
+    return ClaimsTable(tuple(engines), tuple(rows), sockets)
 
 
 def _cell(items: list[tuple[str, str, str]]) -> Cell:
@@ -145,7 +156,8 @@ def to_markdown(table: ClaimsTable) -> str:
             else:
                 marks.append(cell.status.value)
         lines.append(f"| {row.claim} {row.title} | " + " | ".join(marks) + " |")
-    return "\n".join(lines + [""] + [f"{i}. {n}" for i, n in enumerate(notes, 1)]) + "\n"
+    sockets = [table.sockets_line()] if table.rootful_sockets else []
+    return "\n".join(lines + [""] + [f"{i}. {n}" for i, n in enumerate(notes, 1)] + sockets) + "\n"
 
 
 STYLES = {Status.HELD: "green", Status.FAILED: "bold red", Status.ERROR: "red", Status.DIVERGED: "yellow",
@@ -157,7 +169,7 @@ def print_table(table: ClaimsTable, out) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
-    console = Console(file=out, width=max(100, 40 + 18 * len(table.engines)))
+    console = Console(file=out, width=max(100, 70 + 18 * len(table.engines)))
     grid = Table(title="claims x engine")
     grid.add_column("claim", no_wrap=True)
     for engine in table.engines:
@@ -166,6 +178,8 @@ def print_table(table: ClaimsTable, out) -> None:
         grid.add_row(escape(f"{row.claim} {row.title[:60]}"),
                      *(f"[{STYLES[c.status]}]{c.status.value}[/]" for c in (row.cells[e] for e in table.engines)))
     console.print(grid)
+    if table.rootful_sockets:
+        console.print(table.sockets_line(), markup=False)
     for row in table.rows:
         for engine in table.engines:
             cell = row.cells[engine]

@@ -61,6 +61,11 @@ def test_newest_run_of_a_results_folder_is_read(tmp_path):
     assert events_paths([tmp_path]) == [tmp_path / "new" / "events.jsonl"]
 
 
+def test_rootful_sockets_of_the_engines_are_stated():
+    assert table().sockets_line() == "C30 rootful sockets: docker /var/run/docker.sock; podman none"
+    assert "C30 rootful sockets" in to_markdown(table())
+
+
 def test_cli_prints_the_table_and_refuses_an_empty_folder(tmp_path):
     out = io.StringIO()
     assert main(["claims", str(FIXTURE)], out) == 0
