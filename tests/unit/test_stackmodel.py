@@ -36,3 +36,21 @@ def test_stack_step_is_up_or_down():
     with pytest.raises(ValidationError, match="remove_volumes goes with down"):
         StackStepBody.model_validate({"name": "s", "compose": compose(a={}), "remove_volumes": True})
     assert StackStepBody.model_validate({"name": "s", "down": True}).down
+
+
+def test_references_know_stack_containers_and_volumes_and_what_down_removes():
+    from seatrial.references import check_references
+    up = {"stack": {"name": "shop", "compose": {"services": {"web": {"image": "x", "volumes": ["d:/d"]}},
+                                                 "volumes": {"d": None}}}}
+    steps = [up, {"exec": {"container": "shop.web", "command": ["true"]}},
+             {"stack": {"name": "shop", "down": True}},
+             {"run": {"image": "x", "mounts": [{"volume": "shop.d", "target": "/d"}]}},
+             {"exec": {"container": "shop.web", "command": ["true"]}}]
+    findings = check_references({"steps": steps})
+    assert findings == [(("steps", 4, "exec", "container"), "container 'shop.web' was removed by steps[2]")]
+
+
+def test_down_of_a_stack_never_brought_up_is_reported():
+    from seatrial.references import check_references
+    [(path, message)] = check_references({"steps": [{"stack": {"name": "shop", "down": True}}]})
+    assert message == "stack 'shop' is not brought up by an earlier stack step"
