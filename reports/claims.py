@@ -8,7 +8,8 @@ scenario on the same engine the later record wins.
 A claim's cell on one engine sums up every scenario naming it: one failure makes it failed,
 then an error (e.g. an inconclusive control), then a documented divergence; it held when every
 scenario that ran passed; skipped when none could run. Benchmark claims (C04-C06) are never
-pass/fail: they show "benchmark" until benchmark records name them, then "measured".
+pass/fail: they show "benchmark" until samples (`sample` records of a benchmark scenario naming
+them) exist for the engine, then "measured".
 """
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ def claims_table(records: Iterable[dict]) -> ClaimsTable:
     engines: list[str] = []
     claims_of: dict[str, tuple[str, ...]] = {}
     outcomes: dict[tuple[str, str], tuple[str, str]] = {}   # (scenario, engine) -> (outcome, reason)
-    measured: dict[str, int] = {}
+    samples: dict[tuple[str, str], int] = {}   # (scenario, engine) -> benchmark samples recorded
     sockets: dict[str, str] = {}
     for record in records:
         kind = record.get("type")
@@ -91,16 +92,17 @@ def claims_table(records: Iterable[dict]) -> ClaimsTable:
             outcomes[(record["scenario"], record["engine"])] = (record["outcome"], record.get("reason") or "")
             if record["engine"] not in engines:
                 engines.append(record["engine"])
-        elif str(kind).startswith("benchmark"):
-            for claim in record.get("claims", ()):
-                measured[claim] = measured.get(claim, 0) + 1
+        elif kind == "sample":
+            key = (record.get("scenario", ""), record.get("engine", ""))
+            samples[key] = samples.get(key, 0) + 1
     rows = []
     for claim, title in CLAIMS.items():
         cells = {}
         for engine in engines:
             if claim in BENCHMARK_CLAIMS:
-                count = measured.get(claim, 0)
-                cells[engine] = Cell(Status.MEASURED, f"{count} benchmark records") if count else Cell(Status.BENCHMARK)
+                count = sum(n for (scenario, on), n in samples.items()
+                            if on == engine and claim in claims_of.get(scenario, ()))
+                cells[engine] = Cell(Status.MEASURED, f"{count} samples") if count else Cell(Status.BENCHMARK)
                 continue
             items = [(scenario, *outcomes[(scenario, engine)]) for scenario, claims in claims_of.items()
                      if claim in claims and (scenario, engine) in outcomes]
