@@ -15,10 +15,10 @@ import pwd
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Mapping
 
 from seatrial.engines.base import BuildResult, BuildSpec, EngineInfo, RunResult, RunSpec
 from seatrial.engines.cli import Cli
+from seatrial.engines.hosts import container_host
 from seatrial.engines.podman import PodmanEngine, podman_binary
 
 DEFAULT_USER = "seatrial-rootless"
@@ -78,9 +78,9 @@ class PodmanRootlessEngine(PodmanEngine):
             os.chown(runtime, self.account.pw_uid, self.account.pw_gid)
         return ""
 
-    def _missing_capabilities(self, info: EngineInfo) -> Mapping[str, str]:
-        return {"inspect.files": "pytest-testinfra's podman backend runs podman as root, which does not "
-                                 "see a rootless user's containers"}
+    def testinfra_host(self, container: str):
+        """A testinfra Host that execs into the container as the rootless user, who owns it."""
+        return container_host(self.testinfra_scheme, self.cli.binary, container, prefix=self.cli.prefix)
 
     def build(self, spec: BuildSpec) -> BuildResult:
         """The user must read the context, which lives in the root-owned session scratch."""
