@@ -16,6 +16,7 @@ from seatrial.engines.base import (BuildSpec, EngineError, Mount, NetworkSpec, P
 from seatrial.ports import free_port
 from seatrial.stackmodel import ComposeFile, StackService, StackStepBody, start_order
 from seatrial.steps.base import StepOutcome, StepRunner, refused, register, track
+from seatrial.steps.build import context_path
 from seatrial.steps.resources import create_volume
 
 
@@ -91,9 +92,7 @@ def _image(ctx: ItemContext, local: str, spec: StackService) -> str:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "Dockerfile").write_text(ctx.render(spec.build.dockerfile))
     for path, content in spec.build.files.items():
-        target = (directory / path).resolve()
-        if not target.is_relative_to(directory.resolve()):
-            raise EngineError(f"build of service {local!r}", f"context file {path!r} is outside the context")
+        target = context_path(directory, path)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(ctx.render(content))
     tag = ctx.real_name(local)
