@@ -45,6 +45,7 @@ CAPABILITIES = (
     "mounts.bind",         # bind mounts of host directories
     "exec",                # exec in a running container
     "inspect.files",       # testinfra host for files inside a container
+    "rootless",            # the engine runs as an unprivileged user (claim C29)
 )
 
 
@@ -162,6 +163,12 @@ class RunSpec:
     user: str | None = None
     dns: tuple[str, ...] | None = None          # None: the engine's default name servers
     privileged: bool = False
+    cap_add: tuple[str, ...] = ()               # capability names without CAP_, e.g. "SYS_ADMIN"
+    seccomp: Literal["default", "unconfined"] = "default"
+    unmask_paths: bool = False                  # lift masked and read-only /proc, /sys paths
+    no_new_privileges: bool = False
+    pid: Literal["private", "host"] = "private"  # "host" only for fault injection in tests
+    pull: Literal["missing", "never"] | None = None  # None: the engine's default policy
     detach: bool = False
     remove: bool = False                        # remove on exit (`run --rm`)
     labels: Mapping[str, str] = field(default_factory=dict)

@@ -24,6 +24,9 @@ class Cli:
     binary: str
     env: Mapping[str, str] = field(default_factory=dict)
     timeout: float = 60.0
+    # Words before the binary, e.g. `runuser -u USER -- env XDG_RUNTIME_DIR=...` to run it as
+    # another user (rootless Podman).
+    prefix: tuple[str, ...] = ()
 
     def run(self, operation: str, args: list[str], *, timeout: float | None = None,
             check: bool = True, merge_stderr: bool = False) -> subprocess.CompletedProcess[str]:
@@ -31,7 +34,7 @@ class Cli:
         limit = self.timeout if timeout is None else timeout
         try:
             proc = subprocess.run(
-                [self.binary, *args], shell=False, text=True, errors="replace",
+                [*self.prefix, self.binary, *args], shell=False, text=True, errors="replace",
                 stdin=subprocess.DEVNULL,  # an attached `run` must never wait on our stdin
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
@@ -80,7 +83,20 @@ def mount_arg(mount: Mount) -> str:
     return arg + (",readonly" if mount.read_only else "")
 
 
-def run_args(spec: RunSpec) -> list[str]:
+def security_args(spec: RunSpec, unmask_option: str) -> list[str]:
+    """Capabilities, seccomp, masked paths and no_new_privs; `unmask_option` is the engine's
+    spelling of "no masked paths" (Docker: systempaths=unconfined, Podman: unmask=ALL)."""
+    args = [a for cap in spec.cap_add for a in ("--cap-add", cap)]
+    options = ["seccomp=unconfined"] if spec.seccomp == "unconfined" else []
+    options += [unmask_option] if spec.unmask_paths else []
+    options += ["no-new-privileges"] if spec.no_new_privileges else []
+    args += [a for option in options for a in ("--security-opt", option)]
+    args += ["--pid", "host"] if spec.pid == "host" else []
+    args += ["--pull", spec.pull] if spec.pull else []
+    return args
+
+
+def run_args(spec: RunSpec, unmask_option: str = "systempaths=unconfined") -> list[str]:
     """The arguments of `run` after the subcommand: options, `--`, image, then the command.
 
     An entrypoint is given as its first word (`--entrypoint` takes one) and the rest goes before
@@ -98,6 +114,7 @@ def run_args(spec: RunSpec) -> list[str]:
             args += [option, value]
     args += [a for server in spec.dns or () for a in ("--dns", server)]
     args += ["--privileged"] if spec.privileged else []
+    args += security_args(spec, unmask_option)
     args += ["--rm"] if spec.remove else []
     tail: list[str] = []
     if spec.entrypoint is not None:

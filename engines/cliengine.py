@@ -38,6 +38,9 @@ class CliEngine:
     name = "cli"
     testinfra_scheme = "docker"
     remove_args = REMOVE_ARGS
+    unmask_option = "systempaths=unconfined"   # --security-opt value that lifts masked paths
+    # The capabilities a container gets by default, as the engine documents them (claim C31).
+    documented_capabilities: tuple[str, ...] = ()
 
     def __init__(self, cli: Cli):
         self.cli = cli
@@ -61,7 +64,10 @@ class CliEngine:
         info = self.info()
         if not info.is_available:
             return Capabilities({c: info.unavailable_reason for c in CAPABILITIES})
-        return Capabilities(self._missing_capabilities(info))
+        missing = dict(self._missing_capabilities(info))
+        if not info.is_rootless:
+            missing["rootless"] = f"{self.name} runs as root here"
+        return Capabilities(missing)
 
     def _missing_capabilities(self, info: EngineInfo) -> Mapping[str, str]:
         return {}
@@ -110,7 +116,8 @@ class CliEngine:
         start = time.monotonic()
         operation = f"run of container {spec.name!r}"
         try:
-            proc = self.cli.run(operation, ["run", *run_args(spec)], timeout=spec.timeout, check=False)
+            proc = self.cli.run(operation, ["run", *run_args(spec, self.unmask_option)], timeout=spec.timeout,
+                                check=False)
         except EngineError:
             self.remove(ResourceRef("container", "", spec.name))  # do not leave it running
             raise

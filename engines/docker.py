@@ -9,7 +9,7 @@ import json
 import os
 from pathlib import Path
 
-from seatrial.engines import buildlog
+from seatrial.engines import buildlog, capsets
 from seatrial.engines.base import BuildSpec, EngineError, EngineInfo, InstructionCache
 from seatrial.engines.cli import Cli, failure
 from seatrial.engines.cliengine import ABSENT, CliEngine
@@ -23,12 +23,19 @@ def docker_binary() -> str:
     return os.environ.get("SEATRIAL_DOCKER") or DEFAULT_BINARY
 
 
+def docker_socket() -> str:
+    """Where the daemon listens (claim C30: whoever can write there is root on the host)."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    return host.removeprefix("unix://")
+
+
 class DockerEngine(CliEngine):
     """Docker with the classic builder (DOCKER_BUILDKIT=0)."""
 
     name = "docker"
     testinfra_scheme = "docker"
     buildkit = "0"
+    documented_capabilities = capsets.DOCKER_DEFAULT
 
     def __init__(self, cli: Cli | None = None):
         super().__init__(cli or Cli(docker_binary(), env={"DOCKER_BUILDKIT": self.buildkit}))
@@ -56,11 +63,13 @@ class DockerEngine(CliEngine):
                 f"engine {self.name!r}: the Docker daemon does not answer ({said}); start it "
                 "(systemctl start docker, or setsid dockerd >/var/log/dockerd.log 2>&1 &)"))
         security = " ".join(doc.get("SecurityOptions") or [])
+        is_rootless = "rootless" in security
         return EngineInfo(
             self.name, True, client_version=client, server_version=doc["ServerVersion"],
             oci_runtime=doc.get("DefaultRuntime", ""), storage_driver=doc.get("Driver", ""),
-            cgroup_version=str(doc.get("CgroupVersion", "")), is_rootless="rootless" in security,
+            cgroup_version=str(doc.get("CgroupVersion", "")), is_rootless=is_rootless,
             extra={"binary": binary, "builder": "buildkit" if self.buildkit == "1" else "classic",
+                   "rootful_socket": "" if is_rootless else docker_socket(),
                    "cgroup_driver": doc.get("CgroupDriver", ""),
                    "kernel": doc.get("KernelVersion", "")})
 

@@ -14,16 +14,19 @@ from testinfra.backend.podman import PodmanBackend
 BACKENDS = {"docker": DockerBackend, "podman": PodmanBackend}
 
 
-def container_host(scheme: str, binary: str, container: str) -> testinfra.host.Host:
-    """A Host for `container` whose commands run as `<binary> exec [-u USER] NAME /bin/sh -c CMD`."""
+def container_host(scheme: str, binary: str, container: str,
+                   prefix: tuple[str, ...] = ()) -> testinfra.host.Host:
+    """A Host for `container` whose commands run as `[PREFIX...] <binary> exec [-u USER] NAME /bin/sh -c CMD`
+    (a prefix such as `runuser -u USER --` reaches a rootless engine's containers)."""
 
     class Backend(BACKENDS[scheme]):
         def run(self, command: str, *args: str, **kwargs) -> base.CommandResult:
             cmd = self.get_command(command, *args)
             user = ["-u", self.user] if self.user is not None else []
             # run_local quotes every %s argument, so the binary path and names stay single words.
-            template = " ".join(["%s", "exec", *(["%s", "%s"] if user else []), "%s", "/bin/sh", "-c", "%s"])
-            out = self.run_local(template, binary, *user, self.name, cmd)
+            template = " ".join(["%s"] * len(prefix) + ["%s", "exec", *(["%s", "%s"] if user else []), "%s",
+                                                         "/bin/sh", "-c", "%s"])
+            out = self.run_local(template, *prefix, binary, *user, self.name, cmd)
             out.command = self.encode(cmd)
             return out
 

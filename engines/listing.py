@@ -20,26 +20,28 @@ def print_engines(names: list[str] | None, out: TextIO) -> int:
         warnings.simplefilter("ignore")  # the broken ones get a row of their own below
         engines = load_engines(names)
     table = Table(title="engines")
-    for column in ("engine", "status", "client", "server", "OCI runtime", "storage", "cgroup", "rootless"):
+    # "rootful socket": where whoever can write is root on the host (claim C30); "-" for none.
+    for column in ("engine", "status", "client", "server", "OCI runtime", "storage", "cgroup", "rootless",
+                   "rootful socket"):
         table.add_column(column)
     missing_lines = []
     available = 0
     for engine in engines:
         info = engine.info()
         if not info.is_available:
-            table.add_row(engine.name, "[red]unavailable[/]", "", "", "", "", "", "")
+            table.add_row(engine.name, "[red]unavailable[/]", "", "", "", "", "", "", "")
             missing_lines.append(f"{engine.name}: {info.unavailable_reason}")
             continue
         available += 1
         table.add_row(engine.name, "[green]available[/]", info.client_version, info.server_version,
                       info.oci_runtime, info.storage_driver, info.cgroup_version,
-                      "yes" if info.is_rootless else "no")
+                      "yes" if info.is_rootless else "no", info.extra.get("rootful_socket") or "-")
         caps = engine.capabilities()
         for capability in CAPABILITIES:
             if not caps.has(capability):
                 missing_lines.append(f"{engine.name}: lacks {capability}: {caps.reason(capability)}")
     for registered in broken:
-        table.add_row(registered.name, "[red]cannot load[/]", "", "", "", "", "", "")
+        table.add_row(registered.name, "[red]cannot load[/]", "", "", "", "", "", "", "")
         missing_lines.append(registered.load_error)
     console.print(table)
     for line in missing_lines:

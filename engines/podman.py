@@ -10,7 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
-from seatrial.engines import buildlog
+from seatrial.engines import buildlog, capsets
 from seatrial.engines.base import BuildSpec, EngineError, EngineInfo, InstructionCache
 from seatrial.engines.cli import Cli, failure
 from seatrial.engines.cliengine import REMOVE_ARGS, CliEngine
@@ -31,6 +31,10 @@ class PodmanEngine(CliEngine):
     # `podman rm -f` first waits the stop timeout (10 s) for processes that ignore SIGTERM, such
     # as `sleep` as PID 1; Docker's `rm -f` kills at once. Match Docker.
     remove_args = {**REMOVE_ARGS, "container": ["rm", "-f", "-v", "--time", "0"]}
+    unmask_option = "unmask=ALL"
+    documented_capabilities = capsets.PODMAN_DEFAULT
+    # The API socket a rootful `podman system service` (podman.socket) listens on, if started.
+    api_socket = Path("/run/podman/podman.sock")
 
     def __init__(self, cli: Cli | None = None):
         super().__init__(cli or Cli(podman_binary()))
@@ -55,12 +59,15 @@ class PodmanEngine(CliEngine):
         host = doc.get("host") or {}
         version = (doc.get("version") or {}).get("Version", "")
         cgroup = str(host.get("cgroupVersion", "")).lstrip("v")
+        is_rootless = bool((host.get("security") or {}).get("rootless"))
+        # Daemonless: no socket unless the API service runs; the CLI itself needs root here.
+        socket = str(self.api_socket) if not is_rootless and self.api_socket.is_socket() else ""
         return EngineInfo(
             self.name, True, client_version=version, server_version=version,
             oci_runtime=(host.get("ociRuntime") or {}).get("name", ""),
             storage_driver=(doc.get("store") or {}).get("graphDriverName", ""),
-            cgroup_version=cgroup, is_rootless=bool((host.get("security") or {}).get("rootless")),
-            extra={"binary": binary, "network_backend": host.get("networkBackend", ""),
+            cgroup_version=cgroup, is_rootless=is_rootless,
+            extra={"binary": binary, "network_backend": host.get("networkBackend", ""), "rootful_socket": socket,
                    "cgroup_manager": host.get("cgroupManager", ""), "kernel": host.get("kernel", "")})
 
     def image_exists(self, image: str) -> bool:

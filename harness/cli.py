@@ -100,6 +100,20 @@ def cmd_report(args, out: TextIO) -> int:
 def cmd_compare(args, out: TextIO) -> int:
     from seatrial.reports.compare import compare_command
     return compare_command(args.old, args.new, args.fail_over, out)
+def cmd_claims(args, out: TextIO) -> int:
+    from seatrial.reports.claims import claims_table, events_paths, print_table, read_records, to_markdown
+    paths = events_paths([Path(p) for p in args.paths] or [Path(args.results_dir)])
+    if not paths:
+        where = ", ".join(args.paths) or args.results_dir
+        print(f"claims: no events.jsonl in {where}; run `seatrial run` first or name a results folder",
+              file=sys.stderr)
+        return Exit.BAD_INPUT
+    table = claims_table(read_records(paths))
+    if args.markdown:
+        out.write(to_markdown(table))
+    else:
+        print_table(table, out)
+    return Exit.OK
 
 
 def cmd_ref(args, out: TextIO) -> int:
@@ -163,6 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--fail-over", default="10%", metavar="PCT",
                          help="a median slower by more than this (and beyond its interval) is a regression (default 10%%)")
     compare.set_defaults(func=cmd_compare)
+    claims = sub.add_parser("claims", help="the claims table: per claim and engine, held, failed, diverged...",
+                            description="Read events.jsonl files, run folders or results folders (their "
+                                        "newest run; default: ./results) and print, per claim of CLAIMS.md "
+                                        "and per engine, whether it held. Several runs merge.")
+    claims.add_argument("paths", nargs="*", help="events.jsonl files, run folders or results folders")
+    claims.add_argument("--results-dir", default="results", metavar="DIR", help="default: ./results")
+    claims.add_argument("--markdown", action="store_true", help="print GitHub Markdown instead")
+    claims.set_defaults(func=cmd_claims)
 
     clean = sub.add_parser("clean", help="remove what dead seatrial sessions left in every engine")
     clean.set_defaults(func=cmd_clean)

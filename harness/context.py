@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from seatrial.engines import capsets
 from seatrial.engines.base import (ENGINE_LABEL, SCENARIO_LABEL, SESSION_LABEL, BuildSpec, Engine,
                                    ResourceRef)
 from seatrial.model import Scenario
@@ -41,6 +42,7 @@ class ItemContext:
     ports: dict[str, int] = field(default_factory=dict)    # "web.80" -> published host port
     free_ports: dict[str, int] = field(default_factory=dict)   # "free_port.x" -> a port free at first use
     build_dirs: dict[str, Path] = field(default_factory=dict)
+    stacks: dict[str, list[str]] = field(default_factory=dict)   # stack -> its services, in start order
     created: list[ResourceRef] = field(default_factory=list)
     _item_base: str | None = None
     _scratch: Path | None = None
@@ -77,6 +79,9 @@ class ItemContext:
             return self.session.id
         if name == "engine":
             return self.engine.name
+        if name == "engine_default_caps":
+            documented = getattr(self.engine, "documented_capabilities", ())
+            return capsets.mask(documented) if documented else None
         if name.startswith("image."):
             return self.images.get(name[6:])
         if name.startswith("container."):

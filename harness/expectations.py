@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from seatrial.context import ItemContext
 from seatrial.engines.base import EngineError
-from seatrial.model import CacheExpect, Expect, FileExpect, HostFileExpect, TextExpect
+from seatrial.model import CacheExpect, Expect, FileExpect, HostFileExpect, ImageSizeExpect, TextExpect
 from seatrial.steps.base import StepOutcome
 
 EXCERPT = 300
@@ -68,6 +68,32 @@ def evaluate(ctx: ItemContext, step: int, expect: Expect | None, outcome: StepOu
         checks.extend(_file_checks(ctx, step, file_expect))
     for host_expect in expect.host_files:
         checks.extend(_host_file_checks(ctx, step, host_expect))
+    if expect.image_size is not None and not expects_refusal:
+        checks.extend(_image_size_checks(ctx, step, expect.image_size, outcome))
+    return checks
+
+
+def _image_size_checks(ctx: ItemContext, step: int, want: ImageSizeExpect, outcome: StepOutcome) -> list[Check]:
+    if outcome.build is None:
+        return [Check(step, "image size", "a build result", "no build happened", False)]
+    size = outcome.build.size
+    checks = []
+    if want.min_bytes is not None:
+        checks.append(Check(step, "image size", f">= {want.min_bytes} bytes", f"{size} bytes", size >= want.min_bytes))
+    if want.max_bytes is not None:
+        checks.append(Check(step, "image size", f"<= {want.max_bytes} bytes", f"{size} bytes", size <= want.max_bytes))
+    if want.max_ratio is not None:
+        captured = ctx.captures.get(want.relative_to or "")
+        try:
+            reference = int(captured or "")
+        except ValueError:
+            return [*checks, Check(step, f"image size relative to '{want.relative_to}'", "a captured image_size",
+                                   repr(captured), False)]
+        limit = reference * want.max_ratio
+        checks.append(Check(step, f"image size relative to '{want.relative_to}' ({reference} bytes)",
+                            f"<= {want.max_ratio:g} x = {limit:.0f} bytes",
+                            f"{size} bytes ({size / reference:.3f} x)" if reference else f"{size} bytes",
+                            size <= limit))
     return checks
 
 
@@ -164,6 +190,14 @@ def _host_file_checks(ctx: ItemContext, step: int, want: HostFileExpect) -> list
         expected = ctx.render(want.content)
         checks.append(Check(step, f"host file {path} content", _excerpt(expected), _excerpt(str(actual)),
                             actual == expected))
+    if want.owner_uid is not None or want.owner_uid_not is not None:
+        owner = path.lstat().st_uid if path.exists() else None
+        if want.owner_uid is not None:
+            checks.append(Check(step, f"host file {path} owner uid", str(want.owner_uid), str(owner),
+                                owner == want.owner_uid))
+        if want.owner_uid_not is not None:
+            checks.append(Check(step, f"host file {path} owner uid", f"not {want.owner_uid_not}", str(owner),
+                                owner is not None and owner != want.owner_uid_not))
     return checks
 
 
@@ -171,5 +205,6 @@ def apply_captures(ctx: ItemContext, captures: dict[str, str], outcome: StepOutc
     """Save values for later steps; text is stripped so a trailing newline never decides."""
     for name, source in captures.items():
         value = {"stdout": outcome.stdout, "stderr": outcome.stderr, "exit_code": str(outcome.exit_code),
-                 "image_id": outcome.image_id}[source]
+                 "image_id": outcome.image_id,
+                 "image_size": str(outcome.build.size) if outcome.build else ""}[source]
         ctx.captures[name] = value.strip()

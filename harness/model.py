@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from seatrial.engines.base import CAPABILITIES
+from seatrial.stackmodel import StackStepBody
 
 ClaimId = Annotated[str, Field(pattern=r"^C[0-9]{2}$", description="A claim id from CLAIMS.md, e.g. C07")]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$",
@@ -72,6 +73,26 @@ class HostFileExpect(Strict):
     path: str
     exists: bool | None = None
     content: str | None = None
+    owner_uid: int | None = Field(None, description="The numeric owner of the file on the host")
+    owner_uid_not: int | None = Field(None, description="The owner is not this uid (e.g. 0: not root)")
+
+
+class ImageSizeExpect(Strict):
+    """Bounds on the size of the image a build step made, in bytes as the engine reports it;
+    `max_ratio` compares with an image size captured earlier (`capture: {fat: image_size}`)."""
+
+    min_bytes: int | None = Field(None, ge=0)
+    max_bytes: int | None = Field(None, ge=0)
+    relative_to: str | None = Field(None, description="A capture of an earlier build's image_size")
+    max_ratio: float | None = Field(None, gt=0, description="At most this fraction of `relative_to`")
+
+    @model_validator(mode="after")
+    def _coherent(self):
+        if (self.relative_to is None) != (self.max_ratio is None):
+            raise ValueError("give relative_to and max_ratio together")
+        if all(v is None for v in (self.min_bytes, self.max_bytes, self.max_ratio)):
+            raise ValueError("give at least one of min_bytes, max_bytes, max_ratio")
+        return self
 
 
 class Expect(Strict):
@@ -83,6 +104,7 @@ class Expect(Strict):
     cache: CacheExpect | None = None
     files: list[FileExpect] = Field(default_factory=list)
     host_files: list[HostFileExpect] = Field(default_factory=list)
+    image_size: ImageSizeExpect | None = None
     fails: bool | None = Field(None, description="The engine refuses the operation itself "
                                                  "(e.g. a network create), as opposed to a non-zero exit")
 
@@ -155,6 +177,13 @@ class RunStepBody(Strict):
     dns: list[str] | None = Field(None, description="Name servers for the container (e.g. 127.0.0.1 so "
                                                     "that failing lookups never leave the host)")
     privileged: bool = False
+    cap_add: list[Annotated[str, Field(pattern=r"^[A-Z_]+$")]] = Field(
+        default_factory=list, description="Capabilities added to the default set, e.g. SYS_ADMIN")
+    seccomp: Literal["default", "unconfined"] = "default"
+    unmask_paths: bool = Field(False, description="Lift the engine's masked and read-only /proc paths")
+    no_new_privileges: bool = False
+    pull: Literal["missing", "never"] | None = Field(
+        None, description="never: fail rather than pull an image that is not present (no registry traffic)")
     detach: bool = False
     remove: bool = Field(False, description="Remove the container when it exits (run --rm)")
     timeout: float = Field(120.0, gt=0, le=3600)
@@ -202,6 +231,14 @@ class HostWriteStepBody(Strict):
 
     path: str
     content: str
+    mode: str | None = Field(None, pattern=r"^0?[0-7]{3}$", description="Octal permissions, e.g. '0600'")
+
+
+class TagStepBody(Strict):
+    """Give an image built earlier another reference, e.g. `docker.io/library/{{ image.app }}:1`."""
+
+    image: Name
+    ref: str
 
 
 class ProbeStepBody(Strict):
@@ -260,8 +297,8 @@ class MeasureStepBody(Strict):
         return self
 
 
-STEP_KINDS = ("build", "edit", "run", "exec", "stop", "remove", "network", "volume", "wait", "host_write", "probe",
-              "measure")
+STEP_KINDS = ("build", "edit", "run", "exec", "stop", "remove", "network", "volume", "wait", "host_write", "tag",
+              "probe", "stack", "measure")
 
 
 class Step(Strict):
@@ -279,8 +316,13 @@ class Step(Strict):
     host_write: HostWriteStepBody | None = None
     probe: ProbeStepBody | None = None
     measure: MeasureStepBody | None = None
+    tag: TagStepBody | None = None
+    stack: StackStepBody | None = None
     expect: Expect | None = None
-    capture: dict[str, Literal["stdout", "stderr", "exit_code", "image_id"]] = Field(
+    control: bool = Field(False, description=(
+        "A positive control: the step shows that the probe can see the difference (e.g. under an added "
+        "capability). If its checks fail, the item is an error (inconclusive), never a pass or a fail"))
+    capture: dict[str, Literal["stdout", "stderr", "exit_code", "image_id", "image_size"]] = Field(
         default_factory=dict, description="Save a result under a name for later expectations")
     note: str | None = Field(None, description="Why this step is here; shown in reports")
 

@@ -8,6 +8,9 @@ from seatrial.expectations import Check
 from seatrial.model import Scenario
 
 
+INCONCLUSIVE = "inconclusive: a positive control failed, so the probe cannot tell the difference: "
+
+
 class Outcome(str, enum.Enum):
     PASSED = "passed"
     FAILED = "failed"
@@ -40,10 +43,21 @@ def divergence_reason(scenario: Scenario, engine: str, failed: list[Check]) -> s
     return None
 
 
+def _names_step(scenario: Scenario, engine: str, step: int) -> bool:
+    """Whether a divergence of this engine lists `step` by number: only that covers a control,
+    when the engine documents why the control itself cannot work there."""
+    return any(d.engine == engine and d.steps is not None and step in d.steps for d in scenario.divergences)
+
+
 def decide(scenario: Scenario, engine: str, checks: list[Check]) -> tuple[Outcome, str]:
     failed = [c for c in checks if not c.ok]
     if not failed:
         return Outcome.PASSED, ""
+    controls = [c for c in failed if 0 <= c.step < len(scenario.steps) and scenario.steps[c.step].control
+                and not _names_step(scenario, engine, c.step)]
+    if controls:
+        # The probe could not see the difference it exists to see: no verdict either way.
+        return Outcome.ERROR, INCONCLUSIVE + "; ".join(c.message for c in controls)
     reason = divergence_reason(scenario, engine, failed)
     if reason is not None:
         return Outcome.DIVERGED, reason

@@ -38,7 +38,7 @@ def pytest_configure(config):
     from seatrial.claims import CLAIMS
     for claim, title in CLAIMS.items():
         config.addinivalue_line("markers", f"{claim}: {title}")
-    for engine in ("docker", "docker_buildkit", "podman", "reference"):
+    for engine in ("docker", "docker_buildkit", "podman", "podman_rootless", "reference"):
         config.addinivalue_line("markers", f"engine_{engine}: a scenario item on {engine.replace('_', '-')}")
     config.addinivalue_line("markers", "benchmark: a benchmark scenario (runs with --bench)")
 

@@ -108,11 +108,40 @@ def _check_step(step: dict, i: int, at: KeyPath, made: dict[str, _Made], out: li
         if isinstance(mount, dict) and "volume" in mount:
             made["volume"].use(mount["volume"], at + ("run", "mounts", j, "volume"), out)
     made["container"].make(run.get("name"), i, at + ("run", "name"), out)
+    made["image"].use(body("tag").get("image"), at + ("tag", "image"), out)
+    _check_stack(body("stack"), i, at + ("stack",), made, out)
     for kind in ("exec", "stop", "wait"):
         made["container"].use(body(kind).get("container"), at + (kind, "container"), out)
     for kind, name in body("remove").items():
         if kind in made:
             made[kind].remove(name, i, at + ("remove", kind), out)
+
+
+def _check_stack(stack: dict, i: int, at: KeyPath, made: dict[str, _Made], out: list[Finding]) -> None:
+    """A stack's services are containers named STACK.SERVICE, its volumes STACK.VOLUME; `down`
+    removes the containers (and the volumes with remove_volumes)."""
+    name = stack.get("name")
+    if not isinstance(name, str):
+        return
+    compose = stack.get("compose")
+    services = compose.get("services") if isinstance(compose, dict) else None
+    if isinstance(services, dict):
+        for service in services:
+            made["container"].make(f"{name}.{service}", i, at + ("compose", "services", service), out)
+        volumes = compose.get("volumes")
+        for volume in volumes if isinstance(volumes, dict) else ():
+            if f"{name}.{volume}" not in made["volume"].live:  # a second `up` reuses a kept volume
+                made["volume"].make(f"{name}.{volume}", i, at + ("compose", "volumes", volume), out)
+    elif stack.get("down") is True:
+        prefix = f"{name}."
+        live = [c for c in made["container"].live if c.startswith(prefix)]
+        if not live and not made["container"].is_uncertain:
+            out.append((at + ("name",), f"stack '{name}' is not brought up by an earlier stack step"))
+        for container in live:
+            made["container"].remove(container, i, at + ("name",), out)
+        if stack.get("remove_volumes") is True:
+            for volume in [v for v in made["volume"].live if v.startswith(prefix)]:
+                made["volume"].remove(volume, i, at + ("remove_volumes",), out)
 
 
 def _check_expect(expect: Any, i: int, at: KeyPath, made: dict[str, _Made],
@@ -123,24 +152,27 @@ def _check_expect(expect: Any, i: int, at: KeyPath, made: dict[str, _Made],
     for j, check in enumerate(files):
         if isinstance(check, dict):
             made["container"].use(check.get("container"), at + ("files", j, "container"), out)
+    uses: list[tuple[KeyPath, Any]] = []
     for stream in _TEXT_EXPECTS:
         text = expect.get(stream) if isinstance(expect.get(stream), dict) else {}
-        for use in _CAPTURE_USES:
-            name = text.get(use)
-            if not isinstance(name, str) or captured_at.get(name, i) < i:
-                continue
-            if captured_at.get(name) == i:
-                message = (f"capture '{name}' is defined by this same step; an expectation can use "
-                           "only what an earlier step captured")
-            elif name in captured_at:
-                message = f"capture '{name}' is used before steps[{captured_at[name]}] defines it"
-            elif is_uncertain:  # a step the schema refused may be the one that captures it
-                continue
-            else:
-                close = did_you_mean(name, captured_at)
-                message = f"capture '{name}' is not defined by any step" + (
-                    f" (did you mean '{close}'?)" if close else "")
-            out.append((at + (stream, use), message))
+        uses += [(at + (stream, use), text.get(use)) for use in _CAPTURE_USES]
+    size = expect.get("image_size") if isinstance(expect.get("image_size"), dict) else {}
+    uses.append((at + ("image_size", "relative_to"), size.get("relative_to")))
+    for path, name in uses:
+        if not isinstance(name, str) or captured_at.get(name, i) < i:
+            continue
+        if captured_at.get(name) == i:
+            message = (f"capture '{name}' is defined by this same step; an expectation can use "
+                       "only what an earlier step captured")
+        elif name in captured_at:
+            message = f"capture '{name}' is used before steps[{captured_at[name]}] defines it"
+        elif is_uncertain:  # a step the schema refused may be the one that captures it
+            continue
+        else:
+            close = did_you_mean(name, captured_at)
+            message = f"capture '{name}' is not defined by any step" + (
+                f" (did you mean '{close}'?)" if close else "")
+        out.append((path, message))
 
 
 def _captures(steps: list) -> dict[str, int]:

@@ -11,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 2
 fi
 
-packages=(docker.io podman runc busybox-static iproute2 iptables libseccomp2 uidmap slirp4netns
+packages=(docker.io podman runc busybox-static iproute2 iptables libseccomp2 uidmap slirp4netns passwd
           python3 python3-venv python3-dev gcc docker-compose
           chromium)   # chromium: the headless browser test of the HTML report
 missing=()
@@ -45,6 +45,17 @@ CONF
 if [ ! -f "$conf" ] || [ "$(cat "$conf")" != "$want" ]; then
   printf '%s\n' "$want" > "$conf"
 fi
+
+# Rootless Podman (claim C29, engine podman-rootless): an unprivileged user with subordinate uid
+# and gid ranges for its user namespaces (subuid(5)). useradd allocates them on Debian 12; add
+# them where an older account has none.
+rootless_user=${SEATRIAL_ROOTLESS_USER:-seatrial-rootless}
+id -u "$rootless_user" >/dev/null 2>&1 || useradd --create-home --shell /usr/sbin/nologin "$rootless_user"
+grep -q "^$rootless_user:" /etc/subuid 2>/dev/null || usermod --add-subuids 200000-265535 "$rootless_user"
+grep -q "^$rootless_user:" /etc/subgid 2>/dev/null || usermod --add-subgids 200000-265535 "$rootless_user"
+# No logind session here to create the runtime directory at login (the adapter does it too).
+rootless_uid=$(id -u "$rootless_user")
+install -d -m 0700 -o "$rootless_user" -g "$rootless_user" "/run/user/$rootless_uid"
 
 # dockerd: started by systemd on a normal machine; by hand where there is no init system.
 if ! docker info >/dev/null 2>&1; then

@@ -27,7 +27,7 @@ class Build(StepRunner):
         if body.dockerfile is not None:
             (directory / "Dockerfile").write_text(ctx.render(body.dockerfile))
         for name, content in body.files.items():
-            path = _context_path(directory, name)
+            path = context_path(directory, name)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(ctx.render(content))
         tag = ctx.real_name(body.tag)
@@ -51,7 +51,7 @@ class Edit(StepRunner):
         directory = ctx.build_dirs.get(body.tag)
         if directory is None:
             raise StepError(f"edit of '{body.tag}': no earlier build step made that tag")
-        path = _context_path(directory, body.file)
+        path = context_path(directory, body.file)
         if body.delete:
             if path.is_dir():
                 shutil.rmtree(path)
@@ -66,7 +66,8 @@ class Edit(StepRunner):
         return StepOutcome(exit_code=0)
 
 
-def _context_path(directory, name: str):
+def context_path(directory, name: str):
+    """A context file's path, refused when it would leave the build context."""
     path = (directory / name).resolve()
     if not path.is_relative_to(directory.resolve()):
         raise StepError(f"context file '{name}' is outside the build context")

@@ -13,7 +13,6 @@ from seatrial.steps.resources import create_volume
 BUILTIN_NETWORKS = ("bridge", "host", "none")
 
 
-
 def container_name(ctx: ItemContext, local: str) -> str:
     real = ctx.containers.get(local)
     if real is None:
@@ -61,7 +60,8 @@ class Run(StepRunner):
             ports=tuple(ports), mounts=tuple(self._mounts(ctx, body)),
             hostname=body.hostname and ctx.render(body.hostname), workdir=body.workdir, user=body.user,
             dns=None if body.dns is None else tuple(ctx.render_data(body.dns)), privileged=body.privileged,
-            detach=body.detach, remove=body.remove, labels=ctx.labels, timeout=body.timeout)
+            cap_add=tuple(body.cap_add), seccomp=body.seccomp, unmask_paths=body.unmask_paths,
+            no_new_privileges=body.no_new_privileges, pull=body.pull, detach=body.detach, remove=body.remove, labels=ctx.labels, timeout=body.timeout)
         ctx.containers[local] = name
         track(ctx, ResourceRef("container", id=name, name=name))
         try:

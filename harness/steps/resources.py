@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from seatrial.context import ItemContext, StepError
 from seatrial.engines.base import EngineError, NetworkSpec, ResourceRef, VolumeSpec
-from seatrial.model import HostWriteStepBody, NetworkStepBody, RemoveStepBody, VolumeStepBody
+from seatrial.model import HostWriteStepBody, NetworkStepBody, RemoveStepBody, TagStepBody, VolumeStepBody
 from seatrial.steps.base import StepOutcome, StepRunner, refused, register, track
 
 
@@ -71,4 +71,25 @@ class HostWrite(StepRunner):
         path = ctx.inside_scratch(ctx.render(body.path))
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(ctx.render(body.content))
+        if body.mode is not None:
+            path.chmod(int(body.mode, 8))
+        return StepOutcome(exit_code=0)
+
+
+@register
+class Tag(StepRunner):
+    """Another reference for an image built earlier; the reference goes away with the item."""
+
+    kind = "tag"
+
+    def execute(self, ctx: ItemContext, body: TagStepBody) -> StepOutcome:
+        image = ctx.images.get(body.image)
+        if image is None:
+            raise StepError(f"tag: no image named '{body.image}' was built earlier in this scenario")
+        ref = ctx.render(body.ref)
+        try:
+            ctx.engine.tag(image, ref)
+        except EngineError as exc:
+            return refused(exc)
+        track(ctx, ResourceRef("image", id=ref, name=ref))
         return StepOutcome(exit_code=0)

@@ -73,3 +73,25 @@ def test_no_expect_means_exit_zero_and_engine_accepting():
 def test_failure_message_says_expected_and_got():
     [check] = checks({"stdout": {"equals": "a\n"}}, StepOutcome(stdout="b\n"))
     assert check.message == "step 0: stdout equals: expected 'a\\n', got 'b\\n'"
+
+
+def sized(size):
+    return StepOutcome(exit_code=0, build=BuildResult(ResourceRef("image", "x"), size, (), "", 0.0))
+
+
+def test_image_size_bounds_hold_and_fail_on_a_build_made_to_break_them():
+    assert all(oks({"image_size": {"min_bytes": 10, "max_bytes": 100}}, sized(50)))
+    assert oks({"image_size": {"max_bytes": 100}}, sized(101)) == [False]
+    assert oks({"image_size": {"min_bytes": 10}}, sized(9)) == [False]
+
+
+def test_image_size_ratio_compares_with_a_captured_size():
+    Ctx.captures = {"stamp": "abc", "fat": "1000"}
+    assert oks({"image_size": {"relative_to": "fat", "max_ratio": 0.5}}, sized(400)) == [True]
+    [check] = checks({"image_size": {"relative_to": "fat", "max_ratio": 0.5}}, sized(900))
+    assert not check.ok and "0.900 x" in check.actual
+    assert oks({"image_size": {"relative_to": "stamp", "max_ratio": 0.5}}, sized(1)) == [False]
+
+
+def test_image_size_without_a_build_fails():
+    assert oks({"image_size": {"max_bytes": 1}}, StepOutcome(exit_code=0)) == [False]

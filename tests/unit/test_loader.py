@@ -67,7 +67,7 @@ def test_syntax_error_shows_the_place_from_the_yaml_error():
 
 def test_unknown_key_lists_allowed_keys_and_suggests_the_closest():
     problem = only_problem_of("unknown-key.yaml")
-    assert problem.startswith("unknown-key.yaml:7:7: steps[0].run: unknown key 'mounts_ro'; allowed: command, ")
+    assert problem.startswith("unknown-key.yaml:7:7: steps[0].run: unknown key 'mounts_ro'; allowed: cap_add, command, ")
     assert " image, mounts, name, " in problem
     assert problem.endswith("(did you mean 'mounts'?)")
 
@@ -77,7 +77,7 @@ def test_bad_enum_values_are_named_with_choices_and_suggestion():
     assert requires.startswith("bad-enum-value.yaml:4:12: requires[0]: 'network.user_defind' is not one of 'build', ")
     assert requires.endswith("(did you mean 'network.user_defined'?)")
     assert capture == ("bad-enum-value.yaml:7:21: steps[0].capture.host: 'stdot' is not one of "
-                       "'stdout', 'stderr', 'exit_code', 'image_id' (did you mean 'stdout'?)")
+                       "'stdout', 'stderr', 'exit_code', 'image_id', 'image_size' (did you mean 'stdout'?)")
 
 
 def test_missing_required_keys_are_all_reported_where_their_mapping_is():
