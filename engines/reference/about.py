@@ -35,7 +35,7 @@ def missing() -> dict[str, str]:
     """Each capability this host lacks, with the reason (see base.CAPABILITIES)."""
     if os.geteuid() != 0:
         return {name: "needs root (the reference runtime is rootful)" for name in base.CAPABILITIES}
-    gaps: dict[str, str] = {}
+    gaps: dict[str, str] = {"rootless": "the reference runtime is rootful (no user namespaces yet)"}
     with open("/proc/filesystems") as handle:
         if "overlay" not in handle.read():
             return {name: "the kernel has no overlayfs (modprobe overlay)" for name in base.CAPABILITIES}

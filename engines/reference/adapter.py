@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seatrial.engines import base
+from seatrial.engines import base, capsets
 
 from . import kernel as k
 from .containers import ContainerLifecycle, session_tag
@@ -21,6 +21,7 @@ class ReferenceEngine(ContainerLifecycle):
     lifecycle (run, exec, wait, stop, logs, removal)."""
 
     name = "reference"
+    documented_capabilities = capsets.DOCKER_DEFAULT   # the oracle keeps Docker's default set
 
     def __init__(self, root: Path | None = None, kernel=None):
         self._root = Path(root) if root else None

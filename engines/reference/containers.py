@@ -21,11 +21,14 @@ from seatrial.engines import base
 
 from . import dns, kernel as k, ports
 from .images import ImageNotFound
+from .registry import absent_image_message
 from .network import NetworkError
 from .nsexec import exec_in
 from .process import ProcessSpec, Started, signal_container, start
 from .rootfs import BindMount, RootfsSpec, ensure_init_layer
-from .security import seccomp_bpf
+from seatrial.engines import capsets
+
+from .security import DEFAULT_CAPABILITY_SET, allowed_by, seccomp_bpf
 from .state import read_json, write_json
 from .volumes import VolumeError
 
@@ -66,8 +69,9 @@ class ContainerLifecycle:
     def run(self, spec: base.RunSpec) -> base.RunResult:
         try:
             image = self.images.resolve(spec.image)
-        except ImageNotFound as exc:
-            raise base.EngineError("run", str(exc), exit_code=125) from None
+        except ImageNotFound:
+            message = absent_image_message(spec.image, may_pull=spec.pull != "never")
+            raise base.EngineError("run", message, exit_code=125) from None
         return self.run_image(spec, image)
 
     def run_image(self, spec: base.RunSpec, image: dict) -> base.RunResult:
@@ -92,7 +96,9 @@ class ContainerLifecycle:
                   "labels": labels, "argv": argv, "hostname": hostname, "network": spec.network,
                   "env": merge_env(config.get("Env"), spec.env), "user": spec.user or config.get("User") or "",
                   "workdir": spec.workdir or config.get("WorkingDir") or "/", "created": time.time(),
-                  "privileged": spec.privileged, "mounts": [m.__dict__ for m in spec.mounts],
+                  "privileged": spec.privileged, "cap_add": list(spec.cap_add), "seccomp": spec.seccomp,
+                  "unmask_paths": spec.unmask_paths, "no_new_privileges": spec.no_new_privileges,
+                  "mounts": [m.__dict__ for m in spec.mounts],
                   "ports": [], "tag": tag}
         write_json(cdir / "config.json", record)
         listeners = ()
@@ -111,10 +117,10 @@ class ContainerLifecycle:
                 argv=tuple(argv), env=tuple(record["env"]), workdir=record["workdir"],
                 user=record["user"], hostname=hostname, container_dir=str(cdir),
                 rootfs=RootfsSpec(tuple(self._lowerdirs(image)), str(cdir / "upper"), str(cdir / "work"),
-                                  str(cdir / "rootfs"), binds, confined=not spec.privileged),
+                                  str(cdir / "rootfs"), binds, confined=not spec.privileged,
+                                  mask_paths=not spec.unmask_paths),
                 namespaces=attachment.namespaces, interface=attachment.interface,
-                listeners=tuple(listeners), confined=not spec.privileged, has_dns=has_dns,
-                seccomp=b"" if spec.privileged else seccomp_bpf(),
+                listeners=tuple(listeners), has_dns=has_dns, **confinement(record),
                 trash_dir=str(self.state.root / "trash" / cid),
                 attach_network=attachment.attach if attachment.interface else None)
             started = start(self.kernel, proc, self._launcher())
@@ -246,8 +252,7 @@ class ContainerLifecycle:
         err_r, err_w = os.pipe()
         spec = ProcessSpec(argv=tuple(argv), env=tuple(record["env"]), workdir=record["workdir"],
                            user=record["user"], hostname="", rootfs=None, container_dir="",
-                           namespaces=0, confined=not record["privileged"],
-                           seccomp=b"" if record["privileged"] else seccomp_bpf(),
+                           namespaces=0, **confinement(record),
                            extra={"stdout": out_w, "stderr": err_w})
         try:
             child, status_fd = exec_in(self.kernel, record["pid"], spec, self._launcher())
@@ -304,3 +309,15 @@ def _collect(buffers: dict, deadline: float, child: int) -> tuple[str, str]:
                 os.close(fd)
     out, err = (b"".join(v).decode(errors="replace") for v in buffers.values())
     return out, err
+
+
+def confinement(record: dict) -> dict:
+    """ProcessSpec fields for the confinement a container was run with: Docker's defaults,
+    changed by --privileged, --cap-add, seccomp=unconfined and no-new-privileges."""
+    if record.get("privileged"):
+        return {"confined": False, "seccomp": b""}
+    keep = DEFAULT_CAPABILITY_SET | {capsets.NUMBERS[name.removeprefix("CAP_")] for name in record.get("cap_add", ())}
+    return {"confined": True, "capabilities": frozenset(keep),
+            "no_new_privs": bool(record.get("no_new_privileges")),
+            "seccomp": b"" if record.get("seccomp") == "unconfined" else seccomp_bpf(allowed_by(record.get("cap_add", ())))}
+

@@ -53,7 +53,7 @@ def exec_child(kern, spec: ProcessSpec, ends: tuple[int, ...]) -> None:
                 _become(kern, spec, out, err)
                 _exec(spec.argv, spec.env)
             except BaseException as exc:  # noqa: BLE001
-                os.write(err, f"exec: {exc}\n".encode())
+                os.write(2, f"exec: {exc}\n".encode())  # _become made fd 2 the exec's stderr
             finally:
                 os._exit(126)
         os.close(out), os.close(err)

@@ -51,6 +51,8 @@ class ProcessSpec:
     interface: Interface | None = None
     listeners: tuple = ()           # (listening socket, container address, container port)
     confined: bool = True
+    capabilities: frozenset = DEFAULT_CAPABILITY_SET   # kept when confined (Docker's set + cap_add)
+    no_new_privs: bool = False      # Docker's default is off; `--security-opt no-new-privileges`
     has_dns: bool = False           # answer names from the container's hosts file (dns.py)
     seccomp: bytes = b""
     trash_dir: str = ""             # where the harness moves container_dir to have it deleted
@@ -224,7 +226,7 @@ def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int) -> None:
     try:
         kern.unshare(k.CLONE_NEWNS)
         enter(kern, spec.rootfs)
-        _become(kern, spec, out, err)
+        _become(kern, spec, out, err, keep=err_w)
     except BaseException as exc:  # noqa: BLE001
         os.write(err_w, f"container init: {exc}".encode())
         os._exit(125)
@@ -235,21 +237,32 @@ def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int) -> None:
         os._exit(127)
 
 
-def _become(kern, spec, out: int, err: int) -> None:
+def _become(kern, spec, out: int, err: int, keep: int | None = None) -> None:
     """Workdir, stdio, user and confinement: everything between the rootfs and execve(2)."""
     uid, gid, groups = resolve_user(spec.user)
     os.makedirs(spec.workdir or "/", exist_ok=True)
     os.chdir(spec.workdir or "/")
     null = os.open("/dev/null", os.O_RDONLY)
     os.dup2(null, 0), os.dup2(out, 1), os.dup2(err, 2)
+    # Nothing of the engine's may reach the command: namespace fds, status pipes, sockets
+    # (`keep`, the start-error pipe, is closed by the caller just before execve).
+    if keep is None:
+        os.closerange(3, 1 << 20)
+    else:
+        os.closerange(3, keep), os.closerange(keep + 1, 1 << 20)
+    # Without no_new_privs the filter must be loaded while CAP_SYS_ADMIN is still held (as
+    # runc does); with it, as late as possible, after the user change.
+    if spec.confined and spec.seccomp and not spec.no_new_privs:
+        kern.load_seccomp(spec.seccomp)
     if spec.confined:
-        kern.limit_capabilities(DEFAULT_CAPABILITY_SET)
+        kern.limit_capabilities(spec.capabilities)
     os.setgroups(groups)
     os.setgid(gid)
     os.setuid(uid)
-    if spec.confined:
+    if spec.confined and spec.no_new_privs:
         kern.set_no_new_privs()
-        kern.load_seccomp(spec.seccomp)
+        if spec.seccomp:
+            kern.load_seccomp(spec.seccomp)
 
 
 def _exec(argv: tuple[str, ...], env: tuple[str, ...]) -> None:

@@ -33,6 +33,7 @@ class RootfsSpec:
     merged: str
     binds: tuple[BindMount, ...] = ()
     confined: bool = True        # masked and read-only paths, read-only /sys
+    mask_paths: bool = True      # False: `--security-opt systempaths=unconfined`
 
 
 _DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
@@ -114,7 +115,7 @@ def enter(kern, spec: RootfsSpec) -> None:
     sys_flags = _NOSUID_NODEV_NOEXEC | (k.MS_RDONLY if spec.confined else 0)
     kern.mount("sysfs", "/sys", "sysfs", sys_flags)
     _make_dev(kern)
-    if spec.confined:
+    if spec.confined and spec.mask_paths:
         _mask_and_protect(kern)
 
 

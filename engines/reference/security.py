@@ -45,19 +45,39 @@ DENIED_SYSCALLS = (
 _NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
 
 
-@functools.lru_cache(maxsize=1)
-def seccomp_bpf() -> bytes:
-    """The compiled BPF program: EPERM for DENIED_SYSCALLS and namespace-creating clone(2),
-    ENOSYS for clone3(2) (so libcs fall back to clone), everything else allowed."""
+# Syscalls Docker's profile allows only when the container holds a capability (`--cap-add`).
+SYSCALLS_OF_CAPABILITY = {
+    "SYS_ADMIN": ("bpf", "fsconfig", "fsmount", "fsopen", "fspick", "lookup_dcookie", "mount",
+                  "mount_setattr", "move_mount", "name_to_handle_at", "open_tree", "perf_event_open",
+                  "quotactl", "quotactl_fd", "setns", "syslog", "umount", "umount2", "unshare"),
+    "SYS_BOOT": ("reboot",), "SYS_MODULE": ("delete_module", "init_module", "finit_module"),
+    "SYS_PACCT": ("acct",), "SYS_PTRACE": ("kcmp", "process_vm_readv", "process_vm_writev"),
+    "SYS_RAWIO": ("iopl", "ioperm"), "SYS_TIME": ("settimeofday", "clock_settime"),
+    "SYS_NICE": ("get_mempolicy", "mbind", "set_mempolicy"), "SYSLOG": ("syslog",),
+}
+
+
+def allowed_by(cap_add) -> frozenset[str]:
+    """Syscalls that added capabilities open up, as in Docker's default profile."""
+    return frozenset(name for cap in cap_add for name in SYSCALLS_OF_CAPABILITY.get(cap.removeprefix("CAP_"), ()))
+
+
+@functools.lru_cache(maxsize=8)
+def seccomp_bpf(allowed: frozenset[str] = frozenset()) -> bytes:
+    """The compiled BPF program: EPERM for DENIED_SYSCALLS (less `allowed`) and namespace-creating
+    clone(2) (unless CAP_SYS_ADMIN opened `unshare`), ENOSYS for clone3(2) (so libcs fall back to
+    clone), everything else allowed."""
     import pyseccomp as seccomp
 
     flt = seccomp.SyscallFilter(seccomp.ALLOW)
     for name in DENIED_SYSCALLS:
+        if name in allowed:
+            continue
         try:
             flt.add_rule(seccomp.ERRNO(errno.EPERM), name)
         except (OSError, ValueError):
             pass  # not a syscall on this architecture
-    for flag in _NAMESPACE_FLAGS:
+    for flag in _NAMESPACE_FLAGS if "unshare" not in allowed else ():
         flt.add_rule(seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
     flt.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
     with tempfile.TemporaryFile() as handle:

@@ -34,7 +34,7 @@ def test_missing_command_exits_127_like_docker(engine, labels):
 
 
 def test_absent_image_fails_with_clear_error(engine, labels):
-    with pytest.raises(base.EngineError, match="not found locally"):
+    with pytest.raises(base.EngineError, match="absent:1.* is not here"):
         engine.run(base.RunSpec(image="absent:1", name="x", labels=labels))
 
 
@@ -86,12 +86,29 @@ ls /dev | tr '\n' ' '
 def test_isolation_defaults_hold_inside(engine, labels):
     out = run(engine, labels, "sh", "-c", ISOLATION, remove=True).stdout
     assert "CapEff:\t00000000a80425fb" in out  # Docker's default set, no CAP_SYS_ADMIN
-    assert "NoNewPrivs:\t1" in out and "Seccomp:\t2" in out
+    assert "NoNewPrivs:\t0" in out and "Seccomp:\t2" in out  # Docker's default: no_new_privs off
     assert "/proc/timer_list=0" in out and "acpi=0" in out  # this kernel has no /proc/kcore
     assert "/proc/kcore=" not in out or "/proc/kcore=0" in out
     for expected in ("mount=no", "procsys=ro", "sys=ro", "unshare=no"):
         assert expected in out
     assert "sda" not in out and "null" in out
+
+
+def test_run_options_change_confinement_as_dockers_do(engine, labels):
+    """no-new-privileges, --cap-add (with the syscalls it opens), seccomp=unconfined, and
+    systempaths=unconfined each change exactly their part."""
+    status = "grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status"
+    out = run(engine, labels, "sh", "-c", status, remove=True, name="nnp", no_new_privileges=True).stdout
+    assert "NoNewPrivs:\t1" in out
+    probe = "mkdir -p /mnt/t && mount -t tmpfs none /mnt/t && echo mounted"
+    assert run(engine, labels, "sh", "-c", probe, remove=True, name="plain").exit_code != 0
+    out = run(engine, labels, "sh", "-c", probe, remove=True, name="admin", cap_add=("SYS_ADMIN",)).stdout
+    assert out == "mounted\n"
+    out = run(engine, labels, "sh", "-c", status, remove=True, name="unconf", seccomp="unconfined").stdout
+    assert "Seccomp:\t0" in out
+    out = run(engine, labels, "sh", "-c", "ls /sys/firmware | wc -l", remove=True, name="unmask",
+              unmask_paths=True).stdout
+    assert out.strip() != "0"
 
 
 def test_privileged_container_keeps_all_capabilities(engine, labels):

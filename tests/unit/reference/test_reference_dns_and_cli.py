@@ -51,3 +51,12 @@ def test_without_root_every_capability_is_missing_with_the_reason(monkeypatch, t
     info = engine.info()
     assert not info.is_available and "needs root" in info.unavailable_reason
     assert (info.oci_runtime, info.storage_driver, info.is_rootless) == ("seatrial-reference", "overlay", False)
+
+
+def test_absent_image_message_names_the_loopback_registry_refusal_and_never_dials_elsewhere():
+    from seatrial.engines.reference.registry import absent_image_message, registry_of
+    assert registry_of("busybox:1") is None and registry_of("team/app") is None
+    assert registry_of("localhost:1/x:y") == ("localhost", 1)
+    assert "connection refused" in absent_image_message("localhost:1/x:y", may_pull=True)
+    assert "not on loopback" in absent_image_message("registry.example:5000/x", may_pull=True)
+    assert absent_image_message("x:1", may_pull=False).startswith("No such image: x:1")
