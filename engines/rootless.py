@@ -116,13 +116,17 @@ class PodmanRootlessEngine(PodmanEngine):
 
 
 def _scratch_root(path: Path) -> Path | None:
-    """The seatrial session scratch directory (tempdir/seatrial-*) that holds `path`, if any."""
-    temp = Path(tempfile.gettempdir()).resolve()
+    """The seatrial directory that holds `path`, if any: a session's scratch folder
+    (<scratch root>/<session>, see seatrial.session) or a build's temporary folder
+    (tempdir/seatrial-*). Nothing outside them is ever handed to the user."""
+    from seatrial.session import scratch_root
     resolved = path.resolve()
-    if not resolved.is_relative_to(temp) or resolved == temp:
-        return None
-    top = temp / resolved.relative_to(temp).parts[0]
-    return top if top.name.startswith("seatrial-") else None
+    for base, prefix in ((scratch_root().resolve(), ""), (Path(tempfile.gettempdir()).resolve(), "seatrial-")):
+        if resolved.is_relative_to(base) and resolved != base:
+            top = base / resolved.relative_to(base).parts[0]
+            if top.name.startswith(prefix):
+                return top
+    return None
 
 
 def _has_range(path: Path, user: str) -> bool:
