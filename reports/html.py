@@ -27,7 +27,7 @@ th{background:#f4f4f4;text-align:left}td.num{text-align:right;font-variant-numer
 code{background:#f4f4f4;padding:0 3px}
 """
 LABELS = {"passed": "held", "failed": "FAILED", "error": "ERROR", "skipped": "skipped",
-          "diverged": "diverged", "incomplete": "incomplete"}
+          "diverged": "diverged", "incomplete": "incomplete", "measured": "measured"}
 
 
 def _cell(cell: dict | None, extra: str = "") -> str:

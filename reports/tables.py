@@ -6,6 +6,7 @@ per-claim table of `seatrial claims`) plug in by adding a function, not by editi
 from __future__ import annotations
 
 from seatrial.claims import CLAIMS
+from seatrial.reports.claims import BENCHMARK_CLAIMS
 from seatrial.reports.results import Results, kept_samples, latest_items
 from seatrial.reports.stats import inconclusive, ratio_interval, summarize
 
@@ -35,10 +36,16 @@ def claim_matrix(results: Results) -> list[dict]:
     latest = latest_items(results).explode("claims")
     rows = []
     for claim, group in latest.dropna(subset=["claims"]).groupby("claims", sort=True):
-        cells = {column: {"outcome": worst(g["outcome"]), "scenarios": sorted(set(g["scenario"]))}
+        cells = {column: {"outcome": _claim_outcome(claim, worst(g["outcome"])), "scenarios": sorted(set(g["scenario"]))}
                  for column, g in group.groupby("column")}
         rows.append({"claim": claim, "title": CLAIMS.get(claim, ""), "cells": cells})
     return rows
+
+
+def _claim_outcome(claim: str, outcome: str) -> str:
+    """Benchmark claims (C04-C06) are never held or failed by a timing: a benchmark that ran is
+    "measured", and the numbers are in the timing tables for the reader to judge."""
+    return "measured" if claim in BENCHMARK_CLAIMS and outcome == "passed" else outcome
 
 
 def divergences(results: Results) -> list[dict]:
