@@ -63,6 +63,14 @@ def _process_start_time(pid: int) -> str:
         return ""
 
 
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie does not: its pid namespace takes no new process)."""
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
 class ContainerLifecycle:
     """Container operations of ReferenceEngine (see the module docstring)."""
 
@@ -267,6 +275,8 @@ class ContainerLifecycle:
                 os.waitpid(child, 0)
             except ChildProcessError:
                 pass  # the zygote's child, reaped by the kernel
+        if code == 126 and not _alive(record["pid"]):  # pid 1 exited meanwhile: fork(2) got ENOMEM
+            raise base.EngineError("exec", f"container {record['name']!r} is not running")
         return base.ExecResult(code, out, err, time.monotonic() - began)
 
     def stop(self, container: str, *, timeout: float = 10.0) -> None:

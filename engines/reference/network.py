@@ -29,15 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import addresses
-from .kernel import CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWUTS
-from .process import Interface
+from .kernel import CLONE_NEWNET
+from .process import BASE_NAMESPACES, Interface
 from .state import StateRoot, matches_label, read_json, write_json
 
 DEFAULT_BRIDGE_PREFIX = "strf"  # + 4 hex of the state root: one default bridge per root
 IFACE_PREFIX = "sr"
 _HOST_LOCK = "/run/lock/seatrial-reference-net.lock"  # subnets are host-wide, state roots are not
-_BASE_NAMESPACES = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | (
-    CLONE_NEWCGROUP if os.path.exists("/proc/self/ns/cgroup") else 0)  # cgroup ns where the host has them
 
 
 class NetworkError(RuntimeError):
@@ -182,9 +180,9 @@ class Networks:
     def prepare(self, network: str, cid: str, name: str, aliases: tuple[str, ...], tag: str) -> Attachment:
         """Reserve an address on `network` for container `cid` (nothing for none and host)."""
         if network == "host":
-            return Attachment(_BASE_NAMESPACES)
+            return Attachment(BASE_NAMESPACES)
         if network == "none":
-            return Attachment(_BASE_NAMESPACES | CLONE_NEWNET)
+            return Attachment(BASE_NAMESPACES | CLONE_NEWNET)
         record = self._default() if network == "bridge" else self.get(network)
         if record is None:
             raise NetworkError(f"network {network!r} not found; create it first")
@@ -195,7 +193,7 @@ class Networks:
             record["endpoints"][cid] = {"address": address, "name": name, "aliases": list(aliases)}
             write_json(self._path(record["name"]), record)
         interface = Interface(address, addresses.netmask(record["subnet"]), addresses.gateway(record["subnet"]))
-        return Attachment(_BASE_NAMESPACES | CLONE_NEWNET, interface, address,
+        return Attachment(BASE_NAMESPACES | CLONE_NEWNET, interface, address,
                           f"{IFACE_PREFIX}{tag}v{cid[:6]}", record["bridge"])
 
     def hosts_file(self, network: str, cid: str, hostname: str) -> str:

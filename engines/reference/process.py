@@ -2,20 +2,28 @@
 
 Kernel facilities: fork(2), unshare(2) and setns(2) over namespaces(7) -- pid_namespaces(7),
 mount_namespaces(7), uts_namespaces(7), ipc_namespaces(7), network_namespaces(7),
-cgroup_namespaces(7); pidfd_open(2) to wait for pid 1 with a timeout; execve(2); credentials(7)
-(setgroups, setgid, setuid); then confinement from security.py through kernel.py.
+cgroup_namespaces(7); pidfd_open(2) to wait for pid 1 with a timeout; unix(7) SCM_RIGHTS to hand
+pid 1 its stdio; execve(2); credentials(7) (setgroups, setgid, setuid); then confinement from
+security.py through kernel.py.
 
 Shape (like conmon + runc in one): the harness forks a *shim*, which enters new pid, uts, ipc,
-net and cgroup namespaces, lets the harness plug in its network, forks pid 1 and then stays
-outside the container's mount namespace: it serves published ports (its listening sockets were
-opened in the host's netns before the unshare) and the embedded DNS, waits for pid 1, writes the
-exit code next to the logs and tells the harness through a pipe; it then waits for the harness to
-let go and deletes a `run --rm` container's directory itself, off the harness's critical path.
+net and cgroup namespaces and forks pid 1 (`prepare_sandbox`); pid 1 waits for its container's
+spec. The shim lets the harness plug in its network, hands pid 1 the spec, and then stays outside
+the container's mount namespace: it serves published ports (its listening sockets were opened in
+the host's netns before the unshare) and the embedded DNS, waits for pid 1, writes the exit code
+next to the logs and tells the harness through a pipe; it then waits for the harness to let go
+and deletes a `run --rm` container's directory itself, off the harness's critical path.
 So a detached container, its logs and its exit code survive the harness.
+
+Because a sandbox holds no container until it gets a spec, the zygote (zygote.py) keeps one made
+ahead of time: the unshare and both forks then happen while the previous container runs, not
+while the harness waits for the next one.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
+import pickle
 import selectors
 import shutil
 import signal
@@ -27,6 +35,12 @@ from .rootfs import RootfsSpec, enter
 from .security import DEFAULT_CAPABILITY_SET
 from .state import write_json
 from pathlib import Path
+
+
+# Every container's namespaces but the netns (which depends on its network) and the mount
+# namespace (pid 1's own); the cgroup namespace where the host has them.
+BASE_NAMESPACES = k.CLONE_NEWPID | k.CLONE_NEWUTS | k.CLONE_NEWIPC | (
+    k.CLONE_NEWCGROUP if os.path.exists("/proc/self/ns/cgroup") else 0)
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,16 @@ class ProcessSpec:
     trash_dir: str = ""             # where the harness moves container_dir to have it deleted
     attach_network: object = None   # callable(shim_pid), run by the harness before pid 1 starts
     extra: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """Namespaces made and pid 1 forked, waiting on `init_sock` for the spec of its container."""
+
+    namespaces: int                 # the CLONE_NEW* flags it was made with
+    pid1: int
+    init_sock: socket.socket        # the shim's end; closing it without a spec makes pid 1 exit
+    host_net: int = -1              # the host's netns, for containers on network host
 
 
 @dataclass(frozen=True)
@@ -104,9 +128,8 @@ def start(kern, spec: ProcessSpec, launcher=None) -> Started:
         for fd in shim_ends:
             os.close(fd)
     try:
-        if os.read(sync_r, 1) == b"u":
-            if spec.attach_network is not None:
-                spec.attach_network(shim)
+        if spec.interface is not None and os.read(sync_r, 1) == b"u":
+            spec.attach_network(shim)
             os.write(go_w, b"g")
         pid = _read_all(sync_r)
         error = _read_all(err_r).decode(errors="replace")
@@ -138,25 +161,87 @@ def _close_other_fds(keep: set[int]) -> None:
             os.closerange(low + 1, high)
 
 
-def _shim(kern, spec: ProcessSpec, sync_w: int, go_r: int, err_w: int, done_w: int, release_r: int) -> None:
-    """Namespaces, network, pid 1; then serve until pid 1 exits, record its exit code, tell the
-    harness, and wait for the harness to let go (EOF on `release_r`, also when the harness
-    dies). If the harness moved the container directory to `spec.trash_dir` meanwhile (`run
-    --rm`), delete it here, off the harness's critical path."""
+def prepare_sandbox(kern, namespaces: int) -> Sandbox:
+    """In the shim: make the namespaces and fork pid 1, which waits for `_hand_over`. A sandbox
+    made for a new netns also serves containers on network host (both switch back with setns)."""
+    host_net = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC) if namespaces & k.CLONE_NEWNET else -1
+    kern.unshare(namespaces)
+    if namespaces & k.CLONE_NEWNET:
+        kern.interface_up("lo")
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        ours.close()
+        _pid1_waiting(kern, theirs, host_net)
+    theirs.close()
+    return Sandbox(namespaces, pid, ours, host_net)
+
+
+def fits(sandbox_namespaces: int, wanted: int) -> bool:
+    """Whether a sandbox made with `sandbox_namespaces` can run a container that wants `wanted`:
+    the same namespaces, but for a netns it can leave for the host's."""
+    return (wanted | k.CLONE_NEWNET) == (sandbox_namespaces | k.CLONE_NEWNET) and (
+        wanted & k.CLONE_NEWNET == 0 or sandbox_namespaces & k.CLONE_NEWNET)
+
+
+def _pid1_waiting(kern, sock: socket.socket, host_net: int) -> None:
+    """pid 1 of a sandbox: wait for the container's spec and stdio, then become the container.
+    EOF instead (the shim, the zygote or the harness died before using it): exit quietly."""
     try:
-        os.setsid()
-        _close_other_fds({sync_w, go_r, err_w, done_w, release_r} |
-                         {listener.fileno() for listener, _, _ in spec.listeners})
+        payload, fds, _, _ = socket.recv_fds(sock, 1 << 20, 3)
+        if not payload or len(fds) != 3:
+            os._exit(0)
+        spec = pickle.loads(payload)
+    except BaseException:  # noqa: BLE001 -- nobody to tell: the shim sees pid 1 exit
+        os._exit(0)
+    out, err, err_w = fds
+    try:
+        sock.close()
+        if host_net >= 0 and not spec.namespaces & k.CLONE_NEWNET:
+            kern.setns(host_net, k.CLONE_NEWNET)
+    except BaseException as exc:  # noqa: BLE001
+        os.write(err_w, f"container init: {exc}".encode())
+        os._exit(125)
+    _init(kern, spec, out, err, err_w)
+
+
+def _hand_over(sandbox: Sandbox, spec: ProcessSpec, out: int, err: int, err_w: int) -> None:
+    """Send pid 1 what it needs: the spec without the shim's own parts, and its stdio."""
+    lean = dataclasses.replace(spec, listeners=(), attach_network=None, extra={})
+    socket.send_fds(sandbox.init_sock, [pickle.dumps(lean)], [out, err, err_w])
+    sandbox.init_sock.close()
+
+
+def _shim(kern, spec: ProcessSpec, sync_w: int, go_r: int, err_w: int, done_w: int, release_r: int,
+          sandbox: Sandbox | None = None) -> None:
+    """Namespaces (or a `sandbox` made ahead), network, pid 1; then serve until pid 1 exits,
+    record its exit code, tell the harness, and wait for the harness to let go (EOF on
+    `release_r`, also when the harness dies). If the harness moved the container directory to
+    `spec.trash_dir` meanwhile (`run --rm`), delete it here, off the harness's critical path."""
+    try:
+        if sandbox is None:
+            os.setsid()
+        keep = {sync_w, go_r, err_w, done_w, release_r} | {listener.fileno() for listener, _, _ in spec.listeners}
+        if sandbox is not None:
+            keep |= {sandbox.init_sock.fileno(), sandbox.host_net} - {-1}
+        _close_other_fds(keep)
         pids = os.open(os.path.join(spec.container_dir, "pids"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
         os.write(pids, f"{os.getpid()}\n".encode())  # for the reaper, before any namespace exists
         out = os.open(os.path.join(spec.container_dir, "stdout"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         err = os.open(os.path.join(spec.container_dir, "stderr"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-        kern.unshare(spec.namespaces)
-        os.write(sync_w, b"u")
-        os.read(go_r, 1)
+        if sandbox is None:
+            sandbox = prepare_sandbox(kern, spec.namespaces)
+        elif sandbox.host_net >= 0 and not spec.namespaces & k.CLONE_NEWNET:
+            kern.setns(sandbox.host_net, k.CLONE_NEWNET)
+        os.write(pids, f"{sandbox.pid1}\n".encode())
+        os.close(pids)
+        if sandbox.host_net >= 0:
+            os.close(sandbox.host_net)
+        if spec.interface is not None:
+            os.write(sync_w, b"u")
+            os.read(go_r, 1)
         os.close(go_r)
         if spec.namespaces & k.CLONE_NEWNET:
-            kern.interface_up("lo")
             if spec.interface:
                 kern.set_address("eth0", spec.interface.address, spec.interface.netmask)
                 kern.interface_up("eth0")
@@ -167,12 +252,8 @@ def _shim(kern, spec: ProcessSpec, sync_w: int, go_r: int, err_w: int, done_w: i
                 spec.extra["dns"] = resolver
         if spec.namespaces & k.CLONE_NEWUTS:
             kern.sethostname(spec.hostname)
-        pid = os.fork()
-        if pid == 0:
-            os.close(sync_w)
-            _init(kern, spec, out, err, err_w)
-        os.write(pids, f"{pid}\n".encode())
-        os.close(pids)
+        pid = sandbox.pid1
+        _hand_over(sandbox, spec, out, err, err_w)
         os.write(sync_w, str(pid).encode())
         os.close(sync_w), os.close(err_w), os.close(out), os.close(err)
     except BaseException as exc:  # noqa: BLE001 -- report anything to the harness, then die
@@ -237,13 +318,37 @@ def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int) -> None:
         os._exit(127)
 
 
+def _ignored_signals() -> tuple[int, ...]:
+    """Signals this process ignores: what it inherited (SigIgn in proc(5)), Python's own SIGPIPE
+    and SIGXFSZ, and what the zygote ignores. execve(2) keeps ignored signals ignored."""
+    try:
+        with open("/proc/self/status") as status:
+            mask = next(int(line.split()[1], 16) for line in status if line.startswith("SigIgn:"))
+    except (OSError, StopIteration, ValueError):
+        mask = 0
+    inherited = {bit + 1 for bit in range(64) if mask >> bit & 1}
+    ours = {signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGCHLD}
+    return tuple(sorted((inherited | ours) & set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}))
+
+
+_IGNORED_SIGNALS = _ignored_signals()
+
+
+def _default_signals() -> None:
+    """A container's command starts as Docker's do: no signal ignored, none blocked."""
+    for signum in _IGNORED_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
+
+
 def _become(kern, spec, out: int, err: int, keep: int | None = None) -> None:
-    """Workdir, stdio, user and confinement: everything between the rootfs and execve(2)."""
+    """Workdir, stdio, user, signals and confinement: everything between the rootfs and execve(2)."""
     uid, gid, groups = resolve_user(spec.user)
     os.makedirs(spec.workdir or "/", exist_ok=True)
     os.chdir(spec.workdir or "/")
     null = os.open("/dev/null", os.O_RDONLY)
     os.dup2(null, 0), os.dup2(out, 1), os.dup2(err, 2)
+    _default_signals()
     # Nothing of the engine's may reach the command: namespace fds, status pipes, sockets
     # (`keep`, the start-error pipe, is closed by the caller just before execve).
     if keep is None:

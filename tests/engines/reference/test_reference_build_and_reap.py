@@ -100,6 +100,22 @@ def _ppid(pid: int) -> int:
         return -1
 
 
+def _descendants(roots: list[int]) -> set[int]:
+    found, frontier = set(), set(roots)
+    while frontier:
+        children = {int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) in frontier}
+        found |= children
+        frontier = children - set(roots)
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 HARNESS = """
 import sys, time
 from seatrial.engines import base
@@ -125,13 +141,16 @@ def test_reaper_removes_resources_of_killed_session(engine, labels, state_root, 
     assert len(records) == 3 and all(os.path.exists(f"/proc/{pid}") for pid in pids)
     zygotes = [int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) == harness.pid]
     assert zygotes, "the harness forks shims through a zygote child"
+    # What else the zygote made: the spare shim, with its namespaces and waiting pid 1.
+    spares = _descendants(zygotes) - set(pids)
+    assert spares, "the zygote keeps a spare sandbox"
     os.kill(harness.pid, signal.SIGKILL)
     harness.wait(timeout=10)
-    for _ in range(200):  # the zygote sees EOF on its socket and exits
-        if not any(os.path.exists(f"/proc/{z}") for z in zygotes):
+    for _ in range(200):  # the zygote sees EOF on its socket and exits, and the spare with it
+        if not any(_running(p) for p in [*zygotes, *spares]):
             break
         time.sleep(0.01)
-    assert not any(os.path.exists(f"/proc/{z}") for z in zygotes)
+    assert not any(_running(p) for p in [*zygotes, *spares])
     removed = engine.reap(session=session)
     assert {"container doomed-1", "container doomed-2", "network doomed-net"} <= set(removed)
     assert engine.resources(f"seatrial.session={session}") == []

@@ -1,6 +1,7 @@
 """Containers on the real kernel: exit codes, output, pid 1, hostname, exec, isolation."""
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -127,3 +128,65 @@ def test_runs_the_same_without_the_zygote(engine, labels, monkeypatch):
                             labels=labels, detach=True))
     executed = direct.exec("direct-d", ("sh", "-c", "echo $$; exit 5"))
     assert (executed.exit_code, executed.stdout) == (5, "2\n")
+
+
+def _uptime_of_start(pid: int) -> float:
+    """When `pid` started, in seconds since boot (proc(5) starttime)."""
+    ticks = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[19])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _uptime() -> float:
+    return float(open("/proc/uptime").read().split()[0])
+
+
+@pytest.mark.parametrize("prewarm", ["1", "0"])
+def test_the_shim_comes_from_a_sandbox_made_ahead_unless_prewarm_is_off(state_root, labels, session,
+                                                                        monkeypatch, prewarm):
+    from seatrial.engines.reference.adapter import ReferenceEngine
+    monkeypatch.setenv("SEATRIAL_REFERENCE_PREWARM", prewarm)
+    engine = ReferenceEngine(state_root)  # its own zygote, which reads the setting when it starts
+    try:
+        run(engine, labels, "true", remove=True, name="first")  # starts the zygote (and a spare)
+        time.sleep(0.5)
+        asked = _uptime()
+        result = run(engine, labels, "sleep", "60", name="second", detach=True)
+        shim = engine.inspect(result.container)["shim_pid"]
+        made_ahead = _uptime_of_start(shim) < asked - 0.2
+        assert made_ahead == (prewarm == "1")
+    finally:
+        engine.reap(session=session)
+
+
+def _namespaces(pid: int) -> dict[str, str]:
+    return {ns: os.readlink(f"/proc/{pid}/ns/{ns}") for ns in ("pid", "net", "uts", "ipc", "mnt")}
+
+
+def test_every_container_gets_namespaces_of_its_own_and_host_network_shares_only_the_netns(engine, labels):
+    pids = {}
+    for name, network in (("ns-a", "none"), ("ns-b", "none"), ("ns-host", "host")):
+        result = run(engine, labels, "sleep", "60", name=name, network=network, detach=True)
+        pids[name] = engine.inspect(result.container)["pid"]
+    a, b, host_net, ours = (_namespaces(pids["ns-a"]), _namespaces(pids["ns-b"]),
+                            _namespaces(pids["ns-host"]), _namespaces(os.getpid()))
+    for ns in ("pid", "net", "uts", "ipc", "mnt"):
+        assert len({a[ns], b[ns], ours[ns]}) == 3, ns
+        if ns != "net":
+            assert host_net[ns] not in (a[ns], b[ns], ours[ns]), ns
+    assert host_net["net"] == ours["net"]
+    assert engine.exec("ns-host", ("hostname",)).stdout.strip() == os.uname().nodename
+
+
+def test_the_command_starts_with_no_signal_ignored_or_blocked_in_run_and_exec(engine, labels):
+    # The engine is Python, which ignores SIGPIPE and SIGXFSZ; execve(2) would pass that on.
+    status = ("sh", "-c", "grep -E '^Sig(Ign|Blk):' /proc/self/status; yes | head -n 1")
+    expected = "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\ny\n"
+    assert run(engine, labels, "sleep", "60", name="signals", detach=True).exit_code is None
+    assert engine.exec("signals", status).stdout == expected
+    assert run(engine, labels, *status, remove=True, name="signals-run").stdout == expected
+
+
+def test_exec_into_a_container_whose_command_just_ended_says_it_is_not_running(engine, labels):
+    run(engine, labels, "true", name="ended", detach=True)
+    with pytest.raises(base.EngineError, match="'ended' is not running"):
+        engine.exec("ended", ("echo", "hi"))  # at once: pid 1 may be gone before the shim records it
