@@ -106,21 +106,20 @@ class ContainerLifecycle:
                   "workdir": spec.workdir or config.get("WorkingDir") or "/", "created": time.time(),
                   "privileged": spec.privileged, "cap_add": list(spec.cap_add), "seccomp": spec.seccomp,
                   "unmask_paths": spec.unmask_paths, "no_new_privileges": spec.no_new_privileges,
-                  "mounts": [m.__dict__ for m in spec.mounts],
-                  "ports": [], "tag": tag}
+                  "mounts": [m.__dict__ for m in spec.mounts], "tag": tag}
         write_json(cdir / "config.json", record)
         listeners = ()
         try:
             attachment = self.networks.prepare(spec.network, cid, name, spec.network_aliases, tag)
-            record["address"] = attachment.address
+            attached = {"address": attachment.address, "ports": []}
             (cdir / "hosts").write_text(self.networks.hosts_file(spec.network, cid, hostname))
             (cdir / "hostname").write_text(hostname + "\n")
             has_dns = spec.network not in ("host", "none", "bridge")
             (cdir / "resolv.conf").write_text(self._resolv_conf(spec.network, has_dns))
             etc = [BindMount(str(cdir / f), f"/etc/{f}") for f in ("hosts", "hostname", "resolv.conf")]
             binds = self.volumes.binds(spec.mounts, labels) + tuple(etc)
-            listeners = ports.listen(spec.ports, attachment.address, record["ports"]) if attachment.namespaces & k.CLONE_NEWNET else ()
-            write_json(cdir / "config.json", record)
+            listeners = ports.listen(spec.ports, attachment.address, attached["ports"]) if attachment.namespaces & k.CLONE_NEWNET else ()
+            write_json(cdir / "network.json", attached)
             proc = ProcessSpec(
                 argv=tuple(argv), env=tuple(record["env"]), workdir=record["workdir"],
                 user=record["user"], hostname=hostname, container_dir=str(cdir),
@@ -138,10 +137,12 @@ class ContainerLifecycle:
         finally:
             for listener, _, _ in listeners:
                 listener.close()  # the shim holds its own copy
-        record.update(shim_pid=started.shim_pid, pid=started.pid,
-                      shim_start=_process_start_time(started.shim_pid), started=time.time())
-        write_json(cdir / "config.json", record)
-        self.networks.refresh_peers(spec.network, except_cid=cid)
+        progress = {"shim_pid": started.shim_pid, "pid": started.pid,
+                    "shim_start": _process_start_time(started.shim_pid), "started": time.time()}
+        write_json(cdir / "started.json", progress)
+        record.update(attached, **progress)
+        if spec.network not in ("host", "none"):
+            self.networks.refresh_peers(spec.network, except_cid=cid)
         ref = base.ResourceRef("container", cid, name, labels)
         self._exited_shims.add(started.shim_pid)
         if spec.detach:
@@ -205,7 +206,7 @@ class ContainerLifecycle:
 
     def _record(self, handle: str, operation: str) -> dict:
         cdir = self.state.container_dir(handle)
-        record = read_json(cdir / "config.json") if cdir else None
+        record = self.state.container_record(cdir.name) if cdir else None
         if record is None:
             raise base.EngineError(operation, f"no such container: {handle}")
         return record
@@ -216,7 +217,7 @@ class ContainerLifecycle:
                 and _process_start_time(record["shim_pid"]) == record.get("shim_start"))
 
     def _is_running_id(self, cid: str) -> bool:
-        record = read_json(self.state.containers / cid / "config.json")
+        record = self.state.container_record(cid)
         return bool(record) and self._is_running(record)
 
     def _wait(self, record: dict, timeout: float) -> int:
@@ -291,7 +292,7 @@ class ContainerLifecycle:
             self._wait(record, 10)
 
     def _remove_container(self, cid: str) -> None:
-        record = read_json(self.state.containers / cid / "config.json")
+        record = self.state.container_record(cid)
         if record and self._is_running(record):
             signal_container(record["pid"], signal.SIGKILL)
             self._wait(record, 10)

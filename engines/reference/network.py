@@ -215,7 +215,7 @@ class Networks:
             return
         for peer_id in record["endpoints"]:
             path = self.state.containers / peer_id / "hosts"
-            peer_record = read_json(self.state.containers / peer_id / "config.json")
+            peer_record = read_json(self.state.containers / peer_id / "config.json")  # hostname
             if peer_id == except_cid or not path.exists() or not peer_record:
                 continue
             with open(path, "r+") as handle:

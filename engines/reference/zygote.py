@@ -94,10 +94,18 @@ class _Spare:
     def take(self, payload: bytes, fds: list[int]) -> int:
         """Pass it the request; returns its pid. OSError if it died (then use a fresh fork)."""
         try:
+            _normal_policy(self.pid)  # if it is still making its sandbox, finish at full speed
             socket.send_fds(self.sock, [payload], fds)
         finally:
             self.sock.close()
         return self.pid
+
+
+def _normal_policy(pid: int) -> None:
+    try:
+        os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
+    except ProcessLookupError:
+        pass  # dead: the send to it fails next
 
 
 def _spare_main(kern, sock: socket.socket) -> None:
@@ -108,6 +116,9 @@ def _spare_main(kern, sock: socket.socket) -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.setsid()
         _close_other_fds({sock.fileno()})
+        # Made while some container runs: never take a core from it (sched(7) SCHED_IDLE);
+        # whoever claims the spare puts it back to the normal policy first.
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         sandbox, problem = None, None
         try:
             sandbox = prepare_sandbox(kern, SPARE_NAMESPACES)
@@ -116,6 +127,9 @@ def _spare_main(kern, sock: socket.socket) -> None:
         payload, fds, _, _ = socket.recv_fds(sock, 1 << 20, 64)
         if not payload:
             os._exit(0)  # the zygote is gone; pid 1 sees EOF on its socket and exits too
+        _normal_policy(0)  # the zygote did it already, unless it raced with our fork of pid 1
+        if sandbox is not None:
+            _normal_policy(sandbox.pid1)
         sock.close()
         if problem is not None:
             os.write(fds[2], f"shim: {problem}".encode())

@@ -174,6 +174,8 @@ def test_every_container_gets_namespaces_of_its_own_and_host_network_shares_only
         if ns != "net":
             assert host_net[ns] not in (a[ns], b[ns], ours[ns]), ns
     assert host_net["net"] == ours["net"]
+    # The spare's sandbox is made at SCHED_IDLE; a container runs at the normal policy.
+    assert {os.sched_getscheduler(pid) for pid in pids.values()} == {os.SCHED_OTHER}
     assert engine.exec("ns-host", ("hostname",)).stdout.strip() == os.uname().nodename
 
 
