@@ -161,9 +161,16 @@ def _close_other_fds(keep: set[int]) -> None:
             os.closerange(low + 1, high)
 
 
+# pid 1 of a sandbox reads two messages on its socket, in either order: the container's spec
+# (pickled ("shim", ProcessSpec), the harness's start-error pipe as its one fd), from the harness
+# when the sandbox was made ahead or from the shim otherwise; and GO from the shim once the
+# hostname and network are set. It assembles the rootfs on the spec and execs only after GO.
+GO = b"g"
+
+
 def prepare_sandbox(kern, namespaces: int) -> Sandbox:
-    """In the shim: make the namespaces and fork pid 1, which waits for `_hand_over`. A sandbox
-    made for a new netns also serves containers on network host (both switch back with setns)."""
+    """In the shim: make the namespaces and fork pid 1, which waits for its spec. A sandbox made
+    for a new netns also serves containers on network host (both switch back with setns)."""
     host_net = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC) if namespaces & k.CLONE_NEWNET else -1
     kern.unshare(namespaces)
     if namespaces & k.CLONE_NEWNET:
@@ -184,52 +191,60 @@ def fits(sandbox_namespaces: int, wanted: int) -> bool:
         wanted & k.CLONE_NEWNET == 0 or sandbox_namespaces & k.CLONE_NEWNET)
 
 
+def spec_message(spec: ProcessSpec) -> bytes:
+    """The spec as shims and pid 1 receive it: listeners become (index, address, port), their
+    sockets travelling as fds; nothing that only the harness can use."""
+    listeners = tuple((index, address, port) for index, (_, address, port) in enumerate(spec.listeners))
+    return pickle.dumps(("shim", dataclasses.replace(spec, listeners=listeners, attach_network=None)))
+
+
 def _pid1_waiting(kern, sock: socket.socket, host_net: int) -> None:
-    """pid 1 of a sandbox: wait for the container's spec and stdio, then become the container.
-    EOF instead (the shim, the zygote or the harness died before using it): exit quietly."""
+    """pid 1 of a sandbox: wait for the container's spec, then become the container. EOF instead
+    (the shim, the zygote or the harness died before using it): exit quietly."""
+    go = False
     try:
-        payload, fds, _, _ = socket.recv_fds(sock, 1 << 20, 3)
-        if not payload or len(fds) != 3:
+        while True:
+            payload, fds, _, _ = socket.recv_fds(sock, 1 << 20, 1)
+            if payload != GO:
+                break
+            go = True
+        if not payload or len(fds) != 1:
             os._exit(0)
-        spec = pickle.loads(payload)
+        _, spec = pickle.loads(payload)
     except BaseException:  # noqa: BLE001 -- nobody to tell: the shim sees pid 1 exit
         os._exit(0)
-    out, err, err_w = fds
+    err_w = fds[0]
     try:
-        sock.close()
-        if host_net >= 0 and not spec.namespaces & k.CLONE_NEWNET:
-            kern.setns(host_net, k.CLONE_NEWNET)
+        logs = [os.open(os.path.join(spec.container_dir, name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+                for name in ("stdout", "stderr")]
+        if host_net >= 0:
+            if not spec.namespaces & k.CLONE_NEWNET:
+                kern.setns(host_net, k.CLONE_NEWNET)
+            os.close(host_net)
     except BaseException as exc:  # noqa: BLE001
         os.write(err_w, f"container init: {exc}".encode())
         os._exit(125)
-    _init(kern, spec, out, err, err_w)
-
-
-def _hand_over(sandbox: Sandbox, spec: ProcessSpec, out: int, err: int, err_w: int) -> None:
-    """Send pid 1 what it needs: the spec without the shim's own parts, and its stdio."""
-    lean = dataclasses.replace(spec, listeners=(), attach_network=None, extra={})
-    socket.send_fds(sandbox.init_sock, [pickle.dumps(lean)], [out, err, err_w])
-    sandbox.init_sock.close()
+    _init(kern, spec, *logs, err_w, sock, go)
 
 
 def _shim(kern, spec: ProcessSpec, sync_w: int, go_r: int, err_w: int, done_w: int, release_r: int,
           sandbox: Sandbox | None = None) -> None:
-    """Namespaces (or a `sandbox` made ahead), network, pid 1; then serve until pid 1 exits,
-    record its exit code, tell the harness, and wait for the harness to let go (EOF on
-    `release_r`, also when the harness dies). If the harness moved the container directory to
-    `spec.trash_dir` meanwhile (`run --rm`), delete it here, off the harness's critical path."""
+    """Namespaces and pid 1 (or a `sandbox` made ahead, whose pid 1 has its spec from the
+    harness already), network, hostname, GO; then serve until pid 1 exits, record its exit
+    code, tell the harness, and wait for the harness to let go (EOF on `release_r`, also when
+    the harness dies). If the harness moved the container directory to `spec.trash_dir`
+    meanwhile (`run --rm`), delete it here, off the harness's critical path."""
     try:
-        if sandbox is None:
+        made_ahead = sandbox is not None
+        if not made_ahead:
             os.setsid()
         keep = {sync_w, go_r, err_w, done_w, release_r} | {listener.fileno() for listener, _, _ in spec.listeners}
-        if sandbox is not None:
+        if made_ahead:
             keep |= {sandbox.init_sock.fileno(), sandbox.host_net} - {-1}
         _close_other_fds(keep)
         pids = os.open(os.path.join(spec.container_dir, "pids"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
         os.write(pids, f"{os.getpid()}\n".encode())  # for the reaper, before any namespace exists
-        out = os.open(os.path.join(spec.container_dir, "stdout"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-        err = os.open(os.path.join(spec.container_dir, "stderr"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-        if sandbox is None:
+        if not made_ahead:
             sandbox = prepare_sandbox(kern, spec.namespaces)
         elif sandbox.host_net >= 0 and not spec.namespaces & k.CLONE_NEWNET:
             kern.setns(sandbox.host_net, k.CLONE_NEWNET)
@@ -237,6 +252,8 @@ def _shim(kern, spec: ProcessSpec, sync_w: int, go_r: int, err_w: int, done_w: i
         os.close(pids)
         if sandbox.host_net >= 0:
             os.close(sandbox.host_net)
+        if not made_ahead:
+            socket.send_fds(sandbox.init_sock, [spec_message(spec)], [err_w])
         if spec.interface is not None:
             os.write(sync_w, b"u")
             os.read(go_r, 1)
@@ -252,10 +269,11 @@ def _shim(kern, spec: ProcessSpec, sync_w: int, go_r: int, err_w: int, done_w: i
                 spec.extra["dns"] = resolver
         if spec.namespaces & k.CLONE_NEWUTS:
             kern.sethostname(spec.hostname)
+        sandbox.init_sock.send(GO)
+        sandbox.init_sock.close()
         pid = sandbox.pid1
-        _hand_over(sandbox, spec, out, err, err_w)
         os.write(sync_w, str(pid).encode())
-        os.close(sync_w), os.close(err_w), os.close(out), os.close(err)
+        os.close(sync_w), os.close(err_w)
     except BaseException as exc:  # noqa: BLE001 -- report anything to the harness, then die
         os.write(err_w, f"shim: {exc}".encode())
         os._exit(125)
@@ -302,12 +320,16 @@ def _serve(spec: ProcessSpec, pid: int) -> int:
                 ports.pump(selector, key.fileobj, value)
 
 
-def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int) -> None:
-    """pid 1: own mount namespace, the rootfs, identity, confinement, then the command."""
+def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int, sock: socket.socket, go: bool) -> None:
+    """pid 1: own mount namespace, the rootfs, identity, confinement; then, once the shim says
+    GO (hostname and network ready), the command."""
     try:
         kern.unshare(k.CLONE_NEWNS)
         enter(kern, spec.rootfs)
-        _become(kern, spec, out, err, keep=err_w)
+        _become(kern, spec, out, err, keep=(err_w, sock.fileno()))
+        if not go and sock.recv(16) != GO:
+            os._exit(125)  # the shim died; it told the harness why
+        sock.close()
     except BaseException as exc:  # noqa: BLE001
         os.write(err_w, f"container init: {exc}".encode())
         os._exit(125)
@@ -341,7 +363,7 @@ def _default_signals() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, ())
 
 
-def _become(kern, spec, out: int, err: int, keep: int | None = None) -> None:
+def _become(kern, spec, out: int, err: int, keep: tuple[int, ...] = ()) -> None:
     """Workdir, stdio, user, signals and confinement: everything between the rootfs and execve(2)."""
     uid, gid, groups = resolve_user(spec.user)
     os.makedirs(spec.workdir or "/", exist_ok=True)
@@ -350,11 +372,10 @@ def _become(kern, spec, out: int, err: int, keep: int | None = None) -> None:
     os.dup2(null, 0), os.dup2(out, 1), os.dup2(err, 2)
     _default_signals()
     # Nothing of the engine's may reach the command: namespace fds, status pipes, sockets
-    # (`keep`, the start-error pipe, is closed by the caller just before execve).
-    if keep is None:
-        os.closerange(3, 1 << 20)
-    else:
-        os.closerange(3, keep), os.closerange(keep + 1, 1 << 20)
+    # (`keep`, pid 1's start-error pipe and socket, the caller closes just before execve).
+    bounds = [2, *sorted(keep), 1 << 20]
+    for low, high in zip(bounds, bounds[1:]):
+        os.closerange(low + 1, high)
     # Without no_new_privs the filter must be loaded while CAP_SYS_ADMIN is still held (as
     # runc does); with it, as late as possible, after the user change.
     if spec.confined and spec.seccomp and not spec.no_new_privs:

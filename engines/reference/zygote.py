@@ -3,22 +3,25 @@
 Kernel facilities: fork(2) (its cost grows with the forking process's memory, and a harness with
 pandas and pytest loaded is several times the size of this process), unix(7) SOCK_SEQPACKET with
 SCM_RIGHTS to receive the shim's pipe ends and published-port listeners, SIGCHLD set to SIG_IGN
-so the kernel reaps the shims (signal(7)). The zygote exits when the harness's end of the socket
-closes, including when the harness is killed; shims then belong to init and keep running.
+so the kernel reaps the shims (signal(7)), sched(7) SCHED_IDLE. The zygote exits when the
+harness's end of the socket closes, including when the harness is killed; shims then belong to
+init and keep running.
 
-It keeps one *spare* shim ready: forked, with its namespaces made and pid 1 forked and waiting
-(process.prepare_sandbox), so that a `run` pays for none of that while the harness waits. The
-spare holds no container and no named kernel object; when the zygote goes, it sees EOF and exits,
-and its pid 1 with it. SEATRIAL_REFERENCE_PREWARM=0 turns spares off (every shim is then forked on
-request, as `tests/engines/reference/bench_reference_start.py --cold` measures).
-
-The harness side is `Zygote.launch`, given to process.start as its launcher.
+It keeps one *spare* ready: a shim forked ahead, at SCHED_IDLE so that it never takes a core
+from a running container, which makes its sandbox (namespaces, pid 1 forked and waiting:
+process.prepare_sandbox) and then announces itself to the harness with two sockets, its own
+and its pid 1's. The harness sends a `run` straight to both (no hop through the zygote; pid 1
+assembles the rootfs while the shim sets up the network) and tells the zygote the spare is
+taken, and the zygote forks the next. A spare holds no container and no named kernel object;
+when the harness goes, it and its pid 1 see EOF and exit. SEATRIAL_REFERENCE_PREWARM=0 turns
+spares off: each shim is then forked on request (`bench_reference_start.py --cold`).
 """
 from __future__ import annotations
 
 import dataclasses
 import os
 import pickle
+import select
 import signal
 import socket
 import subprocess
@@ -27,9 +30,28 @@ import threading
 
 from . import kernel as k
 from .nsexec import exec_child
-from .process import BASE_NAMESPACES, ProcessSpec, _close_other_fds, _shim, fits, prepare_sandbox
+from .process import (BASE_NAMESPACES, ProcessSpec, _close_other_fds, _shim, fits, prepare_sandbox,
+                      spec_message)
 
 _BOOT = "import sys; from seatrial.engines.reference.zygote import serve; serve(int(sys.argv[1]))"
+
+
+SPARE_NAMESPACES = BASE_NAMESPACES | k.CLONE_NEWNET  # what every network but host needs
+TAKEN = b"taken"       # harness -> zygote: the announced spare is used, make the next
+SPARE = b"spare"       # spare -> harness: "spare SHIM_PID PID1", with the two sockets
+
+
+@dataclasses.dataclass
+class Spare:
+    """An announced spare, as the harness holds it."""
+
+    shim_pid: int
+    pid1: int
+    shim_sock: socket.socket
+    pid1_sock: socket.socket
+
+    def close(self) -> None:
+        self.shim_sock.close(), self.pid1_sock.close()
 
 
 class Zygote:
@@ -39,8 +61,10 @@ class Zygote:
         self._sock: socket.socket | None = None
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
+        self._spare: Spare | None = None
 
     def _spawn(self) -> None:
+        self._drop_spare()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._proc = subprocess.Popen(
             [sys.executable, "-c", _BOOT, str(theirs.fileno())], pass_fds=(theirs.fileno(),),
@@ -48,19 +72,51 @@ class Zygote:
         theirs.close()
         self._sock = ours
 
+    def _drop_spare(self) -> None:
+        if self._spare is not None:
+            self._spare.close()
+            self._spare = None
+
+    def _keep_announcement(self, message: bytes, fds: list[int]) -> bool:
+        """Take `message` as a spare's announcement if it is one."""
+        if not message.startswith(SPARE) or len(fds) != 2:
+            return False
+        _, shim_pid, pid1 = message.split()
+        self._drop_spare()
+        self._spare = Spare(int(shim_pid), int(pid1), socket.socket(fileno=fds[0]), socket.socket(fileno=fds[1]))
+        return True
+
+    def _read_announcements(self) -> None:
+        while select.select([self._sock], [], [], 0)[0]:  # recv_fds ignores MSG_DONTWAIT in 3.11
+            message, fds, _, _ = socket.recv_fds(self._sock, 256, 2)
+            if not self._keep_announcement(message, fds):
+                for fd in fds:
+                    os.close(fd)
+                return
+
     def launch(self, spec: ProcessSpec, ends: tuple[int, ...], kind: str = "shim") -> int:
-        """Have the zygote fork a shim (or an exec child, kind="exec") for `spec` with the
-        given fds; returns its pid."""
-        listeners = tuple((index, address, port) for index, (_, address, port) in enumerate(spec.listeners))
-        payload = pickle.dumps((kind, dataclasses.replace(spec, listeners=listeners, attach_network=None)))
+        """Start a shim (or an exec child, kind="exec") for `spec` with the given fds; returns
+        its pid. A shim comes from the announced spare when there is one that fits, else the
+        zygote forks it."""
+        payload = spec_message(spec) if kind == "shim" else pickle.dumps((kind, spec))
         fds = list(ends) + [listener.fileno() for listener, _, _ in spec.listeners]
         with self._lock:
+            if self._sock is None or self._proc.poll() is not None:
+                self._spawn()
+            self._read_announcements()
+            if kind == "shim" and self._spare is not None and fits(SPARE_NAMESPACES, spec.namespaces):
+                pid = self._use_spare(payload, fds, err_w=ends[2])
+                if pid is not None:
+                    return pid
             for attempt in (1, 2):
                 if self._sock is None or self._proc.poll() is not None:
                     self._spawn()
                 try:
                     socket.send_fds(self._sock, [payload], fds)
-                    reply = self._sock.recv(256)
+                    while True:  # a spare may announce itself before the reply comes
+                        reply, extra, _, _ = socket.recv_fds(self._sock, 256, 2)
+                        if not self._keep_announcement(reply, extra):
+                            break
                     break
                 except OSError:
                     self._sock = None
@@ -70,107 +126,83 @@ class Zygote:
             raise OSError(f"zygote: {reply.decode(errors='replace') or 'no reply'}")
         return int(reply)
 
+    def _use_spare(self, payload: bytes, fds: list[int], err_w: int) -> int | None:
+        """Send the request to the spare shim and the spec to its pid 1, both at the normal
+        policy first; None if the spare is gone (then the zygote forks a shim)."""
+        spare, self._spare = self._spare, None
+        try:
+            for pid in (spare.shim_pid, spare.pid1):
+                os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
+            socket.send_fds(spare.shim_sock, [payload], fds)
+        except OSError:
+            return None
+        else:
+            socket.send_fds(spare.pid1_sock, [payload], [err_w])  # failing: the shim reports it
+            return spare.shim_pid
+        finally:
+            spare.close()
+            self._sock.send(TAKEN)
+
     def close(self) -> None:
+        self._drop_spare()
         if self._sock is not None:
             self._sock.close()
             self._proc.wait(timeout=5)
             self._sock = None
 
 
-SPARE_NAMESPACES = BASE_NAMESPACES | k.CLONE_NEWNET  # what every network but host needs
-
-
-class _Spare:
-    """A shim forked ahead: it makes its sandbox, then waits on `sock` for one request."""
-
-    def __init__(self, kern):
-        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.pid = os.fork()
-        if self.pid == 0:
-            self.sock.close()
-            _spare_main(kern, theirs)
-        theirs.close()
-
-    def take(self, payload: bytes, fds: list[int]) -> int:
-        """Pass it the request; returns its pid. OSError if it died (then use a fresh fork)."""
-        try:
-            _normal_policy(self.pid)  # if it is still making its sandbox, finish at full speed
-            socket.send_fds(self.sock, [payload], fds)
-        finally:
-            self.sock.close()
-        return self.pid
-
-
-def _normal_policy(pid: int) -> None:
-    try:
-        os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
-    except ProcessLookupError:
-        pass  # dead: the send to it fails next
-
-
-def _spare_main(kern, sock: socket.socket) -> None:
-    """The spare: its sandbox first, then one request, served as any shim serves it. A sandbox
-    that could not be made is reported to the harness that asks for it (its error pipe)."""
+def _spare_main(kern, link: socket.socket) -> None:
+    """The spare: its sandbox, made at SCHED_IDLE, announced to the harness on `link` (the
+    zygote's socket to it); then one request, served as any shim serves it. The harness puts it
+    back at the normal policy before sending the request."""
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # it waits for its pid 1
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.setsid()
-        _close_other_fds({sock.fileno()})
-        # Made while some container runs: never take a core from it (sched(7) SCHED_IDLE);
-        # whoever claims the spare puts it back to the normal policy first.
+        _close_other_fds({link.fileno()})
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        sandbox, problem = None, None
-        try:
-            sandbox = prepare_sandbox(kern, SPARE_NAMESPACES)
-        except OSError as exc:
-            problem = exc
-        payload, fds, _, _ = socket.recv_fds(sock, 1 << 20, 64)
+        sandbox = prepare_sandbox(kern, SPARE_NAMESPACES)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        socket.send_fds(link, [b"%s %d %d" % (SPARE, os.getpid(), sandbox.pid1)],
+                        [theirs.fileno(), sandbox.init_sock.fileno()])
+        link.close(), theirs.close()
+        payload, fds, _, _ = socket.recv_fds(ours, 1 << 20, 64)
         if not payload:
-            os._exit(0)  # the zygote is gone; pid 1 sees EOF on its socket and exits too
-        _normal_policy(0)  # the zygote did it already, unless it raced with our fork of pid 1
-        if sandbox is not None:
-            _normal_policy(sandbox.pid1)
-        sock.close()
-        if problem is not None:
-            os.write(fds[2], f"shim: {problem}".encode())
-            os._exit(125)
+            os._exit(0)  # the harness is gone; pid 1 sees EOF on its socket and exits too
+        ours.close()
         _, spec = pickle.loads(payload)
         listeners = tuple((socket.socket(fileno=fds[5 + index]), address, port)
                           for index, address, port in spec.listeners)
         _shim(kern, dataclasses.replace(spec, listeners=listeners), *fds[:5], sandbox=sandbox)
     finally:
-        os._exit(125)  # never return into the zygote's loop
+        os._exit(125)  # never return into the zygote's loop; the harness sees no spare or an error
 
 
 def serve(fd: int) -> None:
-    """The zygote's loop: one request, one shim (the spare, or a fresh fork) or exec child, one
-    reply with its pid; then a new spare, made while the harness runs its container."""
+    """The zygote's loop: a spare when one is wanted; then one request, one forked shim or exec
+    child, one reply with its pid (or TAKEN: a new spare is wanted)."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=fd)
     kern = k.Kernel()
-    prewarm = os.environ.get("SEATRIAL_REFERENCE_PREWARM") != "0"
-    spare = None
+    prewarm = spare_wanted = os.environ.get("SEATRIAL_REFERENCE_PREWARM") != "0"
     while True:
-        if prewarm and spare is None:
-            spare = _Spare(kern)
+        if spare_wanted:
+            if os.fork() == 0:
+                _spare_main(kern, sock)
+            spare_wanted = False
         try:
             payload, fds, _, _ = socket.recv_fds(sock, 1 << 20, 64)
         except OSError:
             return
         if not payload:
             return
+        if payload == TAKEN:
+            spare_wanted = prewarm
+            continue
         try:
             kind, spec = pickle.loads(payload)
-            pid = None
-            if kind == "shim" and spare is not None and fits(SPARE_NAMESPACES, spec.namespaces):
-                try:
-                    pid = spare.take(payload, fds)
-                except OSError:
-                    prewarm = False  # the spare died: fork each shim on request from now on
-                spare = None
-            if pid is None:
-                pid = _fork_child(kern, kind, spec, fds)
+            pid = _fork_child(kern, kind, spec, fds)
             for end in fds:
                 os.close(end)
             sock.send(str(pid).encode())
