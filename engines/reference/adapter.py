@@ -9,7 +9,7 @@ from pathlib import Path
 
 from seatrial.engines import base, capsets
 
-from . import kernel as k
+from . import inspection, kernel as k
 from .containers import ContainerLifecycle, session_tag
 from .images import ImageNotFound, ImageStore
 from .network import NetworkError, Networks
@@ -58,9 +58,7 @@ class ReferenceEngine(ContainerLifecycle):
             image_id = self.images.load(Path(archive))
         except (OSError, ValueError, KeyError) as exc:
             raise base.EngineError("load", f"{archive}: {exc}") from None
-        record = self.images.resolve(image_id)
-        return base.ResourceRef("image", image_id, record["tags"][0] if record["tags"] else "",
-                                record["config"].get("config", {}).get("Labels") or {})
+        return _image_ref(self.images.resolve(image_id))
 
     def tag(self, image: str, new_tag: str) -> None:
         try:
@@ -83,20 +81,22 @@ class ReferenceEngine(ContainerLifecycle):
         return base.ResourceRef("volume", spec.name, spec.name, record["labels"])
 
     def inspect(self, ref: base.ResourceRef) -> dict:
+        """Normalized keys (see inspection.py), the state record under "raw"."""
+        operation = f"inspect of {ref.kind} {ref.handle!r}"
         if ref.kind == "container":
-            record = self._record(ref.handle, "inspect")
+            record = self._record(ref.handle, operation)
             exit_record = read_json(self.state.containers / record["id"] / "exit.json")
-            return {**record, "running": self._is_running(record),
-                    "exit_code": exit_record["exit_code"] if exit_record else None}
+            return inspection.container(record, is_running=self._is_running(record), exit_record=exit_record)
         if ref.kind == "image":
-            try:
-                return self.images.resolve(ref.handle)
+            try:  # by id when there is one: a tag may have moved on to another image
+                return inspection.image(self.images.resolve(ref.id or ref.name))
             except ImageNotFound as exc:
-                raise base.EngineError("inspect", str(exc)) from None
-        found = self.networks.get(ref.handle) if ref.kind == "network" else self.volumes.get(ref.handle)
-        if found is None:
-            raise base.EngineError("inspect", f"no such {ref.kind}: {ref.handle}")
-        return found
+                raise base.EngineError(operation, str(exc)) from None
+        if ref.kind == "network" and (found := self.networks.get(ref.handle)):
+            return inspection.network(found)
+        if ref.kind == "volume" and (found := self.volumes.get(ref.handle)):
+            return inspection.volume(found, str(self.state.volumes / found["name"] / "_data"))
+        raise base.EngineError(operation, f"no such {ref.kind}: {ref.handle}")
 
     def remove(self, ref: base.ResourceRef) -> None:
         """Remove a resource; absent ones are fine (idempotent). Running containers are killed."""
@@ -121,9 +121,7 @@ class ReferenceEngine(ContainerLifecycle):
                 for r in self.state.containers_records() if matches_label(r["labels"], label)]
         refs += [base.ResourceRef("network", r["id"], r["name"], r["labels"]) for r in self.networks.with_label(label)]
         refs += [base.ResourceRef("volume", r["name"], r["name"], r["labels"]) for r in self.volumes.with_label(label)]
-        refs += [base.ResourceRef("image", r["id"], r["tags"][0] if r["tags"] else "",
-                                  r["config"].get("config", {}).get("Labels") or {})
-                 for r in self.images.with_label(label)]
+        refs += [_image_ref(r) for r in self.images.with_label(label)]
         return refs
 
     # --- about this engine --------------------------------------------------------------------
@@ -143,3 +141,9 @@ class ReferenceEngine(ContainerLifecycle):
         """Remove everything of a (dead) session; see reaper.py."""
         from .reaper import reap
         return reap(self, label=label, session=session)
+
+
+def _image_ref(record: dict) -> base.ResourceRef:
+    """An image by id, with its first tag (if it has one) and its labels."""
+    doc = inspection.image(record)
+    return base.ResourceRef("image", doc["id"], doc["tags"][0] if doc["tags"] else "", doc["labels"])
