@@ -264,6 +264,9 @@ class ContainerLifecycle:
                            extra={"stdout": out_w, "stderr": err_w})
         try:
             child, status_fd = exec_in(self.kernel, record["pid"], spec, self._launcher())
+        except (FileNotFoundError, ProcessLookupError):  # pid 1 ended since _is_running looked
+            os.close(out_r), os.close(err_r)
+            raise base.EngineError("exec", f"container {record['name']!r} is not running") from None
         finally:
             os.close(out_w), os.close(err_w)
         try:
