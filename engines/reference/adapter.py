@@ -73,7 +73,7 @@ class ReferenceEngine(ContainerLifecycle):
         try:
             record = self.networks.create(spec.name, dict(spec.labels), session_tag(spec.labels), spec.internal)
         except NetworkError as exc:
-            raise base.EngineError("network create", str(exc)) from None
+            raise base.EngineError(f"create of network {spec.name!r}", str(exc)) from None
         return base.ResourceRef("network", record["id"], record["name"], record["labels"])
 
     def volume_create(self, spec: base.VolumeSpec) -> base.ResourceRef:
@@ -114,7 +114,7 @@ class ReferenceEngine(ContainerLifecycle):
                          if any(m["kind"] == "volume" and m["source"] == ref.handle for m in r["mounts"])]
                 self.volumes.remove(ref.handle, in_use=bool(users))
         except (NetworkError, VolumeError, OSError) as exc:
-            raise base.EngineError(f"remove {ref.kind}", str(exc)) from None
+            raise base.EngineError(f"remove of {ref.kind} {ref.handle!r}", str(exc)) from None
 
     def resources(self, label: str) -> list[base.ResourceRef]:
         refs = [base.ResourceRef("container", r["id"], r["name"], r["labels"])

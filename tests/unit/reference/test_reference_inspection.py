@@ -90,6 +90,30 @@ def test_inspect_of_an_image_and_a_volume_goes_through_the_normalizers(engine):
     assert vol["labels"] == {"k": "v"} and vol["mountpoint"] == str(engine.state.volumes / "v" / "_data")
 
 
+@pytest.mark.parametrize("call, message", [
+    (lambda e: e.inspect(base.ResourceRef("container", "", "ghost")),
+     "inspect of container 'ghost' failed: no such container: ghost"),
+    (lambda e: e.inspect(base.ResourceRef("network", "", "ghost")), "inspect of network 'ghost' failed: no such network"),
+    (lambda e: e.inspect(base.ResourceRef("volume", "", "ghost")), "inspect of volume 'ghost' failed: no such volume"),
+    (lambda e: e.inspect(base.ResourceRef("image", "", "ghost:1")), "inspect of image 'ghost:1' failed: .*not found"),
+    (lambda e: e.exec("ghost", ("true",)), "exec in container 'ghost' failed: no such container: ghost"),
+    (lambda e: e.logs("ghost"), "logs of container 'ghost' failed: no such container"),
+    (lambda e: e.wait("ghost", timeout=1), "wait for container 'ghost' failed: no such container"),
+    (lambda e: e.stop("ghost"), "stop of container 'ghost' failed: no such container"),
+    (lambda e: e.run(base.RunSpec("absent:1", "x", command=("true",))),
+     "run of container 'x' failed: exit code 125; image 'absent:1' is not here"),
+])
+def test_errors_name_the_operation_as_the_cli_adapters_do_and_keep_the_reason(engine, call, message):
+    with pytest.raises(base.EngineError, match=message):
+        call(engine)
+
+
+def test_build_errors_name_the_build_and_its_tag(engine, tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nRUNN x\n")
+    with pytest.raises(base.EngineError, match="build of 'bad:1' failed: Dockerfile:2: unknown instruction 'RUNN'"):
+        engine.build(base.BuildSpec(tag="bad:1", context=tmp_path))
+
+
 def test_cli_ps_shows_created_and_exited_containers_from_the_normalized_state(engine):
     for name, exit_code in (("fresh", None), ("done", 3)):
         cdir = engine.state.containers / f"{name}{'0' * 60}"
