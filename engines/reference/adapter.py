@@ -106,7 +106,8 @@ class ReferenceEngine(ContainerLifecycle):
                 if cdir:
                     self._remove_container(cdir.name)
             elif ref.kind == "image":
-                self.images.remove(ref.handle)
+                # By id all its tags go (as on the CLI engines); by name only that one tag.
+                self.images.remove(ref.id or ref.name)
             elif ref.kind == "network":
                 self.networks.remove(ref.handle, is_active=self._is_running_id)
             else:

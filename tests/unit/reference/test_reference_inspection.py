@@ -90,6 +90,14 @@ def test_inspect_of_an_image_and_a_volume_goes_through_the_normalizers(engine):
     assert vol["labels"] == {"k": "v"} and vol["mountpoint"] == str(engine.state.volumes / "v" / "_data")
 
 
+def test_removing_an_image_by_id_drops_every_tag_and_by_name_only_that_one(engine):
+    image_id = engine.images.add(IMAGE["config"], [], ("app:1", "app:2", "app:3"))
+    engine.remove(base.ResourceRef("image", "", "app:1"))
+    assert engine.inspect(base.ResourceRef("image", image_id))["tags"] == ["app:2", "app:3"]
+    engine.remove(base.ResourceRef("image", image_id, "app:2"))
+    assert not engine.image_exists(image_id) and not engine.image_exists("app:3")
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda e: e.inspect(base.ResourceRef("container", "", "ghost")),
      "inspect of container 'ghost' failed: no such container: ghost"),
