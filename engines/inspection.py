@@ -51,13 +51,21 @@ def image(doc: Mapping[str, Any]) -> dict[str, Any]:
         "id": _with_algorithm(image_id),
         "size": int(doc.get("Size") or 0),
         "tags": list(doc.get("RepoTags") or []),
+        **image_config(config),
+        "raw": doc,
+    }
+
+
+def image_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """labels, env, cmd, entrypoint, workdir, exposed_ports of an image config's "config" part
+    (Docker's and the OCI image config's keys), which the reference runtime's records keep too."""
+    return {
         "labels": dict(config.get("Labels") or {}),
         "env": list(config.get("Env") or []),
         "cmd": list(config.get("Cmd") or []),
         "entrypoint": list(config.get("Entrypoint") or []),
         "workdir": config.get("WorkingDir") or "",
         "exposed_ports": sorted(config.get("ExposedPorts") or {}),
-        "raw": doc,
     }
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from seatrial.engines import base, capsets
 
-from . import kernel as k
+from . import inspection, kernel as k
 from .containers import ContainerLifecycle, session_tag
 from .images import ImageNotFound, ImageStore
 from .network import NetworkError, Networks
@@ -58,9 +58,7 @@ class ReferenceEngine(ContainerLifecycle):
             image_id = self.images.load(Path(archive))
         except (OSError, ValueError, KeyError) as exc:
             raise base.EngineError("load", f"{archive}: {exc}") from None
-        record = self.images.resolve(image_id)
-        return base.ResourceRef("image", image_id, record["tags"][0] if record["tags"] else "",
-                                record["config"].get("config", {}).get("Labels") or {})
+        return _image_ref(self.images.resolve(image_id))
 
     def tag(self, image: str, new_tag: str) -> None:
         try:
@@ -75,7 +73,7 @@ class ReferenceEngine(ContainerLifecycle):
         try:
             record = self.networks.create(spec.name, dict(spec.labels), session_tag(spec.labels), spec.internal)
         except NetworkError as exc:
-            raise base.EngineError("network create", str(exc)) from None
+            raise base.EngineError(f"create of network {spec.name!r}", str(exc)) from None
         return base.ResourceRef("network", record["id"], record["name"], record["labels"])
 
     def volume_create(self, spec: base.VolumeSpec) -> base.ResourceRef:
@@ -83,20 +81,22 @@ class ReferenceEngine(ContainerLifecycle):
         return base.ResourceRef("volume", spec.name, spec.name, record["labels"])
 
     def inspect(self, ref: base.ResourceRef) -> dict:
+        """Normalized keys (see inspection.py), the state record under "raw"."""
+        operation = f"inspect of {ref.kind} {ref.handle!r}"
         if ref.kind == "container":
-            record = self._record(ref.handle, "inspect")
+            record = self._record(ref.handle, operation)
             exit_record = read_json(self.state.containers / record["id"] / "exit.json")
-            return {**record, "running": self._is_running(record),
-                    "exit_code": exit_record["exit_code"] if exit_record else None}
+            return inspection.container(record, is_running=self._is_running(record), exit_record=exit_record)
         if ref.kind == "image":
-            try:
-                return self.images.resolve(ref.handle)
+            try:  # by id when there is one: a tag may have moved on to another image
+                return inspection.image(self.images.resolve(ref.id or ref.name))
             except ImageNotFound as exc:
-                raise base.EngineError("inspect", str(exc)) from None
-        found = self.networks.get(ref.handle) if ref.kind == "network" else self.volumes.get(ref.handle)
-        if found is None:
-            raise base.EngineError("inspect", f"no such {ref.kind}: {ref.handle}")
-        return found
+                raise base.EngineError(operation, str(exc)) from None
+        if ref.kind == "network" and (found := self.networks.get(ref.handle)):
+            return inspection.network(found)
+        if ref.kind == "volume" and (found := self.volumes.get(ref.handle)):
+            return inspection.volume(found, str(self.state.volumes / found["name"] / "_data"))
+        raise base.EngineError(operation, f"no such {ref.kind}: {ref.handle}")
 
     def remove(self, ref: base.ResourceRef) -> None:
         """Remove a resource; absent ones are fine (idempotent). Running containers are killed."""
@@ -106,7 +106,8 @@ class ReferenceEngine(ContainerLifecycle):
                 if cdir:
                     self._remove_container(cdir.name)
             elif ref.kind == "image":
-                self.images.remove(ref.handle)
+                # By id all its tags go (as on the CLI engines); by name only that one tag.
+                self.images.remove(ref.id or ref.name)
             elif ref.kind == "network":
                 self.networks.remove(ref.handle, is_active=self._is_running_id)
             else:
@@ -114,16 +115,14 @@ class ReferenceEngine(ContainerLifecycle):
                          if any(m["kind"] == "volume" and m["source"] == ref.handle for m in r["mounts"])]
                 self.volumes.remove(ref.handle, in_use=bool(users))
         except (NetworkError, VolumeError, OSError) as exc:
-            raise base.EngineError(f"remove {ref.kind}", str(exc)) from None
+            raise base.EngineError(f"remove of {ref.kind} {ref.handle!r}", str(exc)) from None
 
     def resources(self, label: str) -> list[base.ResourceRef]:
         refs = [base.ResourceRef("container", r["id"], r["name"], r["labels"])
                 for r in self.state.containers_records() if matches_label(r["labels"], label)]
         refs += [base.ResourceRef("network", r["id"], r["name"], r["labels"]) for r in self.networks.with_label(label)]
         refs += [base.ResourceRef("volume", r["name"], r["name"], r["labels"]) for r in self.volumes.with_label(label)]
-        refs += [base.ResourceRef("image", r["id"], r["tags"][0] if r["tags"] else "",
-                                  r["config"].get("config", {}).get("Labels") or {})
-                 for r in self.images.with_label(label)]
+        refs += [_image_ref(r) for r in self.images.with_label(label)]
         return refs
 
     # --- about this engine --------------------------------------------------------------------
@@ -143,3 +142,9 @@ class ReferenceEngine(ContainerLifecycle):
         """Remove everything of a (dead) session; see reaper.py."""
         from .reaper import reap
         return reap(self, label=label, session=session)
+
+
+def _image_ref(record: dict) -> base.ResourceRef:
+    """An image by id, with its first tag (if it has one) and its labels."""
+    doc = inspection.image(record)
+    return base.ResourceRef("image", doc["id"], doc["tags"][0] if doc["tags"] else "", doc["labels"])

@@ -57,11 +57,12 @@ class Builder:
 
     def build(self, spec: base.BuildSpec) -> base.BuildResult:
         began = time.monotonic()
+        operation = f"build of {spec.tag!r}"  # as the CLI adapters name a failed build
         path = Path(spec.context) / spec.dockerfile
         try:
             global_args, stages = parse(path.read_text(), spec.dockerfile)
         except (OSError, DockerfileError) as exc:
-            raise base.EngineError("build", str(exc)) from None
+            raise base.EngineError(operation, str(exc)) from None
         self.spec, self.log, self.report, self.done = spec, [], [], {}
         self.global_args = {}
         for instruction in global_args:
@@ -70,13 +71,15 @@ class Builder:
         if spec.target:
             names = [s.name for s in stages]
             if spec.target not in names:
-                raise base.EngineError("build", f"target stage {spec.target!r} not found; stages: {names}")
+                raise base.EngineError(operation, f"target stage {spec.target!r} not found; stages: {names}")
             target = names.index(spec.target)
         try:
             for stage in stages[:target + 1]:
                 self.done[stage.index] = self._stage(stage, stages)
         except (BuildError, DockerfileError, OSError) as exc:
-            raise base.EngineError("build", str(exc)) from None
+            raise base.EngineError(operation, str(exc)) from None
+        except base.EngineError as exc:  # a RUN's container could not run: say which build
+            raise base.EngineError(operation, str(exc), exit_code=exc.exit_code) from None
         final = self.done[target]
         final.config.pop("_cmd_set_here", None)
         final.config["Labels"] = {**(final.config.get("Labels") or {}), **spec.labels}

@@ -122,8 +122,8 @@ def _ps(engine, args, out, err) -> int:
     print(f"{'ID':14}{'NAME':20}{'STATUS':12}{'NETWORK':12}COMMAND", file=out)
     for record in engine.state.containers_records():
         info = engine.inspect(base.ResourceRef("container", record["id"]))
-        status = "running" if info["running"] else f"exited({info['exit_code']})"
-        if info["running"] or args.all:
+        status = info["state"] if info["exit_code"] is None else f"exited({info['exit_code']})"
+        if info["state"] == "running" or args.all:
             print(f"{record['id'][:12]:14}{record['name'][:19]:20}{status:12}{record['network'][:11]:12}"
                   f"{' '.join(record['argv'])[:40]}", file=out)
     return 0

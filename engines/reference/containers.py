@@ -71,6 +71,11 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def run_operation(spec: base.RunSpec) -> str:
+    """What a failed run is called in its EngineError, in the CLI adapters' words."""
+    return f"run of container {spec.name!r}" if spec.name else f"run of image {spec.image!r}"
+
+
 class ContainerLifecycle:
     """Container operations of ReferenceEngine (see the module docstring)."""
 
@@ -79,7 +84,7 @@ class ContainerLifecycle:
             image = self.images.resolve(spec.image)
         except ImageNotFound:
             message = absent_image_message(spec.image, may_pull=spec.pull != "never")
-            raise base.EngineError("run", message, exit_code=125) from None
+            raise base.EngineError(run_operation(spec), f"exit code 125; {message}", exit_code=125) from None
         return self.run_image(spec, image)
 
     def run_image(self, spec: base.RunSpec, image: dict) -> base.RunResult:
@@ -89,9 +94,9 @@ class ContainerLifecycle:
         config = image["config"].get("config") or {}
         argv = compose_command(config, spec.entrypoint, spec.command)
         if not argv:
-            raise base.EngineError("run", f"image {spec.image!r} has no command and none was given")
+            raise base.EngineError(run_operation(spec), f"image {spec.image!r} has no command and none was given")
         if spec.name and self.state.container_dir(spec.name):
-            raise base.EngineError("run", f"container name {spec.name!r} is already in use")
+            raise base.EngineError(run_operation(spec), f"container name {spec.name!r} is already in use")
         cid = secrets.token_hex(32)
         name = spec.name or f"ref_{cid[:12]}"
         cdir = self.state.containers / cid
@@ -133,7 +138,7 @@ class ContainerLifecycle:
             started = start(self.kernel, proc, self._launcher())
         except (OSError, NetworkError, VolumeError) as exc:
             self._remove_container(cid)
-            raise base.EngineError("run", f"container {name!r}: {exc}") from None
+            raise base.EngineError(run_operation(spec), f"container {name!r}: {exc}") from None
         finally:
             for listener, _, _ in listeners:
                 listener.close()  # the shim holds its own copy
@@ -171,7 +176,8 @@ class ContainerLifecycle:
         """pid 1's exit code as the shim reports it; an attached run that overstays is killed."""
         if not select.select([started.done_fd], [], [], timeout)[0]:
             self._remove_container(record["id"])
-            raise base.EngineError("run", f"container {record['name']!r} still runs after {timeout}s; killed")
+            raise base.EngineError(f"run of container {record['name']!r}",
+                                   f"container {record['name']!r} still runs after {timeout}s; killed")
         return int(os.read(started.done_fd, 16) or b"137")
 
     def _remove_exited(self, record: dict) -> None:
@@ -223,7 +229,8 @@ class ContainerLifecycle:
     def _wait(self, record: dict, timeout: float) -> int:
         exit_path = self.state.containers / record["id"] / "exit.json"
         if "shim_pid" not in record:
-            raise base.EngineError("wait", f"container {record['name']!r} was never started")
+            raise base.EngineError(f"wait for container {record['name']!r}",
+                                   f"container {record['name']!r} was never started")
         try:
             pidfd = os.pidfd_open(record["shim_pid"])
         except ProcessLookupError:
@@ -232,7 +239,8 @@ class ContainerLifecycle:
             try:
                 if _process_start_time(record["shim_pid"]) == record.get("shim_start"):
                     if not select.select([pidfd], [], [], timeout)[0]:
-                        raise base.EngineError("wait", f"container {record['name']!r} still runs after {timeout}s")
+                        raise base.EngineError(f"wait for container {record['name']!r}",
+                                               f"container {record['name']!r} still runs after {timeout}s")
             finally:
                 os.close(pidfd)
             try:
@@ -243,20 +251,21 @@ class ContainerLifecycle:
         return result["exit_code"] if result else 137
 
     def wait(self, container: str, *, timeout: float) -> int:
-        return self._wait(self._record(container, "wait"), timeout)
+        return self._wait(self._record(container, f"wait for container {container!r}"), timeout)
 
     def logs(self, container: str) -> tuple[str, str]:
         cdir = self.state.container_dir(container)
         if cdir is None:
-            raise base.EngineError("logs", f"no such container: {container}")
+            raise base.EngineError(f"logs of container {container!r}", f"no such container: {container}")
         read = lambda n: (cdir / n).read_bytes().decode(errors="replace") if (cdir / n).exists() else ""  # noqa: E731
         return read("stdout"), read("stderr")
 
     def exec(self, container: str, argv: tuple[str, ...], *, timeout: float = 60.0) -> base.ExecResult:
         began = time.monotonic()
-        record = self._record(container, "exec")
+        operation = f"exec in container {container!r}"
+        record = self._record(container, operation)
         if not self._is_running(record):
-            raise base.EngineError("exec", f"container {record['name']!r} is not running")
+            raise base.EngineError(operation, f"container {record['name']!r} is not running")
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         spec = ProcessSpec(argv=tuple(argv), env=tuple(record["env"]), workdir=record["workdir"],
@@ -265,10 +274,13 @@ class ContainerLifecycle:
                            extra={"stdout": out_w, "stderr": err_w})
         try:
             child, status_fd = exec_in(self.kernel, record["pid"], spec, self._launcher())
+        except (FileNotFoundError, ProcessLookupError):  # pid 1 ended since _is_running looked
+            os.close(out_r), os.close(err_r)
+            raise base.EngineError(operation, f"container {record['name']!r} is not running") from None
         finally:
             os.close(out_w), os.close(err_w)
         try:
-            out, err = _collect({out_r: [], err_r: []}, began + timeout, child)
+            out, err = _collect({out_r: [], err_r: []}, began + timeout, child, operation)
             code = int(os.read(status_fd, 16) or b"126")
         finally:
             os.close(status_fd)
@@ -277,11 +289,11 @@ class ContainerLifecycle:
             except ChildProcessError:
                 pass  # the zygote's child, reaped by the kernel
         if code == 126 and not _alive(record["pid"]):  # pid 1 exited meanwhile: fork(2) got ENOMEM
-            raise base.EngineError("exec", f"container {record['name']!r} is not running")
+            raise base.EngineError(operation, f"container {record['name']!r} is not running")
         return base.ExecResult(code, out, err, time.monotonic() - began)
 
     def stop(self, container: str, *, timeout: float = 10.0) -> None:
-        record = self._record(container, "stop")
+        record = self._record(container, f"stop of container {container!r}")
         if not self._is_running(record):
             return
         signal_container(record["pid"], signal.SIGTERM)
@@ -301,7 +313,7 @@ class ContainerLifecycle:
         shutil.rmtree(self.state.containers / cid, ignore_errors=True)
 
 
-def _collect(buffers: dict, deadline: float, child: int) -> tuple[str, str]:
+def _collect(buffers: dict, deadline: float, child: int, operation: str) -> tuple[str, str]:
     """Read both pipes to EOF (or kill the exec'd process at the deadline)."""
     fds = list(buffers)
     while fds:
@@ -310,7 +322,7 @@ def _collect(buffers: dict, deadline: float, child: int) -> tuple[str, str]:
             os.kill(child, signal.SIGKILL)
             for fd in fds:
                 os.close(fd)
-            raise base.EngineError("exec", "timed out")
+            raise base.EngineError(operation, "timed out")
         for fd in ready:
             data = os.read(fd, 65536)
             if data:

@@ -128,10 +128,10 @@ class Networks:
 
     def create(self, name: str, labels: dict, tag: str, internal: bool = False) -> dict:
         if name in ("bridge", "host", "none"):
-            raise NetworkError(f"network create {name!r}: name is reserved")
+            raise NetworkError("the name is reserved: bridge, host and none are built in")
         with self.state.lock(), _host_lock():
             if self.get(name):
-                raise NetworkError(f"network create {name!r}: a network with this name exists")
+                raise NetworkError("a network with this name exists")
             net_id = secrets.token_hex(32)
             record = {"id": net_id, "name": name, "labels": dict(labels), "internal": internal,
                       "bridge": f"{IFACE_PREFIX}{tag}n{net_id[:6]}", "subnet": self._free_subnet(),
@@ -239,7 +239,7 @@ class Networks:
             return
         active = [e["name"] for cid, e in record["endpoints"].items() if is_active(cid)]
         if active:
-            raise NetworkError(f"remove network {name!r}: it has active endpoints {sorted(active)}; "
+            raise NetworkError(f"it has active endpoints {sorted(active)}; "
                                f"stop or remove those containers first")
         delete_bridge(record["bridge"])
         self._path(name).unlink(missing_ok=True)

@@ -20,7 +20,14 @@ def exec_in(kern, pid: int, spec: ProcessSpec, launcher=None) -> tuple[int, int]
     """Run `spec.argv` in the namespaces of running pid 1 `pid`, writing to the fds
     spec.extra["stdout"] and ["stderr"]. Returns the exec child's pid and a fd that yields its
     exit code as text once it is done. The child is forked here or by `launcher` (the zygote)."""
-    namespaces = [os.open(f"/proc/{pid}/ns/{ns}", os.O_RDONLY) for ns in NAMESPACE_FILES]
+    namespaces: list[int] = []
+    try:
+        for ns in NAMESPACE_FILES:
+            namespaces.append(os.open(f"/proc/{pid}/ns/{ns}", os.O_RDONLY))
+    except OSError:  # pid 1 is gone (ENOENT): keep no fd of the ones opened already
+        for fd in namespaces:
+            os.close(fd)
+        raise
     status_r, status_w = os.pipe()
     ends = (*namespaces, spec.extra["stdout"], spec.extra["stderr"], status_w)
     try:

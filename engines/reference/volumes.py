@@ -46,7 +46,7 @@ class Volumes:
 
     def remove(self, name: str, in_use: bool = False) -> None:
         if in_use:
-            raise VolumeError(f"remove volume {name!r}: volume is in use by a container")
+            raise VolumeError("the volume is in use by a container")
         shutil.rmtree(self.state.volumes / name, ignore_errors=True)
 
     def binds(self, mounts, labels: dict) -> tuple[BindMount, ...]:

@@ -16,7 +16,7 @@ from seatrial.baseimage import base_archive, ensure_loaded
 from seatrial.engines.base import ENGINE_LABEL, SESSION_LABEL
 from seatrial.engines.registry import load_engines
 
-ENGINES = ("docker", "docker-buildkit", "podman")
+ENGINES = ("docker", "docker-buildkit", "podman", "reference")
 # Removal order: containers hold images, networks and volumes.
 KIND_ORDER = {"container": 0, "image": 1, "network": 2, "volume": 3}
 

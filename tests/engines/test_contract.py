@@ -1,4 +1,4 @@
-"""One contract, every engine: what seatrial relies on, checked on docker, docker-buildkit, podman.
+"""One contract, every engine: what seatrial relies on, checked on docker, docker-buildkit, podman and reference.
 
 Needs root and running engines; skips come from each engine's info() and capabilities().
 """

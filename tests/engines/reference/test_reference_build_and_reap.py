@@ -84,8 +84,8 @@ def test_failing_run_step_names_the_line_and_exit_code(engine, labels, tmp_path)
 
 def test_removing_an_image_frees_its_unshared_layers(engine, labels, context):
     built = engine.build(base.BuildSpec(tag="gone:1", context=context, labels=labels, no_cache=True))
-    layers = engine.inspect(built.image)["layers"]
-    base_layers = engine.inspect(base.ResourceRef("image", "", IMAGE))["layers"]
+    layers = engine.inspect(built.image)["raw"]["layers"]
+    base_layers = engine.inspect(base.ResourceRef("image", "", IMAGE))["raw"]["layers"]
     engine.remove(built.image)
     assert not engine.image_exists("gone:1")
     assert all(engine.images.layers.exists(layer) for layer in base_layers)

@@ -151,7 +151,7 @@ def test_the_shim_comes_from_a_sandbox_made_ahead_unless_prewarm_is_off(state_ro
         time.sleep(0.5)
         asked = _uptime()
         result = run(engine, labels, "sleep", "60", name="second", detach=True)
-        shim = engine.inspect(result.container)["shim_pid"]
+        shim = engine.inspect(result.container)["raw"]["shim_pid"]
         made_ahead = _uptime_of_start(shim) < asked - 0.2
         assert made_ahead == (prewarm == "1")
     finally:

@@ -55,7 +55,7 @@ def test_user_network_resolves_names_and_default_bridge_does_not(engine, labels)
                  "wget -qO- http://web/ && break; sleep 0.05; done", network="net-a", remove=True)
     assert (client.exit_code, client.stdout) == (0, "hello\n")
     run(engine, labels, "db", "exec sleep 60", network="bridge", detach=True)
-    address = engine.inspect(base.ResourceRef("container", "", "db"))["address"]
+    address = engine.inspect(base.ResourceRef("container", "", "db"))["ip_addresses"]["bridge"]
     on_default = run(engine, labels, "probe", f"ping -c1 -W2 {address} >/dev/null && echo addr-ok; "
                      "ping -c1 -W1 db || echo no-name", network="bridge", remove=True)
     assert "addr-ok" in on_default.stdout and "no-name" in on_default.stdout
@@ -65,7 +65,7 @@ def test_user_networks_are_isolated_from_each_other(engine, labels):
     engine.network_create(base.NetworkSpec("net-b", labels=labels))
     engine.network_create(base.NetworkSpec("net-c", labels=labels))
     run(engine, labels, "b1", "exec sleep 60", network="net-b", detach=True)
-    address = engine.inspect(base.ResourceRef("container", "", "b1"))["address"]
+    address = engine.inspect(base.ResourceRef("container", "", "b1"))["ip_addresses"]["net-b"]
     across = run(engine, labels, "c1", f"ping -c1 -W1 {address}", network="net-c", remove=True)
     assert across.exit_code != 0
 
@@ -73,7 +73,7 @@ def test_user_networks_are_isolated_from_each_other(engine, labels):
 def test_published_port_is_reachable_on_loopback_and_expose_alone_is_not(engine, labels):
     started = run(engine, labels, "pub", "echo hi > /var/www/index.html; exec httpd -f -p 8080 -h /var/www",
                   network="bridge", detach=True, ports=(base.PortMapping(8080),))
-    port = engine.inspect(started.container)["ports"][0]["host_port"]
+    port = engine.inspect(started.container)["ports"]["8080/tcp"]
     for _ in range(50):
         try:
             body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read()
@@ -106,7 +106,7 @@ def test_testinfra_finds_the_backend_by_url(engine, labels, state_root, monkeypa
 def test_nslookup_resolves_peers_on_a_user_network_only(engine, labels):
     engine.network_create(base.NetworkSpec("net-d", labels=labels))
     run(engine, labels, "peer", "exec sleep 60", network="net-d", detach=True)
-    address = engine.inspect(base.ResourceRef("container", "", "peer"))["address"]
+    address = engine.inspect(base.ResourceRef("container", "", "peer"))["ip_addresses"]["net-d"]
     found = run(engine, labels, "asker", "nslookup peer; nslookup nosuch", network="net-d", remove=True)
     assert address in found.stdout and "NXDOMAIN" in found.stdout + found.stderr
 
@@ -140,7 +140,7 @@ def test_two_state_roots_get_their_own_default_bridge_and_subnet(engine, labels,
         run(other, labels, "there", "exec sleep 60", network="bridge", detach=True)
         mine, theirs = engine.networks.get("bridge"), other.networks.get("bridge")
         assert mine["bridge"] != theirs["bridge"] and mine["subnet"] != theirs["subnet"]
-        address = other.inspect(base.ResourceRef("container", "", "there"))["address"]
+        address = other.inspect(base.ResourceRef("container", "", "there"))["ip_addresses"]["bridge"]
         reached = run(other, labels, "probe", f"ping -c1 -W2 {address}", network="bridge", remove=True)
         assert reached.exit_code == 0
     finally:
