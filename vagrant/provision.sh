@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
 # Installs and configures everything seatrial needs on Debian 12, as root. Idempotent: a second
 # run changes nothing and takes seconds. Used by the Vagrantfile, by .ci/run and by the README.
+#   vagrant/provision.sh                   Docker, Podman and what the tests need, dockerd started
+#   vagrant/provision.sh --reference-only  only what the bundled reference runtime needs (no daemon)
 set -euo pipefail
+
+reference_only=0
+case "${1:-}" in
+  "") ;;
+  --reference-only) reference_only=1 ;;
+  -h|--help) sed -n '4,5p' "$0" | cut -c3-; exit 0 ;;
+  *) echo "provision.sh: unknown option '$1' (known: --reference-only, --help)" >&2; exit 2 ;;
+esac
 
 project=${SEATRIAL_PROJECT:-$(cd "$(dirname "$0")/.." && pwd)}
 export DEBIAN_FRONTEND=noninteractive
@@ -11,9 +21,13 @@ if [ "$(id -u)" != 0 ]; then
   exit 2
 fi
 
-packages=(docker.io podman runc busybox-static iproute2 iptables libseccomp2 uidmap slirp4netns passwd
-          python3 python3-venv python3-dev gcc docker-compose
-          chromium)   # chromium: the headless browser test of the HTML report
+# The reference runtime: busybox-static (the base image), ip and iptables (its networks),
+# libseccomp (its seccomp filter), Python.
+packages=(busybox-static iproute2 iptables libseccomp2 passwd python3 python3-venv python3-dev gcc)
+if [ "$reference_only" = 0 ]; then
+  packages+=(docker.io podman runc uidmap slirp4netns docker-compose
+             chromium)   # chromium: the headless browser test of the HTML report
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -24,6 +38,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+configure_engines() {
 # Podman: crun refuses hosts with hybrid cgroups, and the default nofile ulimit exceeds hosts
 # whose hard RLIMIT_NOFILE is lower than Podman's default (setrlimit fails without
 # CAP_SYS_RESOURCE). Fit the defaults to this host's hard limits.
@@ -67,6 +82,8 @@ if ! docker info >/dev/null 2>&1; then
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
   docker info >/dev/null 2>&1 || { echo "provision: dockerd did not start; see /var/log/dockerd.log" >&2; exit 3; }
 fi
+}
+[ "$reference_only" = 1 ] || configure_engines
 
 # Python environment: Debian's python3 (fast start-up), the project installed editable.
 venv="$project/.venv"
@@ -78,4 +95,8 @@ if [ ! -f "$stamp" ] || [ "$project/pyproject.toml" -nt "$stamp" ]; then
   touch "$stamp"
 fi
 ln -sf "$venv/bin/seatrial" /usr/local/bin/seatrial
-echo "provision: ready (docker $(docker version -f '{{.Server.Version}}'), $(podman --version))"
+if [ "$reference_only" = 1 ]; then
+  echo "provision: ready (the reference runtime alone; no Docker, no Podman)"
+else
+  echo "provision: ready (docker $(docker version -f '{{.Server.Version}}'), $(podman --version))"
+fi
