@@ -24,7 +24,7 @@ from .images import ImageNotFound
 from .registry import absent_image_message
 from .network import NetworkError
 from .nsexec import exec_in
-from .process import ProcessSpec, Started, signal_container, start
+from .process import ProcessSpec, Started, start
 from .rootfs import BindMount, RootfsSpec, ensure_init_layer
 from seatrial.engines import capsets
 
@@ -61,6 +61,31 @@ def _process_start_time(pid: int) -> str:
         return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[19]
     except (OSError, IndexError):
         return ""
+
+
+def _pid1_fd(record: dict) -> int | None:
+    """A pidfd (pidfd_open(2)) of the container's pid 1; None once that process is gone, also
+    when its pid number now belongs to another process (its start time differs)."""
+    try:
+        pidfd = os.pidfd_open(record["pid"])
+    except (KeyError, ProcessLookupError):
+        return None
+    if record.get("pid_start") and _process_start_time(record["pid"]) != record["pid_start"]:
+        os.close(pidfd)
+        return None
+    return pidfd
+
+
+def _signal_pid1(record: dict, signum: int) -> None:
+    """Signal the container's pid 1 through a pidfd, never a process that reused its pid."""
+    pidfd = _pid1_fd(record)
+    if pidfd is not None:
+        try:
+            signal.pidfd_send_signal(pidfd, signum)
+        except ProcessLookupError:
+            pass
+        finally:
+            os.close(pidfd)
 
 
 def _alive(pid: int) -> bool:
@@ -142,8 +167,8 @@ class ContainerLifecycle:
         finally:
             for listener, _, _ in listeners:
                 listener.close()  # the shim holds its own copy
-        progress = {"shim_pid": started.shim_pid, "pid": started.pid,
-                    "shim_start": _process_start_time(started.shim_pid), "started": time.time()}
+        progress = {"shim_pid": started.shim_pid, "pid": started.pid, "started": time.time(),
+                    "shim_start": _process_start_time(started.shim_pid), "pid_start": _process_start_time(started.pid)}
         write_json(cdir / "started.json", progress)
         record.update(attached, **progress)
         if spec.network not in ("host", "none"):
@@ -272,13 +297,15 @@ class ContainerLifecycle:
                            user=record["user"], hostname="", rootfs=None, container_dir="",
                            namespaces=0, **confinement(record),
                            extra={"stdout": out_w, "stderr": err_w})
+        pidfd = _pid1_fd(record)
+        if pidfd is None:  # pid 1 ended since _is_running looked
+            for fd in (out_r, out_w, err_r, err_w):
+                os.close(fd)
+            raise base.EngineError(operation, f"container {record['name']!r} is not running")
         try:
-            child, status_fd = exec_in(self.kernel, record["pid"], spec, self._launcher())
-        except (FileNotFoundError, ProcessLookupError):  # pid 1 ended since _is_running looked
-            os.close(out_r), os.close(err_r)
-            raise base.EngineError(operation, f"container {record['name']!r} is not running") from None
+            child, status_fd = exec_in(self.kernel, pidfd, spec, self._launcher())
         finally:
-            os.close(out_w), os.close(err_w)
+            os.close(pidfd), os.close(out_w), os.close(err_w)
         try:
             out, err = _collect({out_r: [], err_r: []}, began + timeout, child, operation)
             code = int(os.read(status_fd, 16) or b"126")
@@ -296,17 +323,17 @@ class ContainerLifecycle:
         record = self._record(container, f"stop of container {container!r}")
         if not self._is_running(record):
             return
-        signal_container(record["pid"], signal.SIGTERM)
+        _signal_pid1(record, signal.SIGTERM)
         try:
             self._wait(record, timeout)
         except base.EngineError:
-            signal_container(record["pid"], signal.SIGKILL)
+            _signal_pid1(record, signal.SIGKILL)
             self._wait(record, 10)
 
     def _remove_container(self, cid: str) -> None:
         record = self.state.container_record(cid)
         if record and self._is_running(record):
-            signal_container(record["pid"], signal.SIGKILL)
+            _signal_pid1(record, signal.SIGKILL)
             self._wait(record, 10)
         if record:
             self.networks.release(record["network"], cid) if record["network"] not in ("host", "none") else None

@@ -1,7 +1,7 @@
 """exec into a running container: join its namespaces, then fork and run with its confinement.
 
-Kernel facilities: setns(2) with the files of /proc/PID/ns/ (namespaces(7); the mount namespace
-last, as joining it changes the root), fork(2) because a pid namespace applies to children only,
+Kernel facilities: setns(2) with a pidfd of pid 1 (pidfd_open(2)), which joins all its
+namespaces in one call (namespaces(7)), fork(2) because a pid namespace applies to children only,
 prctl(2) PR_SET_PDEATHSIG so a killed exec takes its command along, then process._become and
 process._exec -- the same identity and confinement as the container's pid 1.
 """
@@ -10,26 +10,21 @@ from __future__ import annotations
 import os
 import signal
 
+from . import kernel as k
 from .process import ProcessSpec, _become, _close_other_fds, _exec
 
 
-NAMESPACE_FILES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")  # mnt last: it changes the root
+# Every namespace of the container's pid 1 but the user namespace (it has none of its own).
+JOINED = k.CLONE_NEWIPC | k.CLONE_NEWUTS | k.CLONE_NEWNET | k.CLONE_NEWPID | k.CLONE_NEWNS | (
+    k.CLONE_NEWCGROUP if os.path.exists("/proc/self/ns/cgroup") else 0)
 
 
-def exec_in(kern, pid: int, spec: ProcessSpec, launcher=None) -> tuple[int, int]:
-    """Run `spec.argv` in the namespaces of running pid 1 `pid`, writing to the fds
+def exec_in(kern, pidfd: int, spec: ProcessSpec, launcher=None) -> tuple[int, int]:
+    """Run `spec.argv` in the namespaces of the running pid 1 behind `pidfd`, writing to the fds
     spec.extra["stdout"] and ["stderr"]. Returns the exec child's pid and a fd that yields its
     exit code as text once it is done. The child is forked here or by `launcher` (the zygote)."""
-    namespaces: list[int] = []
-    try:
-        for ns in NAMESPACE_FILES:
-            namespaces.append(os.open(f"/proc/{pid}/ns/{ns}", os.O_RDONLY))
-    except OSError:  # pid 1 is gone (ENOENT): keep no fd of the ones opened already
-        for fd in namespaces:
-            os.close(fd)
-        raise
     status_r, status_w = os.pipe()
-    ends = (*namespaces, spec.extra["stdout"], spec.extra["stderr"], status_w)
+    ends = (pidfd, spec.extra["stdout"], spec.extra["stderr"], status_w)
     try:
         if launcher is not None:
             child = launcher(spec, ends, kind="exec")
@@ -39,20 +34,18 @@ def exec_in(kern, pid: int, spec: ProcessSpec, launcher=None) -> tuple[int, int]
                 os.close(status_r)
                 exec_child(kern, spec, ends)
     finally:
-        for fd in namespaces + [status_w]:
-            os.close(fd)
+        os.close(status_w)
     return child, status_r
 
 
 def exec_child(kern, spec: ProcessSpec, ends: tuple[int, ...]) -> None:
     """setns(2) into each namespace, fork (a pid namespace applies to children only), run the
     command in the grandchild with the container's confinement, report its exit code."""
-    *namespaces, out, err, status_w = ends
+    pidfd, out, err, status_w = ends
     code = 126
     try:
         _close_other_fds(set(ends))
-        for fd in namespaces:
-            kern.setns(fd, 0)
+        kern.setns(pidfd, JOINED)  # all at once, by pidfd: a reused pid number cannot mislead it
         grandchild = os.fork()
         if grandchild == 0:
             try:

@@ -430,9 +430,3 @@ def _table(path: str) -> list[list[str]]:
     except FileNotFoundError:
         return []
 
-
-def signal_container(pid: int, signum: int = signal.SIGTERM) -> None:
-    try:
-        os.kill(pid, signum)
-    except ProcessLookupError:
-        pass

@@ -2,10 +2,16 @@
 
 Not a test (speed is measured by the benchmark suite); a quick check while working:
   sudo .venv/bin/python tests/engines/reference/bench_reference_start.py [runs] [--harness-imports]
+      [--cold] [--gap SECONDS]
 Interleaved runs; prints median, p10 and p90 per network, and exec of `true`.
+  --cold     no spare sandbox (SEATRIAL_REFERENCE_PREWARM=0): every shim is forked on request
+  --gap S    pause S seconds after each run, as when other engines' runs come in between (the
+             benchmark suite interleaves engines); without it, the next spare is still being made
+             while the next run starts
 """
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import tempfile
@@ -15,6 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from reference_busybox import IMAGE, write_archive  # noqa: E402
 
+if "--cold" in sys.argv:
+    os.environ["SEATRIAL_REFERENCE_PREWARM"] = "0"  # read by the zygote when it starts
+GAP = float(sys.argv[sys.argv.index("--gap") + 1]) if "--gap" in sys.argv else 0.0
+
 if "--harness-imports" in sys.argv:  # fork-heavy paths grow with the process's size
     import pandas, pydantic, pytest, rich, yaml  # noqa: E401,F401
 
@@ -23,7 +33,7 @@ from seatrial.engines.reference.adapter import ReferenceEngine  # noqa: E402
 
 
 def main() -> None:
-    runs = int(next((a for a in sys.argv[1:] if a.isdigit()), "60"))
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 60
     with tempfile.TemporaryDirectory() as tmp:
         engine = ReferenceEngine(Path(tmp) / "state")
         engine.load(write_archive(Path(tmp) / "busybox.tar"))
@@ -37,12 +47,14 @@ def main() -> None:
                     engine.run(base.RunSpec(image=IMAGE, name=f"b{i}", command=("true",), network=network,
                                             remove=True, labels=labels))
                     times[network].append(time.perf_counter() - began)
+                    time.sleep(GAP)
             engine.run(base.RunSpec(image=IMAGE, name="target", command=("sleep", "600"), network="none",
                                     detach=True, labels=labels))
             for _ in range(runs):
                 began = time.perf_counter()
                 engine.exec("target", ("true",))
                 times["exec"].append(time.perf_counter() - began)
+                time.sleep(GAP)
         finally:
             engine.reap(session="bench")
             engine.reap(label="seatrial.session")
