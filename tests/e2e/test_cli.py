@@ -82,9 +82,12 @@ def test_unknown_engine_is_a_usage_error(tmp_path):
 
 
 def _start_and_wait_for_sleeper(tmp_path: Path) -> tuple[subprocess.Popen, str]:
+    # As from a terminal, SIGINT at its default even when this suite runs as a background job
+    # (whose shell ignores SIGINT; Python then installs no KeyboardInterrupt handler).
     proc = subprocess.Popen([*SEATRIAL, "run", str(FIXTURES / "slow"), "--engine", ENGINE,
                              "--results-dir", str(tmp_path)], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         return _wait_for_sleeper(proc, tmp_path)
     except BaseException:
