@@ -270,10 +270,10 @@ def _shim(kern, spec: ProcessSpec, sync_w: int, go_r: int, err_w: int, done_w: i
         if spec.namespaces & k.CLONE_NEWUTS:
             kern.sethostname(spec.hostname)
         sandbox.init_sock.send(GO)
-        sandbox.init_sock.close()
         pid = sandbox.pid1
         os.write(sync_w, str(pid).encode())
         os.close(sync_w), os.close(err_w)
+        mount_namespace = _borrow_mount_namespace(sandbox)
     except BaseException as exc:  # noqa: BLE001 -- report anything to the harness, then die
         os.write(err_w, f"shim: {exc}".encode())
         os._exit(125)
@@ -286,6 +286,8 @@ def _shim(kern, spec: ProcessSpec, sync_w: int, go_r: int, err_w: int, done_w: i
         except BrokenPipeError:
             pass  # a detached container: nobody is listening
         os.close(done_w)
+        for fd in mount_namespace:
+            os.close(fd)  # the container's mounts go now, after the harness has its exit code
         os.read(release_r, 1)
         if spec.trash_dir and os.path.isdir(spec.trash_dir):
             shutil.rmtree(spec.trash_dir, ignore_errors=True)
@@ -326,6 +328,7 @@ def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int, sock: socket.
     try:
         kern.unshare(k.CLONE_NEWNS)
         enter(kern, spec.rootfs)
+        _lend_mount_namespace(sock)
         _become(kern, spec, out, err, keep=(err_w, sock.fileno()))
         if not go and sock.recv(16) != GO:
             os._exit(125)  # the shim died; it told the harness why
@@ -338,6 +341,25 @@ def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int, sock: socket.
         _exec(spec.argv, spec.env)
     finally:
         os._exit(127)
+
+
+def _lend_mount_namespace(sock: socket.socket) -> None:
+    """Give the shim a handle on this mount namespace. Whoever drops the last reference to a
+    mount namespace unmounts all of it and waits for an RCU grace period (about a millisecond
+    here); held by the shim, that happens after it has reported the exit code, not in pid 1's
+    exit on the way to it."""
+    namespace = os.open("/proc/self/ns/mnt", os.O_RDONLY)
+    try:
+        socket.send_fds(sock, [b"m"], [namespace])
+    finally:
+        os.close(namespace)
+
+
+def _borrow_mount_namespace(sandbox: Sandbox) -> list[int]:
+    """The handle pid 1 lends (see `_lend_mount_namespace`); none if pid 1 ended first."""
+    _, fds, _, _ = socket.recv_fds(sandbox.init_sock, 16, 1)
+    sandbox.init_sock.close()
+    return fds
 
 
 def _ignored_signals() -> tuple[int, ...]:
