@@ -82,6 +82,8 @@ class Zygote:
         if not message.startswith(SPARE) or len(fds) != 2:
             return False
         _, shim_pid, pid1 = message.split()
+        for fd in fds:  # SCM_RIGHTS hands them over inheritable; no exec'd tool may hold them
+            os.set_inheritable(fd, False)
         self._drop_spare()
         self._spare = Spare(int(shim_pid), int(pid1), socket.socket(fileno=fds[0]), socket.socket(fileno=fds[1]))
         return True
