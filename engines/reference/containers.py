@@ -24,7 +24,7 @@ from .images import ImageNotFound
 from .registry import absent_image_message
 from .network import NetworkError
 from .nsexec import exec_in
-from .process import ProcessSpec, Started, start
+from .process import ProcessSpec, Started, alive, proc_stat, start
 from .rootfs import BindMount, RootfsSpec, ensure_init_layer
 from seatrial.engines import capsets
 
@@ -57,10 +57,8 @@ def merge_env(image_env, overrides) -> list[str]:
 
 
 def _process_start_time(pid: int) -> str:
-    try:
-        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
+    fields = proc_stat(pid)
+    return fields[19] if len(fields) > 19 else ""
 
 
 def _pid1_fd(record: dict) -> int | None:
@@ -86,14 +84,6 @@ def _signal_pid1(record: dict, signum: int) -> None:
             pass
         finally:
             os.close(pidfd)
-
-
-def _alive(pid: int) -> bool:
-    """Whether `pid` runs (a zombie does not: its pid namespace takes no new process)."""
-    try:
-        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        return False
 
 
 def run_operation(spec: base.RunSpec) -> str:
@@ -315,7 +305,7 @@ class ContainerLifecycle:
                 os.waitpid(child, 0)
             except ChildProcessError:
                 pass  # the zygote's child, reaped by the kernel
-        if code == 126 and not _alive(record["pid"]):  # pid 1 exited meanwhile: fork(2) got ENOMEM
+        if code == 126 and not alive(record["pid"]):  # pid 1 exited meanwhile: fork(2) got ENOMEM
             raise base.EngineError(operation, f"container {record['name']!r} is not running")
         return base.ExecResult(code, out, err, time.monotonic() - began)
 

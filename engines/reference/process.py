@@ -8,8 +8,9 @@ security.py through kernel.py.
 
 Shape (like conmon + runc in one): the harness forks a *shim*, which enters new pid, uts, ipc,
 net and cgroup namespaces and forks pid 1 (`prepare_sandbox`); pid 1 waits for its container's
-spec. The shim lets the harness plug in its network, hands pid 1 the spec, and then stays outside
-the container's mount namespace: it serves published ports (its listening sockets were opened in
+spec, which the shim hands it (or the harness, when the sandbox was made ahead), and assembles
+the rootfs. The shim lets the harness plug in its network, sets the hostname, tells pid 1 to
+exec, and then stays outside the container's mount namespace: it serves published ports (its listening sockets were opened in
 the host's netns before the unshare) and the embedded DNS, waits for pid 1, writes the exit code
 next to the logs and tells the harness through a pipe; it then waits for the harness to let go
 and deletes a `run --rm` container's directory itself, off the harness's critical path.
@@ -78,7 +79,6 @@ class ProcessSpec:
 class Sandbox:
     """Namespaces made and pid 1 forked, waiting on `init_sock` for the spec of its container."""
 
-    namespaces: int                 # the CLONE_NEW* flags it was made with
     pid1: int
     init_sock: socket.socket        # the shim's end; closing it without a spec makes pid 1 exit
     host_net: int = -1              # the host's netns, for containers on network host
@@ -90,6 +90,22 @@ class Started:
     pid: int                        # pid 1 of the container, as the host sees it
     done_fd: int                    # readable once pid 1 has exited: its exit code, as text
     release_fd: int                 # close it to let the shim finish (see `_shim`)
+
+
+def proc_stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (proc(5): [0] is the state, [19] the
+    start time); [] once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs: not gone, not a zombie (a pid namespace whose pid 1 is one takes no
+    new process)."""
+    return proc_stat(pid)[:1] not in ([], ["Z"], ["X"])
 
 
 def _read_all(fd: int) -> bytes:
@@ -155,10 +171,13 @@ def _close_other_fds(keep: set[int]) -> None:
     null = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    keep = sorted(keep | {0, 1, 2})
-    for low, high in zip(keep, keep[1:] + [2**31 - 1]):
-        if high > low + 1:
-            os.closerange(low + 1, high)
+    _close_fds_above_stdio_except(keep)
+
+
+def _close_fds_above_stdio_except(keep) -> None:
+    bounds = [2, *sorted(set(keep) - {0, 1, 2}), 2**31 - 1]
+    for low, high in zip(bounds, bounds[1:]):
+        os.closerange(low + 1, high)
 
 
 # pid 1 of a sandbox reads two messages on its socket, in either order: the container's spec
@@ -181,7 +200,7 @@ def prepare_sandbox(kern, namespaces: int) -> Sandbox:
         ours.close()
         _pid1_waiting(kern, theirs, host_net)
     theirs.close()
-    return Sandbox(namespaces, pid, ours, host_net)
+    return Sandbox(pid, ours, host_net)
 
 
 def fits(sandbox_namespaces: int, wanted: int) -> bool:
@@ -395,9 +414,7 @@ def _become(kern, spec, out: int, err: int, keep: tuple[int, ...] = ()) -> None:
     _default_signals()
     # Nothing of the engine's may reach the command: namespace fds, status pipes, sockets
     # (`keep`, pid 1's start-error pipe and socket, the caller closes just before execve).
-    bounds = [2, *sorted(keep), 1 << 20]
-    for low, high in zip(bounds, bounds[1:]):
-        os.closerange(low + 1, high)
+    _close_fds_above_stdio_except(keep)
     # Without no_new_privs the filter must be loaded while CAP_SYS_ADMIN is still held (as
     # runc does); with it, as late as possible, after the user change.
     if spec.confined and spec.seccomp and not spec.no_new_privs:

@@ -15,6 +15,7 @@ import time
 
 from . import kernel as k
 from .network import IFACE_PREFIX, delete_bridge, run_tool
+from .process import alive
 from .state import matches_label, read_json
 
 
@@ -33,16 +34,9 @@ def _kill(pid_file) -> None:
                 os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 pass
-            if not os.path.exists(f"/proc/{pid}") or "Z" in _proc_state(pid):
+            if not alive(pid):
                 break
             time.sleep(0.01)
-
-
-def _proc_state(pid: int) -> str:
-    try:
-        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return ""
 
 
 def reap(engine, label: str | None = None, session: str | None = None) -> list[str]:
