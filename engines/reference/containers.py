@@ -74,6 +74,21 @@ def _pid1_fd(record: dict) -> int | None:
     return pidfd
 
 
+def _root_of(pid: int, pidfd: int) -> int | None:
+    """pid 1's root directory, opened through /proc/PID/root; None if pid 1 is gone. Checked by
+    its pidfd afterwards: a pid reused in between would have left that process dead."""
+    try:
+        root = os.open(f"/proc/{pid}/root", os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+    try:
+        signal.pidfd_send_signal(pidfd, 0)
+    except ProcessLookupError:
+        os.close(root)
+        return None
+    return root
+
+
 def _signal_pid1(record: dict, signum: int) -> None:
     """Signal the container's pid 1 through a pidfd, never a process that reused its pid."""
     pidfd = _pid1_fd(record)
@@ -288,14 +303,15 @@ class ContainerLifecycle:
                            namespaces=0, **confinement(record),
                            extra={"stdout": out_w, "stderr": err_w})
         pidfd = _pid1_fd(record)
-        if pidfd is None:  # pid 1 ended since _is_running looked
-            for fd in (out_r, out_w, err_r, err_w):
+        root = _root_of(record["pid"], pidfd) if pidfd is not None else None
+        if root is None:  # pid 1 ended since _is_running looked
+            for fd in (out_r, out_w, err_r, err_w) + ((pidfd,) if pidfd is not None else ()):
                 os.close(fd)
             raise base.EngineError(operation, f"container {record['name']!r} is not running")
         try:
-            child, status_fd = exec_in(self.kernel, pidfd, spec, self._launcher())
+            child, status_fd = exec_in(self.kernel, pidfd, root, spec, self._launcher())
         finally:
-            os.close(pidfd), os.close(out_w), os.close(err_w)
+            os.close(pidfd), os.close(root), os.close(out_w), os.close(err_w)
         try:
             out, err = _collect({out_r: [], err_r: []}, began + timeout, child, operation)
             code = int(os.read(status_fd, 16) or b"126")

@@ -1,7 +1,7 @@
 """The one door to the kernel: every system call the reference runtime makes goes through here.
 
 Kernel facilities and their man pages:
-  mount(2), umount2(2), pivot_root(2), mknod(2)        -- the container's filesystem tree
+  mount(2), umount2(2), pivot_root(2), chroot(2), mknod(2) -- the container's filesystem tree
   unshare(2), setns(2), namespaces(7)                   -- pid, mount, uts, ipc, net, cgroup
   sethostname(2)                                        -- uts namespace
   prctl(2) PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT, capset(2), capabilities(7)
@@ -109,6 +109,11 @@ class Kernel:
 
     def setns(self, fd: int, nstype: int = 0) -> None:
         _check(_libc.setns(fd, nstype), f"setns({fd}, {nstype:#x})")
+
+    def enter_root(self, directory_fd: int) -> None:
+        """Make the directory behind `directory_fd` this process's root and cwd (chroot(2))."""
+        os.fchdir(directory_fd)
+        os.chroot(".")
 
     def pivot_root(self, new_root: str, put_old: str) -> None:
         _check(_libc.syscall(_SYS_PIVOT_ROOT, _b(new_root), _b(put_old)),

@@ -1,7 +1,8 @@
 """exec into a running container: join its namespaces, then fork and run with its confinement.
 
 Kernel facilities: setns(2) with a pidfd of pid 1 (pidfd_open(2)), which joins all its
-namespaces in one call (namespaces(7)), fork(2) because a pid namespace applies to children only,
+namespaces in one call (namespaces(7)), chroot(2) into pid 1's root (/proc/PID/root), fork(2)
+because a pid namespace applies to children only,
 prctl(2) PR_SET_PDEATHSIG so a killed exec takes its command along, then process._become and
 process._exec -- the same identity and confinement as the container's pid 1.
 """
@@ -19,12 +20,13 @@ JOINED = k.CLONE_NEWIPC | k.CLONE_NEWUTS | k.CLONE_NEWNET | k.CLONE_NEWPID | k.C
     k.CLONE_NEWCGROUP if os.path.exists("/proc/self/ns/cgroup") else 0)
 
 
-def exec_in(kern, pidfd: int, spec: ProcessSpec, launcher=None) -> tuple[int, int]:
-    """Run `spec.argv` in the namespaces of the running pid 1 behind `pidfd`, writing to the fds
+def exec_in(kern, pidfd: int, root: int, spec: ProcessSpec, launcher=None) -> tuple[int, int]:
+    """Run `spec.argv` in the namespaces and the `root` directory (an fd) of the running pid 1
+    behind `pidfd`, writing to the fds
     spec.extra["stdout"] and ["stderr"]. Returns the exec child's pid and a fd that yields its
     exit code as text once it is done. The child is forked here or by `launcher` (the zygote)."""
     status_r, status_w = os.pipe()
-    ends = (pidfd, spec.extra["stdout"], spec.extra["stderr"], status_w)
+    ends = (pidfd, root, spec.extra["stdout"], spec.extra["stderr"], status_w)
     try:
         if launcher is not None:
             child = launcher(spec, ends, kind="exec")
@@ -41,11 +43,15 @@ def exec_in(kern, pidfd: int, spec: ProcessSpec, launcher=None) -> tuple[int, in
 def exec_child(kern, spec: ProcessSpec, ends: tuple[int, ...]) -> None:
     """setns(2) into each namespace, fork (a pid namespace applies to children only), run the
     command in the grandchild with the container's confinement, report its exit code."""
-    pidfd, out, err, status_w = ends
+    pidfd, root, out, err, status_w = ends
     code = 126
     try:
         _close_other_fds(set(ends))
         kern.setns(pidfd, JOINED)  # all at once, by pidfd: a reused pid number cannot mislead it
+        # Joining a mount namespace puts us at its root mount. That is pid 1's root only if the
+        # engine was not itself chrooted when pid 1 pivoted (a chroot build host, say): take
+        # pid 1's own root, as exec must.
+        kern.enter_root(root)
         grandchild = os.fork()
         if grandchild == 0:
             try:

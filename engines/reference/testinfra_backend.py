@@ -1,6 +1,6 @@
 """A pytest-testinfra backend that runs commands inside a reference container.
 
-Kernel facilities: those of process.exec_in (setns(2) into /proc/PID/ns/*, fork(2), execve(2)).
+Kernel facilities: those of nsexec.exec_in (setns(2) by pidfd, chroot(2), fork(2), execve(2)).
 Registered in testinfra.backend.BACKENDS as `seatrial-reference`, so
 `testinfra.get_host("seatrial-reference://NAME")` works against the default state root;
 ReferenceEngine.testinfra_host(NAME) binds the engine (and its root) directly.

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -198,3 +200,32 @@ def test_exec_into_a_container_whose_command_just_ended_says_it_is_not_running(e
     run(engine, labels, "true", name="ended", detach=True)
     with pytest.raises(base.EngineError, match="'ended' is not running"):
         engine.exec("ended", ("echo", "hi"))  # at once: pid 1 may be gone before the shim records it
+
+
+CHROOTED_HARNESS = """
+import os, sys
+os.chroot(sys.argv[1]); os.chdir("/")
+from seatrial.engines import base
+from seatrial.engines.reference.adapter import ReferenceEngine
+engine = ReferenceEngine(sys.argv[2])
+labels = {"seatrial.session": sys.argv[3]}
+try:
+    engine.run(base.RunSpec(image=sys.argv[4], name="chrooted", command=("sleep", "60"), network="none",
+                            labels=labels, detach=True))
+    print(engine.exec("chrooted", ("cat", "/proc/1/cmdline")).stdout)
+finally:
+    engine.reap(session=sys.argv[3])
+"""
+
+
+def test_exec_lands_in_pid_1s_root_when_the_engine_itself_runs_chrooted(state_root, session, tmp_path):
+    # Chrooted (a build host's chroot, say), pid 1 pivots away from a root that is not its mount
+    # namespace's root mount; setns(2) alone would put exec at the host's real root and /proc.
+    jail = tmp_path / "jail"
+    jail.mkdir()
+    script = (f"mount --rbind / {jail} && exec {sys.executable} -c '{CHROOTED_HARNESS}' "
+              f"{jail} {state_root} {session} {IMAGE}")
+    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[0] == "sleep\x0060\x00"
