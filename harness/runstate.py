@@ -86,6 +86,12 @@ class RunState:
             for engine in self.engines:
                 if engine.name in self.leaks:
                     reaper.remove_all(engine, self.leaks[engine.name])
+                engine_reap = getattr(engine, "reap", None)
+                if callable(engine_reap):
+                    # What the engine made for the run and keeps for no one after it (the
+                    # reference runtime's default bridge and its iptables rules, when no
+                    # container of any session uses them).
+                    engine_reap(session=self.session.id)
             counts: dict[str, int] = {}
             for r in self.results:
                 counts[r.outcome.value] = counts.get(r.outcome.value, 0) + 1

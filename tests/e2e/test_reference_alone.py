@@ -38,3 +38,6 @@ def test_seatrial_run_without_docker_or_podman_runs_every_scenario_on_the_refere
     outcomes = {e["scenario"]: e["outcome"] for e in ends}
     assert outcomes.pop("rootless") == "skipped"  # the reference runtime has no user namespaces yet
     assert set(outcomes.values()) == {"passed"}, {s: o for s, o in outcomes.items() if o != "passed"}
+    # The default bridge the run made (default-bridge.yaml) goes with it, as its containers did.
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    assert not [line for line in links.splitlines() if ": strf" in line], links
