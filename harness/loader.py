@@ -23,6 +23,8 @@ from seatrial.yamlsafe import YamlDocument, load_yaml
 __all__ = ["Problem", "ScenarioError", "load_scenario", "check_file", "check_paths", "validate_command"]
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
+# Problems shown per file: past this, a file is broken wholesale and the count says enough.
+MAX_PROBLEMS = 100
 _CLAIM_ID = re.compile(r"^C[0-9]{2}$")
 
 
@@ -49,16 +51,24 @@ def check_file(path: str | os.PathLike) -> tuple[Scenario | None, list[Problem]]
                               f"schema_version, summary, claims and steps; got {got}")]
     problems: list[Problem] = []
     scenario = None
+    omitted = 0
     try:
         scenario = Scenario.model_validate(doc.data, strict=True)  # strict: "no" is not False
     except ValidationError as exc:
-        problems += problems_from_validation(exc, doc, Scenario)
+        problems, omitted = problems_from_validation(exc, doc, Scenario, limit=MAX_PROBLEMS)
     schema_paths = {p.key_path for p in problems}
     broken_steps = frozenset(p.key_path[1] for p in problems
                              if p.key_path[:1] == ("steps",) and len(p.key_path) > 1)
     # A reference check on a value the schema already refused would only say the same thing twice.
     problems += [p for p in _file_checks(doc, Path(path).stem, broken_steps) if p.key_path not in schema_paths]
     problems.sort(key=sort_key)
+    if len(problems) > MAX_PROBLEMS:
+        omitted += len(problems) - MAX_PROBLEMS
+        problems = problems[:MAX_PROBLEMS]
+    if omitted:
+        # No place: it sorts after the file's placed problems.
+        problems.append(Problem(doc.file, 0, 0, (), f"... and {omitted} more problem{_s(omitted)} in this "
+                                                    f"file (the first {MAX_PROBLEMS} are shown)", count=omitted))
     if problems:
         return None, problems
     if scenario.name is None:
@@ -122,9 +132,10 @@ def validate_command(paths: list[str], out: TextIO) -> int:
     for problem in problems:
         print(problem.format(), file=out)
     bad_files = len({p.file for p in problems})
+    total = sum(p.count for p in problems)
     checked = f"{len(files)} scenario file{_s(len(files))} checked"
     if problems:
-        print(f"{checked}: {len(problems)} problem{_s(len(problems))} in {bad_files} file{_s(bad_files)}", file=out)
+        print(f"{checked}: {total} problem{_s(total)} in {bad_files} file{_s(bad_files)}", file=out)
         return 2
     print(f"{checked}: no problems", file=out)
     return 0

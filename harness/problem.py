@@ -6,6 +6,7 @@ reads the same way and sorts by where it is.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 
 KeyPath = tuple[str | int, ...]
@@ -41,6 +42,7 @@ class Problem:
     col: int
     key_path: KeyPath
     message: str
+    count: int = 1  # more than one for the line that stands for problems left unshown
 
     def format(self) -> str:
         """The one-line form: `file:line:col: key.path: message` (parts without a value left out)."""
@@ -53,8 +55,9 @@ class Problem:
 
 
 def sort_key(problem: Problem) -> tuple:
-    """Sort by file, then place; key paths mix str and int, so they are compared as text."""
-    return (problem.file, problem.line, problem.col, format_key_path(problem.key_path), problem.message)
+    """Sort by file, then place (a problem without a place last); key paths mix str and int, so
+    they are compared as text."""
+    return (problem.file, problem.line or sys.maxsize, problem.col, format_key_path(problem.key_path), problem.message)
 
 
 class ScenarioError(ValueError):

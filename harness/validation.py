@@ -8,6 +8,7 @@ folded into one message per place.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import types
 import typing
@@ -31,15 +32,22 @@ _EXPECTED = {
 _YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
 
 
-def problems_from_validation(error: ValidationError, doc: YamlDocument,
-                             root: type[BaseModel]) -> list[Problem]:
-    """One Problem per place that pydantic found wrong, worded for the YAML file's author."""
+def problems_from_validation(error: ValidationError, doc: YamlDocument, root: type[BaseModel],
+                             limit: int | None = None) -> tuple[list[Problem], int]:
+    """One Problem per place that pydantic found wrong, worded for the YAML file's author; with
+    `limit`, only for the first `limit` places in the file. Returns them and how many places
+    were left unworded (wording costs a did-you-mean each: thousands take seconds)."""
     by_path: dict[KeyPath, list[dict]] = {}
     for err in error.errors(include_url=False):
         path = _data_path(err["loc"], doc.data)
         by_path.setdefault(path, []).append(err)
+    places = list(by_path.items())
+    omitted = 0
+    if limit is not None and len(places) > limit:
+        places = sorted(places, key=lambda place: doc.key_position(place[0]))
+        omitted, places = len(places) - limit, places[:limit]
     problems: list[Problem] = []
-    for path, errors in by_path.items():
+    for path, errors in places:
         type_errors = [e for e in errors if e["type"] in _EXPECTED]
         if len(type_errors) > 1:  # a union: each member complained; say what would have done
             expected = _join_or(dict.fromkeys(_EXPECTED[e["type"]] for e in type_errors))
@@ -47,7 +55,7 @@ def problems_from_validation(error: ValidationError, doc: YamlDocument,
             errors = [e for e in errors if e not in type_errors]
         for err in errors:
             problems.append(_explain(err, path, doc, root))
-    return list(dict.fromkeys(problems))
+    return list(dict.fromkeys(problems)), omitted
 
 
 def _explain(err: dict, path: KeyPath, doc: YamlDocument, root: type[BaseModel]) -> Problem:
@@ -139,7 +147,12 @@ def _hint(kind: str, value: Any) -> str:
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """The closest choice to a misspelt word, or None."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return _closest(word, tuple(choices))
+
+
+@functools.lru_cache(maxsize=1024)  # a file of problems repeats the same misspelling
+def _closest(word: str, choices: tuple[str, ...]) -> str | None:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return close[0] if close else None
 
 

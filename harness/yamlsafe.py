@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,15 +24,21 @@ MAX_DEPTH = 64
 # Values after expanding aliases (each use counts again): a real scenario has a few hundred,
 # a billion-laughs document has billions.
 MAX_NODES = 200_000
+# Every number in the format fits in 64 bits (counts, ports, uids, sizes); a longer literal is a
+# mistake, and converting thousands of digits is slow (Python refuses past 4,300).
+MAX_INT_DIGITS = 19
+
+# Below this size a syntax error is worded by PyYAML's parser (at most about 1 s).
+REWORD_BYTES = 64 << 10
 
 Position = tuple[int, int]
 
 _TAG = "tag:yaml.org,2002:"
 
 
-class CoreLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 core-like implicit types: only true/false are booleans, ints are
-    decimal, 0o or 0x, and everything else (yes, no, on, 1:30, 2024-01-01) stays a string."""
+class CoreResolver(yaml.resolver.BaseResolver):
+    """YAML 1.2 core-like implicit types: only true/false are booleans, ints are decimal, 0o or
+    0x, and everything else (yes, no, on, 1:30, 2024-01-01) stays a string."""
 
     yaml_implicit_resolvers: dict = {}
 
@@ -44,7 +51,32 @@ _RESOLVERS = {
     "null": (r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
 }
 for _name, (_regexp, _first) in _RESOLVERS.items():
-    CoreLoader.add_implicit_resolver(_TAG + _name, re.compile(_regexp), list(_first))
+    CoreResolver.add_implicit_resolver(_TAG + _name, re.compile(_regexp), list(_first))
+
+class PyCoreLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
+                   yaml.composer.Composer, yaml.constructor.SafeConstructor, CoreResolver):
+    """A composer of nodes with marks, on PyYAML's own parser: slow, but its syntax errors say
+    what was found where (libyaml says only what it expected)."""
+
+    def __init__(self, stream):
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        CoreResolver.__init__(self)
+
+
+if yaml.__with_libyaml__:
+    class CoreLoader(yaml.cyaml.CParser, yaml.constructor.SafeConstructor, CoreResolver):
+        """The same on libyaml's parser: PyYAML's takes most of a minute on 1 MiB of YAML."""
+
+        def __init__(self, stream):
+            yaml.cyaml.CParser.__init__(self, stream)
+            yaml.constructor.SafeConstructor.__init__(self)
+            CoreResolver.__init__(self)
+else:  # pragma: no cover - PyYAML built without libyaml
+    CoreLoader = PyCoreLoader  # type: ignore[misc]
 
 
 @dataclass(frozen=True)
@@ -72,15 +104,25 @@ class YamlDocument:
 def load_yaml(path: str | os.PathLike) -> YamlDocument:
     """Read one YAML file safely; raise ScenarioError listing why it cannot be read.
 
-    The size is checked before any parsing; then syntax, depth, alias expansion and duplicate keys.
+    Only a regular file is read: a named pipe would block forever and a device never ends, so
+    the file is opened without blocking and its type checked on the open descriptor (no race
+    with a rename). The size is checked before any parsing; then syntax, depth, alias expansion,
+    duplicate keys and the size of numbers.
     """
     file = str(path)
     try:
-        size = os.stat(path).st_size
-        if size > MAX_BYTES:
-            raise _refuse(file, (1, 1), f"file is {size} bytes; a scenario may be at most {MAX_BYTES} (1 MiB)")
-        with open(path, "rb") as stream:
-            raw = stream.read(MAX_BYTES + 1)  # the file may grow after the stat
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise _refuse(file, (1, 1), f"not a regular file ({_file_kind(info.st_mode)}); "
+                                            "a scenario is a YAML file")
+            if info.st_size > MAX_BYTES:
+                raise _refuse(file, (1, 1), f"file is {info.st_size} bytes; a scenario may be at most "
+                                            f"{MAX_BYTES} (1 MiB)")
+            raw = _read_at_most(fd, MAX_BYTES + 1)  # the file may grow after the stat
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise ScenarioError([Problem(file, 0, 0, (), exc.strerror or str(exc))]) from None
     if len(raw) > MAX_BYTES:
@@ -93,21 +135,33 @@ def load_yaml(path: str | os.PathLike) -> YamlDocument:
     return load_yaml_text(text, file)
 
 
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit and (chunk := os.read(fd, limit - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
 def load_yaml_text(text: str, file: str = "<string>") -> YamlDocument:
     """Like load_yaml, for text already in memory (`file` is only used in messages)."""
     if len(text.encode("utf-8")) > MAX_BYTES:
         raise _refuse(file, (1, 1), "text is over 1 MiB; a scenario may be at most 1 MiB")
     try:
-        _check_depth(text, file)  # before composing: the composer recurses once per level
-        loader = CoreLoader(text)
-        try:
-            node = loader.get_single_node()
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as exc:
-        raise _refuse(file, _mark(exc.problem_mark or exc.context_mark), _syntax_message(exc)) from None
-    except yaml.reader.ReaderError as exc:
-        raise _refuse(file, _place_of(text, exc.position), f"YAML syntax error: {exc.reason}") from None
+        node = _compose(text, file, CoreLoader)
+    except ScenarioError:
+        if len(text) > REWORD_BYTES:
+            raise
+        # libyaml says what it expected; PyYAML's parser also says what it found: parse again
+        # only to word the error (it is slow, hence only for files of ordinary size).
+        node = _compose(text, file, PyCoreLoader)
     if node is not None:
         _check_expansion(node, file)
     builder = _Builder(file)
@@ -117,9 +171,24 @@ def load_yaml_text(text: str, file: str = "<string>") -> YamlDocument:
     return YamlDocument(file, data, builder.positions, builder.key_positions)
 
 
-def _check_depth(text: str, file: str) -> None:
+def _compose(text: str, file: str, loader_class: type) -> yaml.Node | None:
+    """The node tree of one document, or ScenarioError for a syntax error or too deep nesting."""
+    try:
+        _check_depth(text, file, loader_class)  # before composing: the composer recurses once per level
+        loader = loader_class(text)
+        try:
+            return loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        raise _refuse(file, _mark(exc.problem_mark or exc.context_mark), _syntax_message(exc)) from None
+    except yaml.reader.ReaderError as exc:
+        raise _refuse(file, _place_of(text, exc.position), f"YAML syntax error: {exc.reason}") from None
+
+
+def _check_depth(text: str, file: str, loader_class: type) -> None:
     depth = 0
-    for event in yaml.parse(text, Loader=CoreLoader):
+    for event in yaml.parse(text, Loader=loader_class):
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
@@ -217,7 +286,14 @@ class _Builder:
         if tag == "bool" and text.lower() in ("true", "false"):
             return text.lower() == "true"
         if tag == "int" and re.match(_RESOLVERS["int"][0], text):
-            return int(text, 0) if text[:2] in ("0o", "0x") else int(text)
+            digits = text.lstrip("+-")
+            digits = digits[2:] if digits[:2] in ("0o", "0x") else digits
+            if len(digits.lstrip("0")) > MAX_INT_DIGITS:
+                self.problems.append(self._problem(node, path, f"number with {len(digits)} digits; numbers "
+                                                   f"here have at most {MAX_INT_DIGITS}"))
+                return None
+            value = int(digits, 8 if text.lstrip("+-")[:2] == "0o" else 16 if text.lstrip("+-")[:2] == "0x" else 10)
+            return -value if text.startswith("-") else value
         if tag == "float" and re.match(_RESOLVERS["float"][0], text):
             special = text.lower().lstrip("+").replace(".", "") if text.lower().lstrip("+-").startswith(".") \
                 and text.lower().lstrip("+-")[1:] in ("inf", "nan") else None

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
 
-from seatrial.loader import ScenarioError, check_paths, load_scenario, validate_command
+from seatrial.loader import MAX_PROBLEMS, ScenarioError, check_paths, load_scenario, validate_command
 from seatrial.model import Scenario
 from seatrial.yamlsafe import MAX_BYTES
 
@@ -209,3 +211,51 @@ def test_a_file_that_is_not_a_mapping_is_refused(tmp_path):
         "list.yaml:1:1: a scenario is a mapping with the keys schema_version, summary, claims and steps; "
         "got a list",
     ]
+
+
+def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    out = io.StringIO()
+    # Without O_NONBLOCK the open itself blocks until a writer comes: a thread bounds the wait.
+    worker = threading.Thread(target=validate_command, args=([str(fifo)], out), daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    assert not worker.is_alive(), "validate waited on the named pipe"
+    assert out.getvalue().splitlines()[0] == f"{fifo}:1:1: not a regular file (a named pipe); a scenario is a YAML file"
+
+
+def test_a_device_is_refused():
+    [problem] = check_paths(["/dev/zero"])
+    assert problem.message == "not a regular file (a character device); a scenario is a YAML file"
+
+
+def test_a_number_of_thousands_of_digits_is_a_problem_at_its_place_not_a_traceback(tmp_path):
+    text = (FIXTURES / "valid.yaml").read_text().replace("schema_version: 1", "schema_version: " + "9" * 5000)
+    (tmp_path / "huge.yaml").write_text(text)
+    [problem] = check_paths([tmp_path / "huge.yaml"])
+    assert problem.message == "number with 5000 digits; numbers here have at most 19"
+    assert (problem.line, problem.key_path) == (2, ("schema_version",))
+
+
+def test_an_exit_code_outside_0_to_255_is_refused(tmp_path):
+    text = (FIXTURES / "valid.yaml").read_text().replace(
+        "  - remove: {container: one}\n",
+        "  - remove: {container: one}\n  - run: {image: base-plus}\n    expect: {exit_code: 256}\n")
+    (tmp_path / "exit.yaml").write_text(text)
+    [problem] = check_paths([tmp_path / "exit.yaml"])
+    assert problem.key_path[-2:] == ("expect", "exit_code") and "255" in problem.message
+
+
+def test_a_file_of_thousands_of_problems_shows_the_first_hundred_and_counts_the_rest(tmp_path):
+    steps = "".join(f"  - run: {{imag: x{i}, comand: [a]}}\n" for i in range(20_000))
+    path = tmp_path / "many.yaml"
+    path.write_text(f"schema_version: 1\nsummary: x\nclaims: [C01]\nsteps:\n{steps}")
+    out = io.StringIO()
+    assert validate_command([str(path)], out) == 2
+    lines = out.getvalue().splitlines()
+    # Three problems a step (imag, comand, missing image): the first hundred, in file order.
+    assert len(lines) == MAX_PROBLEMS + 2
+    assert lines[0].startswith(f"{path}:5:")
+    assert lines[-2] == f"{path}: ... and {60_000 - MAX_PROBLEMS} more problems in this file (the first 100 are shown)"
+    assert lines[-1] == "1 scenario file checked: 60000 problems in 1 file"
