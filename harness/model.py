@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from seatrial.engines.base import CAPABILITIES
 from seatrial.stackmodel import StackStepBody
 
+UID_MAX = 2**32 - 2  # (uid_t)-1 is "no uid"
+SIZE_MAX = 2**63 - 1
 ClaimId = Annotated[str, Field(pattern=r"^C[0-9]{2}$", description="A claim id from CLAIMS.md, e.g. C07")]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$",
                             description="A scenario-local name; the harness makes it unique per session")]
@@ -73,18 +75,18 @@ class HostFileExpect(Strict):
     path: str
     exists: bool | None = None
     content: str | None = None
-    owner_uid: int | None = Field(None, description="The numeric owner of the file on the host")
-    owner_uid_not: int | None = Field(None, description="The owner is not this uid (e.g. 0: not root)")
+    owner_uid: int | None = Field(None, ge=0, le=UID_MAX, description="The numeric owner of the file on the host")
+    owner_uid_not: int | None = Field(None, ge=0, le=UID_MAX, description="The owner is not this uid (e.g. 0: not root)")
 
 
 class ImageSizeExpect(Strict):
     """Bounds on the size of the image a build step made, in bytes as the engine reports it;
     `max_ratio` compares with an image size captured earlier (`capture: {fat: image_size}`)."""
 
-    min_bytes: int | None = Field(None, ge=0)
-    max_bytes: int | None = Field(None, ge=0)
+    min_bytes: int | None = Field(None, ge=0, le=SIZE_MAX)
+    max_bytes: int | None = Field(None, ge=0, le=SIZE_MAX)
     relative_to: str | None = Field(None, description="A capture of an earlier build's image_size")
-    max_ratio: float | None = Field(None, gt=0, description="At most this fraction of `relative_to`")
+    max_ratio: float | None = Field(None, gt=0, le=1e6, description="At most this fraction of `relative_to`")
 
     @model_validator(mode="after")
     def _coherent(self):
@@ -96,8 +98,8 @@ class ImageSizeExpect(Strict):
 
 
 class Expect(Strict):
-    exit_code: int | None = None
-    exit_code_not: int | None = Field(None, description="The exit code differs from this one")
+    exit_code: int | None = Field(None, ge=0, le=255, description="0-255, as engines report it")
+    exit_code_not: int | None = Field(None, ge=0, le=255, description="The exit code differs from this one")
     stdout: TextExpect | None = None
     stderr: TextExpect | None = None
     output: TextExpect | None = Field(None, description="stdout and stderr together")
@@ -227,11 +229,22 @@ class VolumeStepBody(Strict):
 
 class HostWriteStepBody(Strict):
     """Write a file on the host, inside the item's scratch directory (`{{ scratch }}`), e.g. into
-    a folder that a container bind-mounts."""
+    a folder that a container bind-mounts; or make a Unix socket there, for a positive control
+    that must find one without relying on what the host happens to have."""
 
     path: str
-    content: str
+    content: str | None = Field(None, description="The file's text (a file needs it; a socket has none)")
+    kind: Literal["file", "socket"] = Field("file", description="file (default) or socket: a bound Unix "
+                                                                 "socket, as an engine or daemon leaves one")
     mode: str | None = Field(None, pattern=r"^0?[0-7]{3}$", description="Octal permissions, e.g. '0600'")
+
+    @model_validator(mode="after")
+    def _content_matches_kind(self):
+        if self.kind == "file" and self.content is None:
+            raise ValueError("content: a file needs content (use kind: socket for a socket)")
+        if self.kind == "socket" and self.content is not None:
+            raise ValueError("content: a socket has no content")
+        return self
 
 
 class TagStepBody(Strict):

@@ -1,6 +1,8 @@
 """`network`, `volume`, `remove` and `host_write`: the things containers use, and host files."""
 from __future__ import annotations
 
+import socket
+
 from seatrial.context import ItemContext, StepError
 from seatrial.engines.base import EngineError, NetworkSpec, ResourceRef, VolumeSpec
 from seatrial.model import HostWriteStepBody, NetworkStepBody, RemoveStepBody, TagStepBody, VolumeStepBody
@@ -70,7 +72,13 @@ class HostWrite(StepRunner):
     def execute(self, ctx: ItemContext, body: HostWriteStepBody) -> StepOutcome:
         path = ctx.inside_scratch(ctx.render(body.path))
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(ctx.render(body.content))
+        if body.kind == "socket":
+            # bind(2) leaves the socket's inode behind when the socket closes: that is what a
+            # probe for engine sockets finds.
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.bind(str(path))
+        else:
+            path.write_text(ctx.render(body.content))
         if body.mode is not None:
             path.chmod(int(body.mode, 8))
         return StepOutcome(exit_code=0)
