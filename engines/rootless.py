@@ -76,6 +76,7 @@ class PodmanRootlessEngine(PodmanEngine):
         if not runtime.is_dir():
             runtime.mkdir(mode=0o700, parents=True)
             os.chown(runtime, self.account.pw_uid, self.account.pw_gid)
+        remove_stale_rootless_netns(runtime, self.cli)
         return ""
 
     def testinfra_host(self, container: str):
@@ -127,6 +128,27 @@ def _scratch_root(path: Path) -> Path | None:
             if top.name.startswith(prefix):
                 return top
     return None
+
+
+def remove_stale_rootless_netns(runtime: Path, cli: Cli) -> list[Path]:
+    """Reset a rootless network namespace that no container uses; return the files removed.
+
+    Podman 4.3 keeps the network namespace of a rootless user's bridge networks on
+    $XDG_RUNTIME_DIR/netns/rootless-netns-<hash>, mounted inside the mount namespace of the
+    user's pause process, and removes both when the last container leaves. When setting it up
+    fails (slirp4netns cannot open /dev/net/tun, say), half of it stays, and from then on every
+    container on a bridge network and every build fails with "failed to mount runtime directory
+    for rootless netns" until someone resets it. With no container of the user left, nothing
+    can be using it: `podman system migrate` stops the pause process (its mounts go with it)
+    and the files are removed. With containers left (another run's), it is left alone.
+    """
+    files = sorted((runtime / "netns").glob("rootless-netns-*"))
+    if not files or cli.run("list containers", ["ps", "--all", "--quiet"], timeout=60, check=False).stdout.strip():
+        return []
+    cli.run("reset the rootless network namespace", ["system", "migrate"], timeout=60, check=False)
+    for path in files:
+        path.unlink(missing_ok=True)
+    return files
 
 
 def _has_range(path: Path, user: str) -> bool:

@@ -25,7 +25,10 @@ fi
 # libseccomp (its seccomp filter), Python.
 packages=(busybox-static iproute2 iptables libseccomp2 passwd python3 python3-venv python3-dev gcc)
 if [ "$reference_only" = 0 ]; then
+  # golang-...-dnsname: Podman 4.3's CNI backend resolves container names on user-defined
+  # networks only through this plugin (nothing pulls it in).
   packages+=(docker.io podman runc uidmap slirp4netns docker-compose
+             golang-github-containernetworking-plugin-dnsname
              chromium)   # chromium: the headless browser test of the HTML report
 fi
 missing=()
@@ -68,6 +71,10 @@ rootless_user=${SEATRIAL_ROOTLESS_USER:-seatrial-rootless}
 id -u "$rootless_user" >/dev/null 2>&1 || useradd --create-home --shell /usr/sbin/nologin "$rootless_user"
 grep -q "^$rootless_user:" /etc/subuid 2>/dev/null || usermod --add-subuids 200000-265535 "$rootless_user"
 grep -q "^$rootless_user:" /etc/subgid 2>/dev/null || usermod --add-subgids 200000-265535 "$rootless_user"
+# slirp4netns runs as that user and opens /dev/net/tun; udev makes it 0666 (its rule for "tun"),
+# a machine without udev leaves it 0600 and every rootless bridge network fails.
+[ -c /dev/net/tun ] || { mkdir -p /dev/net; mknod -m 0666 /dev/net/tun c 10 200; }
+[ "$(stat -c %a /dev/net/tun)" = 666 ] || chmod 0666 /dev/net/tun
 # No logind session here to create the runtime directory at login (the adapter does it too).
 rootless_uid=$(id -u "$rootless_user")
 install -d -m 0700 -o "$rootless_user" -g "$rootless_user" "/run/user/$rootless_uid"
