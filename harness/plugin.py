@@ -124,6 +124,20 @@ def _is_scenario_file(file_path: Path, config) -> bool:
     return resolved in explicit
 
 
+def pytest_ignore_collect(collection_path: Path, config):
+    """Walk every folder under a --scenario-root: pytest's default `norecursedirs` skips folders
+    named `build` or `dist`, and outside this project no pyproject.toml lifts that, so a user's
+    `scenarios/build/` would vanish from `seatrial run DIR` without a word. Hidden folders and
+    __pycache__ stay skipped."""
+    if not collection_path.is_dir() or collection_path.name.startswith(".") or collection_path.name == "__pycache__":
+        return None
+    resolved = collection_path.resolve()
+    roots = [Path(r).resolve() for r in config.getoption("seatrial_roots")]
+    if any(resolved.is_relative_to(root) for root in roots):
+        return False
+    return None
+
+
 def pytest_collect_file(file_path: Path, parent):
     if _is_scenario_file(file_path, parent.config):
         return ScenarioFile.from_parent(parent, path=file_path)

@@ -158,3 +158,15 @@ def test_build_cache_of_an_earlier_run_never_leaks_into_a_first_build(tmp_path):
     for attempt in range(2):
         proc = seatrial("run", str(scenario), "--engine", "docker-buildkit", "--results-dir", str(tmp_path), cwd=tmp_path)
         assert proc.returncode == 0, f"attempt {attempt}: " + proc.stdout + proc.stderr
+
+
+def test_run_of_a_folder_outside_the_project_collects_its_build_subfolder(tmp_path):
+    # pytest skips folders named build by default; only the project's own pyproject.toml lifts it.
+    library = tmp_path / "library"
+    for folder, name in (("build", "in-build"), ("dist", "in-dist"), ("", "at-top")):
+        (library / folder).mkdir(parents=True, exist_ok=True)
+        (library / folder / f"{name}.yaml").write_text((FIXTURES / "good" / "echo.yaml").read_text())
+    proc = seatrial("run", str(library), "--engine", ENGINE, "--results-dir", str(tmp_path / "results"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    outcomes = {e["scenario"]: e["outcome"] for e in events_of(tmp_path / "results") if e["type"] == "item_end"}
+    assert outcomes == {"in-build": "passed", "in-dist": "passed", "at-top": "passed"}
