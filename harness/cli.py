@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-PROJECT_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+PACKAGE = Path(__file__).resolve().parent
 
 
 class Exit(enum.IntEnum):
@@ -20,8 +20,13 @@ class Exit(enum.IntEnum):
 
 
 def default_scenarios(folder: str = "scenarios") -> list[str]:
-    local = Path(folder)
-    return [str(local if local.is_dir() else PROJECT_SCENARIOS.parent / folder)]
+    """The library to run when no path is given: ./scenarios (or ./benchmarks) if the current
+    folder has one, else the one shipped inside the installed package (seatrial/scenarios), else
+    the checkout's own (an editable install, run from elsewhere)."""
+    for candidate in (Path(folder), PACKAGE / folder, PACKAGE.parent / folder):
+        if candidate.is_dir():
+            return [str(candidate)]
+    return [folder]
 
 
 def cmd_run(args, out: TextIO) -> int:
