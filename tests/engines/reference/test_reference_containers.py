@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import select
+import signal
 import subprocess
 import sys
 import time
@@ -197,9 +199,19 @@ def test_the_command_starts_with_no_signal_ignored_or_blocked_in_run_and_exec(en
 
 
 def test_exec_into_a_container_whose_command_just_ended_says_it_is_not_running(engine, labels):
-    run(engine, labels, "true", name="ended", detach=True)
+    run(engine, labels, "sleep", "60", name="ended", detach=True)
+    pid = engine.inspect(base.ResourceRef("container", "", "ended"))["pid"]
+    # pid 1 ends by itself as far as the engine knows, and the test knows for sure that it has
+    # ended (the kernel says so through the pidfd) before it execs: a `true` that ends "soon"
+    # raced with the exec. The exec comes at once, so the shim may not have recorded it yet.
+    pidfd = os.pidfd_open(pid)
+    try:
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        assert select.select([pidfd], [], [], 30)[0], "pid 1 did not die within 30 s of SIGKILL"
+    finally:
+        os.close(pidfd)
     with pytest.raises(base.EngineError, match="'ended' is not running"):
-        engine.exec("ended", ("echo", "hi"))  # at once: pid 1 may be gone before the shim records it
+        engine.exec("ended", ("echo", "hi"))
 
 
 CHROOTED_HARNESS = """
