@@ -21,8 +21,8 @@ from seatrial.problem import KeyPath, Problem, ScenarioError
 
 MAX_BYTES = 1 << 20
 MAX_DEPTH = 64
-# Values after expanding aliases (each use counts again): a real scenario has a few hundred,
-# a billion-laughs document has billions.
+# Values that aliases add to what the text holds (each use counts again): a real scenario adds
+# a few hundred, a billion-laughs document billions.
 MAX_NODES = 200_000
 # Every number in the format fits in 64 bits (counts, ports, uids, sizes); a longer literal is a
 # mistake, and converting thousands of digits is slow (Python refuses past 4,300).
@@ -155,14 +155,14 @@ def load_yaml_text(text: str, file: str = "<string>") -> YamlDocument:
     if len(text.encode("utf-8")) > MAX_BYTES:
         raise _refuse(file, (1, 1), "text is over 1 MiB; a scenario may be at most 1 MiB")
     try:
-        node = _compose(text, file, CoreLoader)
+        node, has_aliases = _compose(text, file, CoreLoader)
     except ScenarioError:
         if len(text) > REWORD_BYTES:
             raise
         # libyaml says what it expected; PyYAML's parser also says what it found: parse again
         # only to word the error (it is slow, hence only for files of ordinary size).
-        node = _compose(text, file, PyCoreLoader)
-    if node is not None:
+        node, has_aliases = _compose(text, file, PyCoreLoader)
+    if node is not None and has_aliases:  # without aliases nothing expands
         _check_expansion(node, file)
     builder = _Builder(file)
     data = builder.build(node, (), 0, frozenset()) if node is not None else None
@@ -171,13 +171,14 @@ def load_yaml_text(text: str, file: str = "<string>") -> YamlDocument:
     return YamlDocument(file, data, builder.positions, builder.key_positions)
 
 
-def _compose(text: str, file: str, loader_class: type) -> yaml.Node | None:
-    """The node tree of one document, or ScenarioError for a syntax error or too deep nesting."""
+def _compose(text: str, file: str, loader_class: type) -> tuple[yaml.Node | None, bool]:
+    """The node tree of one document and whether it uses aliases, or ScenarioError for a syntax
+    error or too deep nesting."""
     try:
-        _check_depth(text, file, loader_class)  # before composing: the composer recurses once per level
+        has_aliases = _check_depth(text, file, loader_class)  # first: the composer recurses per level
         loader = loader_class(text)
         try:
-            return loader.get_single_node()
+            return loader.get_single_node(), has_aliases
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
@@ -186,8 +187,9 @@ def _compose(text: str, file: str, loader_class: type) -> yaml.Node | None:
         raise _refuse(file, _place_of(text, exc.position), f"YAML syntax error: {exc.reason}") from None
 
 
-def _check_depth(text: str, file: str, loader_class: type) -> None:
-    depth = 0
+def _check_depth(text: str, file: str, loader_class: type) -> bool:
+    """Refuse nesting deeper than MAX_DEPTH; say whether the text uses aliases."""
+    depth, has_aliases = 0, False
     for event in yaml.parse(text, Loader=loader_class):
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
@@ -195,29 +197,48 @@ def _check_depth(text: str, file: str, loader_class: type) -> None:
                 raise _refuse(file, _mark(event.start_mark), f"nested deeper than {MAX_DEPTH} levels")
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
+        elif isinstance(event, yaml.AliasEvent):
+            has_aliases = True
+    return has_aliases
 
 
 def _check_expansion(root: yaml.Node, file: str) -> None:
-    """Refuse a document whose aliases expand it beyond MAX_NODES, naming the smallest value that
-    does so on its own: that is where the bomb is, not wherever a walk happens to cross the bound."""
-    sizes: dict[int, int] = {}
+    """Refuse a document whose aliases add more than MAX_NODES values to what is written,
+    naming the smallest value whose aliases do so on its own: that is where the bomb is, not
+    wherever a walk happens to cross the bound. A large file without aliases adds nothing."""
+    sizes: dict[int, int] = {}   # values under a node, aliases expanded
+    added: dict[int, int] = {}   # of those, how many its aliases add beyond the text
+    # Per node, what each child adds as the node sees it: all of the child's values when the
+    # node reaches it through an alias (it was met before), else what the child's aliases add.
+    edges: dict[int, list[tuple[str | int, yaml.Node, int]]] = {}
 
     def size(node: yaml.Node, depth: int) -> int:
         # Too deep or recursive counts as 1 here: the walk refuses both with a better message.
         if id(node) not in sizes and depth <= MAX_DEPTH:
             sizes[id(node)] = 1
-            total = 1 + sum(size(child, depth + 1) for _, child in _children(node))
-            sizes[id(node)] = min(MAX_NODES + 1, total)
+            mine, total, extra = [], 1, 0
+            for part, child in _children(node):
+                is_alias = id(child) in sizes
+                child_size = size(child, depth + 1)
+                child_extra = child_size if is_alias else added.get(id(child), 0)
+                total, extra = total + child_size, extra + child_extra
+                mine.append((part, child, child_extra))
+            edges[id(node)] = mine
+            sizes[id(node)], added[id(node)] = min(_SIZE_CAP, total), min(_SIZE_CAP, extra)
         return sizes.get(id(node), 1)
 
-    if size(root, 0) <= MAX_NODES:
+    size(root, 0)
+    if added.get(id(root), 0) <= MAX_NODES:
         return
     node, path = root, ()
-    while big := [(part, child) for part, child in _children(node) if sizes.get(id(child), 1) > MAX_NODES]:
+    while big := [(part, child) for part, child, extra in edges.get(id(node), ()) if extra > MAX_NODES]:
         path, node = path + (big[0][0],), big[0][1]
     line, col = _mark(node.start_mark)
     raise ScenarioError([Problem(file, line, col, path, f"aliases expand this value to more than "
                                  f"{MAX_NODES} values (an alias bomb?); write the data out instead")])
+
+
+_SIZE_CAP = 10**15  # keeps the counts of a billion-laughs document small integers
 
 
 def _children(node: yaml.Node) -> list[tuple[str | int, yaml.Node]]:

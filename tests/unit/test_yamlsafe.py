@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from seatrial.problem import ScenarioError
-from seatrial.yamlsafe import load_yaml_text
+from seatrial.yamlsafe import MAX_BYTES, load_yaml_text
 
 
 def test_only_true_and_false_are_booleans_and_sexagesimal_stays_a_string():
@@ -34,3 +34,10 @@ def test_unsafe_or_unreadable_values_are_refused_with_their_place(text, expected
     with pytest.raises(ScenarioError) as caught:
         load_yaml_text(text, "t.yaml")
     assert str(caught.value) == expected
+
+
+def test_a_large_file_without_aliases_is_not_taken_for_an_alias_bomb():
+    # 220,000 values, written out: more than MAX_NODES, none of them added by an alias.
+    text = "steps:\n" + "".join(f"  - run: {{i: x{i}, c: [a]}}\n" for i in range(27_500))
+    assert len(text) < MAX_BYTES
+    assert len(load_yaml_text(text).data["steps"]) == 27_500
