@@ -24,6 +24,12 @@ SOCKPROXY = Path(__file__).resolve().parents[1] / "faults" / "sockproxy.py"
 LOCKS = Path("/run/seatrial/sessions")      # the machine's; a private one would judge others' sessions
 SCRATCH = Path("/run/seatrial/scratch")
 
+
+def private_reference(tmp_path: Path) -> dict:
+    """`seatrial clean` also prunes the reference runtime's layer store: keep it to a private
+    one here, so that these Docker tests judge no other session's builds."""
+    return {**os.environ, "SEATRIAL_REFERENCE_ROOT": str(tmp_path / "reference")}
+
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(not engine_available(ENGINE), reason=f"{ENGINE} is not available here")]
 
@@ -70,7 +76,7 @@ def test_second_signal_forces_the_teardown_short_and_clean_removes_the_rest(tmp_
     [events] = tmp_path.glob("*/events.jsonl")
     end = item_ends(read_lines(events))["sleeper"]
     assert end["outcome"] == "interrupted", end
-    clean = seatrial("clean", cwd=tmp_path)
+    clean = seatrial("clean", cwd=tmp_path, env=private_reference(tmp_path))
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert labelled(f"seatrial.session={session}") == []
     assert not (LOCKS / f"{session}.lock").exists() and not (SCRATCH / session).exists()
@@ -107,7 +113,7 @@ def test_daemon_that_goes_away_makes_the_remaining_items_errors_and_the_run_exit
     assert "engine 'docker' became unavailable" in err
     left = labelled(f"seatrial.session={session}")   # the real daemon still holds them
     assert left, "the relay was cut before the item made anything"
-    clean = seatrial("clean", cwd=tmp_path)
+    clean = seatrial("clean", cwd=tmp_path, env=private_reference(tmp_path))
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert labelled(f"seatrial.session={session}") == []
 
