@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from seatrial.availability import EngineHealth
 from seatrial.cli import Exit, main
 from seatrial.engines.base import EngineInfo
 
@@ -48,6 +47,7 @@ class GoneEngine:
 
 
 def test_an_engine_that_went_away_is_named_once_in_one_line():
+    from seatrial.availability import EngineHealth
     health = EngineHealth()
     reason = health.check(GoneEngine())
     assert reason == ("engine 'docker' became unavailable: the Docker daemon does not answer (Cannot "
