@@ -62,6 +62,9 @@ def cmd_run(args, out: TextIO) -> int:
             print("the run left resources behind (listed above): failing the run", file=sys.stderr)
         for reason in state.health.gone.values():
             print(f"{reason}; its remaining items are errors", file=sys.stderr)
+    if plugin_module.LAST_RUN and plugin_module.LAST_RUN.usage_error:
+        print(plugin_module.LAST_RUN.usage_error, file=sys.stderr)
+        return Exit.BAD_INPUT
     if plugin_module.LAST_RUN and plugin_module.LAST_RUN.results_error:
         print(plugin_module.LAST_RUN.results_error, file=sys.stderr)
         return Exit.RESULTS_UNWRITABLE

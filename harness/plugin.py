@@ -54,6 +54,7 @@ class SeatrialPlugin:
         self.state = None
         self.engine_error: str | None = None
         self.results_error: str | None = None   # the results file could not be written: the run stopped
+        self.usage_error: str | None = None     # a --run-id taken by a run that started meanwhile
         global LAST_RUN
         LAST_RUN = self
 
@@ -104,9 +105,13 @@ class SeatrialPlugin:
     def results_guard(self):
         """Stop the whole run, with one message, when the results file cannot be written."""
         from seatrial.events import ResultsUnwritable
+        from seatrial.runstate import RunIdTaken
         try:
             yield
-        except (ResultsUnwritable, FileExistsError) as exc:
+        except RunIdTaken as exc:
+            self.usage_error = str(exc)
+            pytest.exit(self.usage_error, returncode=pytest.ExitCode.USAGE_ERROR)
+        except ResultsUnwritable as exc:
             self.results_error = str(exc)
             pytest.exit(self.results_error, returncode=RESULTS_UNWRITABLE_EXIT)
 

@@ -25,6 +25,10 @@ def _sigterm_as_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+class RunIdTaken(ValueError):
+    """The run's events file exists already; the message says which and what to do."""
+
+
 def taken_run_id(results_dir: Path, run_id: str | None) -> str | None:
     """Why `run_id` cannot be used (its events file exists), or None. Appending to an earlier
     run's events would mix two runs and hide that the earlier one was cut short."""
@@ -65,7 +69,10 @@ class RunState:
         self.run_id = self.run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{self.session.id}"
         signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
         # A new file or none: appending to an earlier run's events would hide that it was cut short.
-        self.events = EventLog(self.results_dir / self.run_id / "events.jsonl", self.run_id, exclusive=True)
+        try:
+            self.events = EventLog(self.results_dir / self.run_id / "events.jsonl", self.run_id, exclusive=True)
+        except FileExistsError:   # another run took the same --run-id since the session started
+            raise RunIdTaken(taken_run_id(self.results_dir, self.run_id)) from None
         self.facts = host_facts()
         self.events.write("run_start", session=self.session.id, host=host_fingerprint(),
                           engines=[e.info() for e in self.engines])

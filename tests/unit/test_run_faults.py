@@ -53,3 +53,18 @@ def test_an_engine_that_went_away_is_named_once_in_one_line():
     assert reason == ("engine 'docker' became unavailable: the Docker daemon does not answer (Cannot "
                       "connect to the Docker daemon at unix:///x.sock); start it")
     assert health.reason(GoneEngine()) == reason
+
+
+def test_a_run_id_taken_after_the_check_is_refused_when_the_events_file_is_made(tmp_path):
+    import pytest
+
+    from seatrial.runstate import RunIdTaken, RunState
+    taken = tmp_path / "results" / "nightly" / "events.jsonl"
+    taken.parent.mkdir(parents=True)
+    taken.write_text("")   # another run made it between --run-id's check and this run's start
+    state = RunState(engines=[], results_dir=tmp_path / "results", run_id="nightly", log=lambda _: None)
+    with pytest.raises(RunIdTaken, match="run id 'nightly' is taken"):
+        state.start()
+    state.finish()
+    assert taken.read_text() == ""
+    assert not list((tmp_path / "locks").glob("*.lock"))   # the session it started is closed
