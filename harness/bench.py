@@ -17,8 +17,8 @@ from seatrial.context import ItemContext, StepError
 from seatrial.engines.base import EngineError, EngineUnavailable
 from seatrial.events import EventLog
 from seatrial.model import Scenario
-from seatrial.outcome import ItemResult, Outcome, decide
-from seatrial.runner import emit_step, execute_step, missing_capabilities, teardown
+from seatrial.outcome import ItemInterrupted, ItemResult, Outcome, decide
+from seatrial.runner import signal_name, emit_step, execute_step, missing_capabilities, teardown
 from seatrial.steps.measure import measure_round, summarize
 
 BROKEN = (StepError, EngineError, EngineUnavailable)
@@ -44,6 +44,7 @@ def run_benchmark(contexts: list[ItemContext], events: EventLog | None = None,
     lanes = [Lane(ctx, ItemResult(scenario.name or "", ctx.engine.name, Outcome.PASSED), time.monotonic())
              for ctx in contexts]
     emitters = {id(lane): _emitter(events, scenario.name or "", lane.ctx.engine.name) for lane in lanes}
+    interrupt: BaseException | None = None
     try:
         for lane in lanes:
             reasons = missing_capabilities(scenario, lane.ctx.engine)
@@ -59,11 +60,18 @@ def run_benchmark(contexts: list[ItemContext], events: EventLog | None = None,
             for lane in live:
                 _guarded(lane, lambda: lane.result.checks.extend(
                     execute_step(lane.ctx, index, step, emitters[id(lane)])))
+    except KeyboardInterrupt as exc:
+        interrupt = exc
+        for lane in lanes:   # a signal leaves no verdict on the engines still running
+            if lane.result.outcome is Outcome.PASSED:
+                lane.result.outcome, lane.result.reason = Outcome.INTERRUPTED, f"interrupted ({signal_name(exc)})"
     finally:
         for lane in lanes:
             _finish(lane, emitters[id(lane)])
         if events:
             events.sync()
+    if interrupt is not None:
+        raise ItemInterrupted(*(lane.result for lane in lanes)) from interrupt
     return [lane.result for lane in lanes]
 
 

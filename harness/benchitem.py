@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from seatrial.outcome import Outcome
+from seatrial.outcome import ItemInterrupted, Outcome
 
 PROGRESS_EVERY = 5.0   # seconds between progress lines: enough to see a long run move
 
@@ -31,10 +31,17 @@ class BenchmarkItem(pytest.Item):
         for engine in self.engines:
             contexts.append(ItemContext(engine=engine, session=state.session, scenario=self.scenario,
                                         index=state.next_index(), base_image=state.base_image, facts=state.facts))
-            state.events.write("item_start", scenario=self.scenario.name, engine=engine.name,
-                               claims=list(self.scenario.claims), file=str(self.path),
-                               benchmark=self.scenario.benchmark.model_dump())
-        self.results = run_benchmark(contexts, state.events, progress=self._progress(plugin._log))
+            with plugin.results_guard():
+                state.events.write("item_start", scenario=self.scenario.name, engine=engine.name,
+                                   claims=list(self.scenario.claims), file=str(self.path),
+                                   benchmark=self.scenario.benchmark.model_dump())
+        try:
+            with plugin.results_guard():
+                self.results = run_benchmark(contexts, state.events, progress=self._progress(plugin._log))
+        except ItemInterrupted as interrupted:
+            for stopped in interrupted.results:   # shown as interrupted, then the run stops
+                state.record(stopped)
+            raise
         for result in self.results:
             state.record(result)
         worst = _worst([r.outcome for r in self.results])

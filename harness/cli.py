@@ -16,6 +16,7 @@ class Exit(enum.IntEnum):
     BAD_INPUT = 2
     ENGINE_UNAVAILABLE = 3
     REGRESSION = 4
+    RESULTS_UNWRITABLE = 5   # the results folder could not take the run's events (disk full, ...)
     INTERRUPTED = 130
 
 
@@ -64,8 +65,18 @@ def cmd_run(args, out: TextIO) -> int:
         reporter.print_matrix(state.results, state.events.path if state.events else None)
         if state.leaks:
             print("the run left resources behind (listed above): failing the run", file=sys.stderr)
+        for reason in state.health.gone.values():
+            print(f"{reason}; its remaining items are errors", file=sys.stderr)
+    if plugin_module.LAST_RUN and plugin_module.LAST_RUN.usage_error:
+        print(plugin_module.LAST_RUN.usage_error, file=sys.stderr)
+        return Exit.BAD_INPUT
+    if plugin_module.LAST_RUN and plugin_module.LAST_RUN.results_error:
+        print(plugin_module.LAST_RUN.results_error, file=sys.stderr)
+        return Exit.RESULTS_UNWRITABLE
     if reporter.interrupted:
         return Exit.INTERRUPTED
+    if state is not None and state.health.gone:
+        return Exit.ENGINE_UNAVAILABLE
     if reporter.collect_errors or code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
         if code == pytest.ExitCode.NO_TESTS_COLLECTED:
             print("no scenario matched", file=sys.stderr)
@@ -132,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Sea trials for container engines: run YAML scenarios against Docker, Podman and "
                     "the bundled reference runtime, and report what held where.",
         epilog="exit codes: 0 all held, 1 some scenario failed, 2 bad input or usage, "
-               "3 an engine is unavailable, 4 a benchmark regression, 130 interrupted")
+               "3 an engine is unavailable (or went away during the run), 4 a benchmark regression, "
+               "5 the results folder cannot be written (disk full), 130 interrupted")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run scenarios on engines; print a scenario x engine matrix",

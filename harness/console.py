@@ -14,8 +14,9 @@ from rich.table import Table
 from seatrial.outcome import ItemResult
 
 STYLES = {"passed": "green", "failed": "bold red", "skipped": "yellow", "diverged": "magenta",
-          "error": "bold red"}
-SYMBOLS = {"passed": "held", "failed": "FAILED", "skipped": "skipped", "diverged": "diverged", "error": "ERROR"}
+          "error": "bold red", "interrupted": "bold yellow"}
+SYMBOLS = {"passed": "held", "failed": "FAILED", "skipped": "skipped", "diverged": "diverged", "error": "ERROR",
+           "interrupted": "INTERRUPTED"}
 
 
 class ConsoleReporter:
@@ -81,7 +82,7 @@ class ConsoleReporter:
             counts[r.outcome.value] = counts.get(r.outcome.value, 0) + 1
         self.console.print(", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
         for r in results:
-            if r.outcome.value in ("skipped", "diverged"):
+            if r.outcome.value in ("skipped", "diverged", "interrupted"):
                 self.console.print(f"  {r.scenario} on {r.engine}: {r.outcome.value}: {r.reason}", markup=False)
         if events_path:
             self.console.print(f"events: {events_path}", markup=False)

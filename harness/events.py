@@ -1,11 +1,13 @@
 """The run's append-only record: `results/<run-id>/events.jsonl`, one JSON object per line.
 
-Reports are made from this file only, never from the runner's objects. Records are flushed as
-written and fsynced at the end of each scenario, so a run killed midway leaves a readable
-prefix; a file without a `run_end` record is an incomplete run.
+Reports are made from this file only, never from the runner's objects. Records are written
+whole as they come and fsynced at the end of each scenario, so a run killed midway leaves a
+readable prefix; a file without a `run_end` record is an incomplete run. A file that cannot be
+written (a full disk) is cut back to its last complete record and the run stops.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import platform
@@ -27,30 +29,84 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class EventLog:
-    """Appends typed records to one events.jsonl; the clock is injectable for tests."""
+class ResultsUnwritable(RuntimeError):
+    """The results file cannot take another record (disk full, read-only, removed).
 
-    def __init__(self, path: Path, run_id: str, *, clock: Callable[[], float] = time.time):
+    Raised once the file has been cut back to its last complete record, so that what is there
+    stays readable; the run stops with one message naming the path and the errno."""
+
+    def __init__(self, path: Path, error: OSError):
+        name = errno.errorcode.get(error.errno or 0, "")
+        super().__init__(
+            f"cannot write results to {path}: {error.strerror or error} (errno {error.errno}"
+            f"{' ' + name if name else ''}); the run stops here and the file keeps every record up to "
+            "the last complete one; free space there or give another --results-dir")
+        self.path = path
+        self.errno = error.errno
+
+
+class EventLog:
+    """Appends typed records to one events.jsonl; the clock is injectable for tests.
+
+    Each record goes to the file in one unbuffered write (O_APPEND), so that a failing write
+    can be undone exactly: the file is cut back to the end of the last complete record, and the
+    log refuses every later record with the same ResultsUnwritable. With `exclusive`, an
+    existing file is refused (FileExistsError) rather than appended to."""
+
+    def __init__(self, path: Path, run_id: str, *, clock: Callable[[], float] = time.time,
+                 exclusive: bool = False):
         self.path = path
         self.run_id = run_id
         self.clock = clock
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(path, "a", encoding="utf-8")
+        self.failure: ResultsUnwritable | None = None
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | (os.O_EXCL if exclusive else 0)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd: int | None = os.open(path, flags, 0o644)
+        except FileExistsError:
+            raise
+        except OSError as exc:
+            raise ResultsUnwritable(path, exc) from None
+        self._complete = os.fstat(self._fd).st_size   # bytes up to the end of the last whole record
 
     def write(self, record_type: str, **fields: Any) -> None:
+        if self.failure is not None:
+            raise self.failure
         record = {"type": record_type, "run_id": self.run_id, "time": self.clock(), **_plain(fields)}
-        self._file.write(json.dumps(record, sort_keys=True, default=str) + "\n")
-        self._file.flush()
+        data = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
+        try:
+            written = 0
+            while written < len(data):   # a full disk takes part of a record, then refuses
+                written += os.write(self._fd, data[written:])
+        except OSError as exc:
+            self._fail(exc)
+        self._complete += len(data)
 
     def sync(self) -> None:
         """Make what was written survive a crash of the machine, not only of the process."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        if self.failure is None and self._fd is not None:
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                self._fail(exc)
 
     def close(self) -> None:
-        if not self._file.closed:
+        """Sync and close; after a failure, only close (the failure was already reported)."""
+        if self._fd is None:
+            return
+        try:
             self.sync()
-            self._file.close()
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+    def _fail(self, error: OSError) -> None:
+        try:
+            os.ftruncate(self._fd, self._complete)   # the torn record goes
+        except OSError:
+            pass
+        self.failure = ResultsUnwritable(self.path, error)
+        raise self.failure from None
 
 
 def host_fingerprint() -> dict[str, str]:

@@ -1,4 +1,8 @@
-"""The five outcomes of an item (scenario x engine) and how checks turn into one."""
+"""The outcomes of an item (scenario x engine) and how checks turn into one.
+
+An item starts with no verdict: only checks that ran to the end make it `passed`. A signal
+(Ctrl-C, SIGTERM) that stops an item makes it `interrupted`, never a pass or a fail.
+"""
 from __future__ import annotations
 
 import enum
@@ -17,6 +21,17 @@ class Outcome(str, enum.Enum):
     SKIPPED = "skipped"     # a capability the engine lacks, decided before any side effect
     DIVERGED = "diverged"   # failed where the scenario documents an expected difference
     ERROR = "error"         # the harness or the engine broke
+    INTERRUPTED = "interrupted"  # a signal stopped the item before it had a verdict
+
+
+class ItemInterrupted(KeyboardInterrupt):
+    """A signal stopped an item; carries its `interrupted` results (one per engine of a
+    benchmark) so that the run records them before the interrupt goes on up (pytest then ends
+    the run as interrupted)."""
+
+    def __init__(self, *results: "ItemResult"):
+        super().__init__("; ".join(r.reason for r in results))
+        self.results = results
 
 
 @dataclass

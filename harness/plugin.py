@@ -5,14 +5,16 @@
 """
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
 import pytest
 
-from seatrial.outcome import ItemResult, Outcome
+from seatrial.outcome import ItemInterrupted, ItemResult, Outcome
 
 ENGINE_UNAVAILABLE_EXIT = 3
+RESULTS_UNWRITABLE_EXIT = 5
 LAST_RUN: "SeatrialPlugin | None" = None   # for `seatrial run`, which reads the results after pytest.main
 
 
@@ -51,6 +53,8 @@ class SeatrialPlugin:
         self._engines = None
         self.state = None
         self.engine_error: str | None = None
+        self.results_error: str | None = None   # the results file could not be written: the run stopped
+        self.usage_error: str | None = None     # a --run-id taken by a run that started meanwhile
         global LAST_RUN
         LAST_RUN = self
 
@@ -76,17 +80,40 @@ class SeatrialPlugin:
             self._engines = [e for e, _ in available]
         return self._engines
 
+    def results_dir(self) -> Path:
+        results = Path(self.config.getoption("seatrial_results"))
+        return results if results.is_absolute() else Path(self.config.invocation_params.dir) / results
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session):
+        """Refuse a --run-id whose results exist, before anything runs (exit 2 from `seatrial run`)."""
+        from seatrial.runstate import taken_run_id
+        problem = taken_run_id(self.results_dir(), self.config.getoption("seatrial_run_id"))
+        if problem:
+            raise pytest.UsageError(problem)
+
     def run_state(self):
         if self.state is None:
             from seatrial.runstate import RunState
-            results = Path(self.config.getoption("seatrial_results"))
-            if not results.is_absolute():
-                results = Path(self.config.invocation_params.dir) / results
-            log = self._log
-            self.state = RunState(engines=self.engines(), results_dir=results, log=log,
+            self.state = RunState(engines=self.engines(), results_dir=self.results_dir(), log=self._log,
                                   run_id=self.config.getoption("seatrial_run_id"))
-        self.state.start()
+        with self.results_guard():
+            self.state.start()
         return self.state
+
+    @contextlib.contextmanager
+    def results_guard(self):
+        """Stop the whole run, with one message, when the results file cannot be written."""
+        from seatrial.events import ResultsUnwritable
+        from seatrial.runstate import RunIdTaken
+        try:
+            yield
+        except RunIdTaken as exc:
+            self.usage_error = str(exc)
+            pytest.exit(self.usage_error, returncode=pytest.ExitCode.USAGE_ERROR)
+        except ResultsUnwritable as exc:
+            self.results_error = str(exc)
+            pytest.exit(self.results_error, returncode=RESULTS_UNWRITABLE_EXIT)
 
     def _log(self, message: str) -> None:
         """Print past pytest's output capture: reaping and leaks must be seen, even in a pass."""
@@ -105,7 +132,14 @@ class SeatrialPlugin:
     def pytest_sessionfinish(self, session, exitstatus):
         if self.state is not None and self.state.is_started:
             self.state.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
-            if self.state.leaks and session.exitstatus == 0:
+            failure = self.state.events.failure if self.state.events else None
+            if failure and not self.results_error:
+                self.results_error = str(failure)   # the run_end could not be written
+            if self.results_error:
+                session.exitstatus = RESULTS_UNWRITABLE_EXIT
+            elif self.state.health.gone and session.exitstatus != pytest.ExitCode.INTERRUPTED:
+                session.exitstatus = ENGINE_UNAVAILABLE_EXIT
+            elif self.state.leaks and session.exitstatus == 0:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -196,12 +230,19 @@ class ScenarioItem(pytest.Item):
     def runtest(self):
         from seatrial.context import ItemContext
         from seatrial.runner import run_item
-        state = self.config.pluginmanager.get_plugin("seatrial-run").run_state()
+        plugin = self.config.pluginmanager.get_plugin("seatrial-run")
+        state = plugin.run_state()
         ctx = ItemContext(engine=self.engine, session=state.session, scenario=self.scenario,
                           index=state.next_index(), base_image=state.base_image, facts=state.facts)
-        state.events.write("item_start", scenario=self.scenario.name, engine=self.engine.name,
-                           claims=list(self.scenario.claims), file=str(self.path))
-        self.result = result = run_item(ctx, state.events)
+        try:
+            with plugin.results_guard():
+                state.events.write("item_start", scenario=self.scenario.name, engine=self.engine.name,
+                                   claims=list(self.scenario.claims), file=str(self.path))
+                self.result = result = run_item(ctx, state.events, health=state.health)
+        except ItemInterrupted as interrupted:
+            for stopped in interrupted.results:   # shown as interrupted, then the run stops
+                state.record(stopped)
+            raise
         state.record(result)
         self.user_properties.append(("outcome", result.outcome.value))
         if result.outcome is Outcome.SKIPPED:

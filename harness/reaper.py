@@ -39,7 +39,9 @@ def session_of(ref: ResourceRef) -> str:
 
 
 def reap_dead_sessions(engines: Iterable[Engine], *, log: Callable[[str], None] = lambda _: None) -> list[ResourceRef]:
-    """Remove every labelled resource whose session is not alive; returns what was removed."""
+    """Remove every labelled resource whose session is not alive, then what belongs to no
+    session (engines with `prune`); returns the labelled resources removed."""
+    engines = list(engines)
     removed: list[ResourceRef] = []
     for engine in engines:
         try:
@@ -72,6 +74,14 @@ def reap_dead_sessions(engines: Iterable[Engine], *, log: Callable[[str], None] 
         log(f"reaper: removed {len(gone)} resources of dead sessions {', '.join(sessions)} from {engine.name}")
         for ref in left:
             log(f"reaper: could not remove {ref.kind} {ref.handle} from {engine.name}")
+    for engine in engines:
+        engine_prune = getattr(engine, "prune", None)
+        if callable(engine_prune):
+            # What belongs to no session at all (the reference runtime's layers that a build
+            # killed midway committed but no image took).
+            pruned = engine_prune()
+            if pruned:
+                log(f"reaper: removed from {engine.name} what no session owns: {', '.join(pruned)}")
     forget_dead_locks()
     return removed
 

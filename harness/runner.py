@@ -6,15 +6,17 @@ in order, each followed by its checks and captures; stop at the first step whose
 """
 from __future__ import annotations
 
+import signal
 import time
 from typing import Callable
 
+from seatrial.availability import EngineHealth
 from seatrial.context import ITEM_LABEL, ItemContext, StepError
 from seatrial.engines.base import EngineError, EngineUnavailable
 from seatrial.events import EventLog
 from seatrial.expectations import apply_captures, evaluate
 from seatrial.model import Scenario
-from seatrial.outcome import ItemResult, Outcome, decide
+from seatrial.outcome import ItemInterrupted, ItemResult, Outcome, decide
 from seatrial.reaper import remove_all
 from seatrial.steps import STEP_REGISTRY
 
@@ -63,30 +65,58 @@ def emit_step(emit: Callable[..., None], index: int, kind: str, outcome, checks)
 
 
 def run_item(ctx: ItemContext, events: EventLog | None = None,
-             progress: Callable[[str], None] = lambda _: None) -> ItemResult:
+             progress: Callable[[str], None] = lambda _: None,
+             health: EngineHealth | None = None) -> ItemResult:
+    """Run one item to its outcome, always tearing down and writing its `item_end`.
+
+    Only checks that ran to the end make a pass: the result starts as an error, a signal makes
+    it `interrupted` (raised on as ItemInterrupted once recorded), and an engine that stopped
+    answering (`health`) makes it an error saying so, whatever its steps saw meanwhile."""
     scenario, engine = ctx.scenario, ctx.engine
     name = scenario.name or ""
     emit = (lambda record_type, **f: events.write(record_type, scenario=name, engine=engine.name, **f)) if events else (lambda *a, **k: None)
     started = time.monotonic()
-    result = ItemResult(name, engine.name, Outcome.PASSED)
+    result = ItemResult(name, engine.name, Outcome.ERROR, "the item stopped before its checks ran to the end")
+    interrupt: BaseException | None = None
+    where = "before its first step"
     try:
-        reasons = missing_capabilities(scenario, engine)
-        if reasons:
+        gone = health.reason(engine) if health else None
+        reasons = [] if gone else missing_capabilities(scenario, engine)
+        if gone:
+            result.reason = gone
+        elif reasons:
             result.outcome, result.reason = Outcome.SKIPPED, "; ".join(reasons)
-            return result
-        for index, step in enumerate(scenario.steps):
-            progress(f"step {index} {step.kind}")
-            checks = execute_step(ctx, index, step, emit)
-            result.checks.extend(checks)
-            if any(not c.ok for c in checks):
-                break
-        result.outcome, result.reason = decide(scenario, engine.name, result.checks)
+        else:
+            for index, step in enumerate(scenario.steps):
+                where = f"in step {index} ({step.kind})"
+                progress(f"step {index} {step.kind}")
+                checks = execute_step(ctx, index, step, emit)
+                result.checks.extend(checks)
+                if any(not c.ok for c in checks):
+                    break
+            result.outcome, result.reason = decide(scenario, engine.name, result.checks)
+    except KeyboardInterrupt as exc:
+        interrupt = exc
+        result.outcome, result.reason = Outcome.INTERRUPTED, f"interrupted ({signal_name(exc)}) {where}"
     except (StepError, EngineError, EngineUnavailable) as exc:
         result.outcome, result.reason = Outcome.ERROR, f"{type(exc).__name__}: {exc}"
     except Exception as exc:  # a harness bug: report it as an error of this item, keep the run going
         result.outcome, result.reason = Outcome.ERROR, f"{type(exc).__name__}: {exc}"
     finally:
-        leftovers = teardown(ctx)
+        if health and result.outcome in (Outcome.SKIPPED, Outcome.FAILED, Outcome.ERROR):
+            # What looked like a missing capability or a failed check may be an engine that died.
+            gone = health.check(engine)
+            if gone:
+                result.outcome, result.reason = Outcome.ERROR, gone
+        try:
+            leftovers = teardown(ctx)
+        except KeyboardInterrupt as exc:  # a second signal forces the teardown short
+            leftovers = []
+            if interrupt is None:  # the first signal came during teardown: no verdict stands
+                result.reason = f"interrupted ({signal_name(exc)}) during teardown"
+            interrupt = interrupt or exc
+            result.outcome = Outcome.INTERRUPTED
+            result.reason += "; teardown cut short (the next run or `seatrial clean` removes what is left)"
         if leftovers and result.outcome in (Outcome.PASSED, Outcome.DIVERGED, Outcome.FAILED):
             result.outcome = Outcome.ERROR
             result.reason = (result.reason + "; " if result.reason else "") + "teardown left " + ", ".join(leftovers)
@@ -94,7 +124,20 @@ def run_item(ctx: ItemContext, events: EventLog | None = None,
         emit("item_end", outcome=result.outcome.value, reason=result.reason, duration=result.duration)
         if events:
             events.sync()
+    if interrupt is not None:
+        raise ItemInterrupted(result) from interrupt
     return result
+
+
+def signal_name(exc: BaseException) -> str:
+    """"SIGTERM" for the runstate's SIGTERM handler ("signal 15"), else "SIGINT" (Ctrl-C)."""
+    text = str(exc)
+    if text.startswith("signal "):
+        try:
+            return signal.Signals(int(text.split()[1])).name
+        except ValueError:
+            return text
+    return "SIGINT"
 
 
 def teardown(ctx: ItemContext) -> list[str]:

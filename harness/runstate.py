@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Callable
 
 from seatrial import reaper
-from seatrial.engines.base import Engine
-from seatrial.events import EventLog, host_fingerprint
+from seatrial.availability import EngineHealth
+from seatrial.engines.base import Engine, EngineError
+from seatrial.events import EventLog, ResultsUnwritable, host_fingerprint
 from seatrial.hostfacts import host_facts
 from seatrial.outcome import ItemResult
 from seatrial.session import Session
@@ -22,6 +23,22 @@ from seatrial.session import Session
 def _sigterm_as_interrupt(signum, frame):
     # SIGTERM takes the same road as Ctrl-C, so every `finally` teardown runs.
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+class RunIdTaken(ValueError):
+    """The run's events file exists already; the message says which and what to do."""
+
+
+def taken_run_id(results_dir: Path, run_id: str | None) -> str | None:
+    """Why `run_id` cannot be used (its events file exists), or None. Appending to an earlier
+    run's events would mix two runs and hide that the earlier one was cut short."""
+    if not run_id:
+        return None
+    events = results_dir / run_id / "events.jsonl"
+    if not events.exists():
+        return None
+    return (f"run id {run_id!r} is taken: {events} holds an earlier run's results; choose another "
+            "--run-id, or leave it out for a fresh one (time and session)")
 
 
 @dataclass
@@ -35,6 +52,7 @@ class RunState:
     facts: dict[str, str] = field(default_factory=dict)
     results: list[ItemResult] = field(default_factory=list)
     leaks: dict = field(default_factory=dict)
+    health: EngineHealth = field(default_factory=EngineHealth)
     _base_archive = None
     _loaded: dict[str, str] = field(default_factory=dict)
     _items: int = 0
@@ -49,11 +67,15 @@ class RunState:
         reaper.reap_dead_sessions(self.engines, log=self.log)
         self.session = Session.start()
         self.run_id = self.run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{self.session.id}"
-        self.events = EventLog(self.results_dir / self.run_id / "events.jsonl", self.run_id)
+        signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+        # A new file or none: appending to an earlier run's events would hide that it was cut short.
+        try:
+            self.events = EventLog(self.results_dir / self.run_id / "events.jsonl", self.run_id, exclusive=True)
+        except FileExistsError:   # another run took the same --run-id since the session started
+            raise RunIdTaken(taken_run_id(self.results_dir, self.run_id)) from None
         self.facts = host_facts()
         self.events.write("run_start", session=self.session.id, host=host_fingerprint(),
                           engines=[e.info() for e in self.engines])
-        signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
 
     def next_index(self) -> int:
         self._items += 1
@@ -72,32 +94,60 @@ class RunState:
         self.results.append(result)
 
     def finish(self, *, interrupted: bool = False) -> None:
-        """Remove what is left of this session, check for leaks, write the end record."""
+        """Remove what is left of this session, check for leaks, write the end record; then
+        always close the events and the session (its lock and scratch go)."""
         if self.session is None:
             return
         try:
-            label = f"seatrial.session={self.session.id}"
-            # Items remove what they make; anything still labelled now is a leak, reported
-            # (and failing the run) before it is swept so the next run starts clean.
-            self.leaks = reaper.leaks(self.engines, self.session.id)
-            for engine_name, refs in self.leaks.items():
-                for ref in refs:
-                    self.log(f"leak: {engine_name} {ref.kind} {ref.handle} still carries {label}")
+            forced = self._sweep()
+            counts: dict[str, int] = {}
+            for r in self.results:
+                counts[r.outcome.value] = counts.get(r.outcome.value, 0) + 1
+            if self.events is not None and self.events.failure is None:
+                self.events.write("run_end", counts=counts, interrupted=interrupted, forced=forced,
+                                  engines_unavailable=dict(self.health.gone),
+                                  leaks={k: [f"{r.kind} {r.handle}" for r in v] for k, v in self.leaks.items()})
+        except ResultsUnwritable:
+            pass  # kept in self.events.failure; the caller reports it once
+        finally:
+            try:
+                if self.events is not None:
+                    self.events.close()
+            except ResultsUnwritable:
+                pass
+            finally:
+                self.session.close()
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    def _sweep(self) -> bool:
+        """Report (as leaks) and remove what still carries this session's label, engine by
+        engine; skip engines that went away. True when a second signal cut it short."""
+        label = f"seatrial.session={self.session.id}"
+        try:
             for engine in self.engines:
-                if engine.name in self.leaks:
-                    reaper.remove_all(engine, self.leaks[engine.name])
+                if self.health.reason(engine):
+                    continue
+                try:
+                    # Items remove what they make; anything still labelled now is a leak, reported
+                    # (and failing the run) before it is swept so the next run starts clean.
+                    found = reaper.leaks([engine], self.session.id)
+                except EngineError as exc:
+                    if not self.health.check(engine):
+                        self.health.mark(engine, f"engine '{engine.name}' could not list what the run left: {exc}")
+                    continue
+                self.leaks.update(found)
+                for ref in found.get(engine.name, []):
+                    self.log(f"leak: {engine.name} {ref.kind} {ref.handle} still carries {label}")
+                if engine.name in found:
+                    reaper.remove_all(engine, found[engine.name])
                 engine_reap = getattr(engine, "reap", None)
                 if callable(engine_reap):
                     # What the engine made for the run and keeps for no one after it (the
                     # reference runtime's default bridge and its iptables rules, when no
                     # container of any session uses them).
                     engine_reap(session=self.session.id)
-            counts: dict[str, int] = {}
-            for r in self.results:
-                counts[r.outcome.value] = counts.get(r.outcome.value, 0) + 1
-            self.events.write("run_end", counts=counts, interrupted=interrupted,
-                              leaks={k: [f"{r.kind} {r.handle}" for r in v] for k, v in self.leaks.items()})
-        finally:
-            self.events.close()
-            self.session.close()
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        except KeyboardInterrupt:
+            self.log("a second signal: the end-of-run cleanup was cut short; the next run or "
+                     "`seatrial clean` removes what is left")
+            return True
+        return False

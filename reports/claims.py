@@ -6,8 +6,9 @@ report (terminal, HTML, Markdown) can show the same table. Several runs merge; f
 scenario on the same engine the later record wins.
 
 A claim's cell on one engine sums up every scenario naming it: one failure makes it failed,
-then an error (e.g. an inconclusive control), then a documented divergence; it held when every
-scenario that ran passed; skipped when none could run. Benchmark claims (C04-C06) are never
+then an error (e.g. an inconclusive control), then an interrupted scenario (stopped by a signal)
+or an incomplete one (started, never ended: a killed run), then a documented divergence; it held
+when every scenario that ran passed; skipped when none could run. Benchmark claims (C04-C06) are never
 pass/fail: they show "benchmark" until samples (`sample` records of a benchmark scenario naming
 them) exist for the engine, then "measured".
 """
@@ -28,6 +29,8 @@ class Status(str, enum.Enum):
     HELD = "held"
     FAILED = "failed"
     ERROR = "error"
+    INTERRUPTED = "interrupted"   # a signal stopped a scenario of the claim: no verdict
+    INCOMPLETE = "incomplete"     # the run ended (killed) before a scenario of the claim did
     DIVERGED = "diverged"
     SKIPPED = "skipped"
     NOT_CHECKED = "not checked"
@@ -36,8 +39,9 @@ class Status(str, enum.Enum):
 
 
 # Which item outcome decides a cell, most telling first.
-_PRECEDENCE = (("failed", Status.FAILED), ("error", Status.ERROR), ("diverged", Status.DIVERGED),
-               ("passed", Status.HELD), ("skipped", Status.SKIPPED))
+_PRECEDENCE = (("failed", Status.FAILED), ("error", Status.ERROR), ("interrupted", Status.INTERRUPTED),
+               ("incomplete", Status.INCOMPLETE), ("diverged", Status.DIVERGED), ("passed", Status.HELD),
+               ("skipped", Status.SKIPPED))
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,8 @@ def claims_table(records: Iterable[dict]) -> ClaimsTable:
                     sockets[engine["name"]] = engine["extra"]["rootful_socket"]
         elif kind == "item_start":
             claims_of[record["scenario"]] = tuple(record.get("claims", ()))
+            if "engine" in record:  # until its item_end: a run killed here never held anything
+                outcomes[(record["scenario"], record["engine"])] = ("incomplete", "the run ended before this item did")
         elif kind == "item_end":
             outcomes[(record["scenario"], record["engine"])] = (record["outcome"], record.get("reason") or "")
             if record["engine"] not in engines:
@@ -163,6 +169,7 @@ def to_markdown(table: ClaimsTable) -> str:
 
 
 STYLES = {Status.HELD: "green", Status.FAILED: "bold red", Status.ERROR: "red", Status.DIVERGED: "yellow",
+          Status.INTERRUPTED: "bold yellow", Status.INCOMPLETE: "bold yellow",
           Status.SKIPPED: "dim", Status.NOT_CHECKED: "dim", Status.BENCHMARK: "cyan", Status.MEASURED: "cyan"}
 
 

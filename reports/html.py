@@ -20,14 +20,14 @@ h1{font-size:1.6em}h2{margin-top:1.6em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ddd;padding:3px 8px;vertical-align:top}
 th{background:#f4f4f4;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .passed{background:#d9f2d9}.failed,.error{background:#f8d0d0}.skipped{background:#fff3c4}
-.diverged{background:#ead7f5}.incomplete{background:#e0e0e0}
+.diverged{background:#ead7f5}.incomplete,.interrupted{background:#e0e0e0}
 .reason{font-size:.8em;color:#555;max-width:22em}.warn{color:#a15c00;font-size:.85em}
 .banner{padding:.6em 1em;background:#fff3c4;border:1px solid #e0c060;margin:.5em 0}
 .plots{display:flex;flex-wrap:wrap;gap:1em}.plots svg{max-width:100%;height:auto}
 code{background:#f4f4f4;padding:0 3px}
 """
 LABELS = {"passed": "held", "failed": "FAILED", "error": "ERROR", "skipped": "skipped",
-          "diverged": "diverged", "incomplete": "incomplete", "measured": "measured"}
+          "diverged": "diverged", "incomplete": "incomplete", "interrupted": "INTERRUPTED", "measured": "measured"}
 
 
 def _cell(cell: dict | None, extra: str = "") -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from seatrial.reports.html import render_html
-from seatrial.reports.results import load_results
+from seatrial.reports.results import Results, load_results
 from seatrial.reports.text import render_json, render_junit, render_markdown
 
 
@@ -22,9 +22,11 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def render_all(paths, out_dir: Path, *, baseline: str | None = None, generated: str | None = None) -> list[Path]:
-    """Render the results under `paths` into `out_dir`; return the files written."""
-    results = load_results(paths)
+def render_all(paths, out_dir: Path, *, baseline: str | None = None, generated: str | None = None,
+               results: Results | None = None) -> list[Path]:
+    """Render the results under `paths` (or `results`, already read) into `out_dir`; return the
+    files written."""
+    results = results if results is not None else load_results(paths)
     out_dir.mkdir(parents=True, exist_ok=True)
     generated = generated if generated is not None else time.strftime("rendered %Y-%m-%d %H:%M:%S UTC", time.gmtime())
     outputs = {"index.html": render_html(results, str(out_dir.resolve()), baseline=baseline, generated=generated),
@@ -41,10 +43,16 @@ def render_all(paths, out_dir: Path, *, baseline: str | None = None, generated: 
 def report_command(paths: list[str], out_dir: str | None, baseline: str | None, out: TextIO) -> int:
     """Render; print what was written and which runs were incomplete. 2 when nothing to read."""
     try:
-        written = render_all(paths, Path(out_dir or "results/report"), baseline=baseline)
+        results = load_results(paths)
     except FileNotFoundError as exc:
         print(f"report: {exc}", file=out)
         return 2
+    written = render_all(paths, Path(out_dir or "results/report"), baseline=baseline, results=results)
     for path in written:
         print(f"wrote {path}", file=out)
+    for run in results.incomplete_runs:
+        unfinished = results.items[(results.items["run_id"] == run.run_id)
+                                   & (results.items["outcome"] == "incomplete")]["scenario"].tolist()
+        print(f"incomplete: run {run.run_id} ({run.path}) has no run_end record (killed, or still running)"
+              + (f"; unfinished items: {', '.join(unfinished)}" if unfinished else ""), file=out)
     return 0

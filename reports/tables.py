@@ -11,7 +11,7 @@ from seatrial.reports.results import Results, kept_samples, latest_items
 from seatrial.reports.stats import inconclusive, ratio_interval, summarize
 
 # Worst first: a claim or a scenario shows the worst outcome any of its items had.
-SEVERITY = ["error", "failed", "incomplete", "diverged", "skipped", "passed"]
+SEVERITY = ["error", "failed", "interrupted", "incomplete", "diverged", "skipped", "passed"]
 
 
 def worst(outcomes) -> str:

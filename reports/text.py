@@ -58,12 +58,13 @@ def render_junit(results: Results) -> dict[str, str]:
     for column, group in latest.groupby("column", sort=True):
         suite = ET.Element("testsuite", name=f"seatrial.{column}", tests=str(len(group)),
                            failures=str(int((group["outcome"].isin(["failed", "incomplete"])).sum())),
-                           errors=str(int((group["outcome"] == "error").sum())),
+                           errors=str(int((group["outcome"].isin(["error", "interrupted"])).sum())),
                            skipped=str(int((group["outcome"] == "skipped").sum())))
         for r in group.sort_values("scenario").itertuples():
             case = ET.SubElement(suite, "testcase", classname=f"seatrial.{column}", name=r.scenario, file=r.file)
             detail = "\n".join([r.reason, *r.failed_checks]).strip()
-            tag = {"failed": "failure", "incomplete": "failure", "error": "error", "skipped": "skipped"}.get(r.outcome)
+            tag = {"failed": "failure", "incomplete": "failure", "error": "error", "interrupted": "error",
+                   "skipped": "skipped"}.get(r.outcome)
             if r.outcome == "diverged":
                 ET.SubElement(case, "properties").append(ET.Element("property", name="diverged", value=r.reason))
             elif tag:

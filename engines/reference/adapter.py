@@ -9,7 +9,7 @@ from pathlib import Path
 
 from seatrial.engines import base, capsets
 
-from . import inspection, kernel as k
+from . import inspection, kernel as k, layergc
 from .containers import ContainerLifecycle, session_tag
 from .images import ImageNotFound, ImageStore
 from .network import NetworkError, Networks
@@ -51,11 +51,13 @@ class ReferenceEngine(ContainerLifecycle):
     # --- images, networks, volumes ------------------------------------------------------------
     def build(self, spec: base.BuildSpec) -> base.BuildResult:
         from .build import Builder
-        return Builder(self).build(spec)
+        with layergc.claim(self.state.tmp) as claim:   # its layers are not orphans while it runs
+            return Builder(self, claim).build(spec)
 
     def load(self, archive: Path) -> base.ResourceRef:
         try:
-            image_id = self.images.load(Path(archive))
+            with layergc.claim(self.state.tmp):
+                image_id = self.images.load(Path(archive))
         except (OSError, ValueError, KeyError) as exc:
             raise base.EngineError("load", f"{archive}: {exc}") from None
         return _image_ref(self.images.resolve(image_id))
@@ -142,6 +144,11 @@ class ReferenceEngine(ContainerLifecycle):
         """Remove everything of a (dead) session; see reaper.py."""
         from .reaper import reap
         return reap(self, label=label, session=session)
+
+    def prune(self) -> list[str]:
+        """Remove what belongs to no session: layers no image references that no live build
+        or load needs (a build killed midway leaves them); see layergc.py."""
+        return layergc.sweep(self.state, self.images)
 
 
 def _image_ref(record: dict) -> base.ResourceRef:

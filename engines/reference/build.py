@@ -50,10 +50,11 @@ def _env_dict(config: dict) -> dict:
 class Builder:
     """Builds one BuildSpec with a ReferenceEngine's stores."""
 
-    def __init__(self, engine):
+    def __init__(self, engine, claim=None):
         self.engine = engine
         self.images = engine.images
         self.state = engine.state
+        self.claim = claim   # layergc.Claim: holds the cached layers this build continues from
 
     def build(self, spec: base.BuildSpec) -> base.BuildResult:
         began = time.monotonic()
@@ -130,15 +131,30 @@ class Builder:
         inputs, execute = handler(self, instruction, current, variables, stages)
         key = _sha(current.state, instruction.text, inputs)
         cached = None if self.spec.no_cache else read_json(self.state.cache / f"{key}.json")
-        if cached and (cached["layer"] is None or self.images.layers.exists(cached["layer"])):
+        if cached and self._hold(cached["layer"]):
             self._record(instruction.text, True)
             layers = current.layers + ([cached["layer"]] if cached["layer"] else [])
             return StageState(cached["config"], layers, cached["state"], current.args)
         config, layer = execute()
+        if not self._hold(layer):   # a stored layer equal to an orphan that was swept meanwhile
+            raise BuildError(f"{self.spec.dockerfile}:{instruction.line}: {instruction.text}: its layer "
+                             f"{layer[:19]} was removed as an orphan while this build stored it; build again")
         new_state = _sha(key, layer, config)
         write_json(self.state.cache / f"{key}.json", {"layer": layer, "config": config, "state": new_state})
         self._record(instruction.text, False)
         return StageState(config, current.layers + ([layer] if layer else []), new_state, current.args)
+
+    def _hold(self, layer: str | None) -> bool:
+        """Whether a cached layer is there to continue from; if so, keep it from the orphan
+        sweep (layergc.py) until the build ends. Checked and held under the state lock."""
+        if layer is None:
+            return True
+        with self.state.lock():
+            if not self.images.layers.exists(layer):
+                return False
+            if self.claim is not None:
+                self.claim.hold(layer)
+            return True
 
     # --- instructions -------------------------------------------------------------------------
     def _config_only(self, instruction, current, variables, stages):
