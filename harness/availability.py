@@ -8,6 +8,10 @@ away, stops sending them work, and ends with exit code 3 and the reason in `run_
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from seatrial.selfcheck import Fitness
 
 
 def _one_line(text: str) -> str:
@@ -19,6 +23,19 @@ class EngineHealth:
 
     def __init__(self) -> None:
         self.gone: dict[str, str] = {}
+        self.fitness: dict[str, "Fitness"] = {}   # what seatrial.selfcheck found, by engine
+
+    def degraded(self) -> dict[str, str]:
+        """Engines whose check found parts broken (but that can start containers), with the
+        one-line summary of what."""
+        return {name: fitness.summary() for name, fitness in self.fitness.items()
+                if fitness.broken and name not in self.gone}
+
+    def problems(self, engine, needed: list[str]) -> list[str]:
+        """What the engine's check found broken among the parts an item needs (none when the
+        engine was not checked)."""
+        fitness = self.fitness.get(engine.name)
+        return fitness.problems(needed) if fitness else []
 
     def reason(self, engine) -> str | None:
         """Why `engine` is known to be gone, or None while it is not."""

@@ -54,6 +54,8 @@ def cmd_run(args, out: TextIO) -> int:
         argv += ["--junitxml", args.junitxml]
     if args.run_id:
         argv += ["--run-id", args.run_id]
+    if args.strict:
+        argv.append("--strict-engines")
     code = pytest.main(argv, plugins=[reporter])
     # pytest.main returns after sessionfinish; the plugin instance holds the results.
     from seatrial import plugin as plugin_module
@@ -67,6 +69,12 @@ def cmd_run(args, out: TextIO) -> int:
             print("the run left resources behind (listed above): failing the run", file=sys.stderr)
         for reason in state.health.gone.values():
             print(f"{reason}; its remaining items are errors", file=sys.stderr)
+        for name, summary in state.health.degraded().items():
+            print(f"engine '{name}' is {summary}; the items that need it are errors", file=sys.stderr)
+    if plugin_module.LAST_RUN and plugin_module.LAST_RUN.not_run:
+        for name, reason in plugin_module.LAST_RUN.not_run:
+            reason = reason.removeprefix(f"engine {name!r}: ").removeprefix(f"engine '{name}': ")
+            print(f"not run on {name}: {reason}", file=sys.stderr)
     if plugin_module.LAST_RUN and plugin_module.LAST_RUN.usage_error:
         print(plugin_module.LAST_RUN.usage_error, file=sys.stderr)
         return Exit.BAD_INPUT
@@ -75,7 +83,7 @@ def cmd_run(args, out: TextIO) -> int:
         return Exit.RESULTS_UNWRITABLE
     if reporter.interrupted:
         return Exit.INTERRUPTED
-    if state is not None and state.health.gone:
+    if state is not None and (state.health.gone or state.health.degraded()):
         return Exit.ENGINE_UNAVAILABLE
     if reporter.collect_errors or code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
         if code == pytest.ExitCode.NO_TESTS_COLLECTED:
@@ -164,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="--bench plus the long benchmarks (density of 50, 100, 200 containers)")
     run.add_argument("--results-dir", default="results", metavar="DIR", help="default: ./results")
     run.add_argument("--run-id", metavar="ID", help="name of the results folder (default: time and session)")
+    run.add_argument("--strict", action="store_true",
+                     help="for CI: every engine seatrial knows must be usable here; one that is unavailable "
+                          "or degraded makes the run exit 3 (a default run uses what it finds and lists "
+                          "the rest)")
     run.set_defaults(func=cmd_run)
 
     validate = sub.add_parser("validate", help="check scenario files; touches no engine",

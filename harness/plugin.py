@@ -28,6 +28,9 @@ def pytest_addoption(parser):
     group.addoption("--scenario-root", action="append", default=[], dest="seatrial_roots", metavar="DIR",
                     help="also collect YAML scenarios under DIR (by default only under folders named "
                          "'scenarios', and files named on the command line)")
+    group.addoption("--strict-engines", action="store_true", dest="seatrial_strict",
+                    help="every engine seatrial knows must be usable here (for CI): an unavailable or "
+                         "degraded one makes the run exit 3")
     group.addoption("--bench", action="store_true", dest="seatrial_bench",
                     help="run benchmark scenarios (skipped otherwise): each one item on all engines, "
                          "rounds interleaved")
@@ -53,6 +56,7 @@ class SeatrialPlugin:
         self._engines = None
         self.state = None
         self.engine_error: str | None = None
+        self.not_run: list[tuple[str, str]] = []   # engines a default run found unavailable, and why
         self.results_error: str | None = None   # the results file could not be written: the run stopped
         self.usage_error: str | None = None     # a --run-id taken by a run that started meanwhile
         global LAST_RUN
@@ -70,9 +74,11 @@ class SeatrialPlugin:
             for engine in engines:
                 info = engine.info()
                 (available if info.is_available else missing).append((engine, info))
-            if names and missing:
+            if (names or self.config.getoption("seatrial_strict")) and missing:
                 self.engine_error = "; ".join(f"engine '{e.name}': {i.unavailable_reason}" for e, i in missing)
                 pytest.exit(self.engine_error, returncode=ENGINE_UNAVAILABLE_EXIT)
+            # A default run uses what it finds, and says what it did not run and why.
+            self.not_run = [(e.name, i.unavailable_reason) for e, i in missing]
             if not available:
                 self.engine_error = "no engine is available here: " + "; ".join(
                     f"{e.name}: {i.unavailable_reason}" for e, i in missing)
@@ -137,7 +143,8 @@ class SeatrialPlugin:
                 self.results_error = str(failure)   # the run_end could not be written
             if self.results_error:
                 session.exitstatus = RESULTS_UNWRITABLE_EXIT
-            elif self.state.health.gone and session.exitstatus != pytest.ExitCode.INTERRUPTED:
+            elif (self.state.health.gone or self.state.health.degraded()) \
+                    and session.exitstatus != pytest.ExitCode.INTERRUPTED:
                 session.exitstatus = ENGINE_UNAVAILABLE_EXIT
             elif self.state.leaks and session.exitstatus == 0:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -236,6 +243,7 @@ class ScenarioItem(pytest.Item):
                           index=state.next_index(), base_image=state.base_image, facts=state.facts)
         try:
             with plugin.results_guard():
+                state.check_engine(self.engine)
                 state.events.write("item_start", scenario=self.scenario.name, engine=self.engine.name,
                                    claims=list(self.scenario.claims), file=str(self.path))
                 self.result = result = run_item(ctx, state.events, health=state.health)

@@ -29,16 +29,21 @@ def must_exit_zero(step) -> bool:
     return step.kind in COMMAND_STEPS and not (step.kind == "run" and step.run.detach)
 
 
-def missing_capabilities(scenario: Scenario, engine) -> list[str]:
-    """Reasons this engine cannot run the scenario, decided from capabilities alone."""
-    caps = engine.capabilities()
+def needed_capabilities(scenario: Scenario) -> list[str]:
+    """The capabilities the scenario declares and those its steps need, each once."""
     needed = list(scenario.requires)
     for step in scenario.steps:
         needed.extend(STEP_REGISTRY[step.kind].needs(step.body))
         if step.expect and step.expect.files:
             needed.append("inspect.files")
+    return list(dict.fromkeys(needed))
+
+
+def missing_capabilities(scenario: Scenario, engine) -> list[str]:
+    """Reasons this engine cannot run the scenario, decided from capabilities alone."""
+    caps = engine.capabilities()
     reasons = []
-    for capability in dict.fromkeys(needed):
+    for capability in needed_capabilities(scenario):
         if not caps.has(capability):
             reasons.append(f"{capability} is not available on {engine.name} ({caps.reason(capability)})")
     return reasons
@@ -81,9 +86,12 @@ def run_item(ctx: ItemContext, events: EventLog | None = None,
     where = "before its first step"
     try:
         gone = health.reason(engine) if health else None
-        reasons = [] if gone else missing_capabilities(scenario, engine)
+        broken = health.problems(engine, needed_capabilities(scenario)) if health and not gone else []
+        reasons = [] if gone or broken else missing_capabilities(scenario, engine)
         if gone:
             result.reason = gone
+        elif broken:  # the engine is broken here: its problem, not a verdict on the claims
+            result.reason = "; ".join(broken)
         elif reasons:
             result.outcome, result.reason = Outcome.SKIPPED, "; ".join(reasons)
         else:

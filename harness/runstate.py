@@ -13,7 +13,7 @@ from typing import Callable
 
 from seatrial import reaper
 from seatrial.availability import EngineHealth
-from seatrial.engines.base import Engine, EngineError
+from seatrial.engines.base import ENGINE_LABEL, SESSION_LABEL, Engine, EngineError
 from seatrial.events import EventLog, ResultsUnwritable, host_fingerprint
 from seatrial.hostfacts import host_facts
 from seatrial.outcome import ItemResult
@@ -89,6 +89,28 @@ class RunState:
         if engine.name not in self._loaded:
             self._loaded[engine.name] = ensure_loaded(engine, self._base_archive)
         return self._loaded[engine.name]
+
+    def check_engine(self, engine: Engine) -> None:
+        """Before an engine's first item: load the base image and check that the engine can do
+        what the library needs (seatrial.selfcheck). Broken parts go to `health`, so the items
+        that need them become errors naming the engine, not failed claims; an engine that
+        cannot start a container at all is marked gone (exit 3)."""
+        if engine.name in self.health.fitness or self.health.reason(engine):
+            return
+        from seatrial.selfcheck import RUN, Fitness, check_engine
+        labels = {SESSION_LABEL: self.session.id, ENGINE_LABEL: engine.name}
+        try:
+            fitness = check_engine(engine, self.base_image(engine), labels)
+        except EngineError as exc:  # the base image could not even be loaded
+            fitness = Fitness(engine.name, {RUN: f"loading the base image failed: {exc}"})
+        self.health.fitness[engine.name] = fitness
+        if self.events is not None:
+            self.events.write("engine_check", engine=engine.name, status=fitness.status,
+                              broken=dict(fitness.broken))
+        if fitness.broken:
+            self.log(f"engine {engine.name}: {fitness.summary()}")
+        if fitness.status == "unavailable":
+            self.health.mark(engine, fitness.problems([])[0])
 
     def record(self, result: ItemResult) -> None:
         self.results.append(result)
