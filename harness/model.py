@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from seatrial.engines.base import CAPABILITIES
-from seatrial.stackmodel import StackStepBody
+from seatrial.stackmodel import StackStepBody, mount_target_problem
 
 ClaimId = Annotated[str, Field(pattern=r"^C[0-9]{2}$", description="A claim id from CLAIMS.md, e.g. C07")]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$",
@@ -159,6 +159,9 @@ class MountSpec(Strict):
     def _one_source(self):
         if (self.volume is None) == (self.bind is None):
             raise ValueError("give exactly one of volume, bind")
+        problem = mount_target_problem(self.target)
+        if problem:
+            raise ValueError(f"target: {problem}")
         return self
 
 

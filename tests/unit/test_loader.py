@@ -209,3 +209,12 @@ def test_a_file_that_is_not_a_mapping_is_refused(tmp_path):
         "list.yaml:1:1: a scenario is a mapping with the keys schema_version, summary, claims and steps; "
         "got a list",
     ]
+
+
+def test_mount_targets_with_dotdot_or_relative_are_refused_where_they_are():
+    assert problems_of("mount-target-dotdot.yaml") == [
+        "mount-target-dotdot.yaml:10:34: steps[1].run.mounts[0].target: "
+        "'/data/../../escape' contains '..'; write the path without it",
+        "mount-target-dotdot.yaml:11:45: steps[1].run.mounts[1].target: "
+        "'../up' is not an absolute path in the container",
+    ]
