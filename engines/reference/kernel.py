@@ -5,6 +5,7 @@ Kernel facilities and their man pages:
   unshare(2), setns(2), namespaces(7)                   -- pid, mount, uts, ipc, net, cgroup
   sethostname(2)                                        -- uts namespace
   prctl(2) PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT, capset(2), capabilities(7)
+  prctl(2) PR_SET_DUMPABLE                              -- ptrace(2) "Ptrace access mode checking"
   seccomp(2) SECCOMP_SET_MODE_FILTER                    -- a BPF program made by libseccomp
   netdevice(7) SIOCSIFFLAGS/SIOCSIFADDR/SIOCSIFNETMASK, route(7) SIOCADDRT -- inside a netns
 
@@ -43,6 +44,7 @@ PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 PR_SET_SECCOMP = 22
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 SECCOMP_MODE_FILTER = 2
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 _SYS_PIVOT_ROOT = 155  # x86_64
@@ -128,6 +130,11 @@ class Kernel:
 
     def set_no_new_privs(self) -> None:
         _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+
+    def set_non_dumpable(self) -> None:
+        """No core dumps, and no /proc/PID/exe, mem or fd for anyone without CAP_SYS_PTRACE:
+        the CVE-2019-5736 defence for a process that joins a container (runc does the same)."""
+        _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(PR_SET_DUMPABLE, 0)")
 
     def set_parent_death_signal(self, signum: int) -> None:
         _check(_libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0), f"prctl(PR_SET_PDEATHSIG, {signum})")
