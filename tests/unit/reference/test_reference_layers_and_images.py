@@ -171,3 +171,26 @@ def test_a_hard_link_member_cannot_reach_a_host_file(store, tmp_path):
     with pytest.raises(LayerError, match="hard link target not in the layer"):
         store.layers.add_tar(layer)
     assert os.stat(host / "secret").st_nlink == 1
+
+
+@pytest.mark.parametrize("digest", ["sha256:../../../../host/secret", "sha256:" + "a" * 63, "md5:abc"])
+def test_an_oci_digest_that_is_no_digest_is_refused_before_any_read(store, tmp_path, digest):
+    """An OCI layout directory names blobs by digest; `sha256:../../x` would read a host file
+    into the image. Only sha256 digests are taken, and a blob must hash to its digest."""
+    (tmp_path / "host").mkdir()
+    (tmp_path / "host" / "secret").write_text('{"schemaVersion": 2}')
+    layout = tmp_path / "a" / "b"
+    (layout / "blobs" / "sha256").mkdir(parents=True)
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [{"digest": digest}]}))
+    with pytest.raises(ValueError, match="is not sha256:<64 hex digits>"):
+        store.load(layout)
+
+
+def test_an_oci_blob_that_does_not_hash_to_its_digest_is_refused(store, tmp_path):
+    layout = tmp_path / "oci"
+    (layout / "blobs" / "sha256").mkdir(parents=True)
+    digest = "0" * 64
+    (layout / "blobs" / "sha256" / digest).write_text('{"schemaVersion": 2}')
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [{"digest": f"sha256:{digest}"}]}))
+    with pytest.raises(ValueError, match="content hashes to sha256:"):
+        store.load(layout)
