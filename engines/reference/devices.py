@@ -49,7 +49,14 @@ def create(state_root: Path, cid: str, controller: Path = CONTROLLER) -> str:
     if not available(controller):
         return ""
     path = parent_of(state_root, controller) / cid
-    path.mkdir(parents=True, exist_ok=True)
+    for attempt in range(3):  # the last container of another run may remove the parent meanwhile
+        try:
+            path.parent.mkdir(exist_ok=True)
+            path.mkdir(exist_ok=True)
+            break
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
     _write(path / "devices.deny", "a")
     for rule in DEFAULT_RULES:
         _write(path / "devices.allow", rule)
@@ -64,20 +71,24 @@ def join(path: str) -> None:
 
 def remove(path: str | Path, wait: float = 2.0) -> None:
     """rmdir(2) the cgroup; its last processes may still be exiting (EBUSY), so retry a while.
-    Already gone is fine."""
+    Already gone is fine. The root's folder goes too once it holds no other container's."""
     if not path:
         return
     deadline = time.monotonic() + wait
     while True:
         try:
             os.rmdir(path)
-            return
+            break
         except FileNotFoundError:
-            return
+            break
         except OSError as exc:
             if exc.errno != errno.EBUSY or time.monotonic() > deadline:
                 raise OSError(exc.errno, f"rmdir of device cgroup {path}: {exc.strerror}") from None
             time.sleep(0.01)
+    try:
+        os.rmdir(Path(path).parent)
+    except OSError:
+        pass  # other containers' cgroups are in it (EBUSY), or it is gone
 
 
 def remove_unused(state_root: Path, cids_in_use: set[str], controller: Path = CONTROLLER) -> list[str]:
