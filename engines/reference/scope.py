@@ -2,9 +2,10 @@
 
 Kernel facilities: lstat(2) and readlink(2), to evaluate symlinks *in scope* -- an absolute link
 restarts at the root, `..` stops at the root -- as Docker's FollowSymlinkInScope and runc's
-SecureJoin do (path_resolution(7) with the root taken as `/`); openat2(2) with RESOLVE_IN_ROOT
-(Linux 5.6), the kernel's own version of the same rule, which `open_in_root` offers and the tests
-use as the oracle for `resolve`.
+SecureJoin do (path_resolution(7) with the root taken as `/`). The kernel's own version of the
+same rule, openat2(2) with RESOLVE_IN_ROOT (Linux 5.6), is `Kernel.open_in_root` in kernel.py;
+the tests hold `resolve` to it. `resolve` is used because it also resolves paths that do not
+exist yet (a COPY destination, a mount target to create).
 
 A path resolved here stays inside the root as long as nobody swaps a component for a symlink
 between the resolution and its use. The reference runtime resolves before any process of the
@@ -12,7 +13,6 @@ container runs (seeding, bind targets, layer extraction, COPY into a fresh layer
 """
 from __future__ import annotations
 
-import ctypes
 import errno as errno_mod
 import os
 import posixpath
@@ -20,10 +20,6 @@ import shutil
 import stat
 
 MAX_SYMLINKS = 255  # Docker's and runc's bound on links followed in one resolution
-
-_SYS_OPENAT2 = 437  # x86_64 and every other architecture since Linux 5.6
-RESOLVE_NO_MAGICLINKS = 0x02
-RESOLVE_IN_ROOT = 0x10
 
 
 class ScopeError(OSError):
@@ -78,25 +74,6 @@ def makedirs(root: str | os.PathLike, path: str, mode: int = 0o755) -> str:
     host = resolve(root, path)
     os.makedirs(host, mode=mode, exist_ok=True)
     return host
-
-
-class _OpenHow(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
-
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
-
-
-def open_in_root(root_fd: int, path: str, flags: int = os.O_PATH, mode: int = 0) -> int:
-    """openat2(2) of `path` with RESOLVE_IN_ROOT under the directory `root_fd`: the kernel keeps
-    every step, symlinks and `..` included, inside it. Returns the new fd."""
-    how = _OpenHow(flags | os.O_CLOEXEC, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
-    fd = _libc.syscall(_SYS_OPENAT2, root_fd, os.fsencode(path), ctypes.byref(how), ctypes.sizeof(how))
-    if fd < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"openat2({path!r}, RESOLVE_IN_ROOT): {os.strerror(err)}")
-    return fd
 
 
 def _place(root: str, path: str) -> str:

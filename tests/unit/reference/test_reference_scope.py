@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from seatrial.engines.reference import scope
+from seatrial.engines.reference.kernel import Kernel
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def kernel_resolution(root: Path, path: str) -> str:
     """Where openat2(RESOLVE_IN_ROOT) lands, as a host path."""
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY)
     try:
-        fd = scope.open_in_root(root_fd, path)
+        fd = Kernel().open_in_root(root_fd, path)
     finally:
         os.close(root_fd)
     try:
