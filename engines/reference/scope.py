@@ -84,16 +84,23 @@ def _place(root: str, path: str) -> str:
 
 
 def _copy_entry(source: str, host: str) -> None:
+    """One entry as it is: a link as a link, a device or fifo as a new node (mknod(2), never
+    read: a copy of /dev/zero would never end), a file with its content and metadata."""
     if os.path.lexists(host) and not (os.path.isdir(host) and not os.path.islink(host)):
         os.unlink(host)
-    if os.path.islink(source):
+    st = os.lstat(source)
+    if stat.S_ISLNK(st.st_mode):
         os.symlink(os.readlink(source), host)
-        os.utime(host, ns=(os.lstat(source).st_atime_ns, os.lstat(source).st_mtime_ns), follow_symlinks=False)
-    elif os.path.isdir(source):
+        os.utime(host, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+    elif stat.S_ISDIR(st.st_mode):
         os.makedirs(host, exist_ok=True)
         shutil.copystat(source, host)
-    else:
+    elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) or stat.S_ISFIFO(st.st_mode):
+        os.mknod(host, st.st_mode, st.st_rdev)
+        shutil.copystat(source, host, follow_symlinks=False)
+    elif stat.S_ISREG(st.st_mode):
         shutil.copy2(source, host, follow_symlinks=False)
+    # a socket is left out: it means nothing without the process that listens on it
 
 
 def copy_in(root: str | os.PathLike, source: str | os.PathLike, dest: str, skip=None) -> None:

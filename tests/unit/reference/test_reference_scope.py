@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,16 @@ def test_copy_in_follows_links_of_earlier_entries_only_inside_the_root(tmp_path)
     assert list(host.iterdir()) == []
     assert (root / "dest" / "sub" / "f").read_text() == "payload"
     assert not (root / "dest" / "sub").is_symlink()
+
+
+def test_copy_in_makes_device_and_fifo_nodes_instead_of_reading_them(tmp_path):
+    """Seeding a volume from an image that holds a device node must not read the device (a
+    copy of a /dev/zero node would never end) or block on a fifo."""
+    source, root = tmp_path / "image", tmp_path / "volume"
+    source.mkdir(), root.mkdir()
+    os.mknod(source / "zero", 0o020666, os.makedev(1, 5))
+    os.mkfifo(source / "pipe")
+    scope.copy_in(root, source, "/")
+    zero, pipe = os.lstat(root / "zero"), os.lstat(root / "pipe")
+    assert stat.S_ISCHR(zero.st_mode) and zero.st_rdev == os.makedev(1, 5)
+    assert stat.S_ISFIFO(pipe.st_mode)
