@@ -141,13 +141,15 @@ class ContainerLifecycle:
                   "workdir": spec.workdir or config.get("WorkingDir") or "/", "created": time.time(),
                   "privileged": spec.privileged, "cap_add": list(spec.cap_add), "seccomp": spec.seccomp,
                   "unmask_paths": spec.unmask_paths, "no_new_privileges": spec.no_new_privileges,
-                  "mounts": [m.__dict__ for m in spec.mounts], "tag": tag, "device_cgroup": ""}
-        write_json(cdir / "config.json", record)
+                  "mounts": [m.__dict__ for m in spec.mounts], "tag": tag}
+        try:  # --privileged opens every device, as Docker's does
+            record["device_cgroup"] = "" if spec.privileged else devices.create(self.state.root, cid)
+        except OSError as exc:
+            shutil.rmtree(cdir, ignore_errors=True)
+            raise base.EngineError(run_operation(spec), f"container {name!r}: {exc}") from None
+        write_json(cdir / "config.json", record)  # once: replacing a file costs ext4 a flush
         listeners = ()
         try:
-            if not spec.privileged:  # --privileged opens every device, as Docker's does
-                record["device_cgroup"] = devices.create(self.state.root, cid)
-                write_json(cdir / "config.json", record)
             attachment = self.networks.prepare(spec.network, cid, name, spec.network_aliases, tag)
             attached = {"address": attachment.address, "ports": []}
             (cdir / "hosts").write_text(self.networks.hosts_file(spec.network, cid, hostname))

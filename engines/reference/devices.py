@@ -3,8 +3,8 @@ open only the few every container gets.
 
 Kernel facilities: the cgroup v1 `devices` controller (Documentation/admin-guide/cgroup-v1/
 devices.rst; cgroups(7)): a folder per container under /sys/fs/cgroup/devices, `a` written to
-devices.deny, then Docker's list to devices.allow; a process joins by writing its pid (0: itself)
-to cgroup.procs, its children follow; rmdir(2) removes the cgroup once no process is in it.
+devices.deny, then Docker's list to devices.allow; a process joins by writing its tid (0: itself)
+to `tasks`, its children follow; rmdir(2) removes the cgroup once no process is in it.
 The list is moby's (oci/devices_linux.go and runc's default AllowedDevices): mknod of every
 character and block device; read, write, mknod of null, zero, full, random, urandom, tty,
 console, ptmx and the pts slaves.
@@ -64,9 +64,12 @@ def create(state_root: Path, cid: str, controller: Path = CONTROLLER) -> str:
 
 
 def join(path: str) -> None:
-    """Put the calling process (and so its future children) in the device cgroup at `path`."""
+    """Put the calling process (and so its future children) in the device cgroup at `path`.
+    Through `tasks`, which moves one thread: the callers are freshly forked, so single-threaded,
+    and a move by `cgroup.procs` takes the kernel's threadgroup lock, whose RCU grace period
+    costs a start up to milliseconds on a busy machine."""
     if path:
-        _write(Path(path) / "cgroup.procs", "0")
+        _write(Path(path) / "tasks", "0")
 
 
 def remove(path: str | Path, wait: float = 2.0) -> None:

@@ -94,7 +94,8 @@ def reap_kernel_objects(engine, tag: str | None) -> list[str]:
                 removed.append(f"mount {mount}")
             except OSError:
                 pass
-    in_use = {record["id"] for record in engine.state.containers_records()}
+    # a container's folder exists before its cgroup does, and goes after it (containers.py)
+    in_use = {entry.name for entry in engine.state.containers.iterdir()}
     removed += devices.remove_unused(engine.state.root, in_use)  # cgroups of containers gone
     trash = engine.state.root / "trash"
     for entry in trash.iterdir() if trash.is_dir() else ():
