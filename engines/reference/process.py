@@ -366,7 +366,9 @@ def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int, sock: socket.
         os.write(err_w, f"container init: {exc}".encode())
         os._exit(125)
     try:
-        os.close(err_w)
+        # Closed by a successful execve(2) itself, so that the harness's EOF means the command
+        # runs (an exec at once finds it as pid 1, not this Python); a failed one exits, same EOF
+        os.set_inheritable(err_w, False)
         _exec(spec.argv, spec.env)
     finally:
         os._exit(127)
