@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from seatrial.engines.base import CAPABILITIES
-from seatrial.stackmodel import StackStepBody
+from seatrial.stackmodel import StackStepBody, mount_target_problem
 
 UID_MAX = 2**32 - 2  # (uid_t)-1 is "no uid"
 SIZE_MAX = 2**63 - 1
@@ -161,6 +161,9 @@ class MountSpec(Strict):
     def _one_source(self):
         if (self.volume is None) == (self.bind is None):
             raise ValueError("give exactly one of volume, bind")
+        problem = mount_target_problem(self.target)
+        if problem:
+            raise ValueError(f"target: {problem}")
         return self
 
 

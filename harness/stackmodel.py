@@ -30,6 +30,16 @@ class StackBuild(_Strict):
     files: dict[str, str] = Field(default_factory=dict)
 
 
+def mount_target_problem(target: str) -> str | None:
+    """Why a mount target is refused, or None: it must be an absolute path in the container with
+    no `..` (an engine that resolved `..` on the host would mount or create outside the root)."""
+    if not target.startswith("/"):
+        return f"'{target}' is not an absolute path in the container"
+    if ".." in target.split("/"):
+        return f"'{target}' contains '..'; write the path without it"
+    return None
+
+
 class StackService(_Strict):
     """One service: one container, named after the service on every network of the stack."""
 
@@ -49,6 +59,10 @@ class StackService(_Strict):
     def _image_or_build(self):
         if (self.image is None) == (self.build is None):
             raise ValueError("give exactly one of image, build")
+        for volume in self.volumes:
+            problem = mount_target_problem(volume.split(":")[1])
+            if problem:
+                raise ValueError(f"volumes: {problem}")
         return self
 
 

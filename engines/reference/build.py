@@ -24,7 +24,7 @@ from pathlib import Path
 
 from seatrial.engines import base
 
-from . import kernel as k
+from . import kernel as k, scope
 from .context import BuildError, content_digest, copy_into, dockerignore, match
 from .dockerfile import DockerfileError, Instruction, Stage, key_values, parse, substitute
 from .images import ImageNotFound
@@ -171,7 +171,9 @@ class Builder:
                            for k, v in key_values(instruction.args)})
             config["Labels"] = labels
         elif word == "WORKDIR":
-            config["WorkingDir"] = os.path.join(config.get("WorkingDir") or "/", substitute(instruction.args, variables))
+            # Docker cleans the path: `..` stops at the image's root
+            config["WorkingDir"] = scope.clean(os.path.join(config.get("WorkingDir") or "/",
+                                                            substitute(instruction.args, variables)))
         elif word == "USER":
             config["User"] = substitute(instruction.args, variables)
         elif word == "EXPOSE":
@@ -228,8 +230,9 @@ class Builder:
     def _copy(self, instruction, current, variables, stages):
         words = [substitute(w, variables) for w in (instruction.exec_form() or shlex.split(instruction.args))]
         sources, dest = words[:-1], words[-1]
-        if not dest.startswith("/"):
-            dest = os.path.join(current.config.get("WorkingDir") or "/", dest) + ("/" if dest.endswith("/") else "")
+        # `..` stops at the image's root, as in Docker: the destination is a path in the image
+        dest = scope.clean(os.path.join(current.config.get("WorkingDir") or "/", dest)) + (
+            "/" if dest.endswith("/") else "")
         dest_is_dir = dest.endswith("/") or len(sources) > 1 or self._is_dir_in(current.layers, dest)
         where = f"{self.spec.dockerfile}:{instruction.line}"
         source_stage = instruction.flag("from")
@@ -260,9 +263,9 @@ class Builder:
 
     def _is_dir_in(self, layers: list[str], dest: str) -> bool:
         for layer in reversed(layers):
-            path = self.images.layers.path(layer) / dest.strip("/")
+            path = scope.resolve(self.images.layers.path(layer), dest)
             if os.path.lexists(path):
-                return path.is_dir() and not path.is_symlink()
+                return os.path.isdir(path) and not os.path.islink(path)
         return False
 
     def _copy_from_layers(self, layers, sources, dest, dest_is_dir, where) -> str:

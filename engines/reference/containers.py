@@ -1,7 +1,7 @@
 """Containers: the `run` recipe top to bottom, then exec, wait, stop, logs and removal.
 
 No kernel facility of its own: it lays out a container's directory and state record, asks
-network.py for an attachment, volumes.py for binds, ports.py for listeners, and process.py (through
+network.py for an attachment, devices.py for the device cgroup, volumes.py for binds, ports.py for listeners, and process.py (through
 the zygote, zygote.py) to start it. `ContainerLifecycle` is mixed into ReferenceEngine, whose
 state, stores, kernel and zygote it uses.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from seatrial.engines import base
 
-from . import dns, kernel as k, ports
+from . import devices, dns, kernel as k, ports
 from .images import ImageNotFound
 from .registry import absent_image_message
 from .network import NetworkError
@@ -142,7 +142,12 @@ class ContainerLifecycle:
                   "privileged": spec.privileged, "cap_add": list(spec.cap_add), "seccomp": spec.seccomp,
                   "unmask_paths": spec.unmask_paths, "no_new_privileges": spec.no_new_privileges,
                   "mounts": [m.__dict__ for m in spec.mounts], "tag": tag}
-        write_json(cdir / "config.json", record)
+        try:  # --privileged opens every device, as Docker's does
+            record["device_cgroup"] = "" if spec.privileged else devices.create(self.state.root, cid)
+        except OSError as exc:
+            shutil.rmtree(cdir, ignore_errors=True)
+            raise base.EngineError(run_operation(spec), f"container {name!r}: {exc}") from None
+        write_json(cdir / "config.json", record)  # once: replacing a file costs ext4 a flush
         listeners = ()
         try:
             attachment = self.networks.prepare(spec.network, cid, name, spec.network_aliases, tag)
@@ -163,7 +168,7 @@ class ContainerLifecycle:
                                   mask_paths=not spec.unmask_paths),
                 namespaces=attachment.namespaces, interface=attachment.interface,
                 listeners=tuple(listeners), has_dns=has_dns, **confinement(record),
-                trash_dir=str(self.state.root / "trash" / cid),
+                trash_dir=str(self.state.root / "trash" / cid), device_cgroup=record["device_cgroup"],
                 attach_network=attachment.attach if attachment.interface else None)
             started = start(self.kernel, proc, self._launcher())
         except (OSError, NetworkError, VolumeError) as exc:
@@ -300,7 +305,7 @@ class ContainerLifecycle:
         err_r, err_w = os.pipe()
         spec = ProcessSpec(argv=tuple(argv), env=tuple(record["env"]), workdir=record["workdir"],
                            user=record["user"], hostname="", rootfs=None, container_dir="",
-                           namespaces=0, **confinement(record),
+                           namespaces=0, **confinement(record), device_cgroup=record.get("device_cgroup", ""),
                            extra={"stdout": out_w, "stderr": err_w})
         pidfd = _pid1_fd(record)
         root = _root_of(record["pid"], pidfd) if pidfd is not None else None
@@ -343,6 +348,7 @@ class ContainerLifecycle:
             self._wait(record, 10)
         if record:
             self.networks.release(record["network"], cid) if record["network"] not in ("host", "none") else None
+            devices.remove(record.get("device_cgroup", ""))
         shutil.rmtree(self.state.containers / cid, ignore_errors=True)
 
 

@@ -10,9 +10,11 @@ import fnmatch
 import glob
 import hashlib
 import os
-import shutil
+import posixpath
 import stat
 from pathlib import Path
+
+from . import scope
 
 
 class BuildError(ValueError):
@@ -43,10 +45,16 @@ def match(root: Path, sources: list[str], ignore: list[str], where: str) -> list
             raise BuildError(f"{where}: COPY failed: file not found in build context: {source!r}")
         root_real = os.path.realpath(root)
         for f in found:
-            if not os.path.realpath(f).startswith(root_real):
+            if not is_within(os.path.realpath(f), root_real):
                 raise BuildError(f"{where}: COPY failed: {source!r} is outside the build context")
         matches += [Path(f) for f in found]
     return matches
+
+
+def is_within(path: str, root: str) -> bool:
+    """Whether `path` is `root` or below it, compared by whole components (`/ctx2` is not in
+    `/ctx`, which a prefix test would say it is)."""
+    return os.path.commonpath([path, root]) == root
 
 
 def content_digest(path: Path, context: Path, ignore: list[str]) -> str:
@@ -68,21 +76,21 @@ def content_digest(path: Path, context: Path, ignore: list[str]) -> str:
 
 def copy_into(layer_dir: Path, matches: list[Path], dest: str, dest_is_dir: bool,
                ignore: list[str], context: Path) -> None:
-    """Lay the matched sources out in `layer_dir` as they appear under `dest`, owned by root."""
-    target = layer_dir / dest.strip("/")
+    """Lay the matched sources out in `layer_dir` as they appear under `dest`, owned by root.
+    Every entry is placed in scope (scope.py): `..` and symlinks cannot take it out of the layer."""
+    dest = scope.clean(dest)
     layer_dir.mkdir(parents=True, exist_ok=True)
-
-    def skip(directory, names):
-        return [n for n in names if is_ignored(os.path.relpath(os.path.join(directory, n), context), ignore)]
     for match in matches:
+        def skip(rel, match=match):
+            return bool(ignore) and is_ignored(os.path.relpath(os.path.join(match, rel), context), ignore)
         if match.is_dir() and not match.is_symlink():
-            shutil.copytree(match, target, symlinks=True, dirs_exist_ok=True, ignore=skip if ignore else None)
-        elif dest_is_dir or dest.endswith("/"):
-            target.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(match, target / match.name, follow_symlinks=False)
+            scope.copy_in(layer_dir, match, dest, skip)
+        elif dest_is_dir:
+            scope.makedirs(layer_dir, dest)
+            scope.copy_in(layer_dir, match, posixpath.join(dest, match.name))
         else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(match, target, follow_symlinks=False)
+            scope.makedirs(layer_dir, posixpath.dirname(dest))
+            scope.copy_in(layer_dir, match, dest)
     for root, dirs, files in os.walk(layer_dir):
         for name in dirs + files:
             os.lchown(os.path.join(root, name), 0, 0)

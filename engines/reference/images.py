@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tarfile
 from pathlib import Path
 
@@ -18,6 +19,23 @@ from .state import StateRoot, matches_label, read_json, write_json
 
 class ImageNotFound(LookupError):
     pass
+
+
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def _blob_path(digest: str) -> str:
+    """blobs/sha256/<hex> for a well-formed digest; anything else (`sha256:../../etc`) refused."""
+    if not isinstance(digest, str) or not _DIGEST.match(digest):
+        raise ValueError(f"OCI descriptor digest {digest!r} is not sha256:<64 hex digits>")
+    return "blobs/" + digest.replace(":", "/")
+
+
+def _verified(digest: str, data: bytes) -> bytes:
+    actual = "sha256:" + hashlib.sha256(data).hexdigest()
+    if actual != digest:
+        raise ValueError(f"OCI blob {digest}: content hashes to {actual}")
+    return data
 
 
 def normalize_reference(reference: str) -> str:
@@ -129,6 +147,9 @@ class ImageStore:
                     self.layers.remove(layer)
 
     # --- import -------------------------------------------------------------------------------
+    # Names inside an archive are read from the archive; the one thing taken from content to make
+    # a host path is an OCI digest (blobs/<algorithm>/<hex> of a layout directory), so it must be
+    # a digest, and the blob must hash to it.
     def load(self, archive: Path) -> str:
         """Import a docker-archive tar, an OCI layout tar or an OCI layout directory."""
         archive = Path(archive)
@@ -165,7 +186,7 @@ class ImageStore:
         index = json.loads(read("index.json"))
         image_id = ""
         for descriptor in index["manifests"]:
-            blob = lambda d: read("blobs/" + d.replace(":", "/"))  # noqa: E731
+            blob = lambda d: _verified(d, read(_blob_path(d)))  # noqa: E731
             manifest = json.loads(blob(descriptor["digest"]))
             raw = blob(manifest["config"]["digest"])
             config = json.loads(raw)

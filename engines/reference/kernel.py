@@ -5,6 +5,8 @@ Kernel facilities and their man pages:
   unshare(2), setns(2), namespaces(7)                   -- pid, mount, uts, ipc, net, cgroup
   sethostname(2)                                        -- uts namespace
   prctl(2) PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT, capset(2), capabilities(7)
+  openat2(2) RESOLVE_IN_ROOT                           -- paths inside a root (scope.py's oracle)
+  prctl(2) PR_SET_DUMPABLE                              -- ptrace(2) "Ptrace access mode checking"
   seccomp(2) SECCOMP_SET_MODE_FILTER                    -- a BPF program made by libseccomp
   netdevice(7) SIOCSIFFLAGS/SIOCSIFADDR/SIOCSIFNETMASK, route(7) SIOCADDRT -- inside a netns
 
@@ -43,6 +45,10 @@ PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 PR_SET_SECCOMP = 22
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_IN_ROOT = 0x10
+_SYS_OPENAT2 = 437  # the same number on every architecture (Linux 5.6)
 SECCOMP_MODE_FILTER = 2
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 _SYS_PIVOT_ROOT = 155  # x86_64
@@ -63,6 +69,10 @@ class _CapHeader(ctypes.Structure):
 class _CapData(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
                 ("inheritable", ctypes.c_uint32)]
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
 
 
 class _SockFprog(ctypes.Structure):
@@ -128,6 +138,19 @@ class Kernel:
 
     def set_no_new_privs(self) -> None:
         _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+
+    def open_in_root(self, root_fd: int, path: str, flags: int = os.O_PATH, mode: int = 0) -> int:
+        """openat2(2) of `path` with RESOLVE_IN_ROOT under the directory `root_fd`: the kernel keeps
+        every step, symlinks and `..` included, inside it. Returns the new fd."""
+        how = _OpenHow(flags | os.O_CLOEXEC, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+        fd = _libc.syscall(_SYS_OPENAT2, root_fd, os.fsencode(path), ctypes.byref(how), ctypes.sizeof(how))
+        _check(fd, f"openat2({path!r}, RESOLVE_IN_ROOT)")
+        return fd
+
+    def set_non_dumpable(self) -> None:
+        """No core dumps, and no /proc/PID/exe, mem or fd for anyone without CAP_SYS_PTRACE:
+        the CVE-2019-5736 defence for a process that joins a container (runc does the same)."""
+        _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(PR_SET_DUMPABLE, 0)")
 
     def set_parent_death_signal(self, signum: int) -> None:
         _check(_libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0), f"prctl(PR_SET_PDEATHSIG, {signum})")

@@ -4,7 +4,8 @@ Kernel facilities: overlayfs (Documentation/filesystems/overlayfs.rst) whiteouts
 device 0/0 hides a lower file, the xattr trusted.overlay.opaque=y hides a lower directory's
 content; mknod(2), setxattr(2), rename(2). Layers are kept in that overlay-native form, so they
 are mounted as lower directories as they are. Tar layers (docker-archive, OCI) use AUFS-style
-whiteouts (`.wh.NAME`, `.wh..wh..opq`), converted at import.
+whiteouts (`.wh.NAME`, `.wh..wh..opq`), converted at import; their members are placed with
+scope.py (lstat(2), readlink(2)), so no member reaches outside the layer.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import stat
 import tarfile
 from pathlib import Path
 
+from . import scope
 from .state import read_json, write_json
 
 WHITEOUT_PREFIX = ".wh."
@@ -79,26 +81,41 @@ def _safe_name(name: str) -> str:
 
 
 def extract_tar(raw: bytes, dest: Path) -> None:
-    """Extract a layer tar into `dest`, turning AUFS whiteouts into overlayfs ones."""
+    """Extract a layer tar into `dest`, turning AUFS whiteouts into overlayfs ones. Every member
+    lands in scope (scope.py): a symlink an earlier member made is followed as the container
+    would follow it, inside `dest`, and a hard link must point inside `dest` too."""
     with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tar:
         for member in tar:
             name = _safe_name(member.name)
             if not name:
                 continue
             parent, base = os.path.split(name)
-            target = dest / name
-            (dest / parent).mkdir(parents=True, exist_ok=True)
+            parent_host = scope.makedirs(dest, parent)
             if base == OPAQUE:
-                os.setxattr(dest / parent, "trusted.overlay.opaque", b"y")
+                os.setxattr(parent_host, "trusted.overlay.opaque", b"y")
             elif base.startswith(WHITEOUT_PREFIX):
-                hidden = dest / parent / base[len(WHITEOUT_PREFIX):]
+                hidden = os.path.join(parent_host, base[len(WHITEOUT_PREFIX):])
                 os.mknod(hidden, stat.S_IFCHR | 0o000, os.makedev(0, 0))
+            elif member.type not in _MEMBER_TYPES:
+                raise LayerError(f"layer member {member.name!r}: unsupported type {member.type!r}")
             else:
+                target = os.path.join(parent_host, base)
                 if member.islnk():
-                    member.linkname = _safe_name(member.linkname)
-                if target.is_symlink() or (target.exists() and not target.is_dir()):
-                    target.unlink()
-                tar.extract(member, dest, set_attrs=True, numeric_owner=True)
+                    # the host path of the link's target, found in scope; tarfile joins it to
+                    # the extraction folder, which leaves an absolute path as it is
+                    member.linkname = scope.resolve(dest, _safe_name(member.linkname))
+                    if not os.path.lexists(member.linkname) or os.path.isdir(member.linkname):
+                        raise LayerError(f"layer member {member.name!r}: hard link target not in the layer")
+                if os.path.islink(target) or (os.path.exists(target) and not os.path.isdir(target)):
+                    os.unlink(target)
+                member.name = base
+                tar.extract(member, parent_host, set_attrs=True, numeric_owner=True)
+
+
+# What a layer may hold: files, hard and symbolic links, devices, directories, fifos (tarfile(3)
+# types; GNU long names and PAX headers are folded into the member by tarfile itself).
+_MEMBER_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.LNKTYPE, tarfile.SYMTYPE, tarfile.CHRTYPE,
+                 tarfile.BLKTYPE, tarfile.DIRTYPE, tarfile.FIFOTYPE, tarfile.CONTTYPE)
 
 
 class LayerStore:

@@ -1,6 +1,7 @@
 """exec into a running container: join its namespaces, then fork and run with its confinement.
 
-Kernel facilities: setns(2) with a pidfd of pid 1 (pidfd_open(2)), which joins all its
+Kernel facilities: prctl(2) PR_SET_DUMPABLE 0 and the container's devices cgroup (devices.py)
+before anything else; setns(2) with a pidfd of pid 1 (pidfd_open(2)), which joins all its
 namespaces in one call (namespaces(7)), chroot(2) into pid 1's root (/proc/PID/root), fork(2)
 because a pid namespace applies to children only,
 prctl(2) PR_SET_PDEATHSIG so a killed exec takes its command along, then process._become and
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 import signal
 
-from . import kernel as k
+from . import devices, kernel as k
 from .process import ProcessSpec, _become, _close_other_fds, _exec
 
 
@@ -47,6 +48,11 @@ def exec_child(kern, spec: ProcessSpec, ends: tuple[int, ...]) -> None:
     code = 126
     try:
         _close_other_fds(set(ends))
+        # Not dumpable before joining (CVE-2019-5736: else a root process of the container could
+        # open /proc/PID/exe of this host Python, and write the host's interpreter through it
+        # once this exits), and held to the container's device rules, as runc's exec is
+        kern.set_non_dumpable()
+        devices.join(spec.device_cgroup)
         kern.setns(pidfd, JOINED)  # all at once, by pidfd: a reused pid number cannot mislead it
         # Joining a mount namespace puts us at its root mount. That is pid 1's root only if the
         # engine was not itself chrooted when pid 1 pivoted (a chroot build host, say): take

@@ -2,7 +2,8 @@
 
 Kernel facilities: fork(2), unshare(2) and setns(2) over namespaces(7) -- pid_namespaces(7),
 mount_namespaces(7), uts_namespaces(7), ipc_namespaces(7), network_namespaces(7),
-cgroup_namespaces(7); pidfd_open(2) to wait for pid 1 with a timeout; unix(7) SCM_RIGHTS to hand
+cgroup_namespaces(7); prctl(2) PR_SET_DUMPABLE and the devices cgroup (devices.py) before
+anything of the container's can reach the process; pidfd_open(2) to wait for pid 1 with a timeout; unix(7) SCM_RIGHTS to hand
 pid 1 its stdio; execve(2); credentials(7) (setgroups, setgid, setuid); then confinement from
 security.py through kernel.py.
 
@@ -31,7 +32,7 @@ import signal
 import socket
 from dataclasses import dataclass, field
 
-from . import dns, kernel as k, ports
+from . import devices, dns, kernel as k, ports
 from .rootfs import RootfsSpec, enter
 from .security import DEFAULT_CAPABILITY_SET
 from .state import write_json
@@ -71,6 +72,7 @@ class ProcessSpec:
     has_dns: bool = False           # answer names from the container's hosts file (dns.py)
     seccomp: bytes = b""
     trash_dir: str = ""             # where the harness moves container_dir to have it deleted
+    device_cgroup: str = ""         # the container's device cgroup (devices.py); "": no rules
     attach_network: object = None   # callable(shim_pid), run by the harness before pid 1 starts
     extra: dict = field(default_factory=dict, hash=False, compare=False)
 
@@ -234,6 +236,10 @@ def _pid1_waiting(kern, sock: socket.socket, host_net: int) -> None:
         os._exit(0)
     err_w = fds[0]
     try:
+        # before anything of the container's can see this process (CVE-2019-5736), and in the
+        # device cgroup before the rootfs exists, so that every process of it is held to the rules
+        kern.set_non_dumpable()
+        devices.join(spec.device_cgroup)
         logs = [os.open(os.path.join(spec.container_dir, name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
                 for name in ("stdout", "stderr")]
         if host_net >= 0:
@@ -307,6 +313,10 @@ def _shim(kern, spec: ProcessSpec, sync_w: int, go_r: int, err_w: int, done_w: i
         os.close(done_w)
         for fd in mount_namespace:
             os.close(fd)  # the container's mounts go now, after the harness has its exit code
+        try:
+            devices.remove(spec.device_cgroup)  # its processes are gone with pid 1's namespace
+        except OSError:
+            pass  # the harness's removal or the reaper tries again
         os.read(release_r, 1)
         if spec.trash_dir and os.path.isdir(spec.trash_dir):
             shutil.rmtree(spec.trash_dir, ignore_errors=True)
@@ -356,7 +366,9 @@ def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int, sock: socket.
         os.write(err_w, f"container init: {exc}".encode())
         os._exit(125)
     try:
-        os.close(err_w)
+        # Closed by a successful execve(2) itself, so that the harness's EOF means the command
+        # runs (an exec at once finds it as pid 1, not this Python); a failed one exits, same EOF
+        os.set_inheritable(err_w, False)
         _exec(spec.argv, spec.env)
     finally:
         os._exit(127)
@@ -406,7 +418,6 @@ def _default_signals() -> None:
 
 def _become(kern, spec, out: int, err: int, keep: tuple[int, ...] = ()) -> None:
     """Workdir, stdio, user, signals and confinement: everything between the rootfs and execve(2)."""
-    uid, gid, groups = resolve_user(spec.user)
     os.makedirs(spec.workdir or "/", exist_ok=True)
     os.chdir(spec.workdir or "/")
     null = os.open("/dev/null", os.O_RDONLY)
@@ -421,6 +432,8 @@ def _become(kern, spec, out: int, err: int, keep: tuple[int, ...] = ()) -> None:
         kern.load_seccomp(spec.seccomp)
     if spec.confined:
         kern.limit_capabilities(spec.capabilities)
+    # The user is looked up in the container's own files, so with the container's capabilities
+    uid, gid, groups = resolve_user(spec.user)
     os.setgroups(groups)
     os.setgid(gid)
     os.setuid(uid)

@@ -4,7 +4,8 @@ Kernel facilities: kill(2) SIGKILL of each container's shim and pid 1 (their pid
 the shim to `containers/<id>/pids` before any namespace exists; the pid namespace's death kills
 the rest, and the netns's death deletes its veth(4) pair), ip-link(8) for bridges and veths
 whose names carry the session's tag, iptables(8) for their rules, umount2(2) MNT_DETACH for any
-mount left under the state root (a builder killed mid-copy). Everything is idempotent.
+mount left under the state root (a builder killed mid-copy), rmdir(2) of the device cgroups
+(devices.py) whose container is gone. Everything is idempotent.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import shutil
 import signal
 import time
 
-from . import kernel as k
+from . import devices, kernel as k
 from .network import IFACE_PREFIX, delete_bridge, run_tool
 from .process import alive
 from .state import matches_label, read_json
@@ -93,6 +94,9 @@ def reap_kernel_objects(engine, tag: str | None) -> list[str]:
                 removed.append(f"mount {mount}")
             except OSError:
                 pass
+    # a container's folder exists before its cgroup does, and goes after it (containers.py)
+    in_use = {entry.name for entry in engine.state.containers.iterdir()}
+    removed += devices.remove_unused(engine.state.root, in_use)  # cgroups of containers gone
     trash = engine.state.root / "trash"
     for entry in trash.iterdir() if trash.is_dir() else ():
         shutil.rmtree(entry, ignore_errors=True)  # `run --rm` leftovers of a shim that died

@@ -3,7 +3,7 @@
 Kernel facilities: overlayfs (Documentation/filesystems/overlayfs.rst: lowerdir, upperdir,
 workdir), mount(2) with MS_BIND / MS_REMOUNT|MS_RDONLY / MS_PRIVATE|MS_REC, pivot_root(2) (the
 `pivot_root(".", ".")` idiom, then umount2(2) MNT_DETACH of the old root), proc(5), sysfs(5),
-devpts, tmpfs(5), mknod(2). Every mount here lives in the container's mount namespace only, so
+devpts, tmpfs(5), mknod(2); mount targets resolved in scope (scope.py). Every mount here lives in the container's mount namespace only, so
 it disappears with the namespace's last process: nothing is left on the host to unmount.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import shutil
 import stat
 from dataclasses import dataclass
 
-from . import kernel as k
+from . import kernel as k, scope
 from .security import MASKED_PATHS, READONLY_PATHS
 
 
@@ -41,10 +41,6 @@ _DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
 _NOSUID_NODEV_NOEXEC = k.MS_NOSUID | k.MS_NODEV | k.MS_NOEXEC
 
 
-def _inside(merged: str, path: str) -> str:
-    return os.path.join(merged, path.lstrip("/"))
-
-
 def _ensure(path: str, like_dir: bool) -> None:
     if os.path.lexists(path):
         return
@@ -56,10 +52,11 @@ def _ensure(path: str, like_dir: bool) -> None:
 
 
 def _seed_volume(image_path: str, volume: str) -> None:
-    """Docker copies the image's content at the mount point into an empty named volume."""
+    """Docker copies the image's content at the mount point into an empty named volume.
+    `image_path` is resolved in scope already: a symlink at the mount point leads into the image."""
     if os.listdir(volume) or not os.path.isdir(image_path):
         return
-    shutil.copytree(image_path, volume, symlinks=True, dirs_exist_ok=True)
+    scope.copy_in(volume, image_path, "/")
     st = os.stat(image_path)
     os.chown(volume, st.st_uid, st.st_gid)
     os.chmod(volume, stat.S_IMODE(st.st_mode))
@@ -100,13 +97,15 @@ def enter(kern, spec: RootfsSpec) -> None:
     kern.mount(None, "/", None, k.MS_REC | k.MS_PRIVATE)  # nothing propagates back to the host
     mount_overlay(kern, spec)
     for bind in spec.binds:
-        target = _inside(spec.merged, bind.target)
+        # in scope: a symlink or `..` in the image or the target leads to the image's root, never
+        # to the host's; resolved before any process of the container runs, so nobody can race it
+        target = scope.resolve(spec.merged, bind.target)
         if bind.seed_from_image:
             _seed_volume(target, bind.source)
         _ensure(target, os.path.isdir(bind.source))
         _bind(kern, bind.source, target, bind.read_only)
     for sub in ("proc", "sys", "dev"):
-        os.makedirs(_inside(spec.merged, sub), exist_ok=True)
+        scope.makedirs(spec.merged, sub)
     os.chdir(spec.merged)
     kern.pivot_root(".", ".")
     kern.umount(".", k.MNT_DETACH)

@@ -8,9 +8,14 @@ failing against it - and passing against the honest engine. Used only by tests.
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
-from seatrial.engines.base import NetworkSpec, ResourceRef, RunSpec, VolumeSpec
+from seatrial.engines.base import Mount, NetworkSpec, ResourceRef, RunSpec, VolumeSpec
+from seatrial.session import scratch_root
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,17 @@ FAULTS = {f.name: f for f in (
     Fault("latest_is_newest", "C28", "images/latest-is-a-tag.yaml", "moves :latest to every image tagged in a repository"),
     Fault("shared_writable_layer", "C07", "images/one-image-many-containers.yaml",
           "the first container of an image writes through to it: exec'd changes are committed"),
+    Fault("open_all_devices", "C32", "security/device-rules.yaml",
+          "lifts the device rules of every detached container (`a` into its devices.allow)"),
+    Fault("copy_outside_root", "C32", "security/build-stays-in-image.yaml",
+          "joins COPY destinations to a host folder without stopping '..' (the reference builder's old "
+          "bug): a COPY that climbs writes the host"),
+    Fault("seed_volume_from_host", "C32", "security/volume-seed-in-scope.yaml",
+          "seeds a new volume through the image's symlink at the mount point, from the host's folder"),
 )}
+
+# Where a fault may write on the host: the harness's scratch folders only, whatever a Dockerfile says.
+HOST_WRITABLE = scratch_root()
 
 
 class FaultyEngine:
@@ -63,6 +78,7 @@ class FaultyEngine:
         self._volume_labels: dict[str, dict] = {}
         self._networks: list[str] = []
         self._hidden: str | None = None
+        self._seeded: set[str] = set()          # volumes seed_volume_from_host has looked at
 
     def __getattr__(self, attribute):
         return getattr(self.inner, attribute)
@@ -72,7 +88,38 @@ class FaultyEngine:
         spec = self._break_run(spec)
         self._images[spec.name] = spec.image
         self._volumes[spec.name] = [m.source for m in spec.mounts if m.kind == "volume"]
-        return self.inner.run(spec)
+        if self.fault.name == "seed_volume_from_host":
+            for mount in spec.mounts:
+                if mount.kind == "volume" and mount.source not in self._seeded:
+                    self._seed_from_host(spec, mount)
+        result = self.inner.run(spec)
+        if self.fault.name == "open_all_devices" and spec.detach:
+            self._open_all_devices(result.container)
+        return result
+
+    def _open_all_devices(self, container: ResourceRef) -> None:
+        """Write `a` to the devices.allow of the container's v1 devices cgroup."""
+        pid = self.inner.inspect(container)["pid"]
+        with open(f"/proc/{pid}/cgroup") as handle:
+            path = next(line.strip().split(":", 2)[2] for line in handle if ":devices:" in line)
+        with open(f"/sys/fs/cgroup/devices{path}/devices.allow", "w") as allow:
+            allow.write("a")
+
+    def _seed_from_host(self, spec: RunSpec, mount: Mount) -> None:
+        """What a runtime that seeds through symlinks does: where the image has a link at the
+        mount point to an absolute host folder, copy that folder into the new volume."""
+        self._seeded.add(mount.source)
+        probe = self.inner.run(dataclasses.replace(
+            spec, name=f"{spec.name}-fault-probe", command=("readlink", mount.target), entrypoint=(),
+            mounts=(), detach=False, remove=True, network="none"))
+        source = probe.stdout.strip()
+        if probe.exit_code != 0 or not source.startswith("/") or not os.path.isdir(source):
+            return
+        self.inner.volume_create(VolumeSpec(name=mount.source, labels=spec.labels))
+        self.inner.run(dataclasses.replace(
+            spec, name=f"{spec.name}-fault-seed", command=("cp", "-a", "/from/.", "/to/"), entrypoint=(),
+            mounts=(Mount("bind", source, "/from"), Mount("volume", mount.source, "/to")),
+            detach=False, remove=True, network="none"))
 
     def _break_run(self, spec: RunSpec) -> RunSpec:
         change = dataclasses.replace
@@ -109,6 +156,8 @@ class FaultyEngine:
         return spec
 
     def build(self, spec):
+        if self.fault.name == "copy_outside_root":
+            self._copy_outside_root(Path(spec.context), spec.dockerfile)
         if self.fault.name == "no_build_cache":
             spec = dataclasses.replace(spec, no_cache=True)
         if self.fault.name == "ignore_build_target":
@@ -146,6 +195,19 @@ class FaultyEngine:
     def volume_create(self, spec: VolumeSpec):
         self._volume_labels[spec.name] = dict(spec.labels)
         return self.inner.volume_create(spec)
+
+    def _copy_outside_root(self, context: Path, dockerfile: str) -> None:
+        """Each `COPY <context file> <dest>` whose dest has '..', joined to a folder eight levels
+        deep without clamping, as the old builder joined it to its layer folder: the file goes
+        where that lands on the host (only inside the harness's scratch folders)."""
+        for line in (context / dockerfile).read_text().splitlines():
+            found = re.match(r"^COPY\s+([^-\s]\S*)\s+(\S*\.\.\S*)$", line.strip())
+            if not found or not (context / found.group(1)).is_file():
+                continue
+            target = os.path.normpath("/l1/l2/l3/l4/l5/l6/l7/l8/" + found.group(2).lstrip("/"))
+            if Path(target).is_relative_to(HOST_WRITABLE):
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                shutil.copyfile(context / found.group(1), target)
 
     def _commit(self, container: str) -> None:
         """Write the container's changes into the image it came from (CLI engines only)."""

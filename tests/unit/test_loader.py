@@ -259,3 +259,12 @@ def test_a_file_of_thousands_of_problems_shows_the_first_hundred_and_counts_the_
     assert lines[0].startswith(f"{path}:5:")
     assert lines[-2] == f"{path}: ... and {60_000 - MAX_PROBLEMS} more problems in this file (the first 100 are shown)"
     assert lines[-1] == "1 scenario file checked: 60000 problems in 1 file"
+
+
+def test_mount_targets_with_dotdot_or_relative_are_refused_where_they_are():
+    assert problems_of("mount-target-dotdot.yaml") == [
+        "mount-target-dotdot.yaml:10:34: steps[1].run.mounts[0].target: "
+        "'/data/../../escape' contains '..'; write the path without it",
+        "mount-target-dotdot.yaml:11:45: steps[1].run.mounts[1].target: "
+        "'../up' is not an absolute path in the container",
+    ]

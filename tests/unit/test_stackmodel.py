@@ -24,6 +24,8 @@ def test_independent_services_keep_file_order():
     (compose(a={"networks": ["back"]}), "undeclared network 'back'"),
     (compose(a={"volumes": ["data:/data"]}), "undeclared volume 'data'"),
     ({"services": {"a": {"image": "x", "build": {"dockerfile": "FROM x"}}}}, "exactly one of image, build"),
+    ({"services": {"a": {"image": "x", "volumes": ["d:/data/../../up"]}}, "volumes": {"d": None}},
+     "'/data/../../up' contains '..'"),
 ])
 def test_compose_mistakes_are_refused_with_the_reason(data, message):
     with pytest.raises(ValidationError, match=message):

@@ -12,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from reference_busybox import links, write_archive  # noqa: E402
 
+from seatrial.engines.reference import devices  # noqa: E402
 from seatrial.engines.reference.adapter import ReferenceEngine  # noqa: E402
 
 HERE = Path(__file__).parent
@@ -44,6 +45,7 @@ def state_root(tmp_path_factory) -> Path:
     yield root
     engine.reap(label="seatrial.session")  # whatever a failed test left
     assert not mounts_under(root)
+    assert not devices.parent_of(root).exists(), "device cgroups leaked"
 
 
 @pytest.fixture
@@ -65,6 +67,10 @@ def engine(state_root, session):
     engine.reap(session=session)
     assert engine.resources(f"seatrial.session={session}") == []
     assert not mounts_under(state_root)
+    in_use = {record["id"] for record in engine.state.containers_records()}
+    cgroups = devices.parent_of(state_root)
+    leaked = {p.name for p in cgroups.iterdir() if p.is_dir()} - in_use if cgroups.is_dir() else set()
+    assert not leaked, f"device cgroups of removed containers leaked: {leaked}"
     for _ in range(100):  # a netns dies asynchronously, and its veth with it
         leaked = {name for name in links() - before if name.startswith("sr")}
         if not leaked:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import tarfile
 
 import pytest
@@ -126,3 +127,70 @@ def test_oci_layout_import_reads_index_manifest_config_and_gzipped_layers(store,
     record = store.resolve("oci/app:2")
     assert record["id"] == image_id
     assert (store.layers.path(record["layers"][0]) / "oci.txt").read_text() == "oci"
+
+
+def hostile_layer(members: list[tuple[str, str, str]]) -> bytes:
+    """A layer tar of (kind, name, payload): kind "link" (payload: symlink target), "hard"
+    (payload: hard link target), "file" (payload: content)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for kind, name, payload in members:
+            info = tarfile.TarInfo(name)
+            if kind == "file":
+                info.size = len(payload.encode())
+                tar.addfile(info, io.BytesIO(payload.encode()))
+                continue
+            info.type = tarfile.SYMTYPE if kind == "link" else tarfile.LNKTYPE
+            info.linkname = payload
+            tar.addfile(info)
+    return buffer.getvalue()
+
+
+def test_loading_an_archive_whose_symlink_points_at_the_host_writes_inside_the_layer(store, tmp_path):
+    """Probe 2: `escape -> /host/dir` then `escape/f` wrote /host/dir/f; now the link is followed
+    inside the layer, as a container would see it (Docker extracts in a chroot: the same)."""
+    host = tmp_path / "host"
+    host.mkdir()
+    layer = hostile_layer([("link", "escape", str(host)), ("file", "escape/f", "pwned"),
+                           ("link", "up", "../../../../../../../.." + str(host)), ("file", "up/g", "pwned")])
+    write_docker_archive(tmp_path / "img.tar", [layer], "hostile:1", {})
+    image_id = store.load(tmp_path / "img.tar")
+    assert list(host.iterdir()) == []
+    fs = store.layers.path(store.resolve(image_id)["layers"][0])
+    assert (fs / str(host).lstrip("/") / "f").read_text() == "pwned"
+    assert (fs / str(host).lstrip("/") / "g").read_text() == "pwned"
+
+
+def test_a_hard_link_member_cannot_reach_a_host_file(store, tmp_path):
+    """A hard link through a symlink member (`h` -> `escape/secret`, escape -> host folder) would
+    make the host's file part of the layer; it links inside the layer or not at all."""
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "secret").write_text("host secret")
+    layer = hostile_layer([("link", "escape", str(host)), ("hard", "h", "escape/secret")])
+    with pytest.raises(LayerError, match="hard link target not in the layer"):
+        store.layers.add_tar(layer)
+    assert os.stat(host / "secret").st_nlink == 1
+
+
+@pytest.mark.parametrize("digest", ["sha256:../../../../host/secret", "sha256:" + "a" * 63, "md5:abc"])
+def test_an_oci_digest_that_is_no_digest_is_refused_before_any_read(store, tmp_path, digest):
+    """An OCI layout directory names blobs by digest; `sha256:../../x` would read a host file
+    into the image. Only sha256 digests are taken, and a blob must hash to its digest."""
+    (tmp_path / "host").mkdir()
+    (tmp_path / "host" / "secret").write_text('{"schemaVersion": 2}')
+    layout = tmp_path / "a" / "b"
+    (layout / "blobs" / "sha256").mkdir(parents=True)
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [{"digest": digest}]}))
+    with pytest.raises(ValueError, match="is not sha256:<64 hex digits>"):
+        store.load(layout)
+
+
+def test_an_oci_blob_that_does_not_hash_to_its_digest_is_refused(store, tmp_path):
+    layout = tmp_path / "oci"
+    (layout / "blobs" / "sha256").mkdir(parents=True)
+    digest = "0" * 64
+    (layout / "blobs" / "sha256" / digest).write_text('{"schemaVersion": 2}')
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [{"digest": f"sha256:{digest}"}]}))
+    with pytest.raises(ValueError, match="content hashes to sha256:"):
+        store.load(layout)
