@@ -9,8 +9,10 @@ from rich.table import Table
 from seatrial.engines.base import CAPABILITIES
 
 
-def print_engines(names: list[str] | None, out: TextIO) -> int:
-    """Exit 0 when at least one engine is available, 3 when none is (or a named one is not)."""
+def print_engines(names: list[str] | None, out: TextIO, *, check: bool = True) -> int:
+    """Exit 0 when at least one engine is available, 3 when none is (or a named one is not, or
+    is degraded). With `check`, each available engine also gets the functional check that a run
+    makes before its items (seatrial.selfcheck): "degraded" names what is broken and why."""
     import warnings
 
     from seatrial.engines.registry import describe, load_engines
@@ -26,14 +28,24 @@ def print_engines(names: list[str] | None, out: TextIO) -> int:
         table.add_column(column)
     missing_lines = []
     available = 0
+    fitness = _functional_checks([e for e in engines if e.info().is_available]) if check else {}
     for engine in engines:
         info = engine.info()
         if not info.is_available:
             table.add_row(engine.name, "[red]unavailable[/]", "", "", "", "", "", "", "")
             missing_lines.append(f"{engine.name}: {info.unavailable_reason}")
             continue
-        available += 1
-        table.add_row(engine.name, "[green]available[/]", info.client_version, info.server_version,
+        found = fitness.get(engine.name)
+        status = found.status if found else "available"
+        if found and found.broken:
+            missing_lines += [f"{engine.name}: {problem}" for problem in found.problems(list(found.broken))]
+        if status == "unavailable":
+            table.add_row(engine.name, "[red]unavailable[/]", info.client_version, info.server_version,
+                          "", "", "", "", "")
+            continue
+        available += status == "available"
+        colour = "green" if status == "available" else "yellow"
+        table.add_row(engine.name, f"[{colour}]{status}[/]", info.client_version, info.server_version,
                       info.oci_runtime, info.storage_driver, info.cgroup_version,
                       "yes" if info.is_rootless else "no", info.extra.get("rootful_socket") or "-")
         caps = engine.capabilities()
@@ -44,8 +56,35 @@ def print_engines(names: list[str] | None, out: TextIO) -> int:
         table.add_row(registered.name, "[red]cannot load[/]", "", "", "", "", "", "", "")
         missing_lines.append(registered.load_error)
     console.print(table)
+    if not check:
+        console.print("(functional checks skipped: --quick; `available` means the engine answers)", markup=False)
     for line in missing_lines:
         console.print(line, markup=False)
     if names and available < len(engines):
         return 3
     return 0 if available else 3
+
+
+def _functional_checks(engines: list) -> dict:
+    """Each engine's selfcheck, under a session of its own (its lock keeps other runs' reapers
+    off what the checks make; everything is removed before it ends)."""
+    from seatrial.baseimage import base_archive, ensure_loaded
+    from seatrial.engines.base import ENGINE_LABEL, SESSION_LABEL
+    from seatrial.selfcheck import RUN, Fitness, check_engine
+    from seatrial.session import Session
+    if not engines:
+        return {}
+    session = Session.start()
+    try:
+        archive = base_archive()
+        found = {}
+        for engine in engines:
+            try:
+                image = ensure_loaded(engine, archive)
+            except Exception as exc:
+                found[engine.name] = Fitness(engine.name, {RUN: f"loading the base image failed: {exc}"})
+                continue
+            found[engine.name] = check_engine(engine, image, {SESSION_LABEL: session.id, ENGINE_LABEL: engine.name})
+        return found
+    finally:
+        session.close()

@@ -104,7 +104,7 @@ def cmd_schema(args, out: TextIO) -> int:
 
 def cmd_engines(args, out: TextIO) -> int:
     from seatrial.engines.listing import print_engines
-    return print_engines(args.engine or None, out)
+    return print_engines(args.engine or None, out, check=not args.quick)
 
 
 def cmd_clean(args, out: TextIO) -> int:
@@ -190,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     engines = sub.add_parser("engines", help="list engines: versions, runtime, storage, cgroups, what they lack")
     engines.add_argument("--engine", action="append", default=[], metavar="NAME")
+    engines.add_argument("--quick", action="store_true",
+                         help="skip the functional check (start containers, build, network, volume) "
+                              "that says available, degraded or unavailable; only ask each engine")
     engines.set_defaults(func=cmd_engines)
 
     report = sub.add_parser("report", help="render results: HTML, Markdown, JUnit per engine, JSON summary",
