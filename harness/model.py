@@ -16,6 +16,8 @@ from seatrial.stackmodel import StackStepBody, mount_target_problem
 
 UID_MAX = 2**32 - 2  # (uid_t)-1 is "no uid"
 SIZE_MAX = 2**63 - 1
+Tag = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$",
+                           description="A label for -m selection: lowercase letters, digits, '_', '-'")]
 ClaimId = Annotated[str, Field(pattern=r"^C[0-9]{2}$", description="A claim id from CLAIMS.md, e.g. C07")]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$",
                             description="A scenario-local name; the harness makes it unique per session")]
@@ -395,9 +397,12 @@ class Scenario(Strict):
     schema_version: Literal[1]
     name: str | None = Field(None, description="Defaults to the file stem; must equal it if given")
     summary: str
-    claims: list[ClaimId] = Field(min_length=1)
+    claims: list[ClaimId] = Field(default_factory=list, description=(
+        "Behaviours of the project's claims list (C01..C32) this scenario checks; the claims table "
+        "shows only these. A scenario of your own (an app's checks) needs none: give it tags"))
     requires: list[Literal[CAPABILITIES]] = Field(default_factory=list, description="Engine capabilities the scenario needs")
-    markers: list[str] = Field(default_factory=list, description="pytest markers for -m selection")
+    tags: list[Tag] = Field(default_factory=list, description=(
+        "Free labels of your own, selectable with -m (`seatrial run -m web`); not claims"))
     divergences: list[Divergence] = Field(default_factory=list)
     benchmark: BenchmarkSpec | None = Field(None, description="Present: the scenario is a benchmark")
     steps: list[Step] = Field(min_length=1)

@@ -179,6 +179,12 @@ def pytest_ignore_collect(collection_path: Path, config):
     return None
 
 
+def _register_marker(config, name: str, description: str) -> None:
+    """Declare a scenario's tag as a marker, so `-m TAG` selects it and pytest does not warn."""
+    if not any(line.split(":")[0].strip() == name for line in config.getini("markers")):
+        config.addinivalue_line("markers", f"{name}: {description}")
+
+
 def pytest_collect_file(file_path: Path, parent):
     if _is_scenario_file(file_path, parent.config):
         return ScenarioFile.from_parent(parent, path=file_path)
@@ -202,8 +208,9 @@ class ScenarioFile(pytest.File):
             item.add_marker(f"engine_{re.sub(r'[^a-z0-9]', '_', engine.name)}")
             for claim in scenario.claims:
                 item.add_marker(claim)
-            for marker in scenario.markers:
-                item.add_marker(marker)
+            for tag in scenario.tags:
+                _register_marker(self.config, tag, "a tag of scenarios")
+                item.add_marker(tag)
             yield item
 
 

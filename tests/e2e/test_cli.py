@@ -170,3 +170,28 @@ def test_run_of_a_folder_outside_the_project_collects_its_build_subfolder(tmp_pa
     assert proc.returncode == 0, proc.stdout + proc.stderr
     outcomes = {e["scenario"]: e["outcome"] for e in events_of(tmp_path / "results") if e["type"] == "item_end"}
     assert outcomes == {"in-build": "passed", "in-dist": "passed", "at-top": "passed"}
+
+
+APP_SCENARIO = """\
+schema_version: 1
+summary: An app's own check, with no claim of the project's.
+tags: [{tag}, app]
+steps:
+  - run: {{image: "{{{{ base }}}}", command: [echo, {tag}]}}
+    expect: {{stdout: {{equals: "{tag}\\n"}}}}
+"""
+
+
+def test_own_scenarios_need_no_claim_are_selected_by_tag_and_stay_out_of_the_claims_table(tmp_path):
+    library = tmp_path / "app"
+    library.mkdir()
+    for tag in ("web", "db"):
+        (library / f"app-{tag}.yaml").write_text(APP_SCENARIO.format(tag=tag))
+    results = tmp_path / "results"
+    proc = seatrial("run", str(library), "-m", "web", "--engine", ENGINE, "--results-dir", str(results), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ends = [e for e in events_of(results) if e["type"] == "item_end"]
+    assert [(e["scenario"], e["outcome"]) for e in ends] == [("app-web", "passed")]
+    claims = seatrial("claims", str(results), cwd=tmp_path)
+    assert claims.returncode == 0, claims.stderr
+    assert "app-web" not in claims.stdout and "C08" in claims.stdout

@@ -150,15 +150,15 @@ def test_loader_reports_every_error_with_line_in_every_file(tmp_path):
     nested = tmp_path / "deeper"
     nested.mkdir()
     (nested / "several.yaml").write_text(
-        "schema_version: 2\nsummary: 3\nclaims: []\nsteps:\n  - exec: {container: ghost, command: [ps]}\n")
+        "schema_version: 2\nsummary: 3\nclaims: [C99]\nsteps:\n  - exec: {container: ghost, command: [ps]}\n")
     problems = [p.format().replace(f"{tmp_path}/", "") for p in check_paths([tmp_path])]
     assert [p.split(": ")[0] for p in problems] == [
-        "deeper/several.yaml:1:17", "deeper/several.yaml:2:10", "deeper/several.yaml:3:9",
+        "deeper/several.yaml:1:17", "deeper/several.yaml:2:10", "deeper/several.yaml:3:10",
         "deeper/several.yaml:5:23", "two-step-kinds.yaml:6:5", "unknown-key.yaml:7:7", "wrong-type.yaml:7:16"]
     assert problems[:4] == [
         "deeper/several.yaml:1:17: schema_version: must be 1, got 2",
         "deeper/several.yaml:2:10: summary: expected a string, got 3",
-        "deeper/several.yaml:3:9: claims: must have at least 1 item, got 0",
+        "deeper/several.yaml:3:10: claims[0]: unknown claim 'C99'; claims are C01..C32, listed in CLAIMS.md",
         "deeper/several.yaml:5:23: steps[0].exec.container: container 'ghost' is not made by an earlier "
         "run step with a name",
     ]
