@@ -18,15 +18,19 @@ EXCERPT = 300
 
 @dataclass(frozen=True)
 class Check:
-    step: int
+    step: int          # 0-based, as divergences and events count; messages count from 1
     what: str          # e.g. "stdout equals", "cache hit [2] RUN make"
     expected: str
     actual: str
     ok: bool
+    where: str = ""    # the step's kind and place, e.g. "exec, scenarios/x.yaml:23"
 
     @property
     def message(self) -> str:
-        return f"step {self.step}: {self.what}: expected {self.expected}, got {self.actual}"
+        """`step 5 (exec, scenarios/x.yaml:23): stdout equals: expected ..., got ...`: the step
+        as its author counts it, and where it is written."""
+        label = f"step {self.step + 1}" + (f" ({self.where})" if self.where else "")
+        return f"{label}: {self.what}: expected {self.expected}, got {self.actual}"
 
 
 def _excerpt(text: str) -> str:

@@ -73,6 +73,8 @@ def check_file(path: str | os.PathLike) -> tuple[Scenario | None, list[Problem]]
         return None, problems
     if scenario.name is None:
         scenario = scenario.model_copy(update={"name": Path(path).stem})
+    scenario._file = str(path)
+    scenario._step_lines = tuple(doc.position(("steps", i))[0] for i in range(len(scenario.steps)))
     return scenario, []
 
 

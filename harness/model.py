@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from seatrial.engines.base import CAPABILITIES
 from seatrial.stackmodel import StackStepBody, mount_target_problem
@@ -393,6 +393,15 @@ class Scenario(Strict):
     """A scenario: the claims it checks, what it needs, and its steps with their expectations."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="seatrial scenario, format v1")
+    # Where each step is written (file, then its line per step), for messages; set by the loader.
+    _file: str = PrivateAttr("")
+    _step_lines: tuple[int, ...] = PrivateAttr(())
+
+    def step_place(self, index: int) -> str:
+        """`file:line` of step `index` (0-based), or "" for a scenario not read from a file."""
+        if not self._file or not 0 <= index < len(self._step_lines):
+            return ""
+        return f"{self._file}:{self._step_lines[index]}"
 
     schema_version: Literal[1]
     name: str | None = Field(None, description="Defaults to the file stem; must equal it if given")

@@ -6,6 +6,7 @@ in order, each followed by its checks and captures; stop at the first step whose
 """
 from __future__ import annotations
 
+import dataclasses
 import signal
 import time
 from typing import Callable
@@ -53,11 +54,24 @@ def execute_step(ctx: ItemContext, index: int, step, emit: Callable[..., None]) 
     """Run one step, check it, apply its captures and record it (with any benchmark samples)."""
     outcome = STEP_REGISTRY[step.kind].execute(ctx, step.body)
     checks = evaluate(ctx, index, step.expect, outcome, implicit_success=must_exit_zero(step))
+    where = ", ".join(filter(None, (step.kind, ctx.scenario.step_place(index))))
+    checks = [dataclasses.replace(c, where=where, what=_timed_out(c.what, outcome) if not c.ok else c.what)
+              for c in checks]
     apply_captures(ctx, step.capture, outcome)
     emit_step(emit, index, step.kind, outcome, checks)
     for sample in outcome.detail.get("samples", ()):
         emit("sample", **sample)
     return checks
+
+
+def _timed_out(what: str, outcome) -> str:
+    """A bounded wait that ran out says so, how long and how many tries it took: its checks
+    are about the last try."""
+    detail = outcome.detail
+    if not detail.get("timed_out"):
+        return what
+    return (f"{what} (timed out: {detail.get('attempts')} tries in {outcome.duration:.1f} s of its "
+            f"{detail.get('timeout'):g} s; the last try's result)")
 
 
 def emit_step(emit: Callable[..., None], index: int, kind: str, outcome, checks) -> None:
@@ -96,8 +110,8 @@ def run_item(ctx: ItemContext, events: EventLog | None = None,
             result.outcome, result.reason = Outcome.SKIPPED, "; ".join(reasons)
         else:
             for index, step in enumerate(scenario.steps):
-                where = f"in step {index} ({step.kind})"
-                progress(f"step {index} {step.kind}")
+                where = f"in step {index + 1} ({step.kind})"
+                progress(f"step {index + 1} {step.kind}")
                 checks = execute_step(ctx, index, step, emit)
                 result.checks.extend(checks)
                 if any(not c.ok for c in checks):

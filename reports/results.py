@@ -107,7 +107,7 @@ def _items(records: list[dict], host: str) -> list[dict]:
                           "outcome": "incomplete", "reason": "the run ended before this item did",
                           "failed_checks": [], "time": r["time"]}
         elif r["type"] == "step" and key in found:
-            found[key]["failed_checks"] += [f"step {r['index']} {r['kind']}: {c['what']}: expected {c['expected']}, "
+            found[key]["failed_checks"] += [f"step {r['index'] + 1} ({r['kind']}): {c['what']}: expected {c['expected']}, "
                                             f"got {c['actual']}" for c in r.get("checks") or [] if not c["ok"]]
         elif r["type"] == "item_end" and key in found:
             found[key].update(outcome=r["outcome"], reason=r.get("reason", ""))

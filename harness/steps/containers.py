@@ -149,6 +149,6 @@ class Wait(StepRunner):
                 outcome = refused(exc, name)
             if outcome.exit_code == 0 or time.monotonic() + body.interval > deadline:
                 outcome.duration = time.monotonic() - started
-                outcome.detail = {"attempts": attempts, "timed_out": outcome.exit_code != 0}
+                outcome.detail = {"attempts": attempts, "timed_out": outcome.exit_code != 0, "timeout": body.timeout}
                 return outcome
             time.sleep(body.interval)

@@ -48,6 +48,8 @@ def test_run_with_a_failing_scenario_exits_1_and_records_both(tmp_path):
     proc = seatrial("run", str(FIXTURES / "bad"), "--engine", ENGINE, "--results-dir", str(tmp_path), cwd=tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "expected 'expected-output\\n', got 'actual-output\\n'" in proc.stdout
+    # The failing step as its author counts it (the second), its kind and where it is written.
+    assert f"step 2 (run, {FIXTURES / 'bad' / 'must-fail.yaml'}:6): stdout equals" in proc.stdout
     matrix = proc.stdout[proc.stdout.index("scenario x engine"):]
     assert "echo" in matrix and "held" in matrix
     assert "must-fail" in matrix and "FAILED" in matrix

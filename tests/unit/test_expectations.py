@@ -72,7 +72,7 @@ def test_no_expect_means_exit_zero_and_engine_accepting():
 
 def test_failure_message_says_expected_and_got():
     [check] = checks({"stdout": {"equals": "a\n"}}, StepOutcome(stdout="b\n"))
-    assert check.message == "step 0: stdout equals: expected 'a\\n', got 'b\\n'"
+    assert check.message == "step 1: stdout equals: expected 'a\\n', got 'b\\n'"
 
 
 def sized(size):

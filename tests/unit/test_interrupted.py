@@ -49,7 +49,7 @@ def test_a_signal_during_a_step_makes_the_item_interrupted_not_passed(session, t
     raised, records = interrupted_run(engine, session, tmp_path)
     [end] = [r for r in records if r["type"] == "item_end"]
     assert end["outcome"] == "interrupted"
-    assert end["reason"] == "interrupted (SIGTERM) in step 1 (exec)"
+    assert end["reason"] == "interrupted (SIGTERM) in step 2 (exec)"
     assert ("remove", "container", engine.calls[0][1]) in engine.calls   # still torn down
     [result] = raised.results
     assert (result.outcome.value, result.reason) == ("interrupted", end["reason"])
@@ -96,4 +96,4 @@ def test_terminal_matrix_shows_interrupted(session, tmp_path):
     ConsoleReporter(Console(file=stream, width=120)).print_matrix(list(raised.results))
     text = stream.getvalue()
     assert "INTERRUPTED" in text and "held" not in text
-    assert "t on fake: interrupted: interrupted (SIGTERM) in step 1 (exec)" in text
+    assert "t on fake: interrupted: interrupted (SIGTERM) in step 2 (exec)" in text

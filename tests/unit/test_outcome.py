@@ -21,7 +21,7 @@ def test_all_checks_hold_is_passed():
 def test_a_failed_check_is_failed_with_its_message():
     outcome, reason = decide(scenario(), "docker", [check(0, True), check(1, False)])
     assert outcome is Outcome.FAILED
-    assert "step 1: exit code: expected 0, got 1" in reason
+    assert "step 2: exit code: expected 0, got 1" in reason  # the second step, counted from 1
 
 
 def test_failure_on_engine_with_documented_divergence_is_diverged():

@@ -74,7 +74,7 @@ def test_divergences_show_each_engines_outcome_and_reason(tmp_path, no_plots):
     found = {r["scenario"]: r for r in json.loads((tmp_path / "summary.json").read_text())["divergences"]}
     assert set(found) == {"host-network", "bind-mount"}
     assert found["host-network"]["cells"]["podman"]["reason"] == "podman keeps the host's /etc/hosts"
-    assert found["bind-mount"]["cells"]["podman"]["failed_checks"] == ["step 0 run: exit code: expected 0, got 1"]
+    assert found["bind-mount"]["cells"]["podman"]["failed_checks"] == ["step 1 (run): exit code: expected 0, got 1"]
 
 
 def test_plots_are_inline_svg_and_reproducible(tmp_path):
