@@ -20,6 +20,12 @@ def _default_interface() -> str:
     return names[0] if names else "lo"
 
 
+NAMESPACES = ("pid", "mnt", "uts", "ipc", "net")
+# The names host_facts() gives, known before it runs (validation checks placeholders against them).
+HOST_FACTS = ("host_kernel", "host_hostname", "host_interface", "host_interface_mac",
+              *(f"host_ns_{ns}" for ns in NAMESPACES))
+
+
 def host_facts() -> dict[str, str]:
     """Placeholders named `host_*` in scenarios."""
     iface = _default_interface()
@@ -33,6 +39,6 @@ def host_facts() -> dict[str, str]:
         "host_interface": iface,
         "host_interface_mac": mac,
     }
-    for ns in ("pid", "mnt", "uts", "ipc", "net"):
+    for ns in NAMESPACES:
         facts[f"host_ns_{ns}"] = os.readlink(f"/proc/self/ns/{ns}")
     return facts

@@ -189,8 +189,9 @@ class RunStepBody(Strict):
     seccomp: Literal["default", "unconfined"] = "default"
     unmask_paths: bool = Field(False, description="Lift the engine's masked and read-only /proc paths")
     no_new_privileges: bool = False
-    pull: Literal["missing", "never"] | None = Field(
-        None, description="never: fail rather than pull an image that is not present (no registry traffic)")
+    pull: Literal["missing", "never"] = Field(
+        "never", description="never (the default): fail rather than pull an image that is not present, so "
+                             "a misspelt image never sends traffic to a registry; missing: let the engine pull")
     detach: bool = False
     remove: bool = Field(False, description="Remove the container when it exits (run --rm)")
     timeout: float = Field(120.0, gt=0, le=3600)

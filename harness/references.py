@@ -10,10 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from seatrial.hostfacts import HOST_FACTS
 from seatrial.problem import KeyPath
+from seatrial.templating import placeholders
 from seatrial.validation import did_you_mean
 
 BUILTIN_NETWORKS = ("bridge", "host", "none")
+# Placeholders that every item has (see ItemContext.lookup); the others name what steps make.
+FIXED_PLACEHOLDERS = ("base", "scratch", "empty_dir", "session", "engine", "engine_default_caps", *HOST_FACTS)
 _TEXT_EXPECTS = ("stdout", "stderr", "output")
 _CAPTURE_USES = ("equals_capture", "differs_from")
 
@@ -39,7 +43,7 @@ class _Made:
         self.live[name] = step
         self.removed.pop(name, None)
 
-    def use(self, name: Any, path: KeyPath, out: list[Finding]) -> None:
+    def use(self, name: Any, path: KeyPath, out: list[Finding], hint: str = "") -> None:
         if not isinstance(name, str) or name in self.live:
             return
         if name in self.removed:
@@ -48,8 +52,8 @@ class _Made:
         if self.is_uncertain:
             return
         close = did_you_mean(name, self.live)
-        hint = f" (did you mean '{close}'?)" if close else ""
-        out.append((path, f"{self.noun} '{name}' is not made by an earlier {self.maker}{hint}"))
+        suggestion = f" (did you mean '{close}'?)" if close else ""
+        out.append((path, f"{self.noun} '{name}' is not made by an earlier {self.maker}{suggestion}{hint}"))
 
     def remove(self, name: Any, step: int, path: KeyPath, out: list[Finding]) -> None:
         self.use(name, path, out)
@@ -73,13 +77,18 @@ def check_references(data: Any, broken_steps: frozenset[int] = frozenset()) -> l
             "network": _Made("network", "network step"),
             "volume": _Made("volume", "volume step")}
     captured_at = _captures(steps)
+    ports: set[str] = set()   # "CONTAINER.PORT" published so far, as {{ port.CONTAINER.PORT }} names them
     for i, step in enumerate(steps):
         if not isinstance(step, dict):
             continue
         at: KeyPath = ("steps", i)
+        is_uncertain = any(b < i for b in broken_steps)
         for kind in made.values():
-            kind.is_uncertain = any(b < i for b in broken_steps)
+            kind.is_uncertain = is_uncertain
+        # Placeholders first: they name what earlier steps made, not what this one makes.
+        _check_placeholders(step, i, at, made, ports, captured_at, out, is_uncertain)
         _check_step(step, i, at, made, out)
+        ports.update(_published(step))
         _check_expect(step.get("expect"), i, at + ("expect",), made, captured_at, out, bool(broken_steps))
         measure = step.get("measure") if isinstance(step.get("measure"), dict) else {}
         inner = measure.get("steps") if isinstance(measure.get("steps"), list) else []
@@ -98,6 +107,11 @@ def _check_step(step: dict, i: int, at: KeyPath, made: dict[str, _Made], out: li
     made["network"].make(body("network").get("name"), i, at + ("network", "name"), out)
     made["volume"].make(body("volume").get("name"), i, at + ("volume", "name"), out)
     run = body("run")
+    image = run.get("image")
+    if isinstance(image, str) and not placeholders(image) and not any(c in image for c in "/:@"):
+        # A bare name is a tag built in this scenario; anything else would be pulled from a registry.
+        made["image"].use(image, at + ("run", "image"), out, hint="; an image the engine already has "
+                          "is named in full (registry/name:tag) and run with `pull: missing` or never")
     network = run.get("network")
     if isinstance(network, str) and network not in BUILTIN_NETWORKS and network not in made["network"].live:
         close = did_you_mean(network, [*BUILTIN_NETWORKS, *made["network"].live])
@@ -115,6 +129,82 @@ def _check_step(step: dict, i: int, at: KeyPath, made: dict[str, _Made], out: li
     for kind, name in body("remove").items():
         if kind in made:
             made[kind].remove(name, i, at + ("remove", kind), out)
+
+
+def _check_placeholders(step: dict, i: int, at: KeyPath, made: dict[str, _Made], ports: set[str],
+                        captured_at: dict[str, int], out: list[Finding], is_uncertain: bool) -> None:
+    """Every `{{ name }}` in the step names something the item will have when the step runs."""
+    for path, text in _strings(step, at):
+        for name in dict.fromkeys(placeholders(text)):
+            message = _placeholder_problem(name, i, made, ports, captured_at, is_uncertain)
+            if message:
+                out.append((path, message))
+
+
+def _placeholder_problem(name: str, i: int, made: dict[str, _Made], ports: set[str],
+                         captured_at: dict[str, int], is_uncertain: bool) -> str | None:
+    shown = f"'{{{{ {name} }}}}'"
+    if name in FIXED_PLACEHOLDERS or name.startswith("free_port."):
+        return None
+    kind, _, rest = name.partition(".")
+    if kind in ("image", "container") and rest:
+        if rest in made[kind].live or is_uncertain:
+            return None
+        maker = "build step" if kind == "image" else "run step with a name (or stack)"
+        close = did_you_mean(rest, made[kind].live)
+        return f"{shown}: no earlier {maker} makes {kind} '{rest}'" + (f" (did you mean '{close}'?)" if close else "")
+    if kind == "port" and rest:
+        if rest in ports or is_uncertain:
+            return None
+        container, _, port = rest.rpartition(".")
+        close = did_you_mean(rest, ports)
+        return (f"{shown}: no earlier run step publishes port {port or '?'} of container '{container or rest}'"
+                + (f" (did you mean 'port.{close}'?)" if close else ""))
+    if name in captured_at:
+        if captured_at[name] < i:
+            return None
+        if captured_at[name] == i:
+            return f"{shown}: capture '{name}' is defined by this same step; only an earlier step's capture can be used"
+        return f"{shown}: capture '{name}' is used before steps[{captured_at[name]}] defines it"
+    if is_uncertain:
+        return None
+    known = [*FIXED_PLACEHOLDERS, *(f"image.{t}" for t in made["image"].live),
+             *(f"container.{c}" for c in made["container"].live), *(f"port.{p}" for p in ports),
+             *(c for c, at_step in captured_at.items() if at_step < i)]
+    close = did_you_mean(name, known)
+    return (f"unknown placeholder {shown}" + (f" (did you mean '{close}'?)" if close else "")
+            + "; placeholders name the base image, scratch folders, host facts, what earlier steps made "
+              "(image.TAG, container.NAME, port.NAME.PORT), free_port.KEY and earlier captures")
+
+
+def _strings(value: Any, path: KeyPath):
+    """Every string inside `value` (mapping keys included), with the key path of the value."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and placeholders(key):
+                yield path + (key,), key
+            yield from _strings(item, path + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, path + (index,))
+
+
+def _published(step: dict) -> set[str]:
+    """The `CONTAINER.PORT` names a step publishes (a run step's ports, a stack's services)."""
+    found: set[str] = set()
+    run = step.get("run") if isinstance(step.get("run"), dict) else {}
+    for port in run.get("ports") if isinstance(run.get("ports"), list) else []:
+        if isinstance(port, dict) and isinstance(port.get("container"), int):
+            found.add(f"{run.get('name') or '?'}.{port['container']}")
+    stack = step.get("stack") if isinstance(step.get("stack"), dict) else {}
+    compose = stack.get("compose") if isinstance(stack.get("compose"), dict) else {}
+    services = compose.get("services") if isinstance(compose.get("services"), dict) else {}
+    for service, spec in services.items():
+        for port in (spec.get("ports") if isinstance(spec, dict) and isinstance(spec.get("ports"), list) else []):
+            found.add(f"{stack.get('name')}.{service}.{str(port).split(':')[-1].split('/')[0]}")
+    return found
 
 
 def _check_stack(stack: dict, i: int, at: KeyPath, made: dict[str, _Made], out: list[Finding]) -> None:

@@ -78,7 +78,7 @@ def _start(ctx: ItemContext, stack: str, service: str, spec: StackService) -> No
     run = RunSpec(image=image, name=name, network=network, network_aliases=(service,),
                   command=None if spec.command is None else tuple(ctx.render_data(spec.command)),
                   env=ctx.render_data(dict(spec.environment)), ports=tuple(ports), mounts=tuple(mounts),
-                  detach=True, labels={**ctx.labels, "seatrial.stack": stack})
+                  detach=True, pull="never", labels={**ctx.labels, "seatrial.stack": stack})
     ctx.containers[local] = name
     track(ctx, ResourceRef("container", id=name, name=name))
     ctx.engine.run(run)

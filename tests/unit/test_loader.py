@@ -268,3 +268,29 @@ def test_mount_targets_with_dotdot_or_relative_are_refused_where_they_are():
         "mount-target-dotdot.yaml:11:45: steps[1].run.mounts[1].target: "
         "'../up' is not an absolute path in the container",
     ]
+
+
+def test_validate_checks_every_image_and_placeholder_against_what_the_file_makes(tmp_path):
+    (tmp_path / "refs.yaml").write_text(
+        "schema_version: 1\nsummary: x\nsteps:\n"
+        "  - build: {tag: myapp, dockerfile: 'FROM {{ base }}'}\n"
+        "  - run: {name: web, image: myap, ports: [{container: 8080}], detach: true}\n"
+        "  - run: {image: '{{ image.myap }}', command: [wget, 'http://{{ container.web }}:{{ port.webb.8080 }}/']}\n"
+        "  - run: {image: myapp, command: [echo, '{{ host_kernal }}', '{{ stamp }}'], detach: true}\n"
+        "    capture: {stamp: stdout}\n"
+        "  - run: {image: docker.io/library/busybox:1, pull: missing, command: ['{{ port.web.8080 }}', '{{ stamp }}']}\n")
+    problems = [p.format().replace(f"{tmp_path}/", "") for p in check_paths([tmp_path / "refs.yaml"])]
+    assert problems == [
+        "refs.yaml:5:29: steps[1].run.image: image 'myap' is not made by an earlier build step (did you mean "
+        "'myapp'?); an image the engine already has is named in full (registry/name:tag) and run with "
+        "`pull: missing` or never",
+        "refs.yaml:6:18: steps[2].run.image: '{{ image.myap }}': no earlier build step makes image 'myap' "
+        "(did you mean 'myapp'?)",
+        "refs.yaml:6:54: steps[2].run.command[1]: '{{ port.webb.8080 }}': no earlier run step publishes port "
+        "8080 of container 'webb' (did you mean 'port.web.8080'?)",
+        "refs.yaml:7:41: steps[3].run.command[1]: unknown placeholder '{{ host_kernal }}' (did you mean "
+        "'host_kernel'?); placeholders name the base image, scratch folders, host facts, what earlier steps "
+        "made (image.TAG, container.NAME, port.NAME.PORT), free_port.KEY and earlier captures",
+        "refs.yaml:7:62: steps[3].run.command[2]: '{{ stamp }}': capture 'stamp' is defined by this same step; "
+        "only an earlier step's capture can be used",
+    ]

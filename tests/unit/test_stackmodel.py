@@ -46,7 +46,7 @@ def test_references_know_stack_containers_and_volumes_and_what_down_removes():
                                                  "volumes": {"d": None}}}}
     steps = [up, {"exec": {"container": "shop.web", "command": ["true"]}},
              {"stack": {"name": "shop", "down": True}},
-             {"run": {"image": "x", "mounts": [{"volume": "shop.d", "target": "/d"}]}},
+             {"run": {"image": "{{ base }}", "mounts": [{"volume": "shop.d", "target": "/d"}]}},
              {"exec": {"container": "shop.web", "command": ["true"]}}]
     findings = check_references({"steps": steps})
     assert findings == [(("steps", 4, "exec", "container"), "container 'shop.web' was removed by steps[2]")]
