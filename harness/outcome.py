@@ -48,10 +48,12 @@ class ItemResult:
         return [c for c in self.checks if not c.ok]
 
 
-def divergence_reason(scenario: Scenario, engine: str, failed: list[Check]) -> str | None:
-    """The documented reason when every failed check falls under a divergence for this engine."""
+def divergence_reason(scenario: Scenario, engine: str, failed: list[Check], *,
+                      named_only: bool = False) -> str | None:
+    """The documented reason when every failed check falls under a divergence for this engine
+    (with `named_only`, only a divergence that lists the steps by number counts)."""
     for divergence in scenario.divergences:
-        if divergence.engine != engine:
+        if divergence.engine != engine or (named_only and divergence.steps is None):
             continue
         if divergence.steps is None or all(c.step in divergence.steps for c in failed):
             return divergence.reason

@@ -17,12 +17,22 @@ from seatrial.engines.base import EngineError, EngineUnavailable
 from seatrial.events import EventLog
 from seatrial.expectations import apply_captures, evaluate
 from seatrial.model import Scenario
-from seatrial.outcome import ItemInterrupted, ItemResult, Outcome, decide
+from seatrial.outcome import ItemInterrupted, ItemResult, Outcome, decide, divergence_reason
 from seatrial.reaper import remove_all
 from seatrial.steps import STEP_REGISTRY
 
 # Steps whose command result is the point: with no `expect`, they must exit 0.
 COMMAND_STEPS = {"run", "exec", "wait", "build", "probe"}
+
+
+def goes_on_after(scenario: Scenario, engine: str, step, index: int, checks: list) -> bool:
+    """After a step whose failed checks are an expected difference of this engine (a divergence
+    that names the step) the next steps still run, so that one documented gap does not hide
+    every check after it. Not when the engine refused the step: what it should have made is not
+    there, and the steps after it would fail for that reason alone."""
+    failed = [c for c in checks if not c.ok]
+    refused = any(c.what == "engine accepts the step" for c in failed)
+    return not refused and not step.control and divergence_reason(scenario, engine, failed, named_only=True) is not None
 
 
 def must_exit_zero(step) -> bool:
@@ -109,14 +119,21 @@ def run_item(ctx: ItemContext, events: EventLog | None = None,
         elif reasons:
             result.outcome, result.reason = Outcome.SKIPPED, "; ".join(reasons)
         else:
+            stopped_at = None
             for index, step in enumerate(scenario.steps):
                 where = f"in step {index + 1} ({step.kind})"
                 progress(f"step {index + 1} {step.kind}")
                 checks = execute_step(ctx, index, step, emit)
                 result.checks.extend(checks)
-                if any(not c.ok for c in checks):
+                if any(not c.ok for c in checks) and not goes_on_after(scenario, engine.name, step, index, checks):
+                    stopped_at = index
                     break
             result.outcome, result.reason = decide(scenario, engine.name, result.checks)
+            if stopped_at is not None and stopped_at + 1 < len(scenario.steps) \
+                    and result.outcome is Outcome.DIVERGED:
+                # Say what the divergence kept from being checked: those steps held nothing.
+                result.reason += (f" (steps {stopped_at + 2}..{len(scenario.steps)} did not run after the "
+                                  f"engine refused step {stopped_at + 1})")
     except KeyboardInterrupt as exc:
         interrupt = exc
         result.outcome, result.reason = Outcome.INTERRUPTED, f"interrupted ({signal_name(exc)}) {where}"

@@ -18,6 +18,7 @@ class RecordingEngine:
     calls: list = field(default_factory=list)
     stuck: set = field(default_factory=set)        # handles whose removal fails
     run_results: list = field(default_factory=list)
+    refuse_runs: set = field(default_factory=set)   # local names (name suffixes) whose run the engine refuses
 
     def info(self):
         return EngineInfo(name=self.name, is_available=True)
@@ -34,6 +35,8 @@ class RecordingEngine:
 
     def run(self, spec):
         self.calls.append(("run", spec.name, spec.command))
+        if any(spec.name.endswith(f"-{local}") for local in self.refuse_runs):
+            raise EngineError(f"run of container {spec.name!r}", "unknown flag", exit_code=125)
         self.held.append(ResourceRef("container", id=spec.name, name=spec.name, labels=dict(spec.labels)))
         exit_code, stdout = self.run_results.pop(0) if self.run_results else (0, "")
         return RunResult(ResourceRef("container", spec.name, spec.name), exit_code, stdout, "", 0.0)

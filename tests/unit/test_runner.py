@@ -135,3 +135,28 @@ def test_benchmark_engine_that_breaks_drops_out_and_others_go_on(session):
     assert results["good"].outcome is Outcome.PASSED
     assert results["bad"].outcome is Outcome.ERROR and "round 0, inner step 0" in results["bad"].reason
     assert len([c for c in good.calls if c[0] == "run"]) == 3
+
+
+def test_a_documented_divergence_of_one_step_does_not_hide_the_checks_after_it(session):
+    steps = [{"run": {"image": "i", "name": "one"}, "expect": {"stdout": {"equals": "docker-says\n"}}},
+             {"run": {"image": "i", "name": "two"}, "expect": {"stdout": {"equals": "b\n"}}}]
+    divergence = {"divergences": [{"engine": "fake", "reason": "fake says it its way", "steps": [0]}]}
+    held_after = RecordingEngine(run_results=[(0, "fake-says\n"), (0, "b\n")])
+    result = run_item(make_ctx(held_after, session, steps, **divergence))
+    assert result.outcome is Outcome.DIVERGED
+    assert len([c for c in held_after.calls if c[0] == "run"]) == 2   # the second step ran too
+    failed_after = RecordingEngine(run_results=[(0, "fake-says\n"), (0, "not b\n")])
+    result = run_item(make_ctx(failed_after, session, steps, **divergence))
+    assert result.outcome is Outcome.FAILED   # a failure after the divergence is not hidden by it
+    assert [c.step for c in result.failed_checks] == [0, 1]
+
+
+def test_after_a_refused_step_under_a_divergence_the_item_says_which_steps_did_not_run(session):
+    engine = RecordingEngine(run_results=[(0, "b\n")], refuse_runs={"one"})
+    steps = [{"run": {"image": "i", "name": "one"}},
+             {"run": {"image": "i", "name": "two"}, "expect": {"stdout": {"equals": "b\n"}}},
+             {"run": {"image": "i", "name": "three"}}]
+    result = run_item(make_ctx(engine, session, steps,
+                               divergences=[{"engine": "fake", "reason": "no such option", "steps": [0]}]))
+    assert result.outcome is Outcome.DIVERGED
+    assert result.reason == "no such option (steps 2..3 did not run after the engine refused step 1)"
