@@ -132,8 +132,9 @@ def run_item(ctx: ItemContext, events: EventLog | None = None,
             if stopped_at is not None and stopped_at + 1 < len(scenario.steps) \
                     and result.outcome is Outcome.DIVERGED:
                 # Say what the divergence kept from being checked: those steps held nothing.
-                result.reason += (f" (steps {stopped_at + 2}..{len(scenario.steps)} did not run after the "
-                                  f"engine refused step {stopped_at + 1})")
+                first, last = stopped_at + 2, len(scenario.steps)
+                unrun = f"step {first} did not" if first == last else f"steps {first}..{last} did not"
+                result.reason += f" ({unrun} run: the item stopped at step {stopped_at + 1})"
     except KeyboardInterrupt as exc:
         interrupt = exc
         result.outcome, result.reason = Outcome.INTERRUPTED, f"interrupted ({signal_name(exc)}) {where}"

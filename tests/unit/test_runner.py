@@ -159,4 +159,4 @@ def test_after_a_refused_step_under_a_divergence_the_item_says_which_steps_did_n
     result = run_item(make_ctx(engine, session, steps,
                                divergences=[{"engine": "fake", "reason": "no such option", "steps": [0]}]))
     assert result.outcome is Outcome.DIVERGED
-    assert result.reason == "no such option (steps 2..3 did not run after the engine refused step 1)"
+    assert result.reason == "no such option (steps 2..3 did not run: the item stopped at step 1)"
