@@ -9,7 +9,26 @@ from rich.table import Table
 from seatrial.engines.base import CAPABILITIES
 
 
-def print_engines(names: list[str] | None, out: TextIO) -> int:
+def engines_json(engines, broken) -> str:
+    """One object per engine: its info (versions, runtime, storage, cgroup, rootless), what it
+    lacks and why; an engine that cannot load has status "cannot load" and the reason."""
+    import dataclasses
+    import json
+    rows = []
+    for engine in engines:
+        info = engine.info()
+        row = {**dataclasses.asdict(info), "extra": dict(info.extra),
+               "status": "available" if info.is_available else "unavailable", "missing": {}}
+        if info.is_available:
+            caps = engine.capabilities()
+            row["missing"] = {c: caps.reason(c) for c in CAPABILITIES if not caps.has(c)}
+        rows.append(row)
+    rows += [{"name": r.name, "status": "cannot load", "is_available": False, "unavailable_reason": r.load_error}
+             for r in broken]
+    return json.dumps(rows, indent=2) + "\n"
+
+
+def print_engines(names: list[str] | None, out: TextIO, *, as_json: bool = False) -> int:
     """Exit 0 when at least one engine is available, 3 when none is (or a named one is not)."""
     import warnings
 
@@ -19,6 +38,11 @@ def print_engines(names: list[str] | None, out: TextIO) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the broken ones get a row of their own below
         engines = load_engines(names)
+    if as_json:
+        out.write(engines_json(engines, broken))
+        infos = [e.info() for e in engines]
+        available = sum(i.is_available for i in infos)
+        return 3 if (names and available < len(engines)) or not available else 0
     table = Table(title="engines")
     # "rootful socket": where whoever can write is root on the host (claim C30); "-" for none.
     for column in ("engine", "status", "client", "server", "OCI runtime", "storage", "cgroup", "rootless",

@@ -168,6 +168,16 @@ def to_markdown(table: ClaimsTable) -> str:
     return "\n".join(lines + [""] + [f"{i}. {n}" for i, n in enumerate(notes, 1)] + sockets) + "\n"
 
 
+def to_json(table: ClaimsTable) -> str:
+    """The table as JSON: engines, then per claim its title and per engine status, reason, scenarios."""
+    import json
+    return json.dumps({"engines": list(table.engines), "rootful_sockets": dict(table.rootful_sockets),
+                       "claims": [{"claim": row.claim, "title": row.title,
+                                   "cells": {e: {"status": c.status.value, "reason": c.reason,
+                                                 "scenarios": list(c.scenarios)} for e, c in row.cells.items()}}
+                                  for row in table.rows]}, indent=2) + "\n"
+
+
 STYLES = {Status.HELD: "green", Status.FAILED: "bold red", Status.ERROR: "red", Status.DIVERGED: "yellow",
           Status.INTERRUPTED: "bold yellow", Status.INCOMPLETE: "bold yellow",
           Status.SKIPPED: "dim", Status.NOT_CHECKED: "dim", Status.BENCHMARK: "cyan", Status.MEASURED: "cyan"}
