@@ -46,7 +46,10 @@ def missing_capabilities(scenario: Scenario, engine) -> list[str]:
 
 def execute_step(ctx: ItemContext, index: int, step, emit: Callable[..., None]) -> list:
     """Run one step, check it, apply its captures and record it (with any benchmark samples)."""
+    started = time.monotonic()
     outcome = STEP_REGISTRY[step.kind].execute(ctx, step.body)
+    if not outcome.duration:   # steps that time nothing themselves (remove, volume, a refusal)
+        outcome.duration = time.monotonic() - started
     checks = evaluate(ctx, index, step.expect, outcome, implicit_success=must_exit_zero(step))
     apply_captures(ctx, step.capture, outcome)
     emit_step(emit, index, step.kind, outcome, checks)
