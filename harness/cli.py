@@ -259,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.set_defaults(func=cmd_compare)
     claims = _subcommand(sub, "claims", help="the claims table: per claim and engine, held, failed, diverged...",
                             description="Read events.jsonl files, run folders or results folders (their "
-                                        "newest run; default: ./results) and print, per claim of CLAIMS.md "
+                                        "newest run; default: ./results) and print, per claim of docs/claims.md "
                                         "and per engine, whether it held. Several runs merge.")
     claims.add_argument("paths", nargs="*", help="events.jsonl files, run folders or results folders")
     claims.add_argument("--results-dir", default="results", metavar="DIR", help="default: ./results")
