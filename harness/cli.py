@@ -323,9 +323,20 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
             if extra:   # said by the subcommand, with its own usage, not the top level's
                 own.error(f"unrecognized arguments: {' '.join(extra)}")
             check_engine_names(args, own)
+            missing = [p for p in getattr(args, "paths", None) or [] if not Path(p).exists()] \
+                if args.command == "run" else []
+            if missing:
+                own.error(f"{', '.join(missing)}: no such file or folder; give scenario files or folders")
         except SystemExit as exc:   # argparse: --help, --version (0) or a usage error (2)
             return int(exc.code or 0)
-        return int(args.func(args, out or sys.stdout))
+        try:
+            return int(args.func(args, out or sys.stdout))
+        except OSError as exc:
+            if args.command in ("run", "ref") or not exc.filename:
+                raise   # an engine or the harness broke: not the user's input
+            # A file the user named cannot be read or written (a folder that does not exist, ...).
+            print(f"seatrial {args.command}: {exc.filename}: {exc.strerror}", file=sys.stderr)
+            return Exit.BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return Exit.INTERRUPTED

@@ -48,6 +48,10 @@ def report_command(paths: list[str], out_dir: str | None, baseline: str | None, 
     except FileNotFoundError as exc:
         print(f"report: {exc}", file=out)
         return 2
+    if baseline and baseline not in results.columns:
+        print(f"report: --baseline {baseline!r} is not an engine in these results; "
+              f"engines: {', '.join(results.columns) or 'none'}", file=out)
+        return 2
     written = render_all(paths, Path(out_dir or "results/report"), baseline=baseline, results=results)
     for path in written if not quiet else ():
         print(f"wrote {path}", file=out)

@@ -146,3 +146,21 @@ def test_clean_caches_asks_every_engine_and_an_adapter_without_the_method_is_a_n
     assert pruning.calls == [("prune_caches",)]
     out = io.StringIO()
     assert main(["clean"], out=out) == Exit.OK and "cache" not in out.getvalue()
+
+
+def test_an_output_path_that_cannot_be_written_is_bad_input_without_a_traceback(tmp_path, capsys):
+    assert main(["schema", "-o", str(tmp_path / "absent" / "schema.json")]) == Exit.BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.startswith("seatrial schema: ") and "No such file or directory" in err
+
+
+def test_run_of_a_path_that_does_not_exist_is_a_usage_error_of_run(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "absent"), "--engine", "reference"]) == Exit.BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.startswith("usage: seatrial run") and "absent: no such file or folder" in err
+
+
+def test_report_baseline_that_is_no_engine_of_the_results_lists_the_engines(tmp_path):
+    out = io.StringIO()
+    assert main(["report", str(RESULTS / "full"), "--baseline", "dockr", "-o", str(tmp_path)], out=out) == Exit.BAD_INPUT
+    assert "--baseline 'dockr' is not an engine in these results; engines: docker, podman" in out.getvalue()
