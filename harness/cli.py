@@ -184,7 +184,7 @@ def _add_verbosity(parser: argparse.ArgumentParser, default) -> None:
     group.add_argument("-q", "--quiet", action="store_true", default=default if default is not None else False,
                        help="print only results and problems")
     group.add_argument("-v", "--verbose", action="count", default=default if default is not None else 0,
-                       help="print more (repeatable): every item's reason, what clean removes")
+                       help="print more: -v every item of a run with its time, -vv every check")
 
 
 def _subcommand(sub, name: str, **kwargs) -> argparse.ArgumentParser:

@@ -103,5 +103,11 @@ class ConsoleReporter:
         for r in results:
             if r.outcome.value in ("skipped", "diverged", "interrupted"):
                 self.console.print(f"  {r.scenario} on {r.engine}: {r.outcome.value}: {r.reason}", markup=False)
+            elif self.verbosity > 0:   # -v: every item, how long it took; -vv: every check it made
+                self.console.print(f"  {r.scenario} on {r.engine}: {SYMBOLS[r.outcome.value]} "
+                                   f"({r.duration:.2f} s, {plural(len(r.checks), 'check')})", markup=False)
+            if self.verbosity > 1:
+                for check in r.checks:
+                    self.console.print(f"    {'ok' if check.ok else 'FAILED'}: {check.message}", markup=False)
         if events_path:
             self.console.print(f"events: {events_path}", markup=False)

@@ -118,3 +118,20 @@ def test_environment_shows_booleans_as_yes_or_no():
 def test_counts_and_nouns_agree():
     assert counts_line(["passed"]) == "1 item: 1 held"
     assert counts_line(["passed", "failed", "passed", "diverged"]) == "4 items: 2 held, 1 FAILED, 1 diverged"
+
+
+def test_verbose_matrix_lists_every_item_and_very_verbose_every_check():
+    from rich.console import Console
+
+    from seatrial.console import ConsoleReporter
+    from seatrial.expectations import Check
+    from seatrial.outcome import ItemResult, Outcome
+    result = ItemResult("echo", "docker", Outcome.PASSED, checks=[Check(0, "exit code", "0", "0", True)], duration=0.31)
+
+    def shown(verbosity: int) -> str:
+        out = io.StringIO()
+        ConsoleReporter(Console(file=out, width=100), verbosity=verbosity).print_matrix([result])
+        return out.getvalue()
+    assert "echo on docker" not in shown(0)
+    assert "  echo on docker: held (0.31 s, 1 check)" in shown(1) and "ok: step 0" not in shown(1)
+    assert "    ok: step 0: exit code: expected 0, got 0" in shown(2)
