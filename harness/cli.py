@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import enum
 import sys
 from pathlib import Path
@@ -69,7 +70,9 @@ def cmd_run(args, out: TextIO) -> int:
         argv.append("-x")
     if args.run_id:
         argv += ["--run-id", args.run_id]
-    code = pytest.main(argv, plugins=[reporter])
+    # With --json, whatever the run itself prints (reaping, leaks) goes to stderr too.
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        code = pytest.main(argv, plugins=[reporter])
     # pytest.main returns after sessionfinish; the plugin instance holds the results.
     from seatrial import plugin as plugin_module
     state = plugin_module.LAST_RUN.state if plugin_module.LAST_RUN else None

@@ -4,6 +4,7 @@ daemon): the benchmark table at the end of `--bench`, one JUnit flavour (`--juni
 from __future__ import annotations
 
 import json
+import os
 import re
 from xml.etree import ElementTree as ET
 
@@ -31,10 +32,16 @@ def test_run_bench_ends_with_medians_intervals_and_ratios(tmp_path):
 
 
 def test_run_junitxml_is_the_report_junit_and_json_is_alone_on_stdout(tmp_path):
+    from seatrial.engines import base
+    from seatrial.engines.reference.adapter import ReferenceEngine
+    root = tmp_path / "reference-root"   # private, with a dead session's volume for the reaper to say it removed
+    ReferenceEngine(root).volume_create(base.VolumeSpec("left", labels={"seatrial.session": "deadbeef"}))
     junit = tmp_path / "junit.xml"
     proc = seatrial("run", str(FIXTURES / "good"), "--engine", "reference", "--results-dir", str(tmp_path / "r"),
-                    "--junitxml", str(junit), "--json", cwd=tmp_path)
+                    "--junitxml", str(junit), "--json", cwd=tmp_path,
+                    env={**os.environ, "SEATRIAL_REFERENCE_ROOT": str(root)})
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "deadbeef" in proc.stderr   # the reaper's line, kept off stdout
     summary = json.loads(proc.stdout)
     [item] = summary["items"]
     assert (item["scenario"], item["engine"], item["outcome"]) == ("echo", "reference", "passed")
