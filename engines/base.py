@@ -218,7 +218,7 @@ class PruneReport:
 
     def summary(self) -> str:
         freed = f", {self.freed_bytes / 2 ** 20:.3g} MiB freed" if self.freed_bytes else ""
-        text = f"removed {self.removed} cache entr{'y' if self.removed == 1 else 'ies'}{freed}"
+        text = f"removed {self.removed} cache {'entry' if self.removed == 1 else 'entries'}{freed}"
         return f"{text} ({self.note})" if self.note else text
 
     def __add__(self, other: "PruneReport") -> "PruneReport":

@@ -126,10 +126,11 @@ def cmd_engines(args, out: TextIO) -> int:
 def cmd_clean(args, out: TextIO) -> int:
     from seatrial.engines.registry import load_engines
     from seatrial.reaper import reap_dead_sessions
+    from seatrial.words import plural
     quiet = verbosity(args) < 0
     engines = [e for e in load_engines(args.engine or None) if e.info().is_available]
     removed = reap_dead_sessions(engines, log=(lambda msg: None) if quiet else (lambda msg: print(msg, file=out)))
-    print(f"clean: removed {len(removed)} resources of dead sessions", file=out)
+    print(f"clean: removed {plural(len(removed), 'resource')} of dead sessions", file=out)
     if args.caches:
         from seatrial.engines.base import prune_caches
         for engine in engines:

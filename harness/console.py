@@ -12,16 +12,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from seatrial.outcome import ItemResult
+from seatrial.words import plural
 
 STYLES = {"passed": "green", "failed": "bold red", "skipped": "yellow", "diverged": "magenta",
           "error": "bold red", "interrupted": "bold yellow"}
 SYMBOLS = {"passed": "held", "failed": "FAILED", "skipped": "skipped", "diverged": "diverged", "error": "ERROR",
            "interrupted": "INTERRUPTED"}
-
-
-def plural(n: int, noun: str) -> str:
-    """'1 item', '2 items': counts and nouns that agree."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def counts_line(outcomes: list[str]) -> str:

@@ -21,6 +21,7 @@ from typing import Iterable
 
 from seatrial.claims import CLAIMS
 from seatrial.events import read_events
+from seatrial.words import plural
 
 BENCHMARK_CLAIMS = ("C04", "C05", "C06")
 
@@ -108,7 +109,7 @@ def claims_table(records: Iterable[dict]) -> ClaimsTable:
             if claim in BENCHMARK_CLAIMS:
                 count = sum(n for (scenario, on), n in samples.items()
                             if on == engine and claim in claims_of.get(scenario, ()))
-                cells[engine] = Cell(Status.MEASURED, f"{count} samples") if count else Cell(Status.BENCHMARK)
+                cells[engine] = Cell(Status.MEASURED, plural(count, "sample")) if count else Cell(Status.BENCHMARK)
                 continue
             items = [(scenario, *outcomes[(scenario, engine)]) for scenario, claims in claims_of.items()
                      if claim in claims and (scenario, engine) in outcomes]

@@ -135,3 +135,9 @@ def test_verbose_matrix_lists_every_item_and_very_verbose_every_check():
     assert "echo on docker" not in shown(0)
     assert "  echo on docker: held (0.31 s, 1 check)" in shown(1) and "ok: step 0" not in shown(1)
     assert "    ok: step 0: exit code: expected 0, got 0" in shown(2)
+
+
+def test_plural_agrees_with_its_count():
+    from seatrial.words import plural
+    assert [plural(1, "item"), plural(2, "item"), plural(0, "resource")] == ["1 item", "2 items", "0 resources"]
+    assert [plural(1, "cache entry"), plural(3, "cache entry")] == ["1 cache entry", "3 cache entries"]
