@@ -206,6 +206,35 @@ class VolumeSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PruneReport:
+    """What `prune_caches` removed: how many cache entries or images, the bytes freed when the
+    engine says, and one line per kind of thing removed (for `seatrial clean --caches -v`)."""
+
+    removed: int = 0
+    freed_bytes: int | None = None
+    details: tuple[str, ...] = ()
+    note: str = ""   # e.g. why nothing could be removed
+
+    def summary(self) -> str:
+        freed = f", {self.freed_bytes / 2 ** 20:.3g} MiB freed" if self.freed_bytes else ""
+        text = f"removed {self.removed} cache {'entry' if self.removed == 1 else 'entries'}{freed}"
+        return f"{text} ({self.note})" if self.note else text
+
+    def __add__(self, other: "PruneReport") -> "PruneReport":
+        freed = None if self.freed_bytes is None and other.freed_bytes is None else \
+            (self.freed_bytes or 0) + (other.freed_bytes or 0)
+        return PruneReport(self.removed + other.removed, freed, self.details + other.details,
+                           "; ".join(n for n in (self.note, other.note) if n))
+
+
+def prune_caches(engine) -> PruneReport:
+    """The engine's prune_caches(), or nothing for an adapter that has none (a plugin written
+    before the method existed): the default is a no-op."""
+    method = getattr(engine, "prune_caches", None)
+    return method() if method is not None else PruneReport(note="this adapter keeps no build cache of its own")
+
+
 @runtime_checkable
 class Engine(Protocol):
     """A container engine as seatrial drives it. Every method may raise EngineError."""
@@ -229,3 +258,6 @@ class Engine(Protocol):
     def volume_create(self, spec: VolumeSpec) -> ResourceRef: ...
     def resources(self, label: str) -> list[ResourceRef]: ...
     def testinfra_host(self, container: str): ...
+    # Remove the build caches seatrial's own builds made (never the base image seatrial/base:*,
+    # never what carries no sign of seatrial). Optional: `prune_caches(engine)` is a no-op without it.
+    def prune_caches(self) -> PruneReport: ...

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Mapping
 
 from seatrial.engines import inspection
-from seatrial.engines.base import (CAPABILITIES, BuildResult, BuildSpec, Capabilities, EngineError,
-                                   EngineInfo, ExecResult, InstructionCache, NetworkSpec,
-                                   ResourceRef, RunResult, RunSpec, VolumeSpec)
+from seatrial.engines.base import (CAPABILITIES, SESSION_LABEL, BuildResult, BuildSpec, Capabilities,
+                                   EngineError, EngineInfo, ExecResult, InstructionCache, NetworkSpec,
+                                   PruneReport, ResourceRef, RunResult, RunSpec, VolumeSpec)
 from seatrial.engines.cli import Cli, failure, label_args, run_args
 from seatrial.engines.hosts import container_host
 
@@ -214,6 +214,20 @@ class CliEngine:
                 name = "" if kind == "image" else n["name"]
                 found.append(ResourceRef(kind, n["id"], name, n["labels"]))
         return found
+
+    def prune_caches(self) -> PruneReport:
+        """Dangling images labelled with a seatrial session: what a rebuild under the same tag
+        leaves (the old image loses its tag). Tagged images (seatrial/base:* among them) and
+        images a container uses are kept."""
+        def dangling() -> list[str]:
+            listed = self.cli.run("list of dangling seatrial images", [
+                "images", "-q", "--no-trunc", "--filter", "dangling=true", "--filter", f"label={SESSION_LABEL}"])
+            return list(dict.fromkeys(listed.stdout.split()))
+        before = dangling()
+        if before:
+            self.cli.run("removal of dangling seatrial images", ["rmi", "--", *before], check=False)
+        removed = len(set(before) - set(dangling()))
+        return PruneReport(removed, None, (f"{removed} dangling images labelled {SESSION_LABEL}",))
 
     def testinfra_host(self, container: str):
         """A pytest-testinfra Host that execs into `container` with this engine's own client."""

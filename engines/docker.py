@@ -9,8 +9,8 @@ import json
 import os
 from pathlib import Path
 
-from seatrial.engines import buildlog, capsets
-from seatrial.engines.base import BuildSpec, EngineError, EngineInfo, InstructionCache
+from seatrial.engines import buildkitcache, buildlog, capsets
+from seatrial.engines.base import BuildSpec, EngineError, EngineInfo, InstructionCache, PruneReport
 from seatrial.engines.cli import Cli, failure
 from seatrial.engines.cliengine import ABSENT, CliEngine
 
@@ -102,3 +102,18 @@ class DockerBuildKitEngine(DockerEngine):
         # BuildKit does not print ENV, CMD, ...: the Dockerfile fills them in, in its order.
         dockerfile = (Path(spec.context) / spec.dockerfile).read_text()
         return buildlog.parse_buildkit(log, dockerfile, spec.target)
+
+    def prune_caches(self) -> PruneReport:
+        """The dangling images (as the classic builder), then the BuildKit cache records that
+        seatrial's builds made, chosen and pruned by id (engines/buildkitcache.py says which)."""
+        report = super().prune_caches()
+        listed = self.cli.run("list of build cache", ["system", "df", "-v", "--format", "{{json .BuildCache}}"])
+        ids = buildkitcache.chosen(buildkitcache.parse_records(listed.stdout))
+        deleted, freed = 0, 0
+        for filters in buildkitcache.prune_filters(ids):
+            proc = self.cli.run("builder prune", ["builder", "prune", "--force", *filters])
+            count, size = buildkitcache.reclaimed(proc.stdout)
+            deleted, freed = deleted + count, freed + (size or 0)
+        return report + PruneReport(deleted, freed, (
+            f"{deleted} BuildKit cache records (of {len(ids)} chosen: built from a local image, or "
+            "build-context snapshots; none in use)",))

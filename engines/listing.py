@@ -9,7 +9,29 @@ from rich.table import Table
 from seatrial.engines.base import CAPABILITIES
 
 
-def print_engines(names: list[str] | None, out: TextIO, *, check: bool = True) -> int:
+def engines_json(engines, broken, fitness: dict) -> str:
+    """One object per engine: its info (versions, runtime, storage, cgroup, rootless), its status
+    (available, degraded, unavailable; from the functional check when it ran), what is broken and
+    what it lacks and why; an engine that cannot load has status "cannot load" and the reason."""
+    import dataclasses
+    import json
+    rows = []
+    for engine in engines:
+        info = engine.info()
+        found = fitness.get(engine.name)
+        status = found.status if found else ("available" if info.is_available else "unavailable")
+        row = {**dataclasses.asdict(info), "extra": dict(info.extra), "status": status,
+               "broken": dict(found.broken) if found else {}, "missing": {}}
+        if info.is_available:
+            caps = engine.capabilities()
+            row["missing"] = {c: caps.reason(c) for c in CAPABILITIES if not caps.has(c)}
+        rows.append(row)
+    rows += [{"name": r.name, "status": "cannot load", "is_available": False, "unavailable_reason": r.load_error}
+             for r in broken]
+    return json.dumps(rows, indent=2) + "\n"
+
+
+def print_engines(names: list[str] | None, out: TextIO, *, check: bool = True, as_json: bool = False) -> int:
     """Exit 0 when at least one engine is available, 3 when none is (or a named one is not, or
     is degraded). With `check`, each available engine also gets the functional check that a run
     makes before its items (seatrial.selfcheck): "degraded" names what is broken and why."""
@@ -21,6 +43,12 @@ def print_engines(names: list[str] | None, out: TextIO, *, check: bool = True) -
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the broken ones get a row of their own below
         engines = load_engines(names)
+    fitness = _functional_checks([e for e in engines if e.info().is_available]) if check else {}
+    if as_json:
+        out.write(engines_json(engines, broken, fitness))
+        usable = [e for e in engines if e.info().is_available
+                  and (e.name not in fitness or fitness[e.name].status == "available")]
+        return 3 if (names and len(usable) < len(engines)) or not usable else 0
     table = Table(title="engines")
     # "rootful socket": where whoever can write is root on the host (claim C30); "-" for none.
     for column in ("engine", "status", "client", "server", "OCI runtime", "storage", "cgroup", "rootless",
@@ -28,7 +56,6 @@ def print_engines(names: list[str] | None, out: TextIO, *, check: bool = True) -
         table.add_column(column)
     missing_lines = []
     available = 0
-    fitness = _functional_checks([e for e in engines if e.info().is_available]) if check else {}
     for engine in engines:
         info = engine.info()
         if not info.is_available:

@@ -46,9 +46,9 @@ def load_engines(names: list[str] | None = None) -> list[Engine]:
     """
     points = registered()
     wanted = list(points) if names is None else list(dict.fromkeys(names))
-    unknown = [n for n in wanted if n not in points]
-    if unknown:
-        raise UnknownEngine("; ".join(_unknown_message(n, sorted(points)) for n in unknown))
+    message = unknown_engines_message(wanted, points)
+    if message:
+        raise UnknownEngine(message)
     engines = []
     for name in wanted:
         try:
@@ -56,6 +56,13 @@ def load_engines(names: list[str] | None = None) -> list[Engine]:
         except Exception as exc:  # a plugin can fail in any way; report it, keep the others
             warnings.warn(_load_message(name, points[name], exc), EngineLoadWarning, stacklevel=2)
     return engines
+
+
+def unknown_engines_message(names: list[str], known=None) -> str:
+    """What is wrong with `names` ("" when every one is registered): each unknown name with a
+    did-you-mean and the list of registered engines."""
+    known = sorted(registered() if known is None else known)
+    return "; ".join(_unknown_message(n, known) for n in dict.fromkeys(names) if n not in known)
 
 
 def describe() -> list[Registered]:

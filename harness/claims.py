@@ -1,7 +1,8 @@
 """The claims a scenario may check, by id, with a one-line title for reports.
 
-Taken from CLAIMS.md (the project's list of behaviours to verify) and kept here so that the
-installed package never reads files outside itself. When CLAIMS.md gains a claim, add it here.
+The titles of docs/claims.md (the project's list of behaviours to verify, each with what a
+scenario must see), kept here so that the installed package never reads files outside itself.
+When docs/claims.md gains a claim, add it here: tests/unit/test_docs.py checks both agree.
 """
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import enum
 import sys
 from pathlib import Path
@@ -20,6 +21,20 @@ class Exit(enum.IntEnum):
     INTERRUPTED = 130
 
 
+def version() -> str:
+    """The installed distribution's version (the checkout's pyproject when not installed)."""
+    from importlib.metadata import PackageNotFoundError, version as dist_version
+    try:
+        return dist_version("seatrial")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def verbosity(args) -> int:
+    """-1 with -q, 0 by default, 1 or more with -v (-vv)."""
+    return -1 if getattr(args, "quiet", False) else getattr(args, "verbose", 0)
+
+
 def default_scenarios(folder: str = "scenarios") -> list[str]:
     """The library to run when no path is given: ./scenarios (or ./benchmarks) if the current
     folder has one, else the one shipped inside the installed package (seatrial/scenarios), else
@@ -33,9 +48,12 @@ def default_scenarios(folder: str = "scenarios") -> list[str]:
 def cmd_run(args, out: TextIO) -> int:
     """Run scenarios through the pytest plugin with seatrial's own progress and matrix."""
     import pytest
+    from rich.console import Console
 
     from seatrial.console import ConsoleReporter
-    reporter = ConsoleReporter()
+    # With --json, stdout carries the JSON summary alone; progress and the matrix go to stderr.
+    console = Console(file=sys.stderr if args.json else out, highlight=False, soft_wrap=True)
+    reporter = ConsoleReporter(console, verbosity=verbosity(args))
     bench = args.bench or args.bench_full
     paths = args.paths or default_scenarios("benchmarks" if bench else "scenarios")
     argv = [*paths, "-p", "no:terminal", "-p", "no:cacheprovider", "--results-dir", args.results_dir]
@@ -50,21 +68,22 @@ def cmd_run(args, out: TextIO) -> int:
         argv += ["--bench"] + (["--bench-full"] if args.bench_full else [])
     if args.exitfirst:
         argv.append("-x")
-    if args.junitxml:
-        argv += ["--junitxml", args.junitxml]
     if args.run_id:
         argv += ["--run-id", args.run_id]
     if args.strict:
         argv.append("--strict-engines")
-    code = pytest.main(argv, plugins=[reporter])
+    # With --json, whatever the run itself prints (reaping, leaks) goes to stderr too.
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        code = pytest.main(argv, plugins=[reporter])
     # pytest.main returns after sessionfinish; the plugin instance holds the results.
     from seatrial import plugin as plugin_module
     state = plugin_module.LAST_RUN.state if plugin_module.LAST_RUN else None
     if plugin_module.LAST_RUN and plugin_module.LAST_RUN.engine_error:
         print(plugin_module.LAST_RUN.engine_error, file=sys.stderr)
         return Exit.ENGINE_UNAVAILABLE
+    events_path = state.events.path if state is not None and state.events else None
     if state is not None:
-        reporter.print_matrix(state.results, state.events.path if state.events else None)
+        reporter.print_matrix(state.results, events_path)
         if state.leaks:
             print("the run left resources behind (listed above): failing the run", file=sys.stderr)
         for reason in state.health.gone.values():
@@ -75,6 +94,10 @@ def cmd_run(args, out: TextIO) -> int:
         for name, reason in plugin_module.LAST_RUN.not_run:
             reason = reason.removeprefix(f"engine {name!r}: ").removeprefix(f"engine '{name}': ")
             print(f"not run on {name}: {reason}", file=sys.stderr)
+    if events_path is not None and (bench or args.junitxml or args.json):
+        from seatrial.reports.runsummary import after_run
+        after_run(Path(events_path), junitxml=args.junitxml, show_benchmarks=bench and not args.json,
+                  as_json=args.json, console=console, out=out)
     if plugin_module.LAST_RUN and plugin_module.LAST_RUN.usage_error:
         print(plugin_module.LAST_RUN.usage_error, file=sys.stderr)
         return Exit.BAD_INPUT
@@ -82,6 +105,7 @@ def cmd_run(args, out: TextIO) -> int:
         print(plugin_module.LAST_RUN.results_error, file=sys.stderr)
         return Exit.RESULTS_UNWRITABLE
     if reporter.interrupted:
+        print("interrupted: the run stopped early; what ran is in the events file", file=sys.stderr)
         return Exit.INTERRUPTED
     if state is not None and (state.health.gone or state.health.degraded()):
         return Exit.ENGINE_UNAVAILABLE
@@ -104,26 +128,44 @@ def cmd_schema(args, out: TextIO) -> int:
 
 def cmd_engines(args, out: TextIO) -> int:
     from seatrial.engines.listing import print_engines
-    return print_engines(args.engine or None, out, check=not args.quick)
+    return print_engines(args.engine or None, out, check=not args.quick, as_json=args.json)
 
 
 def cmd_clean(args, out: TextIO) -> int:
     from seatrial.engines.registry import load_engines
     from seatrial.reaper import reap_dead_sessions
-    engines = [e for e in load_engines(None) if e.info().is_available]
-    removed = reap_dead_sessions(engines, log=lambda msg: print(msg, file=out))
-    print(f"clean: removed {len(removed)} resources of dead sessions", file=out)
+    from seatrial.words import plural
+    quiet = verbosity(args) < 0
+    engines = [e for e in load_engines(args.engine or None) if e.info().is_available]
+    removed = reap_dead_sessions(engines, log=(lambda msg: None) if quiet else (lambda msg: print(msg, file=out)))
+    print(f"clean: removed {plural(len(removed), 'resource')} of dead sessions", file=out)
+    if args.caches:
+        from seatrial.engines.base import prune_caches
+        for engine in engines:
+            pruned = prune_caches(engine)
+            print(f"clean: {engine.name}: {pruned.summary()}", file=out)
+            if not quiet:
+                for line in pruned.details:
+                    print(f"  {line}", file=out)
     return Exit.OK
 
 
 def cmd_report(args, out: TextIO) -> int:
     from seatrial.reports.render import report_command
-    return report_command(args.results, args.output, args.baseline, out)
+    return report_command(args.results, args.output, args.baseline, out, quiet=verbosity(args) < 0)
+
+
+def cmd_completion(args, out: TextIO) -> int:
+    from seatrial.completion import completion_script
+    out.write(completion_script(args.shell, build_parser()))
+    return Exit.OK
 
 
 def cmd_compare(args, out: TextIO) -> int:
     from seatrial.reports.compare import compare_command
-    return compare_command(args.old, args.new, args.fail_over, out)
+    return compare_command(args.old, args.new, args.fail_over, out, as_json=args.json)
+
+
 def cmd_claims(args, out: TextIO) -> int:
     from seatrial.reports.claims import claims_table, events_paths, print_table, read_records, to_markdown
     paths = events_paths([Path(p) for p in args.paths] or [Path(args.results_dir)])
@@ -133,7 +175,10 @@ def cmd_claims(args, out: TextIO) -> int:
               file=sys.stderr)
         return Exit.BAD_INPUT
     table = claims_table(read_records(paths))
-    if args.markdown:
+    if args.json:
+        from seatrial.reports.claims import to_json
+        out.write(to_json(table))
+    elif args.markdown:
         out.write(to_markdown(table))
     else:
         print_table(table, out)
@@ -145,6 +190,21 @@ def cmd_ref(args, out: TextIO) -> int:
     return ref_main(args.ref_args)
 
 
+def _add_verbosity(parser: argparse.ArgumentParser, default) -> None:
+    """-q/-v, taken before or after the subcommand (after it, the defaults do not overwrite)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true", default=default if default is not None else False,
+                       help="print only results and problems")
+    group.add_argument("-v", "--verbose", action="count", default=default if default is not None else 0,
+                       help="print more: -v every item of a run with its time, -vv every check")
+
+
+def _subcommand(sub, name: str, **kwargs) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, **kwargs)
+    _add_verbosity(parser, argparse.SUPPRESS)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seatrial",
@@ -153,9 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="exit codes: 0 all held, 1 some scenario failed, 2 bad input or usage, "
                "3 an engine is unavailable (or went away during the run), 4 a benchmark regression, "
                "5 the results folder cannot be written (disk full), 130 interrupted")
+    parser.add_argument("--version", action="version", version=f"seatrial {version()}")
+    _add_verbosity(parser, None)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run scenarios on engines; print a scenario x engine matrix",
+    run = _subcommand(sub, "run", help="run scenarios on engines; print a scenario x engine matrix",
                          description="Run scenarios (files or folders; default: the scenario library) "
                                      "on every engine found, or those named with --engine. Writes "
                                      "results/<run-id>/events.jsonl.")
@@ -176,26 +238,30 @@ def build_parser() -> argparse.ArgumentParser:
                      help="for CI: every engine seatrial knows must be usable here; one that is unavailable "
                           "or degraded makes the run exit 3 (a default run uses what it finds and lists "
                           "the rest)")
+    run.add_argument("--json", action="store_true",
+                     help="print the run's summary as JSON on stdout (items, outcomes, durations; "
+                          "benchmark medians with --bench); progress goes to stderr")
     run.set_defaults(func=cmd_run)
 
-    validate = sub.add_parser("validate", help="check scenario files; touches no engine",
+    validate = _subcommand(sub, "validate", help="check scenario files; touches no engine",
                               description="Report every problem in every scenario file as "
                                           "file:line:col: key.path: message. Exit 2 if any.")
     validate.add_argument("paths", nargs="*", help="files or folders (default: the scenario library)")
     validate.set_defaults(func=cmd_validate)
 
-    schema = sub.add_parser("schema", help="print or write the scenario JSON Schema (draft-07)")
+    schema = _subcommand(sub, "schema", help="print or write the scenario JSON Schema (draft-07)")
     schema.add_argument("-o", "--output", metavar="PATH", help="write here (e.g. scenarios/schema.json)")
     schema.set_defaults(func=cmd_schema)
 
-    engines = sub.add_parser("engines", help="list engines: versions, runtime, storage, cgroups, what they lack")
-    engines.add_argument("--engine", action="append", default=[], metavar="NAME")
+    engines = _subcommand(sub, "engines", help="list engines: versions, runtime, storage, cgroups, what they lack")
+    engines.add_argument("--engine", action="append", default=[], metavar="NAME", help="only this engine (repeatable)")
+    engines.add_argument("--json", action="store_true", help="print JSON: one object per engine")
     engines.add_argument("--quick", action="store_true",
                          help="skip the functional check (start containers, build, network, volume) "
                               "that says available, degraded or unavailable; only ask each engine")
     engines.set_defaults(func=cmd_engines)
 
-    report = sub.add_parser("report", help="render results: HTML, Markdown, JUnit per engine, JSON summary",
+    report = _subcommand(sub, "report", help="render results: HTML, Markdown, JUnit per engine, JSON summary",
                             description="Render one or many runs (events.jsonl files or folders holding "
                                         "them; several runs and machines merge) into DIR.")
     report.add_argument("results", nargs="+", metavar="RESULTS", help="events.jsonl files or folders (e.g. results/)")
@@ -203,23 +269,40 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--baseline", metavar="ENGINE", help="engine that ratios are relative to (default: the first)")
     report.set_defaults(func=cmd_report)
 
-    compare = sub.add_parser("compare", help="compare two runs' benchmark medians; exit 4 past the gate")
+    compare = _subcommand(sub, "compare", help="compare two runs' benchmark medians; exit 4 past the gate")
     compare.add_argument("old", help="events.jsonl or results folder of the earlier run")
     compare.add_argument("new", help="events.jsonl or results folder of the later run")
     compare.add_argument("--fail-over", default="10%", metavar="PCT",
                          help="a median slower by more than this (and beyond its interval) is a regression (default 10%%)")
+    compare.add_argument("--json", action="store_true", help="print JSON: one object per metric and engine")
     compare.set_defaults(func=cmd_compare)
-    claims = sub.add_parser("claims", help="the claims table: per claim and engine, held, failed, diverged...",
+    claims = _subcommand(sub, "claims", help="the claims table: per claim and engine, held, failed, diverged...",
                             description="Read events.jsonl files, run folders or results folders (their "
-                                        "newest run; default: ./results) and print, per claim of CLAIMS.md "
+                                        "newest run; default: ./results) and print, per claim of docs/claims.md "
                                         "and per engine, whether it held. Several runs merge.")
     claims.add_argument("paths", nargs="*", help="events.jsonl files, run folders or results folders")
     claims.add_argument("--results-dir", default="results", metavar="DIR", help="default: ./results")
     claims.add_argument("--markdown", action="store_true", help="print GitHub Markdown instead")
+    claims.add_argument("--json", action="store_true", help="print JSON: per claim, per engine, status and reason")
     claims.set_defaults(func=cmd_claims)
 
-    clean = sub.add_parser("clean", help="remove what dead seatrial sessions left in every engine")
+    clean = _subcommand(sub, "clean", help="remove what dead seatrial sessions left in every engine",
+                        description="Remove the resources of dead sessions (their lock is free) in every "
+                                    "available engine; with --caches, also the build caches that seatrial's "
+                                    "builds made (the base image seatrial/base:* is kept).")
+    clean.add_argument("--caches", action="store_true",
+                       help="also remove build caches: dangling seatrial-labelled images, BuildKit cache, "
+                            "the reference runtime's build cache")
+    clean.add_argument("--engine", action="append", default=[], metavar="NAME",
+                       help="only this engine (repeatable; default: every available one)")
     clean.set_defaults(func=cmd_clean)
+
+    completion = _subcommand(sub, "completion", help="print a shell completion script (bash or zsh)",
+                             description="Print a completion script generated from this command's own "
+                                         "options. bash: eval \"$(seatrial completion bash)\" in ~/.bashrc; "
+                                         "zsh: the same in ~/.zshrc.")
+    completion.add_argument("shell", choices=["bash", "zsh"])
+    completion.set_defaults(func=cmd_completion)
 
     ref = sub.add_parser("ref", help="debug the bundled reference runtime: build, run, exec, ps, images, rm, logs",
                          add_help=False)
@@ -228,15 +311,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_engine_names(args, parser: argparse.ArgumentParser) -> None:
+    """An unknown --engine is a usage error of the subcommand that took it (exit 2, its usage),
+    decided before anything runs, on every subcommand alike."""
+    names = getattr(args, "engine", None)
+    if not names:
+        return
+    from seatrial.engines.registry import unknown_engines_message
+    message = unknown_engines_message(names)
+    if message:
+        parser.error(message)
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["ref"]:
-        # Everything after `ref` belongs to the reference runtime's own parser (--help included).
-        from seatrial.engines.reference.cli import main as ref_main
-        return ref_main(argv[1:])
-    args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args, out or sys.stdout))
+        if argv[:1] == ["ref"]:
+            # Everything after `ref` belongs to the reference runtime's own parser (--help included).
+            from seatrial.engines.reference.cli import main as ref_main
+            return ref_main(argv[1:])
+        parser = build_parser()
+        try:
+            args, extra = parser.parse_known_args(argv)
+            own = _subparsers(parser).get(args.command, parser)
+            if extra:   # said by the subcommand, with its own usage, not the top level's
+                own.error(f"unrecognized arguments: {' '.join(extra)}")
+            check_engine_names(args, own)
+            missing = [p for p in getattr(args, "paths", None) or [] if not Path(p).exists()] \
+                if args.command == "run" else []
+            if missing:
+                own.error(f"{', '.join(missing)}: no such file or folder; give scenario files or folders")
+        except SystemExit as exc:   # argparse: --help, --version (0) or a usage error (2)
+            return int(exc.code or 0)
+        try:
+            return int(args.func(args, out or sys.stdout))
+        except OSError as exc:
+            if args.command in ("run", "ref") or not exc.filename:
+                raise   # an engine or the harness broke: not the user's input
+            # A file the user named cannot be read or written (a folder that does not exist, ...).
+            print(f"seatrial {args.command}: {exc.filename}: {exc.strerror}", file=sys.stderr)
+            return Exit.BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return Exit.INTERRUPTED

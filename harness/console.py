@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from seatrial.outcome import ItemResult
+from seatrial.words import plural
 
 STYLES = {"passed": "green", "failed": "bold red", "skipped": "yellow", "diverged": "magenta",
           "error": "bold red", "interrupted": "bold yellow"}
@@ -19,38 +20,55 @@ SYMBOLS = {"passed": "held", "failed": "FAILED", "skipped": "skipped", "diverged
            "interrupted": "INTERRUPTED"}
 
 
+def counts_line(outcomes: list[str]) -> str:
+    """'4 items: 3 held, 1 FAILED', with the words of the matrix (held, not passed)."""
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome] = counts.get(outcome, 0) + 1
+    order = [o for o in SYMBOLS if o in counts] + sorted(o for o in counts if o not in SYMBOLS)
+    return f"{plural(len(outcomes), 'item')}: " + ", ".join(f"{counts[o]} {SYMBOLS.get(o, o)}" for o in order)
+
+
 class ConsoleReporter:
-    def __init__(self, console: Console | None = None):
+    """Progress lines and the matrix. Verbosity -1 (-q) prints no progress, 1 (-v) every reason."""
+
+    def __init__(self, console: Console | None = None, verbosity: int = 0):
         self.console = console or Console(highlight=False, soft_wrap=True)
+        self.verbosity = verbosity
         self.total = 0
         self.done = 0
         self.collect_errors: list[str] = []
         self.interrupted = False
         self._started: dict[str, float] = {}
+        self._width: dict[str, int] = {}   # nodeid -> items it stands for (a benchmark: one per engine)
 
     def pytest_collectreport(self, report):
         if report.failed:
             self.collect_errors.append(str(report.longrepr))
 
     def pytest_collection_finish(self, session):
-        self.total = len(session.items)
+        # An item is a scenario on an engine; a benchmark is one pytest item over all its engines.
+        self._width = {item.nodeid: len(getattr(item, "engines", None) or [None]) for item in session.items}
+        self.total = sum(self._width.values())
         for error in self.collect_errors:
             self.console.print(error, markup=False, style="red")
-        if not self.collect_errors:
-            self.console.print(f"seatrial: {self.total} items (scenario x engine)")
+        if not self.collect_errors and self.verbosity >= 0:
+            self.console.print(f"seatrial: {plural(self.total, 'item')} (scenario x engine)")
 
     def pytest_runtest_logstart(self, nodeid, location):
         self._started[nodeid] = time.monotonic()
 
     def pytest_runtest_logreport(self, report):
         if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-            self.done += 1
+            self.done += self._width.get(report.nodeid, 1)
             item_name = report.nodeid.split("::")[-1]
             outcome = dict(report.user_properties).get("outcome") or report.outcome
             elapsed = time.monotonic() - self._started.get(report.nodeid, time.monotonic())
             style = STYLES.get(outcome, "")
-            self.console.print(f"\\[{self.done}/{self.total}] {escape(item_name)} [{style}]{outcome}[/] ({elapsed:.1f}s)")
-            if outcome in ("failed", "error") and report.longrepr:
+            if self.verbosity >= 0:
+                self.console.print(f"\\[{self.done}/{self.total}] {escape(item_name)} "
+                                   f"[{style}]{SYMBOLS.get(outcome, outcome)}[/] ({elapsed:.1f}s)")
+            if (outcome in ("failed", "error") or self.verbosity > 0) and report.longrepr:
                 text = str(report.longrepr)
                 self.console.print("    " + text.replace("\n", "\n    "), markup=False)
 
@@ -77,12 +95,15 @@ class ConsoleReporter:
                 cells.append("" if r is None else f"[{STYLES[r.outcome.value]}]{SYMBOLS[r.outcome.value]}[/]")
             table.add_row(escape(scenario), *cells)
         self.console.print(table)
-        counts: dict[str, int] = {}
-        for r in results:
-            counts[r.outcome.value] = counts.get(r.outcome.value, 0) + 1
-        self.console.print(", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+        self.console.print(counts_line([r.outcome.value for r in results]))
         for r in results:
             if r.outcome.value in ("skipped", "diverged", "interrupted"):
                 self.console.print(f"  {r.scenario} on {r.engine}: {r.outcome.value}: {r.reason}", markup=False)
+            elif self.verbosity > 0:   # -v: every item, how long it took; -vv: every check it made
+                self.console.print(f"  {r.scenario} on {r.engine}: {SYMBOLS[r.outcome.value]} "
+                                   f"({r.duration:.2f} s, {plural(len(r.checks), 'check')})", markup=False)
+            if self.verbosity > 1:
+                for check in r.checks:
+                    self.console.print(f"    {'ok' if check.ok else 'FAILED'}: {check.message}", markup=False)
         if events_path:
             self.console.print(f"events: {events_path}", markup=False)

@@ -10,6 +10,7 @@ from typing import Callable, Iterable
 
 from seatrial.engines.base import SESSION_LABEL, Engine, EngineError, ResourceRef
 from seatrial.session import forget_dead_locks, is_alive
+from seatrial.words import plural
 
 # Containers hold images, networks and volumes: remove them first; images last among the
 # removable-by-force kinds because a child image pins its parent.
@@ -71,7 +72,7 @@ def reap_dead_sessions(engines: Iterable[Engine], *, log: Callable[[str], None] 
             left = remove_all(engine, dead)
         gone = [r for r in dead if r not in left]
         removed.extend(gone)
-        log(f"reaper: removed {len(gone)} resources of dead sessions {', '.join(sessions)} from {engine.name}")
+        log(f"reaper: removed {plural(len(gone), 'resource')} of dead sessions {', '.join(sessions)} from {engine.name}")
         for ref in left:
             log(f"reaper: could not remove {ref.kind} {ref.handle} from {engine.name}")
     for engine in engines:

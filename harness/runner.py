@@ -62,7 +62,10 @@ def missing_capabilities(scenario: Scenario, engine) -> list[str]:
 
 def execute_step(ctx: ItemContext, index: int, step, emit: Callable[..., None]) -> list:
     """Run one step, check it, apply its captures and record it (with any benchmark samples)."""
+    started = time.monotonic()
     outcome = STEP_REGISTRY[step.kind].execute(ctx, step.body)
+    if not outcome.duration:   # steps that time nothing themselves (remove, volume, a refusal)
+        outcome.duration = time.monotonic() - started
     checks = evaluate(ctx, index, step.expect, outcome, implicit_success=must_exit_zero(step))
     where = ", ".join(filter(None, (step.kind, ctx.scenario.step_place(index))))
     checks = [dataclasses.replace(c, where=where, what=_timed_out(c.what, outcome) if not c.ok else c.what)

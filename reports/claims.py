@@ -21,6 +21,7 @@ from typing import Iterable
 
 from seatrial.claims import CLAIMS
 from seatrial.events import read_events
+from seatrial.words import plural
 
 BENCHMARK_CLAIMS = ("C04", "C05", "C06")
 
@@ -108,7 +109,7 @@ def claims_table(records: Iterable[dict]) -> ClaimsTable:
             if claim in BENCHMARK_CLAIMS:
                 count = sum(n for (scenario, on), n in samples.items()
                             if on == engine and claim in claims_of.get(scenario, ()))
-                cells[engine] = Cell(Status.MEASURED, f"{count} samples") if count else Cell(Status.BENCHMARK)
+                cells[engine] = Cell(Status.MEASURED, plural(count, "sample")) if count else Cell(Status.BENCHMARK)
                 continue
             items = [(scenario, *outcomes[(scenario, engine)]) for scenario, claims in claims_of.items()
                      if claim in claims and (scenario, engine) in outcomes]
@@ -166,6 +167,16 @@ def to_markdown(table: ClaimsTable) -> str:
         lines.append(f"| {row.claim} {row.title} | " + " | ".join(marks) + " |")
     sockets = [table.sockets_line()] if table.rootful_sockets else []
     return "\n".join(lines + [""] + [f"{i}. {n}" for i, n in enumerate(notes, 1)] + sockets) + "\n"
+
+
+def to_json(table: ClaimsTable) -> str:
+    """The table as JSON: engines, then per claim its title and per engine status, reason, scenarios."""
+    import json
+    return json.dumps({"engines": list(table.engines), "rootful_sockets": dict(table.rootful_sockets),
+                       "claims": [{"claim": row.claim, "title": row.title,
+                                   "cells": {e: {"status": c.status.value, "reason": c.reason,
+                                                 "scenarios": list(c.scenarios)} for e, c in row.cells.items()}}
+                                  for row in table.rows]}, indent=2) + "\n"
 
 
 STYLES = {Status.HELD: "green", Status.FAILED: "bold red", Status.ERROR: "red", Status.DIVERGED: "yellow",

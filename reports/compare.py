@@ -6,10 +6,12 @@ new/old lies above 1: a slowdown the noise could explain is shown as inconclusiv
 """
 from __future__ import annotations
 
+import json
 import re
+import sys
 from typing import TextIO
 
-from seatrial.reports.html import _num
+from seatrial.reports.numbers import interval, ratio
 from seatrial.reports.results import kept_samples, load_results
 from seatrial.reports.stats import median_interval, ratio_interval
 
@@ -47,26 +49,58 @@ def compare(old_paths, new_paths, gate: float) -> list[dict]:
     return rows
 
 
-def compare_command(old: str, new: str, fail_over: str, out: TextIO) -> int:
+WIDTH = 100   # the widest line compare prints: fits a terminal, a CI log, a review comment
+
+
+def _row_json(r: dict) -> dict:
+    o, n, q = r["old"], r["new"], r["ratio"]
+    return {"scenario": r["scenario"], "metric": r["metric"], "engine": r["engine"], "unit": r["unit"],
+            "old": {"median": o.estimate, "low": o.low, "high": o.high},
+            "new": {"median": n.estimate, "low": n.low, "high": n.high},
+            "ratio": {"estimate": q.estimate, "low": q.low, "high": q.high}, "verdict": r["verdict"]}
+
+
+def compare_lines(rows: list[dict], gate: float) -> list[str]:
+    """The table, grouped by scenario/metric, one line per engine, no line wider than WIDTH."""
+    cells = [(r["engine"], interval(r["old"].estimate, r["old"].low, r["old"].high, r["unit"]),
+              interval(r["new"].estimate, r["new"].low, r["new"].high, r["unit"]),
+              ratio(r["ratio"].estimate, r["ratio"].low, r["ratio"].high), r["verdict"]) for r in rows]
+    header = ("engine", "old median (95% CI)", "new median (95% CI)", "new/old (95% CI)", "verdict")
+    widths = [max(len(c[i]) for c in [header, *cells]) for i in range(5)]
+    fixed = 2 + sum(widths[1:]) + 2 * 4
+    widths[0] = min(widths[0], max(8, WIDTH - fixed))
+
+    def line(values) -> str:
+        text = "  " + "  ".join(v[:w].ljust(w) for v, w in zip(values, widths))
+        return text.rstrip()[:WIDTH]
+    lines = [line(header)]
+    group = None
+    for r, c in zip(rows, cells):
+        if (r["scenario"], r["metric"]) != group:
+            group = (r["scenario"], r["metric"])
+            lines.append(f"{r['scenario']}/{r['metric']}"[:WIDTH])
+        lines.append(line(c))
+    regressed = sum(r["verdict"] == "REGRESSION" for r in rows)
+    lines.append(f"{regressed} regression{'' if regressed == 1 else 's'} past the {gate:.0%} gate")
+    return lines
+
+
+def compare_command(old: str, new: str, fail_over: str, out: TextIO, *, as_json: bool = False) -> int:
     """Print the comparison; 4 when any metric regressed past the gate, 2 on bad input, else 0."""
     try:
         gate = parse_gate(fail_over)
         rows = compare([old], [new], gate)
     except (ValueError, FileNotFoundError) as exc:
-        print(f"compare: {exc}", file=out)
+        print(f"compare: {exc}", file=sys.stderr if as_json else out)
         return 2
     if not rows:
-        print("compare: no benchmark metric is in both runs", file=out)
+        print("compare: no benchmark metric is in both runs", file=sys.stderr if as_json else out)
         return 2
-    print(f"{'scenario/metric':40} {'engine':16} {'old median (95% CI)':32} {'new median (95% CI)':32} "
-          f"{'new/old (95% CI)':20} verdict", file=out)
-    for r in rows:
-        o, n, q = r["old"], r["new"], r["ratio"]
-        unit = r["unit"]
-        print(f"{r['scenario'] + '/' + r['metric']:40} {r['engine']:16} "
-              f"{_num(o.estimate, unit) + ' (' + _num(o.low, unit) + '–' + _num(o.high, unit) + ')':32} "
-              f"{_num(n.estimate, unit) + ' (' + _num(n.low, unit) + '–' + _num(n.high, unit) + ')':32} "
-              f"{f'{q.estimate:.2f} ({q.low:.2f}–{q.high:.2f})':20} {r['verdict']}", file=out)
     regressed = [r for r in rows if r["verdict"] == "REGRESSION"]
-    print(f"{len(regressed)} regression(s) past the {gate:.0%} gate", file=out)
+    if as_json:
+        json.dump({"gate": gate, "regressions": len(regressed), "rows": [_row_json(r) for r in rows]}, out, indent=2)
+        out.write("\n")
+    else:
+        for text in compare_lines(rows, gate):
+            print(text, file=out)
     return 4 if regressed else 0

@@ -7,11 +7,15 @@ then by scenario, with reasons on hover and below); where engines disagree and w
 from __future__ import annotations
 
 import os
+import re
 import time
 from html import escape
 from typing import Callable
 
 from seatrial.reports import plots, tables
+from seatrial.reports.numbers import num as _num
+from seatrial.reports.numbers import ratio as _ratio
+from seatrial.reports.numbers import sig
 from seatrial.reports.results import Results
 
 CSS = """
@@ -55,20 +59,19 @@ def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozen
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _num(value, unit: str = "") -> str:
-    if value is None:
-        return ""
-    if unit == "s":
-        return f"{value * 1000:.1f} ms" if value < 10 else f"{value:.2f} s"
-    if unit == "bytes":
-        return f"{value / 2 ** 20:.2f} MiB"
-    return f"{value:.3g}"
+def _code_spans(text: str) -> str:
+    """Escaped text with `code spans` (claim titles: `RUN`, `CMD`) as <code>, not literal backticks."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(text))
+
+
+def _yes_no(value) -> str:
+    return ("yes" if value else "no") if isinstance(value, bool) else str(value)
 
 
 def section_runs(results: Results, out_dir) -> str:
     rows = [[escape(r["run_id"]), escape(r["host"]), time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r["started"])),
              "complete" if r["complete"] else '<b class="warn">incomplete (no run_end)</b>',
-             escape(", ".join(f"{n} {k}" for k, n in sorted(r["counts"].items())))] for r in tables.runs(results)]
+             escape(tables.counts_text(r["counts"]))] for r in tables.runs(results)]
     banner = "".join(f'<div class="banner">Run {escape(r.run_id)} is incomplete: it has no end record '
                      "(killed or still running); items without an end are shown as incomplete.</div>"
                      for r in results.incomplete_runs)
@@ -77,7 +80,7 @@ def section_runs(results: Results, out_dir) -> str:
 
 def section_claims(results: Results, out_dir) -> str:
     columns = results.columns
-    rows = [[f"<b>{escape(r['claim'])}</b> {escape(r['title'])}",
+    rows = [[f"<b>{escape(r['claim'])}</b> {_code_spans(r['title'])}",
              *(_cell(r["cells"].get(c), "scenarios: " + ", ".join(r["cells"].get(c, {}).get("scenarios", [])))
                for c in columns)] for r in tables.claim_matrix(results)]
     return _table(["claim", *columns], rows)
@@ -107,7 +110,7 @@ def section_divergences(results: Results, out_dir) -> str:
 
 def section_environment(results: Results, out_dir) -> str:
     keys = ["host", "kernel", "engine", "client", "server", "runtime", "storage", "cgroup", "rootless"]
-    return _table(keys, [[escape(str(row[k])) for k in keys] for row in tables.environment(results)])
+    return _table(keys, [[escape(_yes_no(row[k])) for k in keys] for row in tables.environment(results)])
 
 
 def section_timings(results: Results, out_dir, baseline: str | None = None) -> str:
@@ -117,7 +120,7 @@ def section_timings(results: Results, out_dir, baseline: str | None = None) -> s
     body = [[escape(r["scenario"]), escape(r["metric"]), escape(r["engine"]), str(r["n"]), _num(r["median"], r["unit"]),
              f"{_num(r['ci_low'], r['unit'])} – {_num(r['ci_high'], r['unit'])}", _num(r["p90"], r["unit"]),
              _num(r["p99"], r["unit"]), f"{r['cv']:.0%}", str(r["outliers"]),
-             "" if r["ratio"] is None else f"{r['ratio']:.2f} ({r['ratio_low']:.2f}–{r['ratio_high']:.2f})",
+             _ratio(r["ratio"], r["ratio_low"], r["ratio_high"]),
              "".join(f'<div class="warn">{escape(w)}</div>' for w in r["warnings"])] for r in rows]
     table = _table(["scenario", "metric", "engine", "n", "median", "95% CI of median", "p90", "p99", "CV",
                     "outliers", f"ratio to {rows[0]['baseline']} (95% CI)", "warnings"], body, {3, 4, 5, 6, 7, 8, 9})
@@ -128,7 +131,7 @@ def section_ratios(results: Results, out_dir) -> str:
     rows = tables.metric_ratios(results)
     if not rows:
         return "<p>No declared ratios in these results.</p>"
-    body = [[escape(r["ratio"]), escape(r["engine"]), f"{r['estimate']:.3f}", f"{r['low']:.3f} – {r['high']:.3f}",
+    body = [[escape(r["ratio"]), escape(r["engine"]), sig(r["estimate"]), f"{sig(r['low'])} – {sig(r['high'])}",
              escape(r["summary"])] for r in rows]
     return (_table(["ratio", "engine", "estimate", "95% CI", "what"], body, {2, 3})
             + '<div class="plots">' + plots.ratios(rows, "declared ratios (95% CI)", "estimate")

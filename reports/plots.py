@@ -8,14 +8,31 @@ from __future__ import annotations
 import io
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
+from seatrial.reports import numbers  # noqa: E402
 from seatrial.reports.results import Results, kept_samples  # noqa: E402
 
 matplotlib.rcParams.update({"svg.hashsalt": "seatrial", "svg.fonttype": "none", "font.size": 9})
-COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+# matplotlib's tab10; with the markers and line styles below, the first 40 series all differ.
+COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+LINESTYLES = ["-", "--", ":", "-."]
+
+
+def style(i: int) -> dict:
+    """The i-th series' colour, marker and line style: no two of the first 40 are alike."""
+    return {"color": COLOURS[i % len(COLOURS)], "marker": MARKERS[i % len(MARKERS)],
+            "linestyle": LINESTYLES[(i // len(COLOURS)) % len(LINESTYLES)]}
+
+
+def _legend_outside(ax, **kwargs) -> None:
+    """The legend right of the plot, never over the data."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, fontsize=7, **kwargs)
 
 
 def _svg(fig) -> str:
@@ -27,11 +44,7 @@ def _svg(fig) -> str:
 
 
 def _scale(unit: str, values) -> tuple[float, str]:
-    if unit == "s":
-        return (1000.0, "ms") if max(values, default=0) < 10 else (1.0, "s")
-    if unit == "bytes":
-        return 1 / 2 ** 20, "MiB"
-    return 1.0, unit
+    return numbers.scale(unit, max(values, default=0))
 
 
 def distributions(results: Results) -> dict[str, str]:
@@ -72,6 +85,7 @@ def ratios(rows: list[dict], title: str, key: str) -> str:
     ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
     ax.set_yticks(list(y), labels)
     ax.set_xscale("log")
+    ax.set_xlabel("ratio, log scale (1: no difference)")
     ax.set_title(title, fontsize=9)
     ax.grid(axis="x", alpha=0.3, which="both")
     return _svg(fig)
@@ -93,29 +107,53 @@ def density_curve(rows: list[dict]) -> str:
             ax.errorbar(x, [r["median"] * scale for r in mine],
                         yerr=[[(r["median"] - r["ci_low"]) * scale for r in mine],
                               [(r["ci_high"] - r["median"]) * scale for r in mine]],
-                        marker="o", capsize=3, label=engine, color=COLOURS[i % len(COLOURS)])
+                        capsize=3, label=engine, **style(i))
         ax.set_xlabel("containers up at once")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    handles = {label: h for ax in axes for h, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), title="engine", loc="upper left", bbox_to_anchor=(1.0, 0.95),
+               fontsize=7)
+    fig.tight_layout()
     return _svg(fig)
+
+
+def history_figure(rows: list[dict]):
+    """The history figure (None when no series has two runs): one panel per unit, each run a
+    tick labelled with its id, one series per metric and engine, the legend beside the panels."""
+    series: dict[str, list[dict]] = {}
+    for r in rows:
+        series.setdefault(f"{r['scenario']}/{r['metric']} [{r['engine']}]", []).append(r)
+    series = {k: v for k, v in sorted(series.items()) if len(v) > 1}
+    if not series:
+        return None
+    run_ids = [r["run_id"] for r in sorted(rows, key=lambda r: r["started"])]
+    run_ids = list(dict.fromkeys(run_ids))
+    units = list(dict.fromkeys(points[0]["unit"] for points in series.values()))
+    fig, axes = plt.subplots(len(units), 1, figsize=(7, 2.6 * len(units)), squeeze=False, sharex=True)
+    for ax, unit in zip(axes[:, 0], units):
+        mine = {k: v for k, v in series.items() if v[0]["unit"] == unit}
+        factor, shown = _scale(unit, [p["median"] for v in mine.values() for p in v])
+        values = []
+        for label, points in mine.items():
+            i = list(series).index(label)
+            y = [p["median"] * factor for p in points]
+            values += y
+            ax.plot([run_ids.index(p["run_id"]) for p in points], y, label=label, **style(i))
+        if min(values) > 0 and max(values) / min(values) > 30:
+            ax.set_yscale("log")   # medians orders of magnitude apart: each stays readable
+            ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.set_ylabel(f"median ({shown})" if shown else "median")
+        ax.grid(alpha=0.3)
+        _legend_outside(ax)
+    bottom = axes[-1, 0]
+    bottom.set_xticks(range(len(run_ids)), run_ids, rotation=20, ha="right", fontsize=7)
+    bottom.set_xlim(-0.3, len(run_ids) - 0.7)
+    bottom.set_xlabel("run (oldest first)")
+    return fig
 
 
 def history(rows: list[dict]) -> str:
     """Median per run over time, one line per metric and engine (needs two runs or more)."""
-    series: dict[str, list[dict]] = {}
-    for r in rows:
-        series.setdefault(f"{r['metric']} [{r['engine']}]", []).append(r)
-    series = {k: v for k, v in series.items() if len(v) > 1}
-    if not series:
-        return ""
-    fig, ax = plt.subplots(figsize=(6, 3))
-    for i, (label, points) in enumerate(sorted(series.items())):
-        ax.plot(range(len(points)), [p["median"] for p in points], marker="o", label=label,
-                color=COLOURS[i % len(COLOURS)])
-    ax.set_xlabel("run (oldest first)")
-    ax.set_ylabel("median")
-    ax.set_yscale("log")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    return _svg(fig)
+    fig = history_figure(rows)
+    return _svg(fig) if fig is not None else ""

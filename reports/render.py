@@ -40,15 +40,20 @@ def render_all(paths, out_dir: Path, *, baseline: str | None = None, generated: 
     return written
 
 
-def report_command(paths: list[str], out_dir: str | None, baseline: str | None, out: TextIO) -> int:
+def report_command(paths: list[str], out_dir: str | None, baseline: str | None, out: TextIO, *,
+                   quiet: bool = False) -> int:
     """Render; print what was written and which runs were incomplete. 2 when nothing to read."""
     try:
         results = load_results(paths)
     except FileNotFoundError as exc:
         print(f"report: {exc}", file=out)
         return 2
+    if baseline and baseline not in results.columns:
+        print(f"report: --baseline {baseline!r} is not an engine in these results; "
+              f"engines: {', '.join(results.columns) or 'none'}", file=out)
+        return 2
     written = render_all(paths, Path(out_dir or "results/report"), baseline=baseline, results=results)
-    for path in written:
+    for path in written if not quiet else ():
         print(f"wrote {path}", file=out)
     for run in results.incomplete_runs:
         unfinished = results.items[(results.items["run_id"] == run.run_id)

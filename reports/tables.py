@@ -69,6 +69,12 @@ def environment(results: Results) -> list[dict]:
     return list(rows.values())
 
 
+def counts_text(counts: dict) -> str:
+    """'4 items: 3 held, 1 FAILED' from a run_end's counts by outcome, with the matrix's words."""
+    from seatrial.console import counts_line
+    return counts_line([outcome for outcome, n in counts.items() for _ in range(n)]) if counts else ""
+
+
 def runs(results: Results) -> list[dict]:
     return [{"run_id": r.run_id, "host": r.host.get("hostname", ""), "started": r.started,
              "complete": r.is_complete, "counts": r.counts} for r in results.runs]

@@ -9,7 +9,10 @@ import json
 from xml.etree import ElementTree as ET
 
 from seatrial.reports import tables
-from seatrial.reports.html import LABELS, _num
+from seatrial.reports.html import LABELS
+from seatrial.reports.numbers import num as _num
+from seatrial.reports.numbers import ratio as _ratio
+from seatrial.reports.numbers import sig
 from seatrial.reports.results import Results, latest_items
 
 SUMMARY_VERSION = 1
@@ -40,38 +43,62 @@ def render_markdown(results: Results, baseline: str | None = None) -> str:
         lines += ["", "## Timings (median, 95% CI)", "", "| scenario | metric | engine | n | median | 95% CI | "
                   f"ratio to {rows[0]['baseline']} | warnings |", "|---|---|---|---|---|---|---|---|"]
         for r in rows:
-            ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f} ({r['ratio_low']:.2f}–{r['ratio_high']:.2f})"
+            ratio = _ratio(r["ratio"], r["ratio_low"], r["ratio_high"])
             lines.append(f"| {r['scenario']} | {r['metric']} | {r['engine']} | {r['n']} | {_num(r['median'], r['unit'])} "
                          f"| {_num(r['ci_low'], r['unit'])} – {_num(r['ci_high'], r['unit'])} | {ratio} | "
                          f"{'; '.join(r['warnings'])} |")
     ratios = tables.metric_ratios(results)
     if ratios:
         lines += ["", "## Ratios", "", "| ratio | engine | estimate | 95% CI |", "|---|---|---|---|"]
-        lines += [f"| {r['ratio']} | {r['engine']} | {r['estimate']:.3f} | {r['low']:.3f} – {r['high']:.3f} |" for r in ratios]
+        lines += [f"| {r['ratio']} | {r['engine']} | {sig(r['estimate'])} | {sig(r['low'])} – {sig(r['high'])} |" for r in ratios]
     return "\n".join(lines) + "\n"
+
+
+# One JUnit flavour for `seatrial report` (junit-<engine>.xml) and `seatrial run --junitxml`:
+# <testsuites> of one <testsuite> per engine column, a <testcase> per scenario with its duration.
+# CI tools count diverged as skipped (a documented difference is not a pass), errors apart.
+JUNIT_TAGS = {"failed": "failure", "incomplete": "error", "error": "error", "interrupted": "error",
+              "skipped": "skipped", "diverged": "skipped"}
+
+
+def _junit_suite(column: str, group) -> ET.Element:
+    tags = [JUNIT_TAGS.get(o) for o in group["outcome"]]
+    suite = ET.Element("testsuite", name=f"seatrial.{column}", tests=str(len(group)),
+                       failures=str(tags.count("failure")), errors=str(tags.count("error")),
+                       skipped=str(tags.count("skipped")), time=f"{float(group['duration'].sum()):.3f}")
+    for r in group.sort_values("scenario").itertuples():
+        case = ET.SubElement(suite, "testcase", classname=f"seatrial.{column}", name=r.scenario, file=r.file,
+                             time=f"{float(r.duration):.3f}")
+        ET.SubElement(case, "properties").append(ET.Element("property", name="outcome", value=r.outcome))
+        tag = JUNIT_TAGS.get(r.outcome)
+        if tag:
+            reason = r.reason or r.outcome
+            message = f"diverged: {reason}" if r.outcome == "diverged" else reason
+            detail = "\n".join([r.reason, *r.failed_checks]).strip()
+            ET.SubElement(case, tag, message=message[:500]).text = (detail or None) if tag != "skipped" else None
+    return suite
+
+
+def _junit_document(suites: list[ET.Element]) -> str:
+    root = ET.Element("testsuites", name="seatrial",
+                      **{k: str(sum(int(s.get(k)) for s in suites)) for k in ("tests", "failures", "errors", "skipped")},
+                      time=f"{sum(float(s.get('time')) for s in suites):.3f}")
+    root.extend(suites)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def render_junit(results: Results) -> dict[str, str]:
     """One JUnit XML document per engine column: a testcase per scenario (latest run)."""
-    out = {}
     latest = latest_items(results)
-    for column, group in latest.groupby("column", sort=True):
-        suite = ET.Element("testsuite", name=f"seatrial.{column}", tests=str(len(group)),
-                           failures=str(int((group["outcome"].isin(["failed", "incomplete"])).sum())),
-                           errors=str(int((group["outcome"].isin(["error", "interrupted"])).sum())),
-                           skipped=str(int((group["outcome"] == "skipped").sum())))
-        for r in group.sort_values("scenario").itertuples():
-            case = ET.SubElement(suite, "testcase", classname=f"seatrial.{column}", name=r.scenario, file=r.file)
-            detail = "\n".join([r.reason, *r.failed_checks]).strip()
-            tag = {"failed": "failure", "incomplete": "failure", "error": "error", "interrupted": "error",
-                   "skipped": "skipped"}.get(r.outcome)
-            if r.outcome == "diverged":
-                ET.SubElement(case, "properties").append(ET.Element("property", name="diverged", value=r.reason))
-            elif tag:
-                ET.SubElement(case, tag, message=(r.reason or r.outcome)[:500]).text = detail or None
-        ET.indent(suite)
-        out[column] = '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
-    return out
+    return {column: _junit_document([_junit_suite(column, group)])
+            for column, group in latest.groupby("column", sort=True)}
+
+
+def render_junit_all(results: Results) -> str:
+    """Every engine column in one document (`seatrial run --junitxml`), the same structure."""
+    latest = latest_items(results)
+    return _junit_document([_junit_suite(column, group) for column, group in latest.groupby("column", sort=True)])
 
 
 def summary(results: Results, baseline: str | None = None) -> dict:

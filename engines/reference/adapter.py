@@ -145,6 +145,18 @@ class ReferenceEngine(ContainerLifecycle):
         from .reaper import reap
         return reap(self, label=label, session=session)
 
+    def prune_caches(self) -> base.PruneReport:
+        """Remove every build cache entry (the next build of each step is a miss), then the
+        layers no image references: seatrial/base:* and every other image stay whole."""
+        from . import buildcache
+        with self.state.lock():
+            entries, size = buildcache.clear(self.state.cache)
+        swept = layergc.sweep(self.state, self.images)
+        layers = [s for s in swept if s.startswith("layer ")]
+        return base.PruneReport(entries + len(layers), None, (
+            f"{entries} build cache entries ({size} bytes) under {self.state.cache}",
+            f"{len(layers)} layers no image references"))
+
     def prune(self) -> list[str]:
         """Remove what belongs to no session: layers no image references that no live build
         or load needs (a build killed midway leaves them); see layergc.py."""

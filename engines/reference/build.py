@@ -24,7 +24,7 @@ from pathlib import Path
 
 from seatrial.engines import base
 
-from . import kernel as k, scope
+from . import buildcache, kernel as k, scope
 from .context import BuildError, content_digest, copy_into, dockerignore, match
 from .dockerfile import DockerfileError, Instruction, Stage, key_values, parse, substitute
 from .images import ImageNotFound
@@ -81,6 +81,7 @@ class Builder:
             raise base.EngineError(operation, str(exc)) from None
         except base.EngineError as exc:  # a RUN's container could not run: say which build
             raise base.EngineError(operation, str(exc), exit_code=exc.exit_code) from None
+        buildcache.trim(self.state.cache)   # the cache stays within its bound, least recently used out
         final = self.done[target]
         final.config.pop("_cmd_set_here", None)
         final.config["Labels"] = {**(final.config.get("Labels") or {}), **spec.labels}
@@ -132,6 +133,7 @@ class Builder:
         key = _sha(current.state, instruction.text, inputs)
         cached = None if self.spec.no_cache else read_json(self.state.cache / f"{key}.json")
         if cached and self._hold(cached["layer"]):
+            buildcache.mark_used(self.state.cache / f"{key}.json")
             self._record(instruction.text, True)
             layers = current.layers + ([cached["layer"]] if cached["layer"] else [])
             return StageState(cached["config"], layers, cached["state"], current.args)

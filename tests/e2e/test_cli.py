@@ -130,6 +130,7 @@ def test_interrupted_run_exits_130_and_leaves_nothing(tmp_path):
     os.kill(proc.pid, signal.SIGINT)
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, output
+    assert output.rstrip().splitlines()[-1].startswith("interrupted: the run stopped early"), output
     assert labelled(f"seatrial.session={session}") == []
     events = events_of(tmp_path)
     assert events[-1]["type"] == "run_end" and events[-1]["interrupted"] is True

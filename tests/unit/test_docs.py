@@ -1,0 +1,44 @@
+"""What a user can stand on in a clone: the claims document inside the project and in agreement
+with the titles the reports show, a licence, and README lists that say what the code does."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from seatrial.claims import CLAIMS
+from seatrial.engines.reference.dockerfile import KEYWORDS
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_claims_document_lists_the_same_ids_with_the_same_titles_as_the_code():
+    text = (ROOT / "docs" / "claims.md").read_text(encoding="utf-8")
+    entries = dict(re.findall(r"^- \*\*(C\d\d)\*\* (.+?)\.?$", text, flags=re.MULTILINE))
+    assert list(entries) == list(CLAIMS)
+    for claim, title in CLAIMS.items():
+        assert entries[claim] == title, claim
+
+
+def test_readme_links_only_inside_the_repository():
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", README)
+    local = [link for link in links if not re.match(r"[a-z]+:", link)]
+    assert "docs/claims.md" in local
+    for link in local:
+        assert (ROOT / link).resolve().is_relative_to(ROOT), link
+        assert (ROOT / link).exists(), link
+
+
+def test_the_project_has_a_licence_the_readme_names():
+    assert "Apache License" in (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert 'license = {text = "Apache-2.0"}' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert "Apache-2.0" in README
+
+
+def test_readme_lists_every_instruction_the_reference_builder_accepts():
+    listed = README[README.index("builds a Dockerfile subset"):][:300]
+    for keyword in KEYWORDS:
+        if keyword == "ADD":
+            assert "`ADD` is `COPY`" in README   # accepted, documented as a known difference
+        else:
+            assert keyword in listed, keyword
