@@ -89,7 +89,7 @@ def _file_checks(doc: YamlDocument, stem: str, broken_steps: frozenset[int]) -> 
         if isinstance(claim, str) and _CLAIM_ID.match(claim) and claim not in CLAIMS:
             # No did-you-mean: ids are numbers, and the nearest number is rarely the one meant.
             findings.append((("claims", i), f"unknown claim '{claim}'; claims are "
-                                            f"{min(CLAIMS)}..{max(CLAIMS)}, listed in CLAIMS.md"))
+                                            f"{min(CLAIMS)}..{max(CLAIMS)}, listed in docs/claims.md"))
     findings += check_references(doc.data, broken_steps)
     return [Problem(doc.file, *doc.position(path), path, message) for path, message in findings]
 

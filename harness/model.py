@@ -18,7 +18,7 @@ UID_MAX = 2**32 - 2  # (uid_t)-1 is "no uid"
 SIZE_MAX = 2**63 - 1
 Tag = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$",
                            description="A label for -m selection: lowercase letters, digits, '_', '-'")]
-ClaimId = Annotated[str, Field(pattern=r"^C[0-9]{2}$", description="A claim id from CLAIMS.md, e.g. C07")]
+ClaimId = Annotated[str, Field(pattern=r"^C[0-9]{2}$", description="A claim id from docs/claims.md, e.g. C07")]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$",
                             description="A scenario-local name; the harness makes it unique per session")]
 

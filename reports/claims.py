@@ -1,4 +1,4 @@
-"""The claims table: per claim (CLAIMS.md) and per engine, whether it held, read from events.
+"""The claims table: per claim (docs/claims.md) and per engine, whether it held, read from events.
 
 Reports read only saved results, never the runner's objects: the table is made from
 events.jsonl records (`item_start` names a scenario's claims, `item_end` its outcome), so any

@@ -115,7 +115,7 @@ def test_name_must_equal_the_file_stem():
 
 def test_unknown_claim_is_refused():
     assert only_problem_of("unknown-claim.yaml") == \
-        "unknown-claim.yaml:3:15: claims[1]: unknown claim 'C33'; claims are C01..C32, listed in CLAIMS.md"
+        "unknown-claim.yaml:3:15: claims[1]: unknown claim 'C33'; claims are C01..C32, listed in docs/claims.md"
 
 
 def test_reference_to_a_container_no_step_made_is_refused():
@@ -158,7 +158,7 @@ def test_loader_reports_every_error_with_line_in_every_file(tmp_path):
     assert problems[:4] == [
         "deeper/several.yaml:1:17: schema_version: must be 1, got 2",
         "deeper/several.yaml:2:10: summary: expected a string, got 3",
-        "deeper/several.yaml:3:10: claims[0]: unknown claim 'C99'; claims are C01..C32, listed in CLAIMS.md",
+        "deeper/several.yaml:3:10: claims[0]: unknown claim 'C99'; claims are C01..C32, listed in docs/claims.md",
         "deeper/several.yaml:5:23: steps[0].exec.container: container 'ghost' is not made by an earlier "
         "run step with a name",
     ]
