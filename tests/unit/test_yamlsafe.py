@@ -41,3 +41,50 @@ def test_a_large_file_without_aliases_is_not_taken_for_an_alias_bomb():
     text = "steps:\n" + "".join(f"  - run: {{i: x{i}, c: [a]}}\n" for i in range(27_500))
     assert len(text) < MAX_BYTES
     assert len(load_yaml_text(text).data["steps"]) == 27_500
+
+
+def _walked(text: str):
+    """The node walk's reading (the path for anchors, aliases and tags), for comparison."""
+    from seatrial import yamlsafe
+    node, _ = yamlsafe._compose(text, "f", yamlsafe.CoreLoader)
+    builder = yamlsafe._Builder("f")
+    data = builder.build(node, (), 0, frozenset()) if node is not None else None
+    return data, builder.positions, builder.key_positions, [p.format() for p in builder.problems]
+
+
+def _one_pass(text: str):
+    from seatrial import yamlsafe
+    try:
+        doc = yamlsafe._read_plain(text, "f")
+    except ScenarioError as exc:
+        return "problems", [p.format() for p in exc.problems]
+    if doc is None:
+        return None   # declined: an anchor, alias or tag, left to the node walk
+    return doc.data, doc.positions, doc.key_positions, []
+
+
+PLAIN_CASES = [
+    "a: 1\nb: [x, {c: no, d: 0x1f}]\n",
+    "a: 1\na: {deep: [1, 2]}\nb: 2\n",                       # a duplicate key and its dropped value
+    "- 1\n- - 2\n  - {k: v, k2: ~}\n- ''\n",
+    "s: \"quoted: 1\"\nt: 'x'\nf: 1.5e3\ni: -7\nbig: " + "9" * 30 + "\n",
+    "",
+    "just a string\n",
+]
+ROOT_DIR = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+LIBRARY = {p.stem: p.read_text() for p in sorted((ROOT_DIR / "scenarios").rglob("*.yaml"))}
+
+
+@pytest.mark.parametrize("text", PLAIN_CASES + list(LIBRARY.values()), ids=lambda t: t[:20])
+def test_the_one_pass_reading_equals_the_node_walk_on_plain_yaml(text):
+    walked = _walked(text)
+    one_pass = _one_pass(text)
+    if one_pass is None:
+        assert text not in PLAIN_CASES and any(mark in text for mark in ("&", "*", "!"))
+        return
+    if walked[3]:
+        assert one_pass == ("problems", walked[3])
+    else:
+        assert one_pass == walked
