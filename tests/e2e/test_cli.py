@@ -102,7 +102,9 @@ def _wait_for_sleeper(proc: subprocess.Popen, tmp_path: Path) -> tuple[subproces
     while time.monotonic() < deadline:
         events = list(tmp_path.glob("*/events.jsonl"))
         lines = events[0].read_text().splitlines() if events else []
-        if lines:
+        # The item has started (after the engine check, whose containers carry the session's
+        # label too) and its container is up.
+        if lines and any(json.loads(line).get("type") == "item_start" for line in lines[1:] if line.endswith("}")):
             session = json.loads(lines[0])["session"]
             if any(ref.startswith("container") for ref in labelled(f"seatrial.session={session}")):
                 time.sleep(1.0)  # well inside the 60 s exec of the last step

@@ -56,7 +56,7 @@ def test_signal_during_an_item_makes_it_interrupted_in_events_and_claims(tmp_pat
     records = read_lines(events)
     end = item_ends(records)["sleeper"]
     assert end["outcome"] == "interrupted", end
-    assert end["reason"] == f"interrupted ({signum.name}) in step 3 (exec)"
+    assert end["reason"] == f"interrupted ({signum.name}) in step 4 (exec)"   # the fourth step, counted from 1
     assert records[-1]["type"] == "run_end" and records[-1]["interrupted"] is True
     assert "INTERRUPTED" in output[output.index("scenario x engine"):]
     claims = seatrial("claims", str(events), cwd=tmp_path)
