@@ -84,5 +84,8 @@ class ConsoleReporter:
         for r in results:
             if r.outcome.value in ("skipped", "diverged", "interrupted"):
                 self.console.print(f"  {r.scenario} on {r.engine}: {r.outcome.value}: {r.reason}", markup=False)
+        for r in results:
+            for warning in r.warnings:  # an engine ignored part of what it was asked
+                self.console.print(f"  {r.scenario} on {r.engine}: warning: {warning}", markup=False, style="yellow")
         if events_path:
             self.console.print(f"events: {events_path}", markup=False)
