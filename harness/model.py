@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from seatrial.engines.base import CAPABILITIES
+from seatrial.engines.durations import parse_duration
 from seatrial.stackmodel import StackStepBody, mount_target_problem
 
 UID_MAX = 2**32 - 2  # (uid_t)-1 is "no uid"
@@ -99,17 +100,14 @@ class ImageSizeExpect(Strict):
         return self
 
 
-DURATION_UNITS = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ns|us|ms|s|m|h))+$")
-
-
 def nanoseconds(value: int | str) -> int:
     """A Duration in nanoseconds: an integer as it is, `1m30s` as Go's time.ParseDuration reads it."""
     if isinstance(value, int):
         return value
-    if not _DURATION.match(value):
-        raise ValueError(f"{value!r} is not a duration; write nanoseconds or e.g. 30s, 1m30s, 500ms")
-    return int(sum(float(n) * DURATION_UNITS[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)", value)))
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a duration; write nanoseconds or e.g. 30s, 1m30s, 500ms") from None
 
 
 def _duration(value: int | str) -> int | str:

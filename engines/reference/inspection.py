@@ -44,9 +44,17 @@ def container(record: Mapping[str, Any], *, is_running: bool,
                   for p in record.get("ports") or ()} if is_running else {},
         "labels": dict(record.get("labels") or {}),
         "user": record.get("user") or "",
-        "health": shared.health(health_record),
+        "health": _health(health_record, is_running),
         "raw": dict(record),
     }
+
+
+def _health(health_record: Mapping[str, Any] | None, is_running: bool) -> dict[str, Any] | None:
+    """State.Health; a container that no longer runs is `unhealthy`, as Docker marks it on exit."""
+    health = shared.health(health_record)
+    if health is not None and not is_running:
+        health["status"] = "unhealthy"
+    return health
 
 
 def image(record: Mapping[str, Any]) -> dict[str, Any]:
