@@ -15,6 +15,8 @@ The forms recognised, each the engine's own and none that a program's ordinary o
   logrus on a terminal:                         WARN[0000] ...   ERRO[0000] ...
   Docker's client:                              WARNING: ...
   Docker's classic builder:                     [Warning] ...
+  a plain line saying something is ignored or discarded (Podman 4.3: "Port mappings have been
+  discarded as one of the Host, Container, Pod, and None network modes are in use")
 A command's own output can imitate them (a RUN that prints "WARNING: x"): a warning is a hint
 for the reader, never a verdict.
 """
@@ -25,6 +27,8 @@ import re
 _LOGRUS = re.compile(r'\blevel=(?:warning|error) msg="((?:[^"\\]|\\.)*)"')
 _LOGRUS_TTY = re.compile(r"^(?:WARN|ERRO)\[\d+\] (.+)$")
 _DOCKER = re.compile(r"^(?:WARNING: |\[Warning\] )(.+)$")
+_IGNORED = re.compile(r"\b(?:will be ignored|(?:has|have) been (?:discarded|ignored)|(?:is|are|was|were) "
+                      r"(?:discarded|ignored))\b", re.IGNORECASE)
 
 
 def engine_warnings(output: str) -> tuple[str, ...]:
@@ -39,4 +43,6 @@ def engine_warnings(output: str) -> tuple[str, ...]:
         match = _LOGRUS_TTY.match(line) or _DOCKER.match(line)
         if match:
             found.append(match.group(1).strip())
+        elif _IGNORED.search(line):
+            found.append(line)
     return tuple(dict.fromkeys(found))

@@ -33,6 +33,7 @@ from .security import DEFAULT_CAPABILITY_SET, allowed_by, seccomp_bpf
 from .state import read_json, write_json
 from .volumes import VolumeError
 
+HOST_PORTS_DISCARDED = "Published ports are discarded when using host network mode"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -189,9 +190,11 @@ class ContainerLifecycle:
             self.networks.refresh_peers(spec.network, except_cid=cid)
         ref = base.ResourceRef("container", cid, name, labels)
         self._exited_shims.add(started.shim_pid)
+        # Docker's words: the ports of a container in the host's netns are not published
+        warnings = (HOST_PORTS_DISCARDED,) if spec.ports and spec.network == "host" else ()
         if spec.detach:
             os.close(started.done_fd), os.close(started.release_fd)
-            return base.RunResult(ref, None, "", "", time.monotonic() - began)
+            return base.RunResult(ref, None, "", "", time.monotonic() - began, warnings)
         try:
             code = self._wait_done(started, record, spec.timeout)
             stdout, stderr = self.logs(cid)
@@ -199,7 +202,7 @@ class ContainerLifecycle:
                 self._remove_exited(record)
         finally:
             os.close(started.done_fd), os.close(started.release_fd)  # the shim finishes now
-        return base.RunResult(ref, code, stdout, stderr, time.monotonic() - began)
+        return base.RunResult(ref, code, stdout, stderr, time.monotonic() - began, warnings)
 
     def _launcher(self):
         """Shims come from the zygote (small, so forks are cheap) unless the kernel is a double

@@ -32,6 +32,11 @@ def test_docker_client_and_classic_builder_warnings_are_found():
     assert engine_warnings(DOCKER_CLASSIC) == ("One or more build-args [UNUSED] were not consumed",)
 
 
+def test_podmans_plain_line_about_discarded_ports_is_a_warning():
+    line = "Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use"
+    assert engine_warnings(f"{line}\n") == (line,)
+
+
 def test_ordinary_output_is_no_warning():
     assert engine_warnings("STEP 1/2: FROM x\n--> Using cache 1234\nwarning: lowercase from a program\n"
                            "level=info msg=\"x\"\n") == ()
