@@ -1,9 +1,10 @@
 """`expect: {inspect: ...}`: a container's health and user, an image's config, as the engine's
 inspect shows them (normalized in engines/inspection.py and engines/reference/inspection.py).
 
-Health can be `starting` for a while after a container starts (its start period, or until the
-first check ran): `wait` keeps inspecting while it is, within its bound, like the `wait` step
-polls a command; the checks are then about the last inspect, and say so when time ran out.
+Health is `starting` for a while after a container starts (until the first check ran, or
+through its start period), and changes only when the next check has run: `wait` keeps
+inspecting until health is the one expected, within its bound, like the `wait` step polls a
+command; the checks are then about the last inspect, and say so when time ran out.
 """
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def inspect_checks(ctx: ItemContext, step: int, want: InspectExpect, outcome, *,
     doc = None
     if want.image is None and (want.container or want.health or want.user or not outcome.build):
         name = ctx.containers.get(want.container, want.container) if want.container else outcome.container
-        label = f"inspect container '{want.container or name}'"
+        local = want.container or next((k for k, v in ctx.containers.items() if v == name), name)
+        label = f"inspect container '{local}'"  # as the scenario names it
         try:
             doc, tries, waited = _container(ctx, name, want, sleep, clock)
         except EngineError as exc:
@@ -39,8 +41,8 @@ def inspect_checks(ctx: ItemContext, step: int, want: InspectExpect, outcome, *,
             health = doc["health"]
             status = health["status"] if health else "none"
             actual = status + _last_result(health)
-            if want.wait and status == "starting":
-                actual += f" (still starting after {tries} inspects in {waited:.1f} s of its {want.wait:g} s wait)"
+            if want.wait and status != want.health:
+                actual += f" (after {tries} inspects in {waited:.1f} s of its {want.wait:g} s wait)"
             checks.append(Check(step, f"{label} health", want.health, actual, status == want.health))
         if want.user is not None:
             checks.append(Check(step, f"{label} user", repr(want.user), repr(doc["user"]), doc["user"] == want.user))
@@ -60,8 +62,8 @@ def inspect_checks(ctx: ItemContext, step: int, want: InspectExpect, outcome, *,
 
 
 def _container(ctx: ItemContext, name: str, want: InspectExpect, sleep, clock) -> tuple[dict, int, float]:
-    """The container's document, inspected again while its health is `starting` and it runs,
-    until `want.wait` seconds have passed: (document, inspects, seconds waited)."""
+    """The container's document, inspected again while its health is not the one expected and
+    it runs, until `want.wait` seconds have passed: (document, inspects, seconds waited)."""
     started = clock()
     tries = 0
     while True:
@@ -69,7 +71,7 @@ def _container(ctx: ItemContext, name: str, want: InspectExpect, sleep, clock) -
         doc = ctx.engine.inspect(ResourceRef("container", "", name))
         status = doc["health"]["status"] if doc["health"] else "none"
         waited = clock() - started
-        if status != "starting" or doc["state"] != "running" or waited + POLL_INTERVAL > want.wait:
+        if status == want.health or doc["state"] != "running" or waited + POLL_INTERVAL > want.wait:
             return doc, tries, waited
         sleep(POLL_INTERVAL)
 

@@ -178,8 +178,8 @@ class InspectExpect(Strict):
         "The container's health status, as `docker inspect` .State.Health.Status shows it; none: "
         "no health check at all (no HEALTHCHECK in the image, or HEALTHCHECK NONE)"))
     wait: float = Field(0, ge=0, le=600, description=(
-        "Seconds to keep inspecting while health is `starting` (bounded, every 0.2 s), so that the "
-        "verdict is the first settled status; 0: inspect once"))
+        "Seconds to keep inspecting (every 0.2 s) until health is the one expected: it is `starting` "
+        "until the first check has run and changes only when the next one has; 0: inspect once"))
     user: str | None = Field(None, description="The user the container runs as (run's user, else the image's USER)")
     config: ImageConfigExpect | None = None
 
@@ -190,8 +190,8 @@ class InspectExpect(Strict):
         if self.image is not None and (self.health is not None or self.user is not None or self.container):
             raise ValueError("image: an image has config only; health and user are a container's "
                              "(give container, or leave image out)")
-        if self.wait and self.health in (None, "starting"):
-            raise ValueError("wait: waits while health is `starting`; give health (healthy, unhealthy or none)")
+        if self.wait and self.health is None:
+            raise ValueError("wait: waits until health is the one expected; give health")
         return self
 
 

@@ -37,6 +37,8 @@ def needed_capabilities(scenario: Scenario) -> list[str]:
         needed.extend(STEP_REGISTRY[step.kind].needs(step.body))
         if step.expect and step.expect.files:
             needed.append("inspect.files")
+        if step.expect and step.expect.inspect and step.expect.inspect.health not in (None, "none"):
+            needed.append("healthcheck")  # an engine that runs no checks would stay `starting`
     return list(dict.fromkeys(needed))
 
 

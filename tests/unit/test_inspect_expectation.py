@@ -89,8 +89,14 @@ def test_wait_is_bounded_and_says_it_ran_out():
     engine = Engine(container_doc("starting"))
     [check] = run({"health": "healthy", "wait": 1}, engine)
     assert not check.ok
-    assert check.actual.startswith("starting;") and check.actual.endswith("of its 1 s wait)")
+    assert check.actual.startswith("starting;") and check.actual.endswith("s of its 1 s wait)")
     assert 5 <= len(engine.inspected) <= 6   # every 0.2 s within the 1 s bound, then it stops
+
+
+def test_wait_goes_on_until_the_expected_health_from_unhealthy_to_healthy():
+    engine = Engine(container_doc("unhealthy"), container_doc("unhealthy"), container_doc("healthy"))
+    assert [c.ok for c in run({"health": "healthy", "wait": 5}, engine)] == [True]
+    assert len(engine.inspected) == 3
 
 
 def test_without_wait_a_starting_container_is_inspected_once_and_fails():
@@ -152,7 +158,7 @@ def test_an_image_that_cannot_be_inspected_is_a_failed_check():
 def test_validation_refuses_health_on_an_image_and_wait_without_health():
     with pytest.raises(ValueError, match="an image has config only"):
         InspectExpect.model_validate({"image": "app", "health": "healthy"})
-    with pytest.raises(ValueError, match="waits while health is `starting`"):
+    with pytest.raises(ValueError, match="waits until health is the one expected"):
         InspectExpect.model_validate({"user": "0", "wait": 3})
     with pytest.raises(ValueError, match="not a duration"):
         InspectExpect.model_validate({"config": {"Healthcheck": {"Interval": "5x"}}})
@@ -177,3 +183,19 @@ def test_loader_points_at_each_bad_inspect_key_with_line_and_column():
         "bad-inspect.yaml:14:5: steps[2]: expect.inspect: a network step has no container of its own; "
         "name one with container (or image)",
     ]
+
+
+def test_a_health_expectation_needs_the_healthcheck_capability_and_none_does_not():
+    from seatrial.model import Scenario
+    from seatrial.runner import needed_capabilities
+
+    def needs(health):
+        return needed_capabilities(Scenario.model_validate({"schema_version": 1, "summary": "x", "steps": [
+            {"run": {"image": "i", "name": "web", "detach": True}, "expect": {"inspect": {"health": health}}}]}))
+    assert "healthcheck" in needs("healthy")
+    assert "healthcheck" not in needs("none")
+
+
+def test_a_check_names_the_container_as_the_scenario_does():
+    [check] = run({"health": "healthy"}, Engine(container_doc("healthy")))
+    assert check.what == "inspect container 'web' health"
