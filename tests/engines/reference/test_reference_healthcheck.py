@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import select
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -139,4 +143,42 @@ def test_removing_a_running_container_leaves_no_monitor_and_no_directory(engine,
     engine.remove(run.container)
     assert not alive(monitor)
     time.sleep(0.3)   # a monitor that outlived the removal would write health.json again here
+    assert not cdir.exists()
+
+
+HARNESS = """
+import pathlib, sys, time
+from seatrial.engines import base
+from seatrial.engines.reference.adapter import ReferenceEngine
+engine = ReferenceEngine(sys.argv[1])
+labels = {"seatrial.session": sys.argv[2]}
+context = pathlib.Path(sys.argv[4])
+context.mkdir()
+(context / "Dockerfile").write_text(f"FROM {sys.argv[3]}\\nHEALTHCHECK --interval=200ms CMD true\\n")
+image = engine.build(base.BuildSpec(tag=f"{sys.argv[2]}-hc", context=context, labels=labels)).image.name
+engine.run(base.RunSpec(image=image, name=f"{sys.argv[2]}-doomed", command=("sleep", "600"), network="none",
+                        labels=labels, detach=True))
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_monitor_outlives_a_killed_harness_does_not_hold_its_output_and_the_reaper_ends_it(
+        engine, state_root, session, tmp_path):
+    harness = subprocess.Popen([sys.executable, "-c", HARNESS, str(state_root), session, IMAGE, str(tmp_path / "ctx")],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert harness.stdout.readline().strip() == "ready"
+    finally:
+        os.kill(harness.pid, signal.SIGKILL)
+        harness.wait(timeout=10)
+    # EOF at once: neither the shim nor the monitor kept the harness's stdout open
+    assert select.select([harness.stdout], [], [], 10)[0] and harness.stdout.read() == ""
+    name = f"{session}-doomed"
+    assert health_when_settled(engine, name)["status"] == "healthy"   # checked with the harness gone
+    cdir = engine.state.container_dir(name)
+    monitor = read_json(cdir / "monitor.json")["pid"]
+    assert alive(monitor)
+    engine.reap(session=session)
+    assert not alive(monitor)
     assert not cdir.exists()
