@@ -21,6 +21,7 @@ Defaults: interval 30 s, timeout 30 s, start period 0, retries 3. Test ["NONE"]:
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import select
 import signal
@@ -94,12 +95,12 @@ def _go_duration(seconds: float) -> str:
     return f"{seconds:g}s" if seconds >= 1 else f"{seconds * 1000:g}ms"
 
 
-def probe(kern, record: dict, argv: list[str], timeout: float) -> dict:
-    """Run one check in the container; a timeout is exit code -1, as in Docker."""
-    from .containers import exec_in_container  # containers.py starts monitors: imported late
+def probe(kern, record: dict, argv: list[str], timeout: float, run_in) -> dict:
+    """Run one check in the container with `run_in` (containers.exec_in_container); a timeout
+    is exit code -1, as in Docker."""
     began = time.time()
     try:
-        code, out, err = exec_in_container(kern, record, argv, time.monotonic() + timeout, "health check")
+        code, out, err = run_in(kern, record, argv, time.monotonic() + timeout, "health check")
         output = (out + err)[:MAX_OUTPUT]
     except base.EngineError as exc:
         if "timed out" not in str(exc):
@@ -111,7 +112,6 @@ def probe(kern, record: dict, argv: list[str], timeout: float) -> dict:
 
 def _write(cdir: Path, health: dict) -> None:
     """Replace health.json; never re-create a container directory that was removed or moved."""
-    import json
     tmp = cdir / f".health.json.{os.getpid()}.tmp"
     with open(tmp, "x") as handle:   # FileNotFoundError once the directory is gone
         handle.write(json.dumps(health, sort_keys=True))
@@ -127,10 +127,13 @@ def start_monitor(kern, record: dict, healthcheck: dict | None, cdir: Path) -> i
     if argv is None:
         return None
     policy = Policy.of(healthcheck or {})
+    # Resolved before the fork: the monitor imports nothing (another thread of the harness may
+    # hold the import lock at the fork, and the child would wait for it for ever).
+    from .containers import exec_in_container  # containers.py starts monitors: imported late
     _write(cdir, initial())
     pid = os.fork()
     if pid == 0:
-        _monitor(kern, record, argv, policy, cdir)
+        _monitor(kern, record, argv, policy, cdir, exec_in_container)
     with open(cdir / "pids", "a") as pids:
         pids.write(f"{pid}\n")
     (cdir / "monitor.json").write_text(f'{{"pid": {pid}, "start": "{_start_time(pid)}"}}')
@@ -142,7 +145,7 @@ def _start_time(pid: int) -> str:
     return fields[19] if len(fields) > 19 else ""
 
 
-def _monitor(kern, record: dict, argv: list[str], policy: Policy, cdir: Path) -> None:
+def _monitor(kern, record: dict, argv: list[str], policy: Policy, cdir: Path, run_in) -> None:
     """The monitor process: check every interval until pid 1 exits; never returns."""
     try:
         os.setsid()   # no terminal's Ctrl-C, no signal sent to the harness's process group
@@ -154,7 +157,7 @@ def _monitor(kern, record: dict, argv: list[str], policy: Policy, cdir: Path) ->
             os._exit(0)   # pid 1 is gone and its number reused already
         health = initial()
         while not select.select([pid1], [], [], policy.interval)[0]:
-            result = probe(kern, record, argv, policy.timeout)
+            result = probe(kern, record, argv, policy.timeout, run_in)
             if select.select([pid1], [], [], 0)[0]:
                 break     # pid 1 ended during the check: its result says nothing
             health = record_result(health, result, started_at=record["started"], policy=policy)
