@@ -17,5 +17,11 @@ def parse_duration(text: str) -> int:
         return 0
     parts = _PART.findall(body)
     if not body or "".join(n + u for n, u in parts) != body:
-        raise ValueError(f"time: invalid duration {text!r}")
+        # Go's words: a number without a unit, a unit it does not know, or neither
+        if re.fullmatch(r"[0-9.]+", body):
+            raise ValueError(f'time: missing unit in duration "{text}"')
+        unit = re.fullmatch(r"(?:[0-9.]+[a-zµμ]+)*?[0-9.]+([a-zµμ]+)[0-9.a-zµμ]*", body)
+        if unit and unit.group(1) not in UNITS:
+            raise ValueError(f'time: unknown unit "{unit.group(1)}" in duration "{text}"')
+        raise ValueError(f'time: invalid duration "{text}"')
     return sign * round(sum(float(n) * UNITS[u] for n, u in parts))

@@ -143,7 +143,7 @@ def healthcheck(instruction: Instruction, path: str = "Dockerfile") -> dict:
             raise DockerfileError(f"{where}: HEALTHCHECK NONE takes no arguments")
         return {"Test": ["NONE"]}
     if kind != "CMD":
-        raise DockerfileError(f"{where}: Unknown type {kind!r} in HEALTHCHECK (try CMD)")
+        raise DockerfileError(f'{where}: Unknown type "{kind}" in HEALTHCHECK (try CMD)')  # Docker's words
     if not rest:
         raise DockerfileError(f"{where}: Missing command after HEALTHCHECK CMD")
     exec_form = Instruction(kind, rest, instruction.line).exec_form()
@@ -155,7 +155,7 @@ def healthcheck(instruction: Instruction, path: str = "Dockerfile") -> dict:
             except ValueError as exc:
                 raise DockerfileError(f"{where}: --{name}: {exc}") from None
             if nanoseconds < MINIMUM_DURATION:
-                raise DockerfileError(f"{where}: Interval {name!r} cannot be less than 1ms")
+                raise DockerfileError(f'{where}: Interval "{name}" cannot be less than 1ms')  # Docker's words
             config[HEALTHCHECK_DURATIONS[name]] = nanoseconds
         elif name == "retries":
             if not value.lstrip("-").isdigit() or int(value) < 1:

@@ -64,12 +64,13 @@ def test_healthcheck_is_inherited_and_none_turns_it_off_keeping_the_options(engi
 
 
 @pytest.mark.parametrize("line, message", [
-    ("HEALTHCHECK --interval=0s CMD true", "Interval 'interval' cannot be less than 1ms"),
-    ("HEALTHCHECK --interval=5 CMD true", "invalid duration '5'"),
+    ("HEALTHCHECK --interval=0s CMD true", 'Interval "interval" cannot be less than 1ms'),
+    ("HEALTHCHECK --interval=5 CMD true", 'time: missing unit in duration "5"'),
+    ("HEALTHCHECK --interval=5x CMD true", 'time: unknown unit "x" in duration "5x"'),
     ("HEALTHCHECK --retries=0 CMD true", "--retries must be at least 1 (not 0)"),
     ("HEALTHCHECK --start-interval=1s CMD true", "Unknown flag: start-interval"),
     ("HEALTHCHECK NONE x", "HEALTHCHECK NONE takes no arguments"),
-    ("HEALTHCHECK RUN true", "Unknown type 'RUN' in HEALTHCHECK (try CMD)"),
+    ("HEALTHCHECK RUN true", 'Unknown type "RUN" in HEALTHCHECK (try CMD)'),
 ])
 def test_a_healthcheck_docker_refuses_is_refused_with_its_line(engine, labels, tmp_path, line, message):
     with pytest.raises(base.EngineError, match="Dockerfile:2: ") as caught:

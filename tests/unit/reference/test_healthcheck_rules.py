@@ -50,3 +50,15 @@ def test_probe_command_of_each_test_form():
     assert probe_argv({"Test": ["CMD-SHELL", "a; b"]}) == ["/bin/sh", "-c", "a; b"]
     assert probe_argv({"Test": ["NONE"]}) is None
     assert probe_argv(None) is None and probe_argv({"Test": []}) is None
+
+
+def test_durations_read_as_go_reads_them_and_refused_in_gos_words():
+    import pytest
+
+    from seatrial.engines.durations import parse_duration
+    assert [parse_duration(t) for t in ("1m30s", "1.5s", "300ms", "0", "2h")] == [
+        90 * 10**9, 15 * 10**8, 3 * 10**8, 0, 7200 * 10**9]
+    for text, message in (("5", 'missing unit in duration "5"'), ("5x", 'unknown unit "x" in duration "5x"'),
+                          ("", 'invalid duration ""'), ("s", 'invalid duration "s"')):
+        with pytest.raises(ValueError, match=message):
+            parse_duration(text)
