@@ -45,6 +45,7 @@ CAPABILITIES = (
     "mounts.bind",         # bind mounts of host directories
     "exec",                # exec in a running container
     "inspect.files",       # testinfra host for files inside a container
+    "healthcheck",         # containers run their image's HEALTHCHECK; inspect shows their health
     "rootless",            # the engine runs as an unprivileged user (claim C29)
 )
 
@@ -123,6 +124,7 @@ class BuildResult:
     instructions: tuple[InstructionCache, ...]
     log: str
     duration: float            # seconds, wall clock
+    warnings: tuple[str, ...] = ()   # what the engine said it ignored (engines/notices.py)
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,7 @@ class RunResult:
     stdout: str
     stderr: str
     duration: float
+    warnings: tuple[str, ...] = ()   # what the engine said it ignored (engines/notices.py)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from seatrial.engines import inspection
 from seatrial.engines.base import (CAPABILITIES, SESSION_LABEL, BuildResult, BuildSpec, Capabilities,
                                    EngineError, EngineInfo, ExecResult, InstructionCache, NetworkSpec,
                                    PruneReport, ResourceRef, RunResult, RunSpec, VolumeSpec)
+from seatrial.engines.notices import engine_warnings
 from seatrial.engines.cli import Cli, failure, label_args, run_args
 from seatrial.engines.hosts import container_host
 
@@ -87,7 +88,7 @@ class CliEngine:
         doc = self.inspect(ResourceRef("image", image_id, spec.tag))
         return BuildResult(image=ResourceRef("image", doc["id"], spec.tag, doc["labels"]),
                            size=doc["size"], instructions=tuple(self._cache_report(proc.stdout, spec)),
-                           log=proc.stdout, duration=duration)
+                           log=proc.stdout, duration=duration, warnings=engine_warnings(proc.stdout))
 
     def _common_build_args(self, spec: BuildSpec, iidfile: Path) -> list[str]:
         args = ["build", "--force-rm", "--iidfile", str(iidfile), "--tag", spec.tag,
@@ -126,11 +127,12 @@ class CliEngine:
             if proc.returncode != 0:
                 raise failure(operation, proc)
             ref = ResourceRef("container", proc.stdout.strip(), spec.name, dict(spec.labels))
-            return RunResult(ref, None, "", proc.stderr, duration)
+            return RunResult(ref, None, "", proc.stderr, duration, engine_warnings(proc.stderr))
         if proc.returncode in CLIENT_FAILURES and not self._container_ran(spec, proc.stderr):
             raise failure(operation, proc)
+        # The container's own stderr is in there too: only the engines' own forms count (notices.py).
         return RunResult(ResourceRef("container", "", spec.name, dict(spec.labels)),
-                         proc.returncode, proc.stdout, proc.stderr, duration)
+                         proc.returncode, proc.stdout, proc.stderr, duration, engine_warnings(proc.stderr))
 
     def _container_ran(self, spec: RunSpec, stderr: str) -> bool:
         """Whether 125-127 came from the container's process rather than from the client."""

@@ -16,7 +16,8 @@ STATE_NAMES = {"configured": "created"}
 
 
 def container(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """id, name, state, exit_code, ip_addresses {network: ip}, ports {"80/tcp": port}, labels."""
+    """id, name, state, exit_code, ip_addresses {network: ip}, ports {"80/tcp": port}, labels,
+    user (as the container runs: `run --user` or the image's USER), health (see `health`)."""
     state = doc.get("State") or {}
     settings = doc.get("NetworkSettings") or {}
     networks = settings.get("Networks") or {}
@@ -30,6 +31,7 @@ def container(doc: Mapping[str, Any]) -> dict[str, Any]:
         "id": doc.get("Id", ""),
         "name": str(doc.get("Name", "")).lstrip("/"),
         "image": (doc.get("Config") or {}).get("Image", ""),
+        "image_id": _with_algorithm(str(doc.get("Image") or "")),
         "state": STATE_NAMES.get(status, status),
         "exit_code": state.get("ExitCode"),
         "pid": state.get("Pid"),
@@ -37,13 +39,32 @@ def container(doc: Mapping[str, Any]) -> dict[str, Any]:
                          for n, v in networks.items() if v.get("IPAddress")},
         "ports": ports,
         "labels": dict((doc.get("Config") or {}).get("Labels") or {}),
+        "user": (doc.get("Config") or {}).get("User") or "",
+        # Podman 4 writes both State.Health and (older name) State.Healthcheck.
+        "health": health(state.get("Health") or state.get("Healthcheck")),
         "raw": doc,
     }
 
 
+def health(doc: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """{"status": starting|healthy|unhealthy, "failing_streak": n, "log": [{"exit_code",
+    "output", "start", "end"}]} from Docker's State.Health; None for a container whose image and
+    run declare no health check (Docker then has no State.Health)."""
+    if not doc or not doc.get("Status"):
+        return None
+    return {"status": str(doc["Status"]).lower(), "failing_streak": int(doc.get("FailingStreak") or 0),
+            "log": [{"exit_code": entry.get("ExitCode"), "output": entry.get("Output", ""),
+                     "start": entry.get("Start", ""), "end": entry.get("End", "")}
+                    for entry in doc.get("Log") or ()]}
+
+
 def image(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """id (always "sha256:..."), size, tags, labels, env, cmd, entrypoint, workdir, exposed_ports."""
-    config = doc.get("Config") or {}
+    """id (always "sha256:..."), size, tags, labels, env, cmd, entrypoint, workdir, exposed_ports,
+    config (Docker's image Config, Healthcheck included)."""
+    config = dict(doc.get("Config") or {})
+    if doc.get("Healthcheck") and not config.get("Healthcheck"):
+        # Podman keeps a docker-format image's Healthcheck beside Config, not in it.
+        config["Healthcheck"] = doc["Healthcheck"]
     image_id = doc.get("Id", "")
     return {
         "kind": "image",
@@ -58,8 +79,10 @@ def image(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 def image_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """labels, env, cmd, entrypoint, workdir, exposed_ports of an image config's "config" part
-    (Docker's and the OCI image config's keys), which the reference runtime's records keep too."""
+    (Docker's and the OCI image config's keys), which the reference runtime's records keep too;
+    the whole of it under "config", for checks of any key (Healthcheck, User, OnBuild ...)."""
     return {
+        "config": dict(config),
         "labels": dict(config.get("Labels") or {}),
         "env": list(config.get("Env") or []),
         "cmd": list(config.get("Cmd") or []),

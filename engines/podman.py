@@ -35,6 +35,8 @@ class PodmanEngine(CliEngine):
     documented_capabilities = capsets.PODMAN_DEFAULT
     # The API socket a rootful `podman system service` (podman.socket) listens on, if started.
     api_socket = Path("/run/podman/podman.sock")
+    # sd_booted(3): systemd is init when this directory exists.
+    systemd_booted = Path("/run/systemd/system")
 
     def __init__(self, cli: Cli | None = None):
         super().__init__(cli or Cli(podman_binary()))
@@ -79,7 +81,18 @@ class PodmanEngine(CliEngine):
 
     def _build_args(self, spec: BuildSpec, iidfile: Path) -> list[str]:
         # --layers keeps intermediate images, which is what makes Podman's build cache work.
-        return [*self._common_build_args(spec, iidfile), "--layers", "--", str(spec.context)]
+        # --format docker, always: Docker's image config (Healthcheck, Shell, OnBuild), which the
+        # OCI format has no place for, so Buildah drops those instructions with a warning. Every
+        # Dockerfile then means what it means on Docker, whether or not it has one of them.
+        return [*self._common_build_args(spec, iidfile), "--layers", "--format", "docker", "--", str(spec.context)]
+
+    def _missing_capabilities(self, info: EngineInfo) -> dict[str, str]:
+        # Podman runs health checks from transient systemd timers (`podman healthcheck run` is
+        # what they call); without systemd as init, health stays `starting` for ever.
+        if not self.systemd_booted.is_dir():
+            return {"healthcheck": "Podman schedules health checks with systemd timers and systemd is not "
+                                   f"running here (no {self.systemd_booted}); health would stay 'starting'"}
+        return {}
 
     def _cache_report(self, log: str, spec: BuildSpec) -> list[InstructionCache]:
         dockerfile = (Path(spec.context) / spec.dockerfile).read_text()

@@ -105,5 +105,8 @@ class ConsoleReporter:
             if self.verbosity > 1:
                 for check in r.checks:
                     self.console.print(f"    {'ok' if check.ok else 'FAILED'}: {check.message}", markup=False)
+        for r in results:
+            for warning in r.warnings:  # an engine ignored part of what it was asked
+                self.console.print(f"  {r.scenario} on {r.engine}: warning: {warning}", markup=False, style="yellow")
         if events_path:
             self.console.print(f"events: {events_path}", markup=False)

@@ -44,6 +44,7 @@ class ItemContext:
     build_dirs: dict[str, Path] = field(default_factory=dict)
     stacks: dict[str, list[str]] = field(default_factory=dict)   # stack -> its services, in start order
     created: list[ResourceRef] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)   # "step N (kind): what the engine ignored"
     _item_base: str | None = None
     _scratch: Path | None = None
 

@@ -74,6 +74,9 @@ def evaluate(ctx: ItemContext, step: int, expect: Expect | None, outcome: StepOu
         checks.extend(_host_file_checks(ctx, step, host_expect))
     if expect.image_size is not None and not expects_refusal:
         checks.extend(_image_size_checks(ctx, step, expect.image_size, outcome))
+    if expect.inspect is not None and not expects_refusal:
+        from seatrial.inspectcheck import inspect_checks  # it builds Checks: imported late
+        checks.extend(inspect_checks(ctx, step, expect.inspect, outcome))
     return checks
 
 

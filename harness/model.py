@@ -7,11 +7,12 @@ Every model forbids unknown keys so that a misspelt key is an error, never silen
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from seatrial.engines.base import CAPABILITIES
+from seatrial.engines.durations import parse_duration
 from seatrial.stackmodel import StackStepBody, mount_target_problem
 
 UID_MAX = 2**32 - 2  # (uid_t)-1 is "no uid"
@@ -99,6 +100,101 @@ class ImageSizeExpect(Strict):
         return self
 
 
+def nanoseconds(value: int | str) -> int:
+    """A Duration in nanoseconds: an integer as it is, `1m30s` as Go's time.ParseDuration reads it."""
+    if isinstance(value, int):
+        return value
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a duration; write nanoseconds or e.g. 30s, 1m30s, 500ms") from None
+
+
+def _duration(value: int | str) -> int | str:
+    nanoseconds(value)
+    return value
+
+
+Duration = Annotated[Annotated[int, Field(ge=0)] | str, AfterValidator(_duration), Field(description=(
+    "Nanoseconds, as `docker inspect` shows them, or a duration such as 30s, 1m30s, 500ms"))]
+
+
+class HealthcheckExpect(Strict):
+    """The image's Healthcheck as `docker inspect` shows it; each key given must be equal, a
+    duration left out by the engine counts as 0 (Docker omits zero ones)."""
+
+    Test: list[str] | None = Field(None, description='e.g. ["CMD", "wget", "-q", "localhost"], ["CMD-SHELL", "..."], ["NONE"]')
+    Interval: Duration | None = None
+    Timeout: Duration | None = None
+    StartPeriod: Duration | None = None
+    Retries: int | None = Field(None, ge=0, le=2**31 - 1)
+
+    @model_validator(mode="after")
+    def _one_at_least(self):
+        if not self.model_fields_set:
+            raise ValueError("give at least one of Test, Interval, Timeout, StartPeriod, Retries")
+        return self
+
+
+class ImageConfigExpect(Strict):
+    """Keys of the image's config (`docker image inspect` .Config), Docker's names. A key set to
+    null means the image has none (absent, null or empty). Labels and an Env given as a mapping
+    are checked key by key (the engine and the harness add labels of their own); every other
+    key must be equal."""
+
+    Env: list[str] | dict[str, str] | None = Field(None, description="A list: all of Env, in order; "
+                                                   "a mapping: these variables have these values")
+    Cmd: list[str] | None = None
+    Entrypoint: list[str] | None = None
+    WorkingDir: str | None = None
+    User: str | None = None
+    ExposedPorts: list[str] | None = Field(None, description='e.g. ["80/tcp"], in any order')
+    Labels: dict[str, str] | None = None
+    Healthcheck: HealthcheckExpect | None = None
+    Volumes: list[str] | None = None
+    StopSignal: str | None = None
+    Shell: list[str] | None = None
+    OnBuild: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one_at_least(self):
+        if not self.model_fields_set:
+            raise ValueError("give at least one config key, e.g. WorkingDir, Env, Healthcheck")
+        return self
+
+
+HEALTH_STATES = ("starting", "healthy", "unhealthy", "none")
+
+
+class InspectExpect(Strict):
+    """What the engine's inspect shows: a container's health and user, an image's config.
+
+    The container is the step's own (run, exec, wait, stop) unless `container` names another;
+    `config` is the config of the image a build step made, of `image`, or of the container's image."""
+
+    container: Name | None = Field(None, description="A container run earlier; default: the step's own")
+    image: Name | None = Field(None, description="An image built earlier, for `config`")
+    health: Literal[HEALTH_STATES] | None = Field(None, description=(
+        "The container's health status, as `docker inspect` .State.Health.Status shows it; none: "
+        "no health check at all (no HEALTHCHECK in the image, or HEALTHCHECK NONE)"))
+    wait: float = Field(0, ge=0, le=600, description=(
+        "Seconds to keep inspecting (every 0.2 s) until health is the one expected: it is `starting` "
+        "until the first check has run and changes only when the next one has; 0: inspect once"))
+    user: str | None = Field(None, description="The user the container runs as (run's user, else the image's USER)")
+    config: ImageConfigExpect | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self):
+        if self.health is None and self.user is None and self.config is None:
+            raise ValueError("give at least one of health, user, config")
+        if self.image is not None and (self.health is not None or self.user is not None or self.container):
+            raise ValueError("image: an image has config only; health and user are a container's "
+                             "(give container, or leave image out)")
+        if self.wait and self.health is None:
+            raise ValueError("wait: waits until health is the one expected; give health")
+        return self
+
+
 class Expect(Strict):
     exit_code: int | None = Field(None, ge=0, le=255, description="0-255, as engines report it")
     exit_code_not: int | None = Field(None, ge=0, le=255, description="The exit code differs from this one")
@@ -111,6 +207,7 @@ class Expect(Strict):
     image_size: ImageSizeExpect | None = None
     fails: bool | None = Field(None, description="The engine refuses the operation itself "
                                                  "(e.g. a network create), as opposed to a non-zero exit")
+    inspect: InspectExpect | None = Field(None, description="What the engine's inspect shows: health, user, image config")
 
 
 # --- step bodies ------------------------------------------------------------------------------
@@ -316,6 +413,8 @@ class MeasureStepBody(Strict):
         return self
 
 
+# Step kinds whose result an `expect.inspect` without `container` or `image` looks at.
+INSPECTABLE = {"container": ("run", "exec", "wait", "stop"), "config": ("run", "exec", "wait", "stop", "build")}
 STEP_KINDS = ("build", "edit", "run", "exec", "stop", "remove", "network", "volume", "wait", "host_write", "tag",
               "probe", "stack", "measure")
 
@@ -351,6 +450,12 @@ class Step(Strict):
         if len(kinds) != 1:
             raise ValueError(f"a step has exactly one of {', '.join(STEP_KINDS)}; "
                              f"got {', '.join(kinds) or 'none'}")
+        inspect = self.expect.inspect if self.expect else None
+        if inspect and not (inspect.container or inspect.image) and kinds[0] not in INSPECTABLE[
+                "config" if inspect.health is None and inspect.user is None else "container"]:
+            raise ValueError(f"expect.inspect: a {kinds[0]} step has no container"
+                             f"{'' if inspect.health or inspect.user else ' or image'} of its own; "
+                             "name one with container (or image)")
         return self
 
     @property

@@ -42,6 +42,7 @@ class ItemResult:
     reason: str = ""
     checks: list[Check] = field(default_factory=list)
     duration: float = 0.0
+    warnings: list[str] = field(default_factory=list)   # what engines said they ignored, per step
 
     @property
     def failed_checks(self) -> list[Check]:

@@ -260,6 +260,8 @@ class ScenarioItem(pytest.Item):
             raise
         state.record(result)
         self.user_properties.append(("outcome", result.outcome.value))
+        # JUnit XML (--junitxml) shows them as <property name="warning" value="..."/>
+        self.user_properties += [("warning", warning) for warning in result.warnings]
         if result.outcome is Outcome.SKIPPED:
             pytest.skip(result.reason)
         if result.outcome is Outcome.DIVERGED:

@@ -242,6 +242,9 @@ def _check_expect(expect: Any, i: int, at: KeyPath, made: dict[str, _Made],
     for j, check in enumerate(files):
         if isinstance(check, dict):
             made["container"].use(check.get("container"), at + ("files", j, "container"), out)
+    inspect = expect.get("inspect") if isinstance(expect.get("inspect"), dict) else {}
+    made["container"].use(inspect.get("container"), at + ("inspect", "container"), out)
+    made["image"].use(inspect.get("image"), at + ("inspect", "image"), out)
     uses: list[tuple[KeyPath, Any]] = []
     for stream in _TEXT_EXPECTS:
         text = expect.get(stream) if isinstance(expect.get(stream), dict) else {}

@@ -47,6 +47,8 @@ def needed_capabilities(scenario: Scenario) -> list[str]:
         needed.extend(STEP_REGISTRY[step.kind].needs(step.body))
         if step.expect and step.expect.files:
             needed.append("inspect.files")
+        if step.expect and step.expect.inspect and step.expect.inspect.health not in (None, "none"):
+            needed.append("healthcheck")  # an engine that runs no checks would stay `starting`
     return list(dict.fromkeys(needed))
 
 
@@ -72,6 +74,9 @@ def execute_step(ctx: ItemContext, index: int, step, emit: Callable[..., None]) 
               for c in checks]
     apply_captures(ctx, step.capture, outcome)
     emit_step(emit, index, step.kind, outcome, checks)
+    for message in outcome.warnings:  # the engine ignored something: shown, never a verdict
+        emit("warning", index=index, kind=step.kind, message=message)
+        ctx.warnings.append(f"step {index + 1} ({step.kind}): {message}")
     for sample in outcome.detail.get("samples", ()):
         emit("sample", **sample)
     return checks
@@ -164,7 +169,9 @@ def run_item(ctx: ItemContext, events: EventLog | None = None,
             result.outcome = Outcome.ERROR
             result.reason = (result.reason + "; " if result.reason else "") + "teardown left " + ", ".join(leftovers)
         result.duration = time.monotonic() - started
-        emit("item_end", outcome=result.outcome.value, reason=result.reason, duration=result.duration)
+        result.warnings = list(ctx.warnings)
+        emit("item_end", outcome=result.outcome.value, reason=result.reason, duration=result.duration,
+             warnings=result.warnings)
         if events:
             events.sync()
     if interrupt is not None:

@@ -15,7 +15,7 @@ import pandas as pd
 from seatrial.events import read_events
 
 ITEM_COLUMNS = ["run_id", "host", "column", "scenario", "engine", "claims", "file", "outcome", "reason",
-                "failed_checks", "time", "duration"]
+                "failed_checks", "warnings", "time", "duration"]
 SAMPLE_COLUMNS = ["run_id", "host", "column", "scenario", "engine", "metric", "round", "value", "unit",
                   "warmup", "time"]
 
@@ -105,10 +105,12 @@ def _items(records: list[dict], host: str) -> list[dict]:
             found[key] = {"run_id": r["run_id"], "host": host, "scenario": key[0], "engine": key[1],
                           "claims": list(r.get("claims", [])), "file": r.get("file", ""),
                           "outcome": "incomplete", "reason": "the run ended before this item did",
-                          "failed_checks": [], "time": r["time"], "duration": 0.0}
+                          "failed_checks": [], "warnings": [], "time": r["time"], "duration": 0.0}
         elif r["type"] == "step" and key in found:
             found[key]["failed_checks"] += [f"step {r['index'] + 1} ({r['kind']}): {c['what']}: expected {c['expected']}, "
                                             f"got {c['actual']}" for c in r.get("checks") or [] if not c["ok"]]
+        elif r["type"] == "warning" and key in found:  # the engine ignored something (runner.py)
+            found[key]["warnings"].append(f"step {r['index'] + 1} ({r['kind']}): {r['message']}")
         elif r["type"] == "item_end" and key in found:
             found[key].update(outcome=r["outcome"], reason=r.get("reason", ""),
                               duration=float(r.get("duration") or 0.0))

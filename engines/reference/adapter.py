@@ -87,8 +87,10 @@ class ReferenceEngine(ContainerLifecycle):
         operation = f"inspect of {ref.kind} {ref.handle!r}"
         if ref.kind == "container":
             record = self._record(ref.handle, operation)
-            exit_record = read_json(self.state.containers / record["id"] / "exit.json")
-            return inspection.container(record, is_running=self._is_running(record), exit_record=exit_record)
+            cdir = self.state.containers / record["id"]
+            return inspection.container(record, is_running=self._is_running(record),
+                                        exit_record=read_json(cdir / "exit.json"),
+                                        health_record=read_json(cdir / "health.json"))
         if ref.kind == "image":
             try:  # by id when there is one: a tag may have moved on to another image
                 return inspection.image(self.images.resolve(ref.id or ref.name))

@@ -26,7 +26,7 @@ from seatrial.engines import base
 
 from . import buildcache, kernel as k, scope
 from .context import BuildError, content_digest, copy_into, dockerignore, match
-from .dockerfile import DockerfileError, Instruction, Stage, key_values, parse, substitute
+from .dockerfile import DockerfileError, Instruction, Stage, healthcheck, key_values, parse, substitute
 from .images import ImageNotFound
 from .state import read_json, write_json
 
@@ -178,6 +178,10 @@ class Builder:
                                                             substitute(instruction.args, variables)))
         elif word == "USER":
             config["User"] = substitute(instruction.args, variables)
+        elif word == "HEALTHCHECK":  # no variable substitution: Docker does none for HEALTHCHECK
+            made = healthcheck(instruction, self.spec.dockerfile)
+            # NONE keeps the parent's options, as Docker 20.10 does (only Test changes)
+            config["Healthcheck"] = {**(config.get("Healthcheck") or {}), **made} if made["Test"] == ["NONE"] else made
         elif word == "EXPOSE":
             ports = config.get("ExposedPorts") or {}
             for port in substitute(instruction.args, variables).split():
@@ -206,7 +210,9 @@ class Builder:
         return inputs, execute
 
     def _run_container(self, instruction: Instruction, current: StageState, argv: list[str]) -> str:
-        image = {"id": "build", "config": {"config": current.config}, "layers": current.layers}
+        # A RUN's container runs no health check (Docker's builder runs none): drop the image's
+        config = {k: v for k, v in current.config.items() if k != "Healthcheck"}
+        image = {"id": "build", "config": {"config": config}, "layers": current.layers}
         run = base.RunSpec(image="(build)", name=f"build_{os.urandom(6).hex()}", command=tuple(argv),
                            entrypoint=(), env={k: v for k, v in current.args.items() if k not in _env_dict(current.config)},
                            network="none", labels=self.spec.labels,
@@ -308,6 +314,6 @@ class Builder:
 HANDLERS = {
     "ENV": Builder._config_only, "LABEL": Builder._config_only, "WORKDIR": Builder._config_only,
     "USER": Builder._config_only, "EXPOSE": Builder._config_only, "CMD": Builder._config_only,
-    "ENTRYPOINT": Builder._config_only, "ARG": Builder._arg, "RUN": Builder._run,
+    "ENTRYPOINT": Builder._config_only, "HEALTHCHECK": Builder._config_only, "ARG": Builder._arg, "RUN": Builder._run,
     "COPY": Builder._copy, "ADD": Builder._copy,
 }

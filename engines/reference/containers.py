@@ -2,7 +2,7 @@
 
 No kernel facility of its own: it lays out a container's directory and state record, asks
 network.py for an attachment, devices.py for the device cgroup, volumes.py for binds, ports.py for listeners, and process.py (through
-the zygote, zygote.py) to start it. `ContainerLifecycle` is mixed into ReferenceEngine, whose
+the zygote, zygote.py) to start it; healthcheck.py runs the image's HEALTHCHECK. `ContainerLifecycle` is mixed into ReferenceEngine, whose
 state, stores, kernel and zygote it uses.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 from seatrial.engines import base
 
 from . import devices, dns, kernel as k, ports
+from .healthcheck import end_monitor, start_monitor
 from .images import ImageNotFound
 from .registry import absent_image_message
 from .network import NetworkError
@@ -32,6 +33,7 @@ from .security import DEFAULT_CAPABILITY_SET, allowed_by, seccomp_bpf
 from .state import read_json, write_json
 from .volumes import VolumeError
 
+HOST_PORTS_DISCARDED = "Published ports are discarded when using host network mode"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -181,13 +183,18 @@ class ContainerLifecycle:
                     "shim_start": _process_start_time(started.shim_pid), "pid_start": _process_start_time(started.pid)}
         write_json(cdir / "started.json", progress)
         record.update(attached, **progress)
+        monitor = start_monitor(self.kernel, record, config.get("Healthcheck"), cdir)
+        if monitor:
+            self._exited_shims.add(monitor)  # reaped like a shim once it has exited
         if spec.network not in ("host", "none"):
             self.networks.refresh_peers(spec.network, except_cid=cid)
         ref = base.ResourceRef("container", cid, name, labels)
         self._exited_shims.add(started.shim_pid)
+        # Docker's words: the ports of a container in the host's netns are not published
+        warnings = (HOST_PORTS_DISCARDED,) if spec.ports and spec.network == "host" else ()
         if spec.detach:
             os.close(started.done_fd), os.close(started.release_fd)
-            return base.RunResult(ref, None, "", "", time.monotonic() - began)
+            return base.RunResult(ref, None, "", "", time.monotonic() - began, warnings)
         try:
             code = self._wait_done(started, record, spec.timeout)
             stdout, stderr = self.logs(cid)
@@ -195,7 +202,7 @@ class ContainerLifecycle:
                 self._remove_exited(record)
         finally:
             os.close(started.done_fd), os.close(started.release_fd)  # the shim finishes now
-        return base.RunResult(ref, code, stdout, stderr, time.monotonic() - began)
+        return base.RunResult(ref, code, stdout, stderr, time.monotonic() - began, warnings)
 
     def _launcher(self):
         """Shims come from the zygote (small, so forks are cheap) unless the kernel is a double
@@ -219,6 +226,7 @@ class ContainerLifecycle:
         """`run --rm`: hide the directory at once; the shim deletes it after we let go."""
         if record["network"] not in ("host", "none"):
             self.networks.release(record["network"], record["id"])
+        end_monitor(self.state.containers / record["id"])  # pid 1 has exited: it ends at once
         (self.state.root / "trash").mkdir(exist_ok=True)
         os.rename(self.state.containers / record["id"], self.state.root / "trash" / record["id"])
 
@@ -301,33 +309,7 @@ class ContainerLifecycle:
         record = self._record(container, operation)
         if not self._is_running(record):
             raise base.EngineError(operation, f"container {record['name']!r} is not running")
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        spec = ProcessSpec(argv=tuple(argv), env=tuple(record["env"]), workdir=record["workdir"],
-                           user=record["user"], hostname="", rootfs=None, container_dir="",
-                           namespaces=0, **confinement(record), device_cgroup=record.get("device_cgroup", ""),
-                           extra={"stdout": out_w, "stderr": err_w})
-        pidfd = _pid1_fd(record)
-        root = _root_of(record["pid"], pidfd) if pidfd is not None else None
-        if root is None:  # pid 1 ended since _is_running looked
-            for fd in (out_r, out_w, err_r, err_w) + ((pidfd,) if pidfd is not None else ()):
-                os.close(fd)
-            raise base.EngineError(operation, f"container {record['name']!r} is not running")
-        try:
-            child, status_fd = exec_in(self.kernel, pidfd, root, spec, self._launcher())
-        finally:
-            os.close(pidfd), os.close(root), os.close(out_w), os.close(err_w)
-        try:
-            out, err = _collect({out_r: [], err_r: []}, began + timeout, child, operation)
-            code = int(os.read(status_fd, 16) or b"126")
-        finally:
-            os.close(status_fd)
-            try:
-                os.waitpid(child, 0)
-            except ChildProcessError:
-                pass  # the zygote's child, reaped by the kernel
-        if code == 126 and not alive(record["pid"]):  # pid 1 exited meanwhile: fork(2) got ENOMEM
-            raise base.EngineError(operation, f"container {record['name']!r} is not running")
+        code, out, err = exec_in_container(self.kernel, record, argv, began + timeout, operation, self._launcher())
         return base.ExecResult(code, out, err, time.monotonic() - began)
 
     def stop(self, container: str, *, timeout: float = 10.0) -> None:
@@ -340,6 +322,7 @@ class ContainerLifecycle:
         except base.EngineError:
             _signal_pid1(record, signal.SIGKILL)
             self._wait(record, 10)
+        end_monitor(self.state.containers / record["id"])  # a stopped container checks nothing
 
     def _remove_container(self, cid: str) -> None:
         record = self.state.container_record(cid)
@@ -349,7 +332,43 @@ class ContainerLifecycle:
         if record:
             self.networks.release(record["network"], cid) if record["network"] not in ("host", "none") else None
             devices.remove(record.get("device_cgroup", ""))
+        end_monitor(self.state.containers / cid)  # it must not write into what rmtree deletes
         shutil.rmtree(self.state.containers / cid, ignore_errors=True)
+
+
+def exec_in_container(kern, record: dict, argv, deadline: float, operation: str,
+                      launcher=None) -> tuple[int, str, str]:
+    """Run argv in the running container of `record` with its identity and confinement, until
+    `deadline` (time.monotonic()); (exit code, stdout, stderr). The exec (and the health
+    checks of healthcheck.py) go through here."""
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    spec = ProcessSpec(argv=tuple(argv), env=tuple(record["env"]), workdir=record["workdir"],
+                       user=record["user"], hostname="", rootfs=None, container_dir="",
+                       namespaces=0, **confinement(record), device_cgroup=record.get("device_cgroup", ""),
+                       extra={"stdout": out_w, "stderr": err_w})
+    pidfd = _pid1_fd(record)
+    root = _root_of(record["pid"], pidfd) if pidfd is not None else None
+    if root is None:  # pid 1 ended since the caller looked
+        for fd in (out_r, out_w, err_r, err_w) + ((pidfd,) if pidfd is not None else ()):
+            os.close(fd)
+        raise base.EngineError(operation, f"container {record['name']!r} is not running")
+    try:
+        child, status_fd = exec_in(kern, pidfd, root, spec, launcher)
+    finally:
+        os.close(pidfd), os.close(root), os.close(out_w), os.close(err_w)
+    try:
+        out, err = _collect({out_r: [], err_r: []}, deadline, child, operation)
+        code = int(os.read(status_fd, 16) or b"126")
+    finally:
+        os.close(status_fd)
+        try:
+            os.waitpid(child, 0)
+        except ChildProcessError:
+            pass  # the zygote's child, reaped by the kernel
+    if code == 126 and not alive(record["pid"]):  # pid 1 exited meanwhile: fork(2) got ENOMEM
+        raise base.EngineError(operation, f"container {record['name']!r} is not running")
+    return code, out, err
 
 
 def _collect(buffers: dict, deadline: float, child: int, operation: str) -> tuple[str, str]:

@@ -1,5 +1,5 @@
 """Dockerfile parsing: the subset FROM, WORKDIR, COPY, RUN, ENV, EXPOSE, CMD, ENTRYPOINT, LABEL,
-ARG, USER, multi-stage with `AS`. Pure Python; no kernel facility.
+ARG, USER, HEALTHCHECK, multi-stage with `AS`. Pure Python; no kernel facility.
 
 Errors name the file and line: `Dockerfile:3: unknown instruction 'RUNN'`.
 """
@@ -10,8 +10,13 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from seatrial.engines.durations import parse_duration
+
 KEYWORDS = ("FROM", "WORKDIR", "COPY", "ADD", "RUN", "ENV", "EXPOSE", "CMD", "ENTRYPOINT", "LABEL",
-            "ARG", "USER")
+            "ARG", "USER", "HEALTHCHECK")
+# HEALTHCHECK's options, as Docker 20.10's builder takes them (no --start-interval yet).
+HEALTHCHECK_DURATIONS = {"interval": "Interval", "timeout": "Timeout", "start-period": "StartPeriod"}
+MINIMUM_DURATION = 10**6  # ns: Docker refuses a set interval, timeout or start period below 1 ms
 
 
 class DockerfileError(ValueError):
@@ -122,6 +127,43 @@ def _check(instruction: Instruction, path: str) -> None:
             raise DockerfileError(f"{where}: {instruction.keyword} needs a source and a destination")
     if instruction.keyword == "ENV" and "=" not in instruction.args and len(instruction.args.split()) < 2:
         raise DockerfileError(f"{where}: ENV needs KEY=value or KEY value")
+    if instruction.keyword == "HEALTHCHECK":
+        healthcheck(instruction, path)
+
+
+def healthcheck(instruction: Instruction, path: str = "Dockerfile") -> dict:
+    """The image config's Healthcheck, as Docker's builder makes it: Test ["CMD", args...] (exec
+    form), ["CMD-SHELL", "command"] (shell form) or ["NONE"]; the options set, in nanoseconds
+    (zero ones left out, as Docker's JSON does). NONE keeps nothing else of its own."""
+    where = f"{path}:{instruction.line}"
+    kind, _, rest = instruction.args.partition(" ")
+    kind, rest = kind.upper(), rest.strip()
+    if kind == "NONE":
+        if rest:
+            raise DockerfileError(f"{where}: HEALTHCHECK NONE takes no arguments")
+        return {"Test": ["NONE"]}
+    if kind != "CMD":
+        raise DockerfileError(f'{where}: Unknown type "{kind}" in HEALTHCHECK (try CMD)')  # Docker's words
+    if not rest:
+        raise DockerfileError(f"{where}: Missing command after HEALTHCHECK CMD")
+    exec_form = Instruction(kind, rest, instruction.line).exec_form()
+    config: dict = {"Test": ["CMD", *exec_form] if exec_form is not None else ["CMD-SHELL", rest]}
+    for name, value in instruction.flags:
+        if name in HEALTHCHECK_DURATIONS:
+            try:
+                nanoseconds = parse_duration(value)
+            except ValueError as exc:
+                raise DockerfileError(f"{where}: --{name}: {exc}") from None
+            if nanoseconds < MINIMUM_DURATION:
+                raise DockerfileError(f'{where}: Interval "{name}" cannot be less than 1ms')  # Docker's words
+            config[HEALTHCHECK_DURATIONS[name]] = nanoseconds
+        elif name == "retries":
+            if not value.lstrip("-").isdigit() or int(value) < 1:
+                raise DockerfileError(f"{where}: --retries must be at least 1 (not {value})")
+            config["Retries"] = int(value)
+        else:
+            raise DockerfileError(f"{where}: Unknown flag: {name}")
+    return config
 
 
 def key_values(args: str) -> list[tuple[str, str]]:

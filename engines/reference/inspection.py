@@ -17,9 +17,11 @@ UNRECORDED_EXIT_CODE = 137
 
 
 def container(record: Mapping[str, Any], *, is_running: bool,
-              exit_record: Mapping[str, Any] | None) -> dict[str, Any]:
+              exit_record: Mapping[str, Any] | None,
+              health_record: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """kind, id, name, image, state, exit_code, pid, ip_addresses {network: ip},
-    ports {"80/tcp": host_port}, labels, raw; `exit_record` is the container's exit.json."""
+    ports {"80/tcp": host_port}, labels, user, health, raw; `exit_record` is the container's
+    exit.json, `health_record` its health.json (Docker's State.Health, kept by healthcheck.py)."""
     if is_running:
         state, exit_code = "running", None
     elif "shim_pid" not in record:
@@ -33,6 +35,7 @@ def container(record: Mapping[str, Any], *, is_running: bool,
         "id": record["id"],
         "name": record["name"],
         "image": record.get("image", ""),
+        "image_id": record.get("image_id", ""),
         "state": state,
         "exit_code": exit_code,
         "pid": record.get("pid") if is_running else None,
@@ -40,8 +43,18 @@ def container(record: Mapping[str, Any], *, is_running: bool,
         "ports": {f"{p['container_port']}/{p['protocol']}": p["host_port"]
                   for p in record.get("ports") or ()} if is_running else {},
         "labels": dict(record.get("labels") or {}),
+        "user": record.get("user") or "",
+        "health": _health(health_record, is_running),
         "raw": dict(record),
     }
+
+
+def _health(health_record: Mapping[str, Any] | None, is_running: bool) -> dict[str, Any] | None:
+    """State.Health; a container that no longer runs is `unhealthy`, as Docker marks it on exit."""
+    health = shared.health(health_record)
+    if health is not None and not is_running:
+        health["status"] = "unhealthy"
+    return health
 
 
 def image(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ class StepOutcome:
     refused: str | None = None
     duration: float = 0.0
     detail: dict = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()   # what the engine said it ignored (engines/notices.py)
 
 
 def refused(exc, container: str = "") -> StepOutcome:

@@ -40,7 +40,7 @@ class Build(StepRunner):
         ctx.images[body.tag] = tag
         track(ctx, result.image)
         return StepOutcome(exit_code=0, stdout=result.log, build=result, image_id=result.image.id,
-                           duration=result.duration)
+                           duration=result.duration, warnings=result.warnings)
 
 
 @register

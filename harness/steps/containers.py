@@ -69,7 +69,7 @@ class Run(StepRunner):
         except EngineError as exc:
             return refused(exc, name)
         return StepOutcome(exit_code=result.exit_code, stdout=result.stdout, stderr=result.stderr,
-                           container=name, duration=result.duration)
+                           container=name, duration=result.duration, warnings=result.warnings)
 
     def _mounts(self, ctx: ItemContext, body: RunStepBody) -> list[Mount]:
         mounts = []
