@@ -215,7 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     }
     for name, action in vm_parsers.items():
         action.add_argument("--machine", action="append", choices=["debian12", "debian13"], metavar="NAME",
-                            help="debian12 (default) or debian13; repeatable, one VM at a time")
+                            help="debian12 (default; down: every machine) or debian13; repeatable, one VM at a time")
+    for name in ("up", "run"):
+        vm_parsers[name].add_argument("--fresh", action="store_true",
+                                      help="provision from nothing on the pristine box even if a provisioned box is current")
     vm_parsers["run"].add_argument("run_args", nargs="*", metavar="RUN_ARGS", help="arguments of seatrial run")
     vm_parsers["run"].add_argument("--results-dir", default="results", metavar="DIR", help="default: ./results")
     vm_parsers["run"].add_argument("--down", action="store_true", help="destroy the VM after the run")

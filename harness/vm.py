@@ -1,65 +1,39 @@
 """`seatrial vm`: the scenario library inside real Vagrant VMs (libvirt provider).
 
-    build-box  vagrant/build-box.sh makes a Debian box locally; `vagrant box add` caches it
-    up         the box built if missing; `vagrant up` (KVM, or QEMU emulation without it) runs
-               vagrant/provision.sh inside from nothing, as on a newcomer's machine
+    setup      vagrant/setup-host.sh: vagrant, vagrant-libvirt, libvirt, QEMU, debootstrap
+    build-box  vagrant/build-box.sh makes a Debian box locally; it is cached (see vmbox)
+    up         the box built if missing; `vagrant up` (KVM, or QEMU emulation without it) with
+               vagrant/provision.sh, from nothing on a pristine box (then kept as a provisioned
+               box, see vmbox) or again, idempotent, on the provisioned box
     run        up, then `seatrial run` inside on every engine, results copied back under results/
     down       `vagrant destroy`, then a sweep of what a killed Vagrant can leave in libvirt
 
-Vagrant keeps its boxes in VAGRANT_HOME, here /var/cache/seatrial/vagrant (not ~/.vagrant.d:
-/root is closed to the libvirt-qemu user, which must read the box's kernel and initrd)."""
+Vagrant keeps its boxes in VAGRANT_HOME=/var/cache/seatrial/vagrant (not ~/.vagrant.d: /root
+is closed to the libvirt-qemu user, which must read the box's kernel and initrd)."""
 from __future__ import annotations
 
+import glob
 import os
-import re
 import secrets
 import shlex
+import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
-from seatrial import vmhost, vmresults
+from seatrial import vmbox, vmhost, vmresults
+from seatrial.vmbox import MACHINES, Machine
+from seatrial.vmrunner import HOURS, Vagrant, VmError
 
-VAGRANT_HOME = Path(os.environ.get("SEATRIAL_VAGRANT_HOME", "/var/cache/seatrial/vagrant"))
-BOX_CACHE = Path("/var/cache/seatrial/boxes")
 GUEST_PROJECT = "/seatrial"
 DOMAIN_PREFIX = "seatrial-vm-"          # the Vagrantfile's lv.default_prefix
 NETWORK = "seatrial-vagrant"            # the Vagrantfile's management network
-POOL = "default"
-HOURS = 3600
-
-
-@dataclass(frozen=True)
-class Machine:
-    """A machine of vagrant/Vagrantfile and the box it boots."""
-    name: str       # the Vagrantfile's machine name; the guest's hostname is seatrial-<name>
-    dist: str       # the Debian suite build-box.sh bootstraps
-    box: str        # the box's name in VAGRANT_HOME
-
-    @property
-    def box_dir(self) -> Path:
-        return VAGRANT_HOME / "boxes" / self.box.replace("/", "-VAGRANTSLASH-")
-
-    @property
-    def base_volume_prefix(self) -> str:
-        """vagrant-libvirt uploads the box's image into the pool once, under this name prefix."""
-        return self.box.replace("/", "-VAGRANTSLASH-") + "_vagrant_box_image_"
-
-
-MACHINES = {m.name: m for m in (Machine("debian12", "bookworm", "seatrial/debian12"),
-                                Machine("debian13", "trixie", "seatrial/debian13"))}
-
-
-class VmError(Exception):
-    """An expected failure of a vm step: the message says what, where and what to do."""
-
-    def __init__(self, message: str, code: int = 1):
-        super().__init__(message)
-        self.code = code
+VIRSH = ["virsh", "-c", vmhost.LIBVIRT_URI]
+INSECURE_KEY = "/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub"
 
 
 def find_vagrant_dir(cwd: Path, package: Path) -> Path:
@@ -71,10 +45,6 @@ def find_vagrant_dir(cwd: Path, package: Path) -> Path:
                   "package; run it from a checkout of the project", 2)
 
 
-def has_box(machine: Machine) -> bool:
-    return any(machine.box_dir.glob("*/libvirt/box.img"))
-
-
 def new_run_id(machine: Machine, now: float) -> str:
     """A results folder name that sorts by time and says which VM ran it."""
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + f"-{machine.name}-{secrets.token_hex(3)}"
@@ -83,9 +53,14 @@ def new_run_id(machine: Machine, now: float) -> str:
 def vagrant_env(base: dict[str, str], driver: str) -> dict[str, str]:
     """Vagrant's environment: our box cache, the libvirt driver, and no `run` provisioner (the
     suite is run over ssh so that its exit code and results come back)."""
-    return {**base, "VAGRANT_HOME": str(VAGRANT_HOME), "SEATRIAL_LIBVIRT_DRIVER": driver,
+    return {**base, "VAGRANT_HOME": str(vmbox.VAGRANT_HOME), "SEATRIAL_LIBVIRT_DRIVER": driver,
             "SEATRIAL_VM_RUN": "0", "VAGRANT_DEFAULT_PROVIDER": "libvirt",
             "VAGRANT_CHECKPOINT_DISABLE": "1"}   # no version check over the network
+
+
+def box_variable(machine: Machine) -> str:
+    """The Vagrantfile reads the machine's box from this variable (SEATRIAL_BOX_DEBIAN12)."""
+    return f"SEATRIAL_BOX_{machine.name.upper()}"
 
 
 def remote_run_command(run_id: str, run_args: list[str]) -> str:
@@ -95,105 +70,84 @@ def remote_run_command(run_id: str, run_args: list[str]) -> str:
     return f"cd {GUEST_PROJECT} && " + shlex.join(argv)
 
 
-def sweep_commands(domains: list[str], volumes: list[str], networks: list[str], *,
-                   boxes: list[Machine] = ()) -> list[list[str]]:
-    """virsh calls that remove what the VMs left in libvirt: domains, their disks, the
-    management network; with `boxes`, those boxes' base images too (the box cache)."""
-    virsh = ["virsh", "-c", vmhost.LIBVIRT_URI]
+def sweep_commands(domains: list[str], volumes: list[str], networks: list[str]) -> list[list[str]]:
+    """virsh calls that remove what the VMs left in libvirt: domains, their disks, the management
+    network. Box images in the pool (named after the box) are a cache and stay."""
     cmds = []
     for d in (d for d in domains if d.startswith(DOMAIN_PREFIX)):
-        cmds += [[*virsh, "destroy", d], [*virsh, "undefine", d]]
-    box_prefixes = tuple(m.base_volume_prefix for m in boxes)
-    for v in volumes:
-        if v.startswith(DOMAIN_PREFIX) or (box_prefixes and v.startswith(box_prefixes)):
-            cmds.append([*virsh, "vol-delete", "--pool", POOL, v])
+        cmds += [[*VIRSH, "destroy", d], [*VIRSH, "undefine", d]]
+    for v in (v for v in volumes if v.startswith(DOMAIN_PREFIX)):
+        cmds.append([*VIRSH, "vol-delete", "--pool", vmbox.POOL, v])
     if NETWORK in networks:
-        cmds += [[*virsh, "net-destroy", NETWORK], [*virsh, "net-undefine", NETWORK]]
+        cmds += [[*VIRSH, "net-destroy", NETWORK], [*VIRSH, "net-undefine", NETWORK]]
     return cmds
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+def machine_state(vg: Vagrant, machine: Machine) -> str:
+    """Vagrant's state of the machine: running, shutoff, not_created, ..."""
+    for line in vg.capture(["vagrant", "status", "--machine-readable", machine.name]).splitlines():
+        fields = line.split(",")
+        if len(fields) >= 4 and fields[1] == machine.name and fields[2] == "state":
+            return fields[3]
+    return "unknown"
 
 
-def clean_line(raw: str) -> str | None:
-    """A line of Vagrant's output as a log shows it: without terminal codes and the redrawn
-    `Progress: N%` counter (None for those)."""
-    line = _ANSI.sub("", raw).split("\r")[-1].rstrip()
-    if not line or re.fullmatch(r"\s*Progress: \d+%.*", line):
-        return None
-    return line
-
-
-class Vagrant:
-    """Runs vagrant (and ssh, virsh) in vagrant/ with our environment, prefixing each output line
-    with the elapsed time so long steps show progress."""
-
-    def __init__(self, vagrant_dir: Path, env: dict[str, str], out: TextIO,
-                 clock: Callable[[], float] = time.monotonic):
-        self.dir, self.env, self.out, self.clock = vagrant_dir, env, out, clock
-        self.started = clock()
-
-    def say(self, message: str) -> None:
-        print(f"vm [{self.clock() - self.started:5.0f}s] {message}", file=self.out, flush=True)
-
-    def stream(self, argv: list[str], timeout: float, *, check: bool = True) -> int:
-        """Run argv, relaying its output line by line; its exit code (VmError if check and not 0)."""
-        deadline = self.clock() + timeout
-        with subprocess.Popen(argv, cwd=self.dir, env=self.env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL) as proc:
-            assert proc.stdout is not None
-            try:
-                for raw in iter(proc.stdout.readline, b""):
-                    line = clean_line(raw.decode(errors="replace"))
-                    if line is not None:
-                        self.say(line)
-                    if self.clock() > deadline:
-                        proc.kill()
-                        raise VmError(f"{shlex.join(argv)}: no end after {timeout:.0f} s; killed")
-                code = proc.wait(timeout=max(1.0, deadline - self.clock()))
-            except BaseException:
-                proc.kill()
-                raise
-        if check and code != 0:
-            raise VmError(f"{shlex.join(argv)} exited {code} (its output is above)")
-        return code
-
-    def capture(self, argv: list[str], timeout: float = 120) -> str:
-        """Run argv quietly and return its stdout; VmError with its stderr when it fails."""
-        try:
-            done = subprocess.run(argv, cwd=self.dir, env=self.env, capture_output=True, text=True,
-                                  timeout=timeout, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            raise VmError(f"{shlex.join(argv)}: no answer after {timeout:.0f} s") from None
-        if done.returncode != 0:
-            raise VmError(f"{shlex.join(argv)} exited {done.returncode}: {done.stderr.strip()[-2000:]}")
-        return done.stdout
-
-
-def build_box(vg: Vagrant, machine: Machine) -> None:
-    """Build the machine's box with vagrant/build-box.sh and add it to the cache, replacing the
-    old one and its stale base image in libvirt's pool (vagrant-libvirt would reuse it)."""
-    BOX_CACHE.mkdir(parents=True, exist_ok=True)
-    box_file = BOX_CACHE / f"{machine.dist}.box"
-    vg.say(f"building the box {machine.box} (Debian {machine.dist}; about 2.5 minutes)")
-    try:
-        vg.stream(["bash", str(vg.dir / "build-box.sh"), machine.dist, str(box_file)], timeout=1 * HOURS)
-        vg.stream(["vagrant", "box", "add", "--force", "--name", machine.box, str(box_file)], timeout=900)
-    finally:
-        box_file.unlink(missing_ok=True)   # the unpacked box in VAGRANT_HOME is the cache
-    for argv in sweep_commands([], _volumes(vg), [], boxes=[machine]):
-        vg.capture(argv)
-    vg.say(f"box {machine.box} cached in {machine.box_dir}")
-
-
-def up(vg: Vagrant, machine: Machine) -> None:
-    """Boot the machine (building its box first if missing) and provision it with provision.sh."""
-    if not has_box(machine):
-        build_box(vg, machine)
-    vg.say(f"vagrant up {machine.name} ({vg.env['SEATRIAL_LIBVIRT_DRIVER']}); first boot provisions "
-           "from nothing with vagrant/provision.sh")
+def up(vg: Vagrant, machine: Machine, project: Path, *, fresh: bool = False) -> None:
+    """Boot the machine and provision it: on its provisioned box when that is current, else on
+    the pristine box from nothing (building it first if missing), keeping the result."""
+    if machine_state(vg, machine) == "running":
+        vg.say(f"{machine.name} is running; `seatrial vm down` first to start from its box again")
+        return
+    if not vmbox.has_box(machine.box):
+        vmbox.build_box(vg, machine)
+    reuse = not fresh and vmbox.provisioned_box_ready(project, machine)
+    box = machine.provisioned_box if reuse else machine.box
+    vg.env[box_variable(machine)] = box
+    how = ("provision.sh again (idempotent)" if reuse else
+           "provision.sh from nothing (without KVM about half an hour: dpkg in an emulated guest)")
+    vg.say(f"vagrant up {machine.name} on {box} ({vg.env['SEATRIAL_LIBVIRT_DRIVER']}); {how}")
     vg.stream(["vagrant", "up", machine.name, "--provider", "libvirt", "--provision-with", "provision"],
-              timeout=2 * HOURS)
+              timeout=3 * HOURS)
+    if not reuse:
+        keep_provisioned(vg, machine, project)
+
+
+def keep_provisioned(vg: Vagrant, machine: Machine, project: Path) -> None:
+    """Save the freshly provisioned disk as a box (vmbox), then boot the VM again. The guest
+    gets Vagrant's insecure key back first: Vagrant replaced it at the first boot, and a VM made
+    from the box must let Vagrant in the same way as one made from the pristine box."""
+    keys = sorted(glob.glob(INSECURE_KEY))
+    if not keys:
+        raise VmError(f"Vagrant's insecure public key not found ({INSECURE_KEY}); reinstall vagrant")
+    with _ssh(vg, machine) as ssh:
+        subprocess.run([*ssh, "sudo -n tee -a /home/vagrant/.ssh/authorized_keys >/dev/null"],
+                       input=Path(keys[0]).read_bytes(), check=True, timeout=300)
+    vg.stream(["vagrant", "halt", machine.name], timeout=900)
+    # Vagrant's record of the machine holds the domain's UUID, whatever the domain is named.
+    domain = (vg.dir / ".vagrant" / "machines" / machine.name / "libvirt" / "id").read_text().strip()
+    disks = [line.split()[1] for line in vg.capture([*VIRSH, "domblklist", domain]).splitlines()[2:]
+             if len(line.split()) == 2 and line.split()[0] == "vda"]
+    if not disks:
+        raise VmError(f"no disk vda in libvirt's domain {domain}; cannot keep the provisioned disk")
+    vmbox.save_provisioned(vg, machine, Path(disks[0]), project)
+    vg.stream(["vagrant", "up", machine.name, "--provider", "libvirt", "--no-provision"], timeout=1 * HOURS)
+
+
+class _ssh:
+    """`ssh` argument list for the machine, from `vagrant ssh-config` (one Vagrant start, then
+    plain ssh: Vagrant's own `ssh -c` costs seconds per call)."""
+
+    def __init__(self, vg: Vagrant, machine: Machine):
+        self.vg, self.machine = vg, machine
+
+    def __enter__(self) -> list[str]:
+        self.tmp = tempfile.TemporaryDirectory(prefix="seatrial-vm-")
+        config = Path(self.tmp.name) / "ssh_config"
+        config.write_text(self.vg.capture(["vagrant", "ssh-config", self.machine.name]))
+        return ["ssh", "-F", str(config), "-o", "LogLevel=ERROR", self.machine.name, "--"]
+
+    def __exit__(self, *exc) -> None:
+        self.tmp.cleanup()
 
 
 def run(vg: Vagrant, machine: Machine, run_args: list[str], results_dir: Path) -> int:
@@ -201,10 +155,7 @@ def run(vg: Vagrant, machine: Machine, run_args: list[str], results_dir: Path) -
     vg.say(f"syncing the project into {machine.name}:{GUEST_PROJECT}")
     vg.stream(["vagrant", "rsync", machine.name], timeout=900)
     run_id = new_run_id(machine, time.time())
-    with tempfile.TemporaryDirectory(prefix="seatrial-vm-") as tmp:
-        config = Path(tmp) / "ssh_config"
-        config.write_text(vg.capture(["vagrant", "ssh-config", machine.name]))
-        ssh = ["ssh", "-F", str(config), "-o", "LogLevel=ERROR", machine.name, "--"]
+    with _ssh(vg, machine) as ssh:
         vg.say(f"seatrial run on every engine in {machine.name} (run {run_id})")
         code = vg.stream([*ssh, remote_run_command(run_id, run_args)], timeout=12 * HOURS, check=False)
         vg.say(f"seatrial run in {machine.name} exited {code}; copying results/{run_id} back")
@@ -221,7 +172,7 @@ def copy_back(ssh: list[str], run_id: str, results_dir: Path) -> list[Path]:
         assert proc.stdout is not None and proc.stderr is not None
         try:
             written = vmresults.unpack_run(proc.stdout, run_id, results_dir)
-        except (vmresults.UnsafeArchive, OSError, EOFError, __import__("tarfile").TarError) as err:
+        except (vmresults.UnsafeArchive, OSError, EOFError, tarfile.TarError) as err:
             proc.kill()
             raise VmError(f"copying results/{run_id} back from the VM failed: {err}; "
                           f"stderr: {proc.stderr.read().decode(errors='replace').strip()}") from None
@@ -232,41 +183,34 @@ def copy_back(ssh: list[str], run_id: str, results_dir: Path) -> list[Path]:
 
 
 def down(vg: Vagrant, *, boxes: list[Machine] = ()) -> None:
-    """Destroy every machine, then remove what a killed Vagrant can leave in libvirt."""
+    """Destroy every machine, then remove what a killed Vagrant can leave in libvirt; with
+    `boxes`, those machines' cached boxes too."""
     vg.say("vagrant destroy -f (every machine)")
     vg.stream(["vagrant", "destroy", "-f"], timeout=900, check=False)
-    virsh = ["virsh", "-c", vmhost.LIBVIRT_URI]
-    domains = vg.capture([*virsh, "list", "--all", "--name"]).split()
-    networks = vg.capture([*virsh, "net-list", "--all", "--name"]).split()
-    for argv in sweep_commands(domains, _volumes(vg), networks, boxes=boxes):
+    domains = vg.capture([*VIRSH, "list", "--all", "--name"]).split()
+    networks = vg.capture([*VIRSH, "net-list", "--all", "--name"]).split()
+    for argv in sweep_commands(domains, vmbox.pool_volumes(vg), networks):
         vg.say(" ".join(argv[3:]))
         # destroy fails on a domain that is shut off, net-destroy on an inactive network: fine,
-        # the undefine that follows is what matters and is checked below.
+        # what matters is checked by leftovers() below.
         subprocess.run(argv, capture_output=True, timeout=120)
     for machine in boxes:
-        vg.stream(["vagrant", "box", "remove", "--force", "--all", machine.box], timeout=300, check=False)
+        vmbox.remove_boxes(vg, machine)
     left = leftovers(vg)
     if left:
         raise VmError("seatrial vm down: still in libvirt after the sweep: " + ", ".join(left)
-                      + "; remove them with virsh (virsh -c qemu:///system ...)")
-    vg.say("down: no seatrial VM, disk or network left in libvirt")
+                      + "; remove them with virsh -c qemu:///system (destroy, undefine, vol-delete, net-undefine)")
+    vg.say("down: no seatrial VM, VM disk or network left in libvirt (cached boxes stay: seatrial vm down --box)")
 
 
 def leftovers(vg: Vagrant) -> list[str]:
-    """seatrial's domains, VM disks and network still in libvirt (the box's base image is a cache)."""
-    virsh = ["virsh", "-c", vmhost.LIBVIRT_URI]
-    domains = vg.capture([*virsh, "list", "--all", "--name"]).split()
-    networks = vg.capture([*virsh, "net-list", "--all", "--name"]).split()
+    """seatrial's domains, VM disks and network still in libvirt (box images are a cache)."""
+    domains = vg.capture([*VIRSH, "list", "--all", "--name"]).split()
+    networks = vg.capture([*VIRSH, "net-list", "--all", "--name"]).split()
     found = [f"domain {d}" for d in domains if d.startswith(DOMAIN_PREFIX)]
-    found += [f"volume {v}" for v in _volumes(vg) if v.startswith(DOMAIN_PREFIX)]
+    found += [f"volume {v}" for v in vmbox.pool_volumes(vg) if v.startswith(DOMAIN_PREFIX)]
     found += [f"network {n}" for n in networks if n == NETWORK]
     return found
-
-
-def _volumes(vg: Vagrant) -> list[str]:
-    listing = vg.capture(["virsh", "-c", vmhost.LIBVIRT_URI, "vol-list", "--pool", POOL])
-    # "Name   Path" header, a rule, then one volume per line.
-    return [line.split()[0] for line in listing.splitlines()[2:] if line.strip()]
 
 
 def vm_command(args, out: TextIO, cwd: Path, package: Path, host_probe=vmhost.HostView.probe) -> int:
@@ -276,6 +220,8 @@ def vm_command(args, out: TextIO, cwd: Path, package: Path, host_probe=vmhost.Ho
         vagrant_dir = find_vagrant_dir(cwd, package)
         if args.action == "setup":
             return subprocess.run(["bash", str(vagrant_dir / "setup-host.sh")], timeout=1 * HOURS).returncode
+        # SIGTERM (a CI job cancelled) tears down like Ctrl-C does.
+        signal.signal(signal.SIGTERM, _raise_interrupt)
         host = host_probe()
         lacks = vmhost.missing(host, for_box=args.action in ("build-box", "up", "run"))
         if lacks:
@@ -283,8 +229,9 @@ def vm_command(args, out: TextIO, cwd: Path, package: Path, host_probe=vmhost.Ho
             return Exit.ENGINE_UNAVAILABLE
         driver = vmhost.libvirt_driver(host, os.environ.get("SEATRIAL_LIBVIRT_DRIVER"))
         vg = Vagrant(vagrant_dir, vagrant_env(dict(os.environ), driver), out)
-        machines = [MACHINES[name] for name in (args.machine or ["debian12"])]
-        return _dispatch(args, vg, machines, cwd)
+        default = list(MACHINES) if args.action == "down" else ["debian12"]
+        machines = [MACHINES[name] for name in (args.machine or default)]
+        return _dispatch(args, vg, machines, cwd, vagrant_dir.parent)
     except VmError as err:
         print(err, file=sys.stderr)
         return err.code
@@ -293,21 +240,25 @@ def vm_command(args, out: TextIO, cwd: Path, package: Path, host_probe=vmhost.Ho
         return Exit.FAILED
 
 
-def _dispatch(args, vg: Vagrant, machines: list[Machine], cwd: Path) -> int:
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _dispatch(args, vg: Vagrant, machines: list[Machine], cwd: Path, project: Path) -> int:
     from seatrial.cli import Exit
     if args.action == "build-box":
         for machine in machines:
-            build_box(vg, machine)
+            vmbox.build_box(vg, machine)
         return Exit.OK
     if args.action == "down":
         down(vg, boxes=machines if args.box else [])
         return Exit.OK
-    results_dir = cwd / args.results_dir
+    results_dir = cwd / args.results_dir if args.action == "run" else cwd
     codes = []
     # One machine at a time: a small host runs one emulated VM well, two badly.
     for machine in machines:
         try:
-            up(vg, machine)
+            up(vg, machine, project, fresh=args.fresh)
             if args.action == "run":
                 codes.append(run(vg, machine, args.run_args, results_dir))
         except BaseException:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from seatrial import cli, vm, vmhost, vmresults
+from seatrial import cli, vm, vmbox, vmhost, vmresults, vmrunner
 
 READY = vmhost.HostView(tools=frozenset(vmhost.UP_TOOLS) | frozenset(vmhost.BOX_TOOLS),
                         has_vagrant_libvirt=True, is_libvirtd_up=True, is_root=True)
@@ -78,7 +78,7 @@ def test_run_id_names_time_and_machine():
 
 def test_vagrant_env_uses_the_box_cache_and_no_run_provisioner():
     env = vm.vagrant_env({"PATH": "/usr/bin"}, "qemu")
-    assert env["VAGRANT_HOME"] == str(vm.VAGRANT_HOME)
+    assert env["VAGRANT_HOME"] == str(vmbox.VAGRANT_HOME)
     assert env["SEATRIAL_LIBVIRT_DRIVER"] == "qemu"
     assert env["SEATRIAL_VM_RUN"] == "0"
     assert env["PATH"] == "/usr/bin"
@@ -96,11 +96,39 @@ def test_sweep_removes_only_seatrial_domains_disks_and_network():
                     "net-destroy seatrial-vagrant", "net-undefine seatrial-vagrant"]
 
 
-def test_sweep_with_boxes_removes_their_base_images_too():
-    cmds = vm.sweep_commands([], ["seatrial-VAGRANTSLASH-debian12_vagrant_box_image_0_box.img",
-                                  "seatrial-VAGRANTSLASH-debian13_vagrant_box_image_0_box.img"], [],
-                             boxes=[vm.MACHINES["debian12"]])
-    assert [c[-1] for c in cmds] == ["seatrial-VAGRANTSLASH-debian12_vagrant_box_image_0_box.img"]
+def test_box_names_and_the_variable_the_vagrantfile_reads():
+    machine = vmbox.MACHINES["debian12"]
+    assert (machine.box, machine.provisioned_box) == ("seatrial/debian12", "seatrial/debian12-provisioned")
+    assert vmbox.box_dir(machine.box) == vmbox.VAGRANT_HOME / "boxes" / "seatrial-VAGRANTSLASH-debian12"
+    assert vmbox.base_volume_prefix(machine.box) == "seatrial-VAGRANTSLASH-debian12_vagrant_box_image_"
+    vagrantfile = (Path(__file__).parents[2] / "vagrant" / "Vagrantfile").read_text()
+    assert 'ENV["SEATRIAL_BOX_#{name.upcase}"]' in vagrantfile and vm.box_variable(machine) == "SEATRIAL_BOX_DEBIAN12"
+    assert f'lv.default_prefix = "{vm.DOMAIN_PREFIX}"' in vagrantfile
+    assert f'lv.management_network_name = "{vm.NETWORK}"' in vagrantfile
+
+
+def _project(tmp_path: Path, provision: str) -> Path:
+    (tmp_path / "vagrant").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "vagrant" / "provision.sh").write_text(provision)
+    (tmp_path / "pyproject.toml").write_text("[project]\n")
+    return tmp_path
+
+
+def test_provisioned_box_is_stale_once_provision_sh_changes(tmp_path, monkeypatch):
+    monkeypatch.setattr(vmbox, "VAGRANT_HOME", tmp_path / "home")
+    monkeypatch.setattr(vmbox, "BOX_CACHE", tmp_path / "cache")
+    machine = vmbox.MACHINES["debian12"]
+    for box in (machine.box, machine.provisioned_box):
+        image = vmbox.box_dir(box) / "0" / "libvirt" / "box.img"
+        image.parent.mkdir(parents=True)
+        image.write_bytes(b"qcow2")
+    project = _project(tmp_path / "p", "apt-get install docker.io\n")
+    assert not vmbox.provisioned_box_ready(project, machine)          # no key saved yet
+    machine.key_file.parent.mkdir(parents=True)
+    machine.key_file.write_text(vmbox.provision_key(project, machine) + "\n")
+    assert vmbox.provisioned_box_ready(project, machine)
+    _project(project, "apt-get install docker.io podman\n")
+    assert not vmbox.provisioned_box_ready(project, machine)
 
 
 @pytest.mark.parametrize("raw, shown", [
@@ -110,11 +138,11 @@ def test_sweep_with_boxes_removes_their_base_images_too():
     ("   \n", None),
 ])
 def test_vagrant_output_loses_its_progress_counter(raw, shown):
-    assert vm.clean_line(raw) == shown
+    assert vmrunner.clean_line(raw) == shown
 
 
 def test_missing_vagrantfile_is_a_clear_usage_error(tmp_path):
-    with pytest.raises(vm.VmError, match="vagrant/Vagrantfile not found") as err:
+    with pytest.raises(vmrunner.VmError, match="vagrant/Vagrantfile not found") as err:
         vm.find_vagrant_dir(tmp_path, tmp_path / "pkg")
     assert err.value.code == 2
 
@@ -130,8 +158,9 @@ def test_vm_command_on_a_bare_host_exits_3_with_the_setup_hint(capsys):
 
 
 def test_vm_run_passes_everything_after_double_dash_to_seatrial_run():
-    args = cli.build_parser().parse_args(["vm", "run", "--machine", "debian13", "--down", "--", "-k", "build", "-x"])
-    assert args.machine == ["debian13"] and args.down
+    args = cli.build_parser().parse_args(["vm", "run", "--machine", "debian13", "--down", "--fresh", "--",
+                                          "-k", "build", "-x"])
+    assert args.machine == ["debian13"] and args.down and args.fresh
     assert args.run_args == ["-k", "build", "-x"]
 
 
