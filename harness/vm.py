@@ -130,7 +130,8 @@ def keep_provisioned(vg: Vagrant, machine: Machine, project: Path) -> None:
     if not disks:
         raise VmError(f"no disk vda in libvirt's domain {domain}; cannot keep the provisioned disk")
     vmbox.save_provisioned(vg, machine, Path(disks[0]), project)
-    vg.stream(["vagrant", "up", machine.name, "--provider", "libvirt", "--no-provision"], timeout=1 * HOURS)
+    vg.stream(["vagrant", "up", machine.name, "--provider", "libvirt", "--provision",
+               "--provision-with", "provision"], timeout=1 * HOURS)
 
 
 class _ssh:
@@ -220,8 +221,6 @@ def vm_command(args, out: TextIO, cwd: Path, package: Path, host_probe=vmhost.Ho
         vagrant_dir = find_vagrant_dir(cwd, package)
         if args.action == "setup":
             return subprocess.run(["bash", str(vagrant_dir / "setup-host.sh")], timeout=1 * HOURS).returncode
-        # SIGTERM (a CI job cancelled) tears down like Ctrl-C does.
-        signal.signal(signal.SIGTERM, _raise_interrupt)
         host = host_probe()
         lacks = vmhost.missing(host, for_box=args.action in ("build-box", "up", "run"))
         if lacks:
@@ -231,7 +230,12 @@ def vm_command(args, out: TextIO, cwd: Path, package: Path, host_probe=vmhost.Ho
         vg = Vagrant(vagrant_dir, vagrant_env(dict(os.environ), driver), out)
         default = list(MACHINES) if args.action == "down" else ["debian12"]
         machines = [MACHINES[name] for name in (args.machine or default)]
-        return _dispatch(args, vg, machines, cwd, vagrant_dir.parent)
+        # SIGTERM (a CI job cancelled) tears down like Ctrl-C does.
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        try:
+            return _dispatch(args, vg, machines, cwd, vagrant_dir.parent)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     except VmError as err:
         print(err, file=sys.stderr)
         return err.code
