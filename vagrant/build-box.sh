@@ -68,6 +68,14 @@ security=${mirror%/debian}/debian-security
   echo "deb $mirror $dist-updates main"
   [ "$mirror" = "${mirror%/debian}" ] || echo "deb $security $dist-security main"
 } > "$root/etc/apt/sources.list"
+# Package clients as set up on this host: its local CA certificates (a TLS-inspecting proxy's,
+# without which pip in the guest fails "self-signed certificate in certificate chain") and pip
+# told to use the system's bundle rather than its own.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  chroot "$root" update-ca-certificates >/dev/null
+fi
+printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' > "$root/etc/pip.conf"
 chroot "$root" useradd --create-home --shell /bin/bash vagrant
 install -d -m 0700 -o 1000 -g 1000 "$root/home/vagrant/.ssh"
 install -m 0600 -o 1000 -g 1000 "$pubkey" "$root/home/vagrant/.ssh/authorized_keys"
