@@ -120,8 +120,11 @@ def keep_provisioned(vg: Vagrant, machine: Machine, project: Path) -> None:
     if not keys:
         raise VmError(f"Vagrant's insecure public key not found ({INSECURE_KEY}); reinstall vagrant")
     with _ssh(vg, machine) as ssh:
-        subprocess.run([*ssh, "sudo -n tee -a /home/vagrant/.ssh/authorized_keys >/dev/null"],
-                       input=Path(keys[0]).read_bytes(), check=True, timeout=300)
+        done = subprocess.run([*ssh, "sudo -n tee -a /home/vagrant/.ssh/authorized_keys >/dev/null"],
+                              input=Path(keys[0]).read_bytes(), capture_output=True, timeout=300)
+    if done.returncode != 0:
+        raise VmError(f"giving {machine.name} Vagrant's insecure key back failed: "
+                      f"{done.stderr.decode(errors='replace').strip()}")
     vg.stream(["vagrant", "halt", machine.name], timeout=900)
     # Vagrant's record of the machine holds the domain's UUID, whatever the domain is named.
     domain = (vg.dir / ".vagrant" / "machines" / machine.name / "libvirt" / "id").read_text().strip()

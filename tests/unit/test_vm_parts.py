@@ -208,3 +208,30 @@ def test_results_from_the_guest_cannot_write_outside_their_folder(tmp_path, name
         vmresults.unpack_run(stream, "run1", target)
     assert not (tmp_path / "escape").exists()
     assert not any(target.rglob("*")) if target.exists() else True
+
+
+class _Listing:
+    """Stands in for the Vagrant runner where only captured output matters."""
+
+    def __init__(self, stdout: str):
+        self.stdout = stdout
+
+    def capture(self, argv, timeout=120):
+        return self.stdout
+
+
+def test_machine_state_is_read_from_vagrants_machine_readable_status():
+    status = ("1796038925,debian12,metadata,provider,libvirt\n"
+              "1796038925,debian12,provider-name,libvirt\n"
+              "1796038925,debian12,state,running\n"
+              "1796038925,debian13,state,not_created\n")
+    assert vm.machine_state(_Listing(status), vmbox.MACHINES["debian12"]) == "running"
+    assert vm.machine_state(_Listing(status), vmbox.MACHINES["debian13"]) == "not_created"
+    assert vm.machine_state(_Listing(""), vmbox.MACHINES["debian12"]) == "unknown"
+
+
+def test_pool_volumes_are_read_from_virsh_vol_list():
+    listing = (" Name                       Path\n"
+               "-------------------------------------------\n"
+               " seatrial-vm-debian12.img   /var/lib/libvirt/images/seatrial-vm-debian12.img\n\n")
+    assert vmbox.pool_volumes(_Listing(listing)) == ["seatrial-vm-debian12.img"]
