@@ -92,12 +92,13 @@ def machine_state(vg: Vagrant, machine: Machine) -> str:
     return "unknown"
 
 
-def up(vg: Vagrant, machine: Machine, project: Path, *, fresh: bool = False) -> None:
+def up(vg: Vagrant, machine: Machine, project: Path, *, fresh: bool = False) -> bool:
     """Boot the machine and provision it: on its provisioned box when that is current, else on
-    the pristine box from nothing (building it first if missing), keeping the result."""
+    the pristine box from nothing (building it first if missing), keeping the result. False
+    when it was running already (then the project in it may be older than here)."""
     if machine_state(vg, machine) == "running":
         vg.say(f"{machine.name} is running; `seatrial vm down` first to start from its box again")
-        return
+        return False
     if not vmbox.has_box(machine.box):
         vmbox.build_box(vg, machine)
     reuse = not fresh and vmbox.provisioned_box_ready(project, machine)
@@ -110,6 +111,7 @@ def up(vg: Vagrant, machine: Machine, project: Path, *, fresh: bool = False) -> 
               timeout=3 * HOURS)
     if not reuse:
         keep_provisioned(vg, machine, project)
+    return True
 
 
 def keep_provisioned(vg: Vagrant, machine: Machine, project: Path) -> None:
@@ -154,10 +156,12 @@ class _ssh:
         self.tmp.cleanup()
 
 
-def run(vg: Vagrant, machine: Machine, run_args: list[str], results_dir: Path) -> int:
-    """seatrial run inside the (running) machine; its results copied back; its exit code."""
-    vg.say(f"syncing the project into {machine.name}:{GUEST_PROJECT}")
-    vg.stream(["vagrant", "rsync", machine.name], timeout=900)
+def run(vg: Vagrant, machine: Machine, run_args: list[str], results_dir: Path, *, sync: bool = True) -> int:
+    """seatrial run inside the (running) machine; its results copied back; its exit code.
+    `sync`: copy the project in first (`vagrant up` has just done it when it booted the VM)."""
+    if sync:
+        vg.say(f"syncing the project into {machine.name}:{GUEST_PROJECT}")
+        vg.stream(["vagrant", "rsync", machine.name], timeout=900)
     run_id = new_run_id(machine, time.time())
     with _ssh(vg, machine) as ssh:
         vg.say(f"seatrial run on every engine in {machine.name} (run {run_id})")
@@ -265,9 +269,9 @@ def _dispatch(args, vg: Vagrant, machines: list[Machine], cwd: Path, project: Pa
     # One machine at a time: a small host runs one emulated VM well, two badly.
     for machine in machines:
         try:
-            up(vg, machine, project, fresh=args.fresh)
+            booted = up(vg, machine, project, fresh=args.fresh)
             if args.action == "run":
-                codes.append(run(vg, machine, args.run_args, results_dir))
+                codes.append(run(vg, machine, args.run_args, results_dir, sync=not booted))
         except BaseException:
             # Interrupted or failed while bringing up or running: leave nothing behind.
             vg.say("stopping: destroying the VM so that nothing is left behind")
