@@ -185,6 +185,11 @@ def cmd_claims(args, out: TextIO) -> int:
     return Exit.OK
 
 
+def cmd_vm(args, out: TextIO) -> int:
+    from seatrial.vm import vm_command
+    return vm_command(args, out, Path.cwd(), PACKAGE)
+
+
 def cmd_ref(args, out: TextIO) -> int:
     from seatrial.engines.reference.cli import main as ref_main
     return ref_main(args.ref_args)
@@ -303,6 +308,31 @@ def build_parser() -> argparse.ArgumentParser:
                                          "zsh: the same in ~/.zshrc.")
     completion.add_argument("shell", choices=["bash", "zsh"])
     completion.set_defaults(func=cmd_completion)
+    vm = _subcommand(sub, "vm", help="run the scenario library inside Debian VMs (Vagrant, libvirt)",
+                        description="Boot a Debian VM from a locally built box, provision it with "
+                                    "vagrant/provision.sh and run seatrial inside on every engine; results "
+                                    "come back under results/ with the VM as its own host (engine@host).")
+    vm_sub = vm.add_subparsers(dest="action", required=True, metavar="ACTION")
+    vm_sub.add_parser("setup", help="install vagrant, libvirt, QEMU, debootstrap (Debian) and start libvirtd")
+    vm_parsers = {
+        "build-box": vm_sub.add_parser("build-box", help="build the box locally (debootstrap; about 2.5 min)"),
+        "up": vm_sub.add_parser("up", help="boot the VM (building its box if missing) and provision it"),
+        "run": vm_sub.add_parser("run", help="up, then seatrial run inside; results copied back",
+                                 description="Arguments after -- go to `seatrial run` inside the VM, "
+                                             "e.g. seatrial vm run -- -k 'build or network'"),
+        "down": vm_sub.add_parser("down", help="destroy the VMs; remove their disks and network from libvirt"),
+    }
+    for name, action in vm_parsers.items():
+        action.add_argument("--machine", action="append", choices=["debian12", "debian13"], metavar="NAME",
+                            help="debian12 (default; down: every machine) or debian13; repeatable, one VM at a time")
+    for name in ("up", "run"):
+        vm_parsers[name].add_argument("--fresh", action="store_true",
+                                      help="provision from nothing on the pristine box even if a provisioned box is current")
+    vm_parsers["run"].add_argument("run_args", nargs="*", metavar="RUN_ARGS", help="arguments of seatrial run")
+    vm_parsers["run"].add_argument("--results-dir", default="results", metavar="DIR", help="default: ./results")
+    vm_parsers["run"].add_argument("--down", action="store_true", help="destroy the VM after the run")
+    vm_parsers["down"].add_argument("--box", action="store_true", help="also remove the cached boxes")
+    vm.set_defaults(func=cmd_vm)
 
     ref = sub.add_parser("ref", help="debug the bundled reference runtime: build, run, exec, ps, images, rm, logs",
                          add_help=False)

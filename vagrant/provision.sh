@@ -29,7 +29,8 @@ if [ "$reference_only" = 0 ]; then
   # networks only through this plugin (nothing pulls it in).
   packages+=(docker.io podman runc uidmap slirp4netns docker-compose
              golang-github-containernetworking-plugin-dnsname
-             chromium)   # chromium: the headless browser test of the HTML report
+             chromium    # chromium: the headless browser test of the HTML report
+             apparmor)   # docker.io recommends it: see below
 fi
 missing=()
 for p in "${packages[@]}"; do
@@ -58,6 +59,10 @@ default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]
 
 [engine]
 runtime = "runc"
+# cgroupfs, not systemd: rootless Podman on a systemd machine has no user session here, and
+# its builds' RUN steps failed "unable to start unit runc-buildah-....scope" (a Debian 12 VM);
+# without systemd Podman falls back to cgroupfs anyway.
+cgroup_manager = "cgroupfs"
 CONF
 )
 if [ ! -f "$conf" ] || [ "$(cat "$conf")" != "$want" ]; then
@@ -78,6 +83,14 @@ grep -q "^$rootless_user:" /etc/subgid 2>/dev/null || usermod --add-subgids 2000
 # No logind session here to create the runtime directory at login (the adapter does it too).
 rootless_uid=$(id -u "$rootless_user")
 install -d -m 0700 -o "$rootless_user" -g "$rootless_user" "/run/user/$rootless_uid"
+
+# AppArmor: where the kernel has it on (a Debian 12 VM; not this CI host), Docker confines every
+# container with its docker-default profile, which dockerd loads at start with apparmor_parser;
+# without the apparmor package every run and RUN failed "apparmor failed to apply profile". A
+# dockerd started before apparmor was installed must start again to load it.
+if [[ " ${missing[*]} " == *" apparmor "* ]] && [ -d /run/systemd/system ] && docker info >/dev/null 2>&1; then
+  systemctl restart docker
+fi
 
 # dockerd: started by systemd on a normal machine; by hand where there is no init system.
 if ! docker info >/dev/null 2>&1; then

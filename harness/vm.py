@@ -1,0 +1,284 @@
+"""`seatrial vm`: the scenario library inside real Vagrant VMs (libvirt provider).
+
+    setup      vagrant/setup-host.sh: vagrant, vagrant-libvirt, libvirt, QEMU, debootstrap
+    build-box  vagrant/build-box.sh makes a Debian box locally; it is cached (see vmbox)
+    up         the box built if missing; `vagrant up` (KVM, or QEMU emulation without it) with
+               vagrant/provision.sh, from nothing on a pristine box (then kept as a provisioned
+               box, see vmbox) or again, idempotent, on the provisioned box
+    run        up, then `seatrial run` inside on every engine, results copied back under results/
+    down       `vagrant destroy`, then a sweep of what a killed Vagrant can leave in libvirt
+
+Vagrant keeps its boxes in VAGRANT_HOME=/var/cache/seatrial/vagrant (not ~/.vagrant.d: /root
+is closed to the libvirt-qemu user, which must read the box's kernel and initrd)."""
+from __future__ import annotations
+
+import glob
+import os
+import secrets
+import shlex
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+from typing import TextIO
+
+from seatrial import vmbox, vmhost, vmresults
+from seatrial.vmbox import MACHINES, Machine
+from seatrial.vmrunner import HOURS, Vagrant, VmError
+
+GUEST_PROJECT = "/seatrial"
+DOMAIN_PREFIX = "seatrial-vm-"          # the Vagrantfile's lv.default_prefix
+NETWORK = "seatrial-vagrant"            # the Vagrantfile's management network
+VIRSH = ["virsh", "-c", vmhost.LIBVIRT_URI]
+INSECURE_KEY = "/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub"
+
+
+def find_vagrant_dir(cwd: Path, package: Path) -> Path:
+    """vagrant/ of the checkout: the current folder's, else the editable install's."""
+    for project in (cwd, package.parent):
+        if (project / "vagrant" / "Vagrantfile").is_file():
+            return project / "vagrant"
+    raise VmError("seatrial vm: vagrant/Vagrantfile not found in the current folder or beside the installed "
+                  "package; run it from a checkout of the project", 2)
+
+
+def new_run_id(machine: Machine, now: float) -> str:
+    """A results folder name that sorts by time and says which VM ran it."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + f"-{machine.name}-{secrets.token_hex(3)}"
+
+
+def vagrant_env(base: dict[str, str], driver: str) -> dict[str, str]:
+    """Vagrant's environment: our box cache, the libvirt driver, and no `run` provisioner (the
+    suite is run over ssh so that its exit code and results come back)."""
+    return {**base, "VAGRANT_HOME": str(vmbox.VAGRANT_HOME), "SEATRIAL_LIBVIRT_DRIVER": driver,
+            "SEATRIAL_VM_RUN": "0", "VAGRANT_DEFAULT_PROVIDER": "libvirt",
+            "VAGRANT_CHECKPOINT_DISABLE": "1"}   # no version check over the network
+
+
+def box_variable(machine: Machine) -> str:
+    """The Vagrantfile reads the machine's box from this variable (SEATRIAL_BOX_DEBIAN12)."""
+    return f"SEATRIAL_BOX_{machine.name.upper()}"
+
+
+def remote_run_command(run_id: str, run_args: list[str]) -> str:
+    """The shell command for the guest (ssh takes one string): seatrial run as root."""
+    argv = ["sudo", "-n", "/usr/local/bin/seatrial", "run", "--results-dir", f"{GUEST_PROJECT}/results",
+            "--run-id", run_id, *run_args]
+    return f"cd {GUEST_PROJECT} && " + shlex.join(argv)
+
+
+def sweep_commands(domains: list[str], volumes: list[str], networks: list[str]) -> list[list[str]]:
+    """virsh calls that remove what the VMs left in libvirt: domains, their disks, the management
+    network. Box images in the pool (named after the box) are a cache and stay."""
+    cmds = []
+    for d in (d for d in domains if d.startswith(DOMAIN_PREFIX)):
+        cmds += [[*VIRSH, "destroy", d], [*VIRSH, "undefine", d]]
+    for v in (v for v in volumes if v.startswith(DOMAIN_PREFIX)):
+        cmds.append([*VIRSH, "vol-delete", "--pool", vmbox.POOL, v])
+    if NETWORK in networks:
+        cmds += [[*VIRSH, "net-destroy", NETWORK], [*VIRSH, "net-undefine", NETWORK]]
+    return cmds
+
+
+def machine_state(vg: Vagrant, machine: Machine) -> str:
+    """Vagrant's state of the machine: running, shutoff, not_created, ..."""
+    for line in vg.capture(["vagrant", "status", "--machine-readable", machine.name]).splitlines():
+        fields = line.split(",")
+        if len(fields) >= 4 and fields[1] == machine.name and fields[2] == "state":
+            return fields[3]
+    return "unknown"
+
+
+def up(vg: Vagrant, machine: Machine, project: Path, *, fresh: bool = False) -> bool:
+    """Boot the machine and provision it: on its provisioned box when that is current, else on
+    the pristine box from nothing (building it first if missing), keeping the result. False
+    when it was running already (then the project in it may be older than here)."""
+    if machine_state(vg, machine) == "running":
+        vg.say(f"{machine.name} is running; `seatrial vm down` first to start from its box again")
+        return False
+    if not vmbox.has_box(machine.box):
+        vmbox.build_box(vg, machine)
+    reuse = not fresh and vmbox.provisioned_box_ready(project, machine)
+    box = machine.provisioned_box if reuse else machine.box
+    vg.env[box_variable(machine)] = box
+    how = ("provision.sh again (idempotent)" if reuse else
+           "provision.sh from nothing (without KVM about half an hour: dpkg in an emulated guest)")
+    vg.say(f"vagrant up {machine.name} on {box} ({vg.env['SEATRIAL_LIBVIRT_DRIVER']}); {how}")
+    vg.stream(["vagrant", "up", machine.name, "--provider", "libvirt", "--provision-with", "provision"],
+              timeout=3 * HOURS)
+    if not reuse:
+        keep_provisioned(vg, machine, project)
+    return True
+
+
+def keep_provisioned(vg: Vagrant, machine: Machine, project: Path) -> None:
+    """Save the freshly provisioned disk as a box (vmbox), then boot the VM again. The guest
+    gets Vagrant's insecure key back first: Vagrant replaced it at the first boot, and a VM made
+    from the box must let Vagrant in the same way as one made from the pristine box."""
+    keys = sorted(glob.glob(INSECURE_KEY))
+    if not keys:
+        raise VmError(f"Vagrant's insecure public key not found ({INSECURE_KEY}); reinstall vagrant")
+    with _ssh(vg, machine) as ssh:
+        done = subprocess.run([*ssh, "sudo -n tee -a /home/vagrant/.ssh/authorized_keys >/dev/null"],
+                              input=Path(keys[0]).read_bytes(), capture_output=True, timeout=300)
+    if done.returncode != 0:
+        raise VmError(f"giving {machine.name} Vagrant's insecure key back failed: "
+                      f"{done.stderr.decode(errors='replace').strip()}")
+    vg.stream(["vagrant", "halt", machine.name], timeout=900)
+    # Vagrant's record of the machine holds the domain's UUID, whatever the domain is named.
+    domain = (vg.dir / ".vagrant" / "machines" / machine.name / "libvirt" / "id").read_text().strip()
+    disks = [line.split()[1] for line in vg.capture([*VIRSH, "domblklist", domain]).splitlines()[2:]
+             if len(line.split()) == 2 and line.split()[0] == "vda"]
+    if not disks:
+        raise VmError(f"no disk vda in libvirt's domain {domain}; cannot keep the provisioned disk")
+    vmbox.save_provisioned(vg, machine, Path(disks[0]), project)
+    vg.stream(["vagrant", "up", machine.name, "--provider", "libvirt", "--provision",
+               "--provision-with", "provision"], timeout=1 * HOURS)
+
+
+class _ssh:
+    """`ssh` argument list for the machine, from `vagrant ssh-config` (one Vagrant start, then
+    plain ssh: Vagrant's own `ssh -c` costs seconds per call)."""
+
+    def __init__(self, vg: Vagrant, machine: Machine):
+        self.vg, self.machine = vg, machine
+
+    def __enter__(self) -> list[str]:
+        self.tmp = tempfile.TemporaryDirectory(prefix="seatrial-vm-")
+        config = Path(self.tmp.name) / "ssh_config"
+        config.write_text(self.vg.capture(["vagrant", "ssh-config", self.machine.name]))
+        return ["ssh", "-F", str(config), "-o", "LogLevel=ERROR", self.machine.name, "--"]
+
+    def __exit__(self, *exc) -> None:
+        self.tmp.cleanup()
+
+
+def run(vg: Vagrant, machine: Machine, run_args: list[str], results_dir: Path, *, sync: bool = True) -> int:
+    """seatrial run inside the (running) machine; its results copied back; its exit code.
+    `sync`: copy the project in first (`vagrant up` has just done it when it booted the VM)."""
+    if sync:
+        vg.say(f"syncing the project into {machine.name}:{GUEST_PROJECT}")
+        vg.stream(["vagrant", "rsync", machine.name], timeout=900)
+    run_id = new_run_id(machine, time.time())
+    with _ssh(vg, machine) as ssh:
+        vg.say(f"seatrial run on every engine in {machine.name} (run {run_id})")
+        code = vg.stream([*ssh, remote_run_command(run_id, run_args)], timeout=12 * HOURS, check=False)
+        vg.say(f"seatrial run in {machine.name} exited {code}; copying results/{run_id} back")
+        copy_back(ssh, run_id, results_dir)
+    vg.say(f"results: {results_dir / run_id / 'events.jsonl'}")
+    return code
+
+
+def copy_back(ssh: list[str], run_id: str, results_dir: Path) -> list[Path]:
+    """The guest's results/<run_id> unpacked under results_dir (see vmresults)."""
+    tar = f"sudo -n tar -C {GUEST_PROJECT}/results -c -- {shlex.quote(run_id)}"
+    with subprocess.Popen([*ssh, tar], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          stdin=subprocess.DEVNULL) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        try:
+            written = vmresults.unpack_run(proc.stdout, run_id, results_dir)
+        except (vmresults.UnsafeArchive, OSError, EOFError, tarfile.TarError) as err:
+            proc.kill()
+            raise VmError(f"copying results/{run_id} back from the VM failed: {err}; "
+                          f"stderr: {proc.stderr.read().decode(errors='replace').strip()}") from None
+        if proc.wait(timeout=300) != 0:
+            raise VmError(f"copying results/{run_id} back from the VM failed: "
+                          f"{proc.stderr.read().decode(errors='replace').strip()}")
+    return written
+
+
+def down(vg: Vagrant, *, boxes: list[Machine] = ()) -> None:
+    """Destroy every machine, then remove what a killed Vagrant can leave in libvirt; with
+    `boxes`, those machines' cached boxes too."""
+    vg.say("vagrant destroy -f (every machine)")
+    vg.stream(["vagrant", "destroy", "-f"], timeout=900, check=False)
+    domains = vg.capture([*VIRSH, "list", "--all", "--name"]).split()
+    networks = vg.capture([*VIRSH, "net-list", "--all", "--name"]).split()
+    for argv in sweep_commands(domains, vmbox.pool_volumes(vg), networks):
+        vg.say(" ".join(argv[3:]))
+        # destroy fails on a domain that is shut off, net-destroy on an inactive network: fine,
+        # what matters is checked by leftovers() below.
+        subprocess.run(argv, capture_output=True, timeout=120)
+    for machine in boxes:
+        vmbox.remove_boxes(vg, machine)
+    left = leftovers(vg)
+    if left:
+        raise VmError("seatrial vm down: still in libvirt after the sweep: " + ", ".join(left)
+                      + "; remove them with virsh -c qemu:///system (destroy, undefine, vol-delete, net-undefine)")
+    vg.say("down: no seatrial VM, VM disk or network left in libvirt (cached boxes stay: seatrial vm down --box)")
+
+
+def leftovers(vg: Vagrant) -> list[str]:
+    """seatrial's domains, VM disks and network still in libvirt (box images are a cache)."""
+    domains = vg.capture([*VIRSH, "list", "--all", "--name"]).split()
+    networks = vg.capture([*VIRSH, "net-list", "--all", "--name"]).split()
+    found = [f"domain {d}" for d in domains if d.startswith(DOMAIN_PREFIX)]
+    found += [f"volume {v}" for v in vmbox.pool_volumes(vg) if v.startswith(DOMAIN_PREFIX)]
+    found += [f"network {n}" for n in networks if n == NETWORK]
+    return found
+
+
+def vm_command(args, out: TextIO, cwd: Path, package: Path, host_probe=vmhost.HostView.probe) -> int:
+    """Entry point of `seatrial vm ACTION`; returns the exit code."""
+    from seatrial.cli import Exit
+    try:
+        vagrant_dir = find_vagrant_dir(cwd, package)
+        if args.action == "setup":
+            return subprocess.run(["bash", str(vagrant_dir / "setup-host.sh")], timeout=1 * HOURS).returncode
+        host = host_probe()
+        lacks = vmhost.missing(host, for_box=args.action in ("build-box", "up", "run"))
+        if lacks:
+            print(vmhost.missing_message(lacks), file=sys.stderr)
+            return Exit.ENGINE_UNAVAILABLE
+        driver = vmhost.libvirt_driver(host, os.environ.get("SEATRIAL_LIBVIRT_DRIVER"))
+        vg = Vagrant(vagrant_dir, vagrant_env(dict(os.environ), driver), out)
+        default = list(MACHINES) if args.action == "down" else ["debian12"]
+        machines = [MACHINES[name] for name in (args.machine or default)]
+        # SIGTERM (a CI job cancelled) tears down like Ctrl-C does.
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        try:
+            return _dispatch(args, vg, machines, cwd, vagrant_dir.parent)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    except VmError as err:
+        print(err, file=sys.stderr)
+        return err.code
+    except subprocess.TimeoutExpired as err:
+        print(f"seatrial vm: {err}", file=sys.stderr)
+        return Exit.FAILED
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _dispatch(args, vg: Vagrant, machines: list[Machine], cwd: Path, project: Path) -> int:
+    from seatrial.cli import Exit
+    if args.action == "build-box":
+        for machine in machines:
+            vmbox.build_box(vg, machine)
+        return Exit.OK
+    if args.action == "down":
+        down(vg, boxes=machines if args.box else [])
+        return Exit.OK
+    results_dir = cwd / args.results_dir if args.action == "run" else cwd
+    codes = []
+    # One machine at a time: a small host runs one emulated VM well, two badly.
+    for machine in machines:
+        try:
+            booted = up(vg, machine, project, fresh=args.fresh)
+            if args.action == "run":
+                codes.append(run(vg, machine, args.run_args, results_dir, sync=not booted))
+        except BaseException:
+            # Interrupted or failed while bringing up or running: leave nothing behind.
+            vg.say("stopping: destroying the VM so that nothing is left behind")
+            down(vg)
+            raise
+        if args.action == "run" and (args.down or len(machines) > 1):
+            down(vg)
+    if args.action == "run" and len(machines) > 1:
+        vg.say(f"all machines done; `seatrial report {args.results_dir}` shows them side by side (engine@host)")
+    return max(codes, default=Exit.OK)

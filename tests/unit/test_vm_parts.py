@@ -1,0 +1,237 @@
+"""The pure parts of `seatrial vm`: what a host lacks and how that is said, KVM or emulation,
+the commands sent to Vagrant, virsh and the guest, and the results copied back out of a VM."""
+from __future__ import annotations
+
+import io
+import shlex
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from seatrial import cli, vm, vmbox, vmhost, vmresults, vmrunner
+
+READY = vmhost.HostView(tools=frozenset(vmhost.UP_TOOLS) | frozenset(vmhost.BOX_TOOLS),
+                        has_vagrant_libvirt=True, is_libvirtd_up=True, is_root=True)
+
+
+def test_ready_host_lacks_nothing():
+    assert vmhost.missing(READY, for_box=True) == []
+
+
+def test_bare_host_lacks_everything_in_one_message_that_says_how_to_get_it():
+    bare = vmhost.HostView(tools=frozenset(), has_vagrant_libvirt=False, is_libvirtd_up=False, is_root=True)
+    message = vmhost.missing_message(vmhost.missing(bare, for_box=True))
+    for needed in ("vagrant (Debian package vagrant)", "virsh (Debian package libvirt-clients)",
+                   "qemu-system-x86_64 (Debian package qemu-system-x86)", "debootstrap (Debian package debootstrap)",
+                   "qemu-img (Debian package qemu-utils)"):
+        assert needed in message
+    assert message.rstrip().endswith(vmhost.SETUP_HINT)
+    assert "seatrial vm setup" in message
+
+
+def test_plugin_and_daemon_are_named_when_the_tools_are_there():
+    host = vmhost.HostView(tools=READY.tools, has_vagrant_libvirt=False, is_libvirtd_up=False, is_root=True)
+    lacks = vmhost.missing(host)
+    assert any("vagrant-libvirt" in item for item in lacks)
+    assert any("libvirtd does not answer on qemu:///system" in item for item in lacks)
+
+
+def test_box_tools_are_needed_only_to_build_a_box():
+    host = vmhost.HostView(tools=frozenset(vmhost.UP_TOOLS), has_vagrant_libvirt=True, is_libvirtd_up=True,
+                           is_root=True)
+    assert vmhost.missing(host) == []
+    assert "debootstrap" in " ".join(vmhost.missing(host, for_box=True))
+
+
+def test_non_root_is_told_to_run_as_root():
+    host = vmhost.HostView(tools=READY.tools, has_vagrant_libvirt=True, is_libvirtd_up=True, is_root=False)
+    assert vmhost.missing(host)[0].startswith("root:")
+
+
+@pytest.mark.parametrize("flags, can_open, driver", [
+    ({"vmx", "sse2"}, True, "kvm"),
+    ({"svm"}, True, "kvm"),
+    ({"sse2"}, True, "qemu"),        # /dev/kvm without vmx/svm: a KVM guest would spin
+    ({"vmx"}, False, "qemu"),        # no access to /dev/kvm
+])
+def test_kvm_only_where_it_works(flags, can_open, driver):
+    host = vmhost.HostView(tools=READY.tools, has_vagrant_libvirt=True, is_libvirtd_up=True, is_root=True,
+                           cpu_flags=frozenset(flags), can_open_kvm=can_open)
+    assert vmhost.libvirt_driver(host) == driver
+    assert vmhost.libvirt_driver(host, "qemu") == "qemu"
+
+
+def test_remote_command_quotes_every_run_argument():
+    cmd = vm.remote_run_command("20261130-1-debian12-abc", ["-k", "build or network", "--engine", "docker; rm -rf /"])
+    assert cmd.startswith("cd /seatrial && ")
+    argv = shlex.split(cmd.split(" && ", 1)[1])
+    assert argv == ["sudo", "-n", "/usr/local/bin/seatrial", "run", "--results-dir", "/seatrial/results",
+                    "--run-id", "20261130-1-debian12-abc", "-k", "build or network", "--engine", "docker; rm -rf /"]
+
+
+def test_run_id_names_time_and_machine():
+    run_id = vm.new_run_id(vm.MACHINES["debian13"], 1796036400.0)
+    assert run_id.startswith("20261130-") and "-debian13-" in run_id
+    assert run_id != vm.new_run_id(vm.MACHINES["debian13"], 1796036400.0)
+
+
+def test_vagrant_env_uses_the_box_cache_and_no_run_provisioner():
+    env = vm.vagrant_env({"PATH": "/usr/bin"}, "qemu")
+    assert env["VAGRANT_HOME"] == str(vmbox.VAGRANT_HOME)
+    assert env["SEATRIAL_LIBVIRT_DRIVER"] == "qemu"
+    assert env["SEATRIAL_VM_RUN"] == "0"
+    assert env["PATH"] == "/usr/bin"
+
+
+def test_sweep_removes_only_seatrial_domains_disks_and_network():
+    cmds = vm.sweep_commands(
+        domains=["seatrial-vm-debian12", "someone-elses-vm"],
+        volumes=["seatrial-vm-debian12.img", "seatrial-VAGRANTSLASH-debian12_vagrant_box_image_0_box.img",
+                 "other.qcow2"],
+        networks=["default", "seatrial-vagrant"])
+    flat = [" ".join(c[3:]) for c in cmds]
+    assert flat == ["destroy seatrial-vm-debian12", "undefine seatrial-vm-debian12",
+                    "vol-delete --pool default seatrial-vm-debian12.img",
+                    "net-destroy seatrial-vagrant", "net-undefine seatrial-vagrant"]
+
+
+def test_box_names_and_the_variable_the_vagrantfile_reads():
+    machine = vmbox.MACHINES["debian12"]
+    assert (machine.box, machine.provisioned_box) == ("seatrial/debian12", "seatrial/debian12-provisioned")
+    assert vmbox.box_dir(machine.box) == vmbox.VAGRANT_HOME / "boxes" / "seatrial-VAGRANTSLASH-debian12"
+    assert vmbox.base_volume_prefix(machine.box) == "seatrial-VAGRANTSLASH-debian12_vagrant_box_image_"
+    vagrantfile = (Path(__file__).parents[2] / "vagrant" / "Vagrantfile").read_text()
+    assert 'ENV["SEATRIAL_BOX_#{name.upcase}"]' in vagrantfile and vm.box_variable(machine) == "SEATRIAL_BOX_DEBIAN12"
+    assert f'lv.default_prefix = "{vm.DOMAIN_PREFIX}"' in vagrantfile
+    assert f'lv.management_network_name = "{vm.NETWORK}"' in vagrantfile
+
+
+def _project(tmp_path: Path, provision: str) -> Path:
+    (tmp_path / "vagrant").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "vagrant" / "provision.sh").write_text(provision)
+    (tmp_path / "pyproject.toml").write_text("[project]\n")
+    return tmp_path
+
+
+def test_provisioned_box_is_stale_once_provision_sh_changes(tmp_path, monkeypatch):
+    monkeypatch.setattr(vmbox, "VAGRANT_HOME", tmp_path / "home")
+    monkeypatch.setattr(vmbox, "BOX_CACHE", tmp_path / "cache")
+    machine = vmbox.MACHINES["debian12"]
+    for box in (machine.box, machine.provisioned_box):
+        image = vmbox.box_dir(box) / "0" / "libvirt" / "box.img"
+        image.parent.mkdir(parents=True)
+        image.write_bytes(b"qcow2")
+    project = _project(tmp_path / "p", "apt-get install docker.io\n")
+    assert not vmbox.provisioned_box_ready(project, machine)          # no key saved yet
+    machine.key_file.parent.mkdir(parents=True)
+    machine.key_file.write_text(vmbox.provision_key(project, machine) + "\n")
+    assert vmbox.provisioned_box_ready(project, machine)
+    _project(project, "apt-get install docker.io podman\n")
+    assert not vmbox.provisioned_box_ready(project, machine)
+
+
+@pytest.mark.parametrize("raw, shown", [
+    ("\x1b[KProgress: 42%\x1b[KProgress: 43%", None),
+    ("==> debian12: Starting domain.\n", "==> debian12: Starting domain."),
+    ("\rProgress: 1%\r==> debian12: Creating image\n", "==> debian12: Creating image"),
+    ("   \n", None),
+])
+def test_vagrant_output_loses_its_progress_counter(raw, shown):
+    assert vmrunner.clean_line(raw) == shown
+
+
+def test_missing_vagrantfile_is_a_clear_usage_error(tmp_path):
+    with pytest.raises(vmrunner.VmError, match="vagrant/Vagrantfile not found") as err:
+        vm.find_vagrant_dir(tmp_path, tmp_path / "pkg")
+    assert err.value.code == 2
+
+
+def test_vm_command_on_a_bare_host_exits_3_with_the_setup_hint(capsys):
+    bare = vmhost.HostView(tools=frozenset(), has_vagrant_libvirt=False, is_libvirtd_up=False, is_root=True)
+    args = cli.build_parser().parse_args(["vm", "up"])
+    code = vm.vm_command(args, io.StringIO(), Path.cwd(), cli.PACKAGE, host_probe=lambda: bare)
+    assert code == cli.Exit.ENGINE_UNAVAILABLE
+    err = capsys.readouterr().err
+    assert "this host cannot run the VM yet" in err and "seatrial vm setup" in err
+    assert "Traceback" not in err
+
+
+def test_vm_run_passes_everything_after_double_dash_to_seatrial_run():
+    args = cli.build_parser().parse_args(["vm", "run", "--machine", "debian13", "--down", "--fresh", "--",
+                                          "-k", "build", "-x"])
+    assert args.machine == ["debian13"] and args.down and args.fresh
+    assert args.run_args == ["-k", "build", "-x"]
+
+
+def _tar(members: list[tuple[tarfile.TarInfo, bytes]]) -> io.BytesIO:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as archive:
+        for info, data in members:
+            archive.addfile(info, io.BytesIO(data) if info.isfile() else None)
+    buf.seek(0)
+    return buf
+
+
+def _file(name: str, data: bytes) -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    return info, data
+
+
+def test_results_come_back_under_the_run_folder(tmp_path):
+    events = b'{"type": "run_start", "host": {"hostname": "seatrial-debian12"}}\n'
+    folder = tarfile.TarInfo("run1")
+    folder.type = tarfile.DIRTYPE
+    stream = _tar([(folder, b""), _file("run1/events.jsonl", events)])
+    written = vmresults.unpack_run(stream, "run1", tmp_path)
+    assert written == [tmp_path / "run1" / "events.jsonl"]
+    assert (tmp_path / "run1" / "events.jsonl").read_bytes() == events
+
+
+@pytest.mark.parametrize("name, kind, why", [
+    ("../escape", tarfile.REGTYPE, "'..'"),
+    ("/etc/passwd", tarfile.REGTYPE, "absolute"),
+    ("run1/../../escape", tarfile.REGTYPE, "'..'"),
+    ("other-run/events.jsonl", tarfile.REGTYPE, "outside the run's folder"),
+    ("run1/link", tarfile.SYMTYPE, "not a regular file"),
+    ("run1/dev", tarfile.CHRTYPE, "not a regular file"),
+])
+def test_results_from_the_guest_cannot_write_outside_their_folder(tmp_path, name, kind, why):
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    if kind == tarfile.SYMTYPE:
+        info.linkname = "/etc/passwd"
+    stream = _tar([(info, b"")])
+    target = tmp_path / "results"
+    with pytest.raises(vmresults.UnsafeArchive, match=why):
+        vmresults.unpack_run(stream, "run1", target)
+    assert not (tmp_path / "escape").exists()
+    assert not any(target.rglob("*")) if target.exists() else True
+
+
+class _Listing:
+    """Stands in for the Vagrant runner where only captured output matters."""
+
+    def __init__(self, stdout: str):
+        self.stdout = stdout
+
+    def capture(self, argv, timeout=120):
+        return self.stdout
+
+
+def test_machine_state_is_read_from_vagrants_machine_readable_status():
+    status = ("1796038925,debian12,metadata,provider,libvirt\n"
+              "1796038925,debian12,provider-name,libvirt\n"
+              "1796038925,debian12,state,running\n"
+              "1796038925,debian13,state,not_created\n")
+    assert vm.machine_state(_Listing(status), vmbox.MACHINES["debian12"]) == "running"
+    assert vm.machine_state(_Listing(status), vmbox.MACHINES["debian13"]) == "not_created"
+    assert vm.machine_state(_Listing(""), vmbox.MACHINES["debian12"]) == "unknown"
+
+
+def test_pool_volumes_are_read_from_virsh_vol_list():
+    listing = (" Name                       Path\n"
+               "-------------------------------------------\n"
+               " seatrial-vm-debian12.img   /var/lib/libvirt/images/seatrial-vm-debian12.img\n\n")
+    assert vmbox.pool_volumes(_Listing(listing)) == ["seatrial-vm-debian12.img"]
