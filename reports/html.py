@@ -29,6 +29,7 @@ th{background:#f4f4f4;text-align:left}td.num{text-align:right;font-variant-numer
 .banner{padding:.6em 1em;background:#fff3c4;border:1px solid #e0c060;margin:.5em 0}
 .plots{display:flex;flex-wrap:wrap;gap:1em}.plots svg{max-width:100%;height:auto}
 code{background:#f4f4f4;padding:0 3px}
+.warning{color:#8a5a00;font-size:90%}
 """
 LABELS = {"passed": "held", "failed": "FAILED", "error": "ERROR", "skipped": "skipped",
           "diverged": "diverged", "incomplete": "incomplete", "interrupted": "INTERRUPTED", "measured": "measured"}
@@ -40,8 +41,10 @@ def _cell(cell: dict | None, extra: str = "") -> str:
     outcome = cell["outcome"]
     detail = cell.get("reason") or "; ".join(cell.get("failed_checks", [])) or extra
     shown = f'<div class="reason">{escape(detail[:240])}</div>' if detail and outcome != "passed" else ""
+    # What the engine said it ignored (HEALTHCHECK in OCI format, say), whatever the outcome.
+    warned = "".join(f'<div class="warning">warning: {escape(w[:240])}</div>' for w in cell.get("warnings", []))
     return (f'<td class="{outcome}" title="{escape(detail)}"><b>{LABELS.get(outcome, outcome)}</b>'
-            f"{shown}</td>")
+            f"{shown}{warned}</td>")
 
 
 def _link(path: str, out_dir: str | None) -> str:

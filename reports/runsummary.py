@@ -56,7 +56,8 @@ def run_summary(results: Results, events_path: Path) -> dict:
     and (for benchmarks) the timing and ratio tables of the report's JSON summary."""
     items = latest_items(results)
     rows = [{"scenario": r.scenario, "engine": r.engine, "outcome": r.outcome, "reason": r.reason,
-             "duration": float(r.duration), "failed_checks": list(r.failed_checks)}
+             "duration": float(r.duration), "failed_checks": list(r.failed_checks),
+             "warnings": list(r.warnings)}
             for r in items.sort_values(["scenario", "engine"]).itertuples()] if len(items) else []
     counts: dict[str, int] = {}
     for r in rows:

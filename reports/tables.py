@@ -24,7 +24,8 @@ def matrix(results: Results) -> list[dict]:
     latest = latest_items(results)
     rows = []
     for scenario, group in latest.groupby("scenario", sort=True):
-        cells = {r.column: {"outcome": r.outcome, "reason": r.reason, "failed_checks": list(r.failed_checks)}
+        cells = {r.column: {"outcome": r.outcome, "reason": r.reason, "failed_checks": list(r.failed_checks),
+                            "warnings": list(r.warnings)}
                  for r in group.itertuples()}
         rows.append({"scenario": scenario, "file": group["file"].iloc[0], "claims": list(group["claims"].iloc[0]),
                      "cells": cells})

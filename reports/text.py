@@ -34,6 +34,10 @@ def render_markdown(results: Results, baseline: str | None = None) -> str:
     for r in tables.matrix(results):
         cells = [LABELS.get(r["cells"][c]["outcome"], "") if c in r["cells"] else "" for c in columns]
         lines.append(f"| {r['scenario']} | " + " | ".join(cells) + " |")
+    warned = [(r["scenario"], c, w) for r in tables.matrix(results) for c, v in r["cells"].items()
+              for w in v.get("warnings", [])]
+    if warned:   # an engine ignored part of what it was asked: the outcome alone does not say so
+        lines += ["", "## Warnings", ""] + [f"- **{s}** on {c}: {w[:200]}" for s, c, w in warned]
     found = tables.divergences(results)
     lines += ["", "## Divergences", ""] + (["none"] if not found else [
         f"- **{r['scenario']}**: " + "; ".join(f"{c}: {v['outcome']}" + (f" ({v['reason'][:160]})" if v["reason"] else "")
@@ -69,7 +73,10 @@ def _junit_suite(column: str, group) -> ET.Element:
     for r in group.sort_values("scenario").itertuples():
         case = ET.SubElement(suite, "testcase", classname=f"seatrial.{column}", name=r.scenario, file=r.file,
                              time=f"{float(r.duration):.3f}")
-        ET.SubElement(case, "properties").append(ET.Element("property", name="outcome", value=r.outcome))
+        properties = ET.SubElement(case, "properties")
+        properties.append(ET.Element("property", name="outcome", value=r.outcome))
+        for warning in r.warnings:
+            properties.append(ET.Element("property", name="warning", value=warning[:500]))
         tag = JUNIT_TAGS.get(r.outcome)
         if tag:
             reason = r.reason or r.outcome

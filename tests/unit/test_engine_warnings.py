@@ -104,7 +104,7 @@ def test_results_for_reports_carry_the_warnings_of_each_item(tmp_path):
     import json
 
     from seatrial.reports.results import load_results
-    records = [{"type": "run_start", "run_id": "r", "time": 1.0, "host": {"hostname": "h"}, "engines": ["podman"]},
+    records = [{"type": "run_start", "run_id": "r", "time": 1.0, "host": {"hostname": "h"}, "engines": [{"name": "podman"}]},
                {"type": "item_start", "run_id": "r", "time": 2.0, "scenario": "s", "engine": "podman"},
                {"type": "warning", "run_id": "r", "time": 3.0, "scenario": "s", "engine": "podman",
                 "index": 0, "kind": "build", "message": "HEALTHCHECK will be ignored"},
@@ -113,3 +113,10 @@ def test_results_for_reports_carry_the_warnings_of_each_item(tmp_path):
     (tmp_path / "events.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     items = load_results([tmp_path]).items
     assert items["warnings"].tolist() == [["step 1 (build): HEALTHCHECK will be ignored"]]
+    # ... and every report shows them, though the item held.
+    from seatrial.reports.html import render_html
+    from seatrial.reports.text import render_junit, render_markdown
+    results = load_results([tmp_path])
+    assert "- **s** on podman: step 1 (build): HEALTHCHECK will be ignored" in render_markdown(results)
+    assert 'name="warning" value="step 1 (build): HEALTHCHECK will be ignored"' in render_junit(results)["podman"]
+    assert "warning: step 1 (build): HEALTHCHECK will be ignored" in render_html(results)
