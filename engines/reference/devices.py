@@ -49,13 +49,16 @@ def create(state_root: Path, cid: str, controller: Path = CONTROLLER) -> str:
     if not available(controller):
         return ""
     path = parent_of(state_root, controller) / cid
-    for attempt in range(3):  # the last container of another run may remove the parent meanwhile
+    for attempt in range(10):
+        # The last container of this root (its shim, as it ends) may remove the parent meanwhile:
+        # between mkdir's EEXIST and pathlib's is_dir() check (FileExistsError), or before the
+        # child's mkdir (FileNotFoundError). Make both again.
         try:
             path.parent.mkdir(exist_ok=True)
             path.mkdir(exist_ok=True)
             break
-        except FileNotFoundError:
-            if attempt == 2:
+        except (FileNotFoundError, FileExistsError):
+            if attempt == 9:
                 raise
     _write(path / "devices.deny", "a")
     for rule in DEFAULT_RULES:
