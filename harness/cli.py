@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Sea trials for container engines: run YAML scenarios against Docker, Podman and "
                     "the bundled reference runtime, and report what held where.",
         epilog="exit codes: 0 all held, 1 some scenario failed, 2 bad input or usage, "
-               "3 an engine is unavailable (or went away during the run), 4 a benchmark regression, "
+               "3 an engine is unavailable, degraded or went away during the run, 4 a benchmark regression, "
                "5 the results folder cannot be written (disk full), 130 interrupted")
     parser.add_argument("--version", action="version", version=f"seatrial {version()}")
     _add_verbosity(parser, None)
