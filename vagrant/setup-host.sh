@@ -42,9 +42,16 @@ else
   for daemon in virtlogd virtlockd; do
     pgrep -x "$daemon" >/dev/null || /usr/sbin/"$daemon" --daemon
   done
-  pgrep -x libvirtd >/dev/null || /usr/sbin/libvirtd --daemon
 fi
-for _ in $(seq 1 40); do virsh -c qemu:///system version >/dev/null 2>&1 && break; sleep 0.25; done
+# libvirtd is started by hand too, and again if one that was shutting down has gone meanwhile;
+# it may take seconds to answer under load.
+for _ in $(seq 1 120); do
+  virsh -c qemu:///system version >/dev/null 2>&1 && break
+  if ! { command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; }; then
+    pgrep -x libvirtd >/dev/null || /usr/sbin/libvirtd --daemon
+  fi
+  sleep 0.25
+done
 virsh -c qemu:///system version >/dev/null 2>&1 \
   || { echo "setup-host: libvirtd does not answer on qemu:///system; see /var/log/libvirt/libvirtd.log" >&2; exit 3; }
 
@@ -54,6 +61,15 @@ if ! virsh -c qemu:///system pool-info default >/dev/null 2>&1; then
   virsh -c qemu:///system pool-build default >/dev/null
 fi
 virsh -c qemu:///system pool-autostart default >/dev/null
-virsh -c qemu:///system pool-info default | grep -q running || virsh -c qemu:///system pool-start default >/dev/null
+# A libvirtd that has just started activates autostart pools in the background: the pool may turn
+# active between a check and pool-start (which then fails with "already active"), so start it
+# until it reports running.
+pool_running() { virsh -c qemu:///system pool-info default 2>/dev/null | grep -E '^State:[[:space:]]+running' >/dev/null; }
+for _ in $(seq 1 40); do
+  pool_running && break
+  virsh -c qemu:///system pool-start default >/dev/null 2>&1 || sleep 0.25
+done
+pool_running \
+  || { echo "setup-host: libvirt's storage pool 'default' does not start; see virsh -c qemu:///system pool-start default" >&2; exit 3; }
 
 echo "setup-host: ready ($(vagrant --version), libvirt $(virsh -c qemu:///system version --daemon | awk '/daemon/{print $NF}'), $(qemu-system-x86_64 --version | head -1))"
