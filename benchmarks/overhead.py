@@ -23,15 +23,15 @@ import sys
 import time
 from pathlib import Path
 
-from seatrial.baseimage import base_archive, ensure_loaded
-from seatrial.context import ItemContext
-from seatrial.engines.cli import run_args
-from seatrial.engines.registry import load_engines
-from seatrial.events import EventLog, host_fingerprint
-from seatrial.model import MeasureStepBody, Scenario
+from seatrial.harness.baseimage import base_archive, ensure_loaded
+from seatrial.harness.itemcontext import ItemContext
+from seatrial.engines.client import run_args
+from seatrial.engines.discovery import load_engines
+from seatrial.harness.events import EventLog, host_fingerprint
+from seatrial.harness.model import MeasureStepBody, Scenario
 from seatrial.reports.stats import ratio_interval
-from seatrial.session import Session
-from seatrial.steps.measure import measure_round
+from seatrial.harness.session import Session
+from seatrial.harness.steps.measure import measure_round
 
 SHELL = Path(__file__).with_name("overhead.sh")
 SCENARIO = "harness-overhead"

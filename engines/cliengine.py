@@ -17,7 +17,7 @@ from seatrial.engines.base import (CAPABILITIES, SESSION_LABEL, BuildResult, Bui
                                    EngineError, EngineInfo, ExecResult, InstructionCache, NetworkSpec,
                                    PruneReport, ResourceRef, RunResult, RunSpec, VolumeSpec)
 from seatrial.engines.notices import engine_warnings
-from seatrial.engines.cli import Cli, failure, label_args, run_args
+from seatrial.engines.client import Cli, failure, label_args, run_args
 from seatrial.engines.hosts import container_host
 
 # What both engines say when the thing is not there: Docker "No such container: x",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from seatrial.engines import buildkitcache, buildlog, capsets
 from seatrial.engines.base import BuildSpec, EngineError, EngineInfo, InstructionCache, PruneReport
-from seatrial.engines.cli import Cli, failure
+from seatrial.engines.client import Cli, failure
 from seatrial.engines.cliengine import ABSENT, CliEngine
 
 DEFAULT_BINARY = "/usr/bin/docker"

@@ -34,10 +34,10 @@ def engines_json(engines, broken, fitness: dict) -> str:
 def print_engines(names: list[str] | None, out: TextIO, *, check: bool = True, as_json: bool = False) -> int:
     """Exit 0 when at least one engine is available, 3 when none is (or a named one is not, or
     is degraded). With `check`, each available engine also gets the functional check that a run
-    makes before its items (seatrial.selfcheck): "degraded" names what is broken and why."""
+    makes before its items (seatrial.harness.selfcheck): "degraded" names what is broken and why."""
     import warnings
 
-    from seatrial.engines.registry import describe, load_engines
+    from seatrial.engines.discovery import describe, load_engines
     console = Console(file=out, highlight=False, width=140)
     broken = [r for r in describe() if r.load_error and (names is None or r.name in names)]
     with warnings.catch_warnings():
@@ -95,10 +95,10 @@ def print_engines(names: list[str] | None, out: TextIO, *, check: bool = True, a
 def _functional_checks(engines: list) -> dict:
     """Each engine's selfcheck, under a session of its own (its lock keeps other runs' reapers
     off what the checks make; everything is removed before it ends)."""
-    from seatrial.baseimage import base_archive, ensure_loaded
+    from seatrial.harness.baseimage import base_archive, ensure_loaded
     from seatrial.engines.base import ENGINE_LABEL, SESSION_LABEL
-    from seatrial.selfcheck import RUN, Fitness, check_engine
-    from seatrial.session import Session
+    from seatrial.harness.selfcheck import RUN, Fitness, check_engine
+    from seatrial.harness.session import Session
     if not engines:
         return {}
     session = Session.start()

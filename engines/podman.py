@@ -12,7 +12,7 @@ from pathlib import Path
 
 from seatrial.engines import buildlog, capsets
 from seatrial.engines.base import BuildSpec, EngineError, EngineInfo, InstructionCache
-from seatrial.engines.cli import Cli, failure
+from seatrial.engines.client import Cli, failure
 from seatrial.engines.cliengine import REMOVE_ARGS, CliEngine
 
 

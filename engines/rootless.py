@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from seatrial.engines.base import BuildResult, BuildSpec, EngineInfo, RunResult, RunSpec
-from seatrial.engines.cli import Cli
+from seatrial.engines.client import Cli
 from seatrial.engines.hosts import container_host
 from seatrial.engines.podman import PodmanEngine, podman_binary
 
@@ -118,9 +118,9 @@ class PodmanRootlessEngine(PodmanEngine):
 
 def _scratch_root(path: Path) -> Path | None:
     """The seatrial directory that holds `path`, if any: a session's scratch folder
-    (<scratch root>/<session>, see seatrial.session) or a build's temporary folder
+    (<scratch root>/<session>, see seatrial.harness.session) or a build's temporary folder
     (tempdir/seatrial-*). Nothing outside them is ever handed to the user."""
-    from seatrial.session import scratch_root
+    from seatrial.harness.session import scratch_root
     resolved = path.resolve()
     for base, prefix in ((scratch_root().resolve(), ""), (Path(tempfile.gettempdir()).resolve(), "seatrial-")):
         if resolved.is_relative_to(base) and resolved != base:

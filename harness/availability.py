@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from seatrial.selfcheck import Fitness
+    from seatrial.harness.selfcheck import Fitness
 
 
 def _one_line(text: str) -> str:
@@ -23,7 +23,7 @@ class EngineHealth:
 
     def __init__(self) -> None:
         self.gone: dict[str, str] = {}
-        self.fitness: dict[str, "Fitness"] = {}   # what seatrial.selfcheck found, by engine
+        self.fitness: dict[str, "Fitness"] = {}   # what seatrial.harness.selfcheck found, by engine
 
     def degraded(self) -> dict[str, str]:
         """Engines whose check found parts broken (but that can start containers), with the

@@ -95,7 +95,7 @@ def archive_bytes(binary: bytes, applets: list[str], digest: str, tag: str) -> b
         "config": {"Env": [PATH_ENV], "Cmd": ["sh"], "Labels": {"seatrial.base": digest}},
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer_id}"]},
         "history": [{"created": "2023-11-14T22:13:20Z",
-                     "created_by": "seatrial.baseimage: busybox-static and applet links"}],
+                     "created_by": "seatrial.harness.baseimage: busybox-static and applet links"}],
     }, sort_keys=True, separators=(",", ":")).encode()
     config_id = hashlib.sha256(config).hexdigest()
     repo, _, version = tag.partition(":")

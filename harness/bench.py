@@ -13,13 +13,13 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from seatrial.context import ItemContext, StepError
+from seatrial.harness.itemcontext import ItemContext, StepError
 from seatrial.engines.base import EngineError, EngineUnavailable
-from seatrial.events import EventLog
-from seatrial.model import Scenario
-from seatrial.outcome import ItemInterrupted, ItemResult, Outcome, decide
-from seatrial.runner import signal_name, emit_step, execute_step, missing_capabilities, teardown
-from seatrial.steps.measure import measure_round, summarize
+from seatrial.harness.events import EventLog
+from seatrial.harness.model import Scenario
+from seatrial.harness.outcome import ItemInterrupted, ItemResult, Outcome, decide
+from seatrial.harness.runner import signal_name, emit_step, execute_step, missing_capabilities, teardown
+from seatrial.harness.steps.measure import measure_round, summarize
 
 BROKEN = (StepError, EngineError, EngineUnavailable)
 

@@ -1,4 +1,4 @@
-"""A benchmark scenario as one pytest item spanning every engine (see seatrial.bench for why).
+"""A benchmark scenario as one pytest item spanning every engine (see seatrial.harness.bench for why).
 
 `pytest benchmarks/ --bench` and `seatrial run --bench` both come through here. Each engine
 still gets its own item_start and item_end records and its own result in the matrix.
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from seatrial.outcome import ItemInterrupted, Outcome
+from seatrial.harness.outcome import ItemInterrupted, Outcome
 
 PROGRESS_EVERY = 5.0   # seconds between progress lines: enough to see a long run move
 
@@ -22,9 +22,9 @@ class BenchmarkItem(pytest.Item):
         self.results = []
 
     def runtest(self):
-        from seatrial.bench import run_benchmark
-        from seatrial.context import ItemContext
-        from seatrial.plugin import ScenarioFailed
+        from seatrial.harness.bench import run_benchmark
+        from seatrial.harness.itemcontext import ItemContext
+        from seatrial.harness.plugin import ScenarioFailed
         plugin = self.config.pluginmanager.get_plugin("seatrial-run")
         state = plugin.run_state()
         contexts = []

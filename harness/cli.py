@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-PACKAGE = Path(__file__).resolve().parent
+# The folder that holds harness/, engines/ and the library: the checkout (resolve() follows the
+# strict editable install's links) or site-packages/seatrial in an installed wheel.
+PACKAGE = Path(__file__).resolve().parent.parent
 
 
 class Exit(enum.IntEnum):
@@ -37,9 +39,9 @@ def verbosity(args) -> int:
 
 def default_scenarios(folder: str = "scenarios") -> list[str]:
     """The library to run when no path is given: ./scenarios (or ./benchmarks) if the current
-    folder has one, else the one shipped inside the installed package (seatrial/scenarios), else
+    folder has one, else the one shipped inside the installed package (seatrial/scenarios), or
     the checkout's own (an editable install, run from elsewhere)."""
-    for candidate in (Path(folder), PACKAGE / folder, PACKAGE.parent / folder):
+    for candidate in (Path(folder), PACKAGE / folder):
         if candidate.is_dir():
             return [str(candidate)]
     return [folder]
@@ -50,7 +52,7 @@ def cmd_run(args, out: TextIO) -> int:
     import pytest
     from rich.console import Console
 
-    from seatrial.console import ConsoleReporter
+    from seatrial.harness.console import ConsoleReporter
     # With --json, stdout carries the JSON summary alone; progress and the matrix go to stderr.
     console = Console(file=sys.stderr if args.json else out, highlight=False, soft_wrap=True)
     reporter = ConsoleReporter(console, verbosity=verbosity(args))
@@ -76,7 +78,7 @@ def cmd_run(args, out: TextIO) -> int:
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
         code = pytest.main(argv, plugins=[reporter])
     # pytest.main returns after sessionfinish; the plugin instance holds the results.
-    from seatrial import plugin as plugin_module
+    from seatrial.harness import plugin as plugin_module
     state = plugin_module.LAST_RUN.state if plugin_module.LAST_RUN else None
     if plugin_module.LAST_RUN and plugin_module.LAST_RUN.engine_error:
         print(plugin_module.LAST_RUN.engine_error, file=sys.stderr)
@@ -117,12 +119,12 @@ def cmd_run(args, out: TextIO) -> int:
 
 
 def cmd_validate(args, out: TextIO) -> int:
-    from seatrial.loader import validate_command
+    from seatrial.harness.loader import validate_command
     return validate_command(args.paths or default_scenarios(), out)
 
 
 def cmd_schema(args, out: TextIO) -> int:
-    from seatrial.schema import schema_command
+    from seatrial.harness.schema import schema_command
     return schema_command(args.output, out)
 
 
@@ -132,9 +134,9 @@ def cmd_engines(args, out: TextIO) -> int:
 
 
 def cmd_clean(args, out: TextIO) -> int:
-    from seatrial.engines.registry import load_engines
-    from seatrial.reaper import reap_dead_sessions
-    from seatrial.words import plural
+    from seatrial.engines.discovery import load_engines
+    from seatrial.harness.reaper import reap_dead_sessions
+    from seatrial.harness.words import plural
     quiet = verbosity(args) < 0
     engines = [e for e in load_engines(args.engine or None) if e.info().is_available]
     removed = reap_dead_sessions(engines, log=(lambda msg: None) if quiet else (lambda msg: print(msg, file=out)))
@@ -156,7 +158,7 @@ def cmd_report(args, out: TextIO) -> int:
 
 
 def cmd_completion(args, out: TextIO) -> int:
-    from seatrial.completion import completion_script
+    from seatrial.harness.completion import completion_script
     out.write(completion_script(args.shell, build_parser()))
     return Exit.OK
 
@@ -167,7 +169,7 @@ def cmd_compare(args, out: TextIO) -> int:
 
 
 def cmd_claims(args, out: TextIO) -> int:
-    from seatrial.reports.claims import claims_table, events_paths, print_table, read_records, to_markdown
+    from seatrial.reports.claimstable import claims_table, events_paths, print_table, read_records, to_markdown
     paths = events_paths([Path(p) for p in args.paths] or [Path(args.results_dir)])
     if not paths:
         where = ", ".join(args.paths) or args.results_dir
@@ -176,7 +178,7 @@ def cmd_claims(args, out: TextIO) -> int:
         return Exit.BAD_INPUT
     table = claims_table(read_records(paths))
     if args.json:
-        from seatrial.reports.claims import to_json
+        from seatrial.reports.claimstable import to_json
         out.write(to_json(table))
     elif args.markdown:
         out.write(to_markdown(table))
@@ -186,12 +188,12 @@ def cmd_claims(args, out: TextIO) -> int:
 
 
 def cmd_vm(args, out: TextIO) -> int:
-    from seatrial.vm import vm_command
+    from seatrial.harness.vm import vm_command
     return vm_command(args, out, Path.cwd(), PACKAGE)
 
 
 def cmd_ref(args, out: TextIO) -> int:
-    from seatrial.engines.reference.cli import main as ref_main
+    from seatrial.engines.reference.debugcli import main as ref_main
     return ref_main(args.ref_args)
 
 
@@ -347,7 +349,7 @@ def check_engine_names(args, parser: argparse.ArgumentParser) -> None:
     names = getattr(args, "engine", None)
     if not names:
         return
-    from seatrial.engines.registry import unknown_engines_message
+    from seatrial.engines.discovery import unknown_engines_message
     message = unknown_engines_message(names)
     if message:
         parser.error(message)
@@ -363,7 +365,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     try:
         if argv[:1] == ["ref"]:
             # Everything after `ref` belongs to the reference runtime's own parser (--help included).
-            from seatrial.engines.reference.cli import main as ref_main
+            from seatrial.engines.reference.debugcli import main as ref_main
             return ref_main(argv[1:])
         parser = build_parser()
         try:

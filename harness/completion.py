@@ -39,7 +39,7 @@ def _choices(parser: argparse.ArgumentParser) -> list[str]:
 
 def completion_script(shell: str, parser: argparse.ArgumentParser) -> str:
     """The bash script (zsh loads it through bashcompinit)."""
-    from seatrial.engines.registry import registered
+    from seatrial.engines.discovery import registered
     engines = " ".join(sorted(registered()))
     top_words, _ = _options(parser)
     commands = _subcommands(parser)

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from seatrial.outcome import ItemResult
-from seatrial.words import plural
+from seatrial.harness.outcome import ItemResult
+from seatrial.harness.words import plural
 
 STYLES = {"passed": "green", "failed": "bold red", "skipped": "yellow", "diverged": "magenta",
           "error": "bold red", "interrupted": "bold yellow"}

@@ -8,10 +8,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from seatrial.context import ItemContext
+from seatrial.harness.itemcontext import ItemContext
 from seatrial.engines.base import EngineError
-from seatrial.model import CacheExpect, Expect, FileExpect, HostFileExpect, ImageSizeExpect, TextExpect
-from seatrial.steps.base import StepOutcome
+from seatrial.harness.model import CacheExpect, Expect, FileExpect, HostFileExpect, ImageSizeExpect, TextExpect
+from seatrial.harness.steps.stepkind import StepOutcome
 
 EXCERPT = 300
 
@@ -75,7 +75,7 @@ def evaluate(ctx: ItemContext, step: int, expect: Expect | None, outcome: StepOu
     if expect.image_size is not None and not expects_refusal:
         checks.extend(_image_size_checks(ctx, step, expect.image_size, outcome))
     if expect.inspect is not None and not expects_refusal:
-        from seatrial.inspectcheck import inspect_checks  # it builds Checks: imported late
+        from seatrial.harness.inspectcheck import inspect_checks  # it builds Checks: imported late
         checks.extend(inspect_checks(ctx, step, expect.inspect, outcome))
     return checks
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from seatrial.context import ItemContext
+from seatrial.harness.itemcontext import ItemContext
 from seatrial.engines.base import EngineError, ResourceRef
-from seatrial.model import HealthcheckExpect, ImageConfigExpect, InspectExpect, nanoseconds
+from seatrial.harness.model import HealthcheckExpect, ImageConfigExpect, InspectExpect, nanoseconds
 
 POLL_INTERVAL = 0.2
 # Keys compared key by key: the engine and the harness add labels (and variables) of their own.
@@ -26,7 +26,7 @@ def inspect_checks(ctx: ItemContext, step: int, want: InspectExpect, outcome, *,
                    sleep: Callable[[float], None] = time.sleep,
                    clock: Callable[[], float] = time.monotonic) -> list:
     """All checks of one `expect.inspect`; an inspect the engine refuses is one failed check."""
-    from seatrial.expectations import Check
+    from seatrial.harness.expectations import Check
     checks: list[Check] = []
     doc = None
     if want.image is None and (want.container or want.health or want.user or not outcome.build):
@@ -87,7 +87,7 @@ def _last_result(health: dict | None) -> str:
 
 def config_checks(step: int, label: str, want: ImageConfigExpect, config: dict[str, Any]) -> list:
     """One check per key given, in the order the model declares them."""
-    from seatrial.expectations import Check
+    from seatrial.harness.expectations import Check
     checks = []
     for key in [k for k in type(want).model_fields if k in want.model_fields_set]:
         expected, actual = getattr(want, key), config.get(key)

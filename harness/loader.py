@@ -13,12 +13,12 @@ from typing import Iterable, TextIO
 
 from pydantic import ValidationError
 
-from seatrial.claims import CLAIMS
-from seatrial.model import Scenario
-from seatrial.problem import KeyPath, Problem, ScenarioError, sort_key
-from seatrial.references import check_references
-from seatrial.validation import problems_from_validation
-from seatrial.yamlsafe import YamlDocument, load_yaml
+from seatrial.harness.claimcatalog import CLAIMS
+from seatrial.harness.model import Scenario
+from seatrial.harness.problem import KeyPath, Problem, ScenarioError, sort_key
+from seatrial.harness.references import check_references
+from seatrial.harness.validation import problems_from_validation
+from seatrial.harness.yamlsafe import YamlDocument, load_yaml
 
 __all__ = ["Problem", "ScenarioError", "load_scenario", "check_file", "check_paths", "validate_command"]
 

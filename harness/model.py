@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, 
 
 from seatrial.engines.base import CAPABILITIES
 from seatrial.engines.durations import parse_duration
-from seatrial.stackmodel import StackStepBody, mount_target_problem
+from seatrial.harness.stackmodel import StackStepBody, mount_target_problem
 
 UID_MAX = 2**32 - 2  # (uid_t)-1 is "no uid"
 SIZE_MAX = 2**63 - 1

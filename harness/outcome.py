@@ -8,8 +8,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from seatrial.expectations import Check
-from seatrial.model import Scenario
+from seatrial.harness.expectations import Check
+from seatrial.harness.model import Scenario
 
 
 INCONCLUSIVE = "inconclusive: a positive control failed, so the probe cannot tell the difference: "

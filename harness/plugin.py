@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from seatrial.outcome import ItemInterrupted, ItemResult, Outcome
+from seatrial.harness.outcome import ItemInterrupted, ItemResult, Outcome
 
 ENGINE_UNAVAILABLE_EXIT = 3
 RESULTS_UNWRITABLE_EXIT = 5
@@ -40,7 +40,7 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.pluginmanager.register(SeatrialPlugin(config), "seatrial-run")
-    from seatrial.claims import CLAIMS
+    from seatrial.harness.claimcatalog import CLAIMS
     for claim, title in CLAIMS.items():
         config.addinivalue_line("markers", f"{claim}: {title}")
     for engine in ("docker", "docker_buildkit", "podman", "podman_rootless", "reference"):
@@ -64,7 +64,7 @@ class SeatrialPlugin:
 
     def engines(self):
         if self._engines is None:
-            from seatrial.engines.registry import load_engines, UnknownEngine
+            from seatrial.engines.discovery import load_engines, UnknownEngine
             names = self.config.getoption("seatrial_engines") or None
             try:
                 engines = load_engines(names)
@@ -93,14 +93,14 @@ class SeatrialPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session):
         """Refuse a --run-id whose results exist, before anything runs (exit 2 from `seatrial run`)."""
-        from seatrial.runstate import taken_run_id
+        from seatrial.harness.runstate import taken_run_id
         problem = taken_run_id(self.results_dir(), self.config.getoption("seatrial_run_id"))
         if problem:
             raise pytest.UsageError(problem)
 
     def run_state(self):
         if self.state is None:
-            from seatrial.runstate import RunState
+            from seatrial.harness.runstate import RunState
             self.state = RunState(engines=self.engines(), results_dir=self.results_dir(), log=self._log,
                                   run_id=self.config.getoption("seatrial_run_id"))
         with self.results_guard():
@@ -110,8 +110,8 @@ class SeatrialPlugin:
     @contextlib.contextmanager
     def results_guard(self):
         """Stop the whole run, with one message, when the results file cannot be written."""
-        from seatrial.events import ResultsUnwritable
-        from seatrial.runstate import RunIdTaken
+        from seatrial.harness.events import ResultsUnwritable
+        from seatrial.harness.runstate import RunIdTaken
         try:
             yield
         except RunIdTaken as exc:
@@ -193,7 +193,7 @@ def pytest_collect_file(file_path: Path, parent):
 
 class ScenarioFile(pytest.File):
     def collect(self):
-        from seatrial.loader import ScenarioError, load_scenario
+        from seatrial.harness.loader import ScenarioError, load_scenario
         try:
             scenario = load_scenario(self.path)
         except ScenarioError as exc:
@@ -216,7 +216,7 @@ class ScenarioFile(pytest.File):
 
     def _benchmark_item(self, scenario, engines):
         """One item spanning every engine: interleaving needs them all at once."""
-        from seatrial.benchitem import BenchmarkItem
+        from seatrial.harness.benchitem import BenchmarkItem
         item = BenchmarkItem.from_parent(self, name=f"{scenario.name}[{'+'.join(e.name for e in engines)}]",
                                          scenario=scenario, engines=engines)
         item.add_marker("benchmark")
@@ -242,8 +242,8 @@ class ScenarioItem(pytest.Item):
         self.result: ItemResult | None = None
 
     def runtest(self):
-        from seatrial.context import ItemContext
-        from seatrial.runner import run_item
+        from seatrial.harness.itemcontext import ItemContext
+        from seatrial.harness.runner import run_item
         plugin = self.config.pluginmanager.get_plugin("seatrial-run")
         state = plugin.run_state()
         ctx = ItemContext(engine=self.engine, session=state.session, scenario=self.scenario,

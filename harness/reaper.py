@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 from seatrial.engines.base import SESSION_LABEL, Engine, EngineError, ResourceRef
-from seatrial.session import forget_dead_locks, is_alive
-from seatrial.words import plural
+from seatrial.harness.session import forget_dead_locks, is_alive
+from seatrial.harness.words import plural
 
 # Containers hold images, networks and volumes: remove them first; images last among the
 # removable-by-force kinds because a child image pins its parent.

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from seatrial.hostfacts import HOST_FACTS
-from seatrial.problem import KeyPath
-from seatrial.templating import placeholders
-from seatrial.validation import did_you_mean
+from seatrial.harness.hostfacts import HOST_FACTS
+from seatrial.harness.problem import KeyPath
+from seatrial.harness.templating import placeholders
+from seatrial.harness.validation import did_you_mean
 
 BUILTIN_NETWORKS = ("bridge", "host", "none")
 # Placeholders that every item has (see ItemContext.lookup); the others name what steps make.

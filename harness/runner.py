@@ -11,15 +11,15 @@ import signal
 import time
 from typing import Callable
 
-from seatrial.availability import EngineHealth
-from seatrial.context import ITEM_LABEL, ItemContext, StepError
+from seatrial.harness.availability import EngineHealth
+from seatrial.harness.itemcontext import ITEM_LABEL, ItemContext, StepError
 from seatrial.engines.base import EngineError, EngineUnavailable
-from seatrial.events import EventLog
-from seatrial.expectations import apply_captures, evaluate
-from seatrial.model import Scenario
-from seatrial.outcome import ItemInterrupted, ItemResult, Outcome, decide, divergence_reason
-from seatrial.reaper import remove_all
-from seatrial.steps import STEP_REGISTRY
+from seatrial.harness.events import EventLog
+from seatrial.harness.expectations import apply_captures, evaluate
+from seatrial.harness.model import Scenario
+from seatrial.harness.outcome import ItemInterrupted, ItemResult, Outcome, decide, divergence_reason
+from seatrial.harness.reaper import remove_all
+from seatrial.harness.steps import STEP_REGISTRY
 
 # Steps whose command result is the point: with no `expect`, they must exit 0.
 COMMAND_STEPS = {"run", "exec", "wait", "build", "probe"}

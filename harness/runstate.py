@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from seatrial import reaper
-from seatrial.availability import EngineHealth
+from seatrial.harness import reaper
+from seatrial.harness.availability import EngineHealth
 from seatrial.engines.base import ENGINE_LABEL, SESSION_LABEL, Engine, EngineError
-from seatrial.events import EventLog, ResultsUnwritable, host_fingerprint
-from seatrial.hostfacts import host_facts
-from seatrial.outcome import ItemResult
-from seatrial.session import Session
+from seatrial.harness.events import EventLog, ResultsUnwritable, host_fingerprint
+from seatrial.harness.hostfacts import host_facts
+from seatrial.harness.outcome import ItemResult
+from seatrial.harness.session import Session
 
 
 def _sigterm_as_interrupt(signum, frame):
@@ -83,7 +83,7 @@ class RunState:
 
     def base_image(self, engine: Engine) -> str:
         """The suite's base image in `engine`: built once per machine, loaded once per engine."""
-        from seatrial.baseimage import base_archive, ensure_loaded
+        from seatrial.harness.baseimage import base_archive, ensure_loaded
         if self._base_archive is None:
             self._base_archive = base_archive()
         if engine.name not in self._loaded:
@@ -92,12 +92,12 @@ class RunState:
 
     def check_engine(self, engine: Engine) -> None:
         """Before an engine's first item: load the base image and check that the engine can do
-        what the library needs (seatrial.selfcheck). Broken parts go to `health`, so the items
+        what the library needs (seatrial.harness.selfcheck). Broken parts go to `health`, so the items
         that need them become errors naming the engine, not failed claims; an engine that
         cannot start a container at all is marked gone (exit 3)."""
         if engine.name in self.health.fitness or self.health.reason(engine):
             return
-        from seatrial.selfcheck import RUN, Fitness, check_engine
+        from seatrial.harness.selfcheck import RUN, Fitness, check_engine
         labels = {SESSION_LABEL: self.session.id, ENGINE_LABEL: engine.name}
         try:
             fitness = check_engine(engine, self.base_image(engine), labels)

@@ -10,7 +10,7 @@ import json
 import os
 from typing import Any, TextIO
 
-from seatrial.model import STEP_KINDS, Scenario
+from seatrial.harness.model import STEP_KINDS, Scenario
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 DEFAULT_PATH = "scenarios/schema.json"

@@ -16,9 +16,9 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel, ValidationError
 
-from seatrial.model import STEP_KINDS, ClaimId, Name, Step
-from seatrial.problem import KeyPath, Problem
-from seatrial.yamlsafe import YamlDocument
+from seatrial.harness.model import STEP_KINDS, ClaimId, Name, Step
+from seatrial.harness.problem import KeyPath, Problem
+from seatrial.harness.yamlsafe import YamlDocument
 
 # What each type error expected, in YAML words.
 _EXPECTED = {

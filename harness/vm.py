@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from seatrial import vmbox, vmhost, vmresults
-from seatrial.vmbox import MACHINES, Machine
-from seatrial.vmrunner import HOURS, Vagrant, VmError
+from seatrial.harness import vmbox, vmhost, vmresults
+from seatrial.harness.vmbox import MACHINES, Machine
+from seatrial.harness.vmrunner import HOURS, Vagrant, VmError
 
 GUEST_PROJECT = "/seatrial"
 DOMAIN_PREFIX = "seatrial-vm-"          # the Vagrantfile's lv.default_prefix
@@ -38,7 +38,7 @@ INSECURE_KEY = "/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.
 
 def find_vagrant_dir(cwd: Path, package: Path) -> Path:
     """vagrant/ of the checkout: the current folder's, else the editable install's."""
-    for project in (cwd, package.parent):
+    for project in (cwd, package):
         if (project / "vagrant" / "Vagrantfile").is_file():
             return project / "vagrant"
     raise VmError("seatrial vm: vagrant/Vagrantfile not found in the current folder or beside the installed "
@@ -229,7 +229,7 @@ def leftovers(vg: Vagrant) -> list[str]:
 
 def vm_command(args, out: TextIO, cwd: Path, package: Path, host_probe=vmhost.HostView.probe) -> int:
     """Entry point of `seatrial vm ACTION`; returns the exit code."""
-    from seatrial.cli import Exit
+    from seatrial.harness.cli import Exit
     try:
         vagrant_dir = find_vagrant_dir(cwd, package)
         if args.action == "setup":
@@ -262,7 +262,7 @@ def _raise_interrupt(signum, frame):
 
 
 def _dispatch(args, vg: Vagrant, machines: list[Machine], cwd: Path, project: Path) -> int:
-    from seatrial.cli import Exit
+    from seatrial.harness.cli import Exit
     if args.action == "build-box":
         for machine in machines:
             vmbox.build_box(vg, machine)

@@ -20,8 +20,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from seatrial import vmhost
-from seatrial.vmrunner import HOURS, Vagrant
+from seatrial.harness import vmhost
+from seatrial.harness.vmrunner import HOURS, Vagrant
 
 VAGRANT_HOME = Path(os.environ.get("SEATRIAL_VAGRANT_HOME", "/var/cache/seatrial/vagrant"))
 BOX_CACHE = Path("/var/cache/seatrial/boxes")

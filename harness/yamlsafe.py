@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from seatrial.problem import KeyPath, Problem, ScenarioError
+from seatrial.harness.problem import KeyPath, Problem, ScenarioError
 
 MAX_BYTES = 1 << 20
 MAX_DEPTH = 64

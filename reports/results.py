@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from seatrial.events import read_events
+from seatrial.harness.events import read_events
 
 ITEM_COLUMNS = ["run_id", "host", "column", "scenario", "engine", "claims", "file", "outcome", "reason",
                 "failed_checks", "warnings", "time", "duration"]

@@ -5,8 +5,8 @@ per-claim table of `seatrial claims`) plug in by adding a function, not by editi
 """
 from __future__ import annotations
 
-from seatrial.claims import CLAIMS
-from seatrial.reports.claims import BENCHMARK_CLAIMS
+from seatrial.harness.claimcatalog import CLAIMS
+from seatrial.reports.claimstable import BENCHMARK_CLAIMS
 from seatrial.reports.results import Results, kept_samples, latest_items
 from seatrial.reports.stats import inconclusive, ratio_interval, summarize
 
@@ -72,7 +72,7 @@ def environment(results: Results) -> list[dict]:
 
 def counts_text(counts: dict) -> str:
     """'4 items: 3 held, 1 FAILED' from a run_end's counts by outcome, with the matrix's words."""
-    from seatrial.console import counts_line
+    from seatrial.harness.console import counts_line
     return counts_line([outcome for outcome, n in counts.items() for _ in range(n)]) if counts else ""
 
 

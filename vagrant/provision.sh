@@ -109,10 +109,15 @@ fi
 venv="$project/.venv"
 [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
 stamp="$venv/.provisioned"
-if [ ! -f "$stamp" ] || [ "$project/pyproject.toml" -nt "$stamp" ]; then
+# Strict editable mode: a tree of links (build/__editable__.*) to each file, which static tools
+# (mypy) resolve as they cannot an import hook; so the install is redone when pyproject.toml or
+# the set of files in the packages changes (a new module needs a new link).
+inputs=$(cd "$project" && { cat pyproject.toml; find harness engines reports scenarios benchmarks -type f \
+         ! -path '*/__pycache__/*' | sort; } | sha256sum | cut -c1-64)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$inputs" ] || ! compgen -G "$project/build/__editable__.*" >/dev/null; then
   "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q -e "$project[test]"
-  touch "$stamp"
+  "$venv/bin/pip" install -q -e "$project[test]" --config-settings editable_mode=strict
+  echo "$inputs" > "$stamp"
 fi
 ln -sf "$venv/bin/seatrial" /usr/local/bin/seatrial
 if [ "$reference_only" = 1 ]; then

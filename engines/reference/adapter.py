@@ -9,7 +9,7 @@ from pathlib import Path
 
 from seatrial.engines import base, capsets
 
-from . import inspection, kernel as k, layergc
+from . import inspectrecords as inspection, kernel as k, layergc
 from .containers import ContainerLifecycle, session_tag
 from .images import ImageNotFound, ImageStore
 from .network import NetworkError, Networks
@@ -50,7 +50,7 @@ class ReferenceEngine(ContainerLifecycle):
 
     # --- images, networks, volumes ------------------------------------------------------------
     def build(self, spec: base.BuildSpec) -> base.BuildResult:
-        from .build import Builder
+        from .builder import Builder
         with layergc.claim(self.state.tmp) as claim:   # its layers are not orphans while it runs
             return Builder(self, claim).build(spec)
 
@@ -144,7 +144,7 @@ class ReferenceEngine(ContainerLifecycle):
 
     def reap(self, label: str | None = None, session: str | None = None) -> list[str]:
         """Remove everything of a (dead) session; see reaper.py."""
-        from .reaper import reap
+        from .cleanup import reap
         return reap(self, label=label, session=session)
 
     def prune_caches(self) -> base.PruneReport:

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from seatrial.engines import base
 
-from . import devices, dns, kernel as k, ports
+from . import devices, dns, kernel as k, portproxy as ports
 from .healthcheck import end_monitor, start_monitor
 from .images import ImageNotFound
-from .registry import absent_image_message
+from .registrycheck import absent_image_message
 from .network import NetworkError
 from .nsexec import exec_in
 from .process import ProcessSpec, Started, alive, proc_stat, start

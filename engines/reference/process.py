@@ -32,7 +32,7 @@ import signal
 import socket
 from dataclasses import dataclass, field
 
-from . import devices, dns, kernel as k, ports
+from . import devices, dns, kernel as k, portproxy as ports
 from .rootfs import RootfsSpec, enter
 from .security import DEFAULT_CAPABILITY_SET
 from .state import write_json

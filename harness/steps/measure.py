@@ -4,7 +4,7 @@ A round runs the inner steps (`copies` times), times the ones not marked `untime
 monotonic clock, and then removes the containers it started, untimed, so that every round starts
 from the same state. Statistics are not computed here: samples go to events.jsonl as they are and
 reports compute medians and intervals (DESIGN.md, Benchmarks). `measure_round` is the unit the
-benchmark runner (seatrial.bench) interleaves across engines; `Measure.execute` runs all rounds on
+benchmark runner (seatrial.harness.bench) interleaves across engines; `Measure.execute` runs all rounds on
 one engine, for a plain `seatrial run` or `pytest` of a benchmark scenario file.
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ import statistics
 import time
 from pathlib import Path
 
-from seatrial.context import ItemContext, StepError
-from seatrial.model import MeasureStepBody
-from seatrial.steps.base import STEP_REGISTRY, StepOutcome, StepRunner, register
+from seatrial.harness.itemcontext import ItemContext, StepError
+from seatrial.harness.model import MeasureStepBody
+from seatrial.harness.steps.stepkind import STEP_REGISTRY, StepOutcome, StepRunner, register
 
 UNITS = {"duration": "s", "first_output": "s", "image_size": "bytes"}
 _ADJTIMEX = re.compile(r"time\.tv_sec:\s*(\d+)\s+time\.tv_usec:\s*(\d+)")
@@ -48,8 +48,8 @@ def measure_round(ctx: ItemContext, body: MeasureStepBody, round_no: int) -> lis
 
     `round_no` counts warm-ups first: rounds below `body.warmup` are recorded as warm-up with a
     negative round number, so raw data keeps them but statistics leave them out."""
-    from seatrial.expectations import apply_captures, evaluate
-    from seatrial.runner import must_exit_zero
+    from seatrial.harness.expectations import apply_captures, evaluate
+    from seatrial.harness.runner import must_exit_zero
     mark = len(ctx.created)
     memory_before = mem_available() if body.memory else 0
     timed, round_wall, last = 0.0, None, None
@@ -90,7 +90,7 @@ def measure_round(ctx: ItemContext, body: MeasureStepBody, round_no: int) -> lis
 def _remove_round_containers(ctx: ItemContext, mark: int) -> None:
     """Remove the containers this round started, so the next round starts alike; images and
     networks stay (a rebuild measures the cache the previous round left)."""
-    from seatrial.reaper import remove_all
+    from seatrial.harness.reaper import remove_all
     started = [r for r in ctx.created[mark:] if r.kind == "container"]
     left = remove_all(ctx.engine, started)
     if left:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import socket
 import time
 
-from seatrial.context import ItemContext, StepError
-from seatrial.model import ProbeStepBody
-from seatrial.ports import allowed_address
-from seatrial.steps.base import StepOutcome, StepRunner, register
+from seatrial.harness.itemcontext import ItemContext, StepError
+from seatrial.harness.model import ProbeStepBody
+from seatrial.harness.hostports import allowed_address
+from seatrial.harness.steps.stepkind import StepOutcome, StepRunner, register
 
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import socket
 
-from seatrial.context import ItemContext, StepError
+from seatrial.harness.itemcontext import ItemContext, StepError
 from seatrial.engines.base import EngineError, NetworkSpec, ResourceRef, VolumeSpec
-from seatrial.model import HostWriteStepBody, NetworkStepBody, RemoveStepBody, TagStepBody, VolumeStepBody
-from seatrial.steps.base import StepOutcome, StepRunner, refused, register, track
+from seatrial.harness.model import HostWriteStepBody, NetworkStepBody, RemoveStepBody, TagStepBody, VolumeStepBody
+from seatrial.harness.steps.stepkind import StepOutcome, StepRunner, refused, register, track
 
 
 def create_volume(ctx: ItemContext, local: str) -> str:

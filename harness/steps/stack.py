@@ -10,14 +10,14 @@ name as alias. `down` removes the containers and networks and keeps named volume
 """
 from __future__ import annotations
 
-from seatrial.context import ItemContext
+from seatrial.harness.itemcontext import ItemContext
 from seatrial.engines.base import (BuildSpec, EngineError, Mount, NetworkSpec, PortMapping, ResourceRef,
                                    RunSpec)
-from seatrial.ports import free_port
-from seatrial.stackmodel import ComposeFile, StackService, StackStepBody, start_order
-from seatrial.steps.base import StepOutcome, StepRunner, refused, register, track
-from seatrial.steps.build import context_path
-from seatrial.steps.resources import create_volume
+from seatrial.harness.hostports import free_port
+from seatrial.harness.stackmodel import ComposeFile, StackService, StackStepBody, start_order
+from seatrial.harness.steps.stepkind import StepOutcome, StepRunner, refused, register, track
+from seatrial.harness.steps.buildsteps import context_path
+from seatrial.harness.steps.resources import create_volume
 
 
 @register

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from seatrial.baseimage import base_archive, ensure_loaded
+from seatrial.harness.baseimage import base_archive, ensure_loaded
 from seatrial.engines import base
-from seatrial.engines.registry import load_engines
-from seatrial.session import Session
+from seatrial.engines.discovery import load_engines
+from seatrial.harness.session import Session
 
 from test_cli import engine_available, seatrial
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SEATRIAL = [sys.executable, "-m", "seatrial.cli"]
+SEATRIAL = [sys.executable, "-m", "seatrial.harness.cli"]
 ENGINE = os.environ.get("SEATRIAL_E2E_ENGINE", "docker")
 
 
 def engine_available(name: str) -> bool:
-    from seatrial.engines.registry import load_engines
+    from seatrial.engines.discovery import load_engines
     try:
         return load_engines([name])[0].info().is_available
     except Exception:
@@ -35,7 +35,7 @@ def seatrial(*args, cwd: Path, timeout=600, **kwargs):
 
 def labelled(label: str) -> list[str]:
     """What carries `label` in the engine, through the adapter's own listing."""
-    from seatrial.engines.registry import load_engines
+    from seatrial.engines.discovery import load_engines
     return [f"{r.kind} {r.handle}" for r in load_engines([ENGINE])[0].resources(label)]
 
 
@@ -148,7 +148,7 @@ def test_named_engine_that_is_not_installed_exits_3_with_how_to_install(tmp_path
 def test_engines_lists_versions_runtime_and_storage(tmp_path):
     proc = seatrial("engines", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    from seatrial.engines.registry import load_engines
+    from seatrial.engines.discovery import load_engines
     info = load_engines([ENGINE])[0].info()
     row = next(line for line in proc.stdout.splitlines() if f" {ENGINE} " in line)
     for value in (info.server_version, info.oci_runtime, info.storage_driver):

@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.root,
 
 def compose_file(base: str) -> dict:
     """The scenario's Compose subset as a Compose file, with `{{ base }}` and labels filled in."""
-    from seatrial.loader import load_scenario
+    from seatrial.harness.loader import load_scenario
     body = load_scenario(SCENARIO).steps[0].stack.compose
     data = json.loads(body.model_dump_json(exclude_defaults=True))
     key, _, value = LABEL.partition("=")
@@ -56,7 +56,7 @@ def labelled() -> list[str]:
 
 
 def seatrial_order(tmp_path: Path) -> str:
-    proc = subprocess.run([sys.executable, "-m", "seatrial.cli", "run", str(SCENARIO), "--engine", "docker",
+    proc = subprocess.run([sys.executable, "-m", "seatrial.harness.cli", "run", str(SCENARIO), "--engine", "docker",
                            "--results-dir", str(tmp_path / "results")], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     [events] = (tmp_path / "results").glob("*/events.jsonl")
@@ -65,7 +65,7 @@ def seatrial_order(tmp_path: Path) -> str:
 
 
 def test_docker_compose_starts_the_same_file_in_the_same_order(tmp_path):
-    from seatrial.baseimage import base_archive, ensure_loaded
+    from seatrial.harness.baseimage import base_archive, ensure_loaded
     from seatrial.engines.docker import DockerEngine
     base = ensure_loaded(DockerEngine(), base_archive())
     path = tmp_path / "compose.yaml"

@@ -11,7 +11,7 @@ import pytest
 
 from seatrial.engines.base import EngineError
 from seatrial.engines.reference.adapter import ReferenceEngine
-from seatrial.outcome import Outcome
+from seatrial.harness.outcome import Outcome
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 TUN_ERROR = 'exit code 126; stderr: \'Error: /usr/bin/slirp4netns failed: "open("/dev/net/tun"): Permission denied"\''
@@ -37,7 +37,7 @@ class BridgeBrokenEngine:
 
 @pytest.fixture
 def run_state(tmp_path):
-    from seatrial.runstate import RunState
+    from seatrial.harness.runstate import RunState
     engine = BridgeBrokenEngine(ReferenceEngine(tmp_path / "state"))
     state = RunState(engines=[engine], results_dir=tmp_path / "results", log=lambda _: None)
     state.start()
@@ -58,9 +58,9 @@ steps:
 
 
 def run(state, engine, path: Path):
-    from seatrial.context import ItemContext
-    from seatrial.loader import load_scenario
-    from seatrial.runner import run_item
+    from seatrial.harness.itemcontext import ItemContext
+    from seatrial.harness.loader import load_scenario
+    from seatrial.harness.runner import run_item
     scenario = load_scenario(path)
     state.check_engine(engine)
     ctx = ItemContext(engine=engine, session=state.session, scenario=scenario, index=state.next_index(),
@@ -94,7 +94,7 @@ def test_items_that_need_the_bridge_are_errors_that_blame_the_engine(run_state, 
 
 
 def test_the_claims_table_shows_no_failed_claim_for_a_broken_engine(run_state):
-    from seatrial.reports.claims import claims_table, read_records
+    from seatrial.reports.claimstable import claims_table, read_records
     state, engine = run_state
     run(state, engine, SCENARIOS / "network/default-bridge.yaml")
     state.events.sync()
@@ -105,7 +105,7 @@ def test_the_claims_table_shows_no_failed_claim_for_a_broken_engine(run_state):
 
 
 def test_an_engine_that_cannot_start_any_container_is_gone(tmp_path):
-    from seatrial.runstate import RunState
+    from seatrial.harness.runstate import RunState
 
     class NothingStarts(BridgeBrokenEngine):
         def run(self, spec):

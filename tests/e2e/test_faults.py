@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.root, pytest.mark.skipif(not docker_available(), reaso
 @pytest.fixture(scope="module")
 def run_state(tmp_path_factory):
     from seatrial.engines.docker import DockerEngine
-    from seatrial.runstate import RunState
+    from seatrial.harness.runstate import RunState
     state = RunState(engines=[DockerEngine()], results_dir=tmp_path_factory.mktemp("results"))
     state.start()
     yield state
@@ -38,9 +38,9 @@ def run_state(tmp_path_factory):
 
 def run(state, engine, path: Path):
     """One item through the real runner; its outcome, and the claims its events name."""
-    from seatrial.context import ItemContext
-    from seatrial.loader import load_scenario
-    from seatrial.runner import run_item
+    from seatrial.harness.itemcontext import ItemContext
+    from seatrial.harness.loader import load_scenario
+    from seatrial.harness.runner import run_item
     scenario = load_scenario(path)
     ctx = ItemContext(engine=engine, session=state.session, scenario=scenario, index=state.next_index(),
                       base_image=state.base_image, facts=state.facts)

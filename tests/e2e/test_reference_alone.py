@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.root,
 
 def test_seatrial_run_without_docker_or_podman_runs_every_scenario_on_the_reference_runtime(tmp_path):
     hide = "".join(f"mount --bind /dev/null {client} && " for client in CLIENTS if os.path.exists(client))
-    script = f"{hide}exec {sys.executable} -m seatrial.cli run --results-dir {tmp_path}"
+    script = f"{hide}exec {sys.executable} -m seatrial.harness.cli run --results-dir {tmp_path}"
     proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
                           cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

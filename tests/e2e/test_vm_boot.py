@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from seatrial import vm, vmhost
+from seatrial.harness import vm, vmhost
 
-SEATRIAL = [sys.executable, "-m", "seatrial.cli"]
+SEATRIAL = [sys.executable, "-m", "seatrial.harness.cli"]
 PROJECT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.root,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from seatrial.baseimage import base_archive, ensure_loaded
+from seatrial.harness.baseimage import base_archive, ensure_loaded
 from seatrial.engines.base import ENGINE_LABEL, SESSION_LABEL
-from seatrial.engines.registry import load_engines
+from seatrial.engines.discovery import load_engines
 
 ENGINES = ("docker", "docker-buildkit", "podman", "reference")
 # Removal order: containers hold images, networks and volumes.

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from seatrial.baseimage import ensure_loaded
+from seatrial.harness.baseimage import ensure_loaded
 from seatrial.engines.base import ENGINE_LABEL, SESSION_LABEL, EngineError, NetworkSpec, RunSpec
-from seatrial.engines.registry import load_engines
+from seatrial.engines.discovery import load_engines
 
 TUN = Path("/dev/net/tun")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seatrial.engines.base import Mount, NetworkSpec, ResourceRef, RunSpec, VolumeSpec
-from seatrial.session import scratch_root
+from seatrial.harness.session import scratch_root
 
 
 @dataclass(frozen=True)

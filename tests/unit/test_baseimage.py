@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from seatrial.baseimage import BUSYBOX, BaseImageError, base_archive, ensure_loaded
+from seatrial.harness.baseimage import BUSYBOX, BaseImageError, base_archive, ensure_loaded
 
 pytestmark = pytest.mark.skipif(not BUSYBOX.is_file(), reason="busybox-static is not installed")
 

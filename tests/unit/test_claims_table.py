@@ -3,8 +3,8 @@ import io
 import json
 from pathlib import Path
 
-from seatrial.cli import main
-from seatrial.reports.claims import Status, claims_table, events_paths, read_records, to_markdown
+from seatrial.harness.cli import main
+from seatrial.reports.claimstable import Status, claims_table, events_paths, read_records, to_markdown
 
 FIXTURE = Path(__file__).parent / "fixtures" / "claims" / "events.jsonl"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from seatrial import cli
-from seatrial.cli import Exit, build_parser, main
+from seatrial.harness import cli
+from seatrial.harness.cli import Exit, build_parser, main
 
 RESULTS = Path(__file__).parent / "fixtures" / "results"
 
@@ -75,7 +75,7 @@ def test_claims_json_lists_every_claim_with_status_per_engine():
 def test_engines_json_is_one_object_per_engine(monkeypatch):
     from fakes import RecordingEngine
 
-    from seatrial.engines import registry
+    from seatrial.engines import discovery as registry
     monkeypatch.setattr(registry, "load_engines", lambda names: [RecordingEngine()])
     monkeypatch.setattr(registry, "describe", lambda: [])
     out = io.StringIO()
@@ -125,8 +125,8 @@ def test_completion_script_is_valid_bash_and_completes_subcommands_options_and_e
 def test_clean_caches_asks_every_engine_and_an_adapter_without_the_method_is_a_no_op(monkeypatch):
     from fakes import RecordingEngine
 
-    from seatrial import reaper
-    from seatrial.engines import registry
+    from seatrial.harness import reaper
+    from seatrial.engines import discovery as registry
     from seatrial.engines.base import PruneReport
 
     class Pruning(RecordingEngine):

@@ -1,7 +1,7 @@
 """A failed positive control makes the item inconclusive (an error), never a pass or a fail."""
-from seatrial.expectations import Check
-from seatrial.model import Scenario
-from seatrial.outcome import Outcome, decide
+from seatrial.harness.expectations import Check
+from seatrial.harness.model import Scenario
+from seatrial.harness.outcome import Outcome, decide
 
 SCENARIO = Scenario.model_validate({
     "schema_version": 1, "summary": "s", "claims": ["C31"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from seatrial.claims import CLAIMS
+from seatrial.harness.claimcatalog import CLAIMS
 from seatrial.engines.reference.dockerfile import KEYWORDS
 
 ROOT = Path(__file__).resolve().parents[2]

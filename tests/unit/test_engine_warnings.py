@@ -49,12 +49,12 @@ def test_escaped_quotes_in_a_logrus_message_are_unescaped():
 def test_a_warning_of_a_build_is_a_record_and_on_the_item_result_which_still_passes(tmp_path):
     import json
 
-    from seatrial.context import ItemContext
-    from seatrial.events import EventLog
-    from seatrial.model import Scenario
-    from seatrial.outcome import Outcome
-    from seatrial.runner import run_item
-    from seatrial.session import Session
+    from seatrial.harness.itemcontext import ItemContext
+    from seatrial.harness.events import EventLog
+    from seatrial.harness.model import Scenario
+    from seatrial.harness.outcome import Outcome
+    from seatrial.harness.runner import run_item
+    from seatrial.harness.session import Session
 
     from fakes import RecordingEngine
 
@@ -88,8 +88,8 @@ def test_the_terminal_summary_shows_each_warning_under_its_item():
 
     from rich.console import Console
 
-    from seatrial.console import ConsoleReporter
-    from seatrial.outcome import ItemResult, Outcome
+    from seatrial.harness.console import ConsoleReporter
+    from seatrial.harness.outcome import ItemResult, Outcome
 
     out = io.StringIO()
     reporter = ConsoleReporter(Console(file=out, width=200, highlight=False))

@@ -1,6 +1,6 @@
 import json
 
-from seatrial.events import EventLog, read_events
+from seatrial.harness.events import EventLog, read_events
 
 
 def test_events_are_one_json_object_per_line_with_type_run_and_time(tmp_path):
@@ -26,7 +26,7 @@ def test_a_write_the_disk_refuses_names_the_path_and_errno_and_refuses_the_rest(
 
     import pytest
 
-    from seatrial.events import ResultsUnwritable
+    from seatrial.harness.events import ResultsUnwritable
     path = tmp_path / "events.jsonl"
     path.symlink_to("/dev/full")   # every write: ENOSPC
     log = EventLog(path, "run-1")

@@ -2,9 +2,9 @@
 import pytest
 
 from seatrial.engines.base import BuildResult, InstructionCache, ResourceRef
-from seatrial.expectations import evaluate
-from seatrial.model import Expect
-from seatrial.steps.base import StepOutcome
+from seatrial.harness.expectations import evaluate
+from seatrial.harness.model import Expect
+from seatrial.harness.steps.stepkind import StepOutcome
 
 
 class Ctx:

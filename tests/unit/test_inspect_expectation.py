@@ -6,9 +6,9 @@ import pytest
 
 from seatrial.engines.base import EngineError
 from seatrial.engines.inspection import container as normalize_container, image as normalize_image
-from seatrial.inspectcheck import inspect_checks
-from seatrial.model import InspectExpect
-from seatrial.steps.base import StepOutcome
+from seatrial.harness.inspectcheck import inspect_checks
+from seatrial.harness.model import InspectExpect
+from seatrial.harness.steps.stepkind import StepOutcome
 
 HEALTHCHECK = {"Test": ["CMD", "true"], "Interval": 1_000_000_000, "Timeout": 2_000_000_000, "Retries": 2}
 IMAGE = {"Id": "sha256:aa", "Config": {"Env": ["PATH=/bin", "A=1"], "Cmd": ["sleep", "60"], "WorkingDir": "/app",
@@ -167,7 +167,7 @@ def test_validation_refuses_health_on_an_image_and_wait_without_health():
 def test_loader_points_at_each_bad_inspect_key_with_line_and_column():
     from pathlib import Path
 
-    from seatrial.loader import ScenarioError, load_scenario
+    from seatrial.harness.loader import ScenarioError, load_scenario
     fixtures = Path(__file__).parent / "fixtures" / "loader"
     with pytest.raises(ScenarioError) as caught:
         load_scenario(fixtures / "bad-inspect.yaml")
@@ -186,8 +186,8 @@ def test_loader_points_at_each_bad_inspect_key_with_line_and_column():
 
 
 def test_a_health_expectation_needs_the_healthcheck_capability_and_none_does_not():
-    from seatrial.model import Scenario
-    from seatrial.runner import needed_capabilities
+    from seatrial.harness.model import Scenario
+    from seatrial.harness.runner import needed_capabilities
 
     def needs(health):
         return needed_capabilities(Scenario.model_validate({"schema_version": 1, "summary": "x", "steps": [

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from seatrial.console import ConsoleReporter
-from seatrial.events import EventLog, read_events
-from seatrial.reports.claims import claims_table
+from seatrial.harness.console import ConsoleReporter
+from seatrial.harness.events import EventLog, read_events
+from seatrial.reports.claimstable import claims_table
 from seatrial.reports.render import render_all
-from seatrial.runner import run_item
+from seatrial.harness.runner import run_item
 
 from fakes import RecordingEngine
 from test_runner import make_ctx, session  # noqa: F401  (fixture)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from seatrial.loader import MAX_PROBLEMS, ScenarioError, check_paths, load_scenario, validate_command
-from seatrial.model import Scenario
-from seatrial.yamlsafe import MAX_BYTES
+from seatrial.harness.loader import MAX_PROBLEMS, ScenarioError, check_paths, load_scenario, validate_command
+from seatrial.harness.model import Scenario
+from seatrial.harness.yamlsafe import MAX_BYTES
 
 FIXTURES = Path(__file__).parent / "fixtures" / "loader"
 

@@ -1,6 +1,6 @@
-from seatrial.expectations import Check
-from seatrial.model import Scenario
-from seatrial.outcome import Outcome, decide
+from seatrial.harness.expectations import Check
+from seatrial.harness.model import Scenario
+from seatrial.harness.outcome import Outcome, decide
 
 BASE = {"schema_version": 1, "name": "s", "summary": "x", "claims": ["C01"],
         "steps": [{"run": {"image": "i"}}, {"run": {"image": "i"}}]}

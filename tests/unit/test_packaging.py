@@ -1,12 +1,12 @@
 """The wheel holds every module and the scenario library: the explicit package list in
-pyproject.toml once missed seatrial.steps, and only the editable install hid it. (.ci/run also
+pyproject.toml once missed seatrial.steps (now seatrial.harness.steps), and only the editable install hid it. (.ci/run also
 builds the wheel, installs it in a fresh venv and runs a scenario from it.)"""
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
 
-from seatrial.cli import default_scenarios
+from seatrial.harness.cli import default_scenarios
 
 ROOT = Path(__file__).resolve().parents[2]
 

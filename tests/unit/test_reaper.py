@@ -3,8 +3,8 @@ import subprocess
 import sys
 
 from seatrial.engines.base import SESSION_LABEL, ResourceRef
-from seatrial.reaper import leaks, reap_dead_sessions
-from seatrial.session import Session, is_alive
+from seatrial.harness.reaper import leaks, reap_dead_sessions
+from seatrial.harness.session import Session, is_alive
 
 from fakes import RecordingEngine
 
@@ -16,7 +16,7 @@ def ref(kind, name, session):
 def test_reaper_removes_resources_of_killed_session_and_spares_live_ones(tmp_path):
     live = Session.start()
     # A session whose process died by SIGKILL: its lock file exists but nobody holds it.
-    code = ("import os, signal; from seatrial.session import Session; s = Session.start('deadbeef'); "
+    code = ("import os, signal; from seatrial.harness.session import Session; s = Session.start('deadbeef'); "
             "os.kill(os.getpid(), signal.SIGKILL)")
     subprocess.run([sys.executable, "-c", code], env=os.environ.copy())
     assert not is_alive("deadbeef")

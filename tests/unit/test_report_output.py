@@ -10,8 +10,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from seatrial.cli import Exit, main
-from seatrial.console import counts_line
+from seatrial.harness.cli import Exit, main
+from seatrial.harness.console import counts_line
 from seatrial.reports import html, numbers
 from seatrial.reports.results import load_results
 from seatrial.reports.runsummary import benchmark_lines, run_summary
@@ -123,9 +123,9 @@ def test_counts_and_nouns_agree():
 def test_verbose_matrix_lists_every_item_and_very_verbose_every_check():
     from rich.console import Console
 
-    from seatrial.console import ConsoleReporter
-    from seatrial.expectations import Check
-    from seatrial.outcome import ItemResult, Outcome
+    from seatrial.harness.console import ConsoleReporter
+    from seatrial.harness.expectations import Check
+    from seatrial.harness.outcome import ItemResult, Outcome
     result = ItemResult("echo", "docker", Outcome.PASSED, checks=[Check(0, "exit code", "0", "0", True)], duration=0.31)
 
     def shown(verbosity: int) -> str:
@@ -138,6 +138,6 @@ def test_verbose_matrix_lists_every_item_and_very_verbose_every_check():
 
 
 def test_plural_agrees_with_its_count():
-    from seatrial.words import plural
+    from seatrial.harness.words import plural
     assert [plural(1, "item"), plural(2, "item"), plural(0, "resource")] == ["1 item", "2 items", "0 resources"]
     assert [plural(1, "cache entry"), plural(3, "cache entry")] == ["1 cache entry", "3 cache entries"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from seatrial.cli import Exit, main
+from seatrial.harness.cli import Exit, main
 from seatrial.reports import plots
 from seatrial.reports.render import render_all
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from seatrial.cli import Exit, main
+from seatrial.harness.cli import Exit, main
 from seatrial.engines.base import EngineInfo
 
 RESULTS = Path(__file__).parent / "fixtures" / "results"
@@ -19,7 +19,7 @@ def test_a_reused_run_id_is_refused_before_anything_runs(tmp_path):
     earlier.parent.mkdir(parents=True)
     earlier.write_text('{"type": "run_start", "run_id": "nightly", "time": 1}\n')   # killed: no run_end
     # `--engine reference` is never touched: the refusal comes before collection.
-    proc = subprocess.run([sys.executable, "-m", "seatrial.cli", "run", str(GOOD), "--engine", "reference",
+    proc = subprocess.run([sys.executable, "-m", "seatrial.harness.cli", "run", str(GOOD), "--engine", "reference",
                            "--results-dir", str(tmp_path / "results"), "--run-id", "nightly"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == Exit.BAD_INPUT, proc.stdout + proc.stderr
@@ -47,7 +47,7 @@ class GoneEngine:
 
 
 def test_an_engine_that_went_away_is_named_once_in_one_line():
-    from seatrial.availability import EngineHealth
+    from seatrial.harness.availability import EngineHealth
     health = EngineHealth()
     reason = health.check(GoneEngine())
     assert reason == ("engine 'docker' became unavailable: the Docker daemon does not answer (Cannot "
@@ -58,7 +58,7 @@ def test_an_engine_that_went_away_is_named_once_in_one_line():
 def test_a_run_id_taken_after_the_check_is_refused_when_the_events_file_is_made(tmp_path):
     import pytest
 
-    from seatrial.runstate import RunIdTaken, RunState
+    from seatrial.harness.runstate import RunIdTaken, RunState
     taken = tmp_path / "results" / "nightly" / "events.jsonl"
     taken.parent.mkdir(parents=True)
     taken.write_text("")   # another run made it between --run-id's check and this run's start

@@ -1,10 +1,10 @@
 import pytest
 
-from seatrial.context import ItemContext
-from seatrial.model import Scenario
-from seatrial.outcome import Outcome
-from seatrial.runner import run_item
-from seatrial.session import Session
+from seatrial.harness.itemcontext import ItemContext
+from seatrial.harness.model import Scenario
+from seatrial.harness.outcome import Outcome
+from seatrial.harness.runner import run_item
+from seatrial.harness.session import Session
 
 from fakes import RecordingEngine
 
@@ -99,7 +99,7 @@ def test_measure_records_warmups_apart_and_removes_each_rounds_containers(sessio
     steps = [{"measure": {"metric": "m", "rounds": 3, "warmup": 2, "copies": 2,
                           "steps": [{"run": {"image": "i", "command": ["true"], "detach": True}}]}}]
     ctx = make_ctx(engine, session, steps, benchmark={})
-    outcome = __import__("seatrial.steps", fromlist=["STEP_REGISTRY"]).STEP_REGISTRY["measure"].execute(
+    outcome = __import__("seatrial.harness.steps", fromlist=["STEP_REGISTRY"]).STEP_REGISTRY["measure"].execute(
         ctx, ctx.scenario.steps[0].measure)
     samples = outcome.detail["samples"]
     assert [(s["round"], s["warmup"]) for s in samples] == [(-2, True), (-1, True), (0, False), (1, False), (2, False)]
@@ -109,7 +109,7 @@ def test_measure_records_warmups_apart_and_removes_each_rounds_containers(sessio
 
 
 def test_benchmark_interleaves_engines_round_by_round(session):
-    from seatrial.bench import run_benchmark
+    from seatrial.harness.bench import run_benchmark
     order = []
     engines = [RecordingEngine(name="a"), RecordingEngine(name="b")]
     for engine in engines:
@@ -125,7 +125,7 @@ def test_benchmark_interleaves_engines_round_by_round(session):
 
 
 def test_benchmark_engine_that_breaks_drops_out_and_others_go_on(session):
-    from seatrial.bench import run_benchmark
+    from seatrial.harness.bench import run_benchmark
     good, bad = RecordingEngine(name="good"), RecordingEngine(name="bad", run_results=[(1, "")] * 10)
     steps = [{"measure": {"metric": "m", "rounds": 3, "warmup": 0,
                           "steps": [{"run": {"image": "i", "command": ["true"]}}]}}]

@@ -7,8 +7,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from seatrial.schema import DRAFT_07, schema_command, schema_document, schema_text
-from seatrial.yamlsafe import load_yaml
+from seatrial.harness.schema import DRAFT_07, schema_command, schema_document, schema_text
+from seatrial.harness.yamlsafe import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKED_IN = ROOT / "scenarios" / "schema.json"

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from seatrial.session import Session, forget_dead_locks, is_alive, scratch_root
+from seatrial.harness.session import Session, forget_dead_locks, is_alive, scratch_root
 
 
 def test_a_live_session_holds_its_lock_and_a_second_start_is_refused():
@@ -20,7 +20,7 @@ def test_a_live_session_holds_its_lock_and_a_second_start_is_refused():
 
 
 def test_lock_of_a_killed_session_is_free_and_forgotten():
-    code = ("import os, signal; from seatrial.session import Session; Session.start('cafe0001'); "
+    code = ("import os, signal; from seatrial.harness.session import Session; Session.start('cafe0001'); "
             "os.kill(os.getpid(), signal.SIGKILL)")
     subprocess.run([sys.executable, "-c", code], env=os.environ.copy())
     assert not is_alive("cafe0001")

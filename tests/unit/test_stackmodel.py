@@ -2,7 +2,7 @@
 import pytest
 from pydantic import ValidationError
 
-from seatrial.stackmodel import ComposeFile, StackStepBody, start_order
+from seatrial.harness.stackmodel import ComposeFile, StackStepBody, start_order
 
 
 def compose(**services):
@@ -41,7 +41,7 @@ def test_stack_step_is_up_or_down():
 
 
 def test_references_know_stack_containers_and_volumes_and_what_down_removes():
-    from seatrial.references import check_references
+    from seatrial.harness.references import check_references
     up = {"stack": {"name": "shop", "compose": {"services": {"web": {"image": "x", "volumes": ["d:/d"]}},
                                                  "volumes": {"d": None}}}}
     steps = [up, {"exec": {"container": "shop.web", "command": ["true"]}},
@@ -53,6 +53,6 @@ def test_references_know_stack_containers_and_volumes_and_what_down_removes():
 
 
 def test_down_of_a_stack_never_brought_up_is_reported():
-    from seatrial.references import check_references
+    from seatrial.harness.references import check_references
     [(path, message)] = check_references({"steps": [{"stack": {"name": "shop", "down": True}}]})
     assert message == "stack 'shop' is not brought up by an earlier stack step"

@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from seatrial.context import ItemContext
+from seatrial.harness.itemcontext import ItemContext
 from seatrial.engines.base import EngineError
-from seatrial.model import Scenario
-from seatrial.runner import execute_step
-from seatrial.session import Session
+from seatrial.harness.model import Scenario
+from seatrial.harness.runner import execute_step
+from seatrial.harness.session import Session
 
 from fakes import RecordingEngine
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from seatrial import cli, vm, vmbox, vmhost, vmresults, vmrunner
+from seatrial.harness import cli, vm, vmbox, vmhost, vmresults, vmrunner
 
 READY = vmhost.HostView(tools=frozenset(vmhost.UP_TOOLS) | frozenset(vmhost.BOX_TOOLS),
                         has_vagrant_libvirt=True, is_libvirtd_up=True, is_root=True)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from seatrial.problem import ScenarioError
-from seatrial.yamlsafe import MAX_BYTES, load_yaml_text
+from seatrial.harness.problem import ScenarioError
+from seatrial.harness.yamlsafe import MAX_BYTES, load_yaml_text
 
 
 def test_only_true_and_false_are_booleans_and_sexagesimal_stays_a_string():
@@ -45,7 +45,7 @@ def test_a_large_file_without_aliases_is_not_taken_for_an_alias_bomb():
 
 def _walked(text: str):
     """The node walk's reading (the path for anchors, aliases and tags), for comparison."""
-    from seatrial import yamlsafe
+    from seatrial.harness import yamlsafe
     node, _ = yamlsafe._compose(text, "f", yamlsafe.CoreLoader)
     builder = yamlsafe._Builder("f")
     data = builder.build(node, (), 0, frozenset()) if node is not None else None
@@ -53,7 +53,7 @@ def _walked(text: str):
 
 
 def _one_pass(text: str):
-    from seatrial import yamlsafe
+    from seatrial.harness import yamlsafe
     try:
         doc = yamlsafe._read_plain(text, "f")
     except ScenarioError as exc:

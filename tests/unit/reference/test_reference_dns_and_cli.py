@@ -5,7 +5,7 @@ import io
 import struct
 
 from seatrial.engines.reference import dns
-from seatrial.engines.reference.cli import main
+from seatrial.engines.reference.debugcli import main
 
 
 def query(name: str, qtype: int = 1) -> bytes:
@@ -54,7 +54,7 @@ def test_without_root_every_capability_is_missing_with_the_reason(monkeypatch, t
 
 
 def test_absent_image_message_names_the_loopback_registry_refusal_and_never_dials_elsewhere():
-    from seatrial.engines.reference.registry import absent_image_message, registry_of
+    from seatrial.engines.reference.registrycheck import absent_image_message, registry_of
     assert registry_of("busybox:1") is None and registry_of("team/app") is None
     assert registry_of("localhost:1/x:y") == ("localhost", 1)
     assert "connection refused" in absent_image_message("localhost:1/x:y", may_pull=True)

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from seatrial.engines.reference.build import _sha
-from seatrial.engines.reference.context import content_digest as _content_digest, is_ignored as _is_ignored
+from seatrial.engines.reference.builder import _sha
+from seatrial.engines.reference.buildcontext import content_digest as _content_digest, is_ignored as _is_ignored
 from seatrial.engines.reference.dockerfile import DockerfileError, key_values, parse, substitute
 
 

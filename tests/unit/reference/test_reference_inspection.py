@@ -8,9 +8,9 @@ import pytest
 
 from seatrial.engines import base
 from seatrial.engines import inspection as cli_inspection
-from seatrial.engines.reference import inspection
+from seatrial.engines.reference import inspectrecords as inspection
 from seatrial.engines.reference.adapter import ReferenceEngine
-from seatrial.engines.reference.cli import main
+from seatrial.engines.reference.debugcli import main
 from seatrial.engines.reference.state import write_json
 
 CONTAINER = {"id": "c0ffee" * 10 + "abcd", "name": "web", "image": "seatrial/base:1",

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import shutil
 
-from seatrial.context import ItemContext, StepError
+from seatrial.harness.itemcontext import ItemContext, StepError
 from seatrial.engines.base import BuildSpec, EngineError
-from seatrial.model import BuildStep, EditStep
-from seatrial.steps.base import StepOutcome, StepRunner, refused, register, track
+from seatrial.harness.model import BuildStep, EditStep
+from seatrial.harness.steps.stepkind import StepOutcome, StepRunner, refused, register, track
 
 
 @register

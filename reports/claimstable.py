@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from seatrial.claims import CLAIMS
-from seatrial.events import read_events
-from seatrial.words import plural
+from seatrial.harness.claimcatalog import CLAIMS
+from seatrial.harness.events import read_events
+from seatrial.harness.words import plural
 
 BENCHMARK_CLAIMS = ("C04", "C05", "C06")
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from seatrial.engines import base
 
 from . import buildcache, kernel as k, scope
-from .context import BuildError, content_digest, copy_into, dockerignore, match
+from .buildcontext import BuildError, content_digest, copy_into, dockerignore, match
 from .dockerfile import DockerfileError, Instruction, Stage, healthcheck, key_values, parse, substitute
 from .images import ImageNotFound
 from .state import read_json, write_json

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel
 
-from seatrial.context import ItemContext
+from seatrial.harness.itemcontext import ItemContext
 from seatrial.engines.base import BuildResult, ResourceRef
 
 

@@ -14,10 +14,10 @@ from typing import Callable
 from seatrial.engines import capsets
 from seatrial.engines.base import (ENGINE_LABEL, SCENARIO_LABEL, SESSION_LABEL, BuildSpec, Engine,
                                    ResourceRef)
-from seatrial.model import Scenario
-from seatrial.ports import free_port
-from seatrial.session import Session
-from seatrial.templating import TemplateError, render, render_data
+from seatrial.harness.model import Scenario
+from seatrial.harness.hostports import free_port
+from seatrial.harness.session import Session
+from seatrial.harness.templating import TemplateError, render, render_data
 
 ITEM_LABEL = "seatrial.item"
 

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import time
 
-from seatrial.context import ItemContext, StepError
+from seatrial.harness.itemcontext import ItemContext, StepError
 from seatrial.engines.base import EngineError, Mount, PortMapping, ResourceRef, RunSpec
-from seatrial.ports import free_port
-from seatrial.model import ExecStepBody, RunStepBody, StopStepBody, WaitStepBody
-from seatrial.steps.base import StepOutcome, StepRunner, refused, register, track
-from seatrial.steps.resources import create_volume
+from seatrial.harness.hostports import free_port
+from seatrial.harness.model import ExecStepBody, RunStepBody, StopStepBody, WaitStepBody
+from seatrial.harness.steps.stepkind import StepOutcome, StepRunner, refused, register, track
+from seatrial.harness.steps.resources import create_volume
 
 BUILTIN_NETWORKS = ("bridge", "host", "none")
 
