@@ -2,12 +2,13 @@
 
 The subset is what claims C25 and C26 need and what every engine can carry out through the
 adapter: services with `image` or `build`, `command`, `environment`, `ports`, named `volumes`,
-`networks` and `depends_on`; top-level `volumes` and `networks`. The same mapping, written to a
+`networks` and `depends_on` (a list, or Compose's long form with `condition: service_started` or
+`service_completed_successfully`); top-level `volumes` and `networks`. The same mapping, written to a
 file, is a valid Compose file, so docker-compose can run it too (tests/e2e compares the two).
 """
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -28,6 +29,14 @@ class StackBuild(_Strict):
 
     dockerfile: str
     files: dict[str, str] = Field(default_factory=dict)
+
+
+class Dependency(_Strict):
+    """Compose's long form of one dependency: what it must reach before the dependent starts.
+    `service_started` (the short form's meaning) orders container starts only: their commands then
+    run side by side; `service_completed_successfully` waits until the dependency exited 0."""
+
+    condition: Literal["service_started", "service_completed_successfully"] = "service_started"
 
 
 def mount_target_problem(target: str) -> str | None:
@@ -53,7 +62,13 @@ class StackService(_Strict):
     # claims (C25) need no more.
     networks: list[Name] = Field(default_factory=list, max_length=1,
                                  description="The service's network; default: the stack's `default` network")
-    depends_on: list[Name] = Field(default_factory=list)
+    depends_on: list[Name] | dict[Name, Dependency] = Field(default_factory=list)
+
+    def conditions(self) -> dict[str, str]:
+        """Each dependency and the condition it must reach (the short form's is service_started)."""
+        if isinstance(self.depends_on, dict):
+            return {name: dependency.condition for name, dependency in self.depends_on.items()}
+        return dict.fromkeys(self.depends_on, "service_started")
 
     @model_validator(mode="after")
     def _image_or_build(self):

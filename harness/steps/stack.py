@@ -20,6 +20,11 @@ from seatrial.harness.steps.buildsteps import context_path
 from seatrial.harness.steps.resources import create_volume
 
 
+# How long a dependency with condition service_completed_successfully may run (Compose waits
+# without bound; a scenario must end).
+COMPLETION_TIMEOUT = 120.0
+
+
 @register
 class Stack(StepRunner):
     kind = "stack"
@@ -55,10 +60,27 @@ def up(ctx: ItemContext, stack: str, compose: ComposeFile) -> StepOutcome:
         if local(volume) not in ctx.volumes:  # kept by an earlier `down`: reuse it, as compose does
             create_volume(ctx, local(volume))
     order = start_order(compose)
+    ctx.stacks[stack] = started = []
     for service in order:
+        problem = _await_dependencies(ctx, stack, service, compose.services[service])
+        if problem:
+            return StepOutcome(exit_code=1, stdout="".join(f"{s}\n" for s in started), stderr=problem + "\n")
         _start(ctx, stack, service, compose.services[service])
-    ctx.stacks[stack] = order
+        started.append(service)
     return StepOutcome(exit_code=0, stdout="".join(f"{s}\n" for s in order))
+
+
+def _await_dependencies(ctx: ItemContext, stack: str, service: str, spec: StackService) -> str | None:
+    """Wait for each dependency whose condition is service_completed_successfully to exit; what
+    went wrong (as Compose says it), or None. service_started needs nothing more: it was started."""
+    for dependency, condition in spec.conditions().items():
+        if condition != "service_completed_successfully":
+            continue
+        code = ctx.engine.wait(ctx.containers[f"{stack}.{dependency}"], timeout=COMPLETION_TIMEOUT)
+        if code != 0:
+            return (f"service '{dependency}' didn't complete successfully: exit {code} "
+                    f"(service '{service}' depends on it with condition service_completed_successfully)")
+    return None
 
 
 def _start(ctx: ItemContext, stack: str, service: str, spec: StackService) -> None:

@@ -31,7 +31,7 @@ def test_readme_links_only_inside_the_repository():
 
 def test_the_project_has_a_licence_the_readme_names():
     assert "Apache License" in (ROOT / "LICENSE").read_text(encoding="utf-8")
-    assert 'license = {text = "Apache-2.0"}' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'license = "Apache-2.0"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert "Apache-2.0" in README
 
 

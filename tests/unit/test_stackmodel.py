@@ -56,3 +56,24 @@ def test_down_of_a_stack_never_brought_up_is_reported():
     from seatrial.harness.references import check_references
     [(path, message)] = check_references({"steps": [{"stack": {"name": "shop", "down": True}}]})
     assert message == "stack 'shop' is not brought up by an earlier stack step"
+
+
+def test_depends_on_long_form_carries_each_condition_and_orders_like_the_short_form():
+    data = compose(web={"depends_on": {"db": {"condition": "service_completed_successfully"}, "cache": {}}},
+                   db={}, cache={})
+    parsed = ComposeFile.model_validate(data)
+    assert parsed.services["web"].conditions() == {"db": "service_completed_successfully",
+                                                   "cache": "service_started"}
+    assert ComposeFile.model_validate(compose(web={"depends_on": ["db"]}, db={})).services["web"].conditions() \
+        == {"db": "service_started"}
+    assert start_order(parsed).index("web") == 2
+
+
+@pytest.mark.parametrize("depends_on, message", [
+    ({"db": {"condition": "service_healthy"}}, "service_completed_successfully"),
+    ({"db": {"restart": True}}, "Extra inputs are not permitted"),
+    ({"nope": {}}, "depends on unknown service 'nope'"),
+])
+def test_depends_on_long_form_mistakes_are_refused(depends_on, message):
+    with pytest.raises(ValidationError, match=message):
+        ComposeFile.model_validate(compose(web={"depends_on": depends_on}, db={}))
