@@ -74,6 +74,8 @@ def cmd_run(args, out: TextIO) -> int:
         argv += ["--run-id", args.run_id]
     if args.strict:
         argv.append("--strict-engines")
+    if args.shard:
+        argv += ["--shard", args.shard]
     # With --json, whatever the run itself prints (reaping, leaks) goes to stderr too.
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
         code = pytest.main(argv, plugins=[reporter])
@@ -240,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--bench-full", action="store_true",
                      help="--bench plus the long benchmarks (density of 50, 100, 200 containers)")
     run.add_argument("--results-dir", default="results", metavar="DIR", help="default: ./results")
+    run.add_argument("--shard", metavar="I/N",
+                     help="run part I of N (whole scenarios, every engine of each; for a CI matrix: the N "
+                          "parts are disjoint and cover the library; `seatrial report` merges them)")
     run.add_argument("--run-id", metavar="ID", help="name of the results folder (default: time and session)")
     run.add_argument("--strict", action="store_true",
                      help="for CI: every engine seatrial knows must be usable here; one that is unavailable "
