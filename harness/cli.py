@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import enum
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -156,7 +157,13 @@ def cmd_clean(args, out: TextIO) -> int:
 
 def cmd_report(args, out: TextIO) -> int:
     from seatrial.reports.render import report_command
-    return report_command(args.results, args.output, args.baseline, out, quiet=verbosity(args) < 0)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY") or None
+    if args.github_summary and not summary:
+        print("report: --github-summary needs $GITHUB_STEP_SUMMARY, which GitHub Actions sets in a workflow "
+              "step; outside Actions, read the report's summary.md", file=sys.stderr)
+        return Exit.BAD_INPUT
+    return report_command(args.results, args.output, args.baseline, out, quiet=verbosity(args) < 0,
+                          github_summary=summary)
 
 
 def cmd_completion(args, out: TextIO) -> int:
@@ -279,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("results", nargs="+", metavar="RESULTS", help="events.jsonl files or folders (e.g. results/)")
     report.add_argument("-o", "--output", metavar="DIR", help="default: results/report")
     report.add_argument("--baseline", metavar="ENGINE", help="engine that ratios are relative to (default: the first)")
+    report.add_argument("--github-summary", action="store_true",
+                        help="append the Markdown summary to $GITHUB_STEP_SUMMARY (done anyway when it is set; "
+                             "with this flag a missing variable is an error)")
     report.set_defaults(func=cmd_report)
 
     compare = _subcommand(sub, "compare", help="compare two runs' benchmark medians; exit 4 past the gate")

@@ -41,8 +41,10 @@ def render_all(paths, out_dir: Path, *, baseline: str | None = None, generated: 
 
 
 def report_command(paths: list[str], out_dir: str | None, baseline: str | None, out: TextIO, *,
-                   quiet: bool = False) -> int:
-    """Render; print what was written and which runs were incomplete. 2 when nothing to read."""
+                   quiet: bool = False, github_summary: str | None = None) -> int:
+    """Render; print what was written and which runs were incomplete. 2 when nothing to read.
+    With `github_summary` (the file GitHub Actions names in $GITHUB_STEP_SUMMARY), the Markdown
+    summary is appended to it too, so it shows on the workflow run's page."""
     try:
         results = load_results(paths)
     except FileNotFoundError as exc:
@@ -55,6 +57,12 @@ def report_command(paths: list[str], out_dir: str | None, baseline: str | None, 
     written = render_all(paths, Path(out_dir or "results/report"), baseline=baseline, results=results)
     for path in written if not quiet else ():
         print(f"wrote {path}", file=out)
+    if github_summary:
+        markdown = next(p for p in written if p.name == "summary.md").read_text(encoding="utf-8")
+        with open(github_summary, "a", encoding="utf-8") as summary:   # other steps' summaries stay
+            summary.write(markdown if markdown.endswith("\n") else markdown + "\n")
+        if not quiet:
+            print(f"appended the summary to {github_summary} (GitHub step summary)", file=out)
     for run in results.incomplete_runs:
         unfinished = results.items[(results.items["run_id"] == run.run_id)
                                    & (results.items["outcome"] == "incomplete")]["scenario"].tolist()

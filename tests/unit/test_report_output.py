@@ -141,3 +141,22 @@ def test_plural_agrees_with_its_count():
     from seatrial.harness.words import plural
     assert [plural(1, "item"), plural(2, "item"), plural(0, "resource")] == ["1 item", "2 items", "0 resources"]
     assert [plural(1, "cache entry"), plural(3, "cache entry")] == ["1 cache entry", "3 cache entries"]
+
+
+def test_report_appends_its_markdown_summary_to_the_github_step_summary(tmp_path, monkeypatch):
+    summary = tmp_path / "step-summary.md"
+    summary.write_text("## an earlier step's summary\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    out = io.StringIO()
+    assert main(["report", str(RESULTS / "machine-a"), "-o", str(tmp_path / "report")], out=out) == 0
+    written = (tmp_path / "report" / "summary.md").read_text()
+    assert summary.read_text() == "## an earlier step's summary\n" + written
+    assert "GitHub step summary" in out.getvalue()
+
+
+def test_github_summary_flag_outside_actions_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    code = main(["report", "--github-summary", str(RESULTS / "machine-a"), "-o", str(tmp_path / "r")],
+                out=io.StringIO())
+    assert code == Exit.BAD_INPUT and "GITHUB_STEP_SUMMARY" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
