@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TextIO
 
 from seatrial.reports.html import render_html
-from seatrial.reports.results import Results, load_results
+from seatrial.reports.benchjson import export as export_benchmarks
+from seatrial.reports.results import Results, kept_samples, load_results
 from seatrial.reports.text import render_json, render_junit, render_markdown
 
 
@@ -33,7 +34,10 @@ def render_all(paths, out_dir: Path, *, baseline: str | None = None, generated: 
                "summary.md": render_markdown(results, baseline), "summary.json": render_json(results, baseline)}
     for column, xml in render_junit(results).items():
         outputs[f"junit-{re.sub(r'[^A-Za-z0-9_.-]', '_', column)}.xml"] = xml
+    for column, document in export_benchmarks(results, kept_samples(results)).items():
+        outputs[f"pytest-benchmark/{re.sub(r'[^A-Za-z0-9_.-]', '_', column)}.json"] = document
     written = []
+    (out_dir / "pytest-benchmark").mkdir(exist_ok=True)
     for name, text in outputs.items():
         write_atomically(out_dir / name, text)
         written.append(out_dir / name)
@@ -47,7 +51,7 @@ def report_command(paths: list[str], out_dir: str | None, baseline: str | None, 
     summary is appended to it too, so it shows on the workflow run's page."""
     try:
         results = load_results(paths)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         print(f"report: {exc}", file=out)
         return 2
     if baseline and baseline not in results.columns:

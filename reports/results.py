@@ -7,12 +7,14 @@ when the results come from more than one machine, so that merged runs stay apart
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from seatrial.harness.events import read_events
+from seatrial.reports.benchjson import is_pytest_benchmark, samples_of
 
 ITEM_COLUMNS = ["run_id", "host", "column", "scenario", "engine", "claims", "file", "outcome", "reason",
                 "failed_checks", "warnings", "time", "duration"]
@@ -53,11 +55,15 @@ class Results:
 
 
 def find_event_files(paths) -> list[Path]:
-    """events.jsonl files named directly or found under folders, in a stable order."""
+    """events.jsonl files named directly or found under folders, in a stable order; also
+    pytest-benchmark JSON files, named directly or kept in its storage folder (.benchmarks/). Other
+    JSON under a folder is not read: a report's own pytest-benchmark/ export lives in results/."""
     found: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
             found += sorted(path.rglob("events.jsonl"))
+            found += sorted(p for p in path.rglob("*.json") if ".benchmarks" in p.relative_to(path).parts[:-1]
+                            or (path.name == ".benchmarks"))
         elif path.is_file():
             found.append(path)
         else:
@@ -74,6 +80,12 @@ def load_results(paths) -> Results:
     runs, items, samples, benchmarks = [], [], [], {}
     hosts = {}
     for path in files:
+        if path.suffix == ".json":   # pytest-benchmark's format (reports/benchjson.py)
+            run, rows = foreign_run(path)
+            runs.append(Run(run["run_id"], run["host"], run["engines"], run["started"], True, run["path"]))
+            hosts[run["run_id"]] = run["host"].get("hostname", "")
+            samples += rows
+            continue
         records = read_events(path)
         start = next((r for r in records if r["type"] == "run_start"), None)
         if start is None:
@@ -94,6 +106,17 @@ def load_results(paths) -> Results:
     runs.sort(key=lambda r: r.started)
     return Results(runs, pd.DataFrame(items, columns=ITEM_COLUMNS), pd.DataFrame(samples, columns=SAMPLE_COLUMNS),
                    benchmarks)
+
+
+def foreign_run(path: Path) -> tuple[dict, list[dict]]:
+    """A pytest-benchmark JSON file as a run and its samples; anything else is a ValueError."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not readable as JSON ({exc}); give events.jsonl or pytest-benchmark JSON") from None
+    if not is_pytest_benchmark(document):
+        raise ValueError(f"{path}: neither events.jsonl nor pytest-benchmark JSON (machine_info, benchmarks, version)")
+    return samples_of(path, document)
 
 
 def _items(records: list[dict], host: str) -> list[dict]:
