@@ -31,6 +31,7 @@ class RecordingEngine(Engine):
     """Holds resources in memory and records every call; knobs make it fail where tests need."""
 
     name: str = "fake"
+    documented_capabilities: tuple = ()            # e.g. capsets.DOCKER_DEFAULT, for {{ engine_default_caps }}
     missing: dict = field(default_factory=dict)     # capability -> reason the engine lacks it
     held: list = field(default_factory=list)        # ResourceRefs the engine "has"
     calls: list = field(default_factory=list)
