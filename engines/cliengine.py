@@ -40,8 +40,6 @@ class CliEngine(Engine):
     testinfra_scheme = "docker"
     remove_args = REMOVE_ARGS
     unmask_option = "systempaths=unconfined"   # --security-opt value that lifts masked paths
-    # The capabilities a container gets by default, as the engine documents them (claim C31).
-    documented_capabilities: tuple[str, ...] = ()
 
     def __init__(self, cli: Cli):
         self.cli = cli

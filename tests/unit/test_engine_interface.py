@@ -82,3 +82,18 @@ def test_a_complete_adapter_loads_without_a_warning(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert [e.name for e in discovery.load_engines()] == ["fake"]
+
+
+def test_documented_capabilities_give_the_engine_default_caps_placeholder():
+    from fakes import RecordingEngine
+
+    from seatrial.engines import capsets
+    from seatrial.harness.itemcontext import ItemContext
+
+    def lookup(engine):
+        ctx = ItemContext(engine=engine, session=None, scenario=None, index=1, base_image=lambda e: "base")
+        return ctx.lookup("engine_default_caps")
+
+    assert lookup(RecordingEngine(documented_capabilities=capsets.DOCKER_DEFAULT)) == capsets.mask(capsets.DOCKER_DEFAULT)
+    assert lookup(RecordingEngine(documented_capabilities=("CHOWN",))) == "0000000000000001"
+    assert lookup(RecordingEngine()) is None  # unknown: a scenario using it fails to render, never passes
