@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
 
 from seatrial.harness.baseimage import base_archive, ensure_loaded
+from seatrial.harness.session import scratch_root
 from seatrial.engines.base import ENGINE_LABEL, SESSION_LABEL
 from seatrial.engines.discovery import load_engines, registered, unknown_engines_message
 
@@ -46,6 +50,26 @@ def pytest_generate_tests(metafunc):
         if message:
             raise pytest.UsageError(f"--engine: {message}")
         metafunc.parametrize("session_engine", names, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def session_scratch(session_id):
+    """The suite's session scratch folder, where the harness's own items keep their files."""
+    path = scratch_root() / session_id
+    path.mkdir(parents=True)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def tmp_path(request, tmp_path_factory):
+    """A fresh folder per test; for a test on an engine, inside the session's scratch folder, not
+    pytest's own (private to root): the rootless adapter hands only a seatrial scratch folder to
+    its unprivileged user (engines/rootless.py), and real runs build and bind-mount from there."""
+    stem = re.sub(r"\W", "_", request.node.name)[:30]
+    if "session_engine" not in request.fixturenames:
+        return tmp_path_factory.mktemp(stem)
+    return Path(tempfile.mkdtemp(prefix=f"{stem}-", dir=request.getfixturevalue("session_scratch")))
 
 
 @pytest.fixture(scope="session")
