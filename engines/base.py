@@ -11,14 +11,14 @@ members) and registers under the entry-point group `seatrial.engines.v1` (engine
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Mapping, Protocol, runtime_checkable
+from typing import Mapping, Protocol, runtime_checkable
 
 from seatrial.engines.records import (BuildResult, BuildSpec, Capabilities, EngineInfo, ExecResult,
                                       InstructionCache, Mount, NetworkSpec, PortMapping, PruneReport,
                                       ResourceKind, ResourceRef, RunResult, RunSpec, VolumeSpec)
 
-__all__ = ["SESSION_LABEL", "SCENARIO_LABEL", "ENGINE_LABEL", "CAPABILITIES", "REMOVAL_ORDER",
-           "EngineError", "EngineUnavailable", "Engine", "ENGINE_MEMBERS", "remove_in_order", "protocol_gaps",
+__all__ = ["SESSION_LABEL", "SCENARIO_LABEL", "ENGINE_LABEL", "CAPABILITIES",
+           "EngineError", "EngineUnavailable", "Engine", "ENGINE_MEMBERS", "protocol_gaps",
            "BuildResult", "BuildSpec", "Capabilities", "EngineInfo", "ExecResult", "InstructionCache",
            "Mount", "NetworkSpec", "PortMapping", "PruneReport", "ResourceKind", "ResourceRef",
            "RunResult", "RunSpec", "VolumeSpec"]
@@ -26,6 +26,7 @@ __all__ = ["SESSION_LABEL", "SCENARIO_LABEL", "ENGINE_LABEL", "CAPABILITIES", "R
 SESSION_LABEL = "seatrial.session"
 SCENARIO_LABEL = "seatrial.scenario"
 ENGINE_LABEL = "seatrial.engine"
+
 
 class EngineError(RuntimeError):
     """An engine operation failed; the message names the operation and what the engine said."""
@@ -60,35 +61,13 @@ CAPABILITIES = (
 )
 
 
-# Containers hold images, networks and volumes: remove them first; images last among the
-# removable-by-force kinds because a child image pins its parent.
-REMOVAL_ORDER = {"container": 0, "network": 1, "volume": 2, "image": 3}
-
-
-def remove_in_order(engine: "Engine", refs: Iterable[ResourceRef], *, rounds: int = 3) -> list[ResourceRef]:
-    """Remove refs in dependency order, retrying what failed (an image whose child went first).
-
-    Returns what could not be removed."""
-    pending = sorted(refs, key=lambda r: REMOVAL_ORDER[r.kind])
-    for _ in range(rounds):
-        failed = []
-        for ref in pending:
-            try:
-                engine.remove(ref)
-            except EngineError:
-                failed.append(ref)
-        if not failed or len(failed) == len(pending):
-            return failed
-        pending = failed
-    return pending
-
-
 @runtime_checkable
 class Engine(Protocol):
     """A container engine as seatrial drives it. Every method may raise EngineError.
 
-    The last four members are optional: an adapter that subclasses Engine inherits their
-    defaults; every other method it must implement (discovery refuses an adapter that lacks one).
+    Four members are optional (documented_capabilities, reap, prune, prune_caches): an adapter
+    that subclasses Engine inherits their defaults. Every other method it must implement
+    (discovery leaves out, with a warning, an adapter that lacks one).
     """
 
     name: str  # the name it is registered under and labels its resources with

@@ -8,12 +8,31 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from seatrial.engines.base import SESSION_LABEL, Engine, EngineError, ResourceRef, remove_in_order
+from seatrial.engines.base import SESSION_LABEL, Engine, EngineError, ResourceRef
 from seatrial.harness.session import forget_dead_locks, is_alive
 from seatrial.harness.words import plural
 
-# Removing in dependency order is the engine interface's default reap too: it lives beside it.
-remove_all = remove_in_order
+# Containers hold images, networks and volumes: remove them first; images last among the
+# removable-by-force kinds because a child image pins its parent.
+REMOVAL_ORDER = {"container": 0, "network": 1, "volume": 2, "image": 3}
+
+
+def remove_all(engine: Engine, refs: Iterable[ResourceRef], *, rounds: int = 3) -> list[ResourceRef]:
+    """Remove refs in dependency order, retrying what failed (an image whose child went first).
+
+    Returns what could not be removed."""
+    pending = sorted(refs, key=lambda r: REMOVAL_ORDER[r.kind])
+    for _ in range(rounds):
+        failed = []
+        for ref in pending:
+            try:
+                engine.remove(ref)
+            except EngineError:
+                failed.append(ref)
+        if not failed or len(failed) == len(pending):
+            return failed
+        pending = failed
+    return pending
 
 
 def session_of(ref: ResourceRef) -> str:
