@@ -14,7 +14,7 @@ from typing import Mapping
 
 from seatrial.engines import inspection
 from seatrial.engines.base import (CAPABILITIES, SESSION_LABEL, BuildResult, BuildSpec, Capabilities,
-                                   EngineError, EngineInfo, ExecResult, InstructionCache, NetworkSpec,
+                                   Engine, EngineError, EngineInfo, ExecResult, InstructionCache, NetworkSpec,
                                    PruneReport, ResourceRef, RunResult, RunSpec, VolumeSpec)
 from seatrial.engines.notices import engine_warnings
 from seatrial.engines.client import Cli, failure, label_args, run_args
@@ -33,15 +33,13 @@ REMOVE_ARGS = {"container": ["rm", "-f", "-v"], "image": ["rmi", "-f"],
                "network": ["network", "rm"], "volume": ["volume", "rm", "-f"]}
 
 
-class CliEngine:
+class CliEngine(Engine):
     """An Engine driven through a Docker-compatible command-line client."""
 
     name = "cli"
     testinfra_scheme = "docker"
     remove_args = REMOVE_ARGS
     unmask_option = "systempaths=unconfined"   # --security-opt value that lifts masked paths
-    # The capabilities a container gets by default, as the engine documents them (claim C31).
-    documented_capabilities: tuple[str, ...] = ()
 
     def __init__(self, cli: Cli):
         self.cli = cli

@@ -10,7 +10,7 @@ import warnings
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 
-from seatrial.engines.base import Engine
+from seatrial.engines.base import Engine, protocol_gaps
 
 GROUP = "seatrial.engines.v1"
 
@@ -52,9 +52,15 @@ def load_engines(names: list[str] | None = None) -> list[Engine]:
     engines = []
     for name in wanted:
         try:
-            engines.append(points[name].load()())
+            engine = points[name].load()()
         except Exception as exc:  # a plugin can fail in any way; report it, keep the others
             warnings.warn(_load_message(name, points[name], exc), EngineLoadWarning, stacklevel=2)
+            continue
+        gaps = protocol_gaps(engine)
+        if gaps:
+            warnings.warn(_incomplete_message(name, points[name], gaps), EngineLoadWarning, stacklevel=2)
+            continue
+        engines.append(engine)
     return engines
 
 
@@ -81,6 +87,12 @@ def _unknown_message(name: str, known: list[str]) -> str:
     close = difflib.get_close_matches(name, known, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"engine {name!r} is not registered{hint}; registered: {', '.join(known) or 'none'}"
+
+
+def _incomplete_message(name: str, point: EntryPoint, gaps: list[str]) -> str:
+    return (f"engine {name!r}: {point.value} lacks {', '.join(gaps)} of the engine interface; "
+            f"subclass seatrial.engines.base.Engine (it gives the optional members their defaults) "
+            f"and implement the rest, or leave it out with --engine")
 
 
 def _load_message(name: str, point: EntryPoint, exc: Exception) -> str:

@@ -145,9 +145,8 @@ def cmd_clean(args, out: TextIO) -> int:
     removed = reap_dead_sessions(engines, log=(lambda msg: None) if quiet else (lambda msg: print(msg, file=out)))
     print(f"clean: removed {plural(len(removed), 'resource')} of dead sessions", file=out)
     if args.caches:
-        from seatrial.engines.base import prune_caches
         for engine in engines:
-            pruned = prune_caches(engine)
+            pruned = engine.prune_caches()
             print(f"clean: {engine.name}: {pruned.summary()}", file=out)
             if not quiet:
                 for line in pruned.details:

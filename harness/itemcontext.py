@@ -81,7 +81,7 @@ class ItemContext:
         if name == "engine":
             return self.engine.name
         if name == "engine_default_caps":
-            documented = getattr(self.engine, "documented_capabilities", ())
+            documented = self.engine.documented_capabilities
             return capsets.mask(documented) if documented else None
         if name.startswith("image."):
             return self.images.get(name[6:])

@@ -41,7 +41,7 @@ def session_of(ref: ResourceRef) -> str:
 
 def reap_dead_sessions(engines: Iterable[Engine], *, log: Callable[[str], None] = lambda _: None) -> list[ResourceRef]:
     """Remove every labelled resource whose session is not alive, then what belongs to no
-    session (engines with `prune`); returns the labelled resources removed."""
+    session (`prune`); returns the labelled resources removed."""
     engines = list(engines)
     removed: list[ResourceRef] = []
     for engine in engines:
@@ -61,28 +61,24 @@ def reap_dead_sessions(engines: Iterable[Engine], *, log: Callable[[str], None] 
         if not dead:
             continue
         sessions = sorted({session_of(r) for r in dead})
-        engine_reap = getattr(engine, "reap", None)
-        if callable(engine_reap):
-            # Engines with kernel objects of their own (the reference runtime's veths, bridges,
-            # mounts, processes) remove a dead session whole, not resource by resource.
-            for sid in sessions:
-                engine_reap(session=sid)
+        left = remove_all(engine, dead)
+        for sid in sessions:
+            # What `remove` cannot reach: the reference runtime's veths, bridges, mounts and
+            # processes; it also retries what its own `remove` refused above.
+            engine.reap(session=sid)
+        if left:
             left = [r for r in engine.resources(SESSION_LABEL) if session_of(r) in sessions]
-        else:
-            left = remove_all(engine, dead)
         gone = [r for r in dead if r not in left]
         removed.extend(gone)
         log(f"reaper: removed {plural(len(gone), 'resource')} of dead sessions {', '.join(sessions)} from {engine.name}")
         for ref in left:
             log(f"reaper: could not remove {ref.kind} {ref.handle} from {engine.name}")
     for engine in engines:
-        engine_prune = getattr(engine, "prune", None)
-        if callable(engine_prune):
-            # What belongs to no session at all (the reference runtime's layers that a build
-            # killed midway committed but no image took).
-            pruned = engine_prune()
-            if pruned:
-                log(f"reaper: removed from {engine.name} what no session owns: {', '.join(pruned)}")
+        # What belongs to no session at all (the reference runtime's layers that a build
+        # killed midway committed but no image took).
+        pruned = engine.prune()
+        if pruned:
+            log(f"reaper: removed from {engine.name} what no session owns: {', '.join(pruned)}")
     forget_dead_locks()
     return removed
 

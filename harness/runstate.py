@@ -162,12 +162,10 @@ class RunState:
                     self.log(f"leak: {engine.name} {ref.kind} {ref.handle} still carries {label}")
                 if engine.name in found:
                     reaper.remove_all(engine, found[engine.name])
-                engine_reap = getattr(engine, "reap", None)
-                if callable(engine_reap):
-                    # What the engine made for the run and keeps for no one after it (the
-                    # reference runtime's default bridge and its iptables rules, when no
-                    # container of any session uses them).
-                    engine_reap(session=self.session.id)
+                # What the engine made for the run and keeps for no one after it (the
+                # reference runtime's default bridge and its iptables rules, when no
+                # container of any session uses them).
+                engine.reap(session=self.session.id)
         except KeyboardInterrupt:
             self.log("a second signal: the end-of-run cleanup was cut short; the next run or "
                      "`seatrial clean` removes what is left")

@@ -16,7 +16,7 @@ from .network import NetworkError, Networks
 from .state import StateRoot, default_root, matches_label, read_json
 from .volumes import VolumeError, Volumes
 
-class ReferenceEngine(ContainerLifecycle):
+class ReferenceEngine(ContainerLifecycle, base.Engine):
     """The bundled reference runtime, driven in-process; containers.py holds the container
     lifecycle (run, exec, wait, stop, logs, removal)."""
 
@@ -142,8 +142,9 @@ class ReferenceEngine(ContainerLifecycle):
         from .testinfra_backend import host_for
         return host_for(self, container)
 
-    def reap(self, label: str | None = None, session: str | None = None) -> list[str]:
-        """Remove everything of a (dead) session; see reaper.py."""
+    def reap(self, session: str | None = None, *, label: str | None = None) -> list[str]:
+        """Remove everything of a (dead) session, or of every session carrying `label`: its
+        resources and kernel objects (veths, bridges, mounts, processes); see cleanup.py."""
         from .cleanup import reap
         return reap(self, label=label, session=session)
 

@@ -1,5 +1,8 @@
 """Fixtures for the engine contract suite: a locked session, each available engine, cleanup.
 
+The engines are those the registry knows (entry-point group seatrial.engines.v1: the built-in
+ones and any installed plugin), or those named with `--engine NAME` (repeatable).
+
 Other sessions' reapers remove resources labelled seatrial.session=<id> whose lock is free, so
 the suite holds an flock on <SEATRIAL_LOCK_DIR>/<id>.lock for as long as it runs.
 """
@@ -7,16 +10,19 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
 
 from seatrial.harness.baseimage import base_archive, ensure_loaded
+from seatrial.harness.session import scratch_root
 from seatrial.engines.base import ENGINE_LABEL, SESSION_LABEL
-from seatrial.engines.discovery import load_engines
+from seatrial.engines.discovery import load_engines, registered, unknown_engines_message
 
-ENGINES = ("docker", "docker-buildkit", "podman", "reference")
 # Removal order: containers hold images, networks and volumes.
 KIND_ORDER = {"container": 0, "image": 1, "network": 2, "volume": 3}
 
@@ -36,6 +42,36 @@ def session_id():
             path.unlink(missing_ok=True)
 
 
+def pytest_generate_tests(metafunc):
+    """One parameter per engine: the registry's, or the `--engine` names."""
+    if "session_engine" in metafunc.fixturenames:
+        names = metafunc.config.getoption("seatrial_engines") or sorted(registered())
+        message = unknown_engines_message(names)
+        if message:
+            raise pytest.UsageError(f"--engine: {message}")
+        metafunc.parametrize("session_engine", names, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def session_scratch(session_id):
+    """The suite's session scratch folder, where the harness's own items keep their files."""
+    path = scratch_root() / session_id
+    path.mkdir(parents=True)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def tmp_path(request, tmp_path_factory):
+    """A fresh folder per test; for a test on an engine, inside the session's scratch folder, not
+    pytest's own (private to root): the rootless adapter hands only a seatrial scratch folder to
+    its unprivileged user (engines/rootless.py), and real runs build and bind-mount from there."""
+    stem = re.sub(r"\W", "_", request.node.name)[:30]
+    if "session_engine" not in request.fixturenames:
+        return tmp_path_factory.mktemp(stem)
+    return Path(tempfile.mkdtemp(prefix=f"{stem}-", dir=request.getfixturevalue("session_scratch")))
+
+
 @pytest.fixture(scope="session")
 def base():
     """The base image archive, built once (cached across runs)."""
@@ -48,9 +84,9 @@ def remove_labelled(engine, label: str) -> None:
         engine.remove(ref)
 
 
-@pytest.fixture(scope="session", params=ENGINES)
+@pytest.fixture(scope="session")
 def session_engine(request, session_id):
-    """Each engine of ENGINES that answers here; a leak check when the suite is done with it."""
+    """Each registered engine that answers here; a leak check when the suite is done with it."""
     loaded = load_engines([request.param])
     if not loaded:
         pytest.skip(f"engine {request.param!r} could not be loaded (see the warning)")

@@ -122,19 +122,22 @@ def test_completion_script_is_valid_bash_and_completes_subcommands_options_and_e
     assert "bashcompinit" in (main(["completion", "zsh"], out=(zsh := io.StringIO())) or zsh.getvalue())
 
 
-def test_clean_caches_asks_every_engine_and_an_adapter_without_the_method_is_a_no_op(monkeypatch):
+def test_clean_caches_asks_every_engine_and_the_interface_default_is_a_no_op(monkeypatch):
     from fakes import RecordingEngine
 
     from seatrial.harness import reaper
     from seatrial.engines import discovery as registry
-    from seatrial.engines.base import PruneReport
+    from seatrial.engines.base import Engine, PruneReport
+
+    class Plain(RecordingEngine):
+        prune_caches = Engine.prune_caches  # an adapter that keeps the interface's default
 
     class Pruning(RecordingEngine):
         def prune_caches(self):
             self.calls.append(("prune_caches",))
             return PruneReport(3, 2 ** 21, ("3 dangling images labelled seatrial.session",))
 
-    pruning, plain = Pruning(name="pruning"), RecordingEngine(name="plain")
+    pruning, plain = Pruning(name="pruning"), Plain(name="plain")
     monkeypatch.setattr(registry, "load_engines", lambda names: [pruning, plain])
     monkeypatch.setattr(reaper, "reap_dead_sessions", lambda engines, log: [])
     out = io.StringIO()

@@ -28,6 +28,10 @@ def test_reaper_removes_resources_of_killed_session_and_spares_live_ones(tmp_pat
         assert [r.handle for r in engine.held] == ["c-live"]
         removes = [c for c in engine.calls if c[0] == "remove"]
         assert removes.index(("remove", "container", "c-dead")) < removes.index(("remove", "image", "i-dead"))
+        # The engine is asked for what `remove` cannot reach, per dead session, and for what no
+        # session owns, once; the live session is left alone.
+        assert sorted(engine.reaped) == ["deadbeef", "nolock"]
+        assert engine.calls.count(("prune",)) == 1
     finally:
         live.close()
 
@@ -37,3 +41,13 @@ def test_leak_check_names_what_carries_the_session_label():
     found = leaks([engine], "s1")
     assert [r.handle for r in found["fake"]] == ["n1"]
     assert leaks([engine], "s3") == {}
+
+
+def test_reaper_reports_what_the_engine_refused_to_remove():
+    engine = RecordingEngine(held=[ref("container", "c-stuck", "nolock2"), ref("volume", "v-ok", "nolock2")],
+                             stuck={"c-stuck"})
+    logged = []
+    removed = reap_dead_sessions([engine], log=logged.append)
+    assert [r.handle for r in removed] == ["v-ok"]
+    assert "reaper: could not remove container c-stuck from fake" in logged
+    assert engine.reaped == ["nolock2"]
