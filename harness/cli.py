@@ -169,8 +169,12 @@ def cmd_compare(args, out: TextIO) -> int:
 
 
 def cmd_claims(args, out: TextIO) -> int:
-    from seatrial.reports.claimstable import claims_table, events_paths, print_table, read_records, to_markdown
-    paths = events_paths([Path(p) for p in args.paths] or [Path(args.results_dir)])
+    from seatrial.reports.claimstable import claims_table, print_table, to_markdown
+    from seatrial.reports.eventfiles import Runs, event_files, read_records
+    try:   # per folder its newest run: the table says what holds now
+        paths = event_files([Path(p) for p in args.paths] or [Path(args.results_dir)], Runs.NEWEST)
+    except FileNotFoundError:
+        paths = []
     if not paths:
         where = ", ".join(args.paths) or args.results_dir
         print(f"claims: no events.jsonl in {where}; run `seatrial run` first or name a results folder",

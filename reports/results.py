@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from seatrial.harness.events import read_events
+from seatrial.reports.eventfiles import Runs, event_files, read_events
 
 ITEM_COLUMNS = ["run_id", "host", "column", "scenario", "engine", "claims", "file", "outcome", "reason",
                 "failed_checks", "warnings", "time", "duration"]
@@ -52,23 +52,9 @@ class Results:
         return [r for r in self.runs if not r.is_complete]
 
 
-def find_event_files(paths) -> list[Path]:
-    """events.jsonl files named directly or found under folders, in a stable order."""
-    found: list[Path] = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            found += sorted(path.rglob("events.jsonl"))
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise FileNotFoundError(f"{path}: no such file or folder; give events.jsonl files or "
-                                    "folders holding them (e.g. results/)")
-    return list(dict.fromkeys(found))
-
-
 def load_results(paths) -> Results:
     """Read and merge the events of every run found under `paths`."""
-    files = find_event_files(paths)
+    files = event_files(paths, Runs.ALL)
     if not files:
         raise FileNotFoundError(f"no events.jsonl under {', '.join(map(str, paths))}")
     runs, items, samples, benchmarks = [], [], [], {}
