@@ -74,14 +74,14 @@ def cmd_run(args, out: TextIO) -> int:
         argv += ["--run-id", args.run_id]
     if args.strict:
         argv.append("--strict-engines")
+    from seatrial.harness.plugin import SeatrialPlugin
+    run = SeatrialPlugin()   # pytest.main returns after sessionfinish; this object holds the results
     # With --json, whatever the run itself prints (reaping, leaks) goes to stderr too.
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
-        code = pytest.main(argv, plugins=[reporter])
-    # pytest.main returns after sessionfinish; the plugin instance holds the results.
-    from seatrial.harness import plugin as plugin_module
-    state = plugin_module.LAST_RUN.state if plugin_module.LAST_RUN else None
-    if plugin_module.LAST_RUN and plugin_module.LAST_RUN.engine_error:
-        print(plugin_module.LAST_RUN.engine_error, file=sys.stderr)
+        code = pytest.main(argv, plugins=[reporter, run])
+    state = run.state
+    if run.engine_error:
+        print(run.engine_error, file=sys.stderr)
         return Exit.ENGINE_UNAVAILABLE
     events_path = state.events.path if state is not None and state.events else None
     if state is not None:
@@ -92,19 +92,18 @@ def cmd_run(args, out: TextIO) -> int:
             print(f"{reason}; its remaining items are errors", file=sys.stderr)
         for name, summary in state.health.degraded().items():
             print(f"engine '{name}' is {summary}; the items that need it are errors", file=sys.stderr)
-    if plugin_module.LAST_RUN and plugin_module.LAST_RUN.not_run:
-        for name, reason in plugin_module.LAST_RUN.not_run:
-            reason = reason.removeprefix(f"engine {name!r}: ").removeprefix(f"engine '{name}': ")
-            print(f"not run on {name}: {reason}", file=sys.stderr)
+    for name, reason in run.not_run:
+        reason = reason.removeprefix(f"engine {name!r}: ").removeprefix(f"engine '{name}': ")
+        print(f"not run on {name}: {reason}", file=sys.stderr)
     if events_path is not None and (bench or args.junitxml or args.json):
         from seatrial.reports.runsummary import after_run
         after_run(Path(events_path), junitxml=args.junitxml, show_benchmarks=bench and not args.json,
                   as_json=args.json, console=console, out=out)
-    if plugin_module.LAST_RUN and plugin_module.LAST_RUN.usage_error:
-        print(plugin_module.LAST_RUN.usage_error, file=sys.stderr)
+    if run.usage_error:
+        print(run.usage_error, file=sys.stderr)
         return Exit.BAD_INPUT
-    if plugin_module.LAST_RUN and plugin_module.LAST_RUN.results_error:
-        print(plugin_module.LAST_RUN.results_error, file=sys.stderr)
+    if run.results_error:
+        print(run.results_error, file=sys.stderr)
         return Exit.RESULTS_UNWRITABLE
     if reporter.interrupted:
         print("interrupted: the run stopped early; what ran is in the events file", file=sys.stderr)
