@@ -1,4 +1,9 @@
-"""The `seatrial` command. It parses arguments and calls the library; nothing else lives here."""
+"""The `seatrial` command. It parses arguments and calls the library; nothing else lives here.
+
+Over 300 lines because it holds the parser of every subcommand beside the function each calls;
+splitting the parser out (build_parser and its helpers) is the next step, left until the
+subcommands being added meanwhile (`seatrial diff`) have landed, so that they merge.
+"""
 from __future__ import annotations
 
 import argparse
