@@ -54,7 +54,7 @@ def run_benchmark(contexts: list[ItemContext], events: EventLog | None = None,
         for lane in lanes:   # a signal leaves no verdict on the engines still running
             lane.interrupted(exc)
     finally:
-        forced = None
+        forced: KeyboardInterrupt | None = None
         for lane in lanes:   # once a signal cut one engine's teardown short, the others' is not tried
             lane.finish(cut_short=forced)
             forced = forced or lane.teardown_cut

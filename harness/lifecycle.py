@@ -83,7 +83,7 @@ class ItemLife:
         self.result = ItemResult(ctx.scenario.name or "", ctx.engine.name, Outcome.ERROR, UNFINISHED)
         self.is_open = True
         self.interrupt: BaseException | None = None   # the signal that stopped the item
-        self.teardown_cut: BaseException | None = None   # the signal that cut its teardown short
+        self.teardown_cut: KeyboardInterrupt | None = None   # the signal that cut its teardown short
         self.started = time.monotonic()
 
     def emit(self, record_type: str, **fields: Any) -> None:
@@ -129,16 +129,13 @@ class ItemLife:
         if self.is_open:
             self.close(Outcome.INTERRUPTED, f"interrupted ({signal_name(exc)})" + (f" {where}" if where else ""))
 
-    def decide(self) -> bool:
-        """The verdict from the checks, for an item whose steps ran (or stopped at a failed
-        check); True when it was decided here."""
-        if not self.is_open:
-            return False
-        self.result.outcome, self.result.reason = decide(self.ctx.scenario, self.result.engine, self.result.checks)
-        self.is_open = False
-        return True
+    def decide(self) -> None:
+        """The verdict from the checks, for an item still open: its steps ran, or stopped at a
+        failed check."""
+        if self.is_open:
+            self.close(*decide(self.ctx.scenario, self.result.engine, self.result.checks))
 
-    def finish(self, *, cut_short: BaseException | None = None) -> None:
+    def finish(self, *, cut_short: KeyboardInterrupt | None = None) -> None:
         """Tear down and write `item_end`. Afterwards `interrupt` is the signal that stopped the
         item or its teardown, for the caller to raise as ItemInterrupted once every item ended.
         `cut_short`: a signal already cut another item's teardown short (a benchmark's engines
