@@ -3,7 +3,8 @@
 Reports are made from this file only, never from the runner's objects. Records are written
 whole as they come and fsynced at the end of each scenario, so a run killed midway leaves a
 readable prefix; a file without a `run_end` record is an incomplete run. A file that cannot be
-written (a full disk) is cut back to its last complete record and the run stops.
+written (a full disk) is cut back to its last complete record and the run stops. The one
+reader of these files is seatrial.reports.eventfiles.
 """
 from __future__ import annotations
 
@@ -118,14 +119,3 @@ def host_fingerprint() -> dict[str, str]:
     except OSError:
         info["os"] = ""
     return info
-
-
-def read_events(path: Path) -> list[dict]:
-    """All records of one events.jsonl; a torn last line (killed mid-write) is ignored."""
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records

@@ -1,7 +1,9 @@
 """The pytest plugin: YAML scenarios collected as items, one per scenario x engine.
 
 `pytest scenarios/` and `seatrial run` both come through here, so `-k`, `-m`, `-x` and
-`--junitxml` work as pytest users expect, and there is one runner, not two.
+`--junitxml` work as pytest users expect, and there is one runner, not two. `seatrial run`
+hands its own SeatrialPlugin to pytest.main and reads the results from it afterwards; a plain
+`pytest` run gets one made here. The items themselves are seatrial.harness.items.
 """
 from __future__ import annotations
 
@@ -11,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from seatrial.harness.outcome import ItemInterrupted, ItemResult, Outcome
+from seatrial.harness.items import BenchmarkItem, ScenarioItem
 
 ENGINE_UNAVAILABLE_EXIT = 3
 RESULTS_UNWRITABLE_EXIT = 5
-LAST_RUN: "SeatrialPlugin | None" = None   # for `seatrial run`, which reads the results after pytest.main
+RUN = pytest.StashKey["SeatrialPlugin"]()   # the run of this pytest session: config.stash[RUN]
 
 
 def pytest_addoption(parser):
@@ -39,7 +41,13 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    config.pluginmanager.register(SeatrialPlugin(config), "seatrial-run")
+    """Take the run `seatrial run` handed to pytest.main, or make one for a plain `pytest`."""
+    handed = [p for p in config.pluginmanager.get_plugins() if isinstance(p, SeatrialPlugin)]
+    run = handed[0] if handed else SeatrialPlugin()
+    if not handed:
+        config.pluginmanager.register(run, "seatrial-run")
+    run.config = config
+    config.stash[RUN] = run
     from seatrial.harness.claimcatalog import CLAIMS
     for claim, title in CLAIMS.items():
         config.addinivalue_line("markers", f"{claim}: {title}")
@@ -49,18 +57,17 @@ def pytest_configure(config):
 
 
 class SeatrialPlugin:
-    """Holds the run (engines, session, events) for one pytest session."""
+    """Holds the run (engines, session, events) for one pytest session; after pytest.main it
+    holds the results (`state`) and why the run could not go on (the `*_error` fields)."""
 
-    def __init__(self, config):
-        self.config = config
+    def __init__(self):
+        self.config = None   # set by pytest_configure
         self._engines = None
         self.state = None
         self.engine_error: str | None = None
         self.not_run: list[tuple[str, str]] = []   # engines a default run found unavailable, and why
         self.results_error: str | None = None   # the results file could not be written: the run stopped
         self.usage_error: str | None = None     # a --run-id taken by a run that started meanwhile
-        global LAST_RUN
-        LAST_RUN = self
 
     def engines(self):
         if self._engines is None:
@@ -198,13 +205,13 @@ class ScenarioFile(pytest.File):
             scenario = load_scenario(self.path)
         except ScenarioError as exc:
             raise self.CollectError(str(exc)) from None
-        plugin = self.config.pluginmanager.get_plugin("seatrial-run")
+        run = self.config.stash[RUN]
         if scenario.benchmark is not None:
-            yield self._benchmark_item(scenario, plugin.engines())
+            yield self._benchmark_item(scenario, run)
             return
-        for engine in plugin.engines():
+        for engine in run.engines():
             item = ScenarioItem.from_parent(self, name=f"{scenario.name}[{engine.name}]",
-                                            scenario=scenario, engine=engine)
+                                            scenario=scenario, engine=engine, run=run)
             item.add_marker(f"engine_{re.sub(r'[^a-z0-9]', '_', engine.name)}")
             for claim in scenario.claims:
                 item.add_marker(claim)
@@ -214,11 +221,11 @@ class ScenarioFile(pytest.File):
             yield item
 
 
-    def _benchmark_item(self, scenario, engines):
+    def _benchmark_item(self, scenario, run):
         """One item spanning every engine: interleaving needs them all at once."""
-        from seatrial.harness.benchitem import BenchmarkItem
+        engines = run.engines()
         item = BenchmarkItem.from_parent(self, name=f"{scenario.name}[{'+'.join(e.name for e in engines)}]",
-                                         scenario=scenario, engines=engines)
+                                         scenario=scenario, engines=engines, run=run)
         item.add_marker("benchmark")
         for claim in scenario.claims:
             item.add_marker(claim)
@@ -228,53 +235,3 @@ class ScenarioFile(pytest.File):
         elif scenario.benchmark.full_only and not options("seatrial_bench_full"):
             item.add_marker(pytest.mark.skip(reason="a long benchmark: run with --bench-full"))
         return item
-
-
-class ScenarioFailed(Exception):
-    """The scenario's checks failed on this engine; the message lists what and where."""
-
-
-class ScenarioItem(pytest.Item):
-    def __init__(self, *, scenario, engine, **kwargs):
-        super().__init__(**kwargs)
-        self.scenario = scenario
-        self.engine = engine
-        self.result: ItemResult | None = None
-
-    def runtest(self):
-        from seatrial.harness.itemcontext import ItemContext
-        from seatrial.harness.runner import run_item
-        plugin = self.config.pluginmanager.get_plugin("seatrial-run")
-        state = plugin.run_state()
-        ctx = ItemContext(engine=self.engine, session=state.session, scenario=self.scenario,
-                          index=state.next_index(), base_image=state.base_image, facts=state.facts)
-        try:
-            with plugin.results_guard():
-                state.check_engine(self.engine)
-                state.events.write("item_start", scenario=self.scenario.name, engine=self.engine.name,
-                                   claims=list(self.scenario.claims), file=str(self.path))
-                self.result = result = run_item(ctx, state.events, health=state.health)
-        except ItemInterrupted as interrupted:
-            for stopped in interrupted.results:   # shown as interrupted, then the run stops
-                state.record(stopped)
-            raise
-        state.record(result)
-        self.user_properties.append(("outcome", result.outcome.value))
-        # JUnit XML (--junitxml) shows them as <property name="warning" value="..."/>
-        self.user_properties += [("warning", warning) for warning in result.warnings]
-        if result.outcome is Outcome.SKIPPED:
-            pytest.skip(result.reason)
-        if result.outcome is Outcome.DIVERGED:
-            pytest.xfail(f"diverged: {result.reason}")
-        if result.outcome is Outcome.FAILED:
-            raise ScenarioFailed("\n".join(c.message for c in result.failed_checks))
-        if result.outcome is Outcome.ERROR:
-            raise ScenarioFailed(f"error: {result.reason}")
-
-    def repr_failure(self, excinfo):
-        if isinstance(excinfo.value, ScenarioFailed):
-            return f"{self.path}: {self.scenario.name} on {self.engine.name}:\n{excinfo.value}"
-        return super().repr_failure(excinfo)
-
-    def reportinfo(self):
-        return self.path, 0, f"scenario {self.scenario.name} on {self.engine.name}"

@@ -2,23 +2,23 @@
 
 The order matters and reads top to bottom: decide skips before any side effect; run the steps
 in order, each followed by its checks and captures; stop at the first step whose checks fail
-(later steps depend on earlier ones); always remove what the item made.
+(later steps depend on earlier ones); always remove what the item made. Guarding, deciding,
+teardown and the `item_end` record are the item lifecycle's (seatrial.harness.lifecycle),
+shared with the benchmark runner.
 """
 from __future__ import annotations
 
 import dataclasses
-import signal
 import time
 from typing import Callable
 
 from seatrial.harness.availability import EngineHealth
-from seatrial.harness.itemcontext import ITEM_LABEL, ItemContext, StepError
-from seatrial.engines.base import EngineError, EngineUnavailable
+from seatrial.harness.itemcontext import ItemContext
 from seatrial.harness.events import EventLog
 from seatrial.harness.expectations import apply_captures, evaluate
+from seatrial.harness.lifecycle import ItemLife
 from seatrial.harness.model import Scenario
-from seatrial.harness.outcome import ItemInterrupted, ItemResult, Outcome, decide, divergence_reason
-from seatrial.harness.reaper import remove_all
+from seatrial.harness.outcome import ItemInterrupted, ItemResult, Outcome, divergence_reason
 from seatrial.harness.steps import STEP_REGISTRY
 
 # Steps whose command result is the point: with no `expect`, they must exit 0.
@@ -104,103 +104,44 @@ def emit_step(emit: Callable[..., None], index: int, kind: str, outcome, checks)
 def run_item(ctx: ItemContext, events: EventLog | None = None,
              progress: Callable[[str], None] = lambda _: None,
              health: EngineHealth | None = None) -> ItemResult:
-    """Run one item to its outcome, always tearing down and writing its `item_end`.
+    """Run one item to its outcome, always tearing down and writing its `item_end`
+    (seatrial.harness.lifecycle: guard, decide, teardown, end).
 
     Only checks that ran to the end make a pass: the result starts as an error, a signal makes
     it `interrupted` (raised on as ItemInterrupted once recorded), and an engine that stopped
     answering (`health`) makes it an error saying so, whatever its steps saw meanwhile."""
     scenario, engine = ctx.scenario, ctx.engine
-    name = scenario.name or ""
-    emit = (lambda record_type, **f: events.write(record_type, scenario=name, engine=engine.name, **f)) if events else (lambda *a, **k: None)
-    started = time.monotonic()
-    result = ItemResult(name, engine.name, Outcome.ERROR, "the item stopped before its checks ran to the end")
-    interrupt: BaseException | None = None
+    life = ItemLife(ctx, events, health)
     where = "before its first step"
+    stopped_at = None
     try:
-        gone = health.reason(engine) if health else None
-        broken = health.problems(engine, needed_capabilities(scenario)) if health and not gone else []
-        reasons = [] if gone or broken else missing_capabilities(scenario, engine)
-        if gone:
-            result.reason = gone
-        elif broken:  # the engine is broken here: its problem, not a verdict on the claims
-            result.reason = "; ".join(broken)
-        elif reasons:
-            result.outcome, result.reason = Outcome.SKIPPED, "; ".join(reasons)
-        else:
-            stopped_at = None
-            for index, step in enumerate(scenario.steps):
-                where = f"in step {index + 1} ({step.kind})"
-                progress(f"step {index + 1} {step.kind}")
-                checks = execute_step(ctx, index, step, emit)
-                result.checks.extend(checks)
-                if any(not c.ok for c in checks) and not goes_on_after(scenario, engine.name, step, index, checks):
-                    stopped_at = index
-                    break
-            result.outcome, result.reason = decide(scenario, engine.name, result.checks)
-            if stopped_at is not None and stopped_at + 1 < len(scenario.steps) \
-                    and result.outcome is Outcome.DIVERGED:
-                # Say what the divergence kept from being checked: those steps held nothing.
-                first, last = stopped_at + 2, len(scenario.steps)
-                unrun = f"step {first} did not" if first == last else f"steps {first}..{last} did not"
-                result.reason += f" ({unrun} run: the item stopped at step {stopped_at + 1})"
+        with life.guard():
+            if life.admit(needed_capabilities(scenario), lambda: missing_capabilities(scenario, engine)):
+                for index, step in enumerate(scenario.steps):
+                    where = f"in step {index + 1} ({step.kind})"
+                    progress(f"step {index + 1} {step.kind}")
+                    checks = execute_step(ctx, index, step, life.emit)
+                    life.result.checks.extend(checks)
+                    if any(not c.ok for c in checks) and not goes_on_after(scenario, engine.name, step, index, checks):
+                        stopped_at = index
+                        break
+                life.decide()
+                _note_unrun_steps(life.result, len(scenario.steps), stopped_at)
     except KeyboardInterrupt as exc:
-        interrupt = exc
-        result.outcome, result.reason = Outcome.INTERRUPTED, f"interrupted ({signal_name(exc)}) {where}"
-    except (StepError, EngineError, EngineUnavailable) as exc:
-        result.outcome, result.reason = Outcome.ERROR, f"{type(exc).__name__}: {exc}"
-    except Exception as exc:  # a harness bug: report it as an error of this item, keep the run going
-        result.outcome, result.reason = Outcome.ERROR, f"{type(exc).__name__}: {exc}"
+        life.interrupted(exc, where)
     finally:
-        if health and result.outcome in (Outcome.SKIPPED, Outcome.FAILED, Outcome.ERROR):
-            # What looked like a missing capability or a failed check may be an engine that died.
-            gone = health.check(engine)
-            if gone:
-                result.outcome, result.reason = Outcome.ERROR, gone
-        try:
-            leftovers = teardown(ctx)
-        except KeyboardInterrupt as exc:  # a second signal forces the teardown short
-            leftovers = []
-            if interrupt is None:  # the first signal came during teardown: no verdict stands
-                result.reason = f"interrupted ({signal_name(exc)}) during teardown"
-            interrupt = interrupt or exc
-            result.outcome = Outcome.INTERRUPTED
-            result.reason += "; teardown cut short (the next run or `seatrial clean` removes what is left)"
-        if leftovers and result.outcome in (Outcome.PASSED, Outcome.DIVERGED, Outcome.FAILED):
-            result.outcome = Outcome.ERROR
-            result.reason = (result.reason + "; " if result.reason else "") + "teardown left " + ", ".join(leftovers)
-        result.duration = time.monotonic() - started
-        result.warnings = list(ctx.warnings)
-        emit("item_end", outcome=result.outcome.value, reason=result.reason, duration=result.duration,
-             warnings=result.warnings)
+        life.finish()
         if events:
             events.sync()
-    if interrupt is not None:
-        raise ItemInterrupted(result) from interrupt
-    return result
+    if life.interrupt is not None:
+        raise ItemInterrupted(life.result) from life.interrupt
+    return life.result
 
 
-def signal_name(exc: BaseException) -> str:
-    """"SIGTERM" for the runstate's SIGTERM handler ("signal 15"), else "SIGINT" (Ctrl-C)."""
-    text = str(exc)
-    if text.startswith("signal "):
-        try:
-            return signal.Signals(int(text.split()[1])).name
-        except ValueError:
-            return text
-    return "SIGINT"
-
-
-def teardown(ctx: ItemContext) -> list[str]:
-    """Remove what the item made: what it tracked, then anything else carrying its item label
-    (intermediate build layers inherit the label from the item's base image)."""
-    engine = ctx.engine
-    left = remove_all(engine, reversed(ctx.created))
-    try:
-        labelled = engine.resources(f"{ITEM_LABEL}={ctx.item_id}")
-        left = remove_all(engine, labelled) if labelled else []
-        if left:
-            left = remove_all(engine, engine.resources(f"{ITEM_LABEL}={ctx.item_id}"))
-    except EngineError:
-        pass
-    ctx.cleanup_scratch()
-    return [f"{r.kind} {r.handle}" for r in left]
+def _note_unrun_steps(result: ItemResult, steps: int, stopped_at: int | None) -> None:
+    """Say what a divergence kept from being checked: those steps held nothing."""
+    if stopped_at is None or stopped_at + 1 >= steps or result.outcome is not Outcome.DIVERGED:
+        return
+    first, last = stopped_at + 2, steps
+    unrun = f"step {first} did not" if first == last else f"steps {first}..{last} did not"
+    result.reason += f" ({unrun} run: the item stopped at step {stopped_at + 1})"

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable
 
 from seatrial.harness.claimcatalog import CLAIMS
-from seatrial.harness.events import read_events
 from seatrial.harness.words import plural
 
 BENCHMARK_CLAIMS = ("C04", "C05", "C06")
@@ -129,26 +127,6 @@ def _cell(items: list[tuple[str, str, str]]) -> Cell:
             reason = "; ".join(f"{s}: {r}" if r else s for s, r in deciding)
             return Cell(status, reason, tuple(s for s, _ in deciding))
     return Cell(Status.ERROR, "unknown outcomes: " + ", ".join(o for _, o, _ in items))
-
-
-def events_paths(paths: Iterable[Path]) -> list[Path]:
-    """events.jsonl files for the given files, run folders, or results folders (their newest run)."""
-    found = []
-    for path in paths:
-        if path.is_file():
-            found.append(path)
-        elif (path / "events.jsonl").is_file():
-            found.append(path / "events.jsonl")
-        else:
-            runs = sorted(path.glob("*/events.jsonl"), key=lambda p: p.stat().st_mtime)
-            if runs:
-                found.append(runs[-1])
-    return found
-
-
-def read_records(paths: Iterable[Path]) -> list[dict]:
-    """Records of every events file, in order; a torn last line (a killed run) is ignored."""
-    return [record for path in paths for record in read_events(path)]
 
 
 def to_markdown(table: ClaimsTable) -> str:

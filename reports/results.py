@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from seatrial.harness.events import read_events
 from seatrial.reports.benchjson import is_pytest_benchmark, samples_of
+from seatrial.reports.eventfiles import Runs, event_files, read_events
 
 ITEM_COLUMNS = ["run_id", "host", "column", "scenario", "engine", "claims", "file", "outcome", "reason",
                 "failed_checks", "warnings", "time", "duration"]
@@ -54,27 +54,9 @@ class Results:
         return [r for r in self.runs if not r.is_complete]
 
 
-def find_event_files(paths) -> list[Path]:
-    """events.jsonl files named directly or found under folders, in a stable order; also
-    pytest-benchmark JSON files, named directly or kept in its storage folder (.benchmarks/). Other
-    JSON under a folder is not read: a report's own pytest-benchmark/ export lives in results/."""
-    found: list[Path] = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            found += sorted(path.rglob("events.jsonl"))
-            found += sorted(p for p in path.rglob("*.json") if ".benchmarks" in p.relative_to(path).parts[:-1]
-                            or (path.name == ".benchmarks"))
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise FileNotFoundError(f"{path}: no such file or folder; give events.jsonl files or "
-                                    "folders holding them (e.g. results/)")
-    return list(dict.fromkeys(found))
-
-
 def load_results(paths) -> Results:
     """Read and merge the events of every run found under `paths`."""
-    files = find_event_files(paths)
+    files = event_files(paths, Runs.ALL)
     if not files:
         raise FileNotFoundError(f"no events.jsonl under {', '.join(map(str, paths))}")
     runs, items, samples, benchmarks = [], [], [], {}

@@ -94,7 +94,8 @@ def test_items_that_need_the_bridge_are_errors_that_blame_the_engine(run_state, 
 
 
 def test_the_claims_table_shows_no_failed_claim_for_a_broken_engine(run_state):
-    from seatrial.reports.claimstable import claims_table, read_records
+    from seatrial.reports.claimstable import claims_table
+    from seatrial.reports.eventfiles import read_records
     state, engine = run_state
     run(state, engine, SCENARIOS / "network/default-bridge.yaml")
     state.events.sync()

@@ -4,7 +4,8 @@ import json
 from pathlib import Path
 
 from seatrial.harness.cli import main
-from seatrial.reports.claimstable import Status, claims_table, events_paths, read_records, to_markdown
+from seatrial.reports.claimstable import Status, claims_table, to_markdown
+from seatrial.reports.eventfiles import Runs, event_files, read_records
 
 FIXTURE = Path(__file__).parent / "fixtures" / "claims" / "events.jsonl"
 
@@ -62,7 +63,8 @@ def test_newest_run_of_a_results_folder_is_read(tmp_path):
         path.write_text(json.dumps({"type": "run_start", "engines": [{"name": name}]}) + "\n")
         import os
         os.utime(path, (mtime, mtime))
-    assert events_paths([tmp_path]) == [tmp_path / "new" / "events.jsonl"]
+    assert event_files([tmp_path], Runs.NEWEST) == [tmp_path / "new" / "events.jsonl"]
+    assert event_files([tmp_path], Runs.ALL) == [tmp_path / n / "events.jsonl" for n in ("new", "old")]
 
 
 def test_rootful_sockets_of_the_engines_are_stated():

@@ -1,6 +1,7 @@
 import json
 
-from seatrial.harness.events import EventLog, read_events
+from seatrial.harness.events import EventLog
+from seatrial.reports.eventfiles import read_events
 
 
 def test_events_are_one_json_object_per_line_with_type_run_and_time(tmp_path):

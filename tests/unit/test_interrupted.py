@@ -8,7 +8,8 @@ import json
 import pytest
 
 from seatrial.harness.console import ConsoleReporter
-from seatrial.harness.events import EventLog, read_events
+from seatrial.harness.events import EventLog
+from seatrial.reports.eventfiles import read_events
 from seatrial.reports.claimstable import claims_table
 from seatrial.reports.render import render_all
 from seatrial.harness.runner import run_item
