@@ -24,7 +24,8 @@ import signal
 import socket
 import stat
 
-from . import devices, kernel as k
+from . import devices
+from . import kernel as k
 from .identity import Identity, resolve_user, with_home
 from .processspec import ProcessSpec, close_fds_above_stdio_except
 from .procfs import ignored_signals

@@ -8,7 +8,9 @@ launcher.py (through the zygote, zygote.py) to start pid 1, nsexec.py to exec in
 healthcheck.py runs the image's HEALTHCHECK.
 
 `Containers` is held by ReferenceEngine beside its image store, networks and volumes, and holds
-what only containers need: the zygote and the shims not yet reaped.
+what only containers need: the zygote and the shims not yet reaped. A little over 300 lines on
+purpose: `run_image` is the whole recipe top to bottom, as bocker's `run` is, and the operations
+that read the records it writes (wait, stop, removal) sit beside it.
 """
 from __future__ import annotations
 
@@ -24,7 +26,9 @@ from pathlib import Path
 
 from seatrial.engines import base
 
-from . import devices, dns, kernel as k, portproxy as ports
+from . import devices, dns
+from . import kernel as k
+from . import portproxy as ports
 from .healthcheck import end_monitor, start_monitor
 from .images import ImageNotFound, ImageStore
 from .launcher import CommandNotStarted, Started, start

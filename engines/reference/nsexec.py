@@ -22,13 +22,13 @@ import time
 
 from seatrial.engines import base
 
-from . import devices, kernel as k
+from . import devices
+from . import kernel as k
 from .containerinit import become, exec_command
 from .identity import with_home
 from .processspec import ProcessSpec, close_other_fds
 from .procfs import alive, pid1_fd
 from .security import confinement
-
 
 NOT_STARTED = 126  # docker exec's code for a command it cannot start, missing or not
 

@@ -28,7 +28,9 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import devices, dns, kernel as k, portproxy as ports
+from . import devices, dns
+from . import kernel as k
+from . import portproxy as ports
 from .containerinit import GO, pid1_waiting
 from .processspec import ProcessSpec, close_other_fds
 from .state import write_json

@@ -4,7 +4,6 @@ command looked up as runc looks it up (127 not found, 126 not executable)."""
 from __future__ import annotations
 
 import pytest
-
 from seatrial.engines.reference.containerinit import CommandNotStarted, look_up
 from seatrial.engines.reference.identity import Identity, resolve_user, with_home
 
