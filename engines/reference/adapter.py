@@ -1,7 +1,8 @@
 """ReferenceEngine: seatrial's Engine protocol over the reference runtime, in-process.
 
-No kernel facility of its own: it composes images, volumes, network, containers and state, and
-turns their errors into EngineError. The container recipe, `run_image`, is in containers.py.
+No kernel facility of its own: it holds the state root and, on it, the image store, the
+networks, the volumes and the containers (containers.py, with the `run` recipe), and turns their
+errors into EngineError.
 """
 from __future__ import annotations
 
@@ -10,15 +11,15 @@ from pathlib import Path
 from seatrial.engines import base, capsets
 
 from . import inspectrecords as inspection, kernel as k, layergc
-from .containers import ContainerLifecycle, session_tag
+from .containers import Containers, session_tag
 from .images import ImageNotFound, ImageStore
 from .network import NetworkError, Networks
 from .state import StateRoot, default_root, matches_label, read_json
 from .volumes import VolumeError, Volumes
 
-class ReferenceEngine(ContainerLifecycle, base.Engine):
-    """The bundled reference runtime, driven in-process; containers.py holds the container
-    lifecycle (run, exec, wait, stop, logs, removal)."""
+class ReferenceEngine(base.Engine):
+    """The bundled reference runtime, driven in-process; its `containers` (containers.py) run,
+    exec, wait, stop, log and remove."""
 
     name = "reference"
     documented_capabilities = capsets.DOCKER_DEFAULT   # the oracle keeps Docker's default set
@@ -26,27 +27,64 @@ class ReferenceEngine(ContainerLifecycle, base.Engine):
     def __init__(self, root: Path | None = None, kernel=None):
         self._root = Path(root) if root else None
         self.kernel = kernel or k.Kernel()
-        self._state: StateRoot | None = None
-        self._exited_shims: set[int] = set()  # shims that may linger as zombies until reaped
-        self._zygote = None
+        self._containers: Containers | None = None
+
+    def _open(self) -> Containers:
+        """The state root and its stores, made on first use (the root is created then)."""
+        if self._containers is None:
+            state = StateRoot(self._root or default_root())
+            self._containers = Containers(state, self.kernel, ImageStore(state), Networks(state), Volumes(state))
+        return self._containers
 
     @property
     def state(self) -> StateRoot:
-        if self._state is None:
-            self._state = StateRoot(self._root or default_root())
-        return self._state
+        """The state root (state.py): every image, network, volume and container lives under it."""
+        return self._open().state
 
     @property
     def images(self) -> ImageStore:
-        return ImageStore(self.state)
+        """The content-addressed image and layer store (images.py)."""
+        return self._open().images
 
     @property
     def networks(self) -> Networks:
-        return Networks(self.state)
+        """Bridge networks and address allocation (network.py)."""
+        return self._open().networks
 
     @property
     def volumes(self) -> Volumes:
-        return Volumes(self.state)
+        """Named volumes (volumes.py)."""
+        return self._open().volumes
+
+    @property
+    def containers(self) -> Containers:
+        """The containers (containers.py), which also hold the zygote."""
+        return self._open()
+
+    # --- containers ---------------------------------------------------------------------------
+    def run(self, spec: base.RunSpec) -> base.RunResult:
+        """Run a container to completion or detached (containers.py has the recipe)."""
+        return self.containers.run(spec)
+
+    def run_image(self, spec: base.RunSpec, image: dict) -> base.RunResult:
+        """Run `spec` on an image record: the builder's RUN steps, whose images have no tag."""
+        return self.containers.run_image(spec, image)
+
+    def exec(self, container: str, argv: tuple[str, ...], *, timeout: float = 60.0) -> base.ExecResult:
+        """Run argv in a running container."""
+        return self.containers.exec(container, argv, timeout=timeout)
+
+    def wait(self, container: str, *, timeout: float) -> int:
+        """Wait for a container to exit; its exit code."""
+        return self.containers.wait(container, timeout=timeout)
+
+    def stop(self, container: str, *, timeout: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL after `timeout` seconds."""
+        self.containers.stop(container, timeout=timeout)
+
+    def logs(self, container: str) -> tuple[str, str]:
+        """(stdout, stderr) of a container so far."""
+        return self.containers.logs(container)
 
     # --- images, networks, volumes ------------------------------------------------------------
     def build(self, spec: base.BuildSpec) -> base.BuildResult:
@@ -86,9 +124,9 @@ class ReferenceEngine(ContainerLifecycle, base.Engine):
         """Normalized keys (see inspection.py), the state record under "raw"."""
         operation = f"inspect of {ref.kind} {ref.handle!r}"
         if ref.kind == "container":
-            record = self._record(ref.handle, operation)
+            record = self.containers.record(ref.handle, operation)
             cdir = self.state.containers / record["id"]
-            return inspection.container(record, is_running=self._is_running(record),
+            return inspection.container(record, is_running=self.containers.is_running(record),
                                         exit_record=read_json(cdir / "exit.json"),
                                         health_record=read_json(cdir / "health.json"))
         if ref.kind == "image":
@@ -108,12 +146,12 @@ class ReferenceEngine(ContainerLifecycle, base.Engine):
             if ref.kind == "container":
                 cdir = self.state.container_dir(ref.handle) or self.state.container_dir(ref.id)
                 if cdir:
-                    self._remove_container(cdir.name)
+                    self.containers.remove(cdir.name)
             elif ref.kind == "image":
                 # By id all its tags go (as on the CLI engines); by name only that one tag.
                 self.images.remove(ref.id or ref.name)
             elif ref.kind == "network":
-                self.networks.remove(ref.handle, is_active=self._is_running_id)
+                self.networks.remove(ref.handle, is_active=self.containers.is_running_id)
             else:
                 users = [r["name"] for r in self.state.containers_records()
                          if any(m["kind"] == "volume" and m["source"] == ref.handle for m in r["mounts"])]

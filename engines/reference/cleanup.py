@@ -16,7 +16,7 @@ import time
 
 from . import devices, kernel as k
 from .network import IFACE_PREFIX, delete_bridge, run_tool
-from .process import alive
+from .procfs import alive
 from .state import matches_label, read_json
 
 

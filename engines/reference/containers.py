@@ -1,9 +1,16 @@
 """Containers: the `run` recipe top to bottom, then exec, wait, stop, logs and removal.
 
-No kernel facility of its own: it lays out a container's directory and state record, asks
-network.py for an attachment, devices.py for the device cgroup, volumes.py for binds, ports.py for listeners, and process.py (through
-the zygote, zygote.py) to start it; healthcheck.py runs the image's HEALTHCHECK. `ContainerLifecycle` is mixed into ReferenceEngine, whose
-state, stores, kernel and zygote it uses.
+Kernel facilities of its own: pidfd_send_signal(2) to stop or kill pid 1 (by a pidfd from
+procfs.pid1_fd, never a pid that may have been reused), select(2) on a pidfd or the shim's
+exit-code pipe, waitpid(2) of exited shims. The rest it asks of others: network.py for an
+attachment, devices.py for the device cgroup, volumes.py for binds, portproxy.py for listeners,
+launcher.py (through the zygote, zygote.py) to start pid 1, nsexec.py to exec in it;
+healthcheck.py runs the image's HEALTHCHECK.
+
+`Containers` is held by ReferenceEngine beside its image store, networks and volumes, and holds
+what only containers need: the zygote and the shims not yet reaped. A little over 300 lines on
+purpose: `run_image` is the whole recipe top to bottom, as bocker's `run` is, and the operations
+that read the records it writes (wait, stop, removal) sit beside it.
 """
 from __future__ import annotations
 
@@ -19,19 +26,21 @@ from pathlib import Path
 
 from seatrial.engines import base
 
-from . import devices, dns, kernel as k, portproxy as ports
+from . import devices, dns
+from . import kernel as k
+from . import portproxy as ports
 from .healthcheck import end_monitor, start_monitor
-from .images import ImageNotFound
+from .images import ImageNotFound, ImageStore
+from .launcher import CommandNotStarted, Started, start
+from .network import NetworkError, Networks
+from .nsexec import exec_in_container
+from .processspec import ProcessSpec
+from .procfs import signal_pid1, start_time
 from .registrycheck import absent_image_message
-from .network import NetworkError
-from .nsexec import exec_in
-from .process import ProcessSpec, Started, alive, proc_stat, start
 from .rootfs import BindMount, RootfsSpec, ensure_init_layer
-from seatrial.engines import capsets
-
-from .security import DEFAULT_CAPABILITY_SET, allowed_by, seccomp_bpf
-from .state import read_json, write_json
-from .volumes import VolumeError
+from .security import confinement
+from .state import StateRoot, read_json, write_json
+from .volumes import VolumeError, Volumes
 
 HOST_PORTS_DISCARDED = "Published ports are discarded when using host network mode"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -58,60 +67,25 @@ def merge_env(image_env, overrides) -> list[str]:
     return [f"{key}={value}" for key, value in env.items()]
 
 
-def _process_start_time(pid: int) -> str:
-    fields = proc_stat(pid)
-    return fields[19] if len(fields) > 19 else ""
-
-
-def _pid1_fd(record: dict) -> int | None:
-    """A pidfd (pidfd_open(2)) of the container's pid 1; None once that process is gone, also
-    when its pid number now belongs to another process (its start time differs)."""
-    try:
-        pidfd = os.pidfd_open(record["pid"])
-    except (KeyError, ProcessLookupError):
-        return None
-    if record.get("pid_start") and _process_start_time(record["pid"]) != record["pid_start"]:
-        os.close(pidfd)
-        return None
-    return pidfd
-
-
-def _root_of(pid: int, pidfd: int) -> int | None:
-    """pid 1's root directory, opened through /proc/PID/root; None if pid 1 is gone. Checked by
-    its pidfd afterwards: a pid reused in between would have left that process dead."""
-    try:
-        root = os.open(f"/proc/{pid}/root", os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return None
-    try:
-        signal.pidfd_send_signal(pidfd, 0)
-    except ProcessLookupError:
-        os.close(root)
-        return None
-    return root
-
-
-def _signal_pid1(record: dict, signum: int) -> None:
-    """Signal the container's pid 1 through a pidfd, never a process that reused its pid."""
-    pidfd = _pid1_fd(record)
-    if pidfd is not None:
-        try:
-            signal.pidfd_send_signal(pidfd, signum)
-        except ProcessLookupError:
-            pass
-        finally:
-            os.close(pidfd)
-
-
 def run_operation(spec: base.RunSpec) -> str:
     """What a failed run is called in its EngineError, in the CLI adapters' words."""
     return f"run of container {spec.name!r}" if spec.name else f"run of image {spec.image!r}"
 
 
-class ContainerLifecycle:
-    """Container operations of ReferenceEngine (see the module docstring)."""
+class Containers:
+    """The containers of one state root: run, exec, wait, stop, logs, removal."""
+
+    def __init__(self, state: StateRoot, kernel, images: ImageStore, networks: Networks, volumes: Volumes):
+        self.state = state
+        self.kernel = kernel
+        self.images = images
+        self.networks = networks
+        self.volumes = volumes
+        self.exited_shims: set[int] = set()  # shims (and monitors) that may linger as zombies until reaped
+        self.zygote = None                   # started on first use (see `_launcher`)
 
     def run(self, spec: base.RunSpec) -> base.RunResult:
+        """Run `spec` on its image, by tag or id (see `run_image`)."""
         try:
             image = self.images.resolve(spec.image)
         except ImageNotFound:
@@ -173,23 +147,27 @@ class ContainerLifecycle:
                 trash_dir=str(self.state.root / "trash" / cid), device_cgroup=record["device_cgroup"],
                 attach_network=attachment.attach if attachment.interface else None)
             started = start(self.kernel, proc, self._launcher())
+        except CommandNotStarted as exc:  # Docker refuses such a run, with 127 or 126
+            self.remove(cid)
+            raise base.EngineError(run_operation(spec), f"exit code {exc.exit_code}; {exc}",
+                                   exit_code=exc.exit_code) from None
         except (OSError, NetworkError, VolumeError) as exc:
-            self._remove_container(cid)
+            self.remove(cid)
             raise base.EngineError(run_operation(spec), f"container {name!r}: {exc}") from None
         finally:
             for listener, _, _ in listeners:
                 listener.close()  # the shim holds its own copy
         progress = {"shim_pid": started.shim_pid, "pid": started.pid, "started": time.time(),
-                    "shim_start": _process_start_time(started.shim_pid), "pid_start": _process_start_time(started.pid)}
+                    "shim_start": start_time(started.shim_pid), "pid_start": start_time(started.pid)}
         write_json(cdir / "started.json", progress)
         record.update(attached, **progress)
         monitor = start_monitor(self.kernel, record, config.get("Healthcheck"), cdir)
         if monitor:
-            self._exited_shims.add(monitor)  # reaped like a shim once it has exited
+            self.exited_shims.add(monitor)  # reaped like a shim once it has exited
         if spec.network not in ("host", "none"):
             self.networks.refresh_peers(spec.network, except_cid=cid)
         ref = base.ResourceRef("container", cid, name, labels)
-        self._exited_shims.add(started.shim_pid)
+        self.exited_shims.add(started.shim_pid)
         # Docker's words: the ports of a container in the host's netns are not published
         warnings = (HOST_PORTS_DISCARDED,) if spec.ports and spec.network == "host" else ()
         if spec.detach:
@@ -209,15 +187,15 @@ class ContainerLifecycle:
         or SEATRIAL_REFERENCE_ZYGOTE=0."""
         if not isinstance(self.kernel, k.Kernel) or os.environ.get("SEATRIAL_REFERENCE_ZYGOTE") == "0":
             return None
-        if self._zygote is None:
+        if self.zygote is None:
             from .zygote import Zygote
-            self._zygote = Zygote()
-        return self._zygote.launch
+            self.zygote = Zygote()
+        return self.zygote.launch
 
     def _wait_done(self, started: Started, record: dict, timeout: float) -> int:
         """pid 1's exit code as the shim reports it; an attached run that overstays is killed."""
         if not select.select([started.done_fd], [], [], timeout)[0]:
-            self._remove_container(record["id"])
+            self.remove(record["id"])
             raise base.EngineError(f"run of container {record['name']!r}",
                                    f"container {record['name']!r} still runs after {timeout}s; killed")
         return int(os.read(started.done_fd, 16) or b"137")
@@ -231,13 +209,13 @@ class ContainerLifecycle:
         os.rename(self.state.containers / record["id"], self.state.root / "trash" / record["id"])
 
     def _reap_exited_shims(self) -> None:
-        for pid in list(self._exited_shims):
+        for pid in list(self.exited_shims):
             try:
                 if os.waitpid(pid, os.WNOHANG)[0] == 0:
                     continue
             except ChildProcessError:
                 pass
-            self._exited_shims.discard(pid)
+            self.exited_shims.discard(pid)
 
     def _lowerdirs(self, image: dict) -> list[str]:
         layers = [str(self.images.layers.path(layer)) for layer in reversed(image["layers"])]
@@ -253,21 +231,25 @@ class ContainerLifecycle:
             return f"nameserver {dns.ADDRESS}\noptions ndots:0\n"
         return "nameserver 127.0.0.1\noptions ndots:0\n"  # no resolver: names come from /etc/hosts
 
-    def _record(self, handle: str, operation: str) -> dict:
+    def record(self, handle: str, operation: str) -> dict:
+        """The state record of a container by name or id; EngineError for `operation` if none."""
         cdir = self.state.container_dir(handle)
         record = self.state.container_record(cdir.name) if cdir else None
         if record is None:
             raise base.EngineError(operation, f"no such container: {handle}")
         return record
 
-    def _is_running(self, record: dict) -> bool:
+    def is_running(self, record: dict) -> bool:
+        """Whether the container of `record` runs: its shim (the same process) is alive and no
+        exit code is recorded."""
         exit_record = self.state.containers / record["id"] / "exit.json"
         return ("shim_pid" in record and not exit_record.exists()
-                and _process_start_time(record["shim_pid"]) == record.get("shim_start"))
+                and start_time(record["shim_pid"]) == record.get("shim_start"))
 
-    def _is_running_id(self, cid: str) -> bool:
+    def is_running_id(self, cid: str) -> bool:
+        """`is_running` by container id; False for an unknown one."""
         record = self.state.container_record(cid)
-        return bool(record) and self._is_running(record)
+        return bool(record) and self.is_running(record)
 
     def _wait(self, record: dict, timeout: float) -> int:
         exit_path = self.state.containers / record["id"] / "exit.json"
@@ -280,7 +262,7 @@ class ContainerLifecycle:
             pidfd = None
         if pidfd is not None:
             try:
-                if _process_start_time(record["shim_pid"]) == record.get("shim_start"):
+                if start_time(record["shim_pid"]) == record.get("shim_start"):
                     if not select.select([pidfd], [], [], timeout)[0]:
                         raise base.EngineError(f"wait for container {record['name']!r}",
                                                f"container {record['name']!r} still runs after {timeout}s")
@@ -294,9 +276,11 @@ class ContainerLifecycle:
         return result["exit_code"] if result else 137
 
     def wait(self, container: str, *, timeout: float) -> int:
-        return self._wait(self._record(container, f"wait for container {container!r}"), timeout)
+        """Wait for the container to exit and return its exit code (137 if none was recorded)."""
+        return self._wait(self.record(container, f"wait for container {container!r}"), timeout)
 
     def logs(self, container: str) -> tuple[str, str]:
+        """(stdout, stderr) of the container so far."""
         cdir = self.state.container_dir(container)
         if cdir is None:
             raise base.EngineError(f"logs of container {container!r}", f"no such container: {container}")
@@ -304,101 +288,36 @@ class ContainerLifecycle:
         return read("stdout"), read("stderr")
 
     def exec(self, container: str, argv: tuple[str, ...], *, timeout: float = 60.0) -> base.ExecResult:
+        """Run argv in the running container with its identity and confinement (nsexec.py)."""
         began = time.monotonic()
         operation = f"exec in container {container!r}"
-        record = self._record(container, operation)
-        if not self._is_running(record):
+        record = self.record(container, operation)
+        if not self.is_running(record):
             raise base.EngineError(operation, f"container {record['name']!r} is not running")
         code, out, err = exec_in_container(self.kernel, record, argv, began + timeout, operation, self._launcher())
         return base.ExecResult(code, out, err, time.monotonic() - began)
 
     def stop(self, container: str, *, timeout: float = 10.0) -> None:
-        record = self._record(container, f"stop of container {container!r}")
-        if not self._is_running(record):
+        """SIGTERM to pid 1, SIGKILL after `timeout` seconds; a stopped container is kept."""
+        record = self.record(container, f"stop of container {container!r}")
+        if not self.is_running(record):
             return
-        _signal_pid1(record, signal.SIGTERM)
+        signal_pid1(record, signal.SIGTERM)
         try:
             self._wait(record, timeout)
         except base.EngineError:
-            _signal_pid1(record, signal.SIGKILL)
+            signal_pid1(record, signal.SIGKILL)
             self._wait(record, 10)
         end_monitor(self.state.containers / record["id"])  # a stopped container checks nothing
 
-    def _remove_container(self, cid: str) -> None:
+    def remove(self, cid: str) -> None:
+        """Kill the container if it runs, release its network and device cgroup, delete it."""
         record = self.state.container_record(cid)
-        if record and self._is_running(record):
-            _signal_pid1(record, signal.SIGKILL)
+        if record and self.is_running(record):
+            signal_pid1(record, signal.SIGKILL)
             self._wait(record, 10)
         if record:
             self.networks.release(record["network"], cid) if record["network"] not in ("host", "none") else None
             devices.remove(record.get("device_cgroup", ""))
         end_monitor(self.state.containers / cid)  # it must not write into what rmtree deletes
         shutil.rmtree(self.state.containers / cid, ignore_errors=True)
-
-
-def exec_in_container(kern, record: dict, argv, deadline: float, operation: str,
-                      launcher=None) -> tuple[int, str, str]:
-    """Run argv in the running container of `record` with its identity and confinement, until
-    `deadline` (time.monotonic()); (exit code, stdout, stderr). The exec (and the health
-    checks of healthcheck.py) go through here."""
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    spec = ProcessSpec(argv=tuple(argv), env=tuple(record["env"]), workdir=record["workdir"],
-                       user=record["user"], hostname="", rootfs=None, container_dir="",
-                       namespaces=0, **confinement(record), device_cgroup=record.get("device_cgroup", ""),
-                       extra={"stdout": out_w, "stderr": err_w})
-    pidfd = _pid1_fd(record)
-    root = _root_of(record["pid"], pidfd) if pidfd is not None else None
-    if root is None:  # pid 1 ended since the caller looked
-        for fd in (out_r, out_w, err_r, err_w) + ((pidfd,) if pidfd is not None else ()):
-            os.close(fd)
-        raise base.EngineError(operation, f"container {record['name']!r} is not running")
-    try:
-        child, status_fd = exec_in(kern, pidfd, root, spec, launcher)
-    finally:
-        os.close(pidfd), os.close(root), os.close(out_w), os.close(err_w)
-    try:
-        out, err = _collect({out_r: [], err_r: []}, deadline, child, operation)
-        code = int(os.read(status_fd, 16) or b"126")
-    finally:
-        os.close(status_fd)
-        try:
-            os.waitpid(child, 0)
-        except ChildProcessError:
-            pass  # the zygote's child, reaped by the kernel
-    if code == 126 and not alive(record["pid"]):  # pid 1 exited meanwhile: fork(2) got ENOMEM
-        raise base.EngineError(operation, f"container {record['name']!r} is not running")
-    return code, out, err
-
-
-def _collect(buffers: dict, deadline: float, child: int, operation: str) -> tuple[str, str]:
-    """Read both pipes to EOF (or kill the exec'd process at the deadline)."""
-    fds = list(buffers)
-    while fds:
-        ready, _, _ = select.select(fds, [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            os.kill(child, signal.SIGKILL)
-            for fd in fds:
-                os.close(fd)
-            raise base.EngineError(operation, "timed out")
-        for fd in ready:
-            data = os.read(fd, 65536)
-            if data:
-                buffers[fd].append(data)
-            else:
-                fds.remove(fd)
-                os.close(fd)
-    out, err = (b"".join(v).decode(errors="replace") for v in buffers.values())
-    return out, err
-
-
-def confinement(record: dict) -> dict:
-    """ProcessSpec fields for the confinement a container was run with: Docker's defaults,
-    changed by --privileged, --cap-add, seccomp=unconfined and no-new-privileges."""
-    if record.get("privileged"):
-        return {"confined": False, "seccomp": b""}
-    keep = DEFAULT_CAPABILITY_SET | {capsets.NUMBERS[name.removeprefix("CAP_")] for name in record.get("cap_add", ())}
-    return {"confined": True, "capabilities": frozenset(keep),
-            "no_new_privs": bool(record.get("no_new_privileges")),
-            "seccomp": b"" if record.get("seccomp") == "unconfined" else seccomp_bpf(allowed_by(record.get("cap_add", ())))}
-

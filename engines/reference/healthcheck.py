@@ -4,7 +4,7 @@ Kernel facilities: fork(2) and setsid(2), so that a container's monitor outlives
 as a detached container does (the harness reaps it with waitpid(2), as it reaps shims); pidfd_open(2) and select(2) on pid 1 (a pidfd turns
 readable once the process has exited), so that the monitor ends with the container and never
 outlives it; each check is an exec into the container's namespaces with its identity and
-confinement (containers.exec_in_container, nsexec.py: setns(2), chroot(2)), killed (kill(2)) at
+confinement (nsexec.exec_in_container: setns(2), chroot(2)), killed (kill(2)) at
 its timeout; rename(2) to replace health.json, which inspect reads (inspection.py).
 
 Docker's rules (Dockerfile reference, HEALTHCHECK; Docker 20.10's daemon/health.go):
@@ -31,7 +31,9 @@ from pathlib import Path
 
 from seatrial.engines import base
 
-from .process import _close_other_fds, proc_stat
+from .nsexec import exec_in_container
+from .processspec import close_other_fds
+from .procfs import start_time
 from .state import read_json
 
 DEFAULT_INTERVAL = DEFAULT_TIMEOUT = 30.0
@@ -96,7 +98,7 @@ def _go_duration(seconds: float) -> str:
 
 
 def probe(kern, record: dict, argv: list[str], timeout: float, run_in) -> dict:
-    """Run one check in the container with `run_in` (containers.exec_in_container); a timeout
+    """Run one check in the container with `run_in` (nsexec.exec_in_container); a timeout
     is exit code -1, as in Docker."""
     began = time.time()
     try:
@@ -129,20 +131,14 @@ def start_monitor(kern, record: dict, healthcheck: dict | None, cdir: Path) -> i
     policy = Policy.of(healthcheck or {})
     # Resolved before the fork: the monitor imports nothing (another thread of the harness may
     # hold the import lock at the fork, and the child would wait for it for ever).
-    from .containers import exec_in_container  # containers.py starts monitors: imported late
     _write(cdir, initial())
     pid = os.fork()
     if pid == 0:
         _monitor(kern, record, argv, policy, cdir, exec_in_container)
     with open(cdir / "pids", "a") as pids:
         pids.write(f"{pid}\n")
-    (cdir / "monitor.json").write_text(f'{{"pid": {pid}, "start": "{_start_time(pid)}"}}')
+    (cdir / "monitor.json").write_text(f'{{"pid": {pid}, "start": "{start_time(pid)}"}}')
     return pid
-
-
-def _start_time(pid: int) -> str:
-    fields = proc_stat(pid)
-    return fields[19] if len(fields) > 19 else ""
 
 
 def _monitor(kern, record: dict, argv: list[str], policy: Policy, cdir: Path, run_in) -> None:
@@ -151,9 +147,9 @@ def _monitor(kern, record: dict, argv: list[str], policy: Policy, cdir: Path, ru
         os.setsid()   # no terminal's Ctrl-C, no signal sent to the harness's process group
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_DFL)   # the harness's handlers are not ours
-        _close_other_fds(set())
+        close_other_fds(set())
         pid1 = os.pidfd_open(record["pid"])
-        if _start_time(record["pid"]) != record.get("pid_start"):
+        if start_time(record["pid"]) != record.get("pid_start"):
             os._exit(0)   # pid 1 is gone and its number reused already
         health = initial()
         while not select.select([pid1], [], [], policy.interval)[0]:
@@ -179,7 +175,7 @@ def end_monitor(cdir: Path, timeout: float = MONITOR_EXIT_WAIT) -> None:
     except ProcessLookupError:
         return
     try:
-        if _start_time(found["pid"]) != found["start"]:
+        if start_time(found["pid"]) != found["start"]:
             return
         if not select.select([pidfd], [], [], timeout)[0]:
             signal.pidfd_send_signal(pidfd, signal.SIGKILL)

@@ -1,17 +1,25 @@
-"""The one door to the kernel: every system call the reference runtime makes goes through here.
+"""The door to the system calls that change what a process is or sees: its namespaces, mounts,
+root, identity and confinement, and a container's network interfaces. These are the calls a unit
+test must not make: `RecordingKernel` records them instead.
 
 Kernel facilities and their man pages:
   mount(2), umount2(2), pivot_root(2), chroot(2), mknod(2) -- the container's filesystem tree
   unshare(2), setns(2), namespaces(7)                   -- pid, mount, uts, ipc, net, cgroup
   sethostname(2)                                        -- uts namespace
+  setgroups(2), setgid(2), setuid(2), credentials(7)    -- the container's user (identity.py)
   prctl(2) PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT, capset(2), capabilities(7)
   openat2(2) RESOLVE_IN_ROOT                           -- paths inside a root (scope.py's oracle)
-  prctl(2) PR_SET_DUMPABLE                              -- ptrace(2) "Ptrace access mode checking"
+  prctl(2) PR_SET_DUMPABLE, PR_SET_PDEATHSIG            -- ptrace(2) "Ptrace access mode checking"
   seccomp(2) SECCOMP_SET_MODE_FILTER                    -- a BPF program made by libseccomp
   netdevice(7) SIOCSIFFLAGS/SIOCSIFADDR/SIOCSIFNETMASK, route(7) SIOCADDRT -- inside a netns
 
-`Kernel` makes the calls; `RecordingKernel` only records them, so that the code above can be
-unit-tested without root. Failures raise OSError naming the operation, its arguments and errno.
+Not every system call goes through here. Ordinary process and file calls stay on `os` in the
+modules that make them, each naming them in its docstring: fork(2), pipe(2), waitpid(2),
+pidfd_open(2) and pidfd_send_signal(2) (procfs.py, shim.py, containers.py), unix(7) fd passing
+(shim.py, containerinit.py, zygote.py), sched_setscheduler(2) of spares (zygote.py), execve(2)
+(containerinit.py), the device cgroup's files (devices.py), and mknod(2) of whiteouts and copied
+device nodes under the engine's own state root (layers.py, scope.py). Failures here raise
+OSError naming the operation, its arguments and errno.
 """
 from __future__ import annotations
 
@@ -135,6 +143,13 @@ class Kernel:
 
     def mknod(self, path: str, mode: int, major: int, minor: int) -> None:
         os.mknod(path, mode, os.makedev(major, minor))
+
+    def set_identity(self, uid: int, gid: int, groups: tuple[int, ...]) -> None:
+        """Become `uid`, with primary group `gid` and supplementary `groups` (credentials(7)):
+        the groups first, while CAP_SETGID is still held, and the uid last."""
+        os.setgroups(list(groups))
+        os.setgid(gid)
+        os.setuid(uid)
 
     def set_no_new_privs(self) -> None:
         _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")

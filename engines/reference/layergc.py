@@ -3,7 +3,7 @@
 Kernel facilities: flock(2) on one claim file per running build or load under `tmp/claims/`
 (the kernel drops the lock on any death, SIGKILL included, so a free lock means a dead owner);
 rename(2) of an orphan layer out of `layers/` under the state lock, so that no one can take it
-while it goes; /proc/PID/stat (process.alive) for work folders named `<hex>.<pid>`.
+while it goes; /proc/PID/stat (procfs.alive) for work folders named `<hex>.<pid>`.
 
 A build commits a layer per RUN and COPY as it goes, and records its image only at the end, so a
 build killed in between leaves layers that no image references (the build cache may name them;
@@ -22,7 +22,7 @@ import shutil
 import time
 from pathlib import Path
 
-from .process import alive
+from .procfs import alive
 
 CLAIMS = "claims"
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from . import addresses
 from .kernel import CLONE_NEWNET
-from .process import BASE_NAMESPACES, Interface
+from .processspec import BASE_NAMESPACES, Interface
 from .state import StateRoot, matches_label, read_json, write_json
 
 DEFAULT_BRIDGE_PREFIX = "strf"  # + 4 hex of the state root: one default bridge per root

@@ -1,20 +1,36 @@
 """exec into a running container: join its namespaces, then fork and run with its confinement.
 
-Kernel facilities: prctl(2) PR_SET_DUMPABLE 0 and the container's devices cgroup (devices.py)
+`exec_in_container` is the harness's side (the exec step and health checks, healthcheck.py):
+a pidfd of pid 1 checked against its start time, pid 1's root, pipes for the output, a deadline.
+`exec_child` is the side that joins the container.
+
+Kernel facilities: a pidfd of pid 1 (procfs.pid1_fd) and pidfd_send_signal(2), /proc/PID/root
+(proc(5)), select(2) on the output pipes; prctl(2) PR_SET_DUMPABLE 0 and the container's devices cgroup (devices.py)
 before anything else; setns(2) with a pidfd of pid 1 (pidfd_open(2)), which joins all its
 namespaces in one call (namespaces(7)), chroot(2) into pid 1's root (/proc/PID/root), fork(2)
 because a pid namespace applies to children only,
-prctl(2) PR_SET_PDEATHSIG so a killed exec takes its command along, then process._become and
-process._exec -- the same identity and confinement as the container's pid 1.
+prctl(2) PR_SET_PDEATHSIG so a killed exec takes its command along, then containerinit.become
+and containerinit.exec_command -- the same identity, HOME and confinement as the container's
+pid 1. A command that cannot start exits 126, found or not, as `docker exec` does.
 """
 from __future__ import annotations
 
 import os
+import select
 import signal
+import time
 
-from . import devices, kernel as k
-from .process import ProcessSpec, _become, _close_other_fds, _exec
+from seatrial.engines import base
 
+from . import devices
+from . import kernel as k
+from .containerinit import become, exec_command
+from .identity import with_home
+from .processspec import ProcessSpec, close_other_fds
+from .procfs import alive, pid1_fd
+from .security import confinement
+
+NOT_STARTED = 126  # docker exec's code for a command it cannot start, missing or not
 
 # Every namespace of the container's pid 1 but the user namespace (it has none of its own).
 JOINED = k.CLONE_NEWIPC | k.CLONE_NEWUTS | k.CLONE_NEWNET | k.CLONE_NEWPID | k.CLONE_NEWNS | (
@@ -47,7 +63,7 @@ def exec_child(kern, spec: ProcessSpec, ends: tuple[int, ...]) -> None:
     pidfd, root, out, err, status_w = ends
     code = 126
     try:
-        _close_other_fds(set(ends))
+        close_other_fds(set(ends))
         # Not dumpable before joining (CVE-2019-5736: else a root process of the container could
         # open /proc/PID/exe of this host Python, and write the host's interpreter through it
         # once this exits), and held to the container's device rules, as runc's exec is
@@ -62,10 +78,10 @@ def exec_child(kern, spec: ProcessSpec, ends: tuple[int, ...]) -> None:
         if grandchild == 0:
             try:
                 kern.set_parent_death_signal(signal.SIGKILL)  # an exec that times out dies whole
-                _become(kern, spec, out, err)
-                _exec(spec.argv, spec.env)
+                identity = become(kern, spec, out, err)
+                exec_command(spec.argv, with_home(spec.env, identity.home), failure_code=NOT_STARTED)
             except BaseException as exc:  # noqa: BLE001
-                os.write(2, f"exec: {exc}\n".encode())  # _become made fd 2 the exec's stderr
+                os.write(2, f"exec: {exc}\n".encode())  # become made fd 2 the exec's stderr
             finally:
                 os._exit(126)
         os.close(out), os.close(err)
@@ -82,3 +98,74 @@ def exec_child(kern, spec: ProcessSpec, ends: tuple[int, ...]) -> None:
             os.write(status_w, str(code).encode())
         finally:
             os._exit(code & 0xFF)
+
+
+def _root_of(pid: int, pidfd: int) -> int | None:
+    """pid 1's root directory, opened through /proc/PID/root; None if pid 1 is gone. Checked by
+    its pidfd afterwards: a pid reused in between would have left that process dead."""
+    try:
+        root = os.open(f"/proc/{pid}/root", os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+    try:
+        signal.pidfd_send_signal(pidfd, 0)
+    except ProcessLookupError:
+        os.close(root)
+        return None
+    return root
+
+
+def exec_in_container(kern, record: dict, argv, deadline: float, operation: str,
+                      launcher=None) -> tuple[int, str, str]:
+    """Run argv in the running container of `record` with its identity and confinement, until
+    `deadline` (time.monotonic()); (exit code, stdout, stderr). The exec (and the health
+    checks of healthcheck.py) go through here."""
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    spec = ProcessSpec(argv=tuple(argv), env=tuple(record["env"]), workdir=record["workdir"],
+                       user=record["user"], hostname="", rootfs=None, container_dir="",
+                       namespaces=0, **confinement(record), device_cgroup=record.get("device_cgroup", ""),
+                       extra={"stdout": out_w, "stderr": err_w})
+    pidfd = pid1_fd(record)
+    root = _root_of(record["pid"], pidfd) if pidfd is not None else None
+    if root is None:  # pid 1 ended since the caller looked
+        for fd in (out_r, out_w, err_r, err_w) + ((pidfd,) if pidfd is not None else ()):
+            os.close(fd)
+        raise base.EngineError(operation, f"container {record['name']!r} is not running")
+    try:
+        child, status_fd = exec_in(kern, pidfd, root, spec, launcher)
+    finally:
+        os.close(pidfd), os.close(root), os.close(out_w), os.close(err_w)
+    try:
+        out, err = _collect({out_r: [], err_r: []}, deadline, child, operation)
+        code = int(os.read(status_fd, 16) or b"126")
+    finally:
+        os.close(status_fd)
+        try:
+            os.waitpid(child, 0)
+        except ChildProcessError:
+            pass  # the zygote's child, reaped by the kernel
+    if code == 126 and not alive(record["pid"]):  # pid 1 exited meanwhile: fork(2) got ENOMEM
+        raise base.EngineError(operation, f"container {record['name']!r} is not running")
+    return code, out, err
+
+
+def _collect(buffers: dict, deadline: float, child: int, operation: str) -> tuple[str, str]:
+    """Read both pipes to EOF (or kill the exec'd process at the deadline)."""
+    fds = list(buffers)
+    while fds:
+        ready, _, _ = select.select(fds, [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            os.kill(child, signal.SIGKILL)
+            for fd in fds:
+                os.close(fd)
+            raise base.EngineError(operation, "timed out")
+        for fd in ready:
+            data = os.read(fd, 65536)
+            if data:
+                buffers[fd].append(data)
+            else:
+                fds.remove(fd)
+                os.close(fd)
+    out, err = (b"".join(v).decode(errors="replace") for v in buffers.values())
+    return out, err

@@ -4,7 +4,7 @@ Kernel facilities: tcp(7) sockets and network_namespaces(7): a socket keeps the 
 created in, so the harness opens the listener on 127.0.0.1 before the shim's unshare(2), and the
 shim -- now inside the container's netns -- accepts there and connects to the container's port.
 No iptables DNAT and no route_localnet sysctl; the proxy dies with the container's shim.
-The loop is select(2)-driven and single-threaded (see process._serve).
+The loop is select(2)-driven and single-threaded (see shim._serve).
 """
 from __future__ import annotations
 

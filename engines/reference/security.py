@@ -12,6 +12,8 @@ import errno
 import functools
 import tempfile
 
+from seatrial.engines import capsets
+
 # capabilities(7) numbers of Docker's default set
 DEFAULT_CAPABILITIES = {
     "CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_FOWNER": 3, "CAP_FSETID": 4, "CAP_KILL": 5,
@@ -84,3 +86,14 @@ def seccomp_bpf(allowed: frozenset[str] = frozenset()) -> bytes:
         flt.export_bpf(handle)
         handle.seek(0)
         return handle.read()
+
+
+def confinement(record: dict) -> dict:
+    """ProcessSpec fields for the confinement a container was run with: Docker's defaults,
+    changed by --privileged, --cap-add, seccomp=unconfined and no-new-privileges."""
+    if record.get("privileged"):
+        return {"confined": False, "seccomp": b""}
+    keep = DEFAULT_CAPABILITY_SET | {capsets.NUMBERS[name.removeprefix("CAP_")] for name in record.get("cap_add", ())}
+    return {"confined": True, "capabilities": frozenset(keep),
+            "no_new_privs": bool(record.get("no_new_privileges")),
+            "seccomp": b"" if record.get("seccomp") == "unconfined" else seccomp_bpf(allowed_by(record.get("cap_add", ())))}

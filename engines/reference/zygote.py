@@ -9,7 +9,7 @@ init and keep running.
 
 It keeps one *spare* ready: a shim forked ahead, at SCHED_IDLE so that it never takes a core
 from a running container, which makes its sandbox (namespaces, pid 1 forked and waiting:
-process.prepare_sandbox) and then announces itself to the harness with two sockets, its own
+shim.prepare_sandbox) and then announces itself to the harness with two sockets, its own
 and its pid 1's. The harness sends a `run` straight to both (no hop through the zygote; pid 1
 assembles the rootfs while the shim sets up the network) and tells the zygote the spare is
 taken, and the zygote forks the next. A spare holds no container and no named kernel object;
@@ -30,8 +30,8 @@ import threading
 
 from . import kernel as k
 from .nsexec import exec_child
-from .process import (BASE_NAMESPACES, ProcessSpec, _close_other_fds, _shim, fits, prepare_sandbox,
-                      spec_message)
+from .processspec import BASE_NAMESPACES, ProcessSpec, close_other_fds
+from .shim import fits, prepare_sandbox, run_shim, spec_message
 
 _BOOT = "import sys; from seatrial.engines.reference.zygote import serve; serve(int(sys.argv[1]))"
 
@@ -161,7 +161,7 @@ def _spare_main(kern, link: socket.socket) -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # it waits for its pid 1
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.setsid()
-        _close_other_fds({link.fileno()})
+        close_other_fds({link.fileno()})
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         sandbox = prepare_sandbox(kern, SPARE_NAMESPACES)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -175,7 +175,7 @@ def _spare_main(kern, link: socket.socket) -> None:
         _, spec = pickle.loads(payload)
         listeners = tuple((socket.socket(fileno=fds[5 + index]), address, port)
                           for index, address, port in spec.listeners)
-        _shim(kern, dataclasses.replace(spec, listeners=listeners), *fds[:5], sandbox=sandbox)
+        run_shim(kern, dataclasses.replace(spec, listeners=listeners), *fds[:5], sandbox=sandbox)
     finally:
         os._exit(125)  # never return into the zygote's loop; the harness sees no spare or an error
 
@@ -226,7 +226,7 @@ def _fork_child(kern, kind: str, spec: ProcessSpec, fds: list[int]) -> int:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # it waits for its own child
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         if kind == "shim":
-            _shim(kern, dataclasses.replace(spec, listeners=listeners), *ends)
+            run_shim(kern, dataclasses.replace(spec, listeners=listeners), *ends)
         exec_child(kern, spec, tuple(ends))
     for listener, _, _ in listeners:
         listener.close()

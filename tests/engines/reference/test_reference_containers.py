@@ -33,9 +33,26 @@ def test_run_reports_exit_code_and_separate_streams(engine, labels):
     assert not trash.exists()
 
 
-def test_missing_command_exits_127_like_docker(engine, labels):
-    result = run(engine, labels, "no-such-command", remove=True)
-    assert result.exit_code == 127 and "no-such-command" in result.stderr
+def test_missing_command_is_refused_with_127_like_docker(engine, labels):
+    with pytest.raises(base.EngineError, match='exec: "no-such-command": executable file not found') as refused:
+        run(engine, labels, "no-such-command", remove=True)
+    assert refused.value.exit_code == 127
+    assert not [r for r in engine.resources("seatrial.session=" + labels["seatrial.session"])
+                if r.kind == "container"]
+
+
+def test_a_command_that_is_not_executable_is_refused_with_126_and_a_missing_interpreter_exits_1(engine, labels):
+    with pytest.raises(base.EngineError, match='exec: "/etc/passwd": permission denied') as refused:
+        run(engine, labels, "/etc/passwd", remove=True)
+    assert refused.value.exit_code == 126
+    run(engine, labels, "sleep", "60", name="interp", detach=True)
+    engine.exec("interp", ("sh", "-c", "printf '#!/nonexistent\\n' > /s; chmod +x /s"))
+    # found and executable: the container runs, and execve(2) fails as runc's init reports it
+    script = engine.exec("interp", ("/s",))
+    assert (script.exit_code, script.stdout, script.stderr) == (1, "", "exec /s: no such file or directory\n")
+    # docker exec says 126 for a command it cannot start, found or not (Podman says 127)
+    missing = engine.exec("interp", ("no-such-command",))
+    assert (missing.exit_code, missing.stderr) == (126, 'exec: "no-such-command": executable file not found in $PATH\n')
 
 
 def test_absent_image_fails_with_clear_error(engine, labels):
@@ -152,7 +169,7 @@ def test_the_shim_comes_from_a_sandbox_made_ahead_unless_prewarm_is_off(state_ro
     engine = ReferenceEngine(state_root)  # its own zygote, which reads the setting when it starts
     try:
         run(engine, labels, "true", remove=True, name="first")  # starts the zygote (and a spare)
-        zygote, deadline = engine._zygote, time.monotonic() + 20
+        zygote, deadline = engine.containers.zygote, time.monotonic() + 20
         while prewarm == "1" and zygote._spare is None and time.monotonic() < deadline:
             with zygote._lock:  # a spare is made at SCHED_IDLE: on a busy machine it takes a while
                 zygote._read_announcements()

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from seatrial.engines import base
-from seatrial.engines.reference.process import alive
+from seatrial.engines.reference.procfs import alive
 from seatrial.engines.reference.state import read_json
 
 from reference_busybox import IMAGE

@@ -1,0 +1,204 @@
+"""The container's init (pid 1) and what every process of a container goes through before
+execve(2): its rootfs, stdio, signals, confinement and identity, then the command.
+
+Kernel facilities: unshare(2) CLONE_NEWNS (mount_namespaces(7)) and the rootfs of rootfs.py
+(pivot_root(2)); prctl(2) PR_SET_DUMPABLE and the devices cgroup (devices.py) before anything of
+the container's can reach the process; setns(2) back into the host's netns for network host;
+unix(7) SCM_RIGHTS to receive the spec and lend its mount namespace (/proc/self/ns/mnt) to the
+shim; signal(7) dispositions and sigprocmask(2) reset; capabilities(7), seccomp(2) and
+PR_SET_NO_NEW_PRIVS through kernel.py (security.py makes the filter); credentials(7) from
+identity.py; execve(2), after looking the command up as runc does (path_resolution(7)).
+
+pid 1 of a sandbox (made by the shim, shim.py) reads two messages on its socket, in either order:
+the container's spec (pickled ("shim", ProcessSpec), the harness's start-error pipe as its one
+fd), from the harness when the sandbox was made ahead or from the shim otherwise; and GO from the
+shim once the hostname and network are set. It assembles the rootfs on the spec and execs only
+after GO. A command that cannot start is reported on the start-error pipe (`EXEC_FAILED`), so the
+engine refuses the run with Docker's exit code (127 not found, 126 not executable).
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import socket
+import stat
+
+from . import devices
+from . import kernel as k
+from .identity import Identity, resolve_user, with_home
+from .processspec import ProcessSpec, close_fds_above_stdio_except
+from .procfs import ignored_signals
+from .rootfs import enter
+
+GO = b"g"
+EXEC_FAILED = "exec failed "   # then "127: <Docker's words>" on the start-error pipe
+NOT_FOUND, NOT_EXECUTABLE = 127, 126   # the exit codes Docker gives such a run
+
+# Signals this process ignores: what it inherited, Python's own SIGPIPE and SIGXFSZ, and what
+# the zygote ignores; read once, in the zygote. execve(2) keeps ignored signals ignored.
+IGNORED_SIGNALS = tuple(sorted(
+    (ignored_signals() | {signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGCHLD})
+    - {signal.SIGKILL, signal.SIGSTOP}))
+
+
+def pid1_waiting(kern, sock: socket.socket, host_net: int) -> None:
+    """pid 1 of a sandbox: wait for the container's spec, then become the container. EOF instead
+    (the shim, the zygote or the harness died before using it): exit quietly."""
+    go = False
+    try:
+        while True:
+            payload, fds, _, _ = socket.recv_fds(sock, 1 << 20, 1)
+            if payload != GO:
+                break
+            go = True
+        if not payload or len(fds) != 1:
+            os._exit(0)
+        _, spec = pickle.loads(payload)
+    except BaseException:  # noqa: BLE001 -- nobody to tell: the shim sees pid 1 exit
+        os._exit(0)
+    err_w = fds[0]
+    try:
+        # before anything of the container's can see this process (CVE-2019-5736), and in the
+        # device cgroup before the rootfs exists, so that every process of it is held to the rules
+        kern.set_non_dumpable()
+        devices.join(spec.device_cgroup)
+        logs = [os.open(os.path.join(spec.container_dir, name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+                for name in ("stdout", "stderr")]
+        if host_net >= 0:
+            if not spec.namespaces & k.CLONE_NEWNET:
+                kern.setns(host_net, k.CLONE_NEWNET)
+            os.close(host_net)
+    except BaseException as exc:  # noqa: BLE001
+        os.write(err_w, f"container init: {exc}".encode())
+        os._exit(125)
+    _init(kern, spec, *logs, err_w, sock, go)
+
+
+def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int, sock: socket.socket, go: bool) -> None:
+    """pid 1: own mount namespace, the rootfs, identity, confinement; then, once the shim says
+    GO (hostname and network ready), the command."""
+    try:
+        kern.unshare(k.CLONE_NEWNS)
+        enter(kern, spec.rootfs)
+        _lend_mount_namespace(sock)
+        identity = become(kern, spec, out, err, keep=(err_w, sock.fileno()))
+        if not go and sock.recv(16) != GO:
+            os._exit(125)  # the shim died; it told the harness why
+        sock.close()
+    except BaseException as exc:  # noqa: BLE001
+        os.write(err_w, f"container init: {exc}".encode())
+        os._exit(125)
+    try:
+        # Closed by a successful execve(2) itself, so that the harness's EOF means the command
+        # runs (an exec at once finds it as pid 1, not this Python); a failed one exits, same EOF
+        os.set_inheritable(err_w, False)
+        exec_command(spec.argv, with_home(spec.env, identity.home), err_w)
+    finally:
+        os._exit(NOT_FOUND)
+
+
+def _lend_mount_namespace(sock: socket.socket) -> None:
+    """Give the shim a handle on this mount namespace. Whoever drops the last reference to a
+    mount namespace unmounts all of it and waits for an RCU grace period (about a millisecond
+    here); held by the shim, that happens after it has reported the exit code, not in pid 1's
+    exit on the way to it."""
+    namespace = os.open("/proc/self/ns/mnt", os.O_RDONLY)
+    try:
+        socket.send_fds(sock, [b"m"], [namespace])
+    finally:
+        os.close(namespace)
+
+
+def _default_signals() -> None:
+    """A container's command starts as Docker's do: no signal ignored, none blocked."""
+    for signum in IGNORED_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
+
+
+def become(kern, spec: ProcessSpec, out: int, err: int, keep: tuple[int, ...] = ()) -> Identity:
+    """Workdir, stdio, signals, confinement and user: everything between the rootfs and
+    execve(2), for pid 1 and for exec alike. Returns the identity taken (its HOME is the
+    command's unless the environment sets one)."""
+    os.makedirs(spec.workdir or "/", exist_ok=True)
+    os.chdir(spec.workdir or "/")
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0), os.dup2(out, 1), os.dup2(err, 2)
+    _default_signals()
+    # Nothing of the engine's may reach the command: namespace fds, status pipes, sockets
+    # (`keep`, pid 1's start-error pipe and socket, the caller closes just before execve).
+    close_fds_above_stdio_except(keep)
+    # Without no_new_privs the filter must be loaded while CAP_SYS_ADMIN is still held (as
+    # runc does); with it, as late as possible, after the user change.
+    if spec.confined and spec.seccomp and not spec.no_new_privs:
+        kern.load_seccomp(spec.seccomp)
+    if spec.confined:
+        kern.limit_capabilities(spec.capabilities)
+    # The user is looked up in the container's own files, so with the container's capabilities
+    identity = resolve_user(spec.user)
+    kern.set_identity(identity.uid, identity.gid, identity.groups)
+    if spec.confined and spec.no_new_privs:
+        kern.set_no_new_privs()
+        if spec.seccomp:
+            kern.load_seccomp(spec.seccomp)
+    return identity
+
+
+class CommandNotStarted(OSError):
+    """The command cannot start: `exit_code` is Docker's for it (127 not found, 126 not
+    executable), the message in Docker's words."""
+
+    def __init__(self, exit_code: int, message: str):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def look_up(command: str, path: str) -> str:
+    """The file execve(2) gets for `command`, found as runc finds it (Go's exec.LookPath): a
+    name with a slash as it is, else the first executable regular file of that name in `path`;
+    a directory or a file without an execute bit is not executable."""
+    if "/" in command:
+        try:
+            mode = os.stat(command).st_mode
+        except OSError as exc:
+            raise CommandNotStarted(NOT_FOUND, f'exec: "{command}": stat {command}: {_words(exc)}') from None
+        if stat.S_ISDIR(mode) or not mode & 0o111:
+            raise CommandNotStarted(NOT_EXECUTABLE, f'exec: "{command}": permission denied')
+        return command
+    for directory in path.split(":"):
+        candidate = os.path.join(directory or ".", command)
+        try:
+            mode = os.stat(candidate).st_mode
+        except OSError:
+            continue
+        if not stat.S_ISDIR(mode) and mode & 0o111:
+            return candidate
+    raise CommandNotStarted(NOT_FOUND, f'exec: "{command}": executable file not found in $PATH')
+
+
+def exec_command(argv: tuple[str, ...], environ: dict[str, str], err_w: int = -1,
+                 failure_code: int | None = None) -> None:
+    """execve(2) `argv` with `environ`; never returns. A command that cannot be found or is not
+    executable is told on `err_w` (pid 1's start-error pipe: the engine refuses the run) or,
+    without one, on stderr (an exec), and exits with Docker's code for it (or `failure_code`:
+    `docker exec` says 126 for both); an execve(2) that fails after the look-up (a missing
+    interpreter, say) exits 1, as runc's init does."""
+    try:
+        found = look_up(argv[0], environ.get("PATH", os.defpath))
+    except CommandNotStarted as exc:
+        if err_w >= 0:
+            os.write(err_w, f"{EXEC_FAILED}{exc.exit_code}: {exc}".encode())
+        else:
+            os.write(2, f"{exc}\n".encode())
+        os._exit(exc.exit_code if failure_code is None else failure_code)
+    try:
+        os.execve(found, argv, environ)
+    except OSError as exc:
+        os.write(2, f"exec {found}: {_words(exc)}\n".encode())
+        os._exit(1)
+
+
+def _words(exc: OSError) -> str:
+    """The errno as Go spells it: 'no such file or directory'."""
+    return (exc.strerror or str(exc)).lower()

@@ -1,0 +1,68 @@
+"""Who a container's process is: user, primary group, supplementary groups and HOME, as Docker.
+
+Kernel facilities: credentials(7) -- setgroups(2), setgid(2), setuid(2), made through kernel.py
+(`Kernel.set_identity`); the files passwd(5) and group(5) are read inside the container's root,
+after pivot_root(2), so a user is the image's user, never the host's.
+
+Docker's rules, measured against Docker 20.10 with runc (and Podman 4.3, which agrees but for
+root's supplementary groups, see scenarios/isolation/user-identity.yaml):
+- `--user` is `name`, `uid`, `name:group` or `uid:gid`; "" is root. A name missing from
+  /etc/passwd is an error; a uid missing from it runs with gid 0 and HOME=/.
+- Without an explicit group, the supplementary groups are the primary group and every group of
+  /etc/group that lists the user's name as a member; with one, only that group.
+- HOME comes from the passwd entry (empty when its home field is) unless the environment sets
+  it to something non-empty.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The credentials and home directory a container's process gets."""
+
+    uid: int
+    gid: int
+    groups: tuple[int, ...]   # supplementary groups, sorted (setgroups(2) sorts them too)
+    home: str
+
+
+def resolve_user(user: str, etc: str = "/etc") -> Identity:
+    """`user` as Docker takes it, read from `etc`/passwd and `etc`/group; "" is root."""
+    name, _, group = (user or "0").partition(":")
+    entry = next((row for row in _table(f"{etc}/passwd")
+                  if row[0] == name or (name.isdigit() and row[2] == name)), None)
+    if entry is None:
+        if not name.isdigit():
+            raise OSError(f"unable to find user {name}: no matching entries in passwd file")
+        uid, gid, login, home = int(name), 0, "", "/"
+    else:
+        uid, gid, login, home = int(entry[2]), int(entry[3]), entry[0], (entry[5] if len(entry) > 5 else "")
+    groups = _table(f"{etc}/group")
+    if group:
+        matches = [int(row[2]) for row in groups if row[0] == group or row[2] == group]
+        if not matches and not group.isdigit():
+            raise OSError(f"unable to find group {group}: no matching entries in group file")
+        gid = matches[0] if matches else int(group)
+        return Identity(uid, gid, (gid,), home)
+    members = {int(row[2]) for row in groups
+               if login and len(row) > 3 and login in row[3].split(",") and row[2].isdigit()}
+    return Identity(uid, gid, tuple(sorted(members | {gid})), home)
+
+
+def with_home(env: tuple[str, ...], home: str) -> dict[str, str]:
+    """The environment a command gets: `env` ("KEY=value"), HOME from the passwd entry unless
+    `env` sets it to something non-empty (runc's rule)."""
+    environ = dict(item.split("=", 1) for item in env)
+    if not environ.get("HOME"):
+        environ["HOME"] = home
+    return environ
+
+
+def _table(path: str) -> list[list[str]]:
+    try:
+        with open(path) as handle:
+            return [line.rstrip("\n").split(":") for line in handle if line.count(":") >= 2]
+    except FileNotFoundError:
+        return []
