@@ -187,6 +187,13 @@ def cmd_claims(args, out: TextIO) -> int:
     return Exit.OK
 
 
+def cmd_diff(args, out: TextIO) -> int:
+    from seatrial.harness.differential.diffcommand import DiffOptions, diff_command
+    paths = [Path(p) for p in args.paths] or [Path(p) for p in default_scenarios("tests/corpus")]
+    return diff_command(DiffOptions(paths, args.engine, args.recorded, args.record, args.k,
+                                    Path(args.results_dir), args.json, args.markdown), out)
+
+
 def cmd_vm(args, out: TextIO) -> int:
     from seatrial.harness.vm import vm_command
     return vm_command(args, out, Path.cwd(), PACKAGE)
@@ -292,6 +299,27 @@ def build_parser() -> argparse.ArgumentParser:
     claims.add_argument("--markdown", action="store_true", help="print GitHub Markdown instead")
     claims.add_argument("--json", action="store_true", help="print JSON: per claim, per engine, status and reason")
     claims.set_defaults(func=cmd_claims)
+
+    diff = _subcommand(sub, "diff", help="differential testing: build and probe corpus cases on several "
+                                         "engines and compare image config, file tree and probe output",
+                       description="Build each case (Dockerfile, context, probe) of a differential corpus "
+                                   "(default: tests/corpus) on every --engine, compare each engine with the "
+                                   "first (with --recorded: Docker's recorded results), print divergences "
+                                   "side by side and the agreement table; writes RESULTS/<id>/diff.json for "
+                                   "`seatrial report`. Exit 1 on a divergence no case documents.")
+    diff.add_argument("paths", nargs="*", help="corpus files or folders (default: tests/corpus)")
+    diff.add_argument("--engine", action="append", default=[], metavar="NAME",
+                      help="engine to run the cases on (repeatable); the first is the baseline")
+    diff.add_argument("--recorded", action="store_true",
+                      help="compare with the recorded results of real Docker (tests/corpus/recorded/); "
+                           "they come first, so docker@recorded is the baseline")
+    diff.add_argument("--record", action="store_true",
+                      help="write the live engines' observations into the recordings (re-record the corpus)")
+    diff.add_argument("-k", metavar="TEXT", help="only cases whose name contains TEXT")
+    diff.add_argument("--results-dir", default="results", metavar="DIR", help="default: ./results")
+    diff.add_argument("--json", action="store_true", help="print the table and every verdict as JSON")
+    diff.add_argument("--markdown", action="store_true", help="print the agreement table as Markdown")
+    diff.set_defaults(func=cmd_diff)
 
     clean = _subcommand(sub, "clean", help="remove what dead seatrial sessions left in every engine",
                         description="Remove the resources of dead sessions (their lock is free) in every "
