@@ -86,17 +86,16 @@ def load_cases(paths: list[Path]) -> list[Case]:
         section = file.stem
         for index, raw in enumerate(data.get("cases") or []):
             key = ("cases", index)
-            line, col = document.position(key)
+            line, _col = document.position(key)
             found = _problems(raw, key)
-            problems += [Problem(str(file), *document.position(k), k, m) for k, m in found]
-            if found:
-                continue
-            if raw["name"] in seen:
-                problems.append(Problem(str(file), line, col, key + ("name",),
-                                        f"case {raw['name']!r} is also at {seen[raw['name']]}; names are unique"))
-                continue
-            seen[raw["name"]] = f"{file}:{line}"
-            cases.append(_case(raw, section, f"{file}:{line}"))
+            name = raw.get("name") if isinstance(raw, dict) else None
+            if name in seen:
+                found.append((key + ("name",), f"case {name!r} is also at {seen[name]}; names are unique"))
+            elif name is not None:
+                seen[name] = f"{file}:{line}"
+            problems += [Problem(str(file), *document.key_position(k), k, m) for k, m in found]
+            if not found:
+                cases.append(_case(raw, section, f"{file}:{line}"))
     if problems:
         raise ScenarioError(problems)
     return cases

@@ -83,7 +83,9 @@ def save(results_dir: Path, cases: list[Case], columns: list[str], results: list
     folder.mkdir(parents=True, exist_ok=True)
     where = {c.name: {"where": c.where, "doc": c.doc, "summary": c.summary} for c in cases}
     doc = {"type": "diff", "time": time.time(), "columns": columns, "table": table, "cases": where,
-           "results": [r.to_json() for r in results]}
+           "results": [r.to_json() for r in results],
+           # raw, as hyperfine keeps its times: anyone can judge again without the engines
+           "observations": observations}
     path = folder / "diff.json"
     path.write_text(json.dumps(doc, indent=1) + "\n")
     return path
