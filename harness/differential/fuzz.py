@@ -33,7 +33,10 @@ INSTRUCTIONS = [
     st.sampled_from(VALUES).map(lambda v: f"LABEL l={v}"),
     st.sampled_from(["RUN mkdir -p /made", "RUN rm -f /etc/group", "RUN touch /tmp/t", "RUN ln -s /etc /l"]),
 ]
-PROBE = Probe(command=("sh", "-c", "pwd; id; env | grep -v -e ^HOSTNAME= | sort"))
+# HOSTNAME is the container id; HOME is left out because the corpus already documents where the
+# reference runtime differs there (run-default-environment): a fuzz run against Docker otherwise
+# shrinks every case to that one known divergence (seen with --seed 12).
+PROBE = Probe(command=("sh", "-c", "pwd; id; env | grep -v -e ^HOSTNAME= -e ^HOME= | sort"))
 
 
 def files_strategy():
