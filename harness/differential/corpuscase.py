@@ -19,6 +19,8 @@ from seatrial.harness.yamlsafe import load_yaml
 CASE_KEYS = {"name", "doc", "summary", "dockerfile", "files", "probe", "build_args", "target", "diverges"}
 PROBE_KEYS = {"command", "entrypoint", "env", "user", "workdir"}
 FILE_KEYS = {"content", "mode", "symlink", "dir"}
+# Beside the cases: what an engine does differently on every case it touches (divergence.judge).
+ENGINE_RULES = "engines.yaml"
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,8 @@ class Case:
 def load_cases(paths: list[Path]) -> list[Case]:
     """Every case in the corpus files and folders `paths`, in file order; ScenarioError lists
     every problem found (unknown keys, a missing Dockerfile, duplicate names)."""
-    files = sorted(p for path in paths for p in ([path] if path.is_file() else path.rglob("*.yaml")))
+    files = sorted(p for path in paths for p in ([path] if path.is_file() else path.rglob("*.yaml"))
+                   if p.name != ENGINE_RULES)
     cases, problems, seen = [], [], {}
     for file in files:
         try:
@@ -99,6 +102,17 @@ def load_cases(paths: list[Path]) -> list[Case]:
     if problems:
         raise ScenarioError(problems)
     return cases
+
+
+def load_engine_rules(paths: list[Path]) -> dict[str, list[dict]]:
+    """{engine: [{aspects, reason}]} from the engines.yaml files in the corpus folders `paths`."""
+    rules: dict[str, list[dict]] = {}
+    for path in paths:
+        file = (path if path.is_dir() else path.parent) / ENGINE_RULES
+        if file.is_file():
+            for engine, entries in (load_yaml(file).data or {}).items():
+                rules.setdefault(engine, []).extend(entries)
+    return rules
 
 
 def _problems(raw: Any, key: tuple) -> list[tuple[tuple, str]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from seatrial.harness.differential import recordings
-from seatrial.harness.differential.corpuscase import Case, load_cases
+from seatrial.harness.differential.corpuscase import Case, load_cases, load_engine_rules
 from seatrial.harness.differential.divergence import PairResult, agreement_table, judge, table_markdown
 from seatrial.harness.problem import ScenarioError
 
@@ -63,7 +63,9 @@ def diff_command(options: DiffOptions, out: TextIO) -> int:
     if options.record:
         for path in recordings.write_recorded(cases, observations, versions):
             print(f"recorded {path}", file=log)
-    results = [judge(case, columns[0], other, observations[case.name]) for case in cases for other in columns[1:]]
+    rules = load_engine_rules(options.paths)
+    results = [judge(case, columns[0], other, observations[case.name], rules)
+               for case in cases for other in columns[1:]]
     table = agreement_table(results)
     saved = save(options.results_dir, cases, columns, results, table, observations)
     if options.as_json:

@@ -8,6 +8,7 @@ given for a pair that agrees is `stale`: counted as agreement, and listed so it 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from fnmatch import fnmatchcase as fnmatch
 from typing import Any, Iterable, Mapping
 
 from seatrial.harness.differential.corpuscase import Case
@@ -70,12 +71,21 @@ def _said(probe: Mapping[str, Any]) -> str:
     return f"refused: {probe.get('error', '')}" if probe.get("refused") else f"exit code {probe.get('exit_code')}"
 
 
-def judge(case: Case, left: str, right: str, observations: Mapping[str, Mapping | None]) -> PairResult:
-    """The verdict of `case` for the pair (left, right)."""
+def judge(case: Case, left: str, right: str, observations: Mapping[str, Mapping | None],
+          engine_rules: Mapping[str, list[dict]] | None = None) -> PairResult:
+    """The verdict of `case` for the pair (left, right). `engine_rules` (engine -> [{aspects:
+    [fnmatch patterns], reason}]) documents what an engine does on every case it touches; a
+    pair whose differences all fall under them is `documented` with that reason."""
     found = differences(observations.get(left), observations.get(right))
     reason = case.reason(right) or case.reason(left)
+    rules = [rule for engine in (left, right) for rule in (engine_rules or {}).get(engine.split("@")[0], [])]
+    explained = {rule["reason"]: [d for d in found if any(fnmatch(d.aspect, a) for a in rule["aspects"])]
+                 for rule in rules}
+    left_over = [d for d in found if not any(d in ds for ds in explained.values())]
     if not found:
         verdict = "stale" if reason else "agree"
+    elif not left_over and not reason:
+        verdict, reason = "documented", "; ".join(r for r, ds in explained.items() if ds)
     else:
         verdict = "documented" if reason else "diverged"
     return PairResult(case.name, left, right, verdict, reason, tuple(found))

@@ -19,6 +19,8 @@ from seatrial.harness.differential.imagetree import Tree, delta, image_tree
 CONFIG_KEYS = ("Cmd", "Entrypoint", "Env", "ExposedPorts", "Labels", "User", "WorkingDir", "Volumes",
                "StopSignal", "Healthcheck", "Shell", "OnBuild")
 HARNESS_LABEL_PREFIX = "seatrial."
+# Labels an engine stamps on every image it builds, whatever the Dockerfile says (Buildah's version).
+ENGINE_STAMP_LABELS = ("io.buildah.version",)
 
 
 @dataclass
@@ -40,7 +42,8 @@ def normal_config(config: Mapping[str, Any]) -> dict[str, Any]:
     for key in CONFIG_KEYS:
         value = config.get(key)
         if key == "Labels" and value:
-            value = {k: v for k, v in value.items() if not k.startswith(HARNESS_LABEL_PREFIX)}
+            value = {k: v for k, v in value.items()
+                     if not k.startswith(HARNESS_LABEL_PREFIX) and k not in ENGINE_STAMP_LABELS}
         if value not in (None, "", [], {}):
             out[key] = value
     return out

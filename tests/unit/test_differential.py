@@ -178,3 +178,38 @@ def test_generated_cases_are_valid_and_the_same_seed_draws_the_same(tmp_path):
         return drawn
     assert draw(3) == draw(3)
     assert draw(3) != draw(4)
+
+
+def test_the_html_report_shows_a_diff_run_side_by_side_and_nothing_without_one(tmp_path):
+    from seatrial.reports.html import render_html
+    from seatrial.reports.results import load_results
+    result = judge(Case("c", "s", "FROM x\n"), "docker", "reference",
+                   {"docker": OK, "reference": {**OK, "config": {"Cmd": ["sh"], "User": "nobody"}}})
+    run = tmp_path / "20261130-000000-diff"
+    run.mkdir()
+    (run / "diff.json").write_text(json.dumps({
+        "columns": ["docker", "reference"], "table": agreement_table([result]),
+        "cases": {"c": {"where": "tests/corpus/s.yaml:3", "summary": "a case"}}, "results": [result.to_json()]}))
+    page = render_html(load_results([tmp_path]))
+    section = page[page.index('id="differential"'):]
+    assert "c: UNEXPLAINED divergence" in section and "<code>config.User</code>" in section
+    assert "<code>null</code></td><td><code>nobody</code>" in section and "tests/corpus/s.yaml:3" in section
+    empty = load_results([tmp_path])
+    empty.diffs.clear()
+    assert 'id="differential"' not in render_html(empty)
+
+
+def test_an_engine_rule_documents_what_an_engine_does_on_every_case_and_nothing_more():
+    rules = {"podman": [{"aspects": ["tree:/etc/host*"], "reason": "Buildah leaves mount points"}]}
+    case = Case("c", "s", "FROM x\n")
+    mounts = {**OK, "tree": {**OK["tree"], "etc/hosts": {"type": "file"}}}
+    result = judge(case, "docker@recorded", "podman", {"docker@recorded": OK, "podman": mounts}, rules)
+    assert (result.verdict, result.reason) == ("documented", "Buildah leaves mount points")
+    more = {**mounts, "config": {"Cmd": ["sh"], "Shell": ["/bin/ash", "-c"]}}
+    assert judge(case, "docker@recorded", "podman", {"docker@recorded": OK, "podman": more}, rules).verdict == "diverged"
+    assert judge(case, "docker@recorded", "reference", {"docker@recorded": OK, "reference": mounts}, rules).verdict \
+        == "diverged"
+
+
+def test_engine_stamp_labels_are_not_compared():
+    assert normal_config({"Labels": {"io.buildah.version": "1.28.2"}}) == {}
