@@ -106,6 +106,10 @@ class CliEngine(Engine):
         doc = self.inspect(ResourceRef("image", "", tag))
         return ResourceRef("image", doc["id"], tag, doc["labels"])
 
+    def save(self, image: str, archive: Path) -> None:
+        """`save -o`: the image as a docker-archive tarball (both engines' default format)."""
+        self.cli.run(f"save of image {image!r}", ["save", "-o", str(archive), "--", image], timeout=300)
+
     def tag(self, image: str, new_tag: str) -> None:
         """Give `image` another name."""
         self.cli.run("tag", ["tag", "--", image, new_tag])

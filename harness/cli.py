@@ -203,6 +203,24 @@ def cmd_claims(args, out: TextIO) -> int:
     return Exit.OK
 
 
+def cmd_diff(args, out: TextIO) -> int:
+    from seatrial.harness.differential.diffcommand import DiffOptions, diff_command
+    paths = [Path(p) for p in args.paths] or [Path(p) for p in default_scenarios("tests/corpus")]
+    return diff_command(DiffOptions(paths, args.engine, args.recorded, args.record, args.k,
+                                    Path(args.results_dir), args.json, args.markdown), out)
+
+
+def cmd_fuzz(args, out: TextIO) -> int:
+    import secrets
+    from seatrial.harness.differential.fuzz import fuzz
+    seed = args.seed if args.seed is not None else secrets.randbelow(2 ** 32)
+    engines = [e for names in args.engines for e in names.split(",") if e]
+    if len(set(engines)) != 2:
+        print("fuzz: give two different engines, e.g. --engines docker,reference", file=sys.stderr)
+        return Exit.BAD_INPUT
+    return fuzz(engines, args.budget, seed, Path(args.out), out)
+
+
 def cmd_vm(args, out: TextIO) -> int:
     from seatrial.harness.vm import vm_command
     return vm_command(args, out, Path.cwd(), PACKAGE)
@@ -211,6 +229,17 @@ def cmd_vm(args, out: TextIO) -> int:
 def cmd_ref(args, out: TextIO) -> int:
     from seatrial.engines.reference.debugcli import main as ref_main
     return ref_main(args.ref_args)
+
+
+def _duration(text: str) -> float:
+    """`90`, `90s`, `10m` or `1h` as seconds (an argparse type: a bad value is a usage error)."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; give seconds or e.g. 10m, 1h") from None
 
 
 def _add_verbosity(parser: argparse.ArgumentParser, default) -> None:
@@ -314,6 +343,42 @@ def build_parser() -> argparse.ArgumentParser:
     claims.add_argument("--markdown", action="store_true", help="print GitHub Markdown instead")
     claims.add_argument("--json", action="store_true", help="print JSON: per claim, per engine, status and reason")
     claims.set_defaults(func=cmd_claims)
+
+    diff = _subcommand(sub, "diff", help="differential testing: build and probe corpus cases on several "
+                                         "engines and compare image config, file tree and probe output",
+                       description="Build each case (Dockerfile, context, probe) of a differential corpus "
+                                   "(default: tests/corpus) on every --engine, compare each engine with the "
+                                   "first (with --recorded: Docker's recorded results), print divergences "
+                                   "side by side and the agreement table; writes RESULTS/<id>/diff.json for "
+                                   "`seatrial report`. Exit 1 on a divergence no case documents.")
+    diff.add_argument("paths", nargs="*", help="corpus files or folders (default: tests/corpus)")
+    diff.add_argument("--engine", action="append", default=[], metavar="NAME",
+                      help="engine to run the cases on (repeatable); the first is the baseline")
+    diff.add_argument("--recorded", action="store_true",
+                      help="compare with the recorded results of real Docker (tests/corpus/recorded/); "
+                           "they come first, so docker@recorded is the baseline")
+    diff.add_argument("--record", action="store_true",
+                      help="write the live engines' observations into the recordings (re-record the corpus)")
+    diff.add_argument("-k", metavar="TEXT", help="only cases whose name contains TEXT")
+    diff.add_argument("--results-dir", default="results", metavar="DIR", help="default: ./results")
+    diff.add_argument("--json", action="store_true", help="print the table and every verdict as JSON")
+    diff.add_argument("--markdown", action="store_true", help="print the agreement table as Markdown")
+    diff.set_defaults(func=cmd_diff)
+
+    fuzz = _subcommand(sub, "fuzz", help="generate Dockerfiles and contexts, run them on two engines, "
+                                         "write each divergence as a new corpus case",
+                       description="Property-based generation (hypothesis) of Dockerfiles, contexts and "
+                                   ".dockerignore files, built and probed on two engines side by side until "
+                                   "the budget is spent; a divergence is shrunk and appended to --out. The "
+                                   "same --seed draws the same cases. Exit 1 when a divergence was found.")
+    fuzz.add_argument("--engines", action="append", default=[], metavar="A,B", required=True,
+                      help="the two engines, e.g. docker,reference (the first is the baseline)")
+    fuzz.add_argument("--budget", type=_duration, default=600.0, metavar="TIME",
+                      help="how long to generate: seconds, or 10m, 1h (default 10m)")
+    fuzz.add_argument("--seed", type=int, metavar="N", help="random seed (printed at the end; default: random)")
+    fuzz.add_argument("--out", default="tests/corpus/fuzz-found.yaml", metavar="FILE",
+                      help="corpus file the shrunk case is appended to (default: tests/corpus/fuzz-found.yaml)")
+    fuzz.set_defaults(func=cmd_fuzz)
 
     clean = _subcommand(sub, "clean", help="remove what dead seatrial sessions left in every engine",
                         description="Remove the resources of dead sessions (their lock is free) in every "

@@ -16,6 +16,7 @@ from seatrial.reports import plots, tables
 from seatrial.reports.numbers import num as _num
 from seatrial.reports.numbers import ratio as _ratio
 from seatrial.reports.numbers import sig
+from seatrial.reports.diffsection import section_differential
 from seatrial.reports.results import Results
 
 CSS = """
@@ -157,7 +158,8 @@ SECTIONS: list[tuple[str, str, Callable]] = [
     ("divergences", "Divergences: where engines disagree", section_divergences),
     ("environment", "Engines and machines", section_environment), ("timings", "Timings", section_timings),
     ("ratios", "Ratios", section_ratios), ("density", "Density", section_density),
-    ("history", "History across runs", section_history)]
+    ("history", "History across runs", section_history),
+    ("differential", "Differential testing: the same Dockerfile on several engines", section_differential)]
 
 
 def render_html(results: Results, out_dir: str | None = None, *, baseline: str | None = None,
@@ -166,8 +168,10 @@ def render_html(results: Results, out_dir: str | None = None, *, baseline: str |
     parts = []
     for anchor, title, render in SECTIONS:
         content = render(results, out_dir, baseline) if anchor == "timings" else render(results, out_dir)
+        if content is None:   # a section with nothing to show in any run (differential) is left out
+            continue
         parts.append(f'<h2 id="{anchor}">{escape(title)}</h2>{content}')
-    nav = " · ".join(f'<a href="#{a}">{escape(t)}</a>' for a, t, _ in SECTIONS)
+    nav = " · ".join(f'<a href="#{a}">{escape(t)}</a>' for a, t, _ in SECTIONS if f'id="{a}"' in "".join(parts))
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>seatrial report</title>'
             f"<style>{CSS}</style></head><body><h1>seatrial report</h1><p>{escape(generated)}</p>"
             f"<nav>{nav}</nav>{''.join(parts)}</body></html>\n")

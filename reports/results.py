@@ -43,6 +43,7 @@ class Results:
     items: pd.DataFrame          # one row per item (scenario x engine x run)
     samples: pd.DataFrame        # one row per benchmark sample, warm-ups included (flagged)
     benchmarks: dict[str, dict]  # scenario -> its benchmark spec (ratios, params)
+    diffs: list[dict] = field(default_factory=list)  # `seatrial diff` runs (diff.json), oldest first
 
     @property
     def columns(self) -> list[str]:
@@ -54,10 +55,18 @@ class Results:
         return [r for r in self.runs if not r.is_complete]
 
 
+def find_diff_files(paths) -> list[Path]:
+    """diff.json files (written by `seatrial diff`) named directly or found under folders."""
+    found = [p for path in map(Path, paths) for p in
+             (sorted(path.rglob("diff.json")) if path.is_dir() else [path] if path.name == "diff.json" else [])]
+    return list(dict.fromkeys(found))
+
+
 def load_results(paths) -> Results:
-    """Read and merge the events of every run found under `paths`."""
-    files = event_files(paths, Runs.ALL)
-    if not files:
+    """Read and merge the events of every run found under `paths`, and the differential runs."""
+    diffs = [json.loads(p.read_text()) | {"path": str(p)} for p in find_diff_files(paths)]
+    files = [f for f in event_files(paths, Runs.ALL) if f.name != "diff.json"]
+    if not files and not diffs:
         raise FileNotFoundError(f"no events.jsonl under {', '.join(map(str, paths))}")
     runs, items, samples, benchmarks = [], [], [], {}
     hosts = {}
@@ -87,7 +96,7 @@ def load_results(paths) -> Results:
         row["column"] = f"{row['engine']}@{row['host']}" if many_hosts else row["engine"]
     runs.sort(key=lambda r: r.started)
     return Results(runs, pd.DataFrame(items, columns=ITEM_COLUMNS), pd.DataFrame(samples, columns=SAMPLE_COLUMNS),
-                   benchmarks)
+                   benchmarks, sorted(diffs, key=lambda d: d.get("time", 0)))
 
 
 def foreign_run(path: Path) -> tuple[dict, list[dict]]:

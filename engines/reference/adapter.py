@@ -109,6 +109,14 @@ class ReferenceEngine(base.Engine):
     def image_exists(self, image: str) -> bool:
         return self.images.exists(image)
 
+    def save(self, image: str, archive: Path) -> None:
+        """Write `image` to `archive` as a docker-archive tarball, as `docker save -o` does."""
+        from .imagesave import save_archive
+        try:
+            save_archive(self.images.resolve(image), self.images.layers.path, Path(archive))
+        except (ImageNotFound, OSError) as exc:
+            raise base.EngineError(f"save of image {image!r}", str(exc)) from None
+
     def network_create(self, spec: base.NetworkSpec) -> base.ResourceRef:
         try:
             record = self.networks.create(spec.name, dict(spec.labels), session_tag(spec.labels), spec.internal)

@@ -1,0 +1,1 @@
+"""Differential testing: the same Dockerfile, context and probe on several engines, compared."""
