@@ -72,6 +72,9 @@ def cmd_run(args, out: TextIO) -> int:
         argv.append("-x")
     if args.run_id:
         argv += ["--run-id", args.run_id]
+    for option in ("image", "dockerfile", "context"):
+        if getattr(args, option):
+            argv += [f"--{option}", getattr(args, option)]
     if args.strict:
         argv.append("--strict-engines")
     # With --json, whatever the run itself prints (reaping, leaks) goes to stderr too.
@@ -239,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run benchmark scenarios (default path: benchmarks/), engines interleaved round by round")
     run.add_argument("--bench-full", action="store_true",
                      help="--bench plus the long benchmarks (density of 50, 100, 200 containers)")
+    run.add_argument("--image", metavar="TAG", help="the image container-structure-test and goss files test")
+    run.add_argument("--dockerfile", metavar="PATH", help="build the image CST and goss files test, on each engine")
+    run.add_argument("--context", metavar="DIR", help="build context of --dockerfile (default: its folder)")
     run.add_argument("--results-dir", default="results", metavar="DIR", help="default: ./results")
     run.add_argument("--run-id", metavar="ID", help="name of the results folder (default: time and session)")
     run.add_argument("--strict", action="store_true",
