@@ -24,6 +24,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from seatrial.harness.formats.cstmodel import CommandTest, CstConfig, problem_at
+from seatrial.harness.formats.goexpand import capture_name, expand
 from seatrial.harness.formats.goregex import python_pattern
 from seatrial.harness.formats.imagesource import ImageSource, build_step, image_ref
 from seatrial.harness.pathexpect import HOST_TOOL, TOOL
@@ -52,9 +53,10 @@ def cst_tests(config: CstConfig, doc: YamlDocument, source: ImageSource) -> list
         tests.append((test.name, ("commandTests", i),
                       _scenario("command", test.name, prefix + _command_steps(test, config, run_image, from_image))))
     for i, test in enumerate(config.fileExistenceTests):
-        want = {"path": test.path, "exists": test.shouldExist, "mode": test.permissions, "uid": test.uid,
+        (path,), names = _expanded([test.path])
+        want = {"path": path, "exists": test.shouldExist, "mode": test.permissions, "uid": test.uid,
                 "gid": test.gid, "executable_by": test.isExecutableBy}
-        tests.append((test.name, ("fileExistenceTests", i), _scenario("file existence", test.name, prefix + [
+        tests.append((test.name, ("fileExistenceTests", i), _scenario("file existence", test.name, prefix + _env_captures(names, run_image) + [
             _inspector(run_image, {"paths": [{k: v for k, v in want.items() if v is not None}]})])))
     for i, test in enumerate(config.fileContentTests):
         want = {"path": test.path, "exists": True, "matches": [python_pattern(p) for p in test.expectedContents],
@@ -82,16 +84,38 @@ def _command_steps(test: CommandTest, config: CstConfig, run_image: str, from_im
         steps.append({"build": {"tag": "setup", "dockerfile": "\n".join(lines) + "\n"},
                       "note": "CST's setup commands, each run and committed in turn"})
         run_image = "setup"
+    argv, names = _expanded([test.command, *test.args])
+    steps += _env_captures(names, run_image)
     expect: dict = {"exit_code": test.exitCode}
     for stream, wanted, excluded in (("stdout", test.expectedOutput, test.excludedOutput),
                                      ("stderr", test.expectedError, test.excludedError)):
         text = {k: [python_pattern(p) for p in v] for k, v in (("matches", wanted), ("not_matches", excluded)) if v}
         if text:
             expect[stream] = text
-    run = {"image": run_image, "entrypoint": [], "command": [test.command, *test.args]}
+    run = {"image": run_image, "entrypoint": [], "command": argv}
     if env:
         run["env"] = env
     return [*steps, {"run": run, "expect": expect}]
+
+
+def _expanded(texts: list[str]) -> tuple[list[str], list[str]]:
+    """`texts` with the image's variables as placeholders (goexpand.py), and their names."""
+    names: list[str] = []
+    out = []
+    for text in texts:
+        done, found = expand(text,
+                             lambda name: "{{ %s }}" % capture_name(name))
+        out.append(done)
+        names += found
+    return out, list(dict.fromkeys(names))
+
+
+def _env_captures(names: list[str], image: str) -> list[dict]:
+    """A step per variable that reads its value in the image (without the test's envVars)."""
+    return [{"run": {"image": image, "entrypoint": [TOOL], "command": ["sh", "-c", f'printf %s "${{{name}}}"'],
+                     "network": "none", "mounts": [TOOL_MOUNT]},
+             "capture": {capture_name(name): "stdout"},
+             "note": f"the image's ${name}, which CST substitutes before running"} for name in names]
 
 
 def _inspector(image: str, expect: dict, *, detach: bool = True) -> dict:
@@ -110,7 +134,7 @@ def _metadata(config: CstConfig) -> dict:
     meta = config.metadataTest
     whole = {"Entrypoint": meta.entrypoint, "Cmd": meta.cmd, "WorkingDir": meta.workdir or None,
              "User": meta.user or None}
-    has = {"Env": {v.key: python_pattern(v.value) if v.isRegex else _exact(v.value) for v in meta.env},
+    has = {"Env": {v.key: python_pattern(v.value) if v.isRegex else _exact(v.value) for v in meta.envVars},
            "Labels": {v.key: python_pattern(v.value) if v.isRegex else _exact(v.value) for v in meta.labels},
            "ExposedPorts": meta.exposedPorts, "Volumes": meta.volumes}
     lacks = {"Env": [v.key for v in meta.unboundEnvVars], "ExposedPorts": meta.unexposedPorts,

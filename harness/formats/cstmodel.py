@@ -66,7 +66,7 @@ class FileContentTest(_Cst):
 
 
 class MetadataTest(_Cst):
-    env: list[EnvVar] = Field(default_factory=list)
+    envVars: list[EnvVar] = Field(default_factory=list)   # `env` in old docs; CST 1.19 refuses it
     labels: list[EnvVar] = Field(default_factory=list)
     exposedPorts: list[str] = Field(default_factory=list)
     unexposedPorts: list[str] = Field(default_factory=list)
