@@ -126,6 +126,14 @@ def cmd_validate(args, out: TextIO) -> int:
     return validate_command(args.paths or default_scenarios(), out)
 
 
+def cmd_import(args, out: TextIO) -> int:
+    from seatrial.harness.formats.imagesource import ImageSource
+    from seatrial.harness.formats.importer import import_command
+    options = ImageSource(image=args.image, dockerfile=args.dockerfile and Path(args.dockerfile),
+                          context=args.context and Path(args.context))
+    return import_command(args.format, args.file, options, args.output, out)
+
+
 def cmd_schema(args, out: TextIO) -> int:
     from seatrial.harness.schema import schema_command
     return schema_command(args.output, out)
@@ -261,6 +269,17 @@ def build_parser() -> argparse.ArgumentParser:
                                           "file:line:col: key.path: message. Exit 2 if any.")
     validate.add_argument("paths", nargs="*", help="files or folders (default: the scenario library)")
     validate.set_defaults(func=cmd_validate)
+
+    importer = _subcommand(sub, "import", help="write the seatrial scenario of a container-structure-test "
+                                               "or goss file", description="Translate a CST config or a goss "
+                                               "file into one seatrial scenario (YAML), to grow from there.")
+    importer.add_argument("format", choices=["cst", "goss"])
+    importer.add_argument("file", help="the CST config or goss file")
+    importer.add_argument("-o", "--output", metavar="PATH", help="write here (default: print)")
+    importer.add_argument("--image", metavar="TAG", help="the image the file tests")
+    importer.add_argument("--dockerfile", metavar="PATH", help="build the image from this Dockerfile")
+    importer.add_argument("--context", metavar="DIR", help="build context of --dockerfile")
+    importer.set_defaults(func=cmd_import)
 
     schema = _subcommand(sub, "schema", help="print or write the scenario JSON Schema (draft-07)")
     schema.add_argument("-o", "--output", metavar="PATH", help="write here (e.g. scenarios/schema.json)")

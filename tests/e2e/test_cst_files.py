@@ -99,9 +99,9 @@ def test_seatrial_agrees_with_container_structure_test_on_docker(tmp_path):
         context = tmp_path / "context"
         context.mkdir()
         base = ensure_loaded(docker, base_archive())
-        (context / "Dockerfile").write_text((CST_DIR / "Dockerfile").read_text().replace("{{ base }}", base))
+        (context / "Dockerfile").write_text((CST_DIR / "image" / "Dockerfile").read_text().replace("{{ base }}", base))
         for name in ("app.sh", "config.ini"):
-            (context / name).write_text((CST_DIR / name).read_text())
+            (context / name).write_text((CST_DIR / "image" / name).read_text())
         image = docker.build(BuildSpec(tag=tag, context=context, labels=session.labels)).image
         for config in (CST_DIR / "image-tests.yaml", CST_DIR / "failing.yaml"):
             judge = _cst_verdicts(tag, config)
