@@ -59,9 +59,9 @@ def test_failing_cst_tests_name_file_test_and_engine(tmp_path, engine):
         "failing/greeting-is-wrong": "failed", "failing/config-is-world-readable": "failed",
         "failing/debug-is-on": "failed", "failing/metadata": "failed"}
     failing = CST_DIR / "failing.yaml"
-    for name, line, check in (("greeting-is-wrong", 5, "stdout matches '\\\\Agoodbye'"),
+    for name, line, check in (("greeting-is-wrong", 5, "stdout matches: expected '\\\\Agoodbye'"),
                               ("config-is-world-readable", 10, "mode: expected -rw-r--r--, got -rw-r-----"),
-                              ("debug-is-on", 14, "content matches 'debug = true'"),
+                              ("debug-is-on", 14, "content matches: expected 'debug = true'"),
                               ("metadata", 18, "config WorkingDir: expected '/srv', got '/app'")):
         assert f"{failing}: failing/{name} on {engine}:" in proc.stdout, proc.stdout
         assert f"{failing}:{line}): " in proc.stdout
@@ -115,3 +115,31 @@ def test_seatrial_agrees_with_container_structure_test_on_docker(tmp_path):
         if image is not None:
             docker.remove(image)
         session.close()
+
+
+GOSS_DIR = CST_DIR.parent / "goss"
+
+
+@pytest.mark.parametrize("engine", [_engine(e) for e in ENGINES])
+def test_goss_file_holds_on_every_engine(tmp_path, engine):
+    proc, ends = run_seatrial(tmp_path, str(GOSS_DIR / "goss.yaml"), "--engine", engine)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert len(ends) == 11 and {e["outcome"] for e in ends.values()} == {"passed"}, ends
+
+
+@pytest.mark.parametrize("engine", [_engine(e) for e in ENGINES])
+def test_failing_goss_resources_name_file_resource_and_engine(tmp_path, engine):
+    proc, ends = run_seatrial(tmp_path, str(GOSS_DIR / "failing.yaml"), "--engine", engine)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert set(ends) == {"failing/file-etc-app-app-conf", "failing/command-echo-hello", "failing/user-app",
+                         "failing/process-nginx", "failing/port-tcp-9090", "failing/http-http-localhost-8080-missing"}
+    assert {e["outcome"] for e in ends.values()} == {"failed"}, ends
+    failing = GOSS_DIR / "failing.yaml"
+    for name, check in (("file-etc-app-app-conf", "expected '(?m)^mode=0644$', got 'exists=true\\nmode=0640"),
+                        ("command-echo-hello", "stdout matches: expected 'goodbye', got 'hello\\n'"),
+                        ("user-app", "expected '(?m)^uid=1001$'"),
+                        ("process-nginx", "got 'running=false\\n'"),
+                        ("port-tcp-9090", "got 'listening=false\\n'"),
+                        ("http-http-localhost-8080-missing", "expected '(?m)^status=200$', got 'status=404\\n'")):
+        assert f"{failing}: failing/{name} on {engine}:" in proc.stdout, proc.stdout
+        assert check in proc.stdout, (check, proc.stdout)
