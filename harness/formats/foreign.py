@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from seatrial.harness.formats.imagesource import ImageSource, from_header, merged
-from seatrial.harness.problem import ScenarioError
+from seatrial.harness.problem import Problem, ScenarioError
 from seatrial.harness.yamlsafe import load_yaml
 
 
@@ -32,3 +32,23 @@ def _source(path: str | os.PathLike, options: ImageSource) -> ImageSource:
     if problems:
         raise ScenarioError(problems)
     return merged(options, header)
+
+
+def foreign_problems(path: str | os.PathLike) -> list | None:
+    """For `seatrial validate`: the problems of a CST or goss file (no image needed: a file
+    without one is checked as if one were given), or None when the file is not one of those."""
+    try:
+        doc = load_yaml(path)
+    except ScenarioError:
+        return None   # the scenario loader reports an unreadable file in its own words
+    from seatrial.harness.formats.cstmodel import is_cst
+    from seatrial.harness.formats.goss import is_goss
+    if not (is_cst(doc.data) or is_goss(doc.data)):
+        return None
+    try:
+        load_scenarios(path, ImageSource(image="validate"))
+    except ScenarioError as exc:
+        return exc.problems
+    except (OSError, ValueError) as exc:
+        return [Problem(str(path), 0, 0, (), str(exc))]
+    return []

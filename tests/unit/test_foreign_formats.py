@@ -134,3 +134,14 @@ def test_imported_scenario_is_a_valid_seatrial_scenario(tmp_path):
         scenario = load_scenario(out)
         assert sum(1 for s in scenario.steps if s.build) == 1 + (kind == "cst")  # the image once; one setup build
         assert any("image-tests.yaml:8" in (s.note or "") for s in scenario.steps) or kind == "goss"
+
+
+def test_validate_checks_cst_files_as_cst_with_places(tmp_path):
+    import io
+    from seatrial.harness.loader import validate_command
+    path = write(tmp_path, 'schemaVersion: "2.0.0"\ncommandTests:\n  - name: x\n    comand: y\n')
+    out = io.StringIO()
+    assert validate_command([str(path)], out) == 2
+    assert f"{path}:4:5: commandTests[0]: unknown key 'comand'" in out.getvalue()
+    assert "(did you mean 'command'?)" in out.getvalue()
+    assert validate_command([str(FIXTURES / "goss" / "goss.yaml")], io.StringIO()) == 0
