@@ -103,8 +103,7 @@ def _expanded(texts: list[str]) -> tuple[list[str], list[str]]:
     names: list[str] = []
     out = []
     for text in texts:
-        done, found = expand(text,
-                             lambda name: "{{ %s }}" % capture_name(name))
+        done, found = expand(text, lambda name: "{{ %s }}" % capture_name(name))
         out.append(done)
         names += found
     return out, list(dict.fromkeys(names))
