@@ -78,6 +78,9 @@ def cmd_run(args, out: TextIO) -> int:
         argv.append("-x")
     if args.run_id:
         argv += ["--run-id", args.run_id]
+    for option in ("image", "dockerfile", "context"):
+        if getattr(args, option):
+            argv += [f"--{option}", getattr(args, option)]
     if args.strict:
         argv.append("--strict-engines")
     if args.shard:
@@ -128,6 +131,14 @@ def cmd_run(args, out: TextIO) -> int:
 def cmd_validate(args, out: TextIO) -> int:
     from seatrial.harness.loader import validate_command
     return validate_command(args.paths or default_scenarios(), out)
+
+
+def cmd_import(args, out: TextIO) -> int:
+    from seatrial.harness.formats.imagesource import ImageSource
+    from seatrial.harness.formats.importer import import_command
+    options = ImageSource(image=args.image, dockerfile=args.dockerfile and Path(args.dockerfile),
+                          context=args.context and Path(args.context))
+    return import_command(args.format, args.file, options, args.output, out)
 
 
 def cmd_schema(args, out: TextIO) -> int:
@@ -284,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run benchmark scenarios (default path: benchmarks/), engines interleaved round by round")
     run.add_argument("--bench-full", action="store_true",
                      help="--bench plus the long benchmarks (density of 50, 100, 200 containers)")
+    run.add_argument("--image", metavar="TAG", help="the image container-structure-test and goss files test")
+    run.add_argument("--dockerfile", metavar="PATH", help="build the image CST and goss files test, on each engine")
+    run.add_argument("--context", metavar="DIR", help="build context of --dockerfile (default: its folder)")
     run.add_argument("--results-dir", default="results", metavar="DIR", help="default: ./results")
     run.add_argument("--shard", metavar="I/N",
                      help="run part I of N (whole scenarios, every engine of each; for a CI matrix: the N "
@@ -303,6 +317,17 @@ def build_parser() -> argparse.ArgumentParser:
                                           "file:line:col: key.path: message. Exit 2 if any.")
     validate.add_argument("paths", nargs="*", help="files or folders (default: the scenario library)")
     validate.set_defaults(func=cmd_validate)
+
+    importer = _subcommand(sub, "import", help="write the seatrial scenario of a container-structure-test "
+                                               "or goss file", description="Translate a CST config or a goss "
+                                               "file into one seatrial scenario (YAML), to grow from there.")
+    importer.add_argument("format", choices=["cst", "goss"])
+    importer.add_argument("file", help="the CST config or goss file")
+    importer.add_argument("-o", "--output", metavar="PATH", help="write here (default: print)")
+    importer.add_argument("--image", metavar="TAG", help="the image the file tests")
+    importer.add_argument("--dockerfile", metavar="PATH", help="build the image from this Dockerfile")
+    importer.add_argument("--context", metavar="DIR", help="build context of --dockerfile")
+    importer.set_defaults(func=cmd_import)
 
     schema = _subcommand(sub, "schema", help="print or write the scenario JSON Schema (draft-07)")
     schema.add_argument("-o", "--output", metavar="PATH", help="write here (e.g. scenarios/schema.json)")

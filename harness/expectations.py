@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 from seatrial.harness.itemcontext import ItemContext
 from seatrial.engines.base import EngineError
-from seatrial.harness.model import CacheExpect, Expect, FileExpect, HostFileExpect, ImageSizeExpect, TextExpect
+from seatrial.harness.model import (CacheExpect, Expect, FileExpect, HostFileExpect, ImageSizeExpect, TextExpect,
+                                    patterns)
+from seatrial.harness.pathexpect import path_checks
 from seatrial.harness.steps.stepkind import StepOutcome
 
 EXCERPT = 300
@@ -70,6 +72,8 @@ def evaluate(ctx: ItemContext, step: int, expect: Expect | None, outcome: StepOu
         checks.extend(_cache_checks(step, expect.cache, outcome))
     for file_expect in expect.files:
         checks.extend(_file_checks(ctx, step, file_expect))
+    for path_expect in expect.paths:
+        checks.extend(path_checks(ctx, step, path_expect, outcome))
     for host_expect in expect.host_files:
         checks.extend(_host_file_checks(ctx, step, host_expect))
     if expect.image_size is not None and not expects_refusal:
@@ -117,9 +121,12 @@ def _text_checks(ctx: ItemContext, step: int, stream: str, want: TextExpect, tex
     if want.not_contains is not None:
         expected = ctx.render(want.not_contains)
         add("does not contain", _excerpt(expected), expected not in text)
-    if want.matches is not None:
-        pattern = ctx.render(want.matches)
+    for raw in patterns(want.matches):
+        pattern = ctx.render(raw)
         add("matches", repr(pattern), re.search(pattern, text, re.MULTILINE) is not None)
+    for raw in patterns(want.not_matches):
+        pattern = ctx.render(raw)
+        add("does not match", repr(pattern), re.search(pattern, text, re.MULTILINE) is None)
     if want.equals_capture is not None:
         captured = ctx.captures.get(want.equals_capture)
         add(f"equals captured '{want.equals_capture}'", _excerpt(str(captured)), text.strip() == captured)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
+from seatrial.harness.confighas import has_checks
 from seatrial.harness.itemcontext import ItemContext
 from seatrial.engines.base import EngineError, ResourceRef
 from seatrial.harness.model import HealthcheckExpect, ImageConfigExpect, InspectExpect, nanoseconds
@@ -46,7 +47,7 @@ def inspect_checks(ctx: ItemContext, step: int, want: InspectExpect, outcome, *,
             checks.append(Check(step, f"{label} health", want.health, actual, status == want.health))
         if want.user is not None:
             checks.append(Check(step, f"{label} user", repr(want.user), repr(doc["user"]), doc["user"] == want.user))
-    if want.config is not None:
+    if want.config is not None or want.config_has is not None or want.config_lacks is not None:
         if want.image is not None:
             ref, label = ResourceRef("image", "", ctx.images.get(want.image, want.image)), f"inspect image '{want.image}'"
         elif doc is not None:
@@ -57,7 +58,9 @@ def inspect_checks(ctx: ItemContext, step: int, want: InspectExpect, outcome, *,
             config = ctx.engine.inspect(ref)["config"]
         except EngineError as exc:
             return [*checks, Check(step, label, "an image to inspect", f"error: {exc}", False)]
-        checks.extend(config_checks(step, label, want.config, config))
+        if want.config is not None:
+            checks.extend(config_checks(step, label, want.config, config))
+        checks.extend(has_checks(step, label, want.config_has, want.config_lacks, config))
     return checks
 
 

@@ -119,9 +119,11 @@ def check_paths(paths: Iterable[str | os.PathLike]) -> list[Problem]:
 
 
 def _check_all(paths: Iterable[str | os.PathLike]) -> tuple[list[str], list[Problem]]:
+    from seatrial.harness.formats.foreign import foreign_problems
     files, problems = scenario_files(paths)
     for file in files:
-        problems += check_file(file)[1]
+        foreign = foreign_problems(file)   # a CST or goss file is checked as what it is
+        problems += check_file(file)[1] if foreign is None else foreign
     return files, sorted(problems, key=sort_key)
 
 

@@ -13,6 +13,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, 
 
 from seatrial.engines.base import CAPABILITIES
 from seatrial.engines.durations import parse_duration
+from seatrial.harness.confighas import ConfigHas, ConfigLacks
+from seatrial.harness.pathexpect import PathExpect
 from seatrial.harness.stackmodel import StackStepBody, mount_target_problem
 
 UID_MAX = 2**32 - 2  # (uid_t)-1 is "no uid"
@@ -36,21 +38,30 @@ class TextExpect(Strict):
     equals: str | None = None
     contains: str | None = None
     not_contains: str | None = None
-    matches: str | None = Field(None, description="A Python regular expression searched in the text")
+    matches: str | list[str] | None = Field(None, description="A Python regular expression searched in the "
+                                                              "text; a list: each of them")
+    not_matches: str | list[str] | None = Field(None, description="No match of this regular expression (or "
+                                                                  "of any in the list) in the text")
     equals_capture: str | None = Field(None, description="Equal to a value captured earlier")
     differs_from: str | None = Field(None, description="Different from a value captured earlier")
 
     @model_validator(mode="after")
     def _one_at_least(self):
         if all(v is None for v in self.model_dump().values()):
-            raise ValueError("give at least one of equals, contains, not_contains, matches, "
+            raise ValueError("give at least one of equals, contains, not_contains, matches, not_matches, "
                              "equals_capture, differs_from")
-        if self.matches is not None:
-            try:
-                re.compile(self.matches)
-            except re.error as exc:
-                raise ValueError(f"matches: not a valid regular expression: {exc}") from None
+        for key in ("matches", "not_matches"):
+            for pattern in patterns(getattr(self, key)):
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(f"{key}: {pattern!r} is not a valid regular expression: {exc}") from None
         return self
+
+
+def patterns(value: str | list[str] | None) -> list[str]:
+    """`matches` and `not_matches` as a list: one pattern or several."""
+    return [] if value is None else [value] if isinstance(value, str) else list(value)
 
 
 class CacheExpect(Strict):
@@ -182,11 +193,15 @@ class InspectExpect(Strict):
         "until the first check has run and changes only when the next one has; 0: inspect once"))
     user: str | None = Field(None, description="The user the container runs as (run's user, else the image's USER)")
     config: ImageConfigExpect | None = None
+    config_has: ConfigHas | None = Field(None, description="Variables and labels (values as regular expressions), "
+                                                           "ports and volumes the image's config includes")
+    config_lacks: ConfigLacks | None = Field(None, description="Ports and volumes the image's config does not have")
 
     @model_validator(mode="after")
     def _coherent(self):
-        if self.health is None and self.user is None and self.config is None:
-            raise ValueError("give at least one of health, user, config")
+        if self.health is None and self.user is None and self.config is None and self.config_has is None \
+                and self.config_lacks is None:
+            raise ValueError("give at least one of health, user, config, config_has, config_lacks")
         if self.image is not None and (self.health is not None or self.user is not None or self.container):
             raise ValueError("image: an image has config only; health and user are a container's "
                              "(give container, or leave image out)")
@@ -203,6 +218,9 @@ class Expect(Strict):
     output: TextExpect | None = Field(None, description="stdout and stderr together")
     cache: CacheExpect | None = None
     files: list[FileExpect] = Field(default_factory=list)
+    paths: list[PathExpect] = Field(default_factory=list, description=(
+        "Paths in the step's container read with a static busybox the run step binds in (any image, "
+        "distroless too): existence, mode, owner, content"))
     host_files: list[HostFileExpect] = Field(default_factory=list)
     image_size: ImageSizeExpect | None = None
     fails: bool | None = Field(None, description="The engine refuses the operation itself "

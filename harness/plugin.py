@@ -33,6 +33,12 @@ def pytest_addoption(parser):
     group.addoption("--strict-engines", action="store_true", dest="seatrial_strict",
                     help="every engine seatrial knows must be usable here (for CI): an unavailable or "
                          "degraded one makes the run exit 3")
+    group.addoption("--image", default=None, dest="seatrial_image", metavar="TAG",
+                    help="the image that container-structure-test and goss files test (present in every engine)")
+    group.addoption("--dockerfile", default=None, dest="seatrial_dockerfile", metavar="PATH",
+                    help="build the image that CST and goss files test from this Dockerfile on each engine")
+    group.addoption("--context", default=None, dest="seatrial_context", metavar="DIR",
+                    help="the build context of --dockerfile (default: its folder)")
     group.addoption("--bench", action="store_true", dest="seatrial_bench",
                     help="run benchmark scenarios (skipped otherwise): each one item on all engines, "
                          "rounds interleaved")
@@ -192,6 +198,14 @@ def _register_marker(config, name: str, description: str) -> None:
         config.addinivalue_line("markers", f"{name}: {description}")
 
 
+def image_options(config):
+    """--image, --dockerfile and --context: the image CST and goss files test."""
+    from seatrial.harness.formats.imagesource import ImageSource
+    dockerfile, context = config.getoption("seatrial_dockerfile"), config.getoption("seatrial_context")
+    return ImageSource(image=config.getoption("seatrial_image"), dockerfile=dockerfile and Path(dockerfile),
+                       context=context and Path(context))
+
+
 def pytest_collect_file(file_path: Path, parent):
     if _is_scenario_file(file_path, parent.config):
         return ScenarioFile.from_parent(parent, path=file_path)
@@ -200,12 +214,19 @@ def pytest_collect_file(file_path: Path, parent):
 
 class ScenarioFile(pytest.File):
     def collect(self):
-        from seatrial.harness.loader import ScenarioError, load_scenario
+        from seatrial.harness.formats.foreign import load_scenarios
+        from seatrial.harness.loader import ScenarioError
         try:
-            scenario = load_scenario(self.path)
+            scenarios = load_scenarios(self.path, image_options(self.config))
         except ScenarioError as exc:
             raise self.CollectError(str(exc)) from None
+        except (OSError, ValueError) as exc:   # the image's Dockerfile or context cannot be read
+            raise self.CollectError(f"{self.path}: {exc}") from None
         run = self.config.stash[RUN]
+        for scenario in scenarios:
+            yield from self._items(scenario, run)
+
+    def _items(self, scenario, run):
         if scenario.benchmark is not None:
             yield self._benchmark_item(scenario, run)
             return
