@@ -121,6 +121,13 @@ def _ports(spec: str, where: str) -> dict:
     return {f"{p}/{(proto or 'tcp').lower()}": {} for p in range(first, last + 1)}
 
 
+def signal_number(text: str | None) -> int:
+    """The number of a config's StopSignal (`SIGUSR1`, `usr1`, `10`); SIGTERM when unset."""
+    if not text:
+        return int(signal.SIGTERM)
+    return int(text) if text.isdigit() else int(signal.Signals[f"SIG{text.upper().removeprefix('SIG')}"])
+
+
 def _signal(text: str, where: str) -> str:
     name = text.upper().removeprefix("SIG")
     if not (text.isdigit() or f"SIG{name}" in signal.Signals.__members__):

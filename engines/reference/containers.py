@@ -31,6 +31,8 @@ from seatrial.engines import capsets
 
 from .security import DEFAULT_CAPABILITY_SET, allowed_by, seccomp_bpf
 from .state import read_json, write_json
+from . import volumes
+from .buildconfig import signal_number
 from .volumes import VolumeError
 
 HOST_PORTS_DISCARDED = "Published ports are discarded when using host network mode"
@@ -143,7 +145,10 @@ class ContainerLifecycle:
                   "workdir": spec.workdir or config.get("WorkingDir") or "/", "created": time.time(),
                   "privileged": spec.privileged, "cap_add": list(spec.cap_add), "seccomp": spec.seccomp,
                   "unmask_paths": spec.unmask_paths, "no_new_privileges": spec.no_new_privileges,
-                  "mounts": [m.__dict__ for m in spec.mounts], "tag": tag}
+                  "mounts": [m.__dict__ for m in spec.mounts], "tag": tag,
+                  # the image's VOLUMEs (anonymous volumes) and STOPSIGNAL, as docker run takes them
+                  "stop_signal": signal_number(config.get("StopSignal"))}
+        mounts = spec.mounts + volumes.anonymous(config.get("Volumes"), spec.mounts)
         try:  # --privileged opens every device, as Docker's does
             record["device_cgroup"] = "" if spec.privileged else devices.create(self.state.root, cid)
         except OSError as exc:
@@ -159,7 +164,7 @@ class ContainerLifecycle:
             has_dns = spec.network not in ("host", "none", "bridge")
             (cdir / "resolv.conf").write_text(self._resolv_conf(spec.network, has_dns))
             etc = [BindMount(str(cdir / f), f"/etc/{f}") for f in ("hosts", "hostname", "resolv.conf")]
-            binds = self.volumes.binds(spec.mounts, labels) + tuple(etc)
+            binds = self.volumes.binds(mounts, labels) + tuple(etc)
             listeners = ports.listen(spec.ports, attachment.address, attached["ports"]) if attachment.namespaces & k.CLONE_NEWNET else ()
             write_json(cdir / "network.json", attached)
             proc = ProcessSpec(
@@ -316,7 +321,7 @@ class ContainerLifecycle:
         record = self._record(container, f"stop of container {container!r}")
         if not self._is_running(record):
             return
-        _signal_pid1(record, signal.SIGTERM)
+        _signal_pid1(record, record.get("stop_signal", signal.SIGTERM))
         try:
             self._wait(record, timeout)
         except base.EngineError:

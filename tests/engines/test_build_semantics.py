@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import tarfile
+import time
 import uuid
 
 import pytest
@@ -125,3 +126,38 @@ def test_build_refuses_what_dockers_classic_builder_refuses(body, message, engin
     (ctx / "Dockerfile").write_text(f"FROM {base_tag}\n{body}")
     with pytest.raises(EngineError, match=message):
         engine.build(BuildSpec(tag=f"refused-{uuid.uuid4().hex[:8]}", context=ctx, labels=labels, no_cache=True))
+
+
+def test_run_gives_each_image_volume_a_fresh_anonymous_volume_seeded_from_the_image(
+        engine, base_tag, labels, tmp_path, requires):
+    """`VOLUME /data` over an image file: every run sees the image's file in a new volume, and
+    what one run writes there is not in the next (docker run's anonymous volumes)."""
+    requires("build")
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM {base_tag}\nRUN mkdir /data && echo seed > /data/file\nVOLUME /data\n")
+    built = engine.build(BuildSpec(tag=f"volume-{uuid.uuid4().hex[:8]}", context=ctx, labels=labels))
+    outputs = []
+    for _ in range(2):
+        result = engine.run(RunSpec(image=built.image.id, name=f"vol-{uuid.uuid4().hex[:8]}", network="none",
+                                    command=("sh", "-c", "ls /data; echo x > /data/run"), labels=labels,
+                                    remove=True))
+        outputs.append((result.exit_code, result.stdout))
+    assert outputs == [(0, "file\n"), (0, "file\n")]
+
+
+def test_stop_sends_the_images_stopsignal(engine, base_tag, labels, tmp_path, requires):
+    requires("build")
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM {base_tag}\nSTOPSIGNAL SIGUSR1\n")
+    built = engine.build(BuildSpec(tag=f"stopsig-{uuid.uuid4().hex[:8]}", context=ctx, labels=labels))
+    script = "trap 'exit 7' USR1; trap '' TERM; touch /tmp/ready; while :; do sleep 0.1; done"
+    run = engine.run(RunSpec(image=built.image.id, name=f"stop-{uuid.uuid4().hex[:8]}", network="none",
+                             command=("sh", "-c", script), labels=labels, detach=True))
+    deadline = time.monotonic() + 30  # pid 1 ignores a signal it has no handler for yet: wait for the trap
+    while engine.exec(run.container.name, ["test", "-e", "/tmp/ready"], timeout=10).exit_code != 0:
+        assert time.monotonic() < deadline, "the container never set its trap"
+        time.sleep(0.1)
+    engine.stop(run.container.name, timeout=20)
+    assert engine.inspect(run.container)["exit_code"] == 7
