@@ -23,7 +23,8 @@ from pathlib import Path
 
 from seatrial.engines import base
 
-from . import buildcache, buildconfig, dockerignore, imagefiles, kernel as k, scope
+from . import buildcache, buildconfig, dockerignore, imagefiles, scope
+from . import kernel as k
 from .buildcontext import BuildError, content_digest, copy_into, match, settle_folders
 from .buildfiles import add_archive, is_archive
 from .dockerfile import DockerfileError, Instruction, Stage, parse, parse_instruction
@@ -335,7 +336,7 @@ class Builder:
                 kern.mount("overlay", str(mnt), "overlay", k.MS_RDONLY, "lowerdir=" + ":".join(lowers))
                 matches = match(mnt, sources, dockerignore.Ignore([]), where)
                 copy_into(layer_dir, matches, dest, dest_is_dir, dockerignore.Ignore([]), mnt, owner, image_stat)
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 os.write(write_end, str(exc).encode())
                 os._exit(1)
             finally:

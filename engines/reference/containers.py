@@ -19,7 +19,8 @@ from pathlib import Path
 
 from seatrial.engines import base
 
-from . import devices, dns, kernel as k, portproxy as ports
+from . import devices, dns, kernel as k, portproxy as ports, volumes
+from .buildconfig import signal_number
 from .healthcheck import end_monitor, start_monitor
 from .images import ImageNotFound
 from .registrycheck import absent_image_message
@@ -31,8 +32,6 @@ from seatrial.engines import capsets
 
 from .security import DEFAULT_CAPABILITY_SET, allowed_by, seccomp_bpf
 from .state import read_json, write_json
-from . import volumes
-from .buildconfig import signal_number
 from .volumes import VolumeError
 
 HOST_PORTS_DISCARDED = "Published ports are discarded when using host network mode"

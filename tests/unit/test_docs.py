@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from seatrial.harness.claimcatalog import CLAIMS
 from seatrial.engines.reference.dockerfile import KEYWORDS
+from seatrial.harness.claimcatalog import CLAIMS
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

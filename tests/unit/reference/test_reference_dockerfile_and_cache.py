@@ -5,8 +5,9 @@ import os
 
 import pytest
 
+from seatrial.engines.reference.buildcontext import content_digest as _content_digest
+from seatrial.engines.reference.buildcontext import is_ignored as _is_ignored
 from seatrial.engines.reference.builder import _sha
-from seatrial.engines.reference.buildcontext import content_digest as _content_digest, is_ignored as _is_ignored
 from seatrial.engines.reference.dockerfile import DockerfileError, parse
 from seatrial.engines.reference.dockerignore import Ignore
 
