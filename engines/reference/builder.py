@@ -72,8 +72,10 @@ class Builder:
             global_args, stages = parse(path.read_text(), spec.dockerfile)
         except (OSError, DockerfileError) as exc:
             raise base.EngineError(operation, str(exc)) from None
-        self.spec, self.log, self.report, self.done = spec, [], [], {}
-        self.global_args = {}
+        self.spec, self.done = spec, {}
+        self.log: list[str] = []
+        self.report: list[base.InstructionCache] = []
+        self.global_args: dict[str, str | None] = {}
         for instruction in global_args:
             self._declare_arg(instruction, self.global_args)
         target = len(stages) - 1

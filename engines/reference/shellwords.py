@@ -37,7 +37,7 @@ class _Word:
 
     def until(self, stop: str) -> str:
         """Process up to `stop` (consumed), or to the end when `stop` is empty."""
-        out = []
+        out: list[str] = []
         while (ch := self.peek()):
             if stop and ch == stop:
                 self.next()
@@ -69,7 +69,7 @@ class _Word:
 
     def double_quote(self) -> str:
         self.next()
-        out = []
+        out: list[str] = []
         while True:
             ch = self.peek()
             if not ch:
