@@ -138,6 +138,8 @@ class _Word:
 
 def expand(word: str, variables: dict[str, str]) -> str:
     """One word with quotes removed, escapes applied and variables substituted (ProcessWord)."""
+    if not any(c in word for c in "$'\"\\"):  # most words: nothing to process (a build's hot path)
+        return word
     return _Word(word, variables).until("")
 
 
