@@ -68,8 +68,6 @@ CASES = {
 }
 # Where an engine departs from the classic builder by design.
 DIFFERS = {
-    ("docker-buildkit", "workdir-made-and-kept-as-written"): "BuildKit cleans an absolute WORKDIR",
-    ("podman", "workdir-made-and-kept-as-written"): "Buildah cleans an absolute WORKDIR",
     ("podman", "arg-label-expose-user-stopsignal"): "Buildah keeps an EXPOSE range as one key (9000-9001/tcp)",
     ("docker-buildkit", "shell-volume-onbuild"): "BuildKit keeps what a RUN writes under a VOLUME",
     ("podman", "shell-volume-onbuild"): "Podman writes OCI image configs by default, which have no "
