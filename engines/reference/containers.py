@@ -147,7 +147,10 @@ class ContainerLifecycle:
                   "mounts": [m.__dict__ for m in spec.mounts], "tag": tag,
                   # the image's VOLUMEs (anonymous volumes) and STOPSIGNAL, as docker run takes them
                   "stop_signal": signal_number(config.get("StopSignal"))}
-        mounts = spec.mounts + volumes.anonymous(config.get("Volumes"), spec.mounts)
+        anonymous = volumes.anonymous(config.get("Volumes"), spec.mounts)
+        mounts = spec.mounts + anonymous
+        # `run --rm` removes the anonymous volumes with the container; a plain `rm` keeps them
+        record["anonymous_volumes"] = [m.source for m in anonymous] if spec.remove else []
         try:  # --privileged opens every device, as Docker's does
             record["device_cgroup"] = "" if spec.privileged else devices.create(self.state.root, cid)
         except OSError as exc:
@@ -233,6 +236,11 @@ class ContainerLifecycle:
         end_monitor(self.state.containers / record["id"])  # pid 1 has exited: it ends at once
         (self.state.root / "trash").mkdir(exist_ok=True)
         os.rename(self.state.containers / record["id"], self.state.root / "trash" / record["id"])
+        self._remove_anonymous_volumes(record)
+
+    def _remove_anonymous_volumes(self, record: dict) -> None:
+        for name in record.get("anonymous_volumes", ()):  # only `run --rm` lists them
+            self.volumes.remove(name)
 
     def _reap_exited_shims(self) -> None:
         for pid in list(self._exited_shims):
@@ -336,6 +344,7 @@ class ContainerLifecycle:
         if record:
             self.networks.release(record["network"], cid) if record["network"] not in ("host", "none") else None
             devices.remove(record.get("device_cgroup", ""))
+            self._remove_anonymous_volumes(record)
         end_monitor(self.state.containers / cid)  # it must not write into what rmtree deletes
         shutil.rmtree(self.state.containers / cid, ignore_errors=True)
 

@@ -129,7 +129,8 @@ def test_build_refuses_what_dockers_classic_builder_refuses(body, message, engin
 def test_run_gives_each_image_volume_a_fresh_anonymous_volume_seeded_from_the_image(
         engine, base_tag, labels, tmp_path, requires):
     """`VOLUME /data` over an image file: every run sees the image's file in a new volume, and
-    what one run writes there is not in the next (docker run's anonymous volumes)."""
+    what one run writes there is not in the next (docker run's anonymous volumes, which `--rm`
+    removes with the container)."""
     requires("build")
     ctx = tmp_path / "ctx"
     ctx.mkdir()
@@ -142,6 +143,8 @@ def test_run_gives_each_image_volume_a_fresh_anonymous_volume_seeded_from_the_im
                                     remove=True))
         outputs.append((result.exit_code, result.stdout))
     assert outputs == [(0, "file\n"), (0, "file\n")]
+    session = f"seatrial.session={labels['seatrial.session']}"
+    assert [r for r in engine.resources(session) if r.kind == "volume"] == []  # --rm took them along
 
 
 def test_stop_sends_the_images_stopsignal(engine, base_tag, labels, tmp_path, requires):
