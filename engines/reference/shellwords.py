@@ -1,9 +1,9 @@
 """Dockerfile words as Docker 20.10's classic builder reads them: quoting, escapes and `$` variables.
 
 Pure Python; no kernel facility. The project's own code, written from BuildKit's
-frontend/dockerfile/shell/lex.go and parser/line_parsers.go as vendored by Docker 20.10 (no
-library on PyPI implements them: `dockerfile-parse` substitutes with its own rules, which differ
-on quotes, escapes and the old-value rule of ENV). Two steps, as in Docker:
+frontend/dockerfile/shell/lex.go and parser/line_parsers.go as vendored by Docker 20.10, and
+held to cases recorded from that engine (tests/unit/reference/test_build_words.py). Two steps,
+as in Docker:
 
 1. parsing splits an instruction's text into words, keeping quotes and escapes (`parse_words`,
    `name_values` for ENV, LABEL and ARG);
