@@ -2,10 +2,10 @@
 
 Pure Python; no kernel facility. The project's own code, written from Docker 20.10's
 builder/dockerignore (reading), pkg/fileutils (matching) and pkg/archive (the context walk), and
-checked against the real engine case by case (tests/unit/reference/test_dockerignore.py). The
-Docker SDK for Python's matcher (docker.utils.build) was tried first and disagrees with Docker on
-Linux: it folds case (`b.*` would hide `B.txt`), takes `\\` literally, drops a leading `..` and
-turns `[!a]` into a negation. Docker's rules, as measured:
+checked against the real engine case by case (tests/unit/reference/test_dockerignore_rules.py).
+The Docker SDK for Python's matcher (docker.utils.build, 7.1.0) agrees with Docker on 16 of those
+21 cases: it folds case (`b.*` hides `B.txt`), takes `+` and `\\` literally, reads `[!a]` as a
+negation, and `**/dir` misses a `dir` at the top. Docker's rules, as measured:
 
 - a line starting with `#` is a comment; blanks around a pattern are dropped; the pattern is
   cleaned like Go's filepath.Clean (`./a`, `a/`, `a/b/../c`) and a leading `/` removed;
