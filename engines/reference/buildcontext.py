@@ -1,53 +1,72 @@
 """The build context: which files a COPY takes, their digest for the cache, and their copy.
 
-No kernel facility beyond files: glob(7)-style matching, `.dockerignore` patterns (fnmatch),
-lchown(2) to root as Docker's COPY does. The digest covers names, modes and contents and leaves
-out mtimes, so touching a file keeps the cache while changing it invalidates the COPY.
+No kernel facility beyond files: glob(7)-style matching, `.dockerignore` (dockerignore.py),
+lchown(2) to root (or `--chown`'s ids) as Docker's COPY does. The digest covers names, modes and
+contents and leaves out mtimes, so touching a file keeps the cache while changing it invalidates
+the COPY.
+
+Docker's classic builder, as measured (tests/engines/test_build_semantics.py): a source named
+in COPY (or matched by a wildcard) that is a symlink is followed, inside the context; symlinks
+inside a copied folder stay links; a copied folder's *content* lands in the destination, whose
+folder keeps its mode and owner when the image has it and is made 0755 when it does not.
 """
 from __future__ import annotations
 
-import fnmatch
 import glob
 import hashlib
 import os
 import posixpath
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import scope
+from .dockerignore import Ignore
 
 
 class BuildError(ValueError):
     """A build step that cannot run; the message starts with `Dockerfile:line:`."""
 
 
-def dockerignore(context: Path) -> list[str]:
-    try:
-        lines = (context / ".dockerignore").read_text().splitlines()
-    except FileNotFoundError:
-        return []
-    return [line.strip().strip("/") for line in lines if line.strip() and not line.startswith("#")]
+def is_ignored(path: str | Path, context: Path, ignore: Ignore) -> bool:
+    """Whether `path` (a host path in `context`) is left out by the context's .dockerignore."""
+    if not ignore:
+        return False
+    rel = os.path.relpath(path, context)
+    return rel != "." and ignore.excludes(rel, os.path.isdir(path) and not os.path.islink(path))
 
 
-def is_ignored(rel: str, patterns: list[str]) -> bool:
-    parts = rel.split("/")
-    return any(fnmatch.fnmatch("/".join(parts[:i]), p) for p in patterns for i in range(1, len(parts) + 1))
+@dataclass(frozen=True)
+class Source:
+    """One COPY source: `path` is what is copied (a symlink named as the source followed inside
+    the root), `name` the name it was matched under (a file keeps it in a destination folder)."""
+
+    path: Path
+    name: str
 
 
-def match(root: Path, sources: list[str], ignore: list[str], where: str) -> list[Path]:
+def match(root: Path, sources: list[str], ignore: Ignore, where: str) -> list[Source]:
+    """The sources of a COPY in `root`: wildcards expanded, .dockerignore applied, symlinks
+    followed in scope (scope.py), so nothing outside `root` is ever named."""
     matches = []
+    root_real = os.path.realpath(root)
     for source in sources:
         pattern = str(root / source.lstrip("/"))
-        found = sorted(glob.glob(pattern)) if any(c in source for c in "*?[") else (
+        found = sorted(glob.glob(pattern, include_hidden=True)) if any(c in source for c in "*?[") else (
             [pattern] if os.path.lexists(pattern) else [])
-        found = [f for f in found if os.path.relpath(f, root) == "." or not is_ignored(os.path.relpath(f, root), ignore)]
+        found = [f for f in found if not is_ignored(f, root, ignore)]
         if not found:
-            raise BuildError(f"{where}: COPY failed: file not found in build context: {source!r}")
-        root_real = os.path.realpath(root)
+            raise BuildError(f"{where}: COPY failed: file not found in build context or excluded "
+                             f"by .dockerignore: {source!r}")
         for f in found:
-            if not is_within(os.path.realpath(f), root_real):
-                raise BuildError(f"{where}: COPY failed: {source!r} is outside the build context")
-        matches += [Path(f) for f in found]
+            followed = scope.resolve(root, os.path.relpath(f, root))
+            if not os.path.lexists(followed) or is_ignored(followed, root, ignore):
+                if not is_within(os.path.realpath(f), root_real):  # say why: the link leaves the context
+                    raise BuildError(f"{where}: COPY failed: file not found in build context or excluded by "
+                                     f".dockerignore: {source!r} (a symlink to a path outside the build context)")
+                raise BuildError(f"{where}: COPY failed: file not found in build context or excluded "
+                                 f"by .dockerignore: {source!r} (a symlink, followed inside the context)")
+            matches.append(Source(Path(followed), os.path.basename(f.rstrip("/")) or "."))
     return matches
 
 
@@ -57,13 +76,12 @@ def is_within(path: str, root: str) -> bool:
     return os.path.commonpath([path, root]) == root
 
 
-def content_digest(path: Path, context: Path, ignore: list[str]) -> str:
+def content_digest(path: Path, context: Path, ignore: Ignore) -> str:
     """sha256 of names, modes and contents under `path` (mtimes excluded, as Docker does)."""
     digest = hashlib.sha256()
     entries = [path] if not path.is_dir() else [path] + sorted(path.rglob("*"))
     for entry in entries:
-        rel = os.path.relpath(entry, context)
-        if rel != "." and is_ignored(rel, ignore):
+        if is_ignored(entry, context, ignore):
             continue
         st = os.lstat(entry)
         digest.update(f"{os.path.relpath(entry, path)}\0{st.st_mode}\0".encode())
@@ -74,23 +92,70 @@ def content_digest(path: Path, context: Path, ignore: list[str]) -> str:
     return digest.hexdigest()
 
 
-def copy_into(layer_dir: Path, matches: list[Path], dest: str, dest_is_dir: bool,
-               ignore: list[str], context: Path) -> None:
-    """Lay the matched sources out in `layer_dir` as they appear under `dest`, owned by root.
-    Every entry is placed in scope (scope.py): `..` and symlinks cannot take it out of the layer."""
+def copy_into(layer_dir: Path, matches: list[Source], dest: str, dest_is_dir: bool,
+              ignore: Ignore, context: Path, owner: tuple[int, int] = (0, 0),
+              image_stat=lambda path: None) -> None:
+    """Lay the matched sources out in `layer_dir` as they appear under `dest`, owned by `owner`.
+    Every entry is placed in scope (scope.py): `..` and symlinks cannot take it out of the layer.
+    `image_stat(path)` is the image's lstat of a path (None when absent): a folder on the way to
+    `dest` that the image has keeps its mode and owner, as in Docker (the layer's copy of the
+    folder would otherwise hide them in the overlay)."""
     dest = scope.clean(dest)
     layer_dir.mkdir(parents=True, exist_ok=True)
+    frame = dest_is_dir or any(m.path.is_dir() for m in matches)
     for match in matches:
         def skip(rel, match=match):
-            return bool(ignore) and is_ignored(os.path.relpath(os.path.join(match, rel), context), ignore)
-        if match.is_dir() and not match.is_symlink():
-            scope.copy_in(layer_dir, match, dest, skip)
+            return is_ignored(os.path.join(match.path, rel), context, ignore)
+        if match.path.is_dir():
+            scope.copy_in(layer_dir, match.path, dest, skip)
+            if ignore:
+                _drop_hidden_folders(layer_dir, match.path, dest, context, ignore)
         elif dest_is_dir:
             scope.makedirs(layer_dir, dest)
-            scope.copy_in(layer_dir, match, posixpath.join(dest, match.name))
+            scope.copy_in(layer_dir, match.path, posixpath.join(dest, match.name))
         else:
             scope.makedirs(layer_dir, posixpath.dirname(dest))
-            scope.copy_in(layer_dir, match, dest)
+            scope.copy_in(layer_dir, match.path, dest)
     for root, dirs, files in os.walk(layer_dir):
         for name in dirs + files:
-            os.lchown(os.path.join(root, name), 0, 0)
+            os.lchown(os.path.join(root, name), *owner)
+    if any(m.path.is_dir() for m in matches):  # Docker makes the folders above a copied folder as root
+        parent = posixpath.dirname(dest)
+        while parent != "/":
+            os.lchown(scope.resolve(layer_dir, parent), 0, 0)
+            parent = posixpath.dirname(parent)
+    settle_folders(layer_dir, dest if frame else posixpath.dirname(dest), image_stat)
+
+
+def settle_folders(layer_dir: Path, path: str, image_stat) -> None:
+    """`path` and its parents in a new layer take the mode and owner the image gives them, or
+    0755 when the image lacks them (the owner stays the one the copy gave them): a layer's copy
+    of a folder hides the image's in the overlay, so it must carry the same metadata."""
+    frame = set()
+    while path not in ("/", ""):
+        frame.add(path)
+        path = posixpath.dirname(path)
+    for path in frame:
+        host = scope.resolve(layer_dir, path)
+        if not os.path.isdir(host) or os.path.islink(host):
+            continue
+        existing = image_stat(path)
+        if existing is not None and stat.S_ISDIR(existing.st_mode):
+            os.chmod(host, stat.S_IMODE(existing.st_mode))
+            os.lchown(host, existing.st_uid, existing.st_gid)
+        else:
+            os.chmod(host, 0o755)
+
+
+def _drop_hidden_folders(layer_dir: Path, source: Path, dest: str, context: Path, ignore: Ignore) -> None:
+    """A folder that .dockerignore matches but an exception keeps open is not in Docker's context
+    itself: it is there only as the parent of what the exception keeps (made 0755), or not at all."""
+    top = scope.resolve(layer_dir, dest)
+    for where, _dirs, _files in os.walk(top, topdown=False):
+        rel = os.path.relpath(where, top)
+        if rel == "." or not ignore.matches(os.path.relpath(os.path.join(source, rel), context)):
+            continue
+        if os.listdir(where):
+            os.chmod(where, 0o755)
+        else:
+            os.rmdir(where)

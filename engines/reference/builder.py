@@ -16,7 +16,6 @@ import copy
 import hashlib
 import json
 import os
-import shlex
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -24,10 +23,13 @@ from pathlib import Path
 
 from seatrial.engines import base
 
-from . import buildcache, kernel as k, scope
-from .buildcontext import BuildError, content_digest, copy_into, dockerignore, match
-from .dockerfile import DockerfileError, Instruction, Stage, healthcheck, key_values, parse, substitute
+from . import buildcache, buildconfig, dockerignore, imagefiles, scope
+from . import kernel as k
+from .buildcontext import BuildError, content_digest, copy_into, match, settle_folders
+from .buildfiles import add_archive, is_archive
+from .dockerfile import DockerfileError, Instruction, Stage, parse, parse_instruction
 from .images import ImageNotFound
+from .shellwords import parse_words
 from .state import read_json, write_json
 
 
@@ -39,12 +41,18 @@ class StageState:
     args: dict = field(default_factory=dict)
 
 
+# Part of every cache key: bump it when what an instruction makes changes, so that entries an
+# older builder stored (a config, a layer) are not reused for a different result.
+RULES_VERSION = 2
+
+
 def _sha(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def _env_dict(config: dict) -> dict:
-    return dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item)
+def _set_args(args: dict) -> dict:
+    """The build args that have a value (an ARG declared without one is unset, not empty)."""
+    return {k: v for k, v in args.items() if v is not None}
 
 
 class Builder:
@@ -64,8 +72,10 @@ class Builder:
             global_args, stages = parse(path.read_text(), spec.dockerfile)
         except (OSError, DockerfileError) as exc:
             raise base.EngineError(operation, str(exc)) from None
-        self.spec, self.log, self.report, self.done = spec, [], [], {}
-        self.global_args = {}
+        self.spec, self.done = spec, {}
+        self.log: list[str] = []
+        self.report: list[base.InstructionCache] = []
+        self.global_args: dict[str, str | None] = {}
         for instruction in global_args:
             self._declare_arg(instruction, self.global_args)
         target = len(stages) - 1
@@ -77,7 +87,7 @@ class Builder:
         try:
             for stage in stages[:target + 1]:
                 self.done[stage.index] = self._stage(stage, stages)
-        except (BuildError, DockerfileError, OSError) as exc:
+        except (BuildError, DockerfileError, dockerignore.IgnoreError, OSError) as exc:
             raise base.EngineError(operation, str(exc)) from None
         except base.EngineError as exc:  # a RUN's container could not run: say which build
             raise base.EngineError(operation, str(exc), exit_code=exc.exit_code) from None
@@ -92,21 +102,32 @@ class Builder:
             base.ResourceRef("image", image_id, spec.tag, final.config["Labels"]), record["size"],
             tuple(self.report), "\n".join(self.log) + "\n", time.monotonic() - began)
 
-    def _declare_arg(self, instruction: Instruction, scope: dict) -> None:
-        name, _, default = instruction.args.partition("=")
-        scope[name.strip()] = self.spec.build_args.get(name.strip(), self.global_args.get(name.strip(), default))
+    def _declare_arg(self, instruction: Instruction, scope: dict, variables: dict | None = None) -> None:
+        """`ARG NAME[=default] ...`: a --build-arg wins, then the default (expanded with the
+        variables in force), then a global ARG's value."""
+        where = f"{self.spec.dockerfile}:{instruction.line}"
+        for word in parse_words(instruction.args):
+            name, has_default, default = word.partition("=")
+            value = buildconfig.expand_word(default, variables if variables is not None else
+                                            _set_args(self.global_args), where) if has_default else None
+            scope[name] = self.spec.build_args.get(name, value if has_default else self.global_args.get(name))
 
     def _stage(self, stage: Stage, stages: list[Stage]) -> StageState:
-        base_name = substitute(stage.base, self.global_args)
+        where = f"{self.spec.dockerfile}:{stage.line}"
+        base_name = buildconfig.expand_word(stage.base, _set_args(self.global_args), where)
         current = self._from(base_name, stages, stage)
         self._record(f"FROM {stage.base}" + (f" AS {stage.name}" if stage.name else ""), None)
+        triggers, current.config["OnBuild"] = current.config.get("OnBuild") or [], None
+        for text in triggers:  # the base's ONBUILD triggers run as part of FROM, as in Docker
+            current = self._step(parse_instruction(text, stage.line, self.spec.dockerfile), current, stages,
+                                 is_trigger=True)
         for instruction in stage.instructions:
             current = self._step(instruction, current, stages)
         return current
 
     def _from(self, name: str, stages: list[Stage], stage: Stage) -> StageState:
         if name == "scratch":
-            return StageState({}, [], "scratch")
+            return StageState(buildconfig.with_default_path({}), [], "scratch")
         for earlier in stages[:stage.index]:
             if earlier.name == name.lower():
                 done = self.done[earlier.index]
@@ -117,24 +138,29 @@ class Builder:
             image = self.images.resolve(name)
         except ImageNotFound as exc:
             raise BuildError(f"{self.spec.dockerfile}:{stage.line}: FROM {name}: {exc}") from None
-        return StageState(copy.deepcopy(image["config"].get("config") or {}), list(image["layers"]), image["id"])
+        config = buildconfig.with_default_path(copy.deepcopy(image["config"].get("config") or {}))
+        return StageState(config, list(image["layers"]), image["id"])
 
-    def _record(self, text: str, is_hit: bool | None) -> None:
+    def _record(self, text: str, is_hit: bool | None, is_trigger: bool = False) -> None:
+        if is_trigger:  # Docker reports a trigger under its FROM, not as a step of its own
+            self.log.append(f"# Executing build trigger: {text}")
+            return
         index = len(self.report)
         self.report.append(base.InstructionCache(index, text, is_hit))
         self.log.append(f"Step {index + 1} : {text}" + {True: "\n ---> Using cache", False: "", None: ""}[is_hit])
 
-    def _step(self, instruction: Instruction, current: StageState, stages: list[Stage]) -> StageState:
+    def _step(self, instruction: Instruction, current: StageState, stages: list[Stage],
+              is_trigger: bool = False) -> StageState:
+        variables = {**_set_args(current.args), **buildconfig.env_dict(current.config)}
         if instruction.keyword == "ARG":
-            self._declare_arg(instruction, current.args)
-        variables = {**current.args, **_env_dict(current.config)}
+            self._declare_arg(instruction, current.args, variables)
         handler = HANDLERS[instruction.keyword]
         inputs, execute = handler(self, instruction, current, variables, stages)
-        key = _sha(current.state, instruction.text, inputs)
+        key = _sha(RULES_VERSION, current.state, instruction.text, inputs)
         cached = None if self.spec.no_cache else read_json(self.state.cache / f"{key}.json")
         if cached and self._hold(cached["layer"]):
             buildcache.mark_used(self.state.cache / f"{key}.json")
-            self._record(instruction.text, True)
+            self._record(instruction.text, True, is_trigger)
             layers = current.layers + ([cached["layer"]] if cached["layer"] else [])
             return StageState(cached["config"], layers, cached["state"], current.args)
         config, layer = execute()
@@ -143,7 +169,7 @@ class Builder:
                              f"{layer[:19]} was removed as an orphan while this build stored it; build again")
         new_state = _sha(key, layer, config)
         write_json(self.state.cache / f"{key}.json", {"layer": layer, "config": config, "state": new_state})
-        self._record(instruction.text, False)
+        self._record(instruction.text, False, is_trigger)
         return StageState(config, current.layers + ([layer] if layer else []), new_state, current.args)
 
     def _hold(self, layer: str | None) -> bool:
@@ -160,49 +186,33 @@ class Builder:
 
     # --- instructions -------------------------------------------------------------------------
     def _config_only(self, instruction, current, variables, stages):
-        config = copy.deepcopy(current.config)
-        word = instruction.keyword
-        if word == "ENV":
-            env = _env_dict(config)
-            for key, value in key_values(instruction.args):
-                env[key] = substitute(value, {**variables, **env})
-            config["Env"] = [f"{k}={v}" for k, v in env.items()]
-        elif word == "LABEL":
-            labels = config.get("Labels") or {}
-            labels.update({substitute(k, variables): substitute(v, variables)
-                           for k, v in key_values(instruction.args)})
-            config["Labels"] = labels
-        elif word == "WORKDIR":
-            # Docker cleans the path: `..` stops at the image's root
-            config["WorkingDir"] = scope.clean(os.path.join(config.get("WorkingDir") or "/",
-                                                            substitute(instruction.args, variables)))
-        elif word == "USER":
-            config["User"] = substitute(instruction.args, variables)
-        elif word == "HEALTHCHECK":  # no variable substitution: Docker does none for HEALTHCHECK
-            made = healthcheck(instruction, self.spec.dockerfile)
-            # NONE keeps the parent's options, as Docker 20.10 does (only Test changes)
-            config["Healthcheck"] = {**(config.get("Healthcheck") or {}), **made} if made["Test"] == ["NONE"] else made
-        elif word == "EXPOSE":
-            ports = config.get("ExposedPorts") or {}
-            for port in substitute(instruction.args, variables).split():
-                ports[port if "/" in port else f"{port}/tcp"] = {}
-            config["ExposedPorts"] = ports
-        elif word in ("CMD", "ENTRYPOINT"):
-            argv = instruction.exec_form() or ["/bin/sh", "-c", instruction.args]
-            if word == "ENTRYPOINT":
-                config["Entrypoint"] = argv
-                if not current.config.get("_cmd_set_here"):
-                    config["Cmd"] = None  # an ENTRYPOINT resets a CMD inherited from the base
-            else:
-                config["Cmd"] = argv
-                config["_cmd_set_here"] = True
+        where = f"{self.spec.dockerfile}:{instruction.line}"
+        config = buildconfig.apply(instruction, current.config, variables, where)
         return "", lambda: (config, None)
+
+    def _workdir(self, instruction, current, variables, stages):
+        """WORKDIR sets the config and makes the folder (0755, root) when the image lacks it,
+        as Docker's builder does even when nothing later uses it."""
+        inputs, config_only = self._config_only(instruction, current, variables, stages)
+        config, _ = config_only()
+        path = config["WorkingDir"]
+        layers = self._layer_paths(current.layers)
+        found = imagefiles.stat_in(layers, path)
+        if found is not None and os.path.isdir(imagefiles.lookup(layers, path) or ""):
+            return inputs, config_only
+
+        def execute():
+            layer_dir = Path(self.state.tmp) / f"workdir-{os.urandom(6).hex()}"
+            scope.makedirs(layer_dir, path)
+            settle_folders(layer_dir, path, lambda p: imagefiles.stat_in(layers, p))
+            return config, self.images.layers.add_directory(layer_dir)
+        return inputs, execute
 
     def _arg(self, instruction, current, variables, stages):
         return json.dumps(current.args, sort_keys=True), lambda: (current.config, None)
 
     def _run(self, instruction, current, variables, stages):
-        argv = instruction.exec_form() or ["/bin/sh", "-c", instruction.args]
+        argv = buildconfig.shell_argv(instruction, current.config)
         inputs = json.dumps(current.args, sort_keys=True)
 
         def execute():
@@ -210,11 +220,13 @@ class Builder:
         return inputs, execute
 
     def _run_container(self, instruction: Instruction, current: StageState, argv: list[str]) -> str:
-        # A RUN's container runs no health check (Docker's builder runs none): drop the image's
-        config = {k: v for k, v in current.config.items() if k != "Healthcheck"}
+        # A RUN's container runs no health check (Docker's builder runs none): drop the image's;
+        # its volumes are handled below, on the new layer, rather than by the run
+        config = {k: v for k, v in current.config.items() if k not in ("Healthcheck", "Volumes")}
         image = {"id": "build", "config": {"config": config}, "layers": current.layers}
         run = base.RunSpec(image="(build)", name=f"build_{os.urandom(6).hex()}", command=tuple(argv),
-                           entrypoint=(), env={k: v for k, v in current.args.items() if k not in _env_dict(current.config)},
+                           entrypoint=(), env={k: v for k, v in _set_args(current.args).items()
+                                               if k not in buildconfig.env_dict(current.config)},
                            network="none", labels=self.spec.labels,
                            timeout=self.spec.timeout)
         result = self.engine.run_image(run, image)
@@ -231,31 +243,69 @@ class Builder:
             for stub in ("proc", "sys", "dev"):
                 if (upper / stub).is_dir() and not any((upper / stub).iterdir()):
                     (upper / stub).rmdir()
+            self._drop_volume_changes(upper, current)
             return self.images.layers.add_directory(upper)
         finally:
             self.engine.remove(base.ResourceRef("container", result.container.id, result.container.name))
 
+    def _drop_volume_changes(self, upper: Path, current: StageState) -> None:
+        """What a RUN wrote under a VOLUME is lost, as in Docker (it went to an anonymous volume);
+        the mount point stays, as the folder Docker made for the volume (0755, root)."""
+        layers = self._layer_paths(current.layers)
+        for path in current.config.get("Volumes") or {}:
+            host = scope.resolve(upper, path)
+            if os.path.lexists(host) and host != str(upper):
+                shutil.rmtree(host) if os.path.isdir(host) and not os.path.islink(host) else os.unlink(host)
+            if imagefiles.lookup(layers, path) is None:
+                scope.makedirs(upper, path)
+                settle_folders(upper, path, lambda p: imagefiles.stat_in(layers, p))
+
+    def _layer_paths(self, layers: list[str]) -> list[Path]:
+        return [self.images.layers.path(layer) for layer in layers]
+
     def _copy(self, instruction, current, variables, stages):
-        words = [substitute(w, variables) for w in (instruction.exec_form() or shlex.split(instruction.args))]
+        where = f"{self.spec.dockerfile}:{instruction.line}"
+        if instruction.flag("chmod") is not None:  # Docker 20.10's words
+            raise BuildError(f"{where}: the --chmod option requires BuildKit. Refer to "
+                             f"https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled")
+        words = [buildconfig.expand_word(w, variables, where)
+                 for w in (instruction.exec_form() or instruction.args.split())]
         sources, dest = words[:-1], words[-1]
+        if instruction.keyword == "ADD" and any(s.startswith(("http://", "https://")) for s in sources):
+            raise BuildError(f"{where}: ADD from a URL needs a network; the reference runtime has none "
+                             f"for builds (download the file into the context and COPY it)")
         # `..` stops at the image's root, as in Docker: the destination is a path in the image
         dest = scope.clean(os.path.join(current.config.get("WorkingDir") or "/", dest)) + (
             "/" if dest.endswith("/") else "")
-        dest_is_dir = dest.endswith("/") or len(sources) > 1 or self._is_dir_in(current.layers, dest)
-        where = f"{self.spec.dockerfile}:{instruction.line}"
+        layers = self._layer_paths(current.layers)
+        found = imagefiles.lookup(layers, dest)
+        dest_is_dir = dest.endswith("/") or len(sources) > 1 or bool(found and os.path.isdir(found))
+        chown = instruction.flag("chown")
+        try:
+            owner = imagefiles.chown_ids(buildconfig.expand_word(chown, variables, where), layers) if chown else (0, 0)
+        except LookupError as exc:
+            raise BuildError(f"{where}: {exc}") from None
+
+        def image_stat(path):
+            return imagefiles.stat_in(layers, path)
         source_stage = instruction.flag("from")
         if source_stage:
-            layers, stage_state = self._source_layers(source_stage, stages, where)
-            inputs = _sha(stage_state, sources)
-            return inputs, lambda: (current.config, self._copy_from_layers(layers, sources, dest, dest_is_dir, where))
+            stage_layers, stage_state = self._source_layers(source_stage, stages, where)
+            inputs = _sha(stage_state, sources, owner)
+            return inputs, lambda: (current.config, self._copy_from_layers(
+                stage_layers, sources, dest, dest_is_dir, where, owner, image_stat))
         context = Path(self.spec.context)
-        ignore = dockerignore(context)
+        ignore = dockerignore.load(context)
         matches = match(context, sources, ignore, where)
-        inputs = _sha([content_digest(m, context, ignore) for m in matches], dest)
+        archives = [m for m in matches if instruction.keyword == "ADD" and is_archive(m.path)]
+        inputs = _sha([content_digest(m.path, context, ignore) for m in matches], dest, owner)
 
         def execute():
             layer_dir = Path(self.state.tmp) / f"copy-{os.urandom(6).hex()}"
-            copy_into(layer_dir, matches, dest, dest_is_dir, ignore, context)
+            copy_into(layer_dir, [m for m in matches if m not in archives], dest, dest_is_dir, ignore, context,
+                      owner, image_stat)
+            for archive in archives:  # ADD unpacks a local tar archive into the destination folder
+                add_archive(layer_dir, archive.path, dest, image_stat)
             return current.config, self.images.layers.add_directory(layer_dir)
         return inputs, execute
 
@@ -269,14 +319,7 @@ class Builder:
             raise BuildError(f"{where}: COPY --from={name}: no such stage or image") from None
         return image["layers"], image["id"]
 
-    def _is_dir_in(self, layers: list[str], dest: str) -> bool:
-        for layer in reversed(layers):
-            path = scope.resolve(self.images.layers.path(layer), dest)
-            if os.path.lexists(path):
-                return os.path.isdir(path) and not os.path.islink(path)
-        return False
-
-    def _copy_from_layers(self, layers, sources, dest, dest_is_dir, where) -> str:
+    def _copy_from_layers(self, layers, sources, dest, dest_is_dir, where, owner, image_stat) -> str:
         """Mount the stage read-only in a child's private mount namespace and copy from it."""
         layer_dir = Path(self.state.tmp) / f"copy-{os.urandom(6).hex()}"
         mnt = Path(self.state.tmp) / f"mnt-{os.urandom(6).hex()}"
@@ -293,9 +336,9 @@ class Builder:
                 kern.unshare(k.CLONE_NEWNS)
                 kern.mount(None, "/", None, k.MS_REC | k.MS_PRIVATE)
                 kern.mount("overlay", str(mnt), "overlay", k.MS_RDONLY, "lowerdir=" + ":".join(lowers))
-                matches = match(mnt, sources, [], where)
-                copy_into(layer_dir, matches, dest, dest_is_dir, [], mnt)
-            except BaseException as exc:  # noqa: BLE001
+                matches = match(mnt, sources, dockerignore.Ignore([]), where)
+                copy_into(layer_dir, matches, dest, dest_is_dir, dockerignore.Ignore([]), mnt, owner, image_stat)
+            except BaseException as exc:
                 os.write(write_end, str(exc).encode())
                 os._exit(1)
             finally:
@@ -312,8 +355,7 @@ class Builder:
 
 
 HANDLERS = {
-    "ENV": Builder._config_only, "LABEL": Builder._config_only, "WORKDIR": Builder._config_only,
-    "USER": Builder._config_only, "EXPOSE": Builder._config_only, "CMD": Builder._config_only,
-    "ENTRYPOINT": Builder._config_only, "HEALTHCHECK": Builder._config_only, "ARG": Builder._arg, "RUN": Builder._run,
-    "COPY": Builder._copy, "ADD": Builder._copy,
+    **{word: Builder._config_only for word in ("ENV", "LABEL", "USER", "EXPOSE", "CMD", "ENTRYPOINT",
+                                               "HEALTHCHECK", "SHELL", "VOLUME", "STOPSIGNAL", "ONBUILD")},
+    "WORKDIR": Builder._workdir, "ARG": Builder._arg, "RUN": Builder._run, "COPY": Builder._copy, "ADD": Builder._copy,
 }

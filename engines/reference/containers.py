@@ -26,9 +26,10 @@ from pathlib import Path
 
 from seatrial.engines import base
 
-from . import devices, dns
+from . import devices, dns, volumes
 from . import kernel as k
 from . import portproxy as ports
+from .buildconfig import signal_number
 from .healthcheck import end_monitor, start_monitor
 from .images import ImageNotFound, ImageStore
 from .launcher import CommandNotStarted, Started, start
@@ -117,7 +118,13 @@ class Containers:
                   "workdir": spec.workdir or config.get("WorkingDir") or "/", "created": time.time(),
                   "privileged": spec.privileged, "cap_add": list(spec.cap_add), "seccomp": spec.seccomp,
                   "unmask_paths": spec.unmask_paths, "no_new_privileges": spec.no_new_privileges,
-                  "mounts": [m.__dict__ for m in spec.mounts], "tag": tag}
+                  "mounts": [m.__dict__ for m in spec.mounts], "tag": tag,
+                  # the image's VOLUMEs (anonymous volumes) and STOPSIGNAL, as docker run takes them
+                  "stop_signal": signal_number(config.get("StopSignal"))}
+        anonymous = volumes.anonymous(config.get("Volumes"), spec.mounts)
+        mounts = spec.mounts + anonymous
+        # `run --rm` removes the anonymous volumes with the container; a plain `rm` keeps them
+        record["anonymous_volumes"] = [m.source for m in anonymous] if spec.remove else []
         try:  # --privileged opens every device, as Docker's does
             record["device_cgroup"] = "" if spec.privileged else devices.create(self.state.root, cid)
         except OSError as exc:
@@ -133,7 +140,7 @@ class Containers:
             has_dns = spec.network not in ("host", "none", "bridge")
             (cdir / "resolv.conf").write_text(self._resolv_conf(spec.network, has_dns))
             etc = [BindMount(str(cdir / f), f"/etc/{f}") for f in ("hosts", "hostname", "resolv.conf")]
-            binds = self.volumes.binds(spec.mounts, labels) + tuple(etc)
+            binds = self.volumes.binds(mounts, labels) + tuple(etc)
             listeners = ports.listen(spec.ports, attachment.address, attached["ports"]) if attachment.namespaces & k.CLONE_NEWNET else ()
             write_json(cdir / "network.json", attached)
             proc = ProcessSpec(
@@ -207,6 +214,11 @@ class Containers:
         end_monitor(self.state.containers / record["id"])  # pid 1 has exited: it ends at once
         (self.state.root / "trash").mkdir(exist_ok=True)
         os.rename(self.state.containers / record["id"], self.state.root / "trash" / record["id"])
+        self._remove_anonymous_volumes(record)
+
+    def _remove_anonymous_volumes(self, record: dict) -> None:
+        for name in record.get("anonymous_volumes", ()):  # only `run --rm` lists them
+            self.volumes.remove(name)
 
     def _reap_exited_shims(self) -> None:
         for pid in list(self.exited_shims):
@@ -302,7 +314,7 @@ class Containers:
         record = self.record(container, f"stop of container {container!r}")
         if not self.is_running(record):
             return
-        signal_pid1(record, signal.SIGTERM)
+        signal_pid1(record, record.get("stop_signal", signal.SIGTERM))
         try:
             self._wait(record, timeout)
         except base.EngineError:
@@ -319,5 +331,6 @@ class Containers:
         if record:
             self.networks.release(record["network"], cid) if record["network"] not in ("host", "none") else None
             devices.remove(record.get("device_cgroup", ""))
+            self._remove_anonymous_volumes(record)
         end_monitor(self.state.containers / cid)  # it must not write into what rmtree deletes
         shutil.rmtree(self.state.containers / cid, ignore_errors=True)

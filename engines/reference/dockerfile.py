@@ -1,5 +1,7 @@
-"""Dockerfile parsing: the subset FROM, WORKDIR, COPY, RUN, ENV, EXPOSE, CMD, ENTRYPOINT, LABEL,
-ARG, USER, HEALTHCHECK, multi-stage with `AS`. Pure Python; no kernel facility.
+"""Dockerfile parsing: FROM, WORKDIR, COPY, ADD, RUN, ENV, EXPOSE, CMD, ENTRYPOINT, LABEL, ARG,
+USER, HEALTHCHECK, SHELL, VOLUME, STOPSIGNAL, ONBUILD, multi-stage with `AS`. Pure Python; no
+kernel facility. Words and variables are shellwords.py's; what each instruction does to the
+config is buildconfig.py's.
 
 Errors name the file and line: `Dockerfile:3: unknown instruction 'RUNN'`.
 """
@@ -7,13 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from dataclasses import dataclass, field
 
 from seatrial.engines.durations import parse_duration
 
 KEYWORDS = ("FROM", "WORKDIR", "COPY", "ADD", "RUN", "ENV", "EXPOSE", "CMD", "ENTRYPOINT", "LABEL",
-            "ARG", "USER", "HEALTHCHECK")
+            "ARG", "USER", "HEALTHCHECK", "SHELL", "VOLUME", "STOPSIGNAL", "ONBUILD")
+ONBUILD_REFUSED = ("ONBUILD", "FROM", "MAINTAINER")  # Docker refuses these as ONBUILD triggers
 # HEALTHCHECK's options, as Docker 20.10's builder takes them (no --start-interval yet).
 HEALTHCHECK_DURATIONS = {"interval": "Interval", "timeout": "Timeout", "start-period": "StartPeriod"}
 MINIMUM_DURATION = 10**6  # ns: Docker refuses a set interval, timeout or start period below 1 ms
@@ -86,18 +88,8 @@ def parse(text: str, path: str = "Dockerfile") -> tuple[list[Instruction], list[
     global_args: list[Instruction] = []
     stages: list[Stage] = []
     for line, logical in _logical_lines(text):
-        keyword, _, args = logical.partition(" ")
-        keyword, args = keyword.upper(), args.strip()
-        if keyword not in KEYWORDS:
-            raise DockerfileError(f"{path}:{line}: unknown instruction {keyword!r}; "
-                                  f"supported: {', '.join(KEYWORDS)}")
-        flags = []
-        while (match := _FLAG.match(args)):
-            flags.append((match.group(1), match.group(2)))
-            args = args[match.end():]
-        if not args:
-            raise DockerfileError(f"{path}:{line}: {keyword} requires at least one argument")
-        instruction = Instruction(keyword, args, line, tuple(flags))
+        instruction = parse_instruction(logical, line, path)
+        keyword, args = instruction.keyword, instruction.args
         if keyword == "FROM":
             words = args.split()
             if len(words) == 3 and words[1].upper() == "AS":
@@ -119,10 +111,33 @@ def parse(text: str, path: str = "Dockerfile") -> tuple[list[Instruction], list[
     return global_args, stages
 
 
+def parse_instruction(logical: str, line: int, path: str = "Dockerfile") -> Instruction:
+    """One logical line (continuations joined) as an Instruction; ONBUILD triggers too."""
+    keyword, _, args = logical.strip().partition(" ")
+    keyword, args = keyword.upper(), args.strip()
+    if keyword not in KEYWORDS:
+        raise DockerfileError(f"{path}:{line}: unknown instruction {keyword!r}; "
+                              f"supported: {', '.join(KEYWORDS)}")
+    flags = []
+    while keyword != "ONBUILD" and (match := _FLAG.match(args)):
+        flags.append((match.group(1), match.group(2)))
+        args = args[match.end():]
+    if not args:
+        raise DockerfileError(f"{path}:{line}: {keyword} requires at least one argument")
+    return Instruction(keyword, args, line, tuple(flags))
+
+
 def _check(instruction: Instruction, path: str) -> None:
     where = f"{path}:{instruction.line}"
+    if instruction.keyword == "ONBUILD":
+        trigger = parse_instruction(instruction.args, instruction.line, path)
+        if trigger.keyword in ONBUILD_REFUSED:
+            raise DockerfileError(f"{where}: {trigger.keyword} isn't allowed as an ONBUILD trigger"
+                                  if trigger.keyword != "ONBUILD" else
+                                  f"{where}: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
+        _check(trigger, path)
     if instruction.keyword in ("COPY", "ADD"):
-        words = instruction.exec_form() or shlex.split(instruction.args)
+        words = instruction.exec_form() or instruction.args.split()
         if len(words) < 2:
             raise DockerfileError(f"{where}: {instruction.keyword} needs a source and a destination")
     if instruction.keyword == "ENV" and "=" not in instruction.args and len(instruction.args.split()) < 2:
@@ -164,28 +179,3 @@ def healthcheck(instruction: Instruction, path: str = "Dockerfile") -> dict:
         else:
             raise DockerfileError(f"{where}: Unknown flag: {name}")
     return config
-
-
-def key_values(args: str) -> list[tuple[str, str]]:
-    """`K=V K2="v 2"` or the legacy `K V with spaces` of ENV and LABEL."""
-    words = shlex.split(args)
-    if words and "=" not in words[0]:
-        return [(words[0], args.split(None, 1)[1] if len(words) > 1 else "")]
-    return [tuple(w.split("=", 1)) for w in words]  # type: ignore[misc]
-
-
-_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
-
-
-def substitute(text: str, variables: dict[str, str]) -> str:
-    """Docker's `$VAR`, `${VAR}`, `${VAR:-default}` and `${VAR:+alt}`; `\\$` stays literal."""
-    def replace(match: re.Match) -> str:
-        name = match.group(1) or match.group(4)
-        value = variables.get(name, "")
-        if match.group(2) == "-":
-            return value or match.group(3)
-        if match.group(2) == "+":
-            return match.group(3) if value else ""
-        return value
-    parts = text.split("\\$")
-    return "$".join(_VAR.sub(replace, part) for part in parts)

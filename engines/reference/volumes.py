@@ -4,14 +4,19 @@ Kernel facilities: mount(2) MS_BIND (done in rootfs.py, inside the container's m
 namespace). A named volume is a directory `volumes/<name>/_data` under the state root; like
 Docker, a new and empty named volume receives a copy of the image's content at its mount point
 the first time it is mounted. A bind mount shows the host directory as it is, shadowing the
-image's content at the target.
+image's content at the target. Each VOLUME of the image that no mount covers gets an anonymous
+volume (a named one with a random 64-hex name, seeded the same way), as `docker run` does.
 """
 from __future__ import annotations
 
 import os
+import posixpath
+import secrets
 import shutil
 import time
 from pathlib import Path
+
+from seatrial.engines.base import Mount
 
 from .rootfs import BindMount
 from .state import StateRoot, matches_label, read_json, write_json
@@ -68,3 +73,10 @@ class Volumes:
                     os.makedirs(source)  # Docker's -v creates a missing host directory
                 binds.append(BindMount(str(source), mount.target, mount.read_only))
         return tuple(binds)
+
+
+def anonymous(image_volumes, mounts) -> tuple[Mount, ...]:
+    """A fresh anonymous volume for each of the image's VOLUME paths that no mount covers."""
+    taken = {posixpath.normpath("/" + m.target) for m in mounts}
+    return tuple(Mount("volume", secrets.token_hex(32), path) for path in image_volumes or {}
+                 if posixpath.normpath("/" + path) not in taken)

@@ -5,9 +5,11 @@ import os
 
 import pytest
 
+from seatrial.engines.reference.buildcontext import content_digest as _content_digest
+from seatrial.engines.reference.buildcontext import is_ignored as _is_ignored
 from seatrial.engines.reference.builder import _sha
-from seatrial.engines.reference.buildcontext import content_digest as _content_digest, is_ignored as _is_ignored
-from seatrial.engines.reference.dockerfile import DockerfileError, key_values, parse, substitute
+from seatrial.engines.reference.dockerfile import DockerfileError, parse
+from seatrial.engines.reference.dockerignore import Ignore
 
 
 def test_stages_instructions_and_continuations():
@@ -35,29 +37,26 @@ def test_bad_dockerfiles_are_reported_with_their_line(text, message):
         parse(text)
 
 
-def test_variables_substitute_like_docker():
-    assert substitute("$A/${B}/${C:-def}/${A:+alt}/\\$A", {"A": "a", "B": "b"}) == "a/b/def/alt/$A"
-    assert key_values('A=1 B="two words"') == [("A", "1"), ("B", "two words")]
-    assert key_values("LEGACY value with spaces") == [("LEGACY", "value with spaces")]
-
-
 def test_copy_inputs_follow_content_and_mode_not_mtime(tmp_path):
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "f").write_text("1")
-    before = _content_digest(tmp_path / "src", tmp_path, [])
+    before = _content_digest(tmp_path / "src", tmp_path, Ignore([]))
     os.utime(tmp_path / "src" / "f", (1, 1))
-    assert _content_digest(tmp_path / "src", tmp_path, []) == before
+    assert _content_digest(tmp_path / "src", tmp_path, Ignore([])) == before
     (tmp_path / "src" / "f").write_text("2")
-    assert _content_digest(tmp_path / "src", tmp_path, []) != before
+    assert _content_digest(tmp_path / "src", tmp_path, Ignore([])) != before
 
 
 def test_dockerignored_files_do_not_change_the_inputs(tmp_path):
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "f").write_text("1")
-    before = _content_digest(tmp_path / "src", tmp_path, ["src/*.log"])
+    ignore = Ignore(["src/*.log"])
+    before = _content_digest(tmp_path / "src", tmp_path, ignore)
     (tmp_path / "src" / "x.log").write_text("noise")
-    assert _content_digest(tmp_path / "src", tmp_path, ["src/*.log"]) == before
-    assert _is_ignored("node_modules/a/b", ["node_modules"])
+    assert _content_digest(tmp_path / "src", tmp_path, ignore) == before
+    (tmp_path / "src" / "x.txt").write_text("signal")
+    assert _content_digest(tmp_path / "src", tmp_path, ignore) != before
+    assert _is_ignored(tmp_path / "node_modules/a/b", tmp_path, Ignore(["node_modules"]))
 
 
 def test_cache_key_depends_on_parent_instruction_and_inputs():
