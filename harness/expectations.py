@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from seatrial.harness.itemcontext import ItemContext
 from seatrial.engines.base import EngineError
-from seatrial.harness.model import CacheExpect, Expect, FileExpect, HostFileExpect, ImageSizeExpect, TextExpect
-from seatrial.harness.steps.stepkind import StepOutcome
+from seatrial.harness.expectmodel import CacheExpect, Expect, FileExpect, HostFileExpect, ImageSizeExpect, TextExpect
+
+if TYPE_CHECKING:  # the step kinds use these checks: a runtime import would be a cycle
+    from seatrial.harness.steps.stepkind import StepOutcome
 
 EXCERPT = 300
 
