@@ -4,6 +4,13 @@ A step kind is one class: its YAML key, its body model, what it needs from the e
 it makes and uses (for the checks across steps at load time), whether its command must exit 0,
 and how it runs. The scenario model's `Step`, the list of kinds in messages, the cross-step name
 checks and the JSON Schema are all derived from `STEP_KINDS`, so a new kind is one new module.
+
+A new kind: a module in harness/steps/ with a body model (a `Strict` subclass named
+`<Kind>StepBody`) and a `@register`ed `StepKind` subclass that sets `kind` and `body_model` and
+overrides `execute` (and `needs`, `check_names`, ... where it has something to say); the
+package imports every module of the folder; then regenerate scenarios/schema.json
+(`seatrial schema -o scenarios/schema.json`) and reinstall an editable install.
+tests/unit/test_step_kinds.py registers one from a test module and runs it.
 """
 from __future__ import annotations
 
