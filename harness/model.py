@@ -31,6 +31,8 @@ __all__ = ["BenchmarkSpec", "ClaimId", "Divergence", "Name", "RatioSpec", "Scena
 class Step(Strict):
     """One step: exactly one kind key, plus what to expect and what to capture."""
 
+    # Built once its kind keys are there (`_sync_step_kinds`), not once before without them.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     # The kind keys (build, run, ...) come first; `_sync_step_kinds` adds them from the registry.
     expect: Expect | None = None
     control: bool = Field(False, description=(
@@ -97,7 +99,7 @@ class BenchmarkSpec(Strict):
 class Scenario(Strict):
     """A scenario: the claims it checks, what it needs, and its steps with their expectations."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="seatrial scenario, format v1")
+    model_config = ConfigDict(extra="forbid", frozen=True, title="seatrial scenario, format v1", defer_build=True)
     # Where each step is written (file, then its line per step), for messages; set by the loader.
     _file: str = PrivateAttr("")
     _step_lines: tuple[int, ...] = PrivateAttr(())
@@ -138,16 +140,20 @@ class Scenario(Strict):
 
 
 _COMMON_FIELDS = dict(Step.__pydantic_fields__)
+# Kind bodies that hold steps (measure's): their validators embed Step's, so they are rebuilt with it.
+_HOLDING_STEPS: set[type[BaseModel]] = set()
 
 
 def _sync_step_kinds() -> None:
     """Give `Step` one optional field per registered kind, in registry order, before its own
-    fields; then rebuild every model whose validator embeds `Step` (a kind body may hold steps,
-    as measure's does), so that they all validate the kinds registered now."""
+    fields; then rebuild every model whose validator embeds `Step`, so that they all validate the
+    kinds registered now. A body that names `Step` cannot be complete before Step is: that is how
+    the bodies holding steps are found."""
     kinds = {kind: FieldInfo.from_annotated_attribute(runner.body_model | None, None)
              for kind, runner in STEP_KINDS.items()}
     Step.__pydantic_fields__ = {**kinds, **_COMMON_FIELDS}
-    embedding: list[type[BaseModel]] = [Step, *(r.body_model for r in STEP_KINDS.values()), Scenario]
+    _HOLDING_STEPS.update(r.body_model for r in STEP_KINDS.values() if not r.body_model.__pydantic_complete__)
+    embedding: list[type[BaseModel]] = [Step, *_HOLDING_STEPS, Scenario]
     for model in embedding:
         for attribute in ("__pydantic_core_schema__", "__pydantic_validator__", "__pydantic_serializer__"):
             if attribute in model.__dict__:
