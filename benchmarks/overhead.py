@@ -28,10 +28,10 @@ from seatrial.harness.itemcontext import ItemContext
 from seatrial.engines.client import run_args
 from seatrial.engines.discovery import load_engines
 from seatrial.harness.events import EventLog, host_fingerprint
-from seatrial.harness.model import MeasureStepBody, Scenario
+from seatrial.harness.model import Scenario
 from seatrial.reports.stats import ratio_interval
 from seatrial.harness.session import Session
-from seatrial.harness.steps.measure import measure_round
+from seatrial.harness.steps.measure import MeasureStepBody, measure_round
 
 SHELL = Path(__file__).with_name("overhead.sh")
 SCENARIO = "harness-overhead"

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from seatrial.harness.itemcontext import ItemContext
 from seatrial.engines.base import EngineError
-from seatrial.harness.model import (CacheExpect, Expect, FileExpect, HostFileExpect, ImageSizeExpect, TextExpect,
-                                    patterns)
+from seatrial.harness.expectmodel import (CacheExpect, Expect, FileExpect, HostFileExpect, ImageSizeExpect, TextExpect,
+                                          patterns)
 from seatrial.harness.pathexpect import path_checks
-from seatrial.harness.steps.stepkind import StepOutcome
+
+if TYPE_CHECKING:  # the step kinds use these checks: a runtime import would be a cycle
+    from seatrial.harness.steps.stepkind import StepOutcome
 
 EXCERPT = 300
 

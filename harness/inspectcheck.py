@@ -14,7 +14,7 @@ from typing import Any, Callable
 from seatrial.harness.confighas import has_checks
 from seatrial.harness.itemcontext import ItemContext
 from seatrial.engines.base import EngineError, ResourceRef
-from seatrial.harness.model import HealthcheckExpect, ImageConfigExpect, InspectExpect, nanoseconds
+from seatrial.harness.expectmodel import HealthcheckExpect, ImageConfigExpect, InspectExpect, nanoseconds
 
 POLL_INTERVAL = 0.2
 # Keys compared key by key: the engine and the harness add labels (and variables) of their own.

@@ -9,15 +9,17 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from seatrial.engines import capsets
 from seatrial.engines.base import (ENGINE_LABEL, SCENARIO_LABEL, SESSION_LABEL, BuildSpec, Engine,
                                    ResourceRef)
-from seatrial.harness.model import Scenario
 from seatrial.harness.hostports import free_port
 from seatrial.harness.session import Session
 from seatrial.harness.templating import TemplateError, render, render_data
+
+if TYPE_CHECKING:  # the scenario model imports the step kinds, which import this module
+    from seatrial.harness.model import Scenario
 
 ITEM_LABEL = "seatrial.item"
 

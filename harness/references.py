@@ -3,63 +3,26 @@
 The schema checks each step alone; these checks follow the steps in order, as the runner will,
 so that a misspelt container, tag, network, volume or capture is found when the file is
 validated, not halfway through a run on three engines. They read the raw YAML data defensively,
-so they still run (and report) when the schema found problems elsewhere in the file.
+so they still run (and report) when the schema found problems elsewhere in the file. What each
+step kind makes, uses and publishes is the kind's own (`StepKind.check_names`, harness/steps/);
+here are the placeholders, expectations, captures and divergences that every step shares.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from seatrial.harness.hostfacts import HOST_FACTS
 from seatrial.harness.problem import KeyPath
+from seatrial.harness.steps import STEP_KINDS
+from seatrial.harness.steps.namebook import Finding, Made, NameBook
+from seatrial.harness.steps.stepkind import check_step_names
 from seatrial.harness.templating import placeholders
-from seatrial.harness.validation import did_you_mean
+from seatrial.harness.words import did_you_mean
 
-BUILTIN_NETWORKS = ("bridge", "host", "none")
 # Placeholders that every item has (see ItemContext.lookup); the others name what steps make.
 FIXED_PLACEHOLDERS = ("base", "scratch", "empty_dir", "session", "engine", "engine_default_caps", *HOST_FACTS)
 _TEXT_EXPECTS = ("stdout", "stderr", "output")
 _CAPTURE_USES = ("equals_capture", "differs_from")
-
-Finding = tuple[KeyPath, str]
-
-
-@dataclass
-class _Made:
-    """Names made so far, each with the step that made it; removed ones remember who removed them."""
-
-    noun: str
-    maker: str
-    live: dict[str, int] = field(default_factory=dict)
-    removed: dict[str, int] = field(default_factory=dict)
-    # After a step the schema refused, a name it made may be missing here: "not made" would be noise.
-    is_uncertain: bool = False
-
-    def make(self, name: Any, step: int, path: KeyPath, out: list[Finding]) -> None:
-        if not isinstance(name, str):
-            return
-        if name in self.live and self.noun != "image":  # building a tag again is a rebuild
-            out.append((path, f"{self.noun} name '{name}' is already used by steps[{self.live[name]}]"))
-        self.live[name] = step
-        self.removed.pop(name, None)
-
-    def use(self, name: Any, path: KeyPath, out: list[Finding], hint: str = "") -> None:
-        if not isinstance(name, str) or name in self.live:
-            return
-        if name in self.removed:
-            out.append((path, f"{self.noun} '{name}' was removed by steps[{self.removed[name]}]"))
-            return
-        if self.is_uncertain:
-            return
-        close = did_you_mean(name, self.live)
-        suggestion = f" (did you mean '{close}'?)" if close else ""
-        out.append((path, f"{self.noun} '{name}' is not made by an earlier {self.maker}{suggestion}{hint}"))
-
-    def remove(self, name: Any, step: int, path: KeyPath, out: list[Finding]) -> None:
-        self.use(name, path, out)
-        if isinstance(name, str) and name in self.live:
-            del self.live[name]
-            self.removed[name] = step
 
 
 def check_references(data: Any, broken_steps: frozenset[int] = frozenset()) -> list[Finding]:
@@ -71,67 +34,34 @@ def check_references(data: Any, broken_steps: frozenset[int] = frozenset()) -> l
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
         return []
     steps = data["steps"]
-    out: list[Finding] = []
-    made = {"container": _Made("container", "run step with a name"),
-            "image": _Made("image", "build step"),
-            "network": _Made("network", "network step"),
-            "volume": _Made("volume", "volume step")}
+    book = NameBook()
+    made, out = book.made, book.out
     captured_at = _captures(steps)
-    ports: set[str] = set()   # "CONTAINER.PORT" published so far, as {{ port.CONTAINER.PORT }} names them
     for i, step in enumerate(steps):
         if not isinstance(step, dict):
             continue
         at: KeyPath = ("steps", i)
-        is_uncertain = any(b < i for b in broken_steps)
-        for kind in made.values():
-            kind.is_uncertain = is_uncertain
+        book.step = i
+        is_uncertain = book.is_uncertain = any(b < i for b in broken_steps)
         # Placeholders first: they name what earlier steps made, not what this one makes.
-        _check_placeholders(step, i, at, made, ports, captured_at, out, is_uncertain)
-        _check_step(step, i, at, made, out)
-        ports.update(_published(step))
+        _check_placeholders(step, i, at, made, book.ports, captured_at, out, is_uncertain)
+        check_step_names(step, at, book)
+        for kind, runner in _kinds_of(step):
+            book.ports.update(runner.published_ports(step[kind]))
         _check_expect(step.get("expect"), i, at + ("expect",), made, captured_at, out, bool(broken_steps))
-        measure = step.get("measure") if isinstance(step.get("measure"), dict) else {}
-        inner = measure.get("steps") if isinstance(measure.get("steps"), list) else []
-        for j, inner_step in enumerate(inner):
-            # Inner steps repeat each round; what they use must exist, checked like any step.
-            if isinstance(inner_step, dict):
-                _check_step(inner_step, i, at + ("measure", "steps", j), made, out)
+        for kind, runner in _kinds_of(step):
+            for inner_at, inner_step in runner.inner_steps(step[kind]):
+                check_step_names(inner_step, at + (kind, *inner_at), book)
     _check_divergences(data.get("divergences"), len(steps), out)
     return out
 
 
-def _check_step(step: dict, i: int, at: KeyPath, made: dict[str, _Made], out: list[Finding]) -> None:
-    body = lambda kind: step.get(kind) if isinstance(step.get(kind), dict) else {}  # noqa: E731
-    made["image"].make(body("build").get("tag"), i, at + ("build", "tag"), out)
-    made["image"].use(body("edit").get("tag"), at + ("edit", "tag"), out)
-    made["network"].make(body("network").get("name"), i, at + ("network", "name"), out)
-    made["volume"].make(body("volume").get("name"), i, at + ("volume", "name"), out)
-    run = body("run")
-    image = run.get("image")
-    if isinstance(image, str) and not placeholders(image) and not any(c in image for c in "/:@"):
-        # A bare name is a tag built in this scenario; anything else would be pulled from a registry.
-        made["image"].use(image, at + ("run", "image"), out, hint="; an image the engine already has "
-                          "is named in full (registry/name:tag) and run with `pull: missing` or never")
-    network = run.get("network")
-    if isinstance(network, str) and network not in BUILTIN_NETWORKS and network not in made["network"].live:
-        close = did_you_mean(network, [*BUILTIN_NETWORKS, *made["network"].live])
-        out.append((at + ("run", "network"),
-                    f"'{network}' is not one of 'bridge', 'host', 'none' or a network made by an earlier "
-                    f"network step" + (f" (did you mean '{close}'?)" if close else "")))
-    for j, mount in enumerate(run.get("mounts") if isinstance(run.get("mounts"), list) else []):
-        if isinstance(mount, dict) and "volume" in mount:
-            made["volume"].use(mount["volume"], at + ("run", "mounts", j, "volume"), out)
-    made["container"].make(run.get("name"), i, at + ("run", "name"), out)
-    made["image"].use(body("tag").get("image"), at + ("tag", "image"), out)
-    _check_stack(body("stack"), i, at + ("stack",), made, out)
-    for kind in ("exec", "stop", "wait"):
-        made["container"].use(body(kind).get("container"), at + (kind, "container"), out)
-    for kind, name in body("remove").items():
-        if kind in made:
-            made[kind].remove(name, i, at + ("remove", kind), out)
+def _kinds_of(step: dict):
+    """The registered kinds whose key the raw step holds with a mapping."""
+    return [(kind, runner) for kind, runner in STEP_KINDS.items() if isinstance(step.get(kind), dict)]
 
 
-def _check_placeholders(step: dict, i: int, at: KeyPath, made: dict[str, _Made], ports: set[str],
+def _check_placeholders(step: dict, i: int, at: KeyPath, made: dict[str, Made], ports: set[str],
                         captured_at: dict[str, int], out: list[Finding], is_uncertain: bool) -> None:
     """Every `{{ name }}` in the step names something the item will have when the step runs."""
     for path, text in _strings(step, at):
@@ -141,7 +71,7 @@ def _check_placeholders(step: dict, i: int, at: KeyPath, made: dict[str, _Made],
                 out.append((path, message))
 
 
-def _placeholder_problem(name: str, i: int, made: dict[str, _Made], ports: set[str],
+def _placeholder_problem(name: str, i: int, made: dict[str, Made], ports: set[str],
                          captured_at: dict[str, int], is_uncertain: bool) -> str | None:
     shown = f"'{{{{ {name} }}}}'"
     if name in FIXED_PLACEHOLDERS or name.startswith("free_port."):
@@ -191,50 +121,7 @@ def _strings(value: Any, path: KeyPath):
             yield from _strings(item, path + (index,))
 
 
-def _published(step: dict) -> set[str]:
-    """The `CONTAINER.PORT` names a step publishes (a run step's ports, a stack's services)."""
-    found: set[str] = set()
-    run = step.get("run") if isinstance(step.get("run"), dict) else {}
-    for port in run.get("ports") if isinstance(run.get("ports"), list) else []:
-        if isinstance(port, dict) and isinstance(port.get("container"), int):
-            found.add(f"{run.get('name') or '?'}.{port['container']}")
-    stack = step.get("stack") if isinstance(step.get("stack"), dict) else {}
-    compose = stack.get("compose") if isinstance(stack.get("compose"), dict) else {}
-    services = compose.get("services") if isinstance(compose.get("services"), dict) else {}
-    for service, spec in services.items():
-        for port in (spec.get("ports") if isinstance(spec, dict) and isinstance(spec.get("ports"), list) else []):
-            found.add(f"{stack.get('name')}.{service}.{str(port).split(':')[-1].split('/')[0]}")
-    return found
-
-
-def _check_stack(stack: dict, i: int, at: KeyPath, made: dict[str, _Made], out: list[Finding]) -> None:
-    """A stack's services are containers named STACK.SERVICE, its volumes STACK.VOLUME; `down`
-    removes the containers (and the volumes with remove_volumes)."""
-    name = stack.get("name")
-    if not isinstance(name, str):
-        return
-    compose = stack.get("compose")
-    services = compose.get("services") if isinstance(compose, dict) else None
-    if isinstance(services, dict):
-        for service in services:
-            made["container"].make(f"{name}.{service}", i, at + ("compose", "services", service), out)
-        volumes = compose.get("volumes")
-        for volume in volumes if isinstance(volumes, dict) else ():
-            if f"{name}.{volume}" not in made["volume"].live:  # a second `up` reuses a kept volume
-                made["volume"].make(f"{name}.{volume}", i, at + ("compose", "volumes", volume), out)
-    elif stack.get("down") is True:
-        prefix = f"{name}."
-        live = [c for c in made["container"].live if c.startswith(prefix)]
-        if not live and not made["container"].is_uncertain:
-            out.append((at + ("name",), f"stack '{name}' is not brought up by an earlier stack step"))
-        for container in live:
-            made["container"].remove(container, i, at + ("name",), out)
-        if stack.get("remove_volumes") is True:
-            for volume in [v for v in made["volume"].live if v.startswith(prefix)]:
-                made["volume"].remove(volume, i, at + ("remove_volumes",), out)
-
-
-def _check_expect(expect: Any, i: int, at: KeyPath, made: dict[str, _Made],
+def _check_expect(expect: Any, i: int, at: KeyPath, made: dict[str, Made],
                   captured_at: dict[str, int], out: list[Finding], is_uncertain: bool) -> None:
     if not isinstance(expect, dict):
         return

@@ -19,10 +19,7 @@ from seatrial.harness.expectations import apply_captures, evaluate
 from seatrial.harness.lifecycle import ItemLife
 from seatrial.harness.model import Scenario
 from seatrial.harness.outcome import ItemInterrupted, ItemResult, Outcome, divergence_reason
-from seatrial.harness.steps import STEP_REGISTRY
-
-# Steps whose command result is the point: with no `expect`, they must exit 0.
-COMMAND_STEPS = {"run", "exec", "wait", "build", "probe"}
+from seatrial.harness.steps import STEP_KINDS
 
 
 def goes_on_after(scenario: Scenario, engine: str, step, index: int, checks: list) -> bool:
@@ -35,16 +32,11 @@ def goes_on_after(scenario: Scenario, engine: str, step, index: int, checks: lis
     return not refused and not step.control and divergence_reason(scenario, engine, failed, named_only=True) is not None
 
 
-def must_exit_zero(step) -> bool:
-    """A command step with no `expect` must exit 0; a detached run has no exit code yet."""
-    return step.kind in COMMAND_STEPS and not (step.kind == "run" and step.run.detach)
-
-
 def needed_capabilities(scenario: Scenario) -> list[str]:
     """The capabilities the scenario declares and those its steps need, each once."""
     needed = list(scenario.requires)
     for step in scenario.steps:
-        needed.extend(STEP_REGISTRY[step.kind].needs(step.body))
+        needed.extend(STEP_KINDS[step.kind].needs(step.body))
         if step.expect and step.expect.files:
             needed.append("inspect.files")
         if step.expect and step.expect.inspect and step.expect.inspect.health not in (None, "none"):
@@ -65,10 +57,11 @@ def missing_capabilities(scenario: Scenario, engine) -> list[str]:
 def execute_step(ctx: ItemContext, index: int, step, emit: Callable[..., None]) -> list:
     """Run one step, check it, apply its captures and record it (with any benchmark samples)."""
     started = time.monotonic()
-    outcome = STEP_REGISTRY[step.kind].execute(ctx, step.body)
+    kind = STEP_KINDS[step.kind]
+    outcome = kind.execute(ctx, step.body)
     if not outcome.duration:   # steps that time nothing themselves (remove, volume, a refusal)
         outcome.duration = time.monotonic() - started
-    checks = evaluate(ctx, index, step.expect, outcome, implicit_success=must_exit_zero(step))
+    checks = evaluate(ctx, index, step.expect, outcome, implicit_success=kind.must_exit_zero(step.body))
     where = ", ".join(filter(None, (step.kind, ctx.scenario.step_place(index))))
     checks = [dataclasses.replace(c, where=where, what=_timed_out(c.what, outcome) if not c.ok else c.what)
               for c in checks]

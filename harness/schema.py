@@ -10,7 +10,8 @@ import json
 import os
 from typing import Any, TextIO
 
-from seatrial.harness.model import STEP_KINDS, Scenario
+from seatrial.harness.model import Scenario
+from seatrial.harness.steps import STEP_KINDS
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 DEFAULT_PATH = "scenarios/schema.json"

@@ -7,8 +7,6 @@ folded into one message per place.
 """
 from __future__ import annotations
 
-import difflib
-import functools
 import re
 import types
 import typing
@@ -16,8 +14,10 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel, ValidationError
 
-from seatrial.harness.model import STEP_KINDS, ClaimId, Name, Step
+from seatrial.harness.model import ClaimId, Name, Step
 from seatrial.harness.problem import KeyPath, Problem
+from seatrial.harness.steps import STEP_KINDS
+from seatrial.harness.words import did_you_mean
 from seatrial.harness.yamlsafe import YamlDocument
 
 # What each type error expected, in YAML words.
@@ -143,17 +143,6 @@ def _hint(kind: str, value: Any) -> str:
     if kind in ("int_type", "float_type") and isinstance(value, str) and re.match(r"^\d+(:\d+)+$", value):
         return " (sexagesimal numbers are not read here; write the number)"
     return ""
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
-    """The closest choice to a misspelt word, or None."""
-    return _closest(word, tuple(choices))
-
-
-@functools.lru_cache(maxsize=1024)  # a file of problems repeats the same misspelling
-def _closest(word: str, choices: tuple[str, ...]) -> str | None:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return close[0] if close else None
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -3,20 +3,60 @@ from __future__ import annotations
 
 import shutil
 
-from seatrial.harness.itemcontext import ItemContext, StepError
+from pydantic import Field, model_validator
+
 from seatrial.engines.base import BuildSpec, EngineError
-from seatrial.harness.model import BuildStep, EditStep
-from seatrial.harness.steps.stepkind import StepOutcome, StepRunner, refused, register, track
+from seatrial.harness.itemcontext import ItemContext, StepError
+from seatrial.harness.modeltypes import Name, Strict
+from seatrial.harness.problem import KeyPath
+from seatrial.harness.steps.namebook import NameBook
+from seatrial.harness.steps.stepkind import StepKind, StepOutcome, refused, register, track
+
+
+class BuildStepBody(Strict):
+    """Build an image from an inline Dockerfile and inline context files.
+
+    Building a tag again without `dockerfile` rebuilds the same context (with its edits)."""
+
+    tag: Name
+    dockerfile: str | None = None
+    files: dict[str, str] = Field(default_factory=dict, description="Context files: path -> content")
+    build_args: dict[str, str] = Field(default_factory=dict)
+    target: str | None = None
+    no_cache: bool = False
+
+
+class EditStepBody(Strict):
+    """Change a context file of an earlier build (the next build of that tag sees it)."""
+
+    tag: Name
+    file: str
+    content: str | None = None
+    append: str | None = None
+    delete: bool = False
+
+    @model_validator(mode="after")
+    def _one_change(self):
+        given = [k for k in ("content", "append") if getattr(self, k) is not None] + (["delete"] if self.delete else [])
+        if len(given) != 1:
+            raise ValueError("give exactly one of content, append, delete")
+        return self
 
 
 @register
-class Build(StepRunner):
+class Build(StepKind):
     kind = "build"
+    body_model = BuildStepBody
+    is_command = True
+    inspect_target = "image"
 
-    def needs(self, body: BuildStep) -> list[str]:
+    def needs(self, body: BuildStepBody) -> list[str]:
         return ["build"]
 
-    def execute(self, ctx: ItemContext, body: BuildStep) -> StepOutcome:
+    def check_names(self, body: dict, at: KeyPath, book: NameBook) -> None:
+        book.make("image", body.get("tag"), at + ("tag",))
+
+    def execute(self, ctx: ItemContext, body: BuildStepBody) -> StepOutcome:
         directory = ctx.build_dirs.get(body.tag)
         if directory is None:
             if body.dockerfile is None:
@@ -44,10 +84,14 @@ class Build(StepRunner):
 
 
 @register
-class Edit(StepRunner):
+class Edit(StepKind):
     kind = "edit"
+    body_model = EditStepBody
 
-    def execute(self, ctx: ItemContext, body: EditStep) -> StepOutcome:
+    def check_names(self, body: dict, at: KeyPath, book: NameBook) -> None:
+        book.use("image", body.get("tag"), at + ("tag",))
+
+    def execute(self, ctx: ItemContext, body: EditStepBody) -> StepOutcome:
         directory = ctx.build_dirs.get(body.tag)
         if directory is None:
             raise StepError(f"edit of '{body.tag}': no earlier build step made that tag")

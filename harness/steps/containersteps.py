@@ -1,16 +1,86 @@
-"""`run`, `exec`, `stop` and `wait`: containers and the commands inside them."""
+"""`run`, `exec` and `stop`: containers and the commands inside them."""
 from __future__ import annotations
 
-import time
+from typing import Annotated, Iterable, Literal
 
-from seatrial.harness.itemcontext import ItemContext, StepError
+from pydantic import Field, model_validator
+
 from seatrial.engines.base import EngineError, Mount, PortMapping, ResourceRef, RunSpec
 from seatrial.harness.hostports import free_port
-from seatrial.harness.model import ExecStepBody, RunStepBody, StopStepBody, WaitStepBody
-from seatrial.harness.steps.stepkind import StepOutcome, StepRunner, refused, register, track
-from seatrial.harness.steps.resources import create_volume
+from seatrial.harness.itemcontext import ItemContext, StepError
+from seatrial.harness.modeltypes import Name, Strict
+from seatrial.harness.problem import KeyPath
+from seatrial.harness.stackmodel import mount_target_problem
+from seatrial.harness.steps.namebook import NameBook
+from seatrial.harness.steps.stepkind import StepKind, StepOutcome, create_volume, refused, register, track
+from seatrial.harness.templating import placeholders
+from seatrial.harness.words import did_you_mean
 
+# Networks every engine has; any other network is one a network step made.
 BUILTIN_NETWORKS = ("bridge", "host", "none")
+
+
+class PortSpec(Strict):
+    container: int = Field(ge=1, le=65535)
+    host: int = Field(0, ge=0, le=65535, description="0: a free port chosen by the harness")
+    protocol: Literal["tcp", "udp"] = "tcp"
+
+
+class MountSpec(Strict):
+    """Exactly one of volume (a named volume of this scenario) or bind (a host path)."""
+
+    target: str
+    volume: Name | None = None
+    bind: str | None = None
+    read_only: bool = False
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.volume is None) == (self.bind is None):
+            raise ValueError("give exactly one of volume, bind")
+        problem = mount_target_problem(self.target)
+        if problem:
+            raise ValueError(f"target: {problem}")
+        return self
+
+
+class RunStepBody(Strict):
+    image: str
+    name: Name | None = None
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    network: str = Field("bridge", description="bridge, host, none, or a network made by a network step")
+    ports: list[PortSpec] = Field(default_factory=list)
+    mounts: list[MountSpec] = Field(default_factory=list)
+    hostname: str | None = None
+    workdir: str | None = None
+    user: str | None = None
+    dns: list[str] | None = Field(None, description="Name servers for the container (e.g. 127.0.0.1 so "
+                                                    "that failing lookups never leave the host)")
+    privileged: bool = False
+    cap_add: list[Annotated[str, Field(pattern=r"^[A-Z_]+$")]] = Field(
+        default_factory=list, description="Capabilities added to the default set, e.g. SYS_ADMIN")
+    seccomp: Literal["default", "unconfined"] = "default"
+    unmask_paths: bool = Field(False, description="Lift the engine's masked and read-only /proc paths")
+    no_new_privileges: bool = False
+    pull: Literal["missing", "never"] = Field(
+        "never", description="never (the default): fail rather than pull an image that is not present, so "
+                             "a misspelt image never sends traffic to a registry; missing: let the engine pull")
+    detach: bool = False
+    remove: bool = Field(False, description="Remove the container when it exits (run --rm)")
+    timeout: float = Field(120.0, gt=0, le=3600)
+
+
+class ExecStepBody(Strict):
+    container: Name
+    command: list[str]
+    timeout: float = Field(60.0, gt=0, le=3600)
+
+
+class StopStepBody(Strict):
+    container: Name
+    timeout: float = Field(10.0, ge=0, le=600)
 
 
 def container_name(ctx: ItemContext, local: str) -> str:
@@ -21,8 +91,36 @@ def container_name(ctx: ItemContext, local: str) -> str:
 
 
 @register
-class Run(StepRunner):
+class Run(StepKind):
     kind = "run"
+    body_model = RunStepBody
+    is_command = True
+    inspect_target = "container"
+
+    def must_exit_zero(self, body: RunStepBody) -> bool:
+        return not body.detach  # a detached run has no exit code yet
+
+    def check_names(self, body: dict, at: KeyPath, book: NameBook) -> None:
+        image = body.get("image")
+        if isinstance(image, str) and not placeholders(image) and not any(c in image for c in "/:@"):
+            # A bare name is a tag built in this scenario; anything else would be pulled from a registry.
+            book.use("image", image, at + ("image",), hint="; an image the engine already has "
+                     "is named in full (registry/name:tag) and run with `pull: missing` or never")
+        network = body.get("network")
+        if isinstance(network, str) and network not in BUILTIN_NETWORKS and network not in book.live("network"):
+            close = did_you_mean(network, [*BUILTIN_NETWORKS, *book.live("network")])
+            book.report(at + ("network",),
+                        f"'{network}' is not one of 'bridge', 'host', 'none' or a network made by an earlier "
+                        f"network step" + (f" (did you mean '{close}'?)" if close else ""))
+        for j, mount in enumerate(body.get("mounts") if isinstance(body.get("mounts"), list) else []):
+            if isinstance(mount, dict) and "volume" in mount:
+                book.use("volume", mount["volume"], at + ("mounts", j, "volume"))
+        book.make("container", body.get("name"), at + ("name",))
+
+    def published_ports(self, body: dict) -> Iterable[str]:
+        for port in body.get("ports") if isinstance(body.get("ports"), list) else []:
+            if isinstance(port, dict) and isinstance(port.get("container"), int):
+                yield f"{body.get('name') or '?'}.{port['container']}"
 
     def needs(self, body: RunStepBody) -> list[str]:
         needs = []
@@ -95,8 +193,14 @@ def _missing(kind: str, name: str):
 
 
 @register
-class Exec(StepRunner):
+class Exec(StepKind):
     kind = "exec"
+    body_model = ExecStepBody
+    is_command = True
+    inspect_target = "container"
+
+    def check_names(self, body: dict, at: KeyPath, book: NameBook) -> None:
+        book.use("container", body.get("container"), at + ("container",))
 
     def needs(self, body: ExecStepBody) -> list[str]:
         return ["exec"]
@@ -112,8 +216,13 @@ class Exec(StepRunner):
 
 
 @register
-class Stop(StepRunner):
+class Stop(StepKind):
     kind = "stop"
+    body_model = StopStepBody
+    inspect_target = "container"
+
+    def check_names(self, body: dict, at: KeyPath, book: NameBook) -> None:
+        book.use("container", body.get("container"), at + ("container",))
 
     def execute(self, ctx: ItemContext, body: StopStepBody) -> StepOutcome:
         name = container_name(ctx, body.container)
@@ -122,33 +231,3 @@ class Stop(StepRunner):
         except EngineError as exc:
             return refused(exc, name)
         return StepOutcome(exit_code=0, container=name)
-
-
-@register
-class Wait(StepRunner):
-    """Bounded polling: run the command until it exits 0 or the timeout passes."""
-
-    kind = "wait"
-
-    def needs(self, body: WaitStepBody) -> list[str]:
-        return ["exec"]
-
-    def execute(self, ctx: ItemContext, body: WaitStepBody) -> StepOutcome:
-        name = container_name(ctx, body.container)
-        argv = tuple(ctx.render_data(body.command))
-        deadline = time.monotonic() + body.timeout
-        started = time.monotonic()
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                result = ctx.engine.exec(name, argv, timeout=max(1.0, deadline - time.monotonic()))
-                outcome = StepOutcome(exit_code=result.exit_code, stdout=result.stdout, stderr=result.stderr,
-                                      container=name)
-            except EngineError as exc:
-                outcome = refused(exc, name)
-            if outcome.exit_code == 0 or time.monotonic() + body.interval > deadline:
-                outcome.duration = time.monotonic() - started
-                outcome.detail = {"attempts": attempts, "timed_out": outcome.exit_code != 0, "timeout": body.timeout}
-                return outcome
-            time.sleep(body.interval)

@@ -13,13 +13,58 @@ import re
 import statistics
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Literal
 
+from pydantic import Field, model_validator
+
+from seatrial.harness.expectations import apply_captures, evaluate
 from seatrial.harness.itemcontext import ItemContext, StepError
-from seatrial.harness.model import MeasureStepBody
-from seatrial.harness.steps.stepkind import STEP_REGISTRY, StepOutcome, StepRunner, register
+from seatrial.harness.modeltypes import Name, Strict
+from seatrial.harness.problem import KeyPath
+from seatrial.harness.reaper import remove_all
+from seatrial.harness.steps.stepkind import STEP_KINDS, StepKind, StepOutcome, register
+
+if TYPE_CHECKING:
+    from seatrial.harness.model import Step
 
 UNITS = {"duration": "s", "first_output": "s", "image_size": "bytes"}
 _ADJTIMEX = re.compile(r"time\.tv_sec:\s*(\d+)\s+time\.tv_usec:\s*(\d+)")
+
+
+class MeasureStepBody(Strict):
+    """Repeat inner steps for a benchmark: `warmup` rounds are run and discarded, then `rounds`
+    samples of `metric` are recorded raw (event `sample`). Containers a round starts are removed
+    after it (untimed), so every round starts alike; images stay, so a rebuild can hit the cache.
+
+    Samples never decide pass/fail: statistics are computed when reporting. Under
+    `seatrial run --bench` the rounds of all engines are interleaved (A B C A B C ...)."""
+
+    metric: Name = Field(description="What is measured, e.g. start-to-exit; unique in the scenario")
+    rounds: int = Field(10, ge=1, le=10000, description="Recorded rounds")
+    warmup: int = Field(2, ge=0, le=1000, description="Rounds run first and marked warm-up (not in statistics)")
+    value: Literal["duration", "first_output", "image_size"] = Field(
+        "duration", description="duration: wall-clock seconds of the timed inner steps; first_output: "
+                                "seconds from the start of the round to the wall-clock time that the "
+                                "container prints first (busybox `adjtimex` output or a number); "
+                                "image_size: bytes of the image the last build made")
+    copies: int = Field(1, ge=1, le=1000, description="Inner steps run this many times per round "
+                                                      "(density: N containers up at once)")
+    memory: bool = Field(False, description="Also record `<metric>.memory`: host memory taken per copy "
+                                            "while all copies are up (MemAvailable before and after)")
+    untimed: list[int] = Field(default_factory=list, description="0-based inner steps that prepare a round "
+                                                                 "(e.g. an edit before a rebuild) and are not timed")
+    steps: list["Step"] = Field(min_length=1, description="The operation measured; any step kind but measure")
+
+    @model_validator(mode="after")
+    def _inner(self):
+        if any(s.kind == "measure" for s in self.steps):
+            raise ValueError("a measure step cannot contain another measure step")
+        bad = [i for i in self.untimed if not 0 <= i < len(self.steps)]
+        if bad:
+            raise ValueError(f"untimed: {bad} are not indexes of inner steps (0..{len(self.steps) - 1})")
+        if len(self.untimed) >= len(self.steps) and self.value == "duration":
+            raise ValueError("every inner step is untimed: nothing would be measured")
+        return self
 
 
 def mem_available(meminfo: Path = Path("/proc/meminfo")) -> int:
@@ -48,8 +93,6 @@ def measure_round(ctx: ItemContext, body: MeasureStepBody, round_no: int) -> lis
 
     `round_no` counts warm-ups first: rounds below `body.warmup` are recorded as warm-up with a
     negative round number, so raw data keeps them but statistics leave them out."""
-    from seatrial.harness.expectations import apply_captures, evaluate
-    from seatrial.harness.runner import must_exit_zero
     mark = len(ctx.created)
     memory_before = mem_available() if body.memory else 0
     timed, round_wall, last = 0.0, None, None
@@ -57,10 +100,11 @@ def measure_round(ctx: ItemContext, body: MeasureStepBody, round_no: int) -> lis
         for _ in range(body.copies):
             for j, step in enumerate(body.steps):
                 wall, start = time.time(), time.perf_counter()
-                outcome = STEP_REGISTRY[step.kind].execute(ctx, step.body)
+                kind = STEP_KINDS[step.kind]
+                outcome = kind.execute(ctx, step.body)
                 elapsed = time.perf_counter() - start
-                failed = [c for c in evaluate(ctx, j, step.expect, outcome, implicit_success=must_exit_zero(step))
-                          if not c.ok]
+                failed = [c for c in evaluate(ctx, j, step.expect, outcome,
+                                              implicit_success=kind.must_exit_zero(step.body)) if not c.ok]
                 if failed:
                     raise StepError(f"measure {body.metric}: round {round_no}, inner step {j} "
                                     f"({step.kind}): {failed[0].message}")
@@ -90,7 +134,6 @@ def measure_round(ctx: ItemContext, body: MeasureStepBody, round_no: int) -> lis
 def _remove_round_containers(ctx: ItemContext, mark: int) -> None:
     """Remove the containers this round started, so the next round starts alike; images and
     networks stay (a rebuild measures the cache the previous round left)."""
-    from seatrial.harness.reaper import remove_all
     started = [r for r in ctx.created[mark:] if r.kind == "container"]
     left = remove_all(ctx.engine, started)
     if left:
@@ -102,11 +145,17 @@ def _remove_round_containers(ctx: ItemContext, mark: int) -> None:
 
 
 @register
-class Measure(StepRunner):
+class Measure(StepKind):
     kind = "measure"
+    body_model = MeasureStepBody
 
     def needs(self, body: MeasureStepBody) -> list[str]:
-        return [need for step in body.steps for need in STEP_REGISTRY[step.kind].needs(step.body)]
+        return [need for step in body.steps for need in STEP_KINDS[step.kind].needs(step.body)]
+
+    def inner_steps(self, body: dict) -> Iterable[tuple[KeyPath, dict]]:
+        # Inner steps repeat each round; what they use must exist, checked like any step.
+        inner = body.get("steps") if isinstance(body.get("steps"), list) else []
+        return [(("steps", j), step) for j, step in enumerate(inner) if isinstance(step, dict)]
 
     def execute(self, ctx: ItemContext, body: MeasureStepBody) -> StepOutcome:
         """Every round on this engine alone (no interleaving: that needs all engines at once)."""

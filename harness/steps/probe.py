@@ -7,16 +7,30 @@ from __future__ import annotations
 import socket
 import time
 
-from seatrial.harness.itemcontext import ItemContext, StepError
-from seatrial.harness.model import ProbeStepBody
-from seatrial.harness.hostports import allowed_address
-from seatrial.harness.steps.stepkind import StepOutcome, StepRunner, register
+from pydantic import Field
 
+from seatrial.harness.hostports import allowed_address
+from seatrial.harness.itemcontext import ItemContext, StepError
+from seatrial.harness.modeltypes import Strict
+from seatrial.harness.steps.stepkind import StepKind, StepOutcome, register
+
+
+class ProbeStepBody(Strict):
+    """Connect from the host to a TCP port on loopback or a container's private address; stdout
+    is the first bytes of an HTTP response when `http_path` is given, exit code 0 when the
+    connection was made and 1 when it was refused or timed out."""
+
+    address: str = "127.0.0.1"
+    port: int | str = Field(description="A number or a placeholder such as '{{ port.web.80 }}'")
+    http_path: str | None = None
+    timeout: float = Field(3.0, gt=0, le=60)
 
 
 @register
-class Probe(StepRunner):
+class Probe(StepKind):
     kind = "probe"
+    body_model = ProbeStepBody
+    is_command = True
 
     def execute(self, ctx: ItemContext, body: ProbeStepBody) -> StepOutcome:
         address = ctx.render(body.address)

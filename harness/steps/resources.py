@@ -1,56 +1,50 @@
-"""`network`, `volume`, `remove` and `host_write`: the things containers use, and host files."""
+"""`remove`, `network` and `volume`: the things containers use, made and removed by name."""
 from __future__ import annotations
 
-import socket
+from pydantic import model_validator
 
+from seatrial.engines.base import EngineError, NetworkSpec, ResourceRef
 from seatrial.harness.itemcontext import ItemContext, StepError
-from seatrial.engines.base import EngineError, NetworkSpec, ResourceRef, VolumeSpec
-from seatrial.harness.model import HostWriteStepBody, NetworkStepBody, RemoveStepBody, TagStepBody, VolumeStepBody
-from seatrial.harness.steps.stepkind import StepOutcome, StepRunner, refused, register, track
+from seatrial.harness.modeltypes import Name, Strict
+from seatrial.harness.problem import KeyPath
+from seatrial.harness.steps.namebook import NameBook
+from seatrial.harness.steps.stepkind import StepKind, StepOutcome, create_volume, refused, register, track
 
 
-def create_volume(ctx: ItemContext, local: str) -> str:
-    name = ctx.real_name(local)
-    track(ctx, ctx.engine.volume_create(VolumeSpec(name=name, labels=ctx.labels)))
-    ctx.volumes[local] = name
-    return name
+class RemoveStepBody(Strict):
+    """Remove a container, image, network or volume made earlier in the scenario."""
+
+    container: Name | None = None
+    image: Name | None = None
+    network: Name | None = None
+    volume: Name | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        given = [k for k, v in self.model_dump().items() if v is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of container, image, network, volume")
+        return self
 
 
-@register
-class Network(StepRunner):
-    kind = "network"
-
-    def needs(self, body: NetworkStepBody) -> list[str]:
-        return ["network.user_defined"]
-
-    def execute(self, ctx: ItemContext, body: NetworkStepBody) -> StepOutcome:
-        name = ctx.real_name(body.name)
-        try:
-            track(ctx, ctx.engine.network_create(NetworkSpec(name=name, internal=body.internal, labels=ctx.labels)))
-        except EngineError as exc:
-            return refused(exc)
-        ctx.networks[body.name] = name
-        return StepOutcome(exit_code=0)
+class NetworkStepBody(Strict):
+    name: Name
+    internal: bool = False
 
 
-@register
-class Volume(StepRunner):
-    kind = "volume"
-
-    def needs(self, body: VolumeStepBody) -> list[str]:
-        return ["volumes.named"]
-
-    def execute(self, ctx: ItemContext, body: VolumeStepBody) -> StepOutcome:
-        try:
-            create_volume(ctx, body.name)
-        except EngineError as exc:
-            return refused(exc)
-        return StepOutcome(exit_code=0)
+class VolumeStepBody(Strict):
+    name: Name
 
 
 @register
-class Remove(StepRunner):
+class Remove(StepKind):
     kind = "remove"
+    body_model = RemoveStepBody
+
+    def check_names(self, body: dict, at: KeyPath, book: NameBook) -> None:
+        for noun, name in body.items():
+            if noun in book.made:
+                book.remove(noun, name, at + (noun,))
 
     def execute(self, ctx: ItemContext, body: RemoveStepBody) -> StepOutcome:
         tables = {"container": ctx.containers, "image": ctx.images, "network": ctx.networks, "volume": ctx.volumes}
@@ -66,38 +60,40 @@ class Remove(StepRunner):
 
 
 @register
-class HostWrite(StepRunner):
-    kind = "host_write"
+class Network(StepKind):
+    kind = "network"
+    body_model = NetworkStepBody
 
-    def execute(self, ctx: ItemContext, body: HostWriteStepBody) -> StepOutcome:
-        path = ctx.inside_scratch(ctx.render(body.path))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if body.kind == "socket":
-            # bind(2) leaves the socket's inode behind when the socket closes: that is what a
-            # probe for engine sockets finds.
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.bind(str(path))
-        else:
-            path.write_text(ctx.render(body.content))
-        if body.mode is not None:
-            path.chmod(int(body.mode, 8))
+    def check_names(self, body: dict, at: KeyPath, book: NameBook) -> None:
+        book.make("network", body.get("name"), at + ("name",))
+
+    def needs(self, body: NetworkStepBody) -> list[str]:
+        return ["network.user_defined"]
+
+    def execute(self, ctx: ItemContext, body: NetworkStepBody) -> StepOutcome:
+        name = ctx.real_name(body.name)
+        try:
+            track(ctx, ctx.engine.network_create(NetworkSpec(name=name, internal=body.internal, labels=ctx.labels)))
+        except EngineError as exc:
+            return refused(exc)
+        ctx.networks[body.name] = name
         return StepOutcome(exit_code=0)
 
 
 @register
-class Tag(StepRunner):
-    """Another reference for an image built earlier; the reference goes away with the item."""
+class Volume(StepKind):
+    kind = "volume"
+    body_model = VolumeStepBody
 
-    kind = "tag"
+    def check_names(self, body: dict, at: KeyPath, book: NameBook) -> None:
+        book.make("volume", body.get("name"), at + ("name",))
 
-    def execute(self, ctx: ItemContext, body: TagStepBody) -> StepOutcome:
-        image = ctx.images.get(body.image)
-        if image is None:
-            raise StepError(f"tag: no image named '{body.image}' was built earlier in this scenario")
-        ref = ctx.render(body.ref)
+    def needs(self, body: VolumeStepBody) -> list[str]:
+        return ["volumes.named"]
+
+    def execute(self, ctx: ItemContext, body: VolumeStepBody) -> StepOutcome:
         try:
-            ctx.engine.tag(image, ref)
+            create_volume(ctx, body.name)
         except EngineError as exc:
             return refused(exc)
-        track(ctx, ResourceRef("image", id=ref, name=ref))
         return StepOutcome(exit_code=0)

@@ -10,14 +10,17 @@ name as alias. `down` removes the containers and networks and keeps named volume
 """
 from __future__ import annotations
 
-from seatrial.harness.itemcontext import ItemContext
+from typing import Iterable
+
 from seatrial.engines.base import (BuildSpec, EngineError, Mount, NetworkSpec, PortMapping, ResourceRef,
                                    RunSpec)
 from seatrial.harness.hostports import free_port
+from seatrial.harness.itemcontext import ItemContext
+from seatrial.harness.problem import KeyPath
 from seatrial.harness.stackmodel import ComposeFile, StackService, StackStepBody, start_order
-from seatrial.harness.steps.stepkind import StepOutcome, StepRunner, refused, register, track
 from seatrial.harness.steps.buildsteps import context_path
-from seatrial.harness.steps.resources import create_volume
+from seatrial.harness.steps.namebook import NameBook
+from seatrial.harness.steps.stepkind import StepKind, StepOutcome, create_volume, refused, register, track
 
 
 # How long a dependency with condition service_completed_successfully may run (Compose waits
@@ -26,8 +29,11 @@ COMPLETION_TIMEOUT = 120.0
 
 
 @register
-class Stack(StepRunner):
+class Stack(StepKind):
+    """The body's model is the Compose subset in harness/stackmodel.py."""
+
     kind = "stack"
+    body_model = StackStepBody
 
     def needs(self, body: StackStepBody) -> list[str]:
         if body.down:
@@ -38,6 +44,39 @@ class Stack(StepRunner):
         needs += ["ports.publish"] if any(s.ports for s in services) else []
         needs += ["volumes.named"] if any(s.volumes for s in services) else []
         return needs
+
+    def check_names(self, body: dict, at: KeyPath, book: NameBook) -> None:
+        """A stack's services are containers named STACK.SERVICE, its volumes STACK.VOLUME; `down`
+        removes the containers (and the volumes with remove_volumes)."""
+        name = body.get("name")
+        if not isinstance(name, str):
+            return
+        compose = body.get("compose")
+        services = compose.get("services") if isinstance(compose, dict) else None
+        if isinstance(services, dict):
+            for service in services:
+                book.make("container", f"{name}.{service}", at + ("compose", "services", service))
+            volumes = compose.get("volumes")
+            for volume in volumes if isinstance(volumes, dict) else ():
+                if f"{name}.{volume}" not in book.live("volume"):  # a second `up` reuses a kept volume
+                    book.make("volume", f"{name}.{volume}", at + ("compose", "volumes", volume))
+        elif body.get("down") is True:
+            prefix = f"{name}."
+            live = [c for c in book.live("container") if c.startswith(prefix)]
+            if not live and not book.is_uncertain:
+                book.report(at + ("name",), f"stack '{name}' is not brought up by an earlier stack step")
+            for container in live:
+                book.remove("container", container, at + ("name",))
+            if body.get("remove_volumes") is True:
+                for volume in [v for v in book.live("volume") if v.startswith(prefix)]:
+                    book.remove("volume", volume, at + ("remove_volumes",))
+
+    def published_ports(self, body: dict) -> Iterable[str]:
+        compose = body.get("compose") if isinstance(body.get("compose"), dict) else {}
+        services = compose.get("services") if isinstance(compose.get("services"), dict) else {}
+        for service, spec in services.items():
+            for port in (spec.get("ports") if isinstance(spec, dict) and isinstance(spec.get("ports"), list) else []):
+                yield f"{body.get('name')}.{service}.{str(port).split(':')[-1].split('/')[0]}"
 
     def execute(self, ctx: ItemContext, body: StackStepBody) -> StepOutcome:
         try:

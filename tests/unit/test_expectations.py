@@ -3,7 +3,7 @@ import pytest
 
 from seatrial.engines.base import BuildResult, InstructionCache, ResourceRef
 from seatrial.harness.expectations import evaluate
-from seatrial.harness.model import Expect
+from seatrial.harness.expectmodel import Expect
 from seatrial.harness.steps.stepkind import StepOutcome
 
 

@@ -7,7 +7,7 @@ import pytest
 from seatrial.engines.base import EngineError
 from seatrial.engines.inspection import container as normalize_container, image as normalize_image
 from seatrial.harness.inspectcheck import inspect_checks
-from seatrial.harness.model import InspectExpect
+from seatrial.harness.expectmodel import InspectExpect
 from seatrial.harness.steps.stepkind import StepOutcome
 
 HEALTHCHECK = {"Test": ["CMD", "true"], "Interval": 1_000_000_000, "Timeout": 2_000_000_000, "Retries": 2}

@@ -2,6 +2,7 @@ import pytest
 
 from seatrial.harness.itemcontext import ItemContext
 from seatrial.harness.model import Scenario
+from seatrial.harness.steps import STEP_KINDS
 from seatrial.harness.outcome import Outcome
 from seatrial.harness.runner import run_item
 from seatrial.harness.session import Session
@@ -99,8 +100,7 @@ def test_measure_records_warmups_apart_and_removes_each_rounds_containers(sessio
     steps = [{"measure": {"metric": "m", "rounds": 3, "warmup": 2, "copies": 2,
                           "steps": [{"run": {"image": "i", "command": ["true"], "detach": True}}]}}]
     ctx = make_ctx(engine, session, steps, benchmark={})
-    outcome = __import__("seatrial.harness.steps", fromlist=["STEP_REGISTRY"]).STEP_REGISTRY["measure"].execute(
-        ctx, ctx.scenario.steps[0].measure)
+    outcome = STEP_KINDS["measure"].execute(ctx, ctx.scenario.steps[0].body)
     samples = outcome.detail["samples"]
     assert [(s["round"], s["warmup"]) for s in samples] == [(-2, True), (-1, True), (0, False), (1, False), (2, False)]
     assert all(s["unit"] == "s" and s["value"] >= 0 for s in samples)
