@@ -14,6 +14,7 @@ is reported separately by `seatrial run` itself; it does not grow with the numbe
 
 Exit status: 0 when the median overhead is at or below --gate percent, 4 (a regression) above.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,31 +24,47 @@ import sys
 import time
 from pathlib import Path
 
-from seatrial.harness.baseimage import base_archive, ensure_loaded
-from seatrial.harness.itemcontext import ItemContext
 from seatrial.engines.client import run_args
 from seatrial.engines.discovery import load_engines
+from seatrial.harness.baseimage import base_archive, ensure_loaded
 from seatrial.harness.events import EventLog, host_fingerprint
+from seatrial.harness.itemcontext import ItemContext
 from seatrial.harness.model import Scenario
-from seatrial.reports.stats import ratio_interval
 from seatrial.harness.session import Session
 from seatrial.harness.steps.measure import MeasureStepBody, measure_round
+from seatrial.reports.stats import ratio_interval
 
 SHELL = Path(__file__).with_name("overhead.sh")
 SCENARIO = "harness-overhead"
-RATIO = {"name": "harness-overhead", "numerator": "run-via-seatrial", "denominator": "run-via-shell",
-         "summary": "seatrial's measure step over the same command in a shell script"}
+RATIO = {
+    "name": "harness-overhead",
+    "numerator": "run-via-seatrial",
+    "denominator": "run-via-shell",
+    "summary": "seatrial's measure step over the same command in a shell script",
+}
 
 
 def shell_round(ctx: ItemContext, image: str, round_no: int) -> float:
     """One `run --rm true` with the adapter's own argument list, timed inside bash."""
     from seatrial.engines.base import RunSpec
-    spec = RunSpec(image=image, name=ctx.real_name(f"sh{round_no}"), command=("true",), network="none",
-                   remove=True, labels=ctx.labels)
+
+    spec = RunSpec(
+        image=image,
+        name=ctx.real_name(f"sh{round_no}"),
+        command=("true",),
+        network="none",
+        remove=True,
+        labels=ctx.labels,
+    )
     argv = [ctx.engine.cli.binary, "run", *run_args(spec)]
     # The adapter's environment too (e.g. DOCKER_BUILDKIT): the same command in every respect.
-    proc = subprocess.run(["/bin/bash", str(SHELL), *argv], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **ctx.engine.cli.env})
+    proc = subprocess.run(
+        ["/bin/bash", str(SHELL), *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **ctx.engine.cli.env},
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"overhead.sh failed: {proc.stderr.strip()}")
     return float(proc.stdout.split()[-1])
@@ -69,17 +86,36 @@ def main(argv: list[str] | None = None) -> int:
     session = Session.start()
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{session.id}"
     events = EventLog(Path(args.results_dir) / run_id / "events.jsonl", run_id)
-    scenario = Scenario.model_validate({
-        "schema_version": 1, "name": SCENARIO, "summary": "harness overhead", "claims": ["C04"],
-        "benchmark": {},
-        "steps": [{"measure": {"metric": "run-via-seatrial", "rounds": args.rounds, "warmup": args.warmup, "steps": [
-            {"run": {"image": image, "command": ["true"], "network": "none", "remove": True}}]}}]})
+    scenario = Scenario.model_validate(
+        {
+            "schema_version": 1,
+            "name": SCENARIO,
+            "summary": "harness overhead",
+            "claims": ["C04"],
+            "benchmark": {},
+            "steps": [
+                {
+                    "measure": {
+                        "metric": "run-via-seatrial",
+                        "rounds": args.rounds,
+                        "warmup": args.warmup,
+                        "steps": [{"run": {"image": image, "command": ["true"], "network": "none", "remove": True}}],
+                    }
+                }
+            ],
+        }
+    )
     body: MeasureStepBody = scenario.steps[0].measure
     ctx = ItemContext(engine=engine, session=session, scenario=scenario, index=1, base_image=lambda e: image)
     emit = lambda kind, **f: events.write(kind, scenario=SCENARIO, engine=engine.name, **f)  # noqa: E731
     try:
         events.write("run_start", session=session.id, host=host_fingerprint(), engines=[engine.info()])
-        emit("item_start", claims=["C04"], file=str(Path(__file__).resolve()), benchmark={**scenario.benchmark.model_dump(), "ratios": [RATIO]})
+        emit(
+            "item_start",
+            claims=["C04"],
+            file=str(Path(__file__).resolve()),
+            benchmark={**scenario.benchmark.model_dump(), "ratios": [RATIO]},
+        )
         values = {"run-via-seatrial": [], "run-via-shell": []}
         for round_no in range(args.warmup + args.rounds):
             base = {"round": round_no - args.warmup, "warmup": round_no < args.warmup, "unit": "s"}
@@ -94,11 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         events.close()
         session.close()
-    ratio = ratio_interval([s["value"] for s in values["run-via-seatrial"]],
-                           [s["value"] for s in values["run-via-shell"]])
+    ratio = ratio_interval(
+        [s["value"] for s in values["run-via-seatrial"]], [s["value"] for s in values["run-via-shell"]]
+    )
     overhead = (ratio.estimate - 1) * 100
-    print(f"harness overhead on {engine.name}: {overhead:+.1f}% (95% CI {(ratio.low - 1) * 100:+.1f}% .. "
-          f"{(ratio.high - 1) * 100:+.1f}%), {args.rounds} interleaved rounds; gate {args.gate:g}%")
+    print(
+        f"harness overhead on {engine.name}: {overhead:+.1f}% (95% CI {(ratio.low - 1) * 100:+.1f}% .. "
+        f"{(ratio.high - 1) * 100:+.1f}%), {args.rounds} interleaved rounds; gate {args.gate:g}%"
+    )
     print(f"events: {events.path}")
     return 0 if overhead <= args.gate else 4
 

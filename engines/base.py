@@ -8,20 +8,57 @@ step cannot mutate what it was given.
 An adapter subclasses `Engine` (explicitly, so that it inherits the defaults of the optional
 members) and registers under the entry-point group `seatrial.engines.v1` (engines/discovery.py).
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from seatrial.engines.records import (BuildResult, BuildSpec, Capabilities, EngineInfo, ExecResult,
-                                      InstructionCache, Mount, NetworkSpec, PortMapping, PruneReport,
-                                      ResourceKind, ResourceRef, RunResult, RunSpec, VolumeSpec)
+from seatrial.engines.records import (
+    BuildResult,
+    BuildSpec,
+    Capabilities,
+    EngineInfo,
+    ExecResult,
+    InstructionCache,
+    Mount,
+    NetworkSpec,
+    PortMapping,
+    PruneReport,
+    ResourceKind,
+    ResourceRef,
+    RunResult,
+    RunSpec,
+    VolumeSpec,
+)
 
-__all__ = ["SESSION_LABEL", "SCENARIO_LABEL", "ENGINE_LABEL", "CAPABILITIES",
-           "EngineError", "EngineUnavailable", "Engine", "ENGINE_MEMBERS", "protocol_gaps",
-           "BuildResult", "BuildSpec", "Capabilities", "EngineInfo", "ExecResult", "InstructionCache",
-           "Mount", "NetworkSpec", "PortMapping", "PruneReport", "ResourceKind", "ResourceRef",
-           "RunResult", "RunSpec", "VolumeSpec"]
+__all__ = [
+    "SESSION_LABEL",
+    "SCENARIO_LABEL",
+    "ENGINE_LABEL",
+    "CAPABILITIES",
+    "EngineError",
+    "EngineUnavailable",
+    "Engine",
+    "ENGINE_MEMBERS",
+    "protocol_gaps",
+    "BuildResult",
+    "BuildSpec",
+    "Capabilities",
+    "EngineInfo",
+    "ExecResult",
+    "InstructionCache",
+    "Mount",
+    "NetworkSpec",
+    "PortMapping",
+    "PruneReport",
+    "ResourceKind",
+    "ResourceRef",
+    "RunResult",
+    "RunSpec",
+    "VolumeSpec",
+]
 
 SESSION_LABEL = "seatrial.session"
 SCENARIO_LABEL = "seatrial.scenario"
@@ -45,19 +82,19 @@ class EngineUnavailable(RuntimeError):
 # Capabilities a scenario may require. An engine lists the ones it lacks, each with a reason, so
 # that a step needing one is skipped before any side effect.
 CAPABILITIES = (
-    "build",               # build images from a Dockerfile
+    "build",  # build images from a Dockerfile
     "build.cache_report",  # per-instruction cache hit/miss in the build output
-    "network.bridge",      # the default bridge network
+    "network.bridge",  # the default bridge network
     "network.user_defined",  # user-defined bridge networks with name resolution
-    "network.host",        # the host's network namespace
-    "network.none",        # loopback only
-    "ports.publish",       # publishing a container port on the host
-    "volumes.named",       # named volumes
-    "mounts.bind",         # bind mounts of host directories
-    "exec",                # exec in a running container
-    "inspect.files",       # testinfra host for files inside a container
-    "healthcheck",         # containers run their image's HEALTHCHECK; inspect shows their health
-    "rootless",            # the engine runs as an unprivileged user (claim C29)
+    "network.host",  # the host's network namespace
+    "network.none",  # loopback only
+    "ports.publish",  # publishing a container port on the host
+    "volumes.named",  # named volumes
+    "mounts.bind",  # bind mounts of host directories
+    "exec",  # exec in a running container
+    "inspect.files",  # testinfra host for files inside a container
+    "healthcheck",  # containers run their image's HEALTHCHECK; inspect shows their health
+    "rootless",  # the engine runs as an unprivileged user (claim C29)
 )
 
 

@@ -15,13 +15,14 @@ InUse), and prunes exactly those by id:
 Records in use are never chosen. What this also takes: the BuildKit cache of your own builds
 that start FROM an image already in the daemon rather than one pulled from a registry.
 """
+
 from __future__ import annotations
 
 import json
 
 FROM_LOCAL = "from local"
 CONTEXT_SOURCES = ("local source for context", "local source for dockerfile")
-BATCH = 100   # ids per `builder prune` call: one regular expression, kept to a sane length
+BATCH = 100  # ids per `builder prune` call: one regular expression, kept to a sane length
 
 
 def parse_records(text: str) -> list[dict]:
@@ -50,16 +51,19 @@ def chosen(records: list[dict]) -> list[str]:
         if _in_use(record):
             continue
         kind, description = record.get("CacheType", ""), record.get("Description", "")
-        if kind == "source.local" and description in CONTEXT_SOURCES:
-            ids.append(record["ID"])
-        elif kind == "regular" and root(record).get("Description", "").startswith(FROM_LOCAL):
+        if (
+            kind == "source.local"
+            and description in CONTEXT_SOURCES
+            or kind == "regular"
+            and root(record).get("Description", "").startswith(FROM_LOCAL)
+        ):
             ids.append(record["ID"])
     return ids
 
 
 def prune_filters(ids: list[str]) -> list[list[str]]:
     """`--filter id=^(a|b|...)$` arguments, BATCH ids each (`id` is matched as a regular expression)."""
-    return [["--filter", "id=^(" + "|".join(ids[i:i + BATCH]) + ")$"] for i in range(0, len(ids), BATCH)]
+    return [["--filter", "id=^(" + "|".join(ids[i : i + BATCH]) + ")$"] for i in range(0, len(ids), BATCH)]
 
 
 def reclaimed(output: str) -> tuple[int, int | None]:
@@ -78,7 +82,7 @@ def _bytes(text: str) -> int | None:
     for unit in sorted(units, key=len, reverse=True):
         if text.endswith(unit):
             try:
-                return int(float(text[:-len(unit)]) * units[unit])
+                return int(float(text[: -len(unit)]) * units[unit])
             except ValueError:
                 return None
     return None

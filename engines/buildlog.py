@@ -14,6 +14,7 @@ Three builders, three formats (real captures are in tests/unit/fixtures/buildlog
 Every parser returns InstructionCache records whose index is the instruction's 0-based position
 in the Dockerfile, so that one scenario's indices mean the same on every engine.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,7 +31,7 @@ class Stage:
     """One FROM stage of a Dockerfile: its name (``AS x``, else ``stage-<i>``) and instructions."""
 
     name: str
-    start: int                  # Dockerfile position of its FROM
+    start: int  # Dockerfile position of its FROM
     instructions: tuple[str, ...]
 
 
@@ -92,15 +93,19 @@ def parse_podman(log: str, dockerfile: str) -> list[InstructionCache]:
             running = start + k + 1
         elif steps:
             steps[-1][2].append(line)
-    return [InstructionCache(pos, instr, None if _keyword(instr) == "FROM" else _podman_hit(after))
-            for pos, instr, after in steps]
+    return [
+        InstructionCache(pos, instr, None if _keyword(instr) == "FROM" else _podman_hit(after))
+        for pos, instr, after in steps
+    ]
 
 
 def _podman_hit(lines: list[str]) -> bool:
-    cached = [line[len("--> Using cache "):].strip() for line in lines
-              if line.startswith("--> Using cache ")]
-    made = [line[len("--> "):].strip() for line in lines
-            if line.startswith("--> ") and not line.startswith("--> Using cache")]
+    cached = [line[len("--> Using cache ") :].strip() for line in lines if line.startswith("--> Using cache ")]
+    made = [
+        line[len("--> ") :].strip()
+        for line in lines
+        if line.startswith("--> ") and not line.startswith("--> Using cache")
+    ]
     return any(c.startswith(m) for c in cached for m in made if m)
 
 
@@ -111,7 +116,7 @@ def parse_buildkit(log: str, dockerfile: str, target: str | None = None) -> list
     records line up with the other builders'; the result is sorted by Dockerfile position.
     """
     stages = dockerfile_stages(dockerfile)
-    vertices: dict[str, tuple[str, int, str]] = {}   # "#N" -> (stage name, k, instruction)
+    vertices: dict[str, tuple[str, int, str]] = {}  # "#N" -> (stage name, k, instruction)
     cached: set[str] = set()
     for line in log.splitlines():
         m = re.match(r"^#(\d+) \[(?:(\S+) )?(\d+)/\d+\] (.*)$", line)
@@ -142,9 +147,9 @@ def drop_label_steps(instructions: list[InstructionCache], count: int) -> list[I
 
     They are not in the Dockerfile, and BuildKit does not print them, so they would shift counts.
     """
-    tail = instructions[len(instructions) - count:] if count else []
+    tail = instructions[len(instructions) - count :] if count else []
     if count and all(_keyword(i.instruction) == "LABEL" for i in tail):
-        return instructions[:len(instructions) - count]
+        return instructions[: len(instructions) - count]
     return instructions
 
 

@@ -4,33 +4,61 @@ Subclasses (docker.py, podman.py) supply what differs: how to ask for versions a
 a build is invoked and its output read, how to test that an image exists, which testinfra
 backend reaches a container.
 """
+
 from __future__ import annotations
 
 import re
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from seatrial.engines import inspection
-from seatrial.engines.base import (CAPABILITIES, SESSION_LABEL, BuildResult, BuildSpec, Capabilities,
-                                   Engine, EngineError, EngineInfo, ExecResult, InstructionCache, NetworkSpec,
-                                   PruneReport, ResourceRef, RunResult, RunSpec, VolumeSpec)
-from seatrial.engines.notices import engine_warnings
+from seatrial.engines.base import (
+    CAPABILITIES,
+    SESSION_LABEL,
+    BuildResult,
+    BuildSpec,
+    Capabilities,
+    Engine,
+    EngineError,
+    EngineInfo,
+    ExecResult,
+    InstructionCache,
+    NetworkSpec,
+    PruneReport,
+    ResourceRef,
+    RunResult,
+    RunSpec,
+    VolumeSpec,
+)
 from seatrial.engines.client import Cli, failure, label_args, run_args
 from seatrial.engines.hosts import container_host
+from seatrial.engines.notices import engine_warnings
 
 # What both engines say when the thing is not there: Docker "No such container: x",
 # Podman "x: image not known" / "network not found" / "no such container".
 ABSENT = re.compile(r"no such|not known|not found", re.IGNORECASE)
 # Exit codes with which the client itself (not the container's process) may have failed.
 CLIENT_FAILURES = {125, 126, 127}
-LIST_ARGS = {"container": ["ps", "-a", "-q", "--no-trunc"], "image": ["images", "-a", "-q", "--no-trunc"],
-             "network": ["network", "ls", "-q"], "volume": ["volume", "ls", "-q"]}
-INSPECT_ARGS = {"container": ["container", "inspect"], "image": ["image", "inspect"],
-                "network": ["network", "inspect"], "volume": ["volume", "inspect"]}
-REMOVE_ARGS = {"container": ["rm", "-f", "-v"], "image": ["rmi", "-f"],
-               "network": ["network", "rm"], "volume": ["volume", "rm", "-f"]}
+LIST_ARGS = {
+    "container": ["ps", "-a", "-q", "--no-trunc"],
+    "image": ["images", "-a", "-q", "--no-trunc"],
+    "network": ["network", "ls", "-q"],
+    "volume": ["volume", "ls", "-q"],
+}
+INSPECT_ARGS = {
+    "container": ["container", "inspect"],
+    "image": ["image", "inspect"],
+    "network": ["network", "inspect"],
+    "volume": ["volume", "inspect"],
+}
+REMOVE_ARGS = {
+    "container": ["rm", "-f", "-v"],
+    "image": ["rmi", "-f"],
+    "network": ["network", "rm"],
+    "volume": ["volume", "rm", "-f"],
+}
 
 
 class CliEngine(Engine):
@@ -39,7 +67,7 @@ class CliEngine(Engine):
     name = "cli"
     testinfra_scheme = "docker"
     remove_args = REMOVE_ARGS
-    unmask_option = "systempaths=unconfined"   # --security-opt value that lifts masked paths
+    unmask_option = "systempaths=unconfined"  # --security-opt value that lifts masked paths
 
     def __init__(self, cli: Cli):
         self.cli = cli
@@ -76,21 +104,39 @@ class CliEngine(Engine):
         start = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="seatrial-build-") as tmp:
             iidfile = Path(tmp) / "iid"
-            proc = self.cli.run("build", self._build_args(spec, iidfile), timeout=spec.timeout,
-                                check=False, merge_stderr=True)
+            proc = self.cli.run(
+                "build", self._build_args(spec, iidfile), timeout=spec.timeout, check=False, merge_stderr=True
+            )
             duration = time.monotonic() - start
             if proc.returncode != 0:
-                raise EngineError(f"build of {spec.tag!r}", f"exit code {proc.returncode}; "
-                                  f"log tail: {proc.stdout[-2000:]!r}", exit_code=proc.returncode)
+                raise EngineError(
+                    f"build of {spec.tag!r}",
+                    f"exit code {proc.returncode}; log tail: {proc.stdout[-2000:]!r}",
+                    exit_code=proc.returncode,
+                )
             image_id = iidfile.read_text().strip()
         doc = self.inspect(ResourceRef("image", image_id, spec.tag))
-        return BuildResult(image=ResourceRef("image", doc["id"], spec.tag, doc["labels"]),
-                           size=doc["size"], instructions=tuple(self._cache_report(proc.stdout, spec)),
-                           log=proc.stdout, duration=duration, warnings=engine_warnings(proc.stdout))
+        return BuildResult(
+            image=ResourceRef("image", doc["id"], spec.tag, doc["labels"]),
+            size=doc["size"],
+            instructions=tuple(self._cache_report(proc.stdout, spec)),
+            log=proc.stdout,
+            duration=duration,
+            warnings=engine_warnings(proc.stdout),
+        )
 
     def _common_build_args(self, spec: BuildSpec, iidfile: Path) -> list[str]:
-        args = ["build", "--force-rm", "--iidfile", str(iidfile), "--tag", spec.tag,
-                "--file", str(Path(spec.context) / spec.dockerfile), *label_args(spec.labels)]
+        args = [
+            "build",
+            "--force-rm",
+            "--iidfile",
+            str(iidfile),
+            "--tag",
+            spec.tag,
+            "--file",
+            str(Path(spec.context) / spec.dockerfile),
+            *label_args(spec.labels),
+        ]
         args += [a for k, v in sorted(spec.build_args.items()) for a in ("--build-arg", f"{k}={v}")]
         args += ["--target", spec.target] if spec.target else []
         args += ["--no-cache"] if spec.no_cache else []
@@ -119,8 +165,9 @@ class CliEngine(Engine):
         start = time.monotonic()
         operation = f"run of container {spec.name!r}"
         try:
-            proc = self.cli.run(operation, ["run", *run_args(spec, self.unmask_option)], timeout=spec.timeout,
-                                check=False)
+            proc = self.cli.run(
+                operation, ["run", *run_args(spec, self.unmask_option)], timeout=spec.timeout, check=False
+            )
         except EngineError:
             self.remove(ResourceRef("container", "", spec.name))  # do not leave it running
             raise
@@ -133,23 +180,31 @@ class CliEngine(Engine):
         if proc.returncode in CLIENT_FAILURES and not self._container_ran(spec, proc.stderr):
             raise failure(operation, proc)
         # The container's own stderr is in there too: only the engines' own forms count (notices.py).
-        return RunResult(ResourceRef("container", "", spec.name, dict(spec.labels)),
-                         proc.returncode, proc.stdout, proc.stderr, duration, engine_warnings(proc.stderr))
+        return RunResult(
+            ResourceRef("container", "", spec.name, dict(spec.labels)),
+            proc.returncode,
+            proc.stdout,
+            proc.stderr,
+            duration,
+            engine_warnings(proc.stderr),
+        )
 
     def _container_ran(self, spec: RunSpec, stderr: str) -> bool:
         """Whether 125-127 came from the container's process rather than from the client."""
         if spec.remove:
             # The container is gone; the client's own errors are the ones that name it.
             return not re.search(r"^(docker: )?Error", stderr, re.MULTILINE)
-        proc = self.cli.run("inspect", ["container", "inspect", "--format",
-                                        "{{.State.StartedAt}}", "--", spec.name], check=False)
+        proc = self.cli.run(
+            "inspect", ["container", "inspect", "--format", "{{.State.StartedAt}}", "--", spec.name], check=False
+        )
         return proc.returncode == 0 and not proc.stdout.startswith("0001-01-01")
 
     def exec(self, container: str, argv: tuple[str, ...], *, timeout: float = 60.0) -> ExecResult:
         """Run argv in a running container; a missing container is an error, not exit code 1."""
         start = time.monotonic()
-        proc = self.cli.run(f"exec in container {container!r}", ["exec", "--", container, *argv],
-                            timeout=timeout, check=False)
+        proc = self.cli.run(
+            f"exec in container {container!r}", ["exec", "--", container, *argv], timeout=timeout, check=False
+        )
         if proc.returncode != 0 and ABSENT.search(proc.stderr) and container in proc.stderr:
             raise failure(f"exec in container {container!r}", proc)
         return ExecResult(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
@@ -161,27 +216,31 @@ class CliEngine(Engine):
 
     def wait(self, container: str, *, timeout: float) -> int:
         """Wait for the container to exit and return its exit code."""
-        proc = self.cli.run(f"wait for container {container!r}", ["wait", "--", container],
-                            timeout=timeout)
+        proc = self.cli.run(f"wait for container {container!r}", ["wait", "--", container], timeout=timeout)
         return int(proc.stdout.strip().splitlines()[-1])
 
     def stop(self, container: str, *, timeout: float = 10.0) -> None:
         """Stop with SIGTERM, then SIGKILL after `timeout` seconds."""
-        self.cli.run(f"stop of container {container!r}",
-                     ["stop", "--time", str(int(timeout)), "--", container], timeout=timeout + 30)
+        self.cli.run(
+            f"stop of container {container!r}",
+            ["stop", "--time", str(int(timeout)), "--", container],
+            timeout=timeout + 30,
+        )
 
     def inspect(self, ref: ResourceRef) -> Mapping:
         """Normalized keys (see inspection.py) plus the raw document under "raw"."""
-        docs = self.cli.json(f"inspect of {ref.kind} {ref.handle!r}",
-                             [*INSPECT_ARGS[ref.kind], "--", ref.id or ref.name])
+        docs = self.cli.json(
+            f"inspect of {ref.kind} {ref.handle!r}", [*INSPECT_ARGS[ref.kind], "--", ref.id or ref.name]
+        )
         return inspection.NORMALIZERS[ref.kind](docs[0])
 
     def remove(self, ref: ResourceRef) -> None:
         """Remove, forcefully; what is already gone is not an error."""
         # An image by id loses all its tags; by name only that one tag would go.
         handle = ref.id or ref.name if ref.kind == "image" else ref.handle
-        proc = self.cli.run(f"remove of {ref.kind} {handle!r}", [*self.remove_args[ref.kind], "--", handle],
-                            check=False)
+        proc = self.cli.run(
+            f"remove of {ref.kind} {handle!r}", [*self.remove_args[ref.kind], "--", handle], check=False
+        )
         if proc.returncode != 0 and not ABSENT.search(proc.stderr):
             raise failure(f"remove of {ref.kind} {handle!r}", proc)
 
@@ -195,8 +254,7 @@ class CliEngine(Engine):
 
     def volume_create(self, spec: VolumeSpec) -> ResourceRef:
         """A named local volume."""
-        self.cli.run(f"create of volume {spec.name!r}",
-                     ["volume", "create", *label_args(spec.labels), "--", spec.name])
+        self.cli.run(f"create of volume {spec.name!r}", ["volume", "create", *label_args(spec.labels), "--", spec.name])
         return ResourceRef("volume", spec.name, spec.name, dict(spec.labels))
 
     def resources(self, label: str) -> list[ResourceRef]:
@@ -214,7 +272,7 @@ class CliEngine(Engine):
             # One inspect per kind; something removed meanwhile makes it fail for that one only.
             proc = self.cli.run(f"inspect of {kind}s", [*INSPECT_ARGS[kind], "--", *handles], check=False)
             docs = [inspection.NORMALIZERS[kind](doc) for doc in inspection.json_list(proc.stdout)]
-            for n in (inspection.children_first(docs) if kind == "image" else docs):
+            for n in inspection.children_first(docs) if kind == "image" else docs:
                 name = "" if kind == "image" else n["name"]
                 found.append(ResourceRef(kind, n["id"], name, n["labels"]))
         return found
@@ -223,10 +281,14 @@ class CliEngine(Engine):
         """Dangling images labelled with a seatrial session: what a rebuild under the same tag
         leaves (the old image loses its tag). Tagged images (seatrial/base:* among them) and
         images a container uses are kept."""
+
         def dangling() -> list[str]:
-            listed = self.cli.run("list of dangling seatrial images", [
-                "images", "-q", "--no-trunc", "--filter", "dangling=true", "--filter", f"label={SESSION_LABEL}"])
+            listed = self.cli.run(
+                "list of dangling seatrial images",
+                ["images", "-q", "--no-trunc", "--filter", "dangling=true", "--filter", f"label={SESSION_LABEL}"],
+            )
             return list(dict.fromkeys(listed.stdout.split()))
+
         before = dangling()
         if before:
             self.cli.run("removal of dangling seatrial images", ["rmi", "--", *before], check=False)

@@ -4,13 +4,14 @@ Docker and Podman share this plumbing; their adapters differ only where the engi
 call is an argument list with shell=False and a timeout, and a failure becomes an EngineError
 that names the operation, the exit code and what the engine wrote on stderr.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from seatrial.engines.base import EngineError, Mount, PortMapping, RunSpec
 
@@ -28,17 +29,29 @@ class Cli:
     # another user (rootless Podman).
     prefix: tuple[str, ...] = ()
 
-    def run(self, operation: str, args: list[str], *, timeout: float | None = None,
-            check: bool = True, merge_stderr: bool = False) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        operation: str,
+        args: list[str],
+        *,
+        timeout: float | None = None,
+        check: bool = True,
+        merge_stderr: bool = False,
+    ) -> subprocess.CompletedProcess[str]:
         """Run `binary args...`; raise EngineError naming `operation` if it fails and `check`."""
         limit = self.timeout if timeout is None else timeout
         try:
             proc = subprocess.run(
-                [*self.prefix, self.binary, *args], shell=False, text=True, errors="replace",
+                [*self.prefix, self.binary, *args],
+                shell=False,
+                text=True,
+                errors="replace",
                 stdin=subprocess.DEVNULL,  # an attached `run` must never wait on our stdin
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
-                timeout=limit, env={**os.environ, **self.env})
+                timeout=limit,
+                env={**os.environ, **self.env},
+            )
         except FileNotFoundError:
             raise EngineError(operation, f"{self.binary}: not found") from None
         except subprocess.TimeoutExpired as exc:
@@ -59,8 +72,7 @@ class Cli:
 def failure(operation: str, proc: subprocess.CompletedProcess[str]) -> EngineError:
     """An EngineError for a finished command: exit code and the tail of stderr (or stdout)."""
     said = (proc.stderr or proc.stdout or "").strip()[-STDERR_TAIL:]
-    return EngineError(operation, f"exit code {proc.returncode}; stderr: {said!r}",
-                       exit_code=proc.returncode)
+    return EngineError(operation, f"exit code {proc.returncode}; stderr: {said!r}", exit_code=proc.returncode)
 
 
 def label_args(labels: Mapping[str, str]) -> list[str]:
@@ -108,8 +120,7 @@ def run_args(spec: RunSpec, unmask_option: str = "systempaths=unconfined") -> li
     args += [a for port in spec.ports for a in ("--publish", port_arg(port))]
     args += [a for mount in spec.mounts for a in ("--mount", mount_arg(mount))]
     args += [a for k, v in sorted(spec.env.items()) for a in ("--env", f"{k}={v}")]
-    for option, value in (("--hostname", spec.hostname), ("--workdir", spec.workdir),
-                          ("--user", spec.user)):
+    for option, value in (("--hostname", spec.hostname), ("--workdir", spec.workdir), ("--user", spec.user)):
         if value is not None:
             args += [option, value]
     args += [a for server in spec.dns or () for a in ("--dns", server)]

@@ -3,6 +3,7 @@
 An adapter that fails to import is reported as a warning saying how to fix it, never a crash:
 one broken plugin must not stop a run on the other engines.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -90,12 +91,16 @@ def _unknown_message(name: str, known: list[str]) -> str:
 
 
 def _incomplete_message(name: str, point: EntryPoint, gaps: list[str]) -> str:
-    return (f"engine {name!r}: {point.value} lacks {', '.join(gaps)} of the engine interface; "
-            f"subclass seatrial.engines.base.Engine (it gives the optional members their defaults) "
-            f"and implement the rest, or leave it out with --engine")
+    return (
+        f"engine {name!r}: {point.value} lacks {', '.join(gaps)} of the engine interface; "
+        f"subclass seatrial.engines.base.Engine (it gives the optional members their defaults) "
+        f"and implement the rest, or leave it out with --engine"
+    )
 
 
 def _load_message(name: str, point: EntryPoint, exc: Exception) -> str:
-    return (f"engine {name!r}: cannot load {point.value} ({type(exc).__name__}: {exc}); "
-            f"reinstall the package that provides it (pip install -e . in the seatrial checkout), "
-            f"or leave it out with --engine")
+    return (
+        f"engine {name!r}: cannot load {point.value} ({type(exc).__name__}: {exc}); "
+        f"reinstall the package that provides it (pip install -e . in the seatrial checkout), "
+        f"or leave it out with --engine"
+    )

@@ -3,6 +3,7 @@
 The client binary is /usr/bin/docker unless SEATRIAL_DOCKER names another: a newer client may
 sit earlier on PATH, and the client is part of what is measured.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,8 @@ from pathlib import Path
 
 from seatrial.engines import buildkitcache, buildlog, capsets
 from seatrial.engines.base import BuildSpec, EngineError, EngineInfo, InstructionCache, PruneReport
-from seatrial.engines.client import Cli, failure
 from seatrial.engines.cliengine import ABSENT, CliEngine
+from seatrial.engines.client import Cli, failure
 
 DEFAULT_BINARY = "/usr/bin/docker"
 INFO_TIMEOUT = 20.0  # seconds; info() must answer "unavailable", not hang, when dockerd hangs
@@ -44,14 +45,19 @@ class DockerEngine(CliEngine):
         """Versions and daemon state; unavailable (never raising) when the client or daemon is missing."""
         binary = self.cli.binary
         if not Path(binary).is_file() or not os.access(binary, os.X_OK):
-            return EngineInfo(self.name, False, unavailable_reason=(
-                f"engine {self.name!r}: {binary} not found; install docker.io (apt-get install "
-                "docker.io; vagrant/provision.sh does) or set SEATRIAL_DOCKER to the client"))
+            return EngineInfo(
+                self.name,
+                False,
+                unavailable_reason=(
+                    f"engine {self.name!r}: {binary} not found; install docker.io (apt-get install "
+                    "docker.io; vagrant/provision.sh does) or set SEATRIAL_DOCKER to the client"
+                ),
+            )
         try:
-            version = self.cli.run("docker version", ["version", "--format", "{{json .}}"],
-                                   check=False, timeout=INFO_TIMEOUT)
-            info = self.cli.run("docker info", ["info", "--format", "{{json .}}"], check=False,
-                                timeout=INFO_TIMEOUT)
+            version = self.cli.run(
+                "docker version", ["version", "--format", "{{json .}}"], check=False, timeout=INFO_TIMEOUT
+            )
+            info = self.cli.run("docker info", ["info", "--format", "{{json .}}"], check=False, timeout=INFO_TIMEOUT)
             doc = json.loads(info.stdout) if info.returncode == 0 else {}
             versions = json.loads(version.stdout or "{}")
             said = (info.stderr or version.stderr).strip()[-300:]
@@ -59,24 +65,38 @@ class DockerEngine(CliEngine):
             doc, versions, said = {}, {}, str(exc)
         client = (versions.get("Client") or {}).get("Version", "")
         if not doc.get("ServerVersion"):
-            return EngineInfo(self.name, False, client_version=client, unavailable_reason=(
-                f"engine {self.name!r}: the Docker daemon does not answer ({said}); start it "
-                "(systemctl start docker, or setsid dockerd >/var/log/dockerd.log 2>&1 &)"))
+            return EngineInfo(
+                self.name,
+                False,
+                client_version=client,
+                unavailable_reason=(
+                    f"engine {self.name!r}: the Docker daemon does not answer ({said}); start it "
+                    "(systemctl start docker, or setsid dockerd >/var/log/dockerd.log 2>&1 &)"
+                ),
+            )
         security = " ".join(doc.get("SecurityOptions") or [])
         is_rootless = "rootless" in security
         return EngineInfo(
-            self.name, True, client_version=client, server_version=doc["ServerVersion"],
-            oci_runtime=doc.get("DefaultRuntime", ""), storage_driver=doc.get("Driver", ""),
-            cgroup_version=str(doc.get("CgroupVersion", "")), is_rootless=is_rootless,
-            extra={"binary": binary, "builder": "buildkit" if self.buildkit == "1" else "classic",
-                   "rootful_socket": "" if is_rootless else docker_socket(),
-                   "cgroup_driver": doc.get("CgroupDriver", ""),
-                   "kernel": doc.get("KernelVersion", "")})
+            self.name,
+            True,
+            client_version=client,
+            server_version=doc["ServerVersion"],
+            oci_runtime=doc.get("DefaultRuntime", ""),
+            storage_driver=doc.get("Driver", ""),
+            cgroup_version=str(doc.get("CgroupVersion", "")),
+            is_rootless=is_rootless,
+            extra={
+                "binary": binary,
+                "builder": "buildkit" if self.buildkit == "1" else "classic",
+                "rootful_socket": "" if is_rootless else docker_socket(),
+                "cgroup_driver": doc.get("CgroupDriver", ""),
+                "kernel": doc.get("KernelVersion", ""),
+            },
+        )
 
     def image_exists(self, image: str) -> bool:
         """Whether the daemon has `image` (by name or id)."""
-        proc = self.cli.run("image inspect", ["image", "inspect", "--format", "{{.Id}}", "--", image],
-                            check=False)
+        proc = self.cli.run("image inspect", ["image", "inspect", "--format", "{{.Id}}", "--", image], check=False)
         if proc.returncode != 0 and not ABSENT.search(proc.stderr):
             raise failure(f"image exists {image!r}", proc)
         return proc.returncode == 0
@@ -114,6 +134,11 @@ class DockerBuildKitEngine(DockerEngine):
             proc = self.cli.run("builder prune", ["builder", "prune", "--force", *filters])
             count, size = buildkitcache.reclaimed(proc.stdout)
             deleted, freed = deleted + count, freed + (size or 0)
-        return report + PruneReport(deleted, freed, (
-            f"{deleted} BuildKit cache records (of {len(ids)} chosen: built from a local image, or "
-            "build-context snapshots; none in use)",))
+        return report + PruneReport(
+            deleted,
+            freed,
+            (
+                f"{deleted} BuildKit cache records (of {len(ids)} chosen: built from a local image, or "
+                "build-context snapshots; none in use)",
+            ),
+        )

@@ -1,12 +1,12 @@
 """Durations as Go's time.ParseDuration reads them (`1m30s`, `500ms`, `2h`): Docker's and
 Podman's HEALTHCHECK flags, and the durations a scenario may write where inspect shows
 nanoseconds. Pure Python; no kernel facility."""
+
 from __future__ import annotations
 
 import re
 
-UNITS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
-         "h": 3600 * 10**9}
+UNITS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 
 

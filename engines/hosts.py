@@ -4,6 +4,7 @@ testinfra's docker and podman backends run ``docker exec ...`` through a shell, 
 whatever ``docker`` comes first on PATH; here that may be a newer client than the one the adapter
 drives (/usr/local/bin/docker before /usr/bin/docker). These subclasses name the binary.
 """
+
 from __future__ import annotations
 
 import testinfra.host
@@ -14,8 +15,7 @@ from testinfra.backend.podman import PodmanBackend
 BACKENDS = {"docker": DockerBackend, "podman": PodmanBackend}
 
 
-def container_host(scheme: str, binary: str, container: str,
-                   prefix: tuple[str, ...] = ()) -> testinfra.host.Host:
+def container_host(scheme: str, binary: str, container: str, prefix: tuple[str, ...] = ()) -> testinfra.host.Host:
     """A Host for `container` whose commands run as `[PREFIX...] <binary> exec [-u USER] NAME /bin/sh -c CMD`
     (a prefix such as `runuser -u USER --` reaches a rootless engine's containers)."""
 
@@ -24,8 +24,9 @@ def container_host(scheme: str, binary: str, container: str,
             cmd = self.get_command(command, *args)
             user = ["-u", self.user] if self.user is not None else []
             # run_local quotes every %s argument, so the binary path and names stay single words.
-            template = " ".join(["%s"] * len(prefix) + ["%s", "exec", *(["%s", "%s"] if user else []), "%s",
-                                                         "/bin/sh", "-c", "%s"])
+            template = " ".join(
+                ["%s"] * len(prefix) + ["%s", "exec", *(["%s", "%s"] if user else []), "%s", "/bin/sh", "-c", "%s"]
+            )
             out = self.run_local(template, *prefix, binary, *user, self.name, cmd)
             out.command = self.encode(cmd)
             return out

@@ -4,10 +4,12 @@ Docker and Podman mostly agree on container and image documents; they differ for
 (Podman's netavark documents use lowercase keys) and in small ways noted below. The raw document
 always travels along under "raw" for anything the normalized keys do not cover.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 # Podman calls its default bridge network "podman"; RunSpec calls it "bridge" on every engine.
 DEFAULT_NETWORK_NAMES = {"podman": "bridge"}
@@ -35,8 +37,9 @@ def container(doc: Mapping[str, Any]) -> dict[str, Any]:
         "state": STATE_NAMES.get(status, status),
         "exit_code": state.get("ExitCode"),
         "pid": state.get("Pid"),
-        "ip_addresses": {DEFAULT_NETWORK_NAMES.get(n, n): v.get("IPAddress")
-                         for n, v in networks.items() if v.get("IPAddress")},
+        "ip_addresses": {
+            DEFAULT_NETWORK_NAMES.get(n, n): v.get("IPAddress") for n, v in networks.items() if v.get("IPAddress")
+        },
         "ports": ports,
         "labels": dict((doc.get("Config") or {}).get("Labels") or {}),
         "user": (doc.get("Config") or {}).get("User") or "",
@@ -52,10 +55,19 @@ def health(doc: Mapping[str, Any] | None) -> dict[str, Any] | None:
     run declare no health check (Docker then has no State.Health)."""
     if not doc or not doc.get("Status"):
         return None
-    return {"status": str(doc["Status"]).lower(), "failing_streak": int(doc.get("FailingStreak") or 0),
-            "log": [{"exit_code": entry.get("ExitCode"), "output": entry.get("Output", ""),
-                     "start": entry.get("Start", ""), "end": entry.get("End", "")}
-                    for entry in doc.get("Log") or ()]}
+    return {
+        "status": str(doc["Status"]).lower(),
+        "failing_streak": int(doc.get("FailingStreak") or 0),
+        "log": [
+            {
+                "exit_code": entry.get("ExitCode"),
+                "output": entry.get("Output", ""),
+                "start": entry.get("Start", ""),
+                "end": entry.get("End", ""),
+            }
+            for entry in doc.get("Log") or ()
+        ],
+    }
 
 
 def image(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -94,17 +106,31 @@ def image_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
 def network(doc: Mapping[str, Any]) -> dict[str, Any]:
     """id, name, labels, internal (Docker's keys are capitalized, netavark's are not)."""
+
     def get(key: str):
         return doc.get(key, doc.get(key.lower()))
-    return {"kind": "network", "id": get("Id") or "", "name": get("Name") or "",
-            "labels": dict(get("Labels") or {}), "internal": bool(get("Internal")), "raw": doc}
+
+    return {
+        "kind": "network",
+        "id": get("Id") or "",
+        "name": get("Name") or "",
+        "labels": dict(get("Labels") or {}),
+        "internal": bool(get("Internal")),
+        "raw": doc,
+    }
 
 
 def volume(doc: Mapping[str, Any]) -> dict[str, Any]:
     """id (the name: volumes have no other id), name, labels, mountpoint."""
     name = doc.get("Name", "")
-    return {"kind": "volume", "id": name, "name": name, "labels": dict(doc.get("Labels") or {}),
-            "mountpoint": doc.get("Mountpoint", ""), "raw": doc}
+    return {
+        "kind": "volume",
+        "id": name,
+        "name": name,
+        "labels": dict(doc.get("Labels") or {}),
+        "mountpoint": doc.get("Mountpoint", ""),
+        "raw": doc,
+    }
 
 
 def children_first(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -116,6 +142,7 @@ def children_first(images: list[dict[str, Any]]) -> list[dict[str, Any]]:
         while parent.get(image_id) and seen < len(parent):
             image_id, seen = parent[image_id], seen + 1
         return seen
+
     return sorted(images, key=lambda i: -depth(i["id"]))
 
 

@@ -20,6 +20,7 @@ The forms recognised, each the engine's own and none that a program's ordinary o
 A command's own output can imitate them (a RUN that prints "WARNING: x"): a warning is a hint
 for the reader, never a verdict.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,11 @@ import re
 _LOGRUS = re.compile(r'\blevel=(?:warning|error) msg="((?:[^"\\]|\\.)*)"')
 _LOGRUS_TTY = re.compile(r"^(?:WARN|ERRO)\[\d+\] (.+)$")
 _DOCKER = re.compile(r"^(?:WARNING: |\[Warning\] )(.+)$")
-_IGNORED = re.compile(r"\b(?:will be ignored|(?:has|have) been (?:discarded|ignored)|(?:is|are|was|were) "
-                      r"(?:discarded|ignored))\b", re.IGNORECASE)
+_IGNORED = re.compile(
+    r"\b(?:will be ignored|(?:has|have) been (?:discarded|ignored)|(?:is|are|was|were) "
+    r"(?:discarded|ignored))\b",
+    re.IGNORECASE,
+)
 
 
 def engine_warnings(output: str) -> tuple[str, ...]:

@@ -3,6 +3,7 @@
 The binary is $SEATRIAL_PODMAN or /usr/bin/podman. Where Podman differs from Docker: no daemon to
 ask for a server version, `image exists`, Buildah's build output, and `--layers` for the cache.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,8 @@ from pathlib import Path
 
 from seatrial.engines import buildlog, capsets
 from seatrial.engines.base import BuildSpec, EngineError, EngineInfo, InstructionCache
-from seatrial.engines.client import Cli, failure
 from seatrial.engines.cliengine import REMOVE_ARGS, CliEngine
+from seatrial.engines.client import Cli, failure
 
 
 def podman_binary() -> str:
@@ -45,9 +46,14 @@ class PodmanEngine(CliEngine):
         """Versions and store state; unavailable (never raising) when podman is missing or broken."""
         binary = self.cli.binary
         if not shutil.which(binary):
-            return EngineInfo(self.name, False, unavailable_reason=(
-                f"engine 'podman': {binary} not found; install podman and runc (apt-get install "
-                "podman runc; vagrant/provision.sh does) or set SEATRIAL_PODMAN"))
+            return EngineInfo(
+                self.name,
+                False,
+                unavailable_reason=(
+                    f"engine 'podman': {binary} not found; install podman and runc (apt-get install "
+                    "podman runc; vagrant/provision.sh does) or set SEATRIAL_PODMAN"
+                ),
+            )
         try:
             proc = self.cli.run("podman info", ["info", "--format", "json"], check=False, timeout=20)
             doc = json.loads(proc.stdout) if proc.returncode == 0 else {}
@@ -55,9 +61,14 @@ class PodmanEngine(CliEngine):
         except (EngineError, json.JSONDecodeError) as exc:  # e.g. a storage lock held too long
             doc, said = {}, str(exc)
         if not doc:
-            return EngineInfo(self.name, False, unavailable_reason=(
-                f"engine 'podman': 'podman info' failed ({said}); if it names crun or cgroups, set "
-                'runtime = "runc" under [engine] in /etc/containers/containers.conf'))
+            return EngineInfo(
+                self.name,
+                False,
+                unavailable_reason=(
+                    f"engine 'podman': 'podman info' failed ({said}); if it names crun or cgroups, set "
+                    'runtime = "runc" under [engine] in /etc/containers/containers.conf'
+                ),
+            )
         host = doc.get("host") or {}
         version = (doc.get("version") or {}).get("Version", "")
         cgroup = str(host.get("cgroupVersion", "")).lstrip("v")
@@ -65,12 +76,22 @@ class PodmanEngine(CliEngine):
         # Daemonless: no socket unless the API service runs; the CLI itself needs root here.
         socket = str(self.api_socket) if not is_rootless and self.api_socket.is_socket() else ""
         return EngineInfo(
-            self.name, True, client_version=version, server_version=version,
+            self.name,
+            True,
+            client_version=version,
+            server_version=version,
             oci_runtime=(host.get("ociRuntime") or {}).get("name", ""),
             storage_driver=(doc.get("store") or {}).get("graphDriverName", ""),
-            cgroup_version=cgroup, is_rootless=is_rootless,
-            extra={"binary": binary, "network_backend": host.get("networkBackend", ""), "rootful_socket": socket,
-                   "cgroup_manager": host.get("cgroupManager", ""), "kernel": host.get("kernel", "")})
+            cgroup_version=cgroup,
+            is_rootless=is_rootless,
+            extra={
+                "binary": binary,
+                "network_backend": host.get("networkBackend", ""),
+                "rootful_socket": socket,
+                "cgroup_manager": host.get("cgroupManager", ""),
+                "kernel": host.get("kernel", ""),
+            },
+        )
 
     def image_exists(self, image: str) -> bool:
         """`podman image exists`: exit code 1 means absent, anything else non-zero is an error."""
@@ -90,8 +111,10 @@ class PodmanEngine(CliEngine):
         # Podman runs health checks from transient systemd timers (`podman healthcheck run` is
         # what they call); without systemd as init, health stays `starting` for ever.
         if not self.systemd_booted.is_dir():
-            return {"healthcheck": "Podman schedules health checks with systemd timers and systemd is not "
-                                   f"running here (no {self.systemd_booted}); health would stay 'starting'"}
+            return {
+                "healthcheck": "Podman schedules health checks with systemd timers and systemd is not "
+                f"running here (no {self.systemd_booted}); health would stay 'starting'"
+            }
         return {}
 
     def _cache_report(self, log: str, spec: BuildSpec) -> list[InstructionCache]:

@@ -4,13 +4,16 @@ Frozen dataclasses, so that a step cannot change what it was given and no engine
 CLI string travels past an adapter. engines/base.py re-exports every one of them: import them
 from there (`from seatrial.engines.base import RunSpec`).
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Literal
 
 ResourceKind = Literal["container", "image", "network", "volume"]
+
 
 @dataclass(frozen=True)
 class ResourceRef:
@@ -76,8 +79,8 @@ class BuildSpec:
 class InstructionCache:
     """One Dockerfile instruction of a build and whether the engine reused a cached layer."""
 
-    index: int                 # 0-based position among the instructions of the built stages
-    instruction: str           # as the engine printed it, e.g. "RUN make"
+    index: int  # 0-based position among the instructions of the built stages
+    instruction: str  # as the engine printed it, e.g. "RUN make"
     is_cache_hit: bool | None  # None: the engine did not say (FROM, or no report)
 
 
@@ -86,11 +89,11 @@ class BuildResult:
     """A finished build: the image, its size, the cache report per instruction and the log."""
 
     image: ResourceRef
-    size: int                  # bytes, as the engine reports it
+    size: int  # bytes, as the engine reports it
     instructions: tuple[InstructionCache, ...]
     log: str
-    duration: float            # seconds, wall clock
-    warnings: tuple[str, ...] = ()   # what the engine said it ignored (engines/notices.py)
+    duration: float  # seconds, wall clock
+    warnings: tuple[str, ...] = ()  # what the engine said it ignored (engines/notices.py)
 
 
 @dataclass(frozen=True)
@@ -119,26 +122,26 @@ class RunSpec:
 
     image: str
     name: str
-    command: tuple[str, ...] | None = None      # None: the image's CMD
-    entrypoint: tuple[str, ...] | None = None   # None: the image's ENTRYPOINT; () clears it
+    command: tuple[str, ...] | None = None  # None: the image's CMD
+    entrypoint: tuple[str, ...] | None = None  # None: the image's ENTRYPOINT; () clears it
     env: Mapping[str, str] = field(default_factory=dict)
-    network: str = "bridge"                     # bridge, host, none, or a network name
+    network: str = "bridge"  # bridge, host, none, or a network name
     network_aliases: tuple[str, ...] = ()
     ports: tuple[PortMapping, ...] = ()
     mounts: tuple[Mount, ...] = ()
     hostname: str | None = None
     workdir: str | None = None
     user: str | None = None
-    dns: tuple[str, ...] | None = None          # None: the engine's default name servers
+    dns: tuple[str, ...] | None = None  # None: the engine's default name servers
     privileged: bool = False
-    cap_add: tuple[str, ...] = ()               # capability names without CAP_, e.g. "SYS_ADMIN"
+    cap_add: tuple[str, ...] = ()  # capability names without CAP_, e.g. "SYS_ADMIN"
     seccomp: Literal["default", "unconfined"] = "default"
-    unmask_paths: bool = False                  # lift masked and read-only /proc, /sys paths
+    unmask_paths: bool = False  # lift masked and read-only /proc, /sys paths
     no_new_privileges: bool = False
     pid: Literal["private", "host"] = "private"  # "host" only for fault injection in tests
     pull: Literal["missing", "never"] | None = None  # None: the engine's default policy
     detach: bool = False
-    remove: bool = False                        # remove on exit (`run --rm`)
+    remove: bool = False  # remove on exit (`run --rm`)
     labels: Mapping[str, str] = field(default_factory=dict)
     timeout: float = 120.0
 
@@ -148,11 +151,11 @@ class RunResult:
     """A started container; for a run to completion also its exit code and output."""
 
     container: ResourceRef
-    exit_code: int | None      # None while a detached container runs
+    exit_code: int | None  # None while a detached container runs
     stdout: str
     stderr: str
     duration: float
-    warnings: tuple[str, ...] = ()   # what the engine said it ignored (engines/notices.py)
+    warnings: tuple[str, ...] = ()  # what the engine said it ignored (engines/notices.py)
 
 
 @dataclass(frozen=True)
@@ -191,18 +194,24 @@ class PruneReport:
     removed: int = 0
     freed_bytes: int | None = None
     details: tuple[str, ...] = ()
-    note: str = ""   # e.g. why nothing could be removed
+    note: str = ""  # e.g. why nothing could be removed
 
     def summary(self) -> str:
         """One line for `seatrial clean --caches`: what was removed and freed."""
-        freed = f", {self.freed_bytes / 2 ** 20:.3g} MiB freed" if self.freed_bytes else ""
+        freed = f", {self.freed_bytes / 2**20:.3g} MiB freed" if self.freed_bytes else ""
         text = f"removed {self.removed} cache {'entry' if self.removed == 1 else 'entries'}{freed}"
         return f"{text} ({self.note})" if self.note else text
 
-    def __add__(self, other: "PruneReport") -> "PruneReport":
+    def __add__(self, other: PruneReport) -> PruneReport:
         """Both reports as one (an engine that prunes in several passes)."""
-        freed = None if self.freed_bytes is None and other.freed_bytes is None else \
-            (self.freed_bytes or 0) + (other.freed_bytes or 0)
-        return PruneReport(self.removed + other.removed, freed, self.details + other.details,
-                           "; ".join(n for n in (self.note, other.note) if n))
-
+        freed = (
+            None
+            if self.freed_bytes is None and other.freed_bytes is None
+            else (self.freed_bytes or 0) + (other.freed_bytes or 0)
+        )
+        return PruneReport(
+            self.removed + other.removed,
+            freed,
+            self.details + other.details,
+            "; ".join(n for n in (self.note, other.note) if n),
+        )

@@ -7,6 +7,7 @@ need extra setup (net.ipv4.ip_unprivileged_port_start). vagrant/provision.sh cre
 runs as root and drives Podman through `runuser -u USER --`; with no systemd user session here,
 it creates the user's XDG_RUNTIME_DIR as logind would at login.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -53,16 +54,21 @@ class PodmanRootlessEngine(PodmanEngine):
             return EngineInfo(self.name, False, unavailable_reason=f"engine {self.name!r}: {reason}")
         info = super().info()
         if info.is_available and not info.is_rootless:
-            return EngineInfo(self.name, False, unavailable_reason=(
-                f"engine {self.name!r}: podman run as {self.user} does not report rootless mode"))
+            return EngineInfo(
+                self.name,
+                False,
+                unavailable_reason=(f"engine {self.name!r}: podman run as {self.user} does not report rootless mode"),
+            )
         return dataclasses.replace(info, name=self.name)
 
     def _unavailable_reason(self) -> str:
         if os.geteuid() != 0:
             return "seatrial must run as root to start podman as another user (runuser)"
         if self.account is None:
-            return (f"no user {self.user!r}; vagrant/provision.sh creates it with subordinate uid and gid "
-                    "ranges (or set SEATRIAL_ROOTLESS_USER)")
+            return (
+                f"no user {self.user!r}; vagrant/provision.sh creates it with subordinate uid and gid "
+                "ranges (or set SEATRIAL_ROOTLESS_USER)"
+            )
         for path in ("/etc/subuid", "/etc/subgid"):
             if not _has_range(Path(path), self.user):
                 return f"{path} has no range for {self.user!r}; run vagrant/provision.sh (usermod --add-subuids)"
@@ -121,6 +127,7 @@ def _scratch_root(path: Path) -> Path | None:
     (<scratch root>/<session>, see seatrial.harness.session) or a build's temporary folder
     (tempdir/seatrial-*). Nothing outside them is ever handed to the user."""
     from seatrial.harness.session import scratch_root
+
     resolved = path.resolve()
     for base, prefix in ((scratch_root().resolve(), ""), (Path(tempfile.gettempdir()).resolve(), "seatrial-")):
         if resolved.is_relative_to(base) and resolved != base:

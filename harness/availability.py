@@ -5,6 +5,7 @@ into skips ("capability not available") or failures ("expected exit code 0, got 
 did not run, so they are errors that say so, in one line. The run remembers which engines went
 away, stops sending them work, and ends with exit code 3 and the reason in `run_end`.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,13 +24,16 @@ class EngineHealth:
 
     def __init__(self) -> None:
         self.gone: dict[str, str] = {}
-        self.fitness: dict[str, "Fitness"] = {}   # what seatrial.harness.selfcheck found, by engine
+        self.fitness: dict[str, Fitness] = {}  # what seatrial.harness.selfcheck found, by engine
 
     def degraded(self) -> dict[str, str]:
         """Engines whose check found parts broken (but that can start containers), with the
         one-line summary of what."""
-        return {name: fitness.summary() for name, fitness in self.fitness.items()
-                if fitness.broken and name not in self.gone}
+        return {
+            name: fitness.summary()
+            for name, fitness in self.fitness.items()
+            if fitness.broken and name not in self.gone
+        }
 
     def problems(self, engine, needed: list[str]) -> list[str]:
         """What the engine's check found broken among the parts an item needs (none when the

@@ -5,6 +5,7 @@ No registry is reachable on the machines seatrial runs on, so `{{ base }}` is bu
 entries, owner 0) so that the same inputs give the same bytes and the same image id on every
 engine and machine; it is cached under a directory keyed by the digest of its inputs.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,8 +29,18 @@ PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
 GROUP = "root:x:0:\nnogroup:x:65534:\n"
-DIRECTORIES = {"bin": 0o755, "dev": 0o755, "etc": 0o755, "proc": 0o755, "root": 0o700,
-               "sys": 0o755, "tmp": 0o1777, "usr": 0o755, "usr/bin": 0o755, "var": 0o755}
+DIRECTORIES = {
+    "bin": 0o755,
+    "dev": 0o755,
+    "etc": 0o755,
+    "proc": 0o755,
+    "root": 0o700,
+    "sys": 0o755,
+    "tmp": 0o1777,
+    "usr": 0o755,
+    "usr/bin": 0o755,
+    "var": 0o755,
+}
 
 
 class BaseImageError(RuntimeError):
@@ -41,15 +52,17 @@ class BaseArchive:
     """A docker-archive tarball of the base image, its input digest and the tag it loads as."""
 
     path: Path
-    digest: str   # sha256 hex of the inputs; also the value of the image label seatrial.base
-    tag: str      # seatrial/base:<first 12 hex digits of digest>
+    digest: str  # sha256 hex of the inputs; also the value of the image label seatrial.base
+    tag: str  # seatrial/base:<first 12 hex digits of digest>
 
 
 def base_archive(cache_dir: Path | None = None, busybox: Path = BUSYBOX) -> BaseArchive:
     """Return the base image archive, building it only when its inputs changed."""
     if not busybox.is_file():
-        raise BaseImageError(f"base image: {busybox} not found; install Debian's busybox-static "
-                             "(apt-get install busybox-static; vagrant/provision.sh does)")
+        raise BaseImageError(
+            f"base image: {busybox} not found; install Debian's busybox-static "
+            "(apt-get install busybox-static; vagrant/provision.sh does)"
+        )
     cache = Path(cache_dir or os.environ.get("SEATRIAL_CACHE") or DEFAULT_CACHE)
     binary = busybox.read_bytes()
     applets = _applets(busybox)
@@ -78,8 +91,13 @@ def ensure_loaded(engine, archive: BaseArchive) -> str:
 def input_digest(binary: bytes, applets: list[str]) -> str:
     """The digest of everything that decides the archive's bytes."""
     h = hashlib.sha256()
-    for part in (FORMAT_VERSION.encode(), hashlib.sha256(binary).digest(),
-                 "\n".join(applets).encode(), PASSWD.encode(), GROUP.encode()):
+    for part in (
+        FORMAT_VERSION.encode(),
+        hashlib.sha256(binary).digest(),
+        "\n".join(applets).encode(),
+        PASSWD.encode(),
+        GROUP.encode(),
+    ):
         h.update(len(part).to_bytes(8, "big") + part)
     return h.hexdigest()
 
@@ -88,22 +106,35 @@ def archive_bytes(binary: bytes, applets: list[str], digest: str, tag: str) -> b
     """The docker-archive tarball (manifest.json, config, one layer) as bytes."""
     layer = _layer(binary, applets)
     layer_id = hashlib.sha256(layer).hexdigest()
-    config = json.dumps({
-        "architecture": "amd64",
-        "os": "linux",
-        "created": "2023-11-14T22:13:20Z",  # MTIME, so the config digest is stable
-        "config": {"Env": [PATH_ENV], "Cmd": ["sh"], "Labels": {"seatrial.base": digest}},
-        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer_id}"]},
-        "history": [{"created": "2023-11-14T22:13:20Z",
-                     "created_by": "seatrial.harness.baseimage: busybox-static and applet links"}],
-    }, sort_keys=True, separators=(",", ":")).encode()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "created": "2023-11-14T22:13:20Z",  # MTIME, so the config digest is stable
+            "config": {"Env": [PATH_ENV], "Cmd": ["sh"], "Labels": {"seatrial.base": digest}},
+            "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer_id}"]},
+            "history": [
+                {
+                    "created": "2023-11-14T22:13:20Z",
+                    "created_by": "seatrial.harness.baseimage: busybox-static and applet links",
+                }
+            ],
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()
     config_id = hashlib.sha256(config).hexdigest()
     repo, _, version = tag.partition(":")
-    manifest = json.dumps([{"Config": f"{config_id}.json", "RepoTags": [tag],
-                            "Layers": [f"{layer_id}/layer.tar"]}], separators=(",", ":")).encode()
+    manifest = json.dumps(
+        [{"Config": f"{config_id}.json", "RepoTags": [tag], "Layers": [f"{layer_id}/layer.tar"]}], separators=(",", ":")
+    ).encode()
     repositories = json.dumps({repo: {version: layer_id}}, separators=(",", ":")).encode()
-    members = [(f"{config_id}.json", config), (f"{layer_id}/layer.tar", layer),
-               ("manifest.json", manifest), ("repositories", repositories)]
+    members = [
+        (f"{config_id}.json", config),
+        (f"{layer_id}/layer.tar", layer),
+        ("manifest.json", manifest),
+        ("repositories", repositories),
+    ]
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         tar.addfile(_info(f"{layer_id}", tarfile.DIRTYPE, 0o755))
@@ -140,8 +171,7 @@ def _info(name: str, kind: bytes, mode: int, *, size: int = 0, link: str = "") -
 def _applets(busybox: Path) -> list[str]:
     """Every applet this busybox has: links are cheap, and scenarios should not hit a missing one."""
     try:
-        out = subprocess.run([str(busybox), "--list"], capture_output=True, text=True,
-                             timeout=10, check=True).stdout
+        out = subprocess.run([str(busybox), "--list"], capture_output=True, text=True, timeout=10, check=True).stdout
     except (OSError, subprocess.SubprocessError) as exc:
         raise BaseImageError(f"base image: '{busybox} --list' failed: {exc}") from exc
     return sorted({a for a in out.split() if a and "/" not in a})

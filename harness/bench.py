@@ -7,10 +7,11 @@ ordinary step on every engine in turn, each measure step round by round across e
 engine whose step fails or breaks drops out; the others go on. Each engine still gets its own
 item context, events (item_start/step/sample/item_end) and teardown, like any item.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from seatrial.harness.events import EventLog
 from seatrial.harness.itemcontext import ItemContext
@@ -26,8 +27,9 @@ def is_live(lane: ItemLife) -> bool:
     return lane.is_open and not lane.result.failed_checks
 
 
-def run_benchmark(contexts: list[ItemContext], events: EventLog | None = None,
-                  progress: Callable[[str], None] = lambda _: None) -> list[ItemResult]:
+def run_benchmark(
+    contexts: list[ItemContext], events: EventLog | None = None, progress: Callable[[str], None] = lambda _: None
+) -> list[ItemResult]:
     """Run one benchmark scenario on every context's engine, interleaved; results per engine.
 
     Each engine is one item of seatrial.harness.lifecycle: guarded, decided, torn down and
@@ -51,11 +53,11 @@ def run_benchmark(contexts: list[ItemContext], events: EventLog | None = None,
         for lane in lanes:
             lane.decide()
     except KeyboardInterrupt as exc:
-        for lane in lanes:   # a signal leaves no verdict on the engines still running
+        for lane in lanes:  # a signal leaves no verdict on the engines still running
             lane.interrupted(exc)
     finally:
         forced: KeyboardInterrupt | None = None
-        for lane in lanes:   # once a signal cut one engine's teardown short, the others' is not tried
+        for lane in lanes:  # once a signal cut one engine's teardown short, the others' is not tried
             lane.finish(cut_short=forced)
             forced = forced or lane.teardown_cut
         if events:
@@ -79,8 +81,7 @@ def _interleave(lanes: list[ItemLife], index: int, body, progress) -> None:
                 for sample in measure_round(lane.ctx, body, round_no):
                     collected[id(lane)].append(sample)
                     lane.emit("sample", **sample)
-        progress(f"{body.metric}: round {round_no + 1}/{total}"
-                 + (" (warm-up)" if round_no < body.warmup else ""))
+        progress(f"{body.metric}: round {round_no + 1}/{total}" + (" (warm-up)" if round_no < body.warmup else ""))
     for lane in lanes:
         if is_live(lane):
             outcome = summarize(body, collected[id(lane)], time.monotonic() - started)

@@ -4,6 +4,7 @@ The titles of docs/claims.md (the project's list of behaviours to verify, each w
 scenario must see), kept here so that the installed package never reads files outside itself.
 When docs/claims.md gains a claim, add it here: tests/unit/test_docs.py checks both agree.
 """
+
 from __future__ import annotations
 
 CLAIMS: dict[str, str] = {

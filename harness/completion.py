@@ -4,6 +4,7 @@ Generated, not hand-kept: a new subcommand or option completes as soon as the pa
 No dependency (argcomplete would import seatrial at every Tab); the script is static shell.
 Engine names (after --engine) come from the adapters registered when the script is generated.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,13 +34,18 @@ def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.Argument
 
 def _choices(parser: argparse.ArgumentParser) -> list[str]:
     """Positional choices (e.g. `completion bash|zsh`)."""
-    return [c for a in parser._actions if not a.option_strings and a.choices and
-            not isinstance(a, argparse._SubParsersAction) for c in a.choices]
+    return [
+        c
+        for a in parser._actions
+        if not a.option_strings and a.choices and not isinstance(a, argparse._SubParsersAction)
+        for c in a.choices
+    ]
 
 
 def completion_script(shell: str, parser: argparse.ArgumentParser) -> str:
     """The bash script (zsh loads it through bashcompinit)."""
     from seatrial.engines.discovery import registered
+
     engines = " ".join(sorted(registered()))
     top_words, _ = _options(parser)
     commands = _subcommands(parser)
@@ -50,11 +56,15 @@ def completion_script(shell: str, parser: argparse.ArgumentParser) -> str:
         file_valued = [o for o in valued if o not in _ENGINE_OPTIONS]
         lines = [f"        {name})"]
         if engine_valued:
-            lines.append(f'            case "$prev" in {"|".join(engine_valued)}) '
-                         f'COMPREPLY=($(compgen -W "{engines}" -- "$cur")); return;; esac')
+            lines.append(
+                f'            case "$prev" in {"|".join(engine_valued)}) '
+                f'COMPREPLY=($(compgen -W "{engines}" -- "$cur")); return;; esac'
+            )
         if file_valued:
-            lines.append(f'            case "$prev" in {"|".join(file_valued)}) '
-                         'COMPREPLY=($(compgen -f -- "$cur")); return;; esac')
+            lines.append(
+                f'            case "$prev" in {"|".join(file_valued)}) '
+                'COMPREPLY=($(compgen -f -- "$cur")); return;; esac'
+            )
         positional = " ".join(_choices(sub))
         lines.append(f'            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "{" ".join(words)}" -- "$cur"))')
         if positional:
@@ -73,7 +83,7 @@ _seatrial() {{
         case "${{COMP_WORDS[i]}}" in -*) ;; *) command="${{COMP_WORDS[i]}}"; break;; esac
     done
     if [[ -z "$command" ]]; then
-        COMPREPLY=($(compgen -W "{' '.join(commands)} {' '.join(top_words)}" -- "$cur"))
+        COMPREPLY=($(compgen -W "{" ".join(commands)} {" ".join(top_words)}" -- "$cur"))
         return
     fi
     case "$command" in

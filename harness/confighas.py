@@ -6,6 +6,7 @@ present and its value matches a regular expression (searched, as Go's MatchStrin
 port or volume named is among the image's (a port without a protocol, "80", is any of 80/tcp
 and 80/udp, since CST compares port numbers only).
 """
+
 from __future__ import annotations
 
 import re
@@ -50,31 +51,56 @@ def _port_in(port: str, exposed) -> bool:
     return any(p == port or p.split("/")[0] == port for p in exposed or ())
 
 
-def has_checks(step: int, label: str, has: ConfigHas | None, lacks: ConfigLacks | None,
-               config: dict[str, Any]) -> list:
+def has_checks(step: int, label: str, has: ConfigHas | None, lacks: ConfigLacks | None, config: dict[str, Any]) -> list:
     """One check per entry named, each saying what the image has instead."""
     from seatrial.harness.expectations import Check
+
     checks = []
     env = dict(item.split("=", 1) for item in config.get("Env") or () if "=" in item)
     labels = config.get("Labels") or {}
     for key, values in (("Env", env), ("Labels", labels)):
         for name, pattern in (getattr(has, key) if has else {}).items():
             value = values.get(name)
-            checks.append(Check(step, f"{label} config {key} {name}", f"a value matching {pattern!r}",
-                                "absent" if value is None else repr(value),
-                                value is not None and re.search(pattern, value) is not None))
+            checks.append(
+                Check(
+                    step,
+                    f"{label} config {key} {name}",
+                    f"a value matching {pattern!r}",
+                    "absent" if value is None else repr(value),
+                    value is not None and re.search(pattern, value) is not None,
+                )
+            )
     exposed, volumes = config.get("ExposedPorts") or [], config.get("Volumes") or []
     for port in has.ExposedPorts if has else ():
-        checks.append(Check(step, f"{label} config exposes {port}", "exposed", repr(sorted(exposed)), _port_in(port, exposed)))
+        checks.append(
+            Check(step, f"{label} config exposes {port}", "exposed", repr(sorted(exposed)), _port_in(port, exposed))
+        )
     for volume in has.Volumes if has else ():
-        checks.append(Check(step, f"{label} config volume {volume}", "declared", repr(sorted(volumes)), volume in volumes))
+        checks.append(
+            Check(step, f"{label} config volume {volume}", "declared", repr(sorted(volumes)), volume in volumes)
+        )
     for name in lacks.Env if lacks else ():
-        checks.append(Check(step, f"{label} config Env {name}", "not set",
-                            "absent" if name not in env else repr(env[name]), name not in env))
+        checks.append(
+            Check(
+                step,
+                f"{label} config Env {name}",
+                "not set",
+                "absent" if name not in env else repr(env[name]),
+                name not in env,
+            )
+        )
     for port in lacks.ExposedPorts if lacks else ():
-        checks.append(Check(step, f"{label} config exposes {port}", "not exposed", repr(sorted(exposed)),
-                            not _port_in(port, exposed)))
+        checks.append(
+            Check(
+                step,
+                f"{label} config exposes {port}",
+                "not exposed",
+                repr(sorted(exposed)),
+                not _port_in(port, exposed),
+            )
+        )
     for volume in lacks.Volumes if lacks else ():
-        checks.append(Check(step, f"{label} config volume {volume}", "not declared", repr(sorted(volumes)),
-                            volume not in volumes))
+        checks.append(
+            Check(step, f"{label} config volume {volume}", "not declared", repr(sorted(volumes)), volume not in volumes)
+        )
     return checks

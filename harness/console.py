@@ -3,6 +3,7 @@
 A pytest plugin that replaces pytest's terminal output for `seatrial run` only; `pytest
 scenarios/` keeps pytest's own.
 """
+
 from __future__ import annotations
 
 import time
@@ -14,10 +15,22 @@ from rich.table import Table
 from seatrial.harness.outcome import ItemResult
 from seatrial.harness.words import plural
 
-STYLES = {"passed": "green", "failed": "bold red", "skipped": "yellow", "diverged": "magenta",
-          "error": "bold red", "interrupted": "bold yellow"}
-SYMBOLS = {"passed": "held", "failed": "FAILED", "skipped": "skipped", "diverged": "diverged", "error": "ERROR",
-           "interrupted": "INTERRUPTED"}
+STYLES = {
+    "passed": "green",
+    "failed": "bold red",
+    "skipped": "yellow",
+    "diverged": "magenta",
+    "error": "bold red",
+    "interrupted": "bold yellow",
+}
+SYMBOLS = {
+    "passed": "held",
+    "failed": "FAILED",
+    "skipped": "skipped",
+    "diverged": "diverged",
+    "error": "ERROR",
+    "interrupted": "INTERRUPTED",
+}
 
 
 def counts_line(outcomes: list[str]) -> str:
@@ -40,7 +53,7 @@ class ConsoleReporter:
         self.collect_errors: list[str] = []
         self.interrupted = False
         self._started: dict[str, float] = {}
-        self._width: dict[str, int] = {}   # nodeid -> items it stands for (a benchmark: one per engine)
+        self._width: dict[str, int] = {}  # nodeid -> items it stands for (a benchmark: one per engine)
 
     def pytest_collectreport(self, report):
         if report.failed:
@@ -66,8 +79,10 @@ class ConsoleReporter:
             elapsed = time.monotonic() - self._started.get(report.nodeid, time.monotonic())
             style = STYLES.get(outcome, "")
             if self.verbosity >= 0:
-                self.console.print(f"\\[{self.done}/{self.total}] {escape(item_name)} "
-                                   f"[{style}]{SYMBOLS.get(outcome, outcome)}[/] ({elapsed:.1f}s)")
+                self.console.print(
+                    f"\\[{self.done}/{self.total}] {escape(item_name)} "
+                    f"[{style}]{SYMBOLS.get(outcome, outcome)}[/] ({elapsed:.1f}s)"
+                )
             if (outcome in ("failed", "error") or self.verbosity > 0) and report.longrepr:
                 text = str(report.longrepr)
                 self.console.print("    " + text.replace("\n", "\n    "), markup=False)
@@ -75,6 +90,7 @@ class ConsoleReporter:
     def pytest_keyboard_interrupt(self, excinfo):
         # pytest reports collection errors and pytest.exit() as interrupts too; only a signal is one.
         import pytest
+
         if not isinstance(excinfo.value, (pytest.Session.Interrupted, pytest.exit.Exception)):
             self.interrupted = True
 
@@ -99,9 +115,12 @@ class ConsoleReporter:
         for r in results:
             if r.outcome.value in ("skipped", "diverged", "interrupted"):
                 self.console.print(f"  {r.scenario} on {r.engine}: {r.outcome.value}: {r.reason}", markup=False)
-            elif self.verbosity > 0:   # -v: every item, how long it took; -vv: every check it made
-                self.console.print(f"  {r.scenario} on {r.engine}: {SYMBOLS[r.outcome.value]} "
-                                   f"({r.duration:.2f} s, {plural(len(r.checks), 'check')})", markup=False)
+            elif self.verbosity > 0:  # -v: every item, how long it took; -vv: every check it made
+                self.console.print(
+                    f"  {r.scenario} on {r.engine}: {SYMBOLS[r.outcome.value]} "
+                    f"({r.duration:.2f} s, {plural(len(r.checks), 'check')})",
+                    markup=False,
+                )
             if self.verbosity > 1:
                 for check in r.checks:
                     self.console.print(f"    {'ok' if check.ok else 'FAILED'}: {check.message}", markup=False)

@@ -6,6 +6,7 @@ readable prefix; a file without a `run_end` record is an incomplete run. A file 
 written (a full disk) is cut back to its last complete record and the run stops. The one
 reader of these files is seatrial.reports.eventfiles.
 """
+
 from __future__ import annotations
 
 import errno
@@ -13,9 +14,10 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
 def _plain(value: Any) -> Any:
@@ -41,7 +43,8 @@ class ResultsUnwritable(RuntimeError):
         super().__init__(
             f"cannot write results to {path}: {error.strerror or error} (errno {error.errno}"
             f"{' ' + name if name else ''}); the run stops here and the file keeps every record up to "
-            "the last complete one; free space there or give another --results-dir")
+            "the last complete one; free space there or give another --results-dir"
+        )
         self.path = path
         self.errno = error.errno
 
@@ -54,8 +57,7 @@ class EventLog:
     log refuses every later record with the same ResultsUnwritable. With `exclusive`, an
     existing file is refused (FileExistsError) rather than appended to."""
 
-    def __init__(self, path: Path, run_id: str, *, clock: Callable[[], float] = time.time,
-                 exclusive: bool = False):
+    def __init__(self, path: Path, run_id: str, *, clock: Callable[[], float] = time.time, exclusive: bool = False):
         self.path = path
         self.run_id = run_id
         self.clock = clock
@@ -68,7 +70,7 @@ class EventLog:
             raise
         except OSError as exc:
             raise ResultsUnwritable(path, exc) from None
-        self._complete = os.fstat(self._fd).st_size   # bytes up to the end of the last whole record
+        self._complete = os.fstat(self._fd).st_size  # bytes up to the end of the last whole record
 
     def write(self, record_type: str, **fields: Any) -> None:
         if self.failure is not None:
@@ -77,7 +79,7 @@ class EventLog:
         data = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
         try:
             written = 0
-            while written < len(data):   # a full disk takes part of a record, then refuses
+            while written < len(data):  # a full disk takes part of a record, then refuses
                 written += os.write(self._fd, data[written:])
         except OSError as exc:
             self._fail(exc)
@@ -103,7 +105,7 @@ class EventLog:
 
     def _fail(self, error: OSError) -> None:
         try:
-            os.ftruncate(self._fd, self._complete)   # the torn record goes
+            os.ftruncate(self._fd, self._complete)  # the torn record goes
         except OSError:
             pass
         self.failure = ResultsUnwritable(self.path, error)
@@ -112,8 +114,13 @@ class EventLog:
 
 def host_fingerprint() -> dict[str, str]:
     """What about this machine matters to a result: kernel, OS, CPUs, Python."""
-    info = {"hostname": platform.node(), "kernel": platform.release(), "machine": platform.machine(),
-            "python": platform.python_version(), "cpus": str(os.cpu_count())}
+    info = {
+        "hostname": platform.node(),
+        "kernel": platform.release(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "cpus": str(os.cpu_count()),
+    }
     try:
         info["os"] = platform.freedesktop_os_release().get("PRETTY_NAME", "")
     except OSError:

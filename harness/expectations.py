@@ -3,16 +3,24 @@
 A check is data (Check), so the runner, the events log and the reports all show the same
 "expected X, got Y" without re-deriving it.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from seatrial.harness.itemcontext import ItemContext
 from seatrial.engines.base import EngineError
-from seatrial.harness.expectmodel import (CacheExpect, Expect, FileExpect, HostFileExpect, ImageSizeExpect, TextExpect,
-                                          patterns)
+from seatrial.harness.expectmodel import (
+    CacheExpect,
+    Expect,
+    FileExpect,
+    HostFileExpect,
+    ImageSizeExpect,
+    TextExpect,
+    patterns,
+)
+from seatrial.harness.itemcontext import ItemContext
 from seatrial.harness.pathexpect import path_checks
 
 if TYPE_CHECKING:  # the step kinds use these checks: a runtime import would be a cycle
@@ -23,12 +31,12 @@ EXCERPT = 300
 
 @dataclass(frozen=True)
 class Check:
-    step: int          # 0-based, as divergences and events count; messages count from 1
-    what: str          # e.g. "stdout equals", "cache hit [2] RUN make"
+    step: int  # 0-based, as divergences and events count; messages count from 1
+    what: str  # e.g. "stdout equals", "cache hit [2] RUN make"
     expected: str
     actual: str
     ok: bool
-    where: str = ""    # the step's kind and place, e.g. "exec, scenarios/x.yaml:23"
+    where: str = ""  # the step's kind and place, e.g. "exec, scenarios/x.yaml:23"
 
     @property
     def message(self) -> str:
@@ -43,16 +51,21 @@ def _excerpt(text: str) -> str:
     return text if len(text) <= EXCERPT else text[:EXCERPT] + "...'"
 
 
-def evaluate(ctx: ItemContext, step: int, expect: Expect | None, outcome: StepOutcome,
-             *, implicit_success: bool) -> list[Check]:
+def evaluate(
+    ctx: ItemContext, step: int, expect: Expect | None, outcome: StepOutcome, *, implicit_success: bool
+) -> list[Check]:
     """All checks of one step. With no `expect`, a command step must exit 0 and no step may be
     refused by the engine: a step that silently failed must never look like a pass."""
     checks: list[Check] = []
     add = lambda what, expected, actual, ok: checks.append(Check(step, what, expected, actual, ok))  # noqa: E731
     expects_refusal = bool(expect and expect.fails)
     if expect is not None and expect.fails is not None:
-        add("engine refuses", "refused" if expect.fails else "accepted",
-            f"refused: {outcome.refused}" if outcome.refused else "accepted", (outcome.refused is not None) == expect.fails)
+        add(
+            "engine refuses",
+            "refused" if expect.fails else "accepted",
+            f"refused: {outcome.refused}" if outcome.refused else "accepted",
+            (outcome.refused is not None) == expect.fails,
+        )
     elif outcome.refused is not None:
         add("engine accepts the step", "accepted", f"refused: {outcome.refused}", False)
     if expect is None:
@@ -60,16 +73,24 @@ def evaluate(ctx: ItemContext, step: int, expect: Expect | None, outcome: StepOu
             add("exit code", "0", f"{outcome.exit_code}; stderr: {_excerpt(outcome.stderr)}", outcome.exit_code == 0)
         return checks
     if expect.exit_code is not None:
-        add("exit code", str(expect.exit_code), f"{outcome.exit_code}; stderr: {_excerpt(outcome.stderr)}",
-            outcome.exit_code == expect.exit_code)
+        add(
+            "exit code",
+            str(expect.exit_code),
+            f"{outcome.exit_code}; stderr: {_excerpt(outcome.stderr)}",
+            outcome.exit_code == expect.exit_code,
+        )
     if expect.exit_code_not is not None:
-        add("exit code differs", f"not {expect.exit_code_not}", str(outcome.exit_code),
-            outcome.exit_code is not None and outcome.exit_code != expect.exit_code_not)
-    for stream, text_expect in (("stdout", expect.stdout), ("stderr", expect.stderr),
-                                ("output", expect.output)):
+        add(
+            "exit code differs",
+            f"not {expect.exit_code_not}",
+            str(outcome.exit_code),
+            outcome.exit_code is not None and outcome.exit_code != expect.exit_code_not,
+        )
+    for stream, text_expect in (("stdout", expect.stdout), ("stderr", expect.stderr), ("output", expect.output)):
         if text_expect is not None:
-            text = {"stdout": outcome.stdout, "stderr": outcome.stderr,
-                    "output": outcome.stdout + outcome.stderr}[stream]
+            text = {"stdout": outcome.stdout, "stderr": outcome.stderr, "output": outcome.stdout + outcome.stderr}[
+                stream
+            ]
             checks.extend(_text_checks(ctx, step, stream, text_expect, text))
     if expect.cache is not None and not expects_refusal:
         checks.extend(_cache_checks(step, expect.cache, outcome))
@@ -83,6 +104,7 @@ def evaluate(ctx: ItemContext, step: int, expect: Expect | None, outcome: StepOu
         checks.extend(_image_size_checks(ctx, step, expect.image_size, outcome))
     if expect.inspect is not None and not expects_refusal:
         from seatrial.harness.inspectcheck import inspect_checks  # it builds Checks: imported late
+
         checks.extend(inspect_checks(ctx, step, expect.inspect, outcome))
     return checks
 
@@ -101,20 +123,31 @@ def _image_size_checks(ctx: ItemContext, step: int, want: ImageSizeExpect, outco
         try:
             reference = int(captured or "")
         except ValueError:
-            return [*checks, Check(step, f"image size relative to '{want.relative_to}'", "a captured image_size",
-                                   repr(captured), False)]
+            return [
+                *checks,
+                Check(
+                    step, f"image size relative to '{want.relative_to}'", "a captured image_size", repr(captured), False
+                ),
+            ]
         limit = reference * want.max_ratio
-        checks.append(Check(step, f"image size relative to '{want.relative_to}' ({reference} bytes)",
-                            f"<= {want.max_ratio:g} x = {limit:.0f} bytes",
-                            f"{size} bytes ({size / reference:.3f} x)" if reference else f"{size} bytes",
-                            size <= limit))
+        checks.append(
+            Check(
+                step,
+                f"image size relative to '{want.relative_to}' ({reference} bytes)",
+                f"<= {want.max_ratio:g} x = {limit:.0f} bytes",
+                f"{size} bytes ({size / reference:.3f} x)" if reference else f"{size} bytes",
+                size <= limit,
+            )
+        )
     return checks
 
 
 def _text_checks(ctx: ItemContext, step: int, stream: str, want: TextExpect, text: str) -> list[Check]:
     checks = []
+
     def add(what, expected, ok):
         checks.append(Check(step, f"{stream} {what}", expected, _excerpt(text), ok))
+
     if want.equals is not None:
         expected = ctx.render(want.equals)
         add("equals", _excerpt(expected), text == expected)
@@ -135,15 +168,19 @@ def _text_checks(ctx: ItemContext, step: int, stream: str, want: TextExpect, tex
         add(f"equals captured '{want.equals_capture}'", _excerpt(str(captured)), text.strip() == captured)
     if want.differs_from is not None:
         captured = ctx.captures.get(want.differs_from)
-        add(f"differs from captured '{want.differs_from}'", f"not {_excerpt(str(captured))}",
-            captured is not None and text.strip() != captured)
+        add(
+            f"differs from captured '{want.differs_from}'",
+            f"not {_excerpt(str(captured))}",
+            captured is not None and text.strip() != captured,
+        )
     return checks
 
 
 def _find_instruction(outcome: StepOutcome, key: int | str):
     for instr in outcome.build.instructions:
         if (isinstance(key, int) and instr.index == key) or (
-                isinstance(key, str) and " ".join(instr.instruction.split()).startswith(" ".join(key.split()))):
+            isinstance(key, str) and " ".join(instr.instruction.split()).startswith(" ".join(key.split()))
+        ):
             return instr
     return None
 
@@ -158,17 +195,33 @@ def _cache_checks(step: int, want: CacheExpect, outcome: StepOutcome) -> list[Ch
             instr = _find_instruction(outcome, key)
             if instr is None:
                 listing = "; ".join(f"[{i.index}] {i.instruction}" for i in outcome.build.instructions)
-                checks.append(Check(step, f"cache {word} {key!r}", "such an instruction", f"none among: {listing}", False))
+                checks.append(
+                    Check(step, f"cache {word} {key!r}", "such an instruction", f"none among: {listing}", False)
+                )
                 continue
             actual = {True: "hit", False: "miss", None: "not reported"}[instr.is_cache_hit]
-            checks.append(Check(step, f"cache {word} [{instr.index}] {instr.instruction}", word, actual,
-                                instr.is_cache_hit is expected_hit))
+            checks.append(
+                Check(
+                    step,
+                    f"cache {word} [{instr.index}] {instr.instruction}",
+                    word,
+                    actual,
+                    instr.is_cache_hit is expected_hit,
+                )
+            )
     if want.all_hit is not None:
         reported = [i for i in outcome.build.instructions if i.is_cache_hit is not None]
         hits = [i for i in reported if i.is_cache_hit]
         ok = bool(reported) and (len(hits) == len(reported) if want.all_hit else not hits)
-        checks.append(Check(step, "every instruction " + ("hit" if want.all_hit else "missed"), "all",
-                            f"{len(hits)} of {len(reported)} hit", ok))
+        checks.append(
+            Check(
+                step,
+                "every instruction " + ("hit" if want.all_hit else "missed"),
+                "all",
+                f"{len(hits)} of {len(reported)} hit",
+                ok,
+            )
+        )
     return checks
 
 
@@ -191,8 +244,15 @@ def _file_checks(ctx: ItemContext, step: int, want: FileExpect) -> list[Check]:
         checks.append(Check(step, f"{label} content", _excerpt(expected), _excerpt(str(content)), content == expected))
     if want.contains is not None:
         expected = ctx.render(want.contains)
-        checks.append(Check(step, f"{label} contains", _excerpt(expected), _excerpt(str(content)),
-                            content is not None and expected in content))
+        checks.append(
+            Check(
+                step,
+                f"{label} contains",
+                _excerpt(expected),
+                _excerpt(str(content)),
+                content is not None and expected in content,
+            )
+        )
     return checks
 
 
@@ -200,28 +260,42 @@ def _host_file_checks(ctx: ItemContext, step: int, want: HostFileExpect) -> list
     path = ctx.inside_scratch(ctx.render(want.path))
     checks = []
     if want.exists is not None:
-        checks.append(Check(step, f"host file {path} exists", str(want.exists), str(path.exists()),
-                            path.exists() == want.exists))
+        checks.append(
+            Check(step, f"host file {path} exists", str(want.exists), str(path.exists()), path.exists() == want.exists)
+        )
     if want.content is not None:
         actual = path.read_text() if path.is_file() else None
         expected = ctx.render(want.content)
-        checks.append(Check(step, f"host file {path} content", _excerpt(expected), _excerpt(str(actual)),
-                            actual == expected))
+        checks.append(
+            Check(step, f"host file {path} content", _excerpt(expected), _excerpt(str(actual)), actual == expected)
+        )
     if want.owner_uid is not None or want.owner_uid_not is not None:
         owner = path.lstat().st_uid if path.exists() else None
         if want.owner_uid is not None:
-            checks.append(Check(step, f"host file {path} owner uid", str(want.owner_uid), str(owner),
-                                owner == want.owner_uid))
+            checks.append(
+                Check(step, f"host file {path} owner uid", str(want.owner_uid), str(owner), owner == want.owner_uid)
+            )
         if want.owner_uid_not is not None:
-            checks.append(Check(step, f"host file {path} owner uid", f"not {want.owner_uid_not}", str(owner),
-                                owner is not None and owner != want.owner_uid_not))
+            checks.append(
+                Check(
+                    step,
+                    f"host file {path} owner uid",
+                    f"not {want.owner_uid_not}",
+                    str(owner),
+                    owner is not None and owner != want.owner_uid_not,
+                )
+            )
     return checks
 
 
 def apply_captures(ctx: ItemContext, captures: dict[str, str], outcome: StepOutcome) -> None:
     """Save values for later steps; text is stripped so a trailing newline never decides."""
     for name, source in captures.items():
-        value = {"stdout": outcome.stdout, "stderr": outcome.stderr, "exit_code": str(outcome.exit_code),
-                 "image_id": outcome.image_id,
-                 "image_size": str(outcome.build.size) if outcome.build else ""}[source]
+        value = {
+            "stdout": outcome.stdout,
+            "stderr": outcome.stderr,
+            "exit_code": str(outcome.exit_code),
+            "image_id": outcome.image_id,
+            "image_size": str(outcome.build.size) if outcome.build else "",
+        }[source]
         ctx.captures[name] = value.strip()

@@ -2,6 +2,7 @@
 
 harness/expectations.py turns them into checks; harness/inspectcheck.py checks `inspect`.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,18 +25,22 @@ class TextExpect(Strict):
     equals: str | None = None
     contains: str | None = None
     not_contains: str | None = None
-    matches: str | list[str] | None = Field(None, description="A Python regular expression searched in the "
-                                                              "text; a list: each of them")
-    not_matches: str | list[str] | None = Field(None, description="No match of this regular expression (or "
-                                                                  "of any in the list) in the text")
+    matches: str | list[str] | None = Field(
+        None, description="A Python regular expression searched in the text; a list: each of them"
+    )
+    not_matches: str | list[str] | None = Field(
+        None, description="No match of this regular expression (or of any in the list) in the text"
+    )
     equals_capture: str | None = Field(None, description="Equal to a value captured earlier")
     differs_from: str | None = Field(None, description="Different from a value captured earlier")
 
     @model_validator(mode="after")
     def _one_at_least(self):
         if all(v is None for v in self.model_dump().values()):
-            raise ValueError("give at least one of equals, contains, not_contains, matches, not_matches, "
-                             "equals_capture, differs_from")
+            raise ValueError(
+                "give at least one of equals, contains, not_contains, matches, not_matches, "
+                "equals_capture, differs_from"
+            )
         for key in ("matches", "not_matches"):
             for pattern in patterns(getattr(self, key)):
                 try:
@@ -76,7 +81,9 @@ class HostFileExpect(Strict):
     exists: bool | None = None
     content: str | None = None
     owner_uid: int | None = Field(None, ge=0, le=UID_MAX, description="The numeric owner of the file on the host")
-    owner_uid_not: int | None = Field(None, ge=0, le=UID_MAX, description="The owner is not this uid (e.g. 0: not root)")
+    owner_uid_not: int | None = Field(
+        None, ge=0, le=UID_MAX, description="The owner is not this uid (e.g. 0: not root)"
+    )
 
 
 class ImageSizeExpect(Strict):
@@ -112,15 +119,20 @@ def _duration(value: int | str) -> int | str:
     return value
 
 
-Duration = Annotated[Annotated[int, Field(ge=0)] | str, AfterValidator(_duration), Field(description=(
-    "Nanoseconds, as `docker inspect` shows them, or a duration such as 30s, 1m30s, 500ms"))]
+Duration = Annotated[
+    Annotated[int, Field(ge=0)] | str,
+    AfterValidator(_duration),
+    Field(description=("Nanoseconds, as `docker inspect` shows them, or a duration such as 30s, 1m30s, 500ms")),
+]
 
 
 class HealthcheckExpect(Strict):
     """The image's Healthcheck as `docker inspect` shows it; each key given must be equal, a
     duration left out by the engine counts as 0 (Docker omits zero ones)."""
 
-    Test: list[str] | None = Field(None, description='e.g. ["CMD", "wget", "-q", "localhost"], ["CMD-SHELL", "..."], ["NONE"]')
+    Test: list[str] | None = Field(
+        None, description='e.g. ["CMD", "wget", "-q", "localhost"], ["CMD-SHELL", "..."], ["NONE"]'
+    )
     Interval: Duration | None = None
     Timeout: Duration | None = None
     StartPeriod: Duration | None = None
@@ -139,8 +151,9 @@ class ImageConfigExpect(Strict):
     are checked key by key (the engine and the harness add labels of their own); every other
     key must be equal."""
 
-    Env: list[str] | dict[str, str] | None = Field(None, description="A list: all of Env, in order; "
-                                                   "a mapping: these variables have these values")
+    Env: list[str] | dict[str, str] | None = Field(
+        None, description="A list: all of Env, in order; a mapping: these variables have these values"
+    )
     Cmd: list[str] | None = None
     Entrypoint: list[str] | None = None
     WorkingDir: str | None = None
@@ -171,26 +184,46 @@ class InspectExpect(Strict):
 
     container: Name | None = Field(None, description="A container run earlier; default: the step's own")
     image: Name | None = Field(None, description="An image built earlier, for `config`")
-    health: Literal[HEALTH_STATES] | None = Field(None, description=(
-        "The container's health status, as `docker inspect` .State.Health.Status shows it; none: "
-        "no health check at all (no HEALTHCHECK in the image, or HEALTHCHECK NONE)"))
-    wait: float = Field(0, ge=0, le=600, description=(
-        "Seconds to keep inspecting (every 0.2 s) until health is the one expected: it is `starting` "
-        "until the first check has run and changes only when the next one has; 0: inspect once"))
+    health: Literal[HEALTH_STATES] | None = Field(
+        None,
+        description=(
+            "The container's health status, as `docker inspect` .State.Health.Status shows it; none: "
+            "no health check at all (no HEALTHCHECK in the image, or HEALTHCHECK NONE)"
+        ),
+    )
+    wait: float = Field(
+        0,
+        ge=0,
+        le=600,
+        description=(
+            "Seconds to keep inspecting (every 0.2 s) until health is the one expected: it is `starting` "
+            "until the first check has run and changes only when the next one has; 0: inspect once"
+        ),
+    )
     user: str | None = Field(None, description="The user the container runs as (run's user, else the image's USER)")
     config: ImageConfigExpect | None = None
-    config_has: ConfigHas | None = Field(None, description="Variables and labels (values as regular expressions), "
-                                                           "ports and volumes the image's config includes")
+    config_has: ConfigHas | None = Field(
+        None,
+        description="Variables and labels (values as regular expressions), "
+        "ports and volumes the image's config includes",
+    )
     config_lacks: ConfigLacks | None = Field(None, description="Ports and volumes the image's config does not have")
 
     @model_validator(mode="after")
     def _coherent(self):
-        if self.health is None and self.user is None and self.config is None and self.config_has is None \
-                and self.config_lacks is None:
+        if (
+            self.health is None
+            and self.user is None
+            and self.config is None
+            and self.config_has is None
+            and self.config_lacks is None
+        ):
             raise ValueError("give at least one of health, user, config, config_has, config_lacks")
         if self.image is not None and (self.health is not None or self.user is not None or self.container):
-            raise ValueError("image: an image has config only; health and user are a container's "
-                             "(give container, or leave image out)")
+            raise ValueError(
+                "image: an image has config only; health and user are a container's "
+                "(give container, or leave image out)"
+            )
         if self.wait and self.health is None:
             raise ValueError("wait: waits until health is the one expected; give health")
         return self
@@ -204,11 +237,19 @@ class Expect(Strict):
     output: TextExpect | None = Field(None, description="stdout and stderr together")
     cache: CacheExpect | None = None
     files: list[FileExpect] = Field(default_factory=list)
-    paths: list[PathExpect] = Field(default_factory=list, description=(
-        "Paths in the step's container read with a static busybox the run step binds in (any image, "
-        "distroless too): existence, mode, owner, content"))
+    paths: list[PathExpect] = Field(
+        default_factory=list,
+        description=(
+            "Paths in the step's container read with a static busybox the run step binds in (any image, "
+            "distroless too): existence, mode, owner, content"
+        ),
+    )
     host_files: list[HostFileExpect] = Field(default_factory=list)
     image_size: ImageSizeExpect | None = None
-    fails: bool | None = Field(None, description="The engine refuses the operation itself "
-                                                 "(e.g. a network create), as opposed to a non-zero exit")
-    inspect: InspectExpect | None = Field(None, description="What the engine's inspect shows: health, user, image config")
+    fails: bool | None = Field(
+        None,
+        description="The engine refuses the operation itself (e.g. a network create), as opposed to a non-zero exit",
+    )
+    inspect: InspectExpect | None = Field(
+        None, description="What the engine's inspect shows: health, user, image config"
+    )

@@ -1,5 +1,6 @@
 """Facts about the host that scenarios compare the inside of a container with (claims C01,
 C03, C19): kernel release, hostname, namespace ids, the default-route interface and its MAC."""
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,13 @@ def _default_interface() -> str:
 
 NAMESPACES = ("pid", "mnt", "uts", "ipc", "net")
 # The names host_facts() gives, known before it runs (validation checks placeholders against them).
-HOST_FACTS = ("host_kernel", "host_hostname", "host_interface", "host_interface_mac",
-              *(f"host_ns_{ns}" for ns in NAMESPACES))
+HOST_FACTS = (
+    "host_kernel",
+    "host_hostname",
+    "host_interface",
+    "host_interface_mac",
+    *(f"host_ns_{ns}" for ns in NAMESPACES),
+)
 
 
 def host_facts() -> dict[str, str]:

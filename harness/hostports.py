@@ -1,5 +1,6 @@
 """Host ports and addresses: free loopback ports for publishing, and which addresses a
 scenario may send traffic to (loopback and private ones: this host and its containers)."""
+
 from __future__ import annotations
 
 import ipaddress

@@ -6,15 +6,17 @@ through its start period), and changes only when the next check has run: `wait` 
 inspecting until health is the one expected, within its bound, like the `wait` step polls a
 command; the checks are then about the last inspect, and say so when time ran out.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from seatrial.harness.confighas import has_checks
-from seatrial.harness.itemcontext import ItemContext
 from seatrial.engines.base import EngineError, ResourceRef
+from seatrial.harness.confighas import has_checks
 from seatrial.harness.expectmodel import HealthcheckExpect, ImageConfigExpect, InspectExpect, nanoseconds
+from seatrial.harness.itemcontext import ItemContext
 
 POLL_INTERVAL = 0.2
 # Keys compared key by key: the engine and the harness add labels (and variables) of their own.
@@ -23,11 +25,18 @@ MAPPING_KEYS = ("Labels",)
 SET_KEYS = ("ExposedPorts", "Volumes")
 
 
-def inspect_checks(ctx: ItemContext, step: int, want: InspectExpect, outcome, *,
-                   sleep: Callable[[float], None] = time.sleep,
-                   clock: Callable[[], float] = time.monotonic) -> list:
+def inspect_checks(
+    ctx: ItemContext,
+    step: int,
+    want: InspectExpect,
+    outcome,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> list:
     """All checks of one `expect.inspect`; an inspect the engine refuses is one failed check."""
     from seatrial.harness.expectations import Check
+
     checks: list[Check] = []
     doc = None
     if want.image is None and (want.container or want.health or want.user or not outcome.build):
@@ -49,7 +58,10 @@ def inspect_checks(ctx: ItemContext, step: int, want: InspectExpect, outcome, *,
             checks.append(Check(step, f"{label} user", repr(want.user), repr(doc["user"]), doc["user"] == want.user))
     if want.config is not None or want.config_has is not None or want.config_lacks is not None:
         if want.image is not None:
-            ref, label = ResourceRef("image", "", ctx.images.get(want.image, want.image)), f"inspect image '{want.image}'"
+            ref, label = (
+                ResourceRef("image", "", ctx.images.get(want.image, want.image)),
+                f"inspect image '{want.image}'",
+            )
         elif doc is not None:
             ref, label = ResourceRef("image", doc["image_id"], ""), f"inspect image of container '{doc['name']}'"
         else:
@@ -84,13 +96,15 @@ def _last_result(health: dict | None) -> str:
         return ""
     last = health["log"][-1]
     output = str(last["output"] or "").strip()
-    return (f"; failing streak {health['failing_streak']}, last check exit code {last['exit_code']}"
-            + (f", output {output[:200]!r}" if output else ""))
+    return f"; failing streak {health['failing_streak']}, last check exit code {last['exit_code']}" + (
+        f", output {output[:200]!r}" if output else ""
+    )
 
 
 def config_checks(step: int, label: str, want: ImageConfigExpect, config: dict[str, Any]) -> list:
     """One check per key given, in the order the model declares them."""
     from seatrial.harness.expectations import Check
+
     checks = []
     for key in [k for k in type(want).model_fields if k in want.model_fields_set]:
         expected, actual = getattr(want, key), config.get(key)

@@ -4,16 +4,17 @@ local names, captured values, the resources it made, and its scratch directory.
 Scenario names are local (`web`, `shadow`); the engine sees them prefixed with the session and
 item (`st-1a2b3c4d-3-web`), so items and sessions never collide and leftovers are attributable.
 """
+
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from seatrial.engines import capsets
-from seatrial.engines.base import (ENGINE_LABEL, SCENARIO_LABEL, SESSION_LABEL, BuildSpec, Engine,
-                                   ResourceRef)
+from seatrial.engines.base import ENGINE_LABEL, SCENARIO_LABEL, SESSION_LABEL, BuildSpec, Engine, ResourceRef
 from seatrial.harness.hostports import free_port
 from seatrial.harness.session import Session
 from seatrial.harness.templating import TemplateError, render, render_data
@@ -34,19 +35,19 @@ class ItemContext:
     session: Session
     scenario: Scenario
     index: int
-    base_image: Callable[[Engine], str]   # loads the suite's base image, returns its tag
+    base_image: Callable[[Engine], str]  # loads the suite's base image, returns its tag
     facts: dict[str, str] = field(default_factory=dict)
     captures: dict[str, str] = field(default_factory=dict)
     containers: dict[str, str] = field(default_factory=dict)
     images: dict[str, str] = field(default_factory=dict)
     networks: dict[str, str] = field(default_factory=dict)
     volumes: dict[str, str] = field(default_factory=dict)
-    ports: dict[str, int] = field(default_factory=dict)    # "web.80" -> published host port
-    free_ports: dict[str, int] = field(default_factory=dict)   # "free_port.x" -> a port free at first use
+    ports: dict[str, int] = field(default_factory=dict)  # "web.80" -> published host port
+    free_ports: dict[str, int] = field(default_factory=dict)  # "free_port.x" -> a port free at first use
     build_dirs: dict[str, Path] = field(default_factory=dict)
-    stacks: dict[str, list[str]] = field(default_factory=dict)   # stack -> its services, in start order
+    stacks: dict[str, list[str]] = field(default_factory=dict)  # stack -> its services, in start order
     created: list[ResourceRef] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)   # "step N (kind): what the engine ignored"
+    warnings: list[str] = field(default_factory=list)  # "step N (kind): what the engine ignored"
     _item_base: str | None = None
     _scratch: Path | None = None
 
@@ -56,8 +57,12 @@ class ItemContext:
 
     @property
     def labels(self) -> dict[str, str]:
-        return {SESSION_LABEL: self.session.id, ITEM_LABEL: self.item_id,
-                SCENARIO_LABEL: self.scenario.name or "", ENGINE_LABEL: self.engine.name}
+        return {
+            SESSION_LABEL: self.session.id,
+            ITEM_LABEL: self.item_id,
+            SCENARIO_LABEL: self.scenario.name or "",
+            ENGINE_LABEL: self.engine.name,
+        }
 
     @property
     def scratch(self) -> Path:
@@ -104,8 +109,19 @@ class ItemContext:
         try:
             return render(text, self.lookup)
         except TemplateError as exc:
-            known = sorted(["base", "scratch", "empty_dir", "session", "engine", *self.captures, *self.facts,
-                            *(f"image.{t}" for t in self.images), *(f"port.{p}" for p in self.ports)])
+            known = sorted(
+                [
+                    "base",
+                    "scratch",
+                    "empty_dir",
+                    "session",
+                    "engine",
+                    *self.captures,
+                    *self.facts,
+                    *(f"image.{t}" for t in self.images),
+                    *(f"port.{p}" for p in self.ports),
+                ]
+            )
             raise StepError(f"{exc}; known: {', '.join(known)}") from None
 
     def render_data(self, value):
@@ -124,8 +140,9 @@ class ItemContext:
         """A host path a scenario may write: only inside this item's scratch directory."""
         resolved = Path(path).resolve()
         if not resolved.is_relative_to(self.scratch.resolve()):
-            raise StepError(f"host path {path} is outside the item's scratch directory "
-                            f"{self.scratch}; use '{{{{ scratch }}}}/...'")
+            raise StepError(
+                f"host path {path} is outside the item's scratch directory {self.scratch}; use '{{{{ scratch }}}}/...'"
+            )
         return resolved
 
     # --- the base image -----------------------------------------------------------------------

@@ -6,6 +6,7 @@ in the run (those a signal stopped too, before the interrupt goes on), then pyte
 They differ in how many engines an item spans and how its outcomes read to pytest. The run is
 handed to each item when collected, so an item needs nothing from the plugin module.
 """
+
 from __future__ import annotations
 
 import time
@@ -18,7 +19,7 @@ from seatrial.harness.lifecycle import start_item
 from seatrial.harness.outcome import ItemInterrupted, ItemResult, Outcome
 from seatrial.harness.runner import run_item
 
-PROGRESS_EVERY = 5.0   # seconds between progress lines of a benchmark: enough to see a long run move
+PROGRESS_EVERY = 5.0  # seconds between progress lines of a benchmark: enough to see a long run move
 
 
 class ScenarioFailed(Exception):
@@ -32,19 +33,27 @@ class LifecycleItem(pytest.Item):
         super().__init__(**kwargs)
         self.scenario = scenario
         self.engines = engines
-        self.run = run   # the plugin's run (seatrial.harness.plugin.SeatrialPlugin)
+        self.run = run  # the plugin's run (seatrial.harness.plugin.SeatrialPlugin)
         self.results: list[ItemResult] = []
 
     def runtest(self):
         state = self.run.run_state()
-        contexts = [ItemContext(engine=engine, session=state.session, scenario=self.scenario,
-                                index=state.next_index(), base_image=state.base_image, facts=state.facts)
-                    for engine in self.engines]
+        contexts = [
+            ItemContext(
+                engine=engine,
+                session=state.session,
+                scenario=self.scenario,
+                index=state.next_index(),
+                base_image=state.base_image,
+                facts=state.facts,
+            )
+            for engine in self.engines
+        ]
         try:
             with self.run.results_guard():
                 self.results = self.run_items(state, contexts)
         except ItemInterrupted as interrupted:
-            for stopped in interrupted.results:   # shown as interrupted, then the run stops
+            for stopped in interrupted.results:  # shown as interrupted, then the run stops
                 state.record(stopped)
             raise
         for result in self.results:
@@ -119,6 +128,7 @@ class BenchmarkItem(LifecycleItem):
             if time.monotonic() - last[0] >= PROGRESS_EVERY:
                 last[0] = time.monotonic()
                 log(f"  {self.scenario.name}: {message}")
+
         return progress
 
     def repr_failure(self, excinfo):
@@ -134,4 +144,3 @@ def worst(outcomes: list[Outcome]) -> Outcome:
         if outcome in outcomes:
             return outcome
     return Outcome.SKIPPED
-

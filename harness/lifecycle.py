@@ -16,12 +16,14 @@ turns a verdict (passed, diverged, failed, skipped) into an error, since a run t
 behind cannot vouch for what it saw. An item that was already an error or interrupted keeps its
 outcome: its reason says what broke first, and then what was left.
 """
+
 from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from seatrial.engines.base import EngineError
 from seatrial.harness.availability import EngineHealth
@@ -37,7 +39,7 @@ VERDICTS = (Outcome.PASSED, Outcome.DIVERGED, Outcome.FAILED, Outcome.SKIPPED)
 
 
 def signal_name(exc: BaseException) -> str:
-    """"SIGTERM" for the runstate's SIGTERM handler ("signal 15"), else "SIGINT" (Ctrl-C)."""
+    """ "SIGTERM" for the runstate's SIGTERM handler ("signal 15"), else "SIGINT" (Ctrl-C)."""
     text = str(exc)
     if text.startswith("signal "):
         try:
@@ -65,8 +67,14 @@ def teardown(ctx: ItemContext) -> list[str]:
 
 def start_item(events: EventLog, ctx: ItemContext, file: Any, **extra: Any) -> None:
     """The `item_start` record: the scenario, engine, claims and file (and a benchmark's spec)."""
-    events.write("item_start", scenario=ctx.scenario.name, engine=ctx.engine.name,
-                 claims=list(ctx.scenario.claims), file=str(file), **extra)
+    events.write(
+        "item_start",
+        scenario=ctx.scenario.name,
+        engine=ctx.engine.name,
+        claims=list(ctx.scenario.claims),
+        file=str(file),
+        **extra,
+    )
 
 
 class ItemLife:
@@ -82,8 +90,8 @@ class ItemLife:
         self.health = health
         self.result = ItemResult(ctx.scenario.name or "", ctx.engine.name, Outcome.ERROR, UNFINISHED)
         self.is_open = True
-        self.interrupt: BaseException | None = None   # the signal that stopped the item
-        self.teardown_cut: KeyboardInterrupt | None = None   # the signal that cut its teardown short
+        self.interrupt: BaseException | None = None  # the signal that stopped the item
+        self.teardown_cut: KeyboardInterrupt | None = None  # the signal that cut its teardown short
         self.started = time.monotonic()
 
     def emit(self, record_type: str, **fields: Any) -> None:
@@ -150,10 +158,10 @@ class ItemLife:
             if cut_short is not None:
                 raise cut_short
             leftovers = teardown(self.ctx)
-        except KeyboardInterrupt as exc:   # a second signal forces the teardown short
+        except KeyboardInterrupt as exc:  # a second signal forces the teardown short
             leftovers = []
             self.teardown_cut = exc
-            if self.interrupt is None:   # the first signal came during teardown: no verdict stands
+            if self.interrupt is None:  # the first signal came during teardown: no verdict stands
                 result.reason = f"interrupted ({signal_name(exc)}) during teardown"
             self.interrupt = self.interrupt or exc
             result.outcome = Outcome.INTERRUPTED
@@ -164,5 +172,10 @@ class ItemLife:
             result.reason = (result.reason + "; " if result.reason else "") + "teardown left " + ", ".join(leftovers)
         result.duration = time.monotonic() - self.started
         result.warnings = list(self.ctx.warnings)
-        self.emit("item_end", outcome=result.outcome.value, reason=result.reason, duration=result.duration,
-                  warnings=result.warnings)
+        self.emit(
+            "item_end",
+            outcome=result.outcome.value,
+            reason=result.reason,
+            duration=result.duration,
+            warnings=result.warnings,
+        )

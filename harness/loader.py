@@ -4,12 +4,14 @@ Every problem in a file is found in one pass, each with its place, so that an au
 file once rather than once per error; `validate_command` does the same for many files and never
 touches an engine.
 """
+
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import TextIO
 
 from pydantic import ValidationError
 
@@ -47,8 +49,14 @@ def check_file(path: str | os.PathLike) -> tuple[Scenario | None, list[Problem]]
         return None, exc.problems
     if not isinstance(doc.data, dict):
         got = "an empty file" if doc.data is None else f"a {type(doc.data).__name__.replace('str', 'string')}"
-        return None, [Problem(doc.file, *doc.position(()), (), "a scenario is a mapping with the keys "
-                              f"schema_version, summary, claims and steps; got {got}")]
+        return None, [
+            Problem(
+                doc.file,
+                *doc.position(()),
+                (),
+                f"a scenario is a mapping with the keys schema_version, summary, claims and steps; got {got}",
+            )
+        ]
     problems: list[Problem] = []
     scenario = None
     omitted = 0
@@ -57,8 +65,7 @@ def check_file(path: str | os.PathLike) -> tuple[Scenario | None, list[Problem]]
     except ValidationError as exc:
         problems, omitted = problems_from_validation(exc, doc, Scenario, limit=MAX_PROBLEMS)
     schema_paths = {p.key_path for p in problems}
-    broken_steps = frozenset(p.key_path[1] for p in problems
-                             if p.key_path[:1] == ("steps",) and len(p.key_path) > 1)
+    broken_steps = frozenset(p.key_path[1] for p in problems if p.key_path[:1] == ("steps",) and len(p.key_path) > 1)
     # A reference check on a value the schema already refused would only say the same thing twice.
     problems += [p for p in _file_checks(doc, Path(path).stem, broken_steps) if p.key_path not in schema_paths]
     problems.sort(key=sort_key)
@@ -67,8 +74,16 @@ def check_file(path: str | os.PathLike) -> tuple[Scenario | None, list[Problem]]
         problems = problems[:MAX_PROBLEMS]
     if omitted:
         # No place: it sorts after the file's placed problems.
-        problems.append(Problem(doc.file, 0, 0, (), f"... and {omitted} more problem{_s(omitted)} in this "
-                                                    f"file (the first {MAX_PROBLEMS} are shown)", count=omitted))
+        problems.append(
+            Problem(
+                doc.file,
+                0,
+                0,
+                (),
+                f"... and {omitted} more problem{_s(omitted)} in this file (the first {MAX_PROBLEMS} are shown)",
+                count=omitted,
+            )
+        )
     if problems:
         return None, problems
     if scenario.name is None:
@@ -82,14 +97,19 @@ def _file_checks(doc: YamlDocument, stem: str, broken_steps: frozenset[int]) -> 
     findings: list[tuple[KeyPath, str]] = []
     name = doc.data.get("name")
     if isinstance(name, str) and name != stem:
-        findings.append((("name",), f"'{name}' must equal the file's stem '{stem}'; "
-                                    "rename the file or change the name"))
+        findings.append(
+            (("name",), f"'{name}' must equal the file's stem '{stem}'; rename the file or change the name")
+        )
     claims = doc.data.get("claims")
     for i, claim in enumerate(claims if isinstance(claims, list) else []):
         if isinstance(claim, str) and _CLAIM_ID.match(claim) and claim not in CLAIMS:
             # No did-you-mean: ids are numbers, and the nearest number is rarely the one meant.
-            findings.append((("claims", i), f"unknown claim '{claim}'; claims are "
-                                            f"{min(CLAIMS)}..{max(CLAIMS)}, listed in docs/claims.md"))
+            findings.append(
+                (
+                    ("claims", i),
+                    f"unknown claim '{claim}'; claims are {min(CLAIMS)}..{max(CLAIMS)}, listed in docs/claims.md",
+                )
+            )
     findings += check_references(doc.data, broken_steps)
     return [Problem(doc.file, *doc.position(path), path, message) for path, message in findings]
 
@@ -120,9 +140,10 @@ def check_paths(paths: Iterable[str | os.PathLike]) -> list[Problem]:
 
 def _check_all(paths: Iterable[str | os.PathLike]) -> tuple[list[str], list[Problem]]:
     from seatrial.harness.formats.foreign import foreign_problems
+
     files, problems = scenario_files(paths)
     for file in files:
-        foreign = foreign_problems(file)   # a CST or goss file is checked as what it is
+        foreign = foreign_problems(file)  # a CST or goss file is checked as what it is
         problems += check_file(file)[1] if foreign is None else foreign
     return files, sorted(problems, key=sort_key)
 
@@ -147,4 +168,3 @@ def validate_command(paths: list[str], out: TextIO) -> int:
 
 def _s(count: int) -> str:
     return "" if count == 1 else "s"
-

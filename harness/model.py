@@ -8,6 +8,7 @@ A step's kinds come from the registry of step kinds (harness/steps/): each kind 
 `Step`, with the kind's body model, and `Step` is rebuilt whenever the registry changes.
 Expectations are in harness/expectmodel.py.
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
@@ -21,8 +22,12 @@ from seatrial.harness.modeltypes import Name, Strict
 from seatrial.harness.steps import STEP_KINDS
 from seatrial.harness.steps.stepkind import when_kinds_change
 
-Tag = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$",
-                           description="A label for -m selection: lowercase letters, digits, '_', '-'")]
+Tag = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9_-]{0,62}$", description="A label for -m selection: lowercase letters, digits, '_', '-'"
+    ),
+]
 ClaimId = Annotated[str, Field(pattern=r"^C[0-9]{2}$", description="A claim id from docs/claims.md, e.g. C07")]
 
 __all__ = ["BenchmarkSpec", "ClaimId", "Divergence", "Name", "RatioSpec", "Scenario", "Step", "Tag"]
@@ -35,26 +40,32 @@ class Step(Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     # The kind keys (build, run, ...) come first; `_sync_step_kinds` adds them from the registry.
     expect: Expect | None = None
-    control: bool = Field(False, description=(
-        "A positive control: the step shows that the probe can see the difference (e.g. under an added "
-        "capability). If its checks fail, the item is an error (inconclusive), never a pass or a fail"))
+    control: bool = Field(
+        False,
+        description=(
+            "A positive control: the step shows that the probe can see the difference (e.g. under an added "
+            "capability). If its checks fail, the item is an error (inconclusive), never a pass or a fail"
+        ),
+    )
     capture: dict[str, Literal["stdout", "stderr", "exit_code", "image_id", "image_size"]] = Field(
-        default_factory=dict, description="Save a result under a name for later expectations")
+        default_factory=dict, description="Save a result under a name for later expectations"
+    )
     note: str | None = Field(None, description="Why this step is here; shown in reports")
 
     @model_validator(mode="after")
     def _exactly_one_kind(self):
         kinds = [k for k in STEP_KINDS if getattr(self, k, None) is not None]
         if len(kinds) != 1:
-            raise ValueError(f"a step has exactly one of {', '.join(STEP_KINDS)}; "
-                             f"got {', '.join(kinds) or 'none'}")
+            raise ValueError(f"a step has exactly one of {', '.join(STEP_KINDS)}; got {', '.join(kinds) or 'none'}")
         inspect = self.expect.inspect if self.expect else None
         needs_container = inspect is not None and (inspect.health is not None or inspect.user is not None)
         targets = ("container",) if needs_container else ("container", "image")
         if inspect and not (inspect.container or inspect.image) and STEP_KINDS[kinds[0]].inspect_target not in targets:
-            raise ValueError(f"expect.inspect: a {kinds[0]} step has no container"
-                             f"{'' if inspect.health or inspect.user else ' or image'} of its own; "
-                             "name one with container (or image)")
+            raise ValueError(
+                f"expect.inspect: a {kinds[0]} step has no container"
+                f"{'' if inspect.health or inspect.user else ' or image'} of its own; "
+                "name one with container (or image)"
+            )
         return self
 
     @property
@@ -92,8 +103,9 @@ class BenchmarkSpec(Strict):
 
     ratios: list[RatioSpec] = Field(default_factory=list)
     full_only: bool = Field(False, description="Long: runs only with --bench-full (e.g. density of 200)")
-    params: dict[str, int | float | str] = Field(default_factory=dict,
-                                                 description="Parameters reports plot against, e.g. containers: 50")
+    params: dict[str, int | float | str] = Field(
+        default_factory=dict, description="Parameters reports plot against, e.g. containers: 50"
+    )
 
 
 class Scenario(Strict):
@@ -113,12 +125,20 @@ class Scenario(Strict):
     schema_version: Literal[1]
     name: str | None = Field(None, description="Defaults to the file stem; must equal it if given")
     summary: str
-    claims: list[ClaimId] = Field(default_factory=list, description=(
-        "Behaviours of the project's claims list (C01..C32) this scenario checks; the claims table "
-        "shows only these. A scenario of your own (an app's checks) needs none: give it tags"))
-    requires: list[Literal[CAPABILITIES]] = Field(default_factory=list, description="Engine capabilities the scenario needs")
-    tags: list[Tag] = Field(default_factory=list, description=(
-        "Free labels of your own, selectable with -m (`seatrial run -m web`); not claims"))
+    claims: list[ClaimId] = Field(
+        default_factory=list,
+        description=(
+            "Behaviours of the project's claims list (C01..C32) this scenario checks; the claims table "
+            "shows only these. A scenario of your own (an app's checks) needs none: give it tags"
+        ),
+    )
+    requires: list[Literal[CAPABILITIES]] = Field(
+        default_factory=list, description="Engine capabilities the scenario needs"
+    )
+    tags: list[Tag] = Field(
+        default_factory=list,
+        description=("Free labels of your own, selectable with -m (`seatrial run -m web`); not claims"),
+    )
     divergences: list[Divergence] = Field(default_factory=list)
     benchmark: BenchmarkSpec | None = Field(None, description="Present: the scenario is a benchmark")
     steps: list[Step] = Field(min_length=1)
@@ -134,8 +154,10 @@ class Scenario(Strict):
         for ratio in self.benchmark.ratios if self.benchmark else []:
             for metric in (ratio.numerator, ratio.denominator):
                 if metric not in names:
-                    raise ValueError(f"ratio {ratio.name}: no measure step has metric '{metric}'; "
-                                     f"metrics: {', '.join(names) or 'none'}")
+                    raise ValueError(
+                        f"ratio {ratio.name}: no measure step has metric '{metric}'; "
+                        f"metrics: {', '.join(names) or 'none'}"
+                    )
         return self
 
 
@@ -149,8 +171,9 @@ def _sync_step_kinds() -> None:
     fields; then rebuild every model whose validator embeds `Step`, so that they all validate the
     kinds registered now. A body that names `Step` cannot be complete before Step is: that is how
     the bodies holding steps are found."""
-    kinds = {kind: FieldInfo.from_annotated_attribute(runner.body_model | None, None)
-             for kind, runner in STEP_KINDS.items()}
+    kinds = {
+        kind: FieldInfo.from_annotated_attribute(runner.body_model | None, None) for kind, runner in STEP_KINDS.items()
+    }
     Step.__pydantic_fields__ = {**kinds, **_COMMON_FIELDS}
     _HOLDING_STEPS.update(r.body_model for r in STEP_KINDS.values() if not r.body_model.__pydantic_complete__)
     embedding: list[type[BaseModel]] = [Step, *_HOLDING_STEPS, Scenario]

@@ -3,6 +3,7 @@
 An item starts with no verdict: only checks that ran to the end make it `passed`. A signal
 (Ctrl-C, SIGTERM) that stops an item makes it `interrupted`, never a pass or a fail.
 """
+
 from __future__ import annotations
 
 import enum
@@ -11,16 +12,15 @@ from dataclasses import dataclass, field
 from seatrial.harness.expectations import Check
 from seatrial.harness.model import Scenario
 
-
 INCONCLUSIVE = "inconclusive: a positive control failed, so the probe cannot tell the difference: "
 
 
 class Outcome(str, enum.Enum):
     PASSED = "passed"
     FAILED = "failed"
-    SKIPPED = "skipped"     # a capability the engine lacks, decided before any side effect
-    DIVERGED = "diverged"   # failed where the scenario documents an expected difference
-    ERROR = "error"         # the harness or the engine broke
+    SKIPPED = "skipped"  # a capability the engine lacks, decided before any side effect
+    DIVERGED = "diverged"  # failed where the scenario documents an expected difference
+    ERROR = "error"  # the harness or the engine broke
     INTERRUPTED = "interrupted"  # a signal stopped the item before it had a verdict
 
 
@@ -29,7 +29,7 @@ class ItemInterrupted(KeyboardInterrupt):
     benchmark) so that the run records them before the interrupt goes on up (pytest then ends
     the run as interrupted)."""
 
-    def __init__(self, *results: "ItemResult"):
+    def __init__(self, *results: ItemResult):
         super().__init__("; ".join(r.reason for r in results))
         self.results = results
 
@@ -42,15 +42,14 @@ class ItemResult:
     reason: str = ""
     checks: list[Check] = field(default_factory=list)
     duration: float = 0.0
-    warnings: list[str] = field(default_factory=list)   # what engines said they ignored, per step
+    warnings: list[str] = field(default_factory=list)  # what engines said they ignored, per step
 
     @property
     def failed_checks(self) -> list[Check]:
         return [c for c in self.checks if not c.ok]
 
 
-def divergence_reason(scenario: Scenario, engine: str, failed: list[Check], *,
-                      named_only: bool = False) -> str | None:
+def divergence_reason(scenario: Scenario, engine: str, failed: list[Check], *, named_only: bool = False) -> str | None:
     """The documented reason when every failed check falls under a divergence for this engine
     (with `named_only`, only a divergence that lists the steps by number counts)."""
     for divergence in scenario.divergences:
@@ -71,8 +70,13 @@ def decide(scenario: Scenario, engine: str, checks: list[Check]) -> tuple[Outcom
     failed = [c for c in checks if not c.ok]
     if not failed:
         return Outcome.PASSED, ""
-    controls = [c for c in failed if 0 <= c.step < len(scenario.steps) and scenario.steps[c.step].control
-                and not _names_step(scenario, engine, c.step)]
+    controls = [
+        c
+        for c in failed
+        if 0 <= c.step < len(scenario.steps)
+        and scenario.steps[c.step].control
+        and not _names_step(scenario, engine, c.step)
+    ]
     if controls:
         # The probe could not see the difference it exists to see: no verdict either way.
         return Outcome.ERROR, INCONCLUSIVE + "; ".join(c.message for c in controls)

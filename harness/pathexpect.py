@@ -8,6 +8,7 @@ every engine and in every image; the commands go through the engine's exec (argu
 shell). The mode is shown as Go's `os.FileMode.String()` (`-rw-r--r--`, `drwxr-xr-x`,
 `Lrwxrwxrwx`, `urwxr-xr-x` for setuid), the format container-structure-test compares.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,14 +20,21 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from seatrial.engines.base import EngineError
 
 TOOL = "/.seatrial/busybox"
-HOST_TOOL = "/bin/busybox"   # Debian's busybox-static: the base image is made of it too
+HOST_TOOL = "/bin/busybox"  # Debian's busybox-static: the base image is made of it too
 EXECUTABLE_BITS = {"any": 0o111, "owner": 0o100, "group": 0o010, "other": 0o001}
 # Go's os.FileMode.String() writes one letter per type bit set, in the order of "dalTLDpSugct?";
 # these are the bits a tar header (what CST reads) can carry.
-_GO_LETTERS = (("d", lambda m: stat.S_ISDIR(m)), ("L", lambda m: stat.S_ISLNK(m)),
-               ("D", lambda m: stat.S_ISCHR(m) or stat.S_ISBLK(m)), ("p", lambda m: stat.S_ISFIFO(m)),
-               ("S", lambda m: stat.S_ISSOCK(m)), ("u", lambda m: m & stat.S_ISUID),
-               ("g", lambda m: m & stat.S_ISGID), ("c", lambda m: stat.S_ISCHR(m)), ("t", lambda m: m & stat.S_ISVTX))
+_GO_LETTERS = (
+    ("d", lambda m: stat.S_ISDIR(m)),
+    ("L", lambda m: stat.S_ISLNK(m)),
+    ("D", lambda m: stat.S_ISCHR(m) or stat.S_ISBLK(m)),
+    ("p", lambda m: stat.S_ISFIFO(m)),
+    ("S", lambda m: stat.S_ISSOCK(m)),
+    ("u", lambda m: m & stat.S_ISUID),
+    ("g", lambda m: m & stat.S_ISGID),
+    ("c", lambda m: stat.S_ISCHR(m)),
+    ("t", lambda m: m & stat.S_ISVTX),
+)
 
 
 class PathExpect(BaseModel):
@@ -37,8 +45,11 @@ class PathExpect(BaseModel):
     path: str
     container: str | None = Field(None, description="A container run earlier; default: the step's own")
     exists: bool | None = None
-    mode: str | None = Field(None, pattern=r"^[dalTLDpSugct?-]+[r-][w-][x-][r-][w-][x-][r-][w-][x-]$",
-                             description="As Go's os.FileMode.String() shows it, e.g. -rw-r--r--, drwxr-xr-x")
+    mode: str | None = Field(
+        None,
+        pattern=r"^[dalTLDpSugct?-]+[r-][w-][x-][r-][w-][x-][r-][w-][x-]$",
+        description="As Go's os.FileMode.String() shows it, e.g. -rw-r--r--, drwxr-xr-x",
+    )
     uid: int | None = Field(None, ge=0)
     gid: int | None = Field(None, ge=0)
     executable_by: Literal["any", "owner", "group", "other"] | None = None
@@ -66,6 +77,7 @@ def go_mode_string(mode: int) -> str:
 def path_checks(ctx, step: int, want: PathExpect, outcome) -> list:
     """The checks of one path: `exists` first; mode, owner and content only of a path that exists."""
     from seatrial.harness.expectations import Check, _excerpt
+
     name = ctx.containers.get(want.container, want.container) if want.container else outcome.container
     path = ctx.render(want.path)
     label = f"path {path}"
@@ -76,8 +88,15 @@ def path_checks(ctx, step: int, want: PathExpect, outcome) -> list:
     exists = found.exit_code == 0
     checks = []
     if want.exists is not None:
-        checks.append(Check(step, f"{label} exists", str(want.exists), str(exists) + (
-            "" if exists or not found.stderr.strip() else f" ({found.stderr.strip()[:200]})"), exists == want.exists))
+        checks.append(
+            Check(
+                step,
+                f"{label} exists",
+                str(want.exists),
+                str(exists) + ("" if exists or not found.stderr.strip() else f" ({found.stderr.strip()[:200]})"),
+                exists == want.exists,
+            )
+        )
     if not exists:
         if any(v is not None for v in (want.mode, want.uid, want.gid, want.executable_by)) or want.matches:
             checks.append(Check(step, f"{label} details", "an existing path", "no such path", False))
@@ -88,8 +107,15 @@ def path_checks(ctx, step: int, want: PathExpect, outcome) -> list:
     if want.mode is not None:
         checks.append(Check(step, f"{label} mode", want.mode, shown, shown == want.mode))
     if want.executable_by is not None:
-        checks.append(Check(step, f"{label} executable by {want.executable_by}", "an x bit there", shown,
-                            bool(mode & EXECUTABLE_BITS[want.executable_by])))
+        checks.append(
+            Check(
+                step,
+                f"{label} executable by {want.executable_by}",
+                "an x bit there",
+                shown,
+                bool(mode & EXECUTABLE_BITS[want.executable_by]),
+            )
+        )
     if want.uid is not None:
         checks.append(Check(step, f"{label} uid", str(want.uid), uid, int(uid) == want.uid))
     if want.gid is not None:
@@ -99,9 +125,23 @@ def path_checks(ctx, step: int, want: PathExpect, outcome) -> list:
         if read.exit_code != 0:
             return [*checks, Check(step, f"{label} content", "a readable file", read.stderr.strip()[:200], False)]
         for pattern in want.matches:
-            checks.append(Check(step, f"{label} content matches", repr(pattern), _excerpt(read.stdout),
-                                re.search(pattern, read.stdout) is not None))
+            checks.append(
+                Check(
+                    step,
+                    f"{label} content matches",
+                    repr(pattern),
+                    _excerpt(read.stdout),
+                    re.search(pattern, read.stdout) is not None,
+                )
+            )
         for pattern in want.not_matches:
-            checks.append(Check(step, f"{label} content does not match", repr(pattern), _excerpt(read.stdout),
-                                re.search(pattern, read.stdout) is None))
+            checks.append(
+                Check(
+                    step,
+                    f"{label} content does not match",
+                    repr(pattern),
+                    _excerpt(read.stdout),
+                    re.search(pattern, read.stdout) is None,
+                )
+            )
     return checks

@@ -5,6 +5,7 @@
 hands its own SeatrialPlugin to pytest.main and reads the results from it afterwards; a plain
 `pytest` run gets one made here. The items themselves are seatrial.harness.items.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -17,33 +18,75 @@ from seatrial.harness.items import BenchmarkItem, ScenarioItem
 
 ENGINE_UNAVAILABLE_EXIT = 3
 RESULTS_UNWRITABLE_EXIT = 5
-RUN = pytest.StashKey["SeatrialPlugin"]()   # the run of this pytest session: config.stash[RUN]
+RUN = pytest.StashKey["SeatrialPlugin"]()  # the run of this pytest session: config.stash[RUN]
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("seatrial", "seatrial: container engine scenarios")
-    group.addoption("--engine", action="append", default=[], dest="seatrial_engines", metavar="NAME",
-                    help="run scenarios on this engine (repeatable); default: every engine available here")
-    group.addoption("--results-dir", default="results", dest="seatrial_results",
-                    help="where results/<run-id>/events.jsonl goes (default: ./results)")
+    group.addoption(
+        "--engine",
+        action="append",
+        default=[],
+        dest="seatrial_engines",
+        metavar="NAME",
+        help="run scenarios on this engine (repeatable); default: every engine available here",
+    )
+    group.addoption(
+        "--results-dir",
+        default="results",
+        dest="seatrial_results",
+        help="where results/<run-id>/events.jsonl goes (default: ./results)",
+    )
     group.addoption("--run-id", default=None, dest="seatrial_run_id", help="name of this run's results folder")
-    group.addoption("--scenario-root", action="append", default=[], dest="seatrial_roots", metavar="DIR",
-                    help="also collect YAML scenarios under DIR (by default only under folders named "
-                         "'scenarios', and files named on the command line)")
-    group.addoption("--strict-engines", action="store_true", dest="seatrial_strict",
-                    help="every engine seatrial knows must be usable here (for CI): an unavailable or "
-                         "degraded one makes the run exit 3")
-    group.addoption("--image", default=None, dest="seatrial_image", metavar="TAG",
-                    help="the image that container-structure-test and goss files test (present in every engine)")
-    group.addoption("--dockerfile", default=None, dest="seatrial_dockerfile", metavar="PATH",
-                    help="build the image that CST and goss files test from this Dockerfile on each engine")
-    group.addoption("--context", default=None, dest="seatrial_context", metavar="DIR",
-                    help="the build context of --dockerfile (default: its folder)")
-    group.addoption("--bench", action="store_true", dest="seatrial_bench",
-                    help="run benchmark scenarios (skipped otherwise): each one item on all engines, "
-                         "rounds interleaved")
-    group.addoption("--bench-full", action="store_true", dest="seatrial_bench_full",
-                    help="with --bench, also the long benchmarks (density of 50, 100 and 200 containers)")
+    group.addoption(
+        "--scenario-root",
+        action="append",
+        default=[],
+        dest="seatrial_roots",
+        metavar="DIR",
+        help="also collect YAML scenarios under DIR (by default only under folders named "
+        "'scenarios', and files named on the command line)",
+    )
+    group.addoption(
+        "--strict-engines",
+        action="store_true",
+        dest="seatrial_strict",
+        help="every engine seatrial knows must be usable here (for CI): an unavailable or "
+        "degraded one makes the run exit 3",
+    )
+    group.addoption(
+        "--image",
+        default=None,
+        dest="seatrial_image",
+        metavar="TAG",
+        help="the image that container-structure-test and goss files test (present in every engine)",
+    )
+    group.addoption(
+        "--dockerfile",
+        default=None,
+        dest="seatrial_dockerfile",
+        metavar="PATH",
+        help="build the image that CST and goss files test from this Dockerfile on each engine",
+    )
+    group.addoption(
+        "--context",
+        default=None,
+        dest="seatrial_context",
+        metavar="DIR",
+        help="the build context of --dockerfile (default: its folder)",
+    )
+    group.addoption(
+        "--bench",
+        action="store_true",
+        dest="seatrial_bench",
+        help="run benchmark scenarios (skipped otherwise): each one item on all engines, rounds interleaved",
+    )
+    group.addoption(
+        "--bench-full",
+        action="store_true",
+        dest="seatrial_bench_full",
+        help="with --bench, also the long benchmarks (density of 50, 100 and 200 containers)",
+    )
 
 
 def pytest_configure(config):
@@ -55,6 +98,7 @@ def pytest_configure(config):
     run.config = config
     config.stash[RUN] = run
     from seatrial.harness.claimcatalog import CLAIMS
+
     for claim, title in CLAIMS.items():
         config.addinivalue_line("markers", f"{claim}: {title}")
     for engine in ("docker", "docker_buildkit", "podman", "podman_rootless", "reference"):
@@ -67,17 +111,18 @@ class SeatrialPlugin:
     holds the results (`state`) and why the run could not go on (the `*_error` fields)."""
 
     def __init__(self):
-        self.config = None   # set by pytest_configure
+        self.config = None  # set by pytest_configure
         self._engines = None
         self.state = None
         self.engine_error: str | None = None
-        self.not_run: list[tuple[str, str]] = []   # engines a default run found unavailable, and why
-        self.results_error: str | None = None   # the results file could not be written: the run stopped
-        self.usage_error: str | None = None     # a --run-id taken by a run that started meanwhile
+        self.not_run: list[tuple[str, str]] = []  # engines a default run found unavailable, and why
+        self.results_error: str | None = None  # the results file could not be written: the run stopped
+        self.usage_error: str | None = None  # a --run-id taken by a run that started meanwhile
 
     def engines(self):
         if self._engines is None:
-            from seatrial.engines.discovery import load_engines, UnknownEngine
+            from seatrial.engines.discovery import UnknownEngine, load_engines
+
             names = self.config.getoption("seatrial_engines") or None
             try:
                 engines = load_engines(names)
@@ -94,7 +139,8 @@ class SeatrialPlugin:
             self.not_run = [(e.name, i.unavailable_reason) for e, i in missing]
             if not available:
                 self.engine_error = "no engine is available here: " + "; ".join(
-                    f"{e.name}: {i.unavailable_reason}" for e, i in missing)
+                    f"{e.name}: {i.unavailable_reason}" for e, i in missing
+                )
                 pytest.exit(self.engine_error, returncode=ENGINE_UNAVAILABLE_EXIT)
             self._engines = [e for e, _ in available]
         return self._engines
@@ -107,6 +153,7 @@ class SeatrialPlugin:
     def pytest_sessionstart(self, session):
         """Refuse a --run-id whose results exist, before anything runs (exit 2 from `seatrial run`)."""
         from seatrial.harness.runstate import taken_run_id
+
         problem = taken_run_id(self.results_dir(), self.config.getoption("seatrial_run_id"))
         if problem:
             raise pytest.UsageError(problem)
@@ -114,8 +161,13 @@ class SeatrialPlugin:
     def run_state(self):
         if self.state is None:
             from seatrial.harness.runstate import RunState
-            self.state = RunState(engines=self.engines(), results_dir=self.results_dir(), log=self._log,
-                                  run_id=self.config.getoption("seatrial_run_id"))
+
+            self.state = RunState(
+                engines=self.engines(),
+                results_dir=self.results_dir(),
+                log=self._log,
+                run_id=self.config.getoption("seatrial_run_id"),
+            )
         with self.results_guard():
             self.state.start()
         return self.state
@@ -125,6 +177,7 @@ class SeatrialPlugin:
         """Stop the whole run, with one message, when the results file cannot be written."""
         from seatrial.harness.events import ResultsUnwritable
         from seatrial.harness.runstate import RunIdTaken
+
         try:
             yield
         except RunIdTaken as exc:
@@ -153,11 +206,12 @@ class SeatrialPlugin:
             self.state.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
             failure = self.state.events.failure if self.state.events else None
             if failure and not self.results_error:
-                self.results_error = str(failure)   # the run_end could not be written
+                self.results_error = str(failure)  # the run_end could not be written
             if self.results_error:
                 session.exitstatus = RESULTS_UNWRITABLE_EXIT
-            elif (self.state.health.gone or self.state.health.degraded()) \
-                    and session.exitstatus != pytest.ExitCode.INTERRUPTED:
+            elif (
+                self.state.health.gone or self.state.health.degraded()
+            ) and session.exitstatus != pytest.ExitCode.INTERRUPTED:
                 session.exitstatus = ENGINE_UNAVAILABLE_EXIT
             elif self.state.leaks and session.exitstatus == 0:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -201,9 +255,13 @@ def _register_marker(config, name: str, description: str) -> None:
 def image_options(config):
     """--image, --dockerfile and --context: the image CST and goss files test."""
     from seatrial.harness.formats.imagesource import ImageSource
+
     dockerfile, context = config.getoption("seatrial_dockerfile"), config.getoption("seatrial_context")
-    return ImageSource(image=config.getoption("seatrial_image"), dockerfile=dockerfile and Path(dockerfile),
-                       context=context and Path(context))
+    return ImageSource(
+        image=config.getoption("seatrial_image"),
+        dockerfile=dockerfile and Path(dockerfile),
+        context=context and Path(context),
+    )
 
 
 def pytest_collect_file(file_path: Path, parent):
@@ -216,11 +274,12 @@ class ScenarioFile(pytest.File):
     def collect(self):
         from seatrial.harness.formats.foreign import load_scenarios
         from seatrial.harness.loader import ScenarioError
+
         try:
             scenarios = load_scenarios(self.path, image_options(self.config))
         except ScenarioError as exc:
             raise self.CollectError(str(exc)) from None
-        except (OSError, ValueError) as exc:   # the image's Dockerfile or context cannot be read
+        except (OSError, ValueError) as exc:  # the image's Dockerfile or context cannot be read
             raise self.CollectError(f"{self.path}: {exc}") from None
         run = self.config.stash[RUN]
         for scenario in scenarios:
@@ -231,8 +290,9 @@ class ScenarioFile(pytest.File):
             yield self._benchmark_item(scenario, run)
             return
         for engine in run.engines():
-            item = ScenarioItem.from_parent(self, name=f"{scenario.name}[{engine.name}]",
-                                            scenario=scenario, engine=engine, run=run)
+            item = ScenarioItem.from_parent(
+                self, name=f"{scenario.name}[{engine.name}]", scenario=scenario, engine=engine, run=run
+            )
             item.add_marker(f"engine_{re.sub(r'[^a-z0-9]', '_', engine.name)}")
             for claim in scenario.claims:
                 item.add_marker(claim)
@@ -241,12 +301,16 @@ class ScenarioFile(pytest.File):
                 item.add_marker(tag)
             yield item
 
-
     def _benchmark_item(self, scenario, run):
         """One item spanning every engine: interleaving needs them all at once."""
         engines = run.engines()
-        item = BenchmarkItem.from_parent(self, name=f"{scenario.name}[{'+'.join(e.name for e in engines)}]",
-                                         scenario=scenario, engines=engines, run=run)
+        item = BenchmarkItem.from_parent(
+            self,
+            name=f"{scenario.name}[{'+'.join(e.name for e in engines)}]",
+            scenario=scenario,
+            engines=engines,
+            run=run,
+        )
         item.add_marker("benchmark")
         for claim in scenario.claims:
             item.add_marker(claim)

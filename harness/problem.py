@@ -3,6 +3,7 @@
 Shared by the YAML reader, the loader and the `validate` command so that every kind of bad input
 reads the same way and sorts by where it is.
 """
+
 from __future__ import annotations
 
 import re

@@ -4,9 +4,10 @@ Every resource a run creates carries `seatrial.session=<id>`. At start, the reap
 resources of every session whose lock is free (its process died, even by SIGKILL); at the end a
 run removes its own and the leak check fails the run if anything with its label remains.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from seatrial.engines.base import SESSION_LABEL, Engine, EngineError, ResourceRef
 from seatrial.harness.session import forget_dead_locks, is_alive
@@ -70,7 +71,9 @@ def reap_dead_sessions(engines: Iterable[Engine], *, log: Callable[[str], None] 
             left = [r for r in engine.resources(SESSION_LABEL) if session_of(r) in sessions]
         gone = [r for r in dead if r not in left]
         removed.extend(gone)
-        log(f"reaper: removed {plural(len(gone), 'resource')} of dead sessions {', '.join(sessions)} from {engine.name}")
+        log(
+            f"reaper: removed {plural(len(gone), 'resource')} of dead sessions {', '.join(sessions)} from {engine.name}"
+        )
         for ref in left:
             log(f"reaper: could not remove {ref.kind} {ref.handle} from {engine.name}")
     for engine in engines:

@@ -7,6 +7,7 @@ so they still run (and report) when the schema found problems elsewhere in the f
 step kind makes, uses and publishes is the kind's own (`StepKind.check_names`, harness/steps/);
 here are the placeholders, expectations, captures and divergences that every step shares.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -61,8 +62,16 @@ def _kinds_of(step: dict):
     return [(kind, runner) for kind, runner in STEP_KINDS.items() if isinstance(step.get(kind), dict)]
 
 
-def _check_placeholders(step: dict, i: int, at: KeyPath, made: dict[str, Made], ports: set[str],
-                        captured_at: dict[str, int], out: list[Finding], is_uncertain: bool) -> None:
+def _check_placeholders(
+    step: dict,
+    i: int,
+    at: KeyPath,
+    made: dict[str, Made],
+    ports: set[str],
+    captured_at: dict[str, int],
+    out: list[Finding],
+    is_uncertain: bool,
+) -> None:
     """Every `{{ name }}` in the step names something the item will have when the step runs."""
     for path, text in _strings(step, at):
         for name in dict.fromkeys(placeholders(text)):
@@ -71,8 +80,9 @@ def _check_placeholders(step: dict, i: int, at: KeyPath, made: dict[str, Made], 
                 out.append((path, message))
 
 
-def _placeholder_problem(name: str, i: int, made: dict[str, Made], ports: set[str],
-                         captured_at: dict[str, int], is_uncertain: bool) -> str | None:
+def _placeholder_problem(
+    name: str, i: int, made: dict[str, Made], ports: set[str], captured_at: dict[str, int], is_uncertain: bool
+) -> str | None:
     shown = f"'{{{{ {name} }}}}'"
     if name in FIXED_PLACEHOLDERS or name.startswith("free_port."):
         return None
@@ -88,8 +98,9 @@ def _placeholder_problem(name: str, i: int, made: dict[str, Made], ports: set[st
             return None
         container, _, port = rest.rpartition(".")
         close = did_you_mean(rest, ports)
-        return (f"{shown}: no earlier run step publishes port {port or '?'} of container '{container or rest}'"
-                + (f" (did you mean 'port.{close}'?)" if close else ""))
+        return f"{shown}: no earlier run step publishes port {port or '?'} of container '{container or rest}'" + (
+            f" (did you mean 'port.{close}'?)" if close else ""
+        )
     if name in captured_at:
         if captured_at[name] < i:
             return None
@@ -98,13 +109,20 @@ def _placeholder_problem(name: str, i: int, made: dict[str, Made], ports: set[st
         return f"{shown}: capture '{name}' is used before steps[{captured_at[name]}] defines it"
     if is_uncertain:
         return None
-    known = [*FIXED_PLACEHOLDERS, *(f"image.{t}" for t in made["image"].live),
-             *(f"container.{c}" for c in made["container"].live), *(f"port.{p}" for p in ports),
-             *(c for c, at_step in captured_at.items() if at_step < i)]
+    known = [
+        *FIXED_PLACEHOLDERS,
+        *(f"image.{t}" for t in made["image"].live),
+        *(f"container.{c}" for c in made["container"].live),
+        *(f"port.{p}" for p in ports),
+        *(c for c, at_step in captured_at.items() if at_step < i),
+    ]
     close = did_you_mean(name, known)
-    return (f"unknown placeholder {shown}" + (f" (did you mean '{close}'?)" if close else "")
-            + "; placeholders name the base image, scratch folders, host facts, what earlier steps made "
-              "(image.TAG, container.NAME, port.NAME.PORT), free_port.KEY and earlier captures")
+    return (
+        f"unknown placeholder {shown}"
+        + (f" (did you mean '{close}'?)" if close else "")
+        + "; placeholders name the base image, scratch folders, host facts, what earlier steps made "
+        "(image.TAG, container.NAME, port.NAME.PORT), free_port.KEY and earlier captures"
+    )
 
 
 def _strings(value: Any, path: KeyPath):
@@ -121,8 +139,15 @@ def _strings(value: Any, path: KeyPath):
             yield from _strings(item, path + (index,))
 
 
-def _check_expect(expect: Any, i: int, at: KeyPath, made: dict[str, Made],
-                  captured_at: dict[str, int], out: list[Finding], is_uncertain: bool) -> None:
+def _check_expect(
+    expect: Any,
+    i: int,
+    at: KeyPath,
+    made: dict[str, Made],
+    captured_at: dict[str, int],
+    out: list[Finding],
+    is_uncertain: bool,
+) -> None:
     if not isinstance(expect, dict):
         return
     files = expect.get("files") if isinstance(expect.get("files"), list) else []
@@ -142,16 +167,17 @@ def _check_expect(expect: Any, i: int, at: KeyPath, made: dict[str, Made],
         if not isinstance(name, str) or captured_at.get(name, i) < i:
             continue
         if captured_at.get(name) == i:
-            message = (f"capture '{name}' is defined by this same step; an expectation can use "
-                       "only what an earlier step captured")
+            message = (
+                f"capture '{name}' is defined by this same step; an expectation can use "
+                "only what an earlier step captured"
+            )
         elif name in captured_at:
             message = f"capture '{name}' is used before steps[{captured_at[name]}] defines it"
         elif is_uncertain:  # a step the schema refused may be the one that captures it
             continue
         else:
             close = did_you_mean(name, captured_at)
-            message = f"capture '{name}' is not defined by any step" + (
-                f" (did you mean '{close}'?)" if close else "")
+            message = f"capture '{name}' is not defined by any step" + (f" (did you mean '{close}'?)" if close else "")
         out.append((path, message))
 
 
@@ -170,5 +196,9 @@ def _check_divergences(divergences: Any, count: int, out: list[Finding]) -> None
         indexes = divergence.get("steps") if isinstance(divergence, dict) else None
         for k, index in enumerate(indexes if isinstance(indexes, list) else []):
             if isinstance(index, int) and not isinstance(index, bool) and not 0 <= index < count:
-                out.append((("divergences", j, "steps", k),
-                            f"step {index} does not exist; the scenario has {count} steps (0..{count - 1})"))
+                out.append(
+                    (
+                        ("divergences", j, "steps", k),
+                        f"step {index} does not exist; the scenario has {count} steps (0..{count - 1})",
+                    )
+                )

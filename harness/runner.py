@@ -6,16 +6,17 @@ in order, each followed by its checks and captures; stop at the first step whose
 teardown and the `item_end` record are the item lifecycle's (seatrial.harness.lifecycle),
 shared with the benchmark runner.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from seatrial.harness.availability import EngineHealth
-from seatrial.harness.itemcontext import ItemContext
 from seatrial.harness.events import EventLog
 from seatrial.harness.expectations import apply_captures, evaluate
+from seatrial.harness.itemcontext import ItemContext
 from seatrial.harness.lifecycle import ItemLife
 from seatrial.harness.model import Scenario
 from seatrial.harness.outcome import ItemInterrupted, ItemResult, Outcome, divergence_reason
@@ -59,12 +60,13 @@ def execute_step(ctx: ItemContext, index: int, step, emit: Callable[..., None]) 
     started = time.monotonic()
     kind = STEP_KINDS[step.kind]
     outcome = kind.execute(ctx, step.body)
-    if not outcome.duration:   # steps that time nothing themselves (remove, volume, a refusal)
+    if not outcome.duration:  # steps that time nothing themselves (remove, volume, a refusal)
         outcome.duration = time.monotonic() - started
     checks = evaluate(ctx, index, step.expect, outcome, implicit_success=kind.must_exit_zero(step.body))
     where = ", ".join(filter(None, (step.kind, ctx.scenario.step_place(index))))
-    checks = [dataclasses.replace(c, where=where, what=_timed_out(c.what, outcome) if not c.ok else c.what)
-              for c in checks]
+    checks = [
+        dataclasses.replace(c, where=where, what=_timed_out(c.what, outcome) if not c.ok else c.what) for c in checks
+    ]
     apply_captures(ctx, step.capture, outcome)
     emit_step(emit, index, step.kind, outcome, checks)
     for message in outcome.warnings:  # the engine ignored something: shown, never a verdict
@@ -81,22 +83,38 @@ def _timed_out(what: str, outcome) -> str:
     detail = outcome.detail
     if not detail.get("timed_out"):
         return what
-    return (f"{what} (timed out: {detail.get('attempts')} tries in {outcome.duration:.1f} s of its "
-            f"{detail.get('timeout'):g} s; the last try's result)")
+    return (
+        f"{what} (timed out: {detail.get('attempts')} tries in {outcome.duration:.1f} s of its "
+        f"{detail.get('timeout'):g} s; the last try's result)"
+    )
 
 
 def emit_step(emit: Callable[..., None], index: int, kind: str, outcome, checks) -> None:
     """The `step` record: what ran, how long, what it printed (tail), cache report and checks."""
-    emit("step", index=index, kind=kind, duration=outcome.duration, exit_code=outcome.exit_code,
-         refused=outcome.refused, stdout=outcome.stdout[-2000:], stderr=outcome.stderr[-2000:],
-         cache=[{"index": i.index, "instruction": i.instruction, "hit": i.is_cache_hit}
-                for i in outcome.build.instructions] if outcome.build else None,
-         checks=[{"what": c.what, "expected": c.expected, "actual": c.actual, "ok": c.ok} for c in checks])
+    emit(
+        "step",
+        index=index,
+        kind=kind,
+        duration=outcome.duration,
+        exit_code=outcome.exit_code,
+        refused=outcome.refused,
+        stdout=outcome.stdout[-2000:],
+        stderr=outcome.stderr[-2000:],
+        cache=[
+            {"index": i.index, "instruction": i.instruction, "hit": i.is_cache_hit} for i in outcome.build.instructions
+        ]
+        if outcome.build
+        else None,
+        checks=[{"what": c.what, "expected": c.expected, "actual": c.actual, "ok": c.ok} for c in checks],
+    )
 
 
-def run_item(ctx: ItemContext, events: EventLog | None = None,
-             progress: Callable[[str], None] = lambda _: None,
-             health: EngineHealth | None = None) -> ItemResult:
+def run_item(
+    ctx: ItemContext,
+    events: EventLog | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+    health: EngineHealth | None = None,
+) -> ItemResult:
     """Run one item to its outcome, always tearing down and writing its `item_end`
     (seatrial.harness.lifecycle: guard, decide, teardown, end).
 

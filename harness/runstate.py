@@ -3,17 +3,18 @@
 Started lazily by the first item, so that collecting (or `pytest tests/unit`) changes nothing
 on the host. Finishing reaps the session's own resources and fails the run on any leak.
 """
+
 from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
+from seatrial.engines.base import ENGINE_LABEL, SESSION_LABEL, Engine, EngineError
 from seatrial.harness import reaper
 from seatrial.harness.availability import EngineHealth
-from seatrial.engines.base import ENGINE_LABEL, SESSION_LABEL, Engine, EngineError
 from seatrial.harness.events import EventLog, ResultsUnwritable, host_fingerprint
 from seatrial.harness.hostfacts import host_facts
 from seatrial.harness.outcome import ItemResult
@@ -37,8 +38,10 @@ def taken_run_id(results_dir: Path, run_id: str | None) -> str | None:
     events = results_dir / run_id / "events.jsonl"
     if not events.exists():
         return None
-    return (f"run id {run_id!r} is taken: {events} holds an earlier run's results; choose another "
-            "--run-id, or leave it out for a fresh one (time and session)")
+    return (
+        f"run id {run_id!r} is taken: {events} holds an earlier run's results; choose another "
+        "--run-id, or leave it out for a fresh one (time and session)"
+    )
 
 
 @dataclass
@@ -71,11 +74,12 @@ class RunState:
         # A new file or none: appending to an earlier run's events would hide that it was cut short.
         try:
             self.events = EventLog(self.results_dir / self.run_id / "events.jsonl", self.run_id, exclusive=True)
-        except FileExistsError:   # another run took the same --run-id since the session started
+        except FileExistsError:  # another run took the same --run-id since the session started
             raise RunIdTaken(taken_run_id(self.results_dir, self.run_id)) from None
         self.facts = host_facts()
-        self.events.write("run_start", session=self.session.id, host=host_fingerprint(),
-                          engines=[e.info() for e in self.engines])
+        self.events.write(
+            "run_start", session=self.session.id, host=host_fingerprint(), engines=[e.info() for e in self.engines]
+        )
 
     def next_index(self) -> int:
         self._items += 1
@@ -84,6 +88,7 @@ class RunState:
     def base_image(self, engine: Engine) -> str:
         """The suite's base image in `engine`: built once per machine, loaded once per engine."""
         from seatrial.harness.baseimage import base_archive, ensure_loaded
+
         if self._base_archive is None:
             self._base_archive = base_archive()
         if engine.name not in self._loaded:
@@ -98,6 +103,7 @@ class RunState:
         if engine.name in self.health.fitness or self.health.reason(engine):
             return
         from seatrial.harness.selfcheck import RUN, Fitness, check_engine
+
         labels = {SESSION_LABEL: self.session.id, ENGINE_LABEL: engine.name}
         try:
             fitness = check_engine(engine, self.base_image(engine), labels)
@@ -105,8 +111,7 @@ class RunState:
             fitness = Fitness(engine.name, {RUN: f"loading the base image failed: {exc}"})
         self.health.fitness[engine.name] = fitness
         if self.events is not None:
-            self.events.write("engine_check", engine=engine.name, status=fitness.status,
-                              broken=dict(fitness.broken))
+            self.events.write("engine_check", engine=engine.name, status=fitness.status, broken=dict(fitness.broken))
         if fitness.broken:
             self.log(f"engine {engine.name}: {fitness.summary()}")
         if fitness.status == "unavailable":
@@ -126,9 +131,14 @@ class RunState:
             for r in self.results:
                 counts[r.outcome.value] = counts.get(r.outcome.value, 0) + 1
             if self.events is not None and self.events.failure is None:
-                self.events.write("run_end", counts=counts, interrupted=interrupted, forced=forced,
-                                  engines_unavailable=dict(self.health.gone),
-                                  leaks={k: [f"{r.kind} {r.handle}" for r in v] for k, v in self.leaks.items()})
+                self.events.write(
+                    "run_end",
+                    counts=counts,
+                    interrupted=interrupted,
+                    forced=forced,
+                    engines_unavailable=dict(self.health.gone),
+                    leaks={k: [f"{r.kind} {r.handle}" for r in v] for k, v in self.leaks.items()},
+                )
         except ResultsUnwritable:
             pass  # kept in self.events.failure; the caller reports it once
         finally:
@@ -167,7 +177,9 @@ class RunState:
                 # container of any session uses them).
                 engine.reap(session=self.session.id)
         except KeyboardInterrupt:
-            self.log("a second signal: the end-of-run cleanup was cut short; the next run or "
-                     "`seatrial clean` removes what is left")
+            self.log(
+                "a second signal: the end-of-run cleanup was cut short; the next run or "
+                "`seatrial clean` removes what is left"
+            )
             return True
         return False

@@ -4,6 +4,7 @@ Pydantic emits JSON Schema 2020-12 (`$defs`); yaml-language-server, the engine o
 YAML extension, validates against draft-07 only. So definitions move to `definitions`, `$ref`s
 follow them, and a `$ref` with siblings (ignored beside `$ref` in draft-07) is wrapped in `allOf`.
 """
+
 from __future__ import annotations
 
 import json

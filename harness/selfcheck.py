@@ -6,13 +6,14 @@ Podman without /dev/net/tun, say). Judged on scenarios alone, that breakage woul
 failed claims (C20, C29 "failed"); checked first, it makes the items that need the broken part
 errors that name the engine's problem, and the claims stay unjudged.
 """
+
 from __future__ import annotations
 
 import tempfile
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
 
 from seatrial.engines.base import BuildSpec, Engine, Mount, NetworkSpec, ResourceRef, RunSpec, VolumeSpec
 
@@ -24,9 +25,9 @@ RUN = "run"
 HINTS = {
     RUN: "check the engine's own logs; `seatrial engines` repeats this check",
     "network.bridge": "check the engine's bridge networking (for rootless Podman: /dev/net/tun must "
-                      "be mode 0666 and slirp4netns installed; vagrant/provision.sh does both)",
+    "be mode 0666 and slirp4netns installed; vagrant/provision.sh does both)",
     "network.user_defined": "check that the engine can create networks (for Podman's CNI backend: the "
-                            "dnsname plugin; vagrant/provision.sh installs it)",
+    "dnsname plugin; vagrant/provision.sh installs it)",
     "build": "check that the engine can build from a local base image with no registry",
     "volumes.named": "check the engine's volume storage",
 }
@@ -49,8 +50,11 @@ class Fitness:
     def problems(self, needed: list[str]) -> list[str]:
         """For the parts in `needed` (a container start is always needed) that are broken, what
         went wrong and what to do, each naming the engine."""
-        return [f"engine '{self.engine}' cannot {_doing(part)} here: {self.broken[part]} ({HINTS[part]})"
-                for part in dict.fromkeys([RUN, *needed]) if part in self.broken]
+        return [
+            f"engine '{self.engine}' cannot {_doing(part)} here: {self.broken[part]} ({HINTS[part]})"
+            for part in dict.fromkeys([RUN, *needed])
+            if part in self.broken
+        ]
 
     def summary(self) -> str:
         """One line: `available`, or `degraded: network.bridge (why)`."""
@@ -60,9 +64,13 @@ class Fitness:
 
 
 def _doing(part: str) -> str:
-    return {RUN: "start a container", "network.bridge": "start a container on the default bridge",
-            "network.user_defined": "start a container on a user-defined network",
-            "build": "build an image", "volumes.named": "use a named volume"}[part]
+    return {
+        RUN: "start a container",
+        "network.bridge": "start a container on the default bridge",
+        "network.user_defined": "start a container on a user-defined network",
+        "build": "build an image",
+        "volumes.named": "use a named volume",
+    }[part]
 
 
 def check_engine(engine: Engine, image: str, labels: Mapping[str, str]) -> Fitness:
@@ -113,8 +121,9 @@ def _probe_volume(engine, image, labels, name, made) -> None:
 def _probe_build(engine, image, labels, name, made) -> None:
     with tempfile.TemporaryDirectory(prefix="seatrial-check-") as context:
         (Path(context) / "Dockerfile").write_text(f"FROM {image}\nRUN true\n")
-        result = engine.build(BuildSpec(tag=f"{name}:1", context=Path(context), labels=labels,
-                                        no_cache=True, timeout=120))
+        result = engine.build(
+            BuildSpec(tag=f"{name}:1", context=Path(context), labels=labels, no_cache=True, timeout=120)
+        )
     made.append(result.image)
 
 

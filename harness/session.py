@@ -4,6 +4,7 @@ A session holds an exclusive flock(2) on `<lock dir>/<id>.lock` for as long as i
 kernel drops the lock on any death, SIGKILL included. So "is this session alive?" is one
 non-blocking flock attempt, and the reaper removes what sessions with a free lock left behind.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -45,7 +46,7 @@ class Session:
     _lock_fd: int | None = field(default=None, repr=False)
 
     @classmethod
-    def start(cls, session_id: str | None = None) -> "Session":
+    def start(cls, session_id: str | None = None) -> Session:
         sid = session_id or new_session_id()
         directory = lock_dir()
         directory.mkdir(parents=True, exist_ok=True)

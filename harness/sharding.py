@@ -6,6 +6,7 @@ same host). Scenario files are sorted by their path relative to the run's root f
 round-robin, so the N shards of the same library on any machine are disjoint, cover it all, and
 differ in size by at most one scenario. `seatrial report` merges the shards' results folders.
 """
+
 from __future__ import annotations
 
 import re
@@ -46,9 +47,13 @@ def deal(files: list[str], shard: Shard) -> set[str]:
 
 def pytest_addoption(parser):
     parser.getgroup("seatrial").addoption(
-        "--shard", default=None, dest="seatrial_shard", metavar="I/N",
+        "--shard",
+        default=None,
+        dest="seatrial_shard",
+        metavar="I/N",
         help="run only part I of N of the collected scenarios (whole scenarios, every engine of each; "
-             "deterministic: the N parts are disjoint and cover the library)")
+        "deterministic: the N parts are disjoint and cover the library)",
+    )
 
 
 def pytest_configure(config):
@@ -69,7 +74,7 @@ def library_name(path) -> str:
     parts = Path(str(path)).parts
     for position in range(len(parts) - 1, -1, -1):
         if parts[position] in ("scenarios", "benchmarks"):
-            return "/".join(parts[position + 1:])
+            return "/".join(parts[position + 1 :])
     return "/".join(parts)
 
 

@@ -6,18 +6,26 @@ adapter: services with `image` or `build`, `command`, `environment`, `ports`, na
 `service_completed_successfully`); top-level `volumes` and `networks`. The same mapping, written to a
 file, is a valid Compose file, so docker-compose can run it too (tests/e2e compares the two).
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,30}$",
-                            description="A service, network or volume name of the stack")]
-PortText = Annotated[str, Field(pattern=r"^[0-9]{1,5}$", description=(
-    "A container port, published on a free loopback port; read it as {{ port.STACK.SERVICE.PORT }}"))]
-VolumeText = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*:/[^:]*(:ro)?$",
-                                  description="NAME:/path[:ro], NAME a volume of the stack")]
+Name = Annotated[
+    str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,30}$", description="A service, network or volume name of the stack")
+]
+PortText = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9]{1,5}$",
+        description=("A container port, published on a free loopback port; read it as {{ port.STACK.SERVICE.PORT }}"),
+    ),
+]
+VolumeText = Annotated[
+    str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*:/[^:]*(:ro)?$", description="NAME:/path[:ro], NAME a volume of the stack")
+]
 
 
 class _Strict(BaseModel):
@@ -60,8 +68,9 @@ class StackService(_Strict):
     volumes: list[VolumeText] = Field(default_factory=list)
     # One network per service: RunSpec attaches a container to one network at start, and the
     # claims (C25) need no more.
-    networks: list[Name] = Field(default_factory=list, max_length=1,
-                                 description="The service's network; default: the stack's `default` network")
+    networks: list[Name] = Field(
+        default_factory=list, max_length=1, description="The service's network; default: the stack's `default` network"
+    )
     depends_on: list[Name] | dict[Name, Dependency] = Field(default_factory=list)
 
     def conditions(self) -> dict[str, str]:
@@ -92,12 +101,21 @@ class ComposeFile(_Strict):
     def _references(self):
         problems = []
         for name, service in self.services.items():
-            problems += [f"service '{name}' depends on unknown service '{d}'"
-                         for d in service.depends_on if d not in self.services]
-            problems += [f"service '{name}' uses undeclared network '{n}'"
-                         for n in service.networks if n not in self.networks and n != "default"]
-            problems += [f"service '{name}' uses undeclared volume '{v.split(':')[0]}'"
-                         for v in service.volumes if v.split(":")[0] not in self.volumes]
+            problems += [
+                f"service '{name}' depends on unknown service '{d}'"
+                for d in service.depends_on
+                if d not in self.services
+            ]
+            problems += [
+                f"service '{name}' uses undeclared network '{n}'"
+                for n in service.networks
+                if n not in self.networks and n != "default"
+            ]
+            problems += [
+                f"service '{name}' uses undeclared volume '{v.split(':')[0]}'"
+                for v in service.volumes
+                if v.split(":")[0] not in self.volumes
+            ]
         if problems:
             raise ValueError("; ".join(problems))
         start_order(self)  # raises on a cycle
@@ -132,7 +150,7 @@ def start_order(compose: ComposeFile) -> list[str]:
         if name in order:
             return
         if name in visiting:
-            raise ValueError("depends_on cycle: " + " -> ".join([*visiting[visiting.index(name):], name]))
+            raise ValueError("depends_on cycle: " + " -> ".join([*visiting[visiting.index(name) :], name]))
         visiting.append(name)
         for dependency in compose.services[name].depends_on:
             if dependency in compose.services:

@@ -4,10 +4,12 @@ values captured by earlier steps.
 Deliberately not Jinja: a scenario is data, and the only thing a placeholder can do is name a
 value the harness already has. An unknown name is an error naming it and what is known.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
 
@@ -18,12 +20,14 @@ class TemplateError(ValueError):
 
 def render(text: str, lookup: Callable[[str], str | None]) -> str:
     """Replace each placeholder with lookup(name); raise TemplateError for unknown names."""
+
     def replace(match: re.Match) -> str:
         name = match.group(1)
         value = lookup(name)
         if value is None:
             raise TemplateError(f"unknown placeholder '{{{{ {name} }}}}'")
         return value
+
     return PLACEHOLDER.sub(replace, text)
 
 

@@ -5,12 +5,14 @@ of a YAML file: union members tried one by one, Python reprs, links. Here each e
 to the YAML node it is about, worded as "what; expected; did you mean", and the union noise is
 folded into one message per place.
 """
+
 from __future__ import annotations
 
 import re
 import types
 import typing
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -22,9 +24,15 @@ from seatrial.harness.yamlsafe import YamlDocument
 
 # What each type error expected, in YAML words.
 _EXPECTED = {
-    "string_type": "a string", "int_type": "an integer", "int_from_float": "an integer",
-    "float_type": "a number", "bool_type": "true or false", "list_type": "a list",
-    "dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",
+    "string_type": "a string",
+    "int_type": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
     "none_required": "nothing",
 }
 
@@ -32,8 +40,9 @@ _EXPECTED = {
 _YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
 
 
-def problems_from_validation(error: ValidationError, doc: YamlDocument, root: type[BaseModel],
-                             limit: int | None = None) -> tuple[list[Problem], int]:
+def problems_from_validation(
+    error: ValidationError, doc: YamlDocument, root: type[BaseModel], limit: int | None = None
+) -> tuple[list[Problem], int]:
     """One Problem per place that pydantic found wrong, worded for the YAML file's author; with
     `limit`, only for the first `limit` places in the file. Returns them and how many places
     were left unworded (wording costs a did-you-mean each: thousands take seconds)."""
@@ -73,8 +82,9 @@ def _explain(err: dict, path: KeyPath, doc: YamlDocument, root: type[BaseModel])
     if kind == "value_error":
         return _model_rule(str(err["ctx"]["error"]), path, doc, root)
     if kind in ("too_short", "too_long"):
-        bound, limit = ("at least", err["ctx"]["min_length"]) if kind == "too_short" \
-            else ("at most", err["ctx"]["max_length"])
+        bound, limit = (
+            ("at least", err["ctx"]["min_length"]) if kind == "too_short" else ("at most", err["ctx"]["max_length"])
+        )
         items = "item" if limit == 1 else "items"
         return _at(doc, path, f"must have {bound} {limit} {items}, got {err['ctx']['actual_length']}")
     message = err["msg"].replace("Input should be", "must be")
@@ -88,8 +98,7 @@ def _unknown_key(path: KeyPath, doc: YamlDocument, root: type[BaseModel]) -> Pro
     line, col = doc.key_position(path)
     parent_data = _value_at(doc.data, parent)
     if model is Step and not any(k in parent_data for k in STEP_KINDS):
-        message = (f"unknown step kind '{key}'; a step is one of {', '.join(STEP_KINDS)}"
-                   f"{_did_you_mean(key, STEP_KINDS)}")
+        message = f"unknown step kind '{key}'; a step is one of {', '.join(STEP_KINDS)}{_did_you_mean(key, STEP_KINDS)}"
     else:
         message = f"unknown key '{key}'; allowed: {', '.join(allowed)}{_did_you_mean(key, allowed)}"
     return Problem(doc.file, line, col, parent, message)
@@ -102,8 +111,13 @@ def _model_rule(message: str, path: KeyPath, doc: YamlDocument, root: type[BaseM
         empty = [k for k in STEP_KINDS if k in data and data[k] is None]
         if empty and len([k for k in STEP_KINDS if k in data]) == 1:
             line, col = doc.key_position(path + (empty[0],))
-            return Problem(doc.file, line, col, path + (empty[0],),
-                           f"step kind '{empty[0]}' needs a mapping of its keys, got nothing")
+            return Problem(
+                doc.file,
+                line,
+                col,
+                path + (empty[0],),
+                f"step kind '{empty[0]}' needs a mapping of its keys, got nothing",
+            )
     field = re.match(r"^(\w+): (.*)$", message)
     if field and isinstance(data, dict) and field.group(1) in data:
         return _at(doc, path + (field.group(1),), field.group(2))
@@ -123,8 +137,10 @@ def _pattern_message(value: Any, pattern: str) -> str:
     if pattern == _pattern_of(ClaimId):
         return f"{_show(value)} is not a claim id like C07"
     if pattern == _pattern_of(Name):
-        return (f"{_show(value)} is not a valid name: lowercase letters, digits, '_', '.', '-', "
-                "starting with a letter or digit, at most 63 characters")
+        return (
+            f"{_show(value)} is not a valid name: lowercase letters, digits, '_', '.', '-', "
+            "starting with a letter or digit, at most 63 characters"
+        )
     return f"{_show(value)} does not match the pattern {pattern}"
 
 
@@ -152,14 +168,20 @@ def _did_you_mean(word: str, choices: Iterable[str]) -> str:
 
 # --- walking the data and the models along a path ----------------------------------------------
 
+
 def _data_path(loc: tuple, data: Any) -> KeyPath:
     """The part of pydantic's loc that indexes the data. The rest is either a union member's tag
     ('int', 'str', a model name) or a key that is missing: neither is a place in the file."""
     path: list[str | int] = []
     for part in loc:
-        if isinstance(data, dict) and isinstance(part, str) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+        if (
+            isinstance(data, dict)
+            and isinstance(part, str)
+            and part in data
+            or isinstance(data, list)
+            and isinstance(part, int)
+            and 0 <= part < len(data)
+        ):
             data = data[part]
         else:
             continue
@@ -190,8 +212,7 @@ def model_at(root: Any, path: KeyPath) -> type[BaseModel] | None:
 
 def literal_choices(annotation: Any) -> tuple:
     """The allowed values of a Literal annotation (through Optional and Annotated)."""
-    return tuple(v for m in _members(annotation) if typing.get_origin(m) is typing.Literal
-                 for v in typing.get_args(m))
+    return tuple(v for m in _members(annotation) if typing.get_origin(m) is typing.Literal for v in typing.get_args(m))
 
 
 def _step_into(annotation: Any, part: str | int) -> Any:
@@ -222,6 +243,7 @@ def _is_model(annotation: Any) -> bool:
 
 
 # --- words ----------------------------------------------------------------------------------
+
 
 def _at(doc: YamlDocument, path: KeyPath, message: str) -> Problem:
     line, col = doc.position(path)

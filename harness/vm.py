@@ -10,6 +10,7 @@
 
 Vagrant keeps its boxes in VAGRANT_HOME=/var/cache/seatrial/vagrant (not ~/.vagrant.d: /root
 is closed to the libvirt-qemu user, which must read the box's kernel and initrd)."""
+
 from __future__ import annotations
 
 import glob
@@ -30,8 +31,8 @@ from seatrial.harness.vmbox import MACHINES, Machine
 from seatrial.harness.vmrunner import HOURS, Vagrant, VmError
 
 GUEST_PROJECT = "/seatrial"
-DOMAIN_PREFIX = "seatrial-vm-"          # the Vagrantfile's lv.default_prefix
-NETWORK = "seatrial-vagrant"            # the Vagrantfile's management network
+DOMAIN_PREFIX = "seatrial-vm-"  # the Vagrantfile's lv.default_prefix
+NETWORK = "seatrial-vagrant"  # the Vagrantfile's management network
 VIRSH = ["virsh", "-c", vmhost.LIBVIRT_URI]
 INSECURE_KEY = "/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub"
 
@@ -41,8 +42,11 @@ def find_vagrant_dir(cwd: Path, package: Path) -> Path:
     for project in (cwd, package):
         if (project / "vagrant" / "Vagrantfile").is_file():
             return project / "vagrant"
-    raise VmError("seatrial vm: vagrant/Vagrantfile not found in the current folder or beside the installed "
-                  "package; run it from a checkout of the project", 2)
+    raise VmError(
+        "seatrial vm: vagrant/Vagrantfile not found in the current folder or beside the installed "
+        "package; run it from a checkout of the project",
+        2,
+    )
 
 
 def new_run_id(machine: Machine, now: float) -> str:
@@ -53,9 +57,14 @@ def new_run_id(machine: Machine, now: float) -> str:
 def vagrant_env(base: dict[str, str], driver: str) -> dict[str, str]:
     """Vagrant's environment: our box cache, the libvirt driver, and no `run` provisioner (the
     suite is run over ssh so that its exit code and results come back)."""
-    return {**base, "VAGRANT_HOME": str(vmbox.VAGRANT_HOME), "SEATRIAL_LIBVIRT_DRIVER": driver,
-            "SEATRIAL_VM_RUN": "0", "VAGRANT_DEFAULT_PROVIDER": "libvirt",
-            "VAGRANT_CHECKPOINT_DISABLE": "1"}   # no version check over the network
+    return {
+        **base,
+        "VAGRANT_HOME": str(vmbox.VAGRANT_HOME),
+        "SEATRIAL_LIBVIRT_DRIVER": driver,
+        "SEATRIAL_VM_RUN": "0",
+        "VAGRANT_DEFAULT_PROVIDER": "libvirt",
+        "VAGRANT_CHECKPOINT_DISABLE": "1",
+    }  # no version check over the network
 
 
 def box_variable(machine: Machine) -> str:
@@ -65,8 +74,17 @@ def box_variable(machine: Machine) -> str:
 
 def remote_run_command(run_id: str, run_args: list[str]) -> str:
     """The shell command for the guest (ssh takes one string): seatrial run as root."""
-    argv = ["sudo", "-n", "/usr/local/bin/seatrial", "run", "--results-dir", f"{GUEST_PROJECT}/results",
-            "--run-id", run_id, *run_args]
+    argv = [
+        "sudo",
+        "-n",
+        "/usr/local/bin/seatrial",
+        "run",
+        "--results-dir",
+        f"{GUEST_PROJECT}/results",
+        "--run-id",
+        run_id,
+        *run_args,
+    ]
     return f"cd {GUEST_PROJECT} && " + shlex.join(argv)
 
 
@@ -109,12 +127,17 @@ def up(vg: Vagrant, machine: Machine, project: Path, *, fresh: bool = False) -> 
     current = reuse and vmbox.provisioned_box_ready(project, machine)
     box = machine.provisioned_box if reuse else machine.box
     vg.env[box_variable(machine)] = box
-    how = ("provision.sh again (idempotent)" if current else
-           "provision.sh on top of a box provisioned from older inputs (--fresh: from nothing)" if reuse else
-           "provision.sh from nothing (without KVM about half an hour: dpkg in an emulated guest)")
+    how = (
+        "provision.sh again (idempotent)"
+        if current
+        else "provision.sh on top of a box provisioned from older inputs (--fresh: from nothing)"
+        if reuse
+        else "provision.sh from nothing (without KVM about half an hour: dpkg in an emulated guest)"
+    )
     vg.say(f"vagrant up {machine.name} on {box} ({vg.env['SEATRIAL_LIBVIRT_DRIVER']}); {how}")
-    vg.stream(["vagrant", "up", machine.name, "--provider", "libvirt", "--provision-with", "provision"],
-              timeout=3 * HOURS)
+    vg.stream(
+        ["vagrant", "up", machine.name, "--provider", "libvirt", "--provision-with", "provision"], timeout=3 * HOURS
+    )
     if not reuse:
         keep_provisioned(vg, machine, project)
     return True
@@ -128,21 +151,31 @@ def keep_provisioned(vg: Vagrant, machine: Machine, project: Path) -> None:
     if not keys:
         raise VmError(f"Vagrant's insecure public key not found ({INSECURE_KEY}); reinstall vagrant")
     with _ssh(vg, machine) as ssh:
-        done = subprocess.run([*ssh, "sudo -n tee -a /home/vagrant/.ssh/authorized_keys >/dev/null"],
-                              input=Path(keys[0]).read_bytes(), capture_output=True, timeout=300)
+        done = subprocess.run(
+            [*ssh, "sudo -n tee -a /home/vagrant/.ssh/authorized_keys >/dev/null"],
+            input=Path(keys[0]).read_bytes(),
+            capture_output=True,
+            timeout=300,
+        )
     if done.returncode != 0:
-        raise VmError(f"giving {machine.name} Vagrant's insecure key back failed: "
-                      f"{done.stderr.decode(errors='replace').strip()}")
+        raise VmError(
+            f"giving {machine.name} Vagrant's insecure key back failed: {done.stderr.decode(errors='replace').strip()}"
+        )
     vg.stream(["vagrant", "halt", machine.name], timeout=900)
     # Vagrant's record of the machine holds the domain's UUID, whatever the domain is named.
     domain = (vg.dir / ".vagrant" / "machines" / machine.name / "libvirt" / "id").read_text().strip()
-    disks = [line.split()[1] for line in vg.capture([*VIRSH, "domblklist", domain]).splitlines()[2:]
-             if len(line.split()) == 2 and line.split()[0] == "vda"]
+    disks = [
+        line.split()[1]
+        for line in vg.capture([*VIRSH, "domblklist", domain]).splitlines()[2:]
+        if len(line.split()) == 2 and line.split()[0] == "vda"
+    ]
     if not disks:
         raise VmError(f"no disk vda in libvirt's domain {domain}; cannot keep the provisioned disk")
     vmbox.save_provisioned(vg, machine, Path(disks[0]), project)
-    vg.stream(["vagrant", "up", machine.name, "--provider", "libvirt", "--provision",
-               "--provision-with", "provision"], timeout=1 * HOURS)
+    vg.stream(
+        ["vagrant", "up", machine.name, "--provider", "libvirt", "--provision", "--provision-with", "provision"],
+        timeout=1 * HOURS,
+    )
 
 
 class _ssh:
@@ -181,18 +214,23 @@ def run(vg: Vagrant, machine: Machine, run_args: list[str], results_dir: Path, *
 def copy_back(ssh: list[str], run_id: str, results_dir: Path) -> list[Path]:
     """The guest's results/<run_id> unpacked under results_dir (see vmresults)."""
     tar = f"sudo -n tar -C {GUEST_PROJECT}/results -c -- {shlex.quote(run_id)}"
-    with subprocess.Popen([*ssh, tar], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          stdin=subprocess.DEVNULL) as proc:
+    with subprocess.Popen(
+        [*ssh, tar], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+    ) as proc:
         assert proc.stdout is not None and proc.stderr is not None
         try:
             written = vmresults.unpack_run(proc.stdout, run_id, results_dir)
         except (vmresults.UnsafeArchive, OSError, EOFError, tarfile.TarError) as err:
             proc.kill()
-            raise VmError(f"copying results/{run_id} back from the VM failed: {err}; "
-                          f"stderr: {proc.stderr.read().decode(errors='replace').strip()}") from None
+            raise VmError(
+                f"copying results/{run_id} back from the VM failed: {err}; "
+                f"stderr: {proc.stderr.read().decode(errors='replace').strip()}"
+            ) from None
         if proc.wait(timeout=300) != 0:
-            raise VmError(f"copying results/{run_id} back from the VM failed: "
-                          f"{proc.stderr.read().decode(errors='replace').strip()}")
+            raise VmError(
+                f"copying results/{run_id} back from the VM failed: "
+                f"{proc.stderr.read().decode(errors='replace').strip()}"
+            )
     return written
 
 
@@ -212,8 +250,11 @@ def down(vg: Vagrant, *, boxes: list[Machine] = ()) -> None:
         vmbox.remove_boxes(vg, machine)
     left = leftovers(vg)
     if left:
-        raise VmError("seatrial vm down: still in libvirt after the sweep: " + ", ".join(left)
-                      + "; remove them with virsh -c qemu:///system (destroy, undefine, vol-delete, net-undefine)")
+        raise VmError(
+            "seatrial vm down: still in libvirt after the sweep: "
+            + ", ".join(left)
+            + "; remove them with virsh -c qemu:///system (destroy, undefine, vol-delete, net-undefine)"
+        )
     vg.say("down: no seatrial VM, VM disk or network left in libvirt (cached boxes stay: seatrial vm down --box)")
 
 
@@ -230,6 +271,7 @@ def leftovers(vg: Vagrant) -> list[str]:
 def vm_command(args, out: TextIO, cwd: Path, package: Path, host_probe=vmhost.HostView.probe) -> int:
     """Entry point of `seatrial vm ACTION`; returns the exit code."""
     from seatrial.harness.cli import Exit
+
     try:
         vagrant_dir = find_vagrant_dir(cwd, package)
         if args.action == "setup":
@@ -263,6 +305,7 @@ def _raise_interrupt(signum, frame):
 
 def _dispatch(args, vg: Vagrant, machines: list[Machine], cwd: Path, project: Path) -> int:
     from seatrial.harness.cli import Exit
+
     if args.action == "build-box":
         for machine in machines:
             vmbox.build_box(vg, machine)

@@ -11,6 +11,7 @@ pyproject.toml and the pristine box. Later VMs boot from it and provision.sh run
 Where things are: Vagrant's boxes in VAGRANT_HOME (/var/cache/seatrial/vagrant/boxes), each
 box's image uploaded once into libvirt's pool `default` (/var/lib/libvirt/images, named
 `<box>_vagrant_box_image_0_box.img`), keys in /var/cache/seatrial/boxes."""
+
 from __future__ import annotations
 
 import hashlib
@@ -32,8 +33,9 @@ PROVISION_INPUTS = ("vagrant/provision.sh", "pyproject.toml")
 @dataclass(frozen=True)
 class Machine:
     """A machine of vagrant/Vagrantfile and the boxes it boots."""
-    name: str       # the Vagrantfile's machine name; the guest's hostname is seatrial-<name>
-    dist: str       # the Debian suite build-box.sh bootstraps
+
+    name: str  # the Vagrantfile's machine name; the guest's hostname is seatrial-<name>
+    dist: str  # the Debian suite build-box.sh bootstraps
 
     @property
     def box(self) -> str:
@@ -113,8 +115,8 @@ def build_box(vg: Vagrant, machine: Machine) -> None:
         vg.stream(["bash", str(vg.dir / "build-box.sh"), machine.dist, str(box_file)], timeout=1 * HOURS)
         add_box(vg, machine.box, box_file)
     finally:
-        box_file.unlink(missing_ok=True)   # the unpacked box in VAGRANT_HOME is the cache
-    machine.key_file.unlink(missing_ok=True)   # a provisioned box of the old one is stale
+        box_file.unlink(missing_ok=True)  # the unpacked box in VAGRANT_HOME is the cache
+    machine.key_file.unlink(missing_ok=True)  # a provisioned box of the old one is stale
     vg.say(f"box {machine.box} cached in {box_dir(machine.box)}")
 
 
@@ -130,12 +132,27 @@ def save_provisioned(vg: Vagrant, machine: Machine, disk: Path, project: Path) -
         for name in ("vmlinuz", "initrd.img", "Vagrantfile", "metadata.json"):
             shutil.copy(pristine / name, work / name)
         box_file = work / "provisioned.box"
-        vg.stream(["tar", "-C", str(work), "-cf", str(box_file), "metadata.json", "Vagrantfile", "box.img",
-                   "vmlinuz", "initrd.img"], timeout=1 * HOURS)
+        vg.stream(
+            [
+                "tar",
+                "-C",
+                str(work),
+                "-cf",
+                str(box_file),
+                "metadata.json",
+                "Vagrantfile",
+                "box.img",
+                "vmlinuz",
+                "initrd.img",
+            ],
+            timeout=1 * HOURS,
+        )
         add_box(vg, machine.provisioned_box, box_file)
     machine.key_file.write_text(provision_key(project, machine) + "\n")
-    vg.say(f"box {machine.provisioned_box} cached; VMs boot from it until provision.sh, pyproject.toml "
-           "or the pristine box change")
+    vg.say(
+        f"box {machine.provisioned_box} cached; VMs boot from it until provision.sh, pyproject.toml "
+        "or the pristine box change"
+    )
 
 
 def remove_boxes(vg: Vagrant, machine: Machine) -> None:

@@ -1,30 +1,39 @@
 """What the host needs to run seatrial's VMs, what it lacks, and how it should run them (KVM or
 QEMU emulation). Pure checks over an injectable view of the host, so that tests can describe a
 machine without vagrant or libvirt on it."""
+
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 LIBVIRT_URI = "qemu:///system"
-SETUP_HINT = ("run `seatrial vm setup` as root (vagrant/setup-host.sh: installs vagrant, vagrant-libvirt, "
-              "libvirt-daemon-system, qemu-system-x86, qemu-utils and debootstrap from Debian and starts "
-              "libvirtd)")
+SETUP_HINT = (
+    "run `seatrial vm setup` as root (vagrant/setup-host.sh: installs vagrant, vagrant-libvirt, "
+    "libvirt-daemon-system, qemu-system-x86, qemu-utils and debootstrap from Debian and starts "
+    "libvirtd)"
+)
 
 # Commands each step needs, with the Debian package that ships each.
-UP_TOOLS = {"vagrant": "vagrant", "virsh": "libvirt-clients", "qemu-system-x86_64": "qemu-system-x86",
-            "rsync": "rsync", "ssh": "openssh-client"}
+UP_TOOLS = {
+    "vagrant": "vagrant",
+    "virsh": "libvirt-clients",
+    "qemu-system-x86_64": "qemu-system-x86",
+    "rsync": "rsync",
+    "ssh": "openssh-client",
+}
 BOX_TOOLS = {"debootstrap": "debootstrap", "mkfs.ext4": "e2fsprogs", "qemu-img": "qemu-utils"}
 
 
 @dataclass(frozen=True)
 class HostView:
     """The facts the checks read; `HostView.probe()` reads them from this machine."""
-    tools: frozenset[str]                 # commands found on PATH
+
+    tools: frozenset[str]  # commands found on PATH
     has_vagrant_libvirt: bool
     is_libvirtd_up: bool
     is_root: bool
@@ -32,12 +41,17 @@ class HostView:
     can_open_kvm: bool = False
 
     @staticmethod
-    def probe(which: Callable[[str], str | None] = shutil.which) -> "HostView":
+    def probe(which: Callable[[str], str | None] = shutil.which) -> HostView:
         names = set(UP_TOOLS) | set(BOX_TOOLS)
         tools = frozenset(n for n in names if which(n))
-        return HostView(tools=tools, has_vagrant_libvirt=_has_vagrant_libvirt() if "vagrant" in tools else False,
-                        is_libvirtd_up=_libvirtd_answers() if "virsh" in tools else False,
-                        is_root=os.geteuid() == 0, cpu_flags=_cpu_flags(), can_open_kvm=_can_open_kvm())
+        return HostView(
+            tools=tools,
+            has_vagrant_libvirt=_has_vagrant_libvirt() if "vagrant" in tools else False,
+            is_libvirtd_up=_libvirtd_answers() if "virsh" in tools else False,
+            is_root=os.geteuid() == 0,
+            cpu_flags=_cpu_flags(),
+            can_open_kvm=_can_open_kvm(),
+        )
 
 
 def missing(host: HostView, *, for_box: bool = False) -> list[str]:
@@ -103,7 +117,6 @@ def _has_vagrant_libvirt() -> bool:
 
 def _libvirtd_answers() -> bool:
     try:
-        return subprocess.run(["virsh", "-c", LIBVIRT_URI, "version"], capture_output=True,
-                              timeout=30).returncode == 0
+        return subprocess.run(["virsh", "-c", LIBVIRT_URI, "version"], capture_output=True, timeout=30).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False

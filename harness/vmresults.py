@@ -5,13 +5,14 @@ runs (the VM's hostname makes its columns `engine@host`).
 The stream comes from the guest, so it is not trusted: only regular files and folders inside
 `<run-id>/` are written; anything else (links, devices, absolute or `..` paths) is refused.
 Python 3.11.2 (Debian 12) has no tarfile extraction filters, hence the check here."""
+
 from __future__ import annotations
 
 import tarfile
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-MAX_BYTES = 1 << 30   # a run's events are megabytes; a gigabyte means something is wrong
+MAX_BYTES = 1 << 30  # a run's events are megabytes; a gigabyte means something is wrong
 
 
 class UnsafeArchive(ValueError):
@@ -46,7 +47,7 @@ def unpack_run(stream: IO[bytes], run_id: str, results_dir: Path) -> list[Path]:
                 raise UnsafeArchive(f"more than {MAX_BYTES} bytes of results")
             target.parent.mkdir(parents=True, exist_ok=True)
             source = archive.extractfile(member)
-            assert source is not None   # a regular file always has content
+            assert source is not None  # a regular file always has content
             with source, open(target, "wb") as sink:
                 while chunk := source.read(1 << 20):
                     sink.write(chunk)

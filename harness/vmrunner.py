@@ -1,5 +1,6 @@
 """Running Vagrant, ssh and virsh for `seatrial vm`: argument lists, timeouts, and output relayed
 line by line with the elapsed time, so that steps of minutes show progress."""
+
 from __future__ import annotations
 
 import re
@@ -7,8 +8,9 @@ import shlex
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 HOURS = 3600
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -35,8 +37,9 @@ class Vagrant:
     """Runs vagrant (and ssh, virsh) in vagrant/ with our environment, prefixing each output line
     with the elapsed time."""
 
-    def __init__(self, vagrant_dir: Path, env: dict[str, str], out: TextIO,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, vagrant_dir: Path, env: dict[str, str], out: TextIO, clock: Callable[[], float] = time.monotonic
+    ):
         self.dir, self.env, self.out, self.clock = vagrant_dir, env, out, clock
         self.started = clock()
 
@@ -46,8 +49,9 @@ class Vagrant:
     def stream(self, argv: list[str], timeout: float, *, check: bool = True) -> int:
         """Run argv, relaying its output line by line; its exit code (VmError if check and not 0)."""
         deadline = self.clock() + timeout
-        with subprocess.Popen(argv, cwd=self.dir, env=self.env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL) as proc:
+        with subprocess.Popen(
+            argv, cwd=self.dir, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        ) as proc:
             assert proc.stdout is not None
             try:
                 for raw in iter(proc.stdout.readline, b""):
@@ -73,8 +77,15 @@ class Vagrant:
     def capture(self, argv: list[str], timeout: float = 120) -> str:
         """Run argv quietly and return its stdout; VmError with its stderr when it fails."""
         try:
-            done = subprocess.run(argv, cwd=self.dir, env=self.env, capture_output=True, text=True,
-                                  timeout=timeout, stdin=subprocess.DEVNULL)
+            done = subprocess.run(
+                argv,
+                cwd=self.dir,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired:
             raise VmError(f"{shlex.join(argv)}: no answer after {timeout:.0f} s") from None
         if done.returncode != 0:

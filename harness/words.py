@@ -1,10 +1,11 @@
 """Words in messages: counts and nouns that agree ('1 item', '2 items', '3 cache entries'), and
 the word a misspelling meant."""
+
 from __future__ import annotations
 
 import difflib
 import functools
-from typing import Iterable
+from collections.abc import Iterable
 
 IRREGULAR = {"entry": "entries"}
 

@@ -6,13 +6,13 @@ forgets line numbers. Here the text is composed into nodes with yaml.SafeLoader 
 core-like resolver, then turned into plain dicts, lists and scalars by our own walk, which checks
 size, depth, duplicate keys and alias expansion, and records the (line, col) of every node.
 """
+
 from __future__ import annotations
 
 import os
 import re
 import stat
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -46,15 +46,25 @@ class CoreResolver(yaml.resolver.BaseResolver):
 _RESOLVERS = {
     "bool": (r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
     "int": (r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
-    "float": (r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-              r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+0123456789."),
+    "float": (
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+0123456789.",
+    ),
     "null": (r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
 }
 for _name, (_regexp, _first) in _RESOLVERS.items():
     CoreResolver.add_implicit_resolver(_TAG + _name, re.compile(_regexp), list(_first))
 
-class PyCoreLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
-                   yaml.composer.Composer, yaml.constructor.SafeConstructor, CoreResolver):
+
+class PyCoreLoader(
+    yaml.reader.Reader,
+    yaml.scanner.Scanner,
+    yaml.parser.Parser,
+    yaml.composer.Composer,
+    yaml.constructor.SafeConstructor,
+    CoreResolver,
+):
     """A composer of nodes with marks, on PyYAML's own parser: slow, but its syntax errors say
     what was found where (libyaml says only what it expected)."""
 
@@ -68,6 +78,7 @@ class PyCoreLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
 
 
 if yaml.__with_libyaml__:
+
     class CoreLoader(yaml.cyaml.CParser, yaml.constructor.SafeConstructor, CoreResolver):
         """The same on libyaml's parser: PyYAML's takes most of a minute on 1 MiB of YAML."""
 
@@ -115,11 +126,13 @@ def load_yaml(path: str | os.PathLike) -> YamlDocument:
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
-                raise _refuse(file, (1, 1), f"not a regular file ({_file_kind(info.st_mode)}); "
-                                            "a scenario is a YAML file")
+                raise _refuse(
+                    file, (1, 1), f"not a regular file ({_file_kind(info.st_mode)}); a scenario is a YAML file"
+                )
             if info.st_size > MAX_BYTES:
-                raise _refuse(file, (1, 1), f"file is {info.st_size} bytes; a scenario may be at most "
-                                            f"{MAX_BYTES} (1 MiB)")
+                raise _refuse(
+                    file, (1, 1), f"file is {info.st_size} bytes; a scenario may be at most {MAX_BYTES} (1 MiB)"
+                )
             raw = _read_at_most(fd, MAX_BYTES + 1)  # the file may grow after the stat
         finally:
             os.close(fd)
@@ -130,7 +143,7 @@ def load_yaml(path: str | os.PathLike) -> YamlDocument:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        before = raw[:exc.start].decode("utf-8", "replace")
+        before = raw[: exc.start].decode("utf-8", "replace")
         raise _refuse(file, _place_of(before, len(before)), "not UTF-8 text") from None
     return load_yaml_text(text, file)
 
@@ -145,8 +158,13 @@ def _read_at_most(fd: int, limit: int) -> bytes:
 
 
 def _file_kind(mode: int) -> str:
-    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
-             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
     return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
@@ -203,8 +221,11 @@ def _read_plain(text: str, file: str) -> YamlDocument | None:
                 if documents > 1:
                     raise _NotPlain
                 continue
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None \
-                    or getattr(event, "tag", None) not in (None, "!"):
+            if (
+                isinstance(event, yaml.AliasEvent)
+                or getattr(event, "anchor", None) is not None
+                or getattr(event, "tag", None) not in (None, "!")
+            ):
                 raise _NotPlain
             if isinstance(event, yaml.CollectionEndEvent):
                 container = stack.pop()[0]
@@ -216,23 +237,31 @@ def _read_plain(text: str, file: str) -> YamlDocument | None:
             parent = stack[-1] if stack else None
             discard = bool(parent and (parent[3] or parent[2] is _DUPLICATE))
             if parent and isinstance(parent[0], dict) and parent[2] is None:
-                if not isinstance(event, yaml.ScalarEvent):   # only a plain value may be a key here
+                if not isinstance(event, yaml.ScalarEvent):  # only a plain value may be a key here
                     raise _NotPlain
                 key, key_path = event.value, parent[1] + (event.value,)
                 if parent[3]:
                     parent[2] = key
                 elif key in parent[0]:
                     first = builder.key_positions[key_path][0]
-                    builder.problems.append(Problem(file, *_mark(event.start_mark), key_path,
-                                                    f"duplicate key '{key}' (first at line {first}); "
-                                                    "a key may appear once in a mapping"))
+                    builder.problems.append(
+                        Problem(
+                            file,
+                            *_mark(event.start_mark),
+                            key_path,
+                            f"duplicate key '{key}' (first at line {first}); a key may appear once in a mapping",
+                        )
+                    )
                     parent[2] = _DUPLICATE
                 else:
                     builder.key_positions[key_path] = _mark(event.start_mark)
                     parent[2] = key
                 continue
-            path = () if parent is None else parent[1] + (
-                (parent[2],) if isinstance(parent[0], dict) else (len(parent[0]),))
+            path = (
+                ()
+                if parent is None
+                else parent[1] + ((parent[2],) if isinstance(parent[0], dict) else (len(parent[0]),))
+            )
             if not discard:
                 builder.positions[path] = _mark(event.start_mark)
             if isinstance(event, yaml.CollectionStartEvent):
@@ -242,7 +271,8 @@ def _read_plain(text: str, file: str) -> YamlDocument | None:
                 continue
             tag = resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
             value = (unchecked if discard else builder)._scalar(
-                yaml.ScalarNode(tag, event.value, event.start_mark), path)
+                yaml.ScalarNode(tag, event.value, event.start_mark), path
+            )
             if parent is None:
                 root = value
             else:
@@ -254,7 +284,7 @@ def _read_plain(text: str, file: str) -> YamlDocument | None:
     return YamlDocument(file, root, builder.positions, builder.key_positions)
 
 
-_DUPLICATE = object()   # the key of a mapping entry whose key came before: its value is dropped
+_DUPLICATE = object()  # the key of a mapping entry whose key came before: its value is dropped
 
 
 def _place(parent: list, value: Any) -> None:
@@ -302,8 +332,8 @@ def _check_expansion(root: yaml.Node, file: str) -> None:
     """Refuse a document whose aliases add more than MAX_NODES values to what is written,
     naming the smallest value whose aliases do so on its own: that is where the bomb is, not
     wherever a walk happens to cross the bound. A large file without aliases adds nothing."""
-    sizes: dict[int, int] = {}   # values under a node, aliases expanded
-    added: dict[int, int] = {}   # of those, how many its aliases add beyond the text
+    sizes: dict[int, int] = {}  # values under a node, aliases expanded
+    added: dict[int, int] = {}  # of those, how many its aliases add beyond the text
     # Per node, what each child adds as the node sees it: all of the child's values when the
     # node reaches it through an alias (it was met before), else what the child's aliases add.
     edges: dict[int, list[tuple[str | int, yaml.Node, int]]] = {}
@@ -330,8 +360,18 @@ def _check_expansion(root: yaml.Node, file: str) -> None:
     while big := [(part, child) for part, child, extra in edges.get(id(node), ()) if extra > MAX_NODES]:
         path, node = path + (big[0][0],), big[0][1]
     line, col = _mark(node.start_mark)
-    raise ScenarioError([Problem(file, line, col, path, f"aliases expand this value to more than "
-                                 f"{MAX_NODES} values (an alias bomb?); write the data out instead")])
+    raise ScenarioError(
+        [
+            Problem(
+                file,
+                line,
+                col,
+                path,
+                f"aliases expand this value to more than "
+                f"{MAX_NODES} values (an alias bomb?); write the data out instead",
+            )
+        ]
+    )
 
 
 _SIZE_CAP = 10**15  # keeps the counts of a billion-laughs document small integers
@@ -358,8 +398,9 @@ class _Builder:
         if id(node) in stack:
             raise ScenarioError([self._problem(node, path, "an alias refers to a value that contains it")])
         if depth > MAX_DEPTH:  # reachable only through aliases: the text itself was checked
-            raise ScenarioError([self._problem(node, path, f"nested deeper than {MAX_DEPTH} levels "
-                                               "after expanding aliases")])
+            raise ScenarioError(
+                [self._problem(node, path, f"nested deeper than {MAX_DEPTH} levels after expanding aliases")]
+            )
         self.positions[path] = _mark(node.start_mark)
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node, path)
@@ -375,17 +416,22 @@ class _Builder:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                self.problems.append(self._problem(key_node, path, "a key must be a plain value, "
-                                                   "not a list or mapping"))
+                self.problems.append(
+                    self._problem(key_node, path, "a key must be a plain value, not a list or mapping")
+                )
                 continue
             # Every key in the scenario format is a string; keeping the text as written means
             # `1: x` and `"1": x` are the same key, which the duplicate check must see.
             key = key_node.value
             if key in out:
                 first = self.key_positions[path + (key,)][0]
-                self.problems.append(self._problem(key_node, path + (key,),
-                                                   f"duplicate key '{key}' (first at line {first}); "
-                                                   "a key may appear once in a mapping"))
+                self.problems.append(
+                    self._problem(
+                        key_node,
+                        path + (key,),
+                        f"duplicate key '{key}' (first at line {first}); a key may appear once in a mapping",
+                    )
+                )
                 continue
             self.key_positions[path + (key,)] = _mark(key_node.start_mark)
             out[key] = self.build(value_node, path + (key,), depth + 1, stack)
@@ -406,14 +452,20 @@ class _Builder:
             digits = text.lstrip("+-")
             digits = digits[2:] if digits[:2] in ("0o", "0x") else digits
             if len(digits.lstrip("0")) > MAX_INT_DIGITS:
-                self.problems.append(self._problem(node, path, f"number with {len(digits)} digits; numbers "
-                                                   f"here have at most {MAX_INT_DIGITS}"))
+                self.problems.append(
+                    self._problem(
+                        node, path, f"number with {len(digits)} digits; numbers here have at most {MAX_INT_DIGITS}"
+                    )
+                )
                 return None
             value = int(digits, 8 if text.lstrip("+-")[:2] == "0o" else 16 if text.lstrip("+-")[:2] == "0x" else 10)
             return -value if text.startswith("-") else value
         if tag == "float" and re.match(_RESOLVERS["float"][0], text):
-            special = text.lower().lstrip("+").replace(".", "") if text.lower().lstrip("+-").startswith(".") \
-                and text.lower().lstrip("+-")[1:] in ("inf", "nan") else None
+            special = (
+                text.lower().lstrip("+").replace(".", "")
+                if text.lower().lstrip("+-").startswith(".") and text.lower().lstrip("+-")[1:] in ("inf", "nan")
+                else None
+            )
             return float(special or text)
         self.problems.append(self._problem(node, path, f"'{text}' cannot be read as !!{tag}"))
         return text

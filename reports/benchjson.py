@@ -13,6 +13,7 @@ projects (with `--benchmark-json`, or `--benchmark-save-data`: the raw times are
 interval cannot be computed from a summary). Each benchmark becomes a metric of a scenario named
 by its test file; the column is the engine written in machine_info, else "pytest-benchmark".
 """
+
 from __future__ import annotations
 
 import json
@@ -35,25 +36,45 @@ def export(results, kept: pd.DataFrame) -> dict[str, str]:
     """One pytest-benchmark document (as text) per column, from the kept (non-warm-up) samples."""
     documents = {}
     times = kept[kept["unit"] == "s"] if len(kept) else kept
-    for column, samples in (times.groupby("column", sort=True) if len(times) else ()):
+    for column, samples in times.groupby("column", sort=True) if len(times) else ():
         run_ids = sorted(set(samples["run_id"]))
         runs = [r for r in results.runs if r.run_id in run_ids]
         engine = next((e for r in runs for e in r.engines if e.get("name") == samples["engine"].iloc[0]), {})
         host = runs[-1].host if runs else {}
-        benchmarks = [_benchmark(column, scenario, metric, group, results.benchmarks.get(scenario, {}))
-                      for (scenario, metric), group in samples.groupby(["scenario", "metric"], sort=True)]
+        benchmarks = [
+            _benchmark(column, scenario, metric, group, results.benchmarks.get(scenario, {}))
+            for (scenario, metric), group in samples.groupby(["scenario", "metric"], sort=True)
+        ]
         started = runs[-1].started if runs else 0.0
-        documents[column] = json.dumps({
-            "machine_info": {"node": host.get("hostname", ""), "machine": host.get("machine", ""),
-                             "system": "Linux", "release": host.get("kernel", ""), "cpu": {"count": host.get("cpus")},
-                             "python_version": host.get("python", ""), "seatrial_engine": column,
-                             "seatrial_engine_info": engine},
-            "commit_info": {"id": ",".join(run_ids), "time": None, "author_time": None, "dirty": False,
-                            "project": "seatrial", "branch": None},
-            "benchmarks": benchmarks,
-            "datetime": datetime.fromtimestamp(started).astimezone().isoformat(),
-            "version": PYTEST_BENCHMARK_VERSION,
-        }, indent=2) + "\n"
+        documents[column] = (
+            json.dumps(
+                {
+                    "machine_info": {
+                        "node": host.get("hostname", ""),
+                        "machine": host.get("machine", ""),
+                        "system": "Linux",
+                        "release": host.get("kernel", ""),
+                        "cpu": {"count": host.get("cpus")},
+                        "python_version": host.get("python", ""),
+                        "seatrial_engine": column,
+                        "seatrial_engine_info": engine,
+                    },
+                    "commit_info": {
+                        "id": ",".join(run_ids),
+                        "time": None,
+                        "author_time": None,
+                        "dirty": False,
+                        "project": "seatrial",
+                        "branch": None,
+                    },
+                    "benchmarks": benchmarks,
+                    "datetime": datetime.fromtimestamp(started).astimezone().isoformat(),
+                    "version": PYTEST_BENCHMARK_VERSION,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     return documents
 
 
@@ -63,10 +84,16 @@ def _benchmark(column: str, scenario: str, metric: str, samples: pd.DataFrame, s
         stats.update(float(value))
     summary = stats.as_dict()
     summary.update(data=list(stats.data), iterations=1)
-    return {"group": f"{scenario} {metric}", "name": f"{metric}[{column}]",
-            "fullname": f"{scenario}::{metric}[{column}]", "params": spec.get("params") or None, "param": None,
-            "extra_info": {"seatrial": {"scenario": scenario, "metric": metric, "engine": column, "unit": "s"}},
-            "options": {"timer": "time.perf_counter", "rounds": stats.rounds}, "stats": summary}
+    return {
+        "group": f"{scenario} {metric}",
+        "name": f"{metric}[{column}]",
+        "fullname": f"{scenario}::{metric}[{column}]",
+        "params": spec.get("params") or None,
+        "param": None,
+        "extra_info": {"seatrial": {"scenario": scenario, "metric": metric, "engine": column, "unit": "s"}},
+        "options": {"timer": "time.perf_counter", "rounds": stats.rounds},
+        "stats": summary,
+    }
 
 
 def samples_of(path: Path, document: dict) -> tuple[dict, list[dict]]:
@@ -83,16 +110,36 @@ def samples_of(path: Path, document: dict) -> tuple[dict, list[dict]]:
         stats = bench.get("stats") or {}
         data = stats.get("data")
         if not data:
-            raise ValueError(f"{path}: benchmark {bench.get('fullname') or bench.get('name')!r} has no raw times "
-                             "(stats.data); save with pytest --benchmark-json PATH or --benchmark-save-data")
+            raise ValueError(
+                f"{path}: benchmark {bench.get('fullname') or bench.get('name')!r} has no raw times "
+                "(stats.data); save with pytest --benchmark-json PATH or --benchmark-save-data"
+            )
         own = (bench.get("extra_info") or {}).get("seatrial") or {}
         scenario = own.get("scenario") or str(bench.get("fullname", bench.get("name", ""))).split("::")[0]
         metric = own.get("metric") or bench.get("name", "")
-        rows += [{"run_id": run_id, "host": host, "column": column, "scenario": scenario, "engine": column,
-                  "metric": metric, "round": n, "value": float(v), "unit": "s", "warmup": False, "time": started}
-                 for n, v in enumerate(data)]
-    run = {"run_id": run_id, "host": {"hostname": host}, "engines": [machine.get("seatrial_engine_info") or {}],
-           "started": started, "path": str(path)}
+        rows += [
+            {
+                "run_id": run_id,
+                "host": host,
+                "column": column,
+                "scenario": scenario,
+                "engine": column,
+                "metric": metric,
+                "round": n,
+                "value": float(v),
+                "unit": "s",
+                "warmup": False,
+                "time": started,
+            }
+            for n, v in enumerate(data)
+        ]
+    run = {
+        "run_id": run_id,
+        "host": {"hostname": host},
+        "engines": [machine.get("seatrial_engine_info") or {}],
+        "started": started,
+        "path": str(path),
+    }
     return run, rows
 
 

@@ -12,11 +12,12 @@ when every scenario that ran passed; skipped when none could run. Benchmark clai
 pass/fail: they show "benchmark" until samples (`sample` records of a benchmark scenario naming
 them) exist for the engine, then "measured".
 """
+
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from seatrial.harness.claimcatalog import CLAIMS
 from seatrial.harness.words import plural
@@ -28,8 +29,8 @@ class Status(str, enum.Enum):
     HELD = "held"
     FAILED = "failed"
     ERROR = "error"
-    INTERRUPTED = "interrupted"   # a signal stopped a scenario of the claim: no verdict
-    INCOMPLETE = "incomplete"     # the run ended (killed) before a scenario of the claim did
+    INTERRUPTED = "interrupted"  # a signal stopped a scenario of the claim: no verdict
+    INCOMPLETE = "incomplete"  # the run ended (killed) before a scenario of the claim did
     DIVERGED = "diverged"
     SKIPPED = "skipped"
     NOT_CHECKED = "not checked"
@@ -38,9 +39,15 @@ class Status(str, enum.Enum):
 
 
 # Which item outcome decides a cell, most telling first.
-_PRECEDENCE = (("failed", Status.FAILED), ("error", Status.ERROR), ("interrupted", Status.INTERRUPTED),
-               ("incomplete", Status.INCOMPLETE), ("diverged", Status.DIVERGED), ("passed", Status.HELD),
-               ("skipped", Status.SKIPPED))
+_PRECEDENCE = (
+    ("failed", Status.FAILED),
+    ("error", Status.ERROR),
+    ("interrupted", Status.INTERRUPTED),
+    ("incomplete", Status.INCOMPLETE),
+    ("diverged", Status.DIVERGED),
+    ("passed", Status.HELD),
+    ("skipped", Status.SKIPPED),
+)
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,8 @@ class ClaimsTable:
 
     def sockets_line(self) -> str:
         return "C30 rootful sockets: " + "; ".join(
-            f"{e} {self.rootful_sockets[e] or 'none'}" for e in self.engines if e in self.rootful_sockets)
+            f"{e} {self.rootful_sockets[e] or 'none'}" for e in self.engines if e in self.rootful_sockets
+        )
 
     def cell(self, claim: str, engine: str) -> Cell:
         return next(r for r in self.rows if r.claim == claim).cells[engine]
@@ -78,8 +86,8 @@ def claims_table(records: Iterable[dict]) -> ClaimsTable:
     """The table from events records (of one run or several, in order)."""
     engines: list[str] = []
     claims_of: dict[str, tuple[str, ...]] = {}
-    outcomes: dict[tuple[str, str], tuple[str, str]] = {}   # (scenario, engine) -> (outcome, reason)
-    samples: dict[tuple[str, str], int] = {}   # (scenario, engine) -> benchmark samples recorded
+    outcomes: dict[tuple[str, str], tuple[str, str]] = {}  # (scenario, engine) -> (outcome, reason)
+    samples: dict[tuple[str, str], int] = {}  # (scenario, engine) -> benchmark samples recorded
     sockets: dict[str, str] = {}
     for record in records:
         kind = record.get("type")
@@ -105,12 +113,16 @@ def claims_table(records: Iterable[dict]) -> ClaimsTable:
         cells = {}
         for engine in engines:
             if claim in BENCHMARK_CLAIMS:
-                count = sum(n for (scenario, on), n in samples.items()
-                            if on == engine and claim in claims_of.get(scenario, ()))
+                count = sum(
+                    n for (scenario, on), n in samples.items() if on == engine and claim in claims_of.get(scenario, ())
+                )
                 cells[engine] = Cell(Status.MEASURED, plural(count, "sample")) if count else Cell(Status.BENCHMARK)
                 continue
-            items = [(scenario, *outcomes[(scenario, engine)]) for scenario, claims in claims_of.items()
-                     if claim in claims and (scenario, engine) in outcomes]
+            items = [
+                (scenario, *outcomes[(scenario, engine)])
+                for scenario, claims in claims_of.items()
+                if claim in claims and (scenario, engine) in outcomes
+            ]
             cells[engine] = _cell(items)
         rows.append(Row(claim, title, cells))
     return ClaimsTable(tuple(engines), tuple(rows), sockets)
@@ -150,16 +162,42 @@ def to_markdown(table: ClaimsTable) -> str:
 def to_json(table: ClaimsTable) -> str:
     """The table as JSON: engines, then per claim its title and per engine status, reason, scenarios."""
     import json
-    return json.dumps({"engines": list(table.engines), "rootful_sockets": dict(table.rootful_sockets),
-                       "claims": [{"claim": row.claim, "title": row.title,
-                                   "cells": {e: {"status": c.status.value, "reason": c.reason,
-                                                 "scenarios": list(c.scenarios)} for e, c in row.cells.items()}}
-                                  for row in table.rows]}, indent=2) + "\n"
+
+    return (
+        json.dumps(
+            {
+                "engines": list(table.engines),
+                "rootful_sockets": dict(table.rootful_sockets),
+                "claims": [
+                    {
+                        "claim": row.claim,
+                        "title": row.title,
+                        "cells": {
+                            e: {"status": c.status.value, "reason": c.reason, "scenarios": list(c.scenarios)}
+                            for e, c in row.cells.items()
+                        },
+                    }
+                    for row in table.rows
+                ],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
-STYLES = {Status.HELD: "green", Status.FAILED: "bold red", Status.ERROR: "red", Status.DIVERGED: "yellow",
-          Status.INTERRUPTED: "bold yellow", Status.INCOMPLETE: "bold yellow",
-          Status.SKIPPED: "dim", Status.NOT_CHECKED: "dim", Status.BENCHMARK: "cyan", Status.MEASURED: "cyan"}
+STYLES = {
+    Status.HELD: "green",
+    Status.FAILED: "bold red",
+    Status.ERROR: "red",
+    Status.DIVERGED: "yellow",
+    Status.INTERRUPTED: "bold yellow",
+    Status.INCOMPLETE: "bold yellow",
+    Status.SKIPPED: "dim",
+    Status.NOT_CHECKED: "dim",
+    Status.BENCHMARK: "cyan",
+    Status.MEASURED: "cyan",
+}
 
 
 def print_table(table: ClaimsTable, out) -> None:
@@ -167,14 +205,17 @@ def print_table(table: ClaimsTable, out) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
+
     console = Console(file=out, width=max(100, 70 + 18 * len(table.engines)))
     grid = Table(title="claims x engine")
     grid.add_column("claim", no_wrap=True)
     for engine in table.engines:
         grid.add_column(engine, no_wrap=True)
     for row in table.rows:
-        grid.add_row(escape(f"{row.claim} {row.title[:60]}"),
-                     *(f"[{STYLES[c.status]}]{c.status.value}[/]" for c in (row.cells[e] for e in table.engines)))
+        grid.add_row(
+            escape(f"{row.claim} {row.title[:60]}"),
+            *(f"[{STYLES[c.status]}]{c.status.value}[/]" for c in (row.cells[e] for e in table.engines)),
+        )
     console.print(grid)
     if table.rootful_sockets:
         console.print(table.sockets_line(), markup=False)

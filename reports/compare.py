@@ -4,6 +4,7 @@ A metric regressed when its median slowed by more than the gate AND the bootstra
 new/old lies above 1: a slowdown the noise could explain is shown as inconclusive, not failed
 (the machine is noisy; DESIGN.md says benchmarks are read with their intervals).
 """
+
 from __future__ import annotations
 
 import json
@@ -44,27 +45,50 @@ def compare(old_paths, new_paths, gate: float) -> list[dict]:
             verdict = "faster"
         else:
             verdict = "same"
-        rows.append({"scenario": key[0], "metric": key[1], "engine": key[2], "unit": g_old["unit"].iloc[0],
-                     "old": median_interval(a), "new": median_interval(b), "ratio": r, "verdict": verdict})
+        rows.append(
+            {
+                "scenario": key[0],
+                "metric": key[1],
+                "engine": key[2],
+                "unit": g_old["unit"].iloc[0],
+                "old": median_interval(a),
+                "new": median_interval(b),
+                "ratio": r,
+                "verdict": verdict,
+            }
+        )
     return rows
 
 
-WIDTH = 100   # the widest line compare prints: fits a terminal, a CI log, a review comment
+WIDTH = 100  # the widest line compare prints: fits a terminal, a CI log, a review comment
 
 
 def _row_json(r: dict) -> dict:
     o, n, q = r["old"], r["new"], r["ratio"]
-    return {"scenario": r["scenario"], "metric": r["metric"], "engine": r["engine"], "unit": r["unit"],
-            "old": {"median": o.estimate, "low": o.low, "high": o.high},
-            "new": {"median": n.estimate, "low": n.low, "high": n.high},
-            "ratio": {"estimate": q.estimate, "low": q.low, "high": q.high}, "verdict": r["verdict"]}
+    return {
+        "scenario": r["scenario"],
+        "metric": r["metric"],
+        "engine": r["engine"],
+        "unit": r["unit"],
+        "old": {"median": o.estimate, "low": o.low, "high": o.high},
+        "new": {"median": n.estimate, "low": n.low, "high": n.high},
+        "ratio": {"estimate": q.estimate, "low": q.low, "high": q.high},
+        "verdict": r["verdict"],
+    }
 
 
 def compare_lines(rows: list[dict], gate: float) -> list[str]:
     """The table, grouped by scenario/metric, one line per engine, no line wider than WIDTH."""
-    cells = [(r["engine"], interval(r["old"].estimate, r["old"].low, r["old"].high, r["unit"]),
-              interval(r["new"].estimate, r["new"].low, r["new"].high, r["unit"]),
-              ratio(r["ratio"].estimate, r["ratio"].low, r["ratio"].high), r["verdict"]) for r in rows]
+    cells = [
+        (
+            r["engine"],
+            interval(r["old"].estimate, r["old"].low, r["old"].high, r["unit"]),
+            interval(r["new"].estimate, r["new"].low, r["new"].high, r["unit"]),
+            ratio(r["ratio"].estimate, r["ratio"].low, r["ratio"].high),
+            r["verdict"],
+        )
+        for r in rows
+    ]
     header = ("engine", "old median (95% CI)", "new median (95% CI)", "new/old (95% CI)", "verdict")
     widths = [max(len(c[i]) for c in [header, *cells]) for i in range(5)]
     fixed = 2 + sum(widths[1:]) + 2 * 4
@@ -73,6 +97,7 @@ def compare_lines(rows: list[dict], gate: float) -> list[str]:
     def line(values) -> str:
         text = "  " + "  ".join(v[:w].ljust(w) for v, w in zip(values, widths))
         return text.rstrip()[:WIDTH]
+
     lines = [line(header)]
     group = None
     for r, c in zip(rows, cells):

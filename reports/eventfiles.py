@@ -14,12 +14,13 @@ Which runs is always the caller's choice, named where it reads:
 A path that does not exist is an error naming it. A torn last line (a run killed mid-write) is
 left out; every complete record before it is read.
 """
+
 from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 EVENTS = "events.jsonl"
 
@@ -43,11 +44,13 @@ def event_files(paths: Iterable, runs: Runs) -> list[Path]:
                 under = [sorted(under, key=lambda p: p.stat().st_mtime)[-1]]
             found += under
             if runs is Runs.ALL:
-                found += sorted(p for p in path.rglob("*.json")
-                                if ".benchmarks" in (path.name, *p.relative_to(path).parts[:-1]))
+                found += sorted(
+                    p for p in path.rglob("*.json") if ".benchmarks" in (path.name, *p.relative_to(path).parts[:-1])
+                )
         else:
-            raise FileNotFoundError(f"{path}: no such file or folder; give {EVENTS} files or "
-                                    "folders holding them (e.g. results/)")
+            raise FileNotFoundError(
+                f"{path}: no such file or folder; give {EVENTS} files or folders holding them (e.g. results/)"
+            )
     return list(dict.fromkeys(found))
 
 

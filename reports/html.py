@@ -4,19 +4,20 @@ Read top to bottom it answers, in order: did the runs finish; which engine passe
 then by scenario, with reasons on hover and below); where engines disagree and why; on what
 (environment); and how fast, with intervals and the warnings that say when not to conclude.
 """
+
 from __future__ import annotations
 
 import os
 import re
 import time
+from collections.abc import Callable
 from html import escape
-from typing import Callable
 
 from seatrial.reports import plots, tables
+from seatrial.reports.diffsection import section_differential
 from seatrial.reports.numbers import num as _num
 from seatrial.reports.numbers import ratio as _ratio
 from seatrial.reports.numbers import sig
-from seatrial.reports.diffsection import section_differential
 from seatrial.reports.results import Results
 
 CSS = """
@@ -32,8 +33,16 @@ th{background:#f4f4f4;text-align:left}td.num{text-align:right;font-variant-numer
 code{background:#f4f4f4;padding:0 3px}
 .warning{color:#8a5a00;font-size:90%}
 """
-LABELS = {"passed": "held", "failed": "FAILED", "error": "ERROR", "skipped": "skipped",
-          "diverged": "diverged", "incomplete": "incomplete", "interrupted": "INTERRUPTED", "measured": "measured"}
+LABELS = {
+    "passed": "held",
+    "failed": "FAILED",
+    "error": "ERROR",
+    "skipped": "skipped",
+    "diverged": "diverged",
+    "incomplete": "incomplete",
+    "interrupted": "INTERRUPTED",
+    "measured": "measured",
+}
 
 
 def _cell(cell: dict | None, extra: str = "") -> str:
@@ -44,8 +53,7 @@ def _cell(cell: dict | None, extra: str = "") -> str:
     shown = f'<div class="reason">{escape(detail[:240])}</div>' if detail and outcome != "passed" else ""
     # What the engine said it ignored (HEALTHCHECK in OCI format, say), whatever the outcome.
     warned = "".join(f'<div class="warning">warning: {escape(w[:240])}</div>' for w in cell.get("warnings", []))
-    return (f'<td class="{outcome}" title="{escape(detail)}"><b>{LABELS.get(outcome, outcome)}</b>'
-            f"{shown}{warned}</td>")
+    return f'<td class="{outcome}" title="{escape(detail)}"><b>{LABELS.get(outcome, outcome)}</b>{shown}{warned}</td>'
 
 
 def _link(path: str, out_dir: str | None) -> str:
@@ -57,9 +65,15 @@ def _link(path: str, out_dir: str | None) -> str:
 
 def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(
-        (f'<td class="num">{c}</td>' if i in numeric else (c if c.startswith("<td") else f"<td>{c}</td>"))
-        for i, c in enumerate(row)) + "</tr>" for row in rows)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            (f'<td class="num">{c}</td>' if i in numeric else (c if c.startswith("<td") else f"<td>{c}</td>"))
+            for i, c in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -73,27 +87,48 @@ def _yes_no(value) -> str:
 
 
 def section_runs(results: Results, out_dir) -> str:
-    rows = [[escape(r["run_id"]), escape(r["host"]), time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r["started"])),
-             "complete" if r["complete"] else '<b class="warn">incomplete (no run_end)</b>',
-             escape(tables.counts_text(r["counts"]))] for r in tables.runs(results)]
-    banner = "".join(f'<div class="banner">Run {escape(r.run_id)} is incomplete: it has no end record '
-                     "(killed or still running); items without an end are shown as incomplete.</div>"
-                     for r in results.incomplete_runs)
+    rows = [
+        [
+            escape(r["run_id"]),
+            escape(r["host"]),
+            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r["started"])),
+            "complete" if r["complete"] else '<b class="warn">incomplete (no run_end)</b>',
+            escape(tables.counts_text(r["counts"])),
+        ]
+        for r in tables.runs(results)
+    ]
+    banner = "".join(
+        f'<div class="banner">Run {escape(r.run_id)} is incomplete: it has no end record '
+        "(killed or still running); items without an end are shown as incomplete.</div>"
+        for r in results.incomplete_runs
+    )
     return banner + _table(["run", "host", "started (UTC)", "state", "items"], rows)
 
 
 def section_claims(results: Results, out_dir) -> str:
     columns = results.columns
-    rows = [[f"<b>{escape(r['claim'])}</b> {_code_spans(r['title'])}",
-             *(_cell(r["cells"].get(c), "scenarios: " + ", ".join(r["cells"].get(c, {}).get("scenarios", [])))
-               for c in columns)] for r in tables.claim_matrix(results)]
+    rows = [
+        [
+            f"<b>{escape(r['claim'])}</b> {_code_spans(r['title'])}",
+            *(
+                _cell(r["cells"].get(c), "scenarios: " + ", ".join(r["cells"].get(c, {}).get("scenarios", [])))
+                for c in columns
+            ),
+        ]
+        for r in tables.claim_matrix(results)
+    ]
     return _table(["claim", *columns], rows)
 
 
 def section_matrix(results: Results, out_dir) -> str:
     columns = results.columns
-    rows = [[f"{_link(r['file'], out_dir)}<br><small>{escape(', '.join(r['claims']))}</small>",
-             *(_cell(r["cells"].get(c)) for c in columns)] for r in tables.matrix(results)]
+    rows = [
+        [
+            f"{_link(r['file'], out_dir)}<br><small>{escape(', '.join(r['claims']))}</small>",
+            *(_cell(r["cells"].get(c)) for c in columns),
+        ]
+        for r in tables.matrix(results)
+    ]
     return '<table id="matrix">' + _table(["scenario", *columns], rows)[7:]
 
 
@@ -106,8 +141,10 @@ def section_divergences(results: Results, out_dir) -> str:
         cells = "".join(
             f'<td class="{c["outcome"]}"><b>{escape(col)}: {LABELS.get(c["outcome"], c["outcome"])}</b>'
             f'<div class="reason">{escape(c["reason"])}</div>'
-            + "".join(f"<div><code>{escape(f)}</code></div>" for f in c["failed_checks"]) + "</td>"
-            for col, c in r["cells"].items())
+            + "".join(f"<div><code>{escape(f)}</code></div>" for f in c["failed_checks"])
+            + "</td>"
+            for col, c in r["cells"].items()
+        )
         parts.append(f"<h3>{_link(r['file'], out_dir)} ({escape(r['scenario'])})</h3><table><tr>{cells}</tr></table>")
     return "".join(parts)
 
@@ -121,13 +158,41 @@ def section_timings(results: Results, out_dir, baseline: str | None = None) -> s
     rows = tables.timings(results, baseline)
     if not rows:
         return "<p>No benchmark samples in these results (run <code>seatrial run --bench</code>).</p>"
-    body = [[escape(r["scenario"]), escape(r["metric"]), escape(r["engine"]), str(r["n"]), _num(r["median"], r["unit"]),
-             f"{_num(r['ci_low'], r['unit'])} – {_num(r['ci_high'], r['unit'])}", _num(r["p90"], r["unit"]),
-             _num(r["p99"], r["unit"]), f"{r['cv']:.0%}", str(r["outliers"]),
-             _ratio(r["ratio"], r["ratio_low"], r["ratio_high"]),
-             "".join(f'<div class="warn">{escape(w)}</div>' for w in r["warnings"])] for r in rows]
-    table = _table(["scenario", "metric", "engine", "n", "median", "95% CI of median", "p90", "p99", "CV",
-                    "outliers", f"ratio to {rows[0]['baseline']} (95% CI)", "warnings"], body, {3, 4, 5, 6, 7, 8, 9})
+    body = [
+        [
+            escape(r["scenario"]),
+            escape(r["metric"]),
+            escape(r["engine"]),
+            str(r["n"]),
+            _num(r["median"], r["unit"]),
+            f"{_num(r['ci_low'], r['unit'])} – {_num(r['ci_high'], r['unit'])}",
+            _num(r["p90"], r["unit"]),
+            _num(r["p99"], r["unit"]),
+            f"{r['cv']:.0%}",
+            str(r["outliers"]),
+            _ratio(r["ratio"], r["ratio_low"], r["ratio_high"]),
+            "".join(f'<div class="warn">{escape(w)}</div>' for w in r["warnings"]),
+        ]
+        for r in rows
+    ]
+    table = _table(
+        [
+            "scenario",
+            "metric",
+            "engine",
+            "n",
+            "median",
+            "95% CI of median",
+            "p90",
+            "p99",
+            "CV",
+            "outliers",
+            f"ratio to {rows[0]['baseline']} (95% CI)",
+            "warnings",
+        ],
+        body,
+        {3, 4, 5, 6, 7, 8, 9},
+    )
     return table + '<div class="plots">' + "".join(plots.distributions(results).values()) + "</div>"
 
 
@@ -135,11 +200,23 @@ def section_ratios(results: Results, out_dir) -> str:
     rows = tables.metric_ratios(results)
     if not rows:
         return "<p>No declared ratios in these results.</p>"
-    body = [[escape(r["ratio"]), escape(r["engine"]), sig(r["estimate"]), f"{sig(r['low'])} – {sig(r['high'])}",
-             escape(r["summary"])] for r in rows]
-    return (_table(["ratio", "engine", "estimate", "95% CI", "what"], body, {2, 3})
-            + '<div class="plots">' + plots.ratios(rows, "declared ratios (95% CI)", "estimate")
-            + plots.ratios(tables.timings(results), "ratio to baseline engine (95% CI)", "ratio") + "</div>")
+    body = [
+        [
+            escape(r["ratio"]),
+            escape(r["engine"]),
+            sig(r["estimate"]),
+            f"{sig(r['low'])} – {sig(r['high'])}",
+            escape(r["summary"]),
+        ]
+        for r in rows
+    ]
+    return (
+        _table(["ratio", "engine", "estimate", "95% CI", "what"], body, {2, 3})
+        + '<div class="plots">'
+        + plots.ratios(rows, "declared ratios (95% CI)", "estimate")
+        + plots.ratios(tables.timings(results), "ratio to baseline engine (95% CI)", "ratio")
+        + "</div>"
+    )
 
 
 def section_density(results: Results, out_dir) -> str:
@@ -153,25 +230,32 @@ def section_history(results: Results, out_dir) -> str:
 
 
 SECTIONS: list[tuple[str, str, Callable]] = [
-    ("runs", "Runs", section_runs), ("claims", "Conformance by claim", section_claims),
+    ("runs", "Runs", section_runs),
+    ("claims", "Conformance by claim", section_claims),
     ("matrix", "Conformance by scenario × engine", section_matrix),
     ("divergences", "Divergences: where engines disagree", section_divergences),
-    ("environment", "Engines and machines", section_environment), ("timings", "Timings", section_timings),
-    ("ratios", "Ratios", section_ratios), ("density", "Density", section_density),
+    ("environment", "Engines and machines", section_environment),
+    ("timings", "Timings", section_timings),
+    ("ratios", "Ratios", section_ratios),
+    ("density", "Density", section_density),
     ("history", "History across runs", section_history),
-    ("differential", "Differential testing: the same Dockerfile on several engines", section_differential)]
+    ("differential", "Differential testing: the same Dockerfile on several engines", section_differential),
+]
 
 
-def render_html(results: Results, out_dir: str | None = None, *, baseline: str | None = None,
-                generated: str = "") -> str:
+def render_html(
+    results: Results, out_dir: str | None = None, *, baseline: str | None = None, generated: str = ""
+) -> str:
     """The whole page as text."""
     parts = []
     for anchor, title, render in SECTIONS:
         content = render(results, out_dir, baseline) if anchor == "timings" else render(results, out_dir)
-        if content is None:   # a section with nothing to show in any run (differential) is left out
+        if content is None:  # a section with nothing to show in any run (differential) is left out
             continue
         parts.append(f'<h2 id="{anchor}">{escape(title)}</h2>{content}')
     nav = " · ".join(f'<a href="#{a}">{escape(t)}</a>' for a, t, _ in SECTIONS if f'id="{a}"' in "".join(parts))
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>seatrial report</title>'
-            f"<style>{CSS}</style></head><body><h1>seatrial report</h1><p>{escape(generated)}</p>"
-            f"<nav>{nav}</nav>{''.join(parts)}</body></html>\n")
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>seatrial report</title>'
+        f"<style>{CSS}</style></head><body><h1>seatrial report</h1><p>{escape(generated)}</p>"
+        f"<nav>{nav}</nav>{''.join(parts)}</body></html>\n"
+    )

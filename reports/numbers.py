@@ -3,6 +3,7 @@
 One place for every renderer (HTML, Markdown, terminal, compare), so a median reads the same
 everywhere: 301 ms, 12.3 ms, 2.45 s, 4.20 MiB, and a ratio 0.0523 (0.0498–0.0551), never 0.05.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,7 +20,7 @@ def sig(value: float, digits: int = SIGNIFICANT) -> str:
     decimals = digits - 1 - math.floor(math.log10(abs(value)))
     rounded = round(value, decimals)
     if rounded and math.floor(math.log10(abs(rounded))) > math.floor(math.log10(abs(value))):
-        decimals -= 1   # 9.996 rounds to 10.0, which has one decimal fewer at three figures
+        decimals -= 1  # 9.996 rounds to 10.0, which has one decimal fewer at three figures
     return f"{rounded:.{max(decimals, 0)}f}"
 
 
@@ -28,7 +29,7 @@ def scale(unit: str, reference: float) -> tuple[float, str]:
     if unit == "s":
         return (1000.0, "ms") if abs(reference) < 1 else (1.0, "s")
     if unit == "bytes":
-        return (1 / 2 ** 20, "MiB") if abs(reference) >= 2 ** 20 else (1 / 2 ** 10, "KiB")
+        return (1 / 2**20, "MiB") if abs(reference) >= 2**20 else (1 / 2**10, "KiB")
     return 1.0, unit
 
 

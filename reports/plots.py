@@ -3,6 +3,7 @@
 SVG output is made reproducible (fixed hash salt, no date) so that rendering the same results
 twice gives the same page. Each function returns "" when there is nothing to draw.
 """
+
 from __future__ import annotations
 
 import io
@@ -11,23 +12,25 @@ import matplotlib
 import matplotlib.ticker
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+import matplotlib.pyplot as plt
 
-from seatrial.reports import numbers  # noqa: E402
-from seatrial.reports.results import Results, kept_samples  # noqa: E402
+from seatrial.reports import numbers
+from seatrial.reports.results import Results, kept_samples
 
 matplotlib.rcParams.update({"svg.hashsalt": "seatrial", "svg.fonttype": "none", "font.size": 9})
 # matplotlib's tab10; with the markers and line styles below, the first 40 series all differ.
-COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#17becf"]
+COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 LINESTYLES = ["-", "--", ":", "-."]
 
 
 def style(i: int) -> dict:
     """The i-th series' colour, marker and line style: no two of the first 40 are alike."""
-    return {"color": COLOURS[i % len(COLOURS)], "marker": MARKERS[i % len(MARKERS)],
-            "linestyle": LINESTYLES[(i // len(COLOURS)) % len(LINESTYLES)]}
+    return {
+        "color": COLOURS[i % len(COLOURS)],
+        "marker": MARKERS[i % len(MARKERS)],
+        "linestyle": LINESTYLES[(i // len(COLOURS)) % len(LINESTYLES)],
+    }
 
 
 def _legend_outside(ax, **kwargs) -> None:
@@ -40,7 +43,7 @@ def _svg(fig) -> str:
     fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     text = buffer.getvalue()
-    return text[text.index("<svg"):]   # drop the XML prolog and DOCTYPE: inline in HTML
+    return text[text.index("<svg") :]  # drop the XML prolog and DOCTYPE: inline in HTML
 
 
 def _scale(unit: str, values) -> tuple[float, str]:
@@ -56,7 +59,7 @@ def distributions(results: Results) -> dict[str, str]:
         factor, unit = _scale(group["unit"].iloc[0], group["value"])
         data = [group[group["column"] == c]["value"].to_numpy() * factor for c in columns]
         if max(len(d) for d in data) < 2:
-            continue   # one sample per engine (sizes): the timing table says it all
+            continue  # one sample per engine (sizes): the timing table says it all
         fig, ax = plt.subplots(figsize=(4.2, 0.5 + 0.45 * len(columns)))
         ax.boxplot(data, orientation="horizontal", widths=0.5, showfliers=False)
         for i, values in enumerate(data, start=1):
@@ -80,8 +83,14 @@ def ratios(rows: list[dict], title: str, key: str) -> str:
     fig, ax = plt.subplots(figsize=(5.5, 0.5 + 0.28 * len(rows)))
     y = range(len(rows))
     mid = [r[est[0]] for r in rows]
-    ax.errorbar(mid, y, xerr=[[m - r[est[1]] for m, r in zip(mid, rows)], [r[est[2]] - m for m, r in zip(mid, rows)]],
-                fmt="o", color=COLOURS[0], capsize=3)
+    ax.errorbar(
+        mid,
+        y,
+        xerr=[[m - r[est[1]] for m, r in zip(mid, rows)], [r[est[2]] - m for m, r in zip(mid, rows)]],
+        fmt="o",
+        color=COLOURS[0],
+        capsize=3,
+    )
     ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
     ax.set_yticks(list(y), labels)
     ax.set_xscale("log")
@@ -96,24 +105,40 @@ def density_curve(rows: list[dict]) -> str:
     if not rows:
         return ""
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))
-    for ax, suffix, label in ((axes[0], "", "time until all run (s)"), (axes[1], ".memory", "memory per container (MiB)")):
+    for ax, suffix, label in (
+        (axes[0], "", "time until all run (s)"),
+        (axes[1], ".memory", "memory per container (MiB)"),
+    ):
         for i, engine in enumerate(dict.fromkeys(r["engine"] for r in rows)):
-            mine = [r for r in rows if r["engine"] == engine and r["metric"].endswith(suffix)
-                    and (suffix or not r["metric"].endswith(".memory"))]
+            mine = [
+                r
+                for r in rows
+                if r["engine"] == engine
+                and r["metric"].endswith(suffix)
+                and (suffix or not r["metric"].endswith(".memory"))
+            ]
             if not mine:
                 continue
-            scale = 1 / 2 ** 20 if suffix else 1.0
+            scale = 1 / 2**20 if suffix else 1.0
             x = [r["containers"] for r in mine]
-            ax.errorbar(x, [r["median"] * scale for r in mine],
-                        yerr=[[(r["median"] - r["ci_low"]) * scale for r in mine],
-                              [(r["ci_high"] - r["median"]) * scale for r in mine]],
-                        capsize=3, label=engine, **style(i))
+            ax.errorbar(
+                x,
+                [r["median"] * scale for r in mine],
+                yerr=[
+                    [(r["median"] - r["ci_low"]) * scale for r in mine],
+                    [(r["ci_high"] - r["median"]) * scale for r in mine],
+                ],
+                capsize=3,
+                label=engine,
+                **style(i),
+            )
         ax.set_xlabel("containers up at once")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     handles = {label: h for ax in axes for h, label in zip(*ax.get_legend_handles_labels())}
-    fig.legend(handles.values(), handles.keys(), title="engine", loc="upper left", bbox_to_anchor=(1.0, 0.95),
-               fontsize=7)
+    fig.legend(
+        handles.values(), handles.keys(), title="engine", loc="upper left", bbox_to_anchor=(1.0, 0.95), fontsize=7
+    )
     fig.tight_layout()
     return _svg(fig)
 
@@ -141,7 +166,7 @@ def history_figure(rows: list[dict]):
             values += y
             ax.plot([run_ids.index(p["run_id"]) for p in points], y, label=label, **style(i))
         if min(values) > 0 and max(values) / min(values) > 30:
-            ax.set_yscale("log")   # medians orders of magnitude apart: each stays readable
+            ax.set_yscale("log")  # medians orders of magnitude apart: each stays readable
             ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.set_ylabel(f"median ({shown})" if shown else "median")
         ax.grid(alpha=0.3)

@@ -5,6 +5,7 @@ without its `run_end` record is incomplete, and an item without `item_end` has t
 `incomplete`: shown as such, never guessed. Columns of the matrix are engines, or `engine@host`
 when the results come from more than one machine, so that merged runs stay apart.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,10 +17,34 @@ import pandas as pd
 from seatrial.reports.benchjson import is_pytest_benchmark, samples_of
 from seatrial.reports.eventfiles import Runs, event_files, read_events
 
-ITEM_COLUMNS = ["run_id", "host", "column", "scenario", "engine", "claims", "file", "outcome", "reason",
-                "failed_checks", "warnings", "time", "duration"]
-SAMPLE_COLUMNS = ["run_id", "host", "column", "scenario", "engine", "metric", "round", "value", "unit",
-                  "warmup", "time"]
+ITEM_COLUMNS = [
+    "run_id",
+    "host",
+    "column",
+    "scenario",
+    "engine",
+    "claims",
+    "file",
+    "outcome",
+    "reason",
+    "failed_checks",
+    "warnings",
+    "time",
+    "duration",
+]
+SAMPLE_COLUMNS = [
+    "run_id",
+    "host",
+    "column",
+    "scenario",
+    "engine",
+    "metric",
+    "round",
+    "value",
+    "unit",
+    "warmup",
+    "time",
+]
 
 
 @dataclass
@@ -40,8 +65,8 @@ class Results:
     """Everything the renderers need, as plain tables."""
 
     runs: list[Run]
-    items: pd.DataFrame          # one row per item (scenario x engine x run)
-    samples: pd.DataFrame        # one row per benchmark sample, warm-ups included (flagged)
+    items: pd.DataFrame  # one row per item (scenario x engine x run)
+    samples: pd.DataFrame  # one row per benchmark sample, warm-ups included (flagged)
     benchmarks: dict[str, dict]  # scenario -> its benchmark spec (ratios, params)
     diffs: list[dict] = field(default_factory=list)  # `seatrial diff` runs (diff.json), oldest first
 
@@ -57,8 +82,11 @@ class Results:
 
 def find_diff_files(paths) -> list[Path]:
     """diff.json files (written by `seatrial diff`) named directly or found under folders."""
-    found = [p for path in map(Path, paths) for p in
-             (sorted(path.rglob("diff.json")) if path.is_dir() else [path] if path.name == "diff.json" else [])]
+    found = [
+        p
+        for path in map(Path, paths)
+        for p in (sorted(path.rglob("diff.json")) if path.is_dir() else [path] if path.name == "diff.json" else [])
+    ]
     return list(dict.fromkeys(found))
 
 
@@ -71,7 +99,7 @@ def load_results(paths) -> Results:
     runs, items, samples, benchmarks = [], [], [], {}
     hosts = {}
     for path in files:
-        if path.suffix == ".json":   # pytest-benchmark's format (reports/benchjson.py)
+        if path.suffix == ".json":  # pytest-benchmark's format (reports/benchjson.py)
             run, rows = foreign_run(path)
             runs.append(Run(run["run_id"], run["host"], run["engines"], run["started"], True, run["path"]))
             hosts[run["run_id"]] = run["host"].get("hostname", "")
@@ -84,8 +112,17 @@ def load_results(paths) -> Results:
         host = start.get("host", {}).get("hostname", "")
         hosts[start["run_id"]] = host
         end = next((r for r in records if r["type"] == "run_end"), None)
-        runs.append(Run(start["run_id"], start.get("host", {}), start.get("engines", []), start["time"],
-                        end is not None, str(path), (end or {}).get("counts", {})))
+        runs.append(
+            Run(
+                start["run_id"],
+                start.get("host", {}),
+                start.get("engines", []),
+                start["time"],
+                end is not None,
+                str(path),
+                (end or {}).get("counts", {}),
+            )
+        )
         items += _items(records, host)
         samples += [{**{k: r.get(k) for k in SAMPLE_COLUMNS}, "host": host} for r in records if r["type"] == "sample"]
         for r in records:
@@ -95,8 +132,13 @@ def load_results(paths) -> Results:
     for row in items + samples:
         row["column"] = f"{row['engine']}@{row['host']}" if many_hosts else row["engine"]
     runs.sort(key=lambda r: r.started)
-    return Results(runs, pd.DataFrame(items, columns=ITEM_COLUMNS), pd.DataFrame(samples, columns=SAMPLE_COLUMNS),
-                   benchmarks, sorted(diffs, key=lambda d: d.get("time", 0)))
+    return Results(
+        runs,
+        pd.DataFrame(items, columns=ITEM_COLUMNS),
+        pd.DataFrame(samples, columns=SAMPLE_COLUMNS),
+        benchmarks,
+        sorted(diffs, key=lambda d: d.get("time", 0)),
+    )
 
 
 def foreign_run(path: Path) -> tuple[dict, list[dict]]:
@@ -116,18 +158,32 @@ def _items(records: list[dict], host: str) -> list[dict]:
     for r in records:
         key = (r.get("scenario"), r.get("engine"))
         if r["type"] == "item_start":
-            found[key] = {"run_id": r["run_id"], "host": host, "scenario": key[0], "engine": key[1],
-                          "claims": list(r.get("claims", [])), "file": r.get("file", ""),
-                          "outcome": "incomplete", "reason": "the run ended before this item did",
-                          "failed_checks": [], "warnings": [], "time": r["time"], "duration": 0.0}
+            found[key] = {
+                "run_id": r["run_id"],
+                "host": host,
+                "scenario": key[0],
+                "engine": key[1],
+                "claims": list(r.get("claims", [])),
+                "file": r.get("file", ""),
+                "outcome": "incomplete",
+                "reason": "the run ended before this item did",
+                "failed_checks": [],
+                "warnings": [],
+                "time": r["time"],
+                "duration": 0.0,
+            }
         elif r["type"] == "step" and key in found:
-            found[key]["failed_checks"] += [f"step {r['index'] + 1} ({r['kind']}): {c['what']}: expected {c['expected']}, "
-                                            f"got {c['actual']}" for c in r.get("checks") or [] if not c["ok"]]
+            found[key]["failed_checks"] += [
+                f"step {r['index'] + 1} ({r['kind']}): {c['what']}: expected {c['expected']}, got {c['actual']}"
+                for c in r.get("checks") or []
+                if not c["ok"]
+            ]
         elif r["type"] == "warning" and key in found:  # the engine ignored something (runner.py)
             found[key]["warnings"].append(f"step {r['index'] + 1} ({r['kind']}): {r['message']}")
         elif r["type"] == "item_end" and key in found:
-            found[key].update(outcome=r["outcome"], reason=r.get("reason", ""),
-                              duration=float(r.get("duration") or 0.0))
+            found[key].update(
+                outcome=r["outcome"], reason=r.get("reason", ""), duration=float(r.get("duration") or 0.0)
+            )
     return list(found.values())
 
 

@@ -4,6 +4,7 @@ the benchmark medians (`--bench`), the JUnit file (`--junitxml`) and the JSON su
 Read from events.jsonl like every report, so the numbers printed at the end of a run are the ones
 `seatrial report` renders later, and the JUnit of a run is the report's JUnit.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,16 @@ def benchmark_lines(results: Results, baseline: str | None = None) -> list[str]:
     if rows:
         base = rows[0]["baseline"]
         header = ("engine", "n", "median (95% CI)", f"ratio to {base} (95% CI)", "CV")
-        cells = [(r["engine"], str(r["n"]), interval(r["median"], r["ci_low"], r["ci_high"], r["unit"]),
-                  ratio(r["ratio"], r["ratio_low"], r["ratio_high"]), f"{r['cv']:.0%}") for r in rows]
+        cells = [
+            (
+                r["engine"],
+                str(r["n"]),
+                interval(r["median"], r["ci_low"], r["ci_high"], r["unit"]),
+                ratio(r["ratio"], r["ratio_low"], r["ratio_high"]),
+                f"{r['cv']:.0%}",
+            )
+            for r in rows
+        ]
         widths = [max(len(c[i]) for c in [header, *cells]) for i in range(5)]
         lines.append("benchmarks: median (95% CI)")
         lines.append(_line(header, widths))
@@ -55,23 +64,44 @@ def run_summary(results: Results, events_path: Path) -> dict:
     """The run as JSON: id, events file, counts, every item with outcome, reason and duration,
     and (for benchmarks) the timing and ratio tables of the report's JSON summary."""
     items = latest_items(results)
-    rows = [{"scenario": r.scenario, "engine": r.engine, "outcome": r.outcome, "reason": r.reason,
-             "duration": float(r.duration), "failed_checks": list(r.failed_checks),
-             "warnings": list(r.warnings)}
-            for r in items.sort_values(["scenario", "engine"]).itertuples()] if len(items) else []
+    rows = (
+        [
+            {
+                "scenario": r.scenario,
+                "engine": r.engine,
+                "outcome": r.outcome,
+                "reason": r.reason,
+                "duration": float(r.duration),
+                "failed_checks": list(r.failed_checks),
+                "warnings": list(r.warnings),
+            }
+            for r in items.sort_values(["scenario", "engine"]).itertuples()
+        ]
+        if len(items)
+        else []
+    )
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
     run = results.runs[0] if results.runs else None
-    return {"run_id": run.run_id if run else "", "events": str(events_path), "complete": bool(run and run.is_complete),
-            "counts": counts, "items": rows, "timings": tables.timings(results), "ratios": tables.metric_ratios(results)}
+    return {
+        "run_id": run.run_id if run else "",
+        "events": str(events_path),
+        "complete": bool(run and run.is_complete),
+        "counts": counts,
+        "items": rows,
+        "timings": tables.timings(results),
+        "ratios": tables.metric_ratios(results),
+    }
 
 
-def after_run(events_path: Path, *, junitxml: str | None, show_benchmarks: bool, as_json: bool,
-              console, out: TextIO) -> None:
+def after_run(
+    events_path: Path, *, junitxml: str | None, show_benchmarks: bool, as_json: bool, console, out: TextIO
+) -> None:
     """Write the JUnit file, print the benchmark table and/or the JSON summary of one run."""
     from seatrial.reports.render import write_atomically
     from seatrial.reports.text import render_junit_all
+
     results = load_results([events_path])
     if junitxml:
         path = Path(junitxml)

@@ -6,6 +6,7 @@ number of samples below the true median is Binomial(n, 1/2)). Ratios between eng
 bootstrap interval of the ratio of medians. A comparison whose intervals overlap, or whose
 spread is high, is flagged inconclusive: a warning for the reader, never a verdict.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 CONFIDENCE = 0.95
-HIGH_CV = 0.20        # above this spread a median moves with every run; say so
+HIGH_CV = 0.20  # above this spread a median moves with every run; say so
 BOOTSTRAP_RESAMPLES = 2000
 
 
@@ -27,7 +28,7 @@ class Interval:
     high: float
     coverage: float
 
-    def overlaps(self, other: "Interval") -> bool:
+    def overlaps(self, other: Interval) -> bool:
         return self.low <= other.high and other.low <= self.high
 
 
@@ -42,7 +43,7 @@ class Summary:
     p99: float
     minimum: float
     maximum: float
-    cv: float                                    # standard deviation / mean
+    cv: float  # standard deviation / mean
     outliers: tuple[int, ...] = field(default=())  # indexes of samples past Tukey's fences
 
     @property
@@ -50,15 +51,17 @@ class Summary:
         found = []
         if self.cv > HIGH_CV:
             found.append(f"high spread (CV {self.cv:.0%} > {HIGH_CV:.0%}): run more rounds or on a quieter machine")
-        if 1 < self.n and self.median.coverage < CONFIDENCE:   # one sample: a size, not a timing
-            found.append(f"only {self.n} samples: the interval holds {self.median.coverage:.0%}, "
-                         f"not {CONFIDENCE:.0%}; run at least 6 rounds")
+        if self.n > 1 and self.median.coverage < CONFIDENCE:  # one sample: a size, not a timing
+            found.append(
+                f"only {self.n} samples: the interval holds {self.median.coverage:.0%}, "
+                f"not {CONFIDENCE:.0%}; run at least 6 rounds"
+            )
         return found
 
 
 def _binom_cdf(k: int, n: int) -> float:
     """P(B <= k) for B ~ Binomial(n, 1/2), exactly (n is small: rounds of a benchmark)."""
-    return sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+    return sum(math.comb(n, i) for i in range(k + 1)) / 2**n
 
 
 def median_interval(values, confidence: float = CONFIDENCE) -> Interval:
@@ -75,7 +78,7 @@ def median_interval(values, confidence: float = CONFIDENCE) -> Interval:
     rank = 0
     while rank + 1 <= n // 2 and _binom_cdf(rank, n) <= tail:
         rank += 1
-    rank = max(rank, 1)   # 1-based lower rank; rank 1 is the range
+    rank = max(rank, 1)  # 1-based lower rank; rank 1 is the range
     coverage = 1 - 2 * _binom_cdf(rank - 1, n)
     return Interval(float(np.median(x)), float(x[rank - 1]), float(x[n - rank]), coverage)
 
@@ -95,14 +98,22 @@ def summarize(values) -> Summary:
     x = np.asarray(values, dtype=float)
     mean = float(x.mean())
     std = float(x.std(ddof=1)) if len(x) > 1 else 0.0
-    return Summary(n=len(x), median=median_interval(x), mean=mean,
-                   p90=float(np.percentile(x, 90)), p99=float(np.percentile(x, 99)),
-                   minimum=float(x.min()), maximum=float(x.max()),
-                   cv=std / mean if mean else 0.0, outliers=tukey_outliers(x))
+    return Summary(
+        n=len(x),
+        median=median_interval(x),
+        mean=mean,
+        p90=float(np.percentile(x, 90)),
+        p99=float(np.percentile(x, 99)),
+        minimum=float(x.min()),
+        maximum=float(x.max()),
+        cv=std / mean if mean else 0.0,
+        outliers=tukey_outliers(x),
+    )
 
 
-def ratio_interval(numerator, denominator, confidence: float = CONFIDENCE,
-                   resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> Interval:
+def ratio_interval(
+    numerator, denominator, confidence: float = CONFIDENCE, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
+) -> Interval:
     """median(numerator) / median(denominator) with a percentile-bootstrap interval.
 
     Seeded so that a report rendered twice from the same samples is the same report."""
@@ -110,8 +121,9 @@ def ratio_interval(numerator, denominator, confidence: float = CONFIDENCE,
     b = np.asarray(denominator, dtype=float)
     estimate = float(np.median(a) / np.median(b))
     rng = np.random.default_rng(seed)
-    ratios = (np.median(rng.choice(a, (resamples, len(a))), axis=1)
-              / np.median(rng.choice(b, (resamples, len(b))), axis=1))
+    ratios = np.median(rng.choice(a, (resamples, len(a))), axis=1) / np.median(
+        rng.choice(b, (resamples, len(b))), axis=1
+    )
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(ratios, [tail, 100 - tail])
     return Interval(estimate, float(low), float(high), confidence)

@@ -3,6 +3,7 @@
 A section is a function from Results to a list of dict rows; more sections (such as the
 per-claim table of `seatrial claims`) plug in by adding a function, not by editing renderers.
 """
+
 from __future__ import annotations
 
 from seatrial.harness.claimcatalog import CLAIMS
@@ -24,11 +25,23 @@ def matrix(results: Results) -> list[dict]:
     latest = latest_items(results)
     rows = []
     for scenario, group in latest.groupby("scenario", sort=True):
-        cells = {r.column: {"outcome": r.outcome, "reason": r.reason, "failed_checks": list(r.failed_checks),
-                            "warnings": list(r.warnings)}
-                 for r in group.itertuples()}
-        rows.append({"scenario": scenario, "file": group["file"].iloc[0], "claims": list(group["claims"].iloc[0]),
-                     "cells": cells})
+        cells = {
+            r.column: {
+                "outcome": r.outcome,
+                "reason": r.reason,
+                "failed_checks": list(r.failed_checks),
+                "warnings": list(r.warnings),
+            }
+            for r in group.itertuples()
+        }
+        rows.append(
+            {
+                "scenario": scenario,
+                "file": group["file"].iloc[0],
+                "claims": list(group["claims"].iloc[0]),
+                "cells": cells,
+            }
+        )
     return rows
 
 
@@ -37,8 +50,10 @@ def claim_matrix(results: Results) -> list[dict]:
     latest = latest_items(results).explode("claims")
     rows = []
     for claim, group in latest.dropna(subset=["claims"]).groupby("claims", sort=True):
-        cells = {column: {"outcome": _claim_outcome(claim, worst(g["outcome"])), "scenarios": sorted(set(g["scenario"]))}
-                 for column, g in group.groupby("column")}
+        cells = {
+            column: {"outcome": _claim_outcome(claim, worst(g["outcome"])), "scenarios": sorted(set(g["scenario"]))}
+            for column, g in group.groupby("column")
+        }
         rows.append({"claim": claim, "title": CLAIMS.get(claim, ""), "cells": cells})
     return rows
 
@@ -51,9 +66,12 @@ def _claim_outcome(claim: str, outcome: str) -> str:
 
 def divergences(results: Results) -> list[dict]:
     """Scenarios where engines disagree, each engine's outcome, reason and failing checks."""
-    return [row for row in matrix(results)
-            if len({c["outcome"] for c in row["cells"].values() if c["outcome"] != "skipped"}) > 1
-            or any(c["outcome"] == "diverged" for c in row["cells"].values())]
+    return [
+        row
+        for row in matrix(results)
+        if len({c["outcome"] for c in row["cells"].values() if c["outcome"] != "skipped"}) > 1
+        or any(c["outcome"] == "diverged" for c in row["cells"].values())
+    ]
 
 
 def environment(results: Results) -> list[dict]:
@@ -62,23 +80,39 @@ def environment(results: Results) -> list[dict]:
     for run in results.runs:
         for e in run.engines:
             key = (run.host.get("hostname", ""), e.get("name"))
-            rows[key] = {"host": key[0], "kernel": run.host.get("kernel", ""), "engine": e.get("name"),
-                         "client": e.get("client_version", ""), "server": e.get("server_version", ""),
-                         "runtime": e.get("oci_runtime", ""), "storage": e.get("storage_driver", ""),
-                         "cgroup": e.get("cgroup_version", ""), "rootless": bool(e.get("is_rootless")),
-                         "available": bool(e.get("is_available", True))}
+            rows[key] = {
+                "host": key[0],
+                "kernel": run.host.get("kernel", ""),
+                "engine": e.get("name"),
+                "client": e.get("client_version", ""),
+                "server": e.get("server_version", ""),
+                "runtime": e.get("oci_runtime", ""),
+                "storage": e.get("storage_driver", ""),
+                "cgroup": e.get("cgroup_version", ""),
+                "rootless": bool(e.get("is_rootless")),
+                "available": bool(e.get("is_available", True)),
+            }
     return list(rows.values())
 
 
 def counts_text(counts: dict) -> str:
     """'4 items: 3 held, 1 FAILED' from a run_end's counts by outcome, with the matrix's words."""
     from seatrial.harness.console import counts_line
+
     return counts_line([outcome for outcome, n in counts.items() for _ in range(n)]) if counts else ""
 
 
 def runs(results: Results) -> list[dict]:
-    return [{"run_id": r.run_id, "host": r.host.get("hostname", ""), "started": r.started,
-             "complete": r.is_complete, "counts": r.counts} for r in results.runs]
+    return [
+        {
+            "run_id": r.run_id,
+            "host": r.host.get("hostname", ""),
+            "started": r.started,
+            "complete": r.is_complete,
+            "counts": r.counts,
+        }
+        for r in results.runs
+    ]
 
 
 def timings(results: Results, baseline: str | None = None) -> list[dict]:
@@ -91,10 +125,25 @@ def timings(results: Results, baseline: str | None = None) -> list[dict]:
         base_summary = summarize(by_column[base])
         for column, values in by_column.items():
             s = summarize(values)
-            row = {"scenario": scenario, "metric": metric, "engine": column, "unit": group["unit"].iloc[0],
-                   "n": s.n, "median": s.median.estimate, "ci_low": s.median.low, "ci_high": s.median.high,
-                   "p90": s.p90, "p99": s.p99, "cv": s.cv, "outliers": len(s.outliers), "baseline": base,
-                   "warnings": s.warnings, "ratio": None, "ratio_low": None, "ratio_high": None}
+            row = {
+                "scenario": scenario,
+                "metric": metric,
+                "engine": column,
+                "unit": group["unit"].iloc[0],
+                "n": s.n,
+                "median": s.median.estimate,
+                "ci_low": s.median.low,
+                "ci_high": s.median.high,
+                "p90": s.p90,
+                "p99": s.p99,
+                "cv": s.cv,
+                "outliers": len(s.outliers),
+                "baseline": base,
+                "warnings": s.warnings,
+                "ratio": None,
+                "ratio_low": None,
+                "ratio_high": None,
+            }
             if column != base:
                 r = ratio_interval(values, by_column[base])
                 row.update(ratio=r.estimate, ratio_low=r.low, ratio_high=r.high)
@@ -115,9 +164,17 @@ def metric_ratios(results: Results) -> list[dict]:
                 den = g[g["metric"] == ratio["denominator"]]["value"].to_numpy()
                 if len(num) and len(den):
                     r = ratio_interval(num, den)
-                    rows.append({"scenario": scenario, "ratio": ratio["name"], "engine": column,
-                                 "summary": ratio.get("summary") or "", "estimate": r.estimate,
-                                 "low": r.low, "high": r.high})
+                    rows.append(
+                        {
+                            "scenario": scenario,
+                            "ratio": ratio["name"],
+                            "engine": column,
+                            "summary": ratio.get("summary") or "",
+                            "estimate": r.estimate,
+                            "low": r.low,
+                            "high": r.high,
+                        }
+                    )
     return rows
 
 
@@ -135,12 +192,29 @@ def history(results: Results) -> list[dict]:
     """Median of each metric and engine per run, in run order: drift and regressions over time."""
     samples = kept_samples(results)
     started = {r.run_id: r.started for r in results.runs}
-    rows = [{"scenario": s, "metric": m, "engine": c, "run_id": run, "started": started.get(run, 0.0),
-             "median": float(g["value"].median()), "unit": g["unit"].iloc[0]}
-            for (s, m, c, run), g in samples.groupby(["scenario", "metric", "column", "run_id"], sort=True)]
+    rows = [
+        {
+            "scenario": s,
+            "metric": m,
+            "engine": c,
+            "run_id": run,
+            "started": started.get(run, 0.0),
+            "median": float(g["value"].median()),
+            "unit": g["unit"].iloc[0],
+        }
+        for (s, m, c, run), g in samples.groupby(["scenario", "metric", "column", "run_id"], sort=True)
+    ]
     return sorted(rows, key=lambda r: (r["scenario"], r["metric"], r["engine"], r["started"]))
 
 
-SECTIONS = {"runs": runs, "environment": environment, "matrix": matrix, "claims": claim_matrix,
-            "divergences": divergences, "timings": timings, "ratios": metric_ratios, "density": density,
-            "history": history}
+SECTIONS = {
+    "runs": runs,
+    "environment": environment,
+    "matrix": matrix,
+    "claims": claim_matrix,
+    "divergences": divergences,
+    "timings": timings,
+    "ratios": metric_ratios,
+    "density": density,
+    "history": history,
+}

@@ -3,6 +3,7 @@
 The JSON summary's shape is documented by reports/summary.schema.json (draft-07), and a test
 validates every rendered summary against it.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,55 +25,106 @@ def render_markdown(results: Results, baseline: str | None = None) -> str:
     lines = ["# seatrial report", ""]
     for run in results.incomplete_runs:
         lines.append(f"> **Run {run.run_id} is incomplete** (no run_end record).")
-    lines += ["", "## Conformance by claim", "", "| claim | " + " | ".join(columns) + " |",
-              "|---|" + "---|" * len(columns)]
+    lines += [
+        "",
+        "## Conformance by claim",
+        "",
+        "| claim | " + " | ".join(columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
     for r in tables.claim_matrix(results):
         cells = [LABELS.get(r["cells"][c]["outcome"], "") if c in r["cells"] else "" for c in columns]
         lines.append(f"| {r['claim']} {r['title']} | " + " | ".join(cells) + " |")
-    lines += ["", "## Scenario × engine", "", "| scenario | " + " | ".join(columns) + " |",
-              "|---|" + "---|" * len(columns)]
+    lines += [
+        "",
+        "## Scenario × engine",
+        "",
+        "| scenario | " + " | ".join(columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
     for r in tables.matrix(results):
         cells = [LABELS.get(r["cells"][c]["outcome"], "") if c in r["cells"] else "" for c in columns]
         lines.append(f"| {r['scenario']} | " + " | ".join(cells) + " |")
-    warned = [(r["scenario"], c, w) for r in tables.matrix(results) for c, v in r["cells"].items()
-              for w in v.get("warnings", [])]
-    if warned:   # an engine ignored part of what it was asked: the outcome alone does not say so
+    warned = [
+        (r["scenario"], c, w)
+        for r in tables.matrix(results)
+        for c, v in r["cells"].items()
+        for w in v.get("warnings", [])
+    ]
+    if warned:  # an engine ignored part of what it was asked: the outcome alone does not say so
         lines += ["", "## Warnings", ""] + [f"- **{s}** on {c}: {w[:200]}" for s, c, w in warned]
     found = tables.divergences(results)
-    lines += ["", "## Divergences", ""] + (["none"] if not found else [
-        f"- **{r['scenario']}**: " + "; ".join(f"{c}: {v['outcome']}" + (f" ({v['reason'][:160]})" if v["reason"] else "")
-                                             for c, v in r["cells"].items()) for r in found])
+    lines += ["", "## Divergences", ""] + (
+        ["none"]
+        if not found
+        else [
+            f"- **{r['scenario']}**: "
+            + "; ".join(
+                f"{c}: {v['outcome']}" + (f" ({v['reason'][:160]})" if v["reason"] else "")
+                for c, v in r["cells"].items()
+            )
+            for r in found
+        ]
+    )
     rows = tables.timings(results, baseline)
     if rows:
-        lines += ["", "## Timings (median, 95% CI)", "", "| scenario | metric | engine | n | median | 95% CI | "
-                  f"ratio to {rows[0]['baseline']} | warnings |", "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Timings (median, 95% CI)",
+            "",
+            f"| scenario | metric | engine | n | median | 95% CI | ratio to {rows[0]['baseline']} | warnings |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for r in rows:
             ratio = _ratio(r["ratio"], r["ratio_low"], r["ratio_high"])
-            lines.append(f"| {r['scenario']} | {r['metric']} | {r['engine']} | {r['n']} | {_num(r['median'], r['unit'])} "
-                         f"| {_num(r['ci_low'], r['unit'])} – {_num(r['ci_high'], r['unit'])} | {ratio} | "
-                         f"{'; '.join(r['warnings'])} |")
+            lines.append(
+                f"| {r['scenario']} | {r['metric']} | {r['engine']} | {r['n']} | {_num(r['median'], r['unit'])} "
+                f"| {_num(r['ci_low'], r['unit'])} – {_num(r['ci_high'], r['unit'])} | {ratio} | "
+                f"{'; '.join(r['warnings'])} |"
+            )
     ratios = tables.metric_ratios(results)
     if ratios:
         lines += ["", "## Ratios", "", "| ratio | engine | estimate | 95% CI |", "|---|---|---|---|"]
-        lines += [f"| {r['ratio']} | {r['engine']} | {sig(r['estimate'])} | {sig(r['low'])} – {sig(r['high'])} |" for r in ratios]
+        lines += [
+            f"| {r['ratio']} | {r['engine']} | {sig(r['estimate'])} | {sig(r['low'])} – {sig(r['high'])} |"
+            for r in ratios
+        ]
     return "\n".join(lines) + "\n"
 
 
 # One JUnit flavour for `seatrial report` (junit-<engine>.xml) and `seatrial run --junitxml`:
 # <testsuites> of one <testsuite> per engine column, a <testcase> per scenario with its duration.
 # CI tools count diverged as skipped (a documented difference is not a pass), errors apart.
-JUNIT_TAGS = {"failed": "failure", "incomplete": "error", "error": "error", "interrupted": "error",
-              "skipped": "skipped", "diverged": "skipped"}
+JUNIT_TAGS = {
+    "failed": "failure",
+    "incomplete": "error",
+    "error": "error",
+    "interrupted": "error",
+    "skipped": "skipped",
+    "diverged": "skipped",
+}
 
 
 def _junit_suite(column: str, group) -> ET.Element:
     tags = [JUNIT_TAGS.get(o) for o in group["outcome"]]
-    suite = ET.Element("testsuite", name=f"seatrial.{column}", tests=str(len(group)),
-                       failures=str(tags.count("failure")), errors=str(tags.count("error")),
-                       skipped=str(tags.count("skipped")), time=f"{float(group['duration'].sum()):.3f}")
+    suite = ET.Element(
+        "testsuite",
+        name=f"seatrial.{column}",
+        tests=str(len(group)),
+        failures=str(tags.count("failure")),
+        errors=str(tags.count("error")),
+        skipped=str(tags.count("skipped")),
+        time=f"{float(group['duration'].sum()):.3f}",
+    )
     for r in group.sort_values("scenario").itertuples():
-        case = ET.SubElement(suite, "testcase", classname=f"seatrial.{column}", name=r.scenario, file=r.file,
-                             time=f"{float(r.duration):.3f}")
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"seatrial.{column}",
+            name=r.scenario,
+            file=r.file,
+            time=f"{float(r.duration):.3f}",
+        )
         properties = ET.SubElement(case, "properties")
         properties.append(ET.Element("property", name="outcome", value=r.outcome))
         for warning in r.warnings:
@@ -87,9 +139,12 @@ def _junit_suite(column: str, group) -> ET.Element:
 
 
 def _junit_document(suites: list[ET.Element]) -> str:
-    root = ET.Element("testsuites", name="seatrial",
-                      **{k: str(sum(int(s.get(k)) for s in suites)) for k in ("tests", "failures", "errors", "skipped")},
-                      time=f"{sum(float(s.get('time')) for s in suites):.3f}")
+    root = ET.Element(
+        "testsuites",
+        name="seatrial",
+        **{k: str(sum(int(s.get(k)) for s in suites)) for k in ("tests", "failures", "errors", "skipped")},
+        time=f"{sum(float(s.get('time')) for s in suites):.3f}",
+    )
     root.extend(suites)
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
@@ -98,8 +153,9 @@ def _junit_document(suites: list[ET.Element]) -> str:
 def render_junit(results: Results) -> dict[str, str]:
     """One JUnit XML document per engine column: a testcase per scenario (latest run)."""
     latest = latest_items(results)
-    return {column: _junit_document([_junit_suite(column, group)])
-            for column, group in latest.groupby("column", sort=True)}
+    return {
+        column: _junit_document([_junit_suite(column, group)]) for column, group in latest.groupby("column", sort=True)
+    }
 
 
 def render_junit_all(results: Results) -> str:
@@ -110,9 +166,12 @@ def render_junit_all(results: Results) -> str:
 
 def summary(results: Results, baseline: str | None = None) -> dict:
     """The JSON summary (schema: reports/summary.schema.json)."""
-    return {"version": SUMMARY_VERSION, "columns": results.columns,
-            **{name: section(results) for name, section in tables.SECTIONS.items() if name != "timings"},
-            "timings": tables.timings(results, baseline)}
+    return {
+        "version": SUMMARY_VERSION,
+        "columns": results.columns,
+        **{name: section(results) for name, section in tables.SECTIONS.items() if name != "timings"},
+        "timings": tables.timings(results, baseline),
+    }
 
 
 def render_json(results: Results, baseline: str | None = None) -> str:

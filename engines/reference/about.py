@@ -3,6 +3,7 @@
 Kernel facilities probed: geteuid(2), /proc/filesystems (overlay), statfs of /sys/fs/cgroup
 (cgroup v1 or v2, cgroups(7)), ip-link(8) on PATH for bridges.
 """
+
 from __future__ import annotations
 
 import os
@@ -54,11 +55,19 @@ def info(engine) -> base.EngineInfo:
     gaps = missing()
     version = _version()
     return base.EngineInfo(
-        name=engine.name, is_available=len(gaps) < len(base.CAPABILITIES), client_version=version,
-        server_version=version, oci_runtime="seatrial-reference", storage_driver="overlay",
-        cgroup_version=cgroup_version(), is_rootless=False,
+        name=engine.name,
+        is_available=len(gaps) < len(base.CAPABILITIES),
+        client_version=version,
+        server_version=version,
+        oci_runtime="seatrial-reference",
+        storage_driver="overlay",
+        cgroup_version=cgroup_version(),
+        is_rootless=False,
         unavailable_reason="; ".join(sorted(set(gaps.values()))) if len(gaps) == len(base.CAPABILITIES) else "",
-        extra={"state_root": str(engine._root or os.environ.get("SEATRIAL_REFERENCE_ROOT", "/var/lib/seatrial/reference"))})
+        extra={
+            "state_root": str(engine._root or os.environ.get("SEATRIAL_REFERENCE_ROOT", "/var/lib/seatrial/reference"))
+        },
+    )
 
 
 def capabilities() -> base.Capabilities:

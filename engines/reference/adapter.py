@@ -4,25 +4,29 @@ No kernel facility of its own: it holds the state root and, on it, the image sto
 networks, the volumes and the containers (containers.py, with the `run` recipe), and turns their
 errors into EngineError.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from seatrial.engines import base, capsets
 
-from . import inspectrecords as inspection, kernel as k, layergc
+from . import inspectrecords as inspection
+from . import kernel as k
+from . import layergc
 from .containers import Containers, session_tag
 from .images import ImageNotFound, ImageStore
 from .network import NetworkError, Networks
 from .state import StateRoot, default_root, matches_label, read_json
 from .volumes import VolumeError, Volumes
 
+
 class ReferenceEngine(base.Engine):
     """The bundled reference runtime, driven in-process; its `containers` (containers.py) run,
     exec, wait, stop, log and remove."""
 
     name = "reference"
-    documented_capabilities = capsets.DOCKER_DEFAULT   # the oracle keeps Docker's default set
+    documented_capabilities = capsets.DOCKER_DEFAULT  # the oracle keeps Docker's default set
 
     def __init__(self, root: Path | None = None, kernel=None):
         self._root = Path(root) if root else None
@@ -89,7 +93,8 @@ class ReferenceEngine(base.Engine):
     # --- images, networks, volumes ------------------------------------------------------------
     def build(self, spec: base.BuildSpec) -> base.BuildResult:
         from .builder import Builder
-        with layergc.claim(self.state.tmp) as claim:   # its layers are not orphans while it runs
+
+        with layergc.claim(self.state.tmp) as claim:  # its layers are not orphans while it runs
             return Builder(self, claim).build(spec)
 
     def load(self, archive: Path) -> base.ResourceRef:
@@ -112,6 +117,7 @@ class ReferenceEngine(base.Engine):
     def save(self, image: str, archive: Path) -> None:
         """Write `image` to `archive` as a docker-archive tarball, as `docker save -o` does."""
         from .imagesave import save_archive
+
         try:
             save_archive(self.images.resolve(image), self.images.layers.path, Path(archive))
         except (ImageNotFound, OSError) as exc:
@@ -134,9 +140,12 @@ class ReferenceEngine(base.Engine):
         if ref.kind == "container":
             record = self.containers.record(ref.handle, operation)
             cdir = self.state.containers / record["id"]
-            return inspection.container(record, is_running=self.containers.is_running(record),
-                                        exit_record=read_json(cdir / "exit.json"),
-                                        health_record=read_json(cdir / "health.json"))
+            return inspection.container(
+                record,
+                is_running=self.containers.is_running(record),
+                exit_record=read_json(cdir / "exit.json"),
+                health_record=read_json(cdir / "health.json"),
+            )
         if ref.kind == "image":
             try:  # by id when there is one: a tag may have moved on to another image
                 return inspection.image(self.images.resolve(ref.id or ref.name))
@@ -161,15 +170,21 @@ class ReferenceEngine(base.Engine):
             elif ref.kind == "network":
                 self.networks.remove(ref.handle, is_active=self.containers.is_running_id)
             else:
-                users = [r["name"] for r in self.state.containers_records()
-                         if any(m["kind"] == "volume" and m["source"] == ref.handle for m in r["mounts"])]
+                users = [
+                    r["name"]
+                    for r in self.state.containers_records()
+                    if any(m["kind"] == "volume" and m["source"] == ref.handle for m in r["mounts"])
+                ]
                 self.volumes.remove(ref.handle, in_use=bool(users))
         except (NetworkError, VolumeError, OSError) as exc:
             raise base.EngineError(f"remove of {ref.kind} {ref.handle!r}", str(exc)) from None
 
     def resources(self, label: str) -> list[base.ResourceRef]:
-        refs = [base.ResourceRef("container", r["id"], r["name"], r["labels"])
-                for r in self.state.containers_records() if matches_label(r["labels"], label)]
+        refs = [
+            base.ResourceRef("container", r["id"], r["name"], r["labels"])
+            for r in self.state.containers_records()
+            if matches_label(r["labels"], label)
+        ]
         refs += [base.ResourceRef("network", r["id"], r["name"], r["labels"]) for r in self.networks.with_label(label)]
         refs += [base.ResourceRef("volume", r["name"], r["name"], r["labels"]) for r in self.volumes.with_label(label)]
         refs += [_image_ref(r) for r in self.images.with_label(label)]
@@ -178,33 +193,43 @@ class ReferenceEngine(base.Engine):
     # --- about this engine --------------------------------------------------------------------
     def info(self) -> base.EngineInfo:
         from .about import info
+
         return info(self)
 
     def capabilities(self) -> base.Capabilities:
         from .about import capabilities
+
         return capabilities()
 
     def testinfra_host(self, container: str):
         from .testinfra_backend import host_for
+
         return host_for(self, container)
 
     def reap(self, session: str | None = None, *, label: str | None = None) -> list[str]:
         """Remove everything of a (dead) session, or of every session carrying `label`: its
         resources and kernel objects (veths, bridges, mounts, processes); see cleanup.py."""
         from .cleanup import reap
+
         return reap(self, label=label, session=session)
 
     def prune_caches(self) -> base.PruneReport:
         """Remove every build cache entry (the next build of each step is a miss), then the
         layers no image references: seatrial/base:* and every other image stay whole."""
         from . import buildcache
+
         with self.state.lock():
             entries, size = buildcache.clear(self.state.cache)
         swept = layergc.sweep(self.state, self.images)
         layers = [s for s in swept if s.startswith("layer ")]
-        return base.PruneReport(entries + len(layers), None, (
-            f"{entries} build cache entries ({size} bytes) under {self.state.cache}",
-            f"{len(layers)} layers no image references"))
+        return base.PruneReport(
+            entries + len(layers),
+            None,
+            (
+                f"{entries} build cache entries ({size} bytes) under {self.state.cache}",
+                f"{len(layers)} layers no image references",
+            ),
+        )
 
     def prune(self) -> list[str]:
         """Remove what belongs to no session: layers no image references that no live build

@@ -4,6 +4,7 @@ Subnets are /24s carved from 10.213.0.0/16, the first that no network of this st
 route of the host uses (the caller collects both); in each, .1
 is the bridge's own address (the containers' gateway) and containers get the lowest free one.
 """
+
 from __future__ import annotations
 
 import ipaddress

@@ -5,12 +5,13 @@ Kernel facilities: utime(2) (a cache hit marks its entry used), stat(2) and unli
 An entry names a layer; dropping the entry only makes the next build of that step a miss, and
 the layer goes with the next orphan sweep (layergc.py) if no image holds it.
 """
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-DEFAULT_LIMIT = 1000   # entries; about one per build instruction ever built, a few hundred bytes each
+DEFAULT_LIMIT = 1000  # entries; about one per build instruction ever built, a few hundred bytes each
 LIMIT_ENV = "SEATRIAL_REFERENCE_CACHE_ENTRIES"
 
 
@@ -25,7 +26,7 @@ def mark_used(entry: Path) -> None:
     try:
         os.utime(entry)
     except OSError:
-        pass   # removed meanwhile by a trim or a clean: the hit already has its data
+        pass  # removed meanwhile by a trim or a clean: the hit already has its data
 
 
 def _entries(cache: Path) -> list[os.DirEntry]:
@@ -42,7 +43,7 @@ def trim(cache: Path, bound: int | None = None) -> int:
     if len(entries) <= bound:
         return 0
     entries.sort(key=lambda e: e.stat().st_mtime)
-    doomed = entries[:len(entries) - bound]
+    doomed = entries[: len(entries) - bound]
     for entry in doomed:
         Path(entry.path).unlink(missing_ok=True)
     return len(doomed)

@@ -7,6 +7,7 @@ by case (tests/engines/test_build_semantics.py): words are expanded with the var
 ONBUILD expand nothing; CMD, ENTRYPOINT and RUN in shell form run under SHELL (default
 `/bin/sh -c`); an absolute WORKDIR is kept as written, a relative one joined and cleaned.
 """
+
 from __future__ import annotations
 
 import copy
@@ -52,6 +53,7 @@ def apply(instruction: Instruction, current: dict, variables: dict, where: str) 
 
     def x(text: str) -> str:
         return expand_word(text, variables, where)
+
     if word in ("ENV", "LABEL"):
         try:
             raw_pairs = name_values(args, word)
@@ -66,8 +68,11 @@ def apply(instruction: Instruction, current: dict, variables: dict, where: str) 
             config["Labels"] = {**(config.get("Labels") or {}), **dict(pairs)}
     elif word == "WORKDIR":
         path = x(args)
-        config["WorkingDir"] = path if path.startswith("/") else posixpath.normpath(
-            posixpath.join("/", config.get("WorkingDir") or "/", path))
+        config["WorkingDir"] = (
+            path
+            if path.startswith("/")
+            else posixpath.normpath(posixpath.join("/", config.get("WorkingDir") or "/", path))
+        )
     elif word == "USER":
         config["User"] = x(args)
     elif word == "EXPOSE":

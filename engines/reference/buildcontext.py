@@ -10,6 +10,7 @@ in COPY (or matched by a wildcard) that is a symlink is followed, inside the con
 inside a copied folder stay links; a copied folder's *content* lands in the destination, whose
 folder keeps its mode and owner when the image has it and is made 0755 when it does not.
 """
+
 from __future__ import annotations
 
 import glob
@@ -52,20 +53,28 @@ def match(root: Path, sources: list[str], ignore: Ignore, where: str) -> list[So
     root_real = os.path.realpath(root)
     for source in sources:
         pattern = str(root / source.lstrip("/"))
-        found = sorted(glob.glob(pattern, include_hidden=True)) if any(c in source for c in "*?[") else (
-            [pattern] if os.path.lexists(pattern) else [])
+        found = (
+            sorted(glob.glob(pattern, include_hidden=True))
+            if any(c in source for c in "*?[")
+            else ([pattern] if os.path.lexists(pattern) else [])
+        )
         found = [f for f in found if not is_ignored(f, root, ignore)]
         if not found:
-            raise BuildError(f"{where}: COPY failed: file not found in build context or excluded "
-                             f"by .dockerignore: {source!r}")
+            raise BuildError(
+                f"{where}: COPY failed: file not found in build context or excluded by .dockerignore: {source!r}"
+            )
         for f in found:
             followed = scope.resolve(root, os.path.relpath(f, root))
             if not os.path.lexists(followed) or is_ignored(followed, root, ignore):
                 if not is_within(os.path.realpath(f), root_real):  # say why: the link leaves the context
-                    raise BuildError(f"{where}: COPY failed: file not found in build context or excluded by "
-                                     f".dockerignore: {source!r} (a symlink to a path outside the build context)")
-                raise BuildError(f"{where}: COPY failed: file not found in build context or excluded "
-                                 f"by .dockerignore: {source!r} (a symlink, followed inside the context)")
+                    raise BuildError(
+                        f"{where}: COPY failed: file not found in build context or excluded by "
+                        f".dockerignore: {source!r} (a symlink to a path outside the build context)"
+                    )
+                raise BuildError(
+                    f"{where}: COPY failed: file not found in build context or excluded "
+                    f"by .dockerignore: {source!r} (a symlink, followed inside the context)"
+                )
             matches.append(Source(Path(followed), os.path.basename(f.rstrip("/")) or "."))
     return matches
 
@@ -92,9 +101,16 @@ def content_digest(path: Path, context: Path, ignore: Ignore) -> str:
     return digest.hexdigest()
 
 
-def copy_into(layer_dir: Path, matches: list[Source], dest: str, dest_is_dir: bool,
-              ignore: Ignore, context: Path, owner: tuple[int, int] = (0, 0),
-              image_stat=lambda path: None) -> None:
+def copy_into(
+    layer_dir: Path,
+    matches: list[Source],
+    dest: str,
+    dest_is_dir: bool,
+    ignore: Ignore,
+    context: Path,
+    owner: tuple[int, int] = (0, 0),
+    image_stat=lambda path: None,
+) -> None:
     """Lay the matched sources out in `layer_dir` as they appear under `dest`, owned by `owner`.
     Every entry is placed in scope (scope.py): `..` and symlinks cannot take it out of the layer.
     `image_stat(path)` is the image's lstat of a path (None when absent): a folder on the way to
@@ -104,8 +120,10 @@ def copy_into(layer_dir: Path, matches: list[Source], dest: str, dest_is_dir: bo
     layer_dir.mkdir(parents=True, exist_ok=True)
     frame = dest_is_dir or any(m.path.is_dir() for m in matches)
     for match in matches:
+
         def skip(rel, match=match):
             return is_ignored(os.path.join(match.path, rel), context, ignore)
+
         if match.path.is_dir():
             scope.copy_in(layer_dir, match.path, dest, skip)
             if ignore:

@@ -10,6 +10,7 @@ file content and mode for COPY, build args for RUN). A hit continues from the ca
 state; a miss continues from a state that includes the new layer's content digest, so every
 instruction after a miss misses too (Docker's classic rule), and nothing before it changes.
 """
+
 from __future__ import annotations
 
 import copy
@@ -35,9 +36,9 @@ from .state import read_json, write_json
 
 @dataclass
 class StageState:
-    config: dict                    # the "config" part of an image config (Env, Cmd, ...)
+    config: dict  # the "config" part of an image config (Env, Cmd, ...)
     layers: list[str]
-    state: str                      # the cache chain's current key
+    state: str  # the cache chain's current key
     args: dict = field(default_factory=dict)
 
 
@@ -62,7 +63,7 @@ class Builder:
         self.engine = engine
         self.images = engine.images
         self.state = engine.state
-        self.claim = claim   # layergc.Claim: holds the cached layers this build continues from
+        self.claim = claim  # layergc.Claim: holds the cached layers this build continues from
 
     def build(self, spec: base.BuildSpec) -> base.BuildResult:
         began = time.monotonic()
@@ -85,13 +86,13 @@ class Builder:
                 raise base.EngineError(operation, f"target stage {spec.target!r} not found; stages: {names}")
             target = names.index(spec.target)
         try:
-            for stage in stages[:target + 1]:
+            for stage in stages[: target + 1]:
                 self.done[stage.index] = self._stage(stage, stages)
         except (BuildError, DockerfileError, dockerignore.IgnoreError, OSError) as exc:
             raise base.EngineError(operation, str(exc)) from None
         except base.EngineError as exc:  # a RUN's container could not run: say which build
             raise base.EngineError(operation, str(exc), exit_code=exc.exit_code) from None
-        buildcache.trim(self.state.cache)   # the cache stays within its bound, least recently used out
+        buildcache.trim(self.state.cache)  # the cache stays within its bound, least recently used out
         final = self.done[target]
         final.config.pop("_cmd_set_here", None)
         final.config["Labels"] = {**(final.config.get("Labels") or {}), **spec.labels}
@@ -99,8 +100,12 @@ class Builder:
         image_id = self.images.add(image_config, final.layers, (spec.tag,))
         record = self.images.resolve(image_id)
         return base.BuildResult(
-            base.ResourceRef("image", image_id, spec.tag, final.config["Labels"]), record["size"],
-            tuple(self.report), "\n".join(self.log) + "\n", time.monotonic() - began)
+            base.ResourceRef("image", image_id, spec.tag, final.config["Labels"]),
+            record["size"],
+            tuple(self.report),
+            "\n".join(self.log) + "\n",
+            time.monotonic() - began,
+        )
 
     def _declare_arg(self, instruction: Instruction, scope: dict, variables: dict | None = None) -> None:
         """`ARG NAME[=default] ...`: a --build-arg wins, then the default (expanded with the
@@ -108,8 +113,13 @@ class Builder:
         where = f"{self.spec.dockerfile}:{instruction.line}"
         for word in parse_words(instruction.args):
             name, has_default, default = word.partition("=")
-            value = buildconfig.expand_word(default, variables if variables is not None else
-                                            _set_args(self.global_args), where) if has_default else None
+            value = (
+                buildconfig.expand_word(
+                    default, variables if variables is not None else _set_args(self.global_args), where
+                )
+                if has_default
+                else None
+            )
             scope[name] = self.spec.build_args.get(name, value if has_default else self.global_args.get(name))
 
     def _stage(self, stage: Stage, stages: list[Stage]) -> StageState:
@@ -119,8 +129,9 @@ class Builder:
         self._record(f"FROM {stage.base}" + (f" AS {stage.name}" if stage.name else ""), None)
         triggers, current.config["OnBuild"] = current.config.get("OnBuild") or [], None
         for text in triggers:  # the base's ONBUILD triggers run as part of FROM, as in Docker
-            current = self._step(parse_instruction(text, stage.line, self.spec.dockerfile), current, stages,
-                                 is_trigger=True)
+            current = self._step(
+                parse_instruction(text, stage.line, self.spec.dockerfile), current, stages, is_trigger=True
+            )
         for instruction in stage.instructions:
             current = self._step(instruction, current, stages)
         return current
@@ -128,7 +139,7 @@ class Builder:
     def _from(self, name: str, stages: list[Stage], stage: Stage) -> StageState:
         if name == "scratch":
             return StageState(buildconfig.with_default_path({}), [], "scratch")
-        for earlier in stages[:stage.index]:
+        for earlier in stages[: stage.index]:
             if earlier.name == name.lower():
                 done = self.done[earlier.index]
                 config = copy.deepcopy(done.config)
@@ -149,8 +160,9 @@ class Builder:
         self.report.append(base.InstructionCache(index, text, is_hit))
         self.log.append(f"Step {index + 1} : {text}" + {True: "\n ---> Using cache", False: "", None: ""}[is_hit])
 
-    def _step(self, instruction: Instruction, current: StageState, stages: list[Stage],
-              is_trigger: bool = False) -> StageState:
+    def _step(
+        self, instruction: Instruction, current: StageState, stages: list[Stage], is_trigger: bool = False
+    ) -> StageState:
         variables = {**_set_args(current.args), **buildconfig.env_dict(current.config)}
         if instruction.keyword == "ARG":
             self._declare_arg(instruction, current.args, variables)
@@ -164,9 +176,11 @@ class Builder:
             layers = current.layers + ([cached["layer"]] if cached["layer"] else [])
             return StageState(cached["config"], layers, cached["state"], current.args)
         config, layer = execute()
-        if not self._hold(layer):   # a stored layer equal to an orphan that was swept meanwhile
-            raise BuildError(f"{self.spec.dockerfile}:{instruction.line}: {instruction.text}: its layer "
-                             f"{layer[:19]} was removed as an orphan while this build stored it; build again")
+        if not self._hold(layer):  # a stored layer equal to an orphan that was swept meanwhile
+            raise BuildError(
+                f"{self.spec.dockerfile}:{instruction.line}: {instruction.text}: its layer "
+                f"{layer[:19]} was removed as an orphan while this build stored it; build again"
+            )
         new_state = _sha(key, layer, config)
         write_json(self.state.cache / f"{key}.json", {"layer": layer, "config": config, "state": new_state})
         self._record(instruction.text, False, is_trigger)
@@ -206,6 +220,7 @@ class Builder:
             scope.makedirs(layer_dir, path)
             settle_folders(layer_dir, path, lambda p: imagefiles.stat_in(layers, p))
             return config, self.images.layers.add_directory(layer_dir)
+
         return inputs, execute
 
     def _arg(self, instruction, current, variables, stages):
@@ -217,6 +232,7 @@ class Builder:
 
         def execute():
             return current.config, self._run_container(instruction, current, argv)
+
         return inputs, execute
 
     def _run_container(self, instruction: Instruction, current: StageState, argv: list[str]) -> str:
@@ -224,18 +240,25 @@ class Builder:
         # its volumes are handled below, on the new layer, rather than by the run
         config = {k: v for k, v in current.config.items() if k not in ("Healthcheck", "Volumes")}
         image = {"id": "build", "config": {"config": config}, "layers": current.layers}
-        run = base.RunSpec(image="(build)", name=f"build_{os.urandom(6).hex()}", command=tuple(argv),
-                           entrypoint=(), env={k: v for k, v in _set_args(current.args).items()
-                                               if k not in buildconfig.env_dict(current.config)},
-                           network="none", labels=self.spec.labels,
-                           timeout=self.spec.timeout)
+        run = base.RunSpec(
+            image="(build)",
+            name=f"build_{os.urandom(6).hex()}",
+            command=tuple(argv),
+            entrypoint=(),
+            env={k: v for k, v in _set_args(current.args).items() if k not in buildconfig.env_dict(current.config)},
+            network="none",
+            labels=self.spec.labels,
+            timeout=self.spec.timeout,
+        )
         result = self.engine.run_image(run, image)
         cdir = self.state.containers / result.container.id
         try:
             self.log.append(result.stdout + result.stderr)
             if result.exit_code != 0:
-                raise BuildError(f"{self.spec.dockerfile}:{instruction.line}: {instruction.text}: "
-                                 f"exit code {result.exit_code}; stderr: {result.stderr.strip()[-500:]!r}")
+                raise BuildError(
+                    f"{self.spec.dockerfile}:{instruction.line}: {instruction.text}: "
+                    f"exit code {result.exit_code}; stderr: {result.stderr.strip()[-500:]!r}"
+                )
             upper = cdir / "upper"
             for stub in ("etc/hosts", "etc/hostname", "etc/resolv.conf"):
                 if (upper / stub).is_file() and (upper / stub).stat().st_size == 0:
@@ -266,17 +289,23 @@ class Builder:
     def _copy(self, instruction, current, variables, stages):
         where = f"{self.spec.dockerfile}:{instruction.line}"
         if instruction.flag("chmod") is not None:  # Docker 20.10's words
-            raise BuildError(f"{where}: the --chmod option requires BuildKit. Refer to "
-                             f"https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled")
-        words = [buildconfig.expand_word(w, variables, where)
-                 for w in (instruction.exec_form() or instruction.args.split())]
+            raise BuildError(
+                f"{where}: the --chmod option requires BuildKit. Refer to "
+                f"https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled"
+            )
+        words = [
+            buildconfig.expand_word(w, variables, where) for w in (instruction.exec_form() or instruction.args.split())
+        ]
         sources, dest = words[:-1], words[-1]
         if instruction.keyword == "ADD" and any(s.startswith(("http://", "https://")) for s in sources):
-            raise BuildError(f"{where}: ADD from a URL needs a network; the reference runtime has none "
-                             f"for builds (download the file into the context and COPY it)")
+            raise BuildError(
+                f"{where}: ADD from a URL needs a network; the reference runtime has none "
+                f"for builds (download the file into the context and COPY it)"
+            )
         # `..` stops at the image's root, as in Docker: the destination is a path in the image
         dest = scope.clean(os.path.join(current.config.get("WorkingDir") or "/", dest)) + (
-            "/" if dest.endswith("/") else "")
+            "/" if dest.endswith("/") else ""
+        )
         layers = self._layer_paths(current.layers)
         found = imagefiles.lookup(layers, dest)
         dest_is_dir = dest.endswith("/") or len(sources) > 1 or bool(found and os.path.isdir(found))
@@ -288,12 +317,15 @@ class Builder:
 
         def image_stat(path):
             return imagefiles.stat_in(layers, path)
+
         source_stage = instruction.flag("from")
         if source_stage:
             stage_layers, stage_state = self._source_layers(source_stage, stages, where)
             inputs = _sha(stage_state, sources, owner)
-            return inputs, lambda: (current.config, self._copy_from_layers(
-                stage_layers, sources, dest, dest_is_dir, where, owner, image_stat))
+            return inputs, lambda: (
+                current.config,
+                self._copy_from_layers(stage_layers, sources, dest, dest_is_dir, where, owner, image_stat),
+            )
         context = Path(self.spec.context)
         ignore = dockerignore.load(context)
         matches = match(context, sources, ignore, where)
@@ -302,11 +334,20 @@ class Builder:
 
         def execute():
             layer_dir = Path(self.state.tmp) / f"copy-{os.urandom(6).hex()}"
-            copy_into(layer_dir, [m for m in matches if m not in archives], dest, dest_is_dir, ignore, context,
-                      owner, image_stat)
+            copy_into(
+                layer_dir,
+                [m for m in matches if m not in archives],
+                dest,
+                dest_is_dir,
+                ignore,
+                context,
+                owner,
+                image_stat,
+            )
             for archive in archives:  # ADD unpacks a local tar archive into the destination folder
                 add_archive(layer_dir, archive.path, dest, image_stat)
             return current.config, self.images.layers.add_directory(layer_dir)
+
         return inputs, execute
 
     def _source_layers(self, name: str, stages: list[Stage], where: str) -> tuple[list[str], str]:
@@ -355,7 +396,25 @@ class Builder:
 
 
 HANDLERS = {
-    **{word: Builder._config_only for word in ("ENV", "LABEL", "USER", "EXPOSE", "CMD", "ENTRYPOINT",
-                                               "HEALTHCHECK", "SHELL", "VOLUME", "STOPSIGNAL", "ONBUILD")},
-    "WORKDIR": Builder._workdir, "ARG": Builder._arg, "RUN": Builder._run, "COPY": Builder._copy, "ADD": Builder._copy,
+    **{
+        word: Builder._config_only
+        for word in (
+            "ENV",
+            "LABEL",
+            "USER",
+            "EXPOSE",
+            "CMD",
+            "ENTRYPOINT",
+            "HEALTHCHECK",
+            "SHELL",
+            "VOLUME",
+            "STOPSIGNAL",
+            "ONBUILD",
+        )
+    },
+    "WORKDIR": Builder._workdir,
+    "ARG": Builder._arg,
+    "RUN": Builder._run,
+    "COPY": Builder._copy,
+    "ADD": Builder._copy,
 }

@@ -7,6 +7,7 @@ gzip, bzip2 or xz (the compression recognised by its magic bytes, not the file n
 that is none of these is copied as it is. Members keep the owners and modes the archive gives
 them (`--chown` does not apply to them, as in Docker).
 """
+
 from __future__ import annotations
 
 import bz2

@@ -7,6 +7,7 @@ whose names carry the session's tag, iptables(8) for their rules, umount2(2) MNT
 mount left under the state root (a builder killed mid-copy), rmdir(2) of the device cgroups
 (devices.py) whose container is gone. Everything is idempotent.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,7 +15,8 @@ import shutil
 import signal
 import time
 
-from . import devices, kernel as k
+from . import devices
+from . import kernel as k
 from .network import IFACE_PREFIX, delete_bridge, run_tool
 from .procfs import alive
 from .state import matches_label, read_json
@@ -44,6 +46,7 @@ def reap(engine, label: str | None = None, session: str | None = None) -> list[s
     """Remove every container, network, volume and image carrying `label` (or
     seatrial.session=`session`), then kernel objects of that session. Returns what it removed."""
     from .containers import session_tag  # containers.py owns the naming rule
+
     if session is not None:
         label = f"seatrial.session={session}"
     if label is None:

@@ -16,6 +16,7 @@ shim once the hostname and network are set. It assembles the rootfs on the spec 
 after GO. A command that cannot start is reported on the start-error pipe (`EXEC_FAILED`), so the
 engine refuses the run with Docker's exit code (127 not found, 126 not executable).
 """
+
 from __future__ import annotations
 
 import os
@@ -32,14 +33,17 @@ from .procfs import ignored_signals
 from .rootfs import enter
 
 GO = b"g"
-EXEC_FAILED = "exec failed "   # then "127: <Docker's words>" on the start-error pipe
-NOT_FOUND, NOT_EXECUTABLE = 127, 126   # the exit codes Docker gives such a run
+EXEC_FAILED = "exec failed "  # then "127: <Docker's words>" on the start-error pipe
+NOT_FOUND, NOT_EXECUTABLE = 127, 126  # the exit codes Docker gives such a run
 
 # Signals this process ignores: what it inherited, Python's own SIGPIPE and SIGXFSZ, and what
 # the zygote ignores; read once, in the zygote. execve(2) keeps ignored signals ignored.
-IGNORED_SIGNALS = tuple(sorted(
-    (ignored_signals() | {signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGCHLD})
-    - {signal.SIGKILL, signal.SIGSTOP}))
+IGNORED_SIGNALS = tuple(
+    sorted(
+        (ignored_signals() | {signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGCHLD})
+        - {signal.SIGKILL, signal.SIGSTOP}
+    )
+)
 
 
 def pid1_waiting(kern, sock: socket.socket, host_net: int) -> None:
@@ -55,7 +59,7 @@ def pid1_waiting(kern, sock: socket.socket, host_net: int) -> None:
         if not payload or len(fds) != 1:
             os._exit(0)
         _, spec = pickle.loads(payload)
-    except BaseException:  # noqa: BLE001 -- nobody to tell: the shim sees pid 1 exit
+    except BaseException:
         os._exit(0)
     err_w = fds[0]
     try:
@@ -63,13 +67,15 @@ def pid1_waiting(kern, sock: socket.socket, host_net: int) -> None:
         # device cgroup before the rootfs exists, so that every process of it is held to the rules
         kern.set_non_dumpable()
         devices.join(spec.device_cgroup)
-        logs = [os.open(os.path.join(spec.container_dir, name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-                for name in ("stdout", "stderr")]
+        logs = [
+            os.open(os.path.join(spec.container_dir, name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+            for name in ("stdout", "stderr")
+        ]
         if host_net >= 0:
             if not spec.namespaces & k.CLONE_NEWNET:
                 kern.setns(host_net, k.CLONE_NEWNET)
             os.close(host_net)
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         os.write(err_w, f"container init: {exc}".encode())
         os._exit(125)
     _init(kern, spec, *logs, err_w, sock, go)
@@ -86,7 +92,7 @@ def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int, sock: socket.
         if not go and sock.recv(16) != GO:
             os._exit(125)  # the shim died; it told the harness why
         sock.close()
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         os.write(err_w, f"container init: {exc}".encode())
         os._exit(125)
     try:
@@ -177,8 +183,9 @@ def look_up(command: str, path: str) -> str:
     raise CommandNotStarted(NOT_FOUND, f'exec: "{command}": executable file not found in $PATH')
 
 
-def exec_command(argv: tuple[str, ...], environ: dict[str, str], err_w: int = -1,
-                 failure_code: int | None = None) -> None:
+def exec_command(
+    argv: tuple[str, ...], environ: dict[str, str], err_w: int = -1, failure_code: int | None = None
+) -> None:
     """execve(2) `argv` with `environ`; never returns. A command that cannot be found or is not
     executable is told on `err_w` (pid 1's start-error pipe: the engine refuses the run) or,
     without one, on stderr (an exec), and exits with Docker's code for it (or `failure_code`:

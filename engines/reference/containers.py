@@ -12,6 +12,7 @@ what only containers need: the zygote and the shims not yet reaped. A little ove
 purpose: `run_image` is the whole recipe top to bottom, as bocker's `run` is, and the operations
 that read the records it writes (wait, stop, removal) sit beside it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -83,7 +84,7 @@ class Containers:
         self.networks = networks
         self.volumes = volumes
         self.exited_shims: set[int] = set()  # shims (and monitors) that may linger as zombies until reaped
-        self.zygote = None                   # started on first use (see `_launcher`)
+        self.zygote = None  # started on first use (see `_launcher`)
 
     def run(self, spec: base.RunSpec) -> base.RunResult:
         """Run `spec` on its image, by tag or id (see `run_image`)."""
@@ -112,15 +113,29 @@ class Containers:
         hostname = spec.hostname or (socket.gethostname() if spec.network == "host" else cid[:12])
         labels = {**(config.get("Labels") or {}), **spec.labels}
         tag = session_tag(labels)
-        record = {"id": cid, "name": name, "image": spec.image, "image_id": image["id"],
-                  "labels": labels, "argv": argv, "hostname": hostname, "network": spec.network,
-                  "env": merge_env(config.get("Env"), spec.env), "user": spec.user or config.get("User") or "",
-                  "workdir": spec.workdir or config.get("WorkingDir") or "/", "created": time.time(),
-                  "privileged": spec.privileged, "cap_add": list(spec.cap_add), "seccomp": spec.seccomp,
-                  "unmask_paths": spec.unmask_paths, "no_new_privileges": spec.no_new_privileges,
-                  "mounts": [m.__dict__ for m in spec.mounts], "tag": tag,
-                  # the image's VOLUMEs (anonymous volumes) and STOPSIGNAL, as docker run takes them
-                  "stop_signal": signal_number(config.get("StopSignal"))}
+        record = {
+            "id": cid,
+            "name": name,
+            "image": spec.image,
+            "image_id": image["id"],
+            "labels": labels,
+            "argv": argv,
+            "hostname": hostname,
+            "network": spec.network,
+            "env": merge_env(config.get("Env"), spec.env),
+            "user": spec.user or config.get("User") or "",
+            "workdir": spec.workdir or config.get("WorkingDir") or "/",
+            "created": time.time(),
+            "privileged": spec.privileged,
+            "cap_add": list(spec.cap_add),
+            "seccomp": spec.seccomp,
+            "unmask_paths": spec.unmask_paths,
+            "no_new_privileges": spec.no_new_privileges,
+            "mounts": [m.__dict__ for m in spec.mounts],
+            "tag": tag,
+            # the image's VOLUMEs (anonymous volumes) and STOPSIGNAL, as docker run takes them
+            "stop_signal": signal_number(config.get("StopSignal")),
+        }
         anonymous = volumes.anonymous(config.get("Volumes"), spec.mounts)
         mounts = spec.mounts + anonymous
         # `run --rm` removes the anonymous volumes with the container; a plain `rm` keeps them
@@ -141,31 +156,56 @@ class Containers:
             (cdir / "resolv.conf").write_text(self._resolv_conf(spec.network, has_dns))
             etc = [BindMount(str(cdir / f), f"/etc/{f}") for f in ("hosts", "hostname", "resolv.conf")]
             binds = self.volumes.binds(mounts, labels) + tuple(etc)
-            listeners = ports.listen(spec.ports, attachment.address, attached["ports"]) if attachment.namespaces & k.CLONE_NEWNET else ()
+            listeners = (
+                ports.listen(spec.ports, attachment.address, attached["ports"])
+                if attachment.namespaces & k.CLONE_NEWNET
+                else ()
+            )
             write_json(cdir / "network.json", attached)
             proc = ProcessSpec(
-                argv=tuple(argv), env=tuple(record["env"]), workdir=record["workdir"],
-                user=record["user"], hostname=hostname, container_dir=str(cdir),
-                rootfs=RootfsSpec(tuple(self._lowerdirs(image)), str(cdir / "upper"), str(cdir / "work"),
-                                  str(cdir / "rootfs"), binds, confined=not spec.privileged,
-                                  mask_paths=not spec.unmask_paths),
-                namespaces=attachment.namespaces, interface=attachment.interface,
-                listeners=tuple(listeners), has_dns=has_dns, **confinement(record),
-                trash_dir=str(self.state.root / "trash" / cid), device_cgroup=record["device_cgroup"],
-                attach_network=attachment.attach if attachment.interface else None)
+                argv=tuple(argv),
+                env=tuple(record["env"]),
+                workdir=record["workdir"],
+                user=record["user"],
+                hostname=hostname,
+                container_dir=str(cdir),
+                rootfs=RootfsSpec(
+                    tuple(self._lowerdirs(image)),
+                    str(cdir / "upper"),
+                    str(cdir / "work"),
+                    str(cdir / "rootfs"),
+                    binds,
+                    confined=not spec.privileged,
+                    mask_paths=not spec.unmask_paths,
+                ),
+                namespaces=attachment.namespaces,
+                interface=attachment.interface,
+                listeners=tuple(listeners),
+                has_dns=has_dns,
+                **confinement(record),
+                trash_dir=str(self.state.root / "trash" / cid),
+                device_cgroup=record["device_cgroup"],
+                attach_network=attachment.attach if attachment.interface else None,
+            )
             started = start(self.kernel, proc, self._launcher())
         except CommandNotStarted as exc:  # Docker refuses such a run, with 127 or 126
             self.remove(cid)
-            raise base.EngineError(run_operation(spec), f"exit code {exc.exit_code}; {exc}",
-                                   exit_code=exc.exit_code) from None
+            raise base.EngineError(
+                run_operation(spec), f"exit code {exc.exit_code}; {exc}", exit_code=exc.exit_code
+            ) from None
         except (OSError, NetworkError, VolumeError) as exc:
             self.remove(cid)
             raise base.EngineError(run_operation(spec), f"container {name!r}: {exc}") from None
         finally:
             for listener, _, _ in listeners:
                 listener.close()  # the shim holds its own copy
-        progress = {"shim_pid": started.shim_pid, "pid": started.pid, "started": time.time(),
-                    "shim_start": start_time(started.shim_pid), "pid_start": start_time(started.pid)}
+        progress = {
+            "shim_pid": started.shim_pid,
+            "pid": started.pid,
+            "started": time.time(),
+            "shim_start": start_time(started.shim_pid),
+            "pid_start": start_time(started.pid),
+        }
         write_json(cdir / "started.json", progress)
         record.update(attached, **progress)
         monitor = start_monitor(self.kernel, record, config.get("Healthcheck"), cdir)
@@ -196,6 +236,7 @@ class Containers:
             return None
         if self.zygote is None:
             from .zygote import Zygote
+
             self.zygote = Zygote()
         return self.zygote.launch
 
@@ -203,8 +244,10 @@ class Containers:
         """pid 1's exit code as the shim reports it; an attached run that overstays is killed."""
         if not select.select([started.done_fd], [], [], timeout)[0]:
             self.remove(record["id"])
-            raise base.EngineError(f"run of container {record['name']!r}",
-                                   f"container {record['name']!r} still runs after {timeout}s; killed")
+            raise base.EngineError(
+                f"run of container {record['name']!r}",
+                f"container {record['name']!r} still runs after {timeout}s; killed",
+            )
         return int(os.read(started.done_fd, 16) or b"137")
 
     def _remove_exited(self, record: dict) -> None:
@@ -255,8 +298,11 @@ class Containers:
         """Whether the container of `record` runs: its shim (the same process) is alive and no
         exit code is recorded."""
         exit_record = self.state.containers / record["id"] / "exit.json"
-        return ("shim_pid" in record and not exit_record.exists()
-                and start_time(record["shim_pid"]) == record.get("shim_start"))
+        return (
+            "shim_pid" in record
+            and not exit_record.exists()
+            and start_time(record["shim_pid"]) == record.get("shim_start")
+        )
 
     def is_running_id(self, cid: str) -> bool:
         """`is_running` by container id; False for an unknown one."""
@@ -266,8 +312,9 @@ class Containers:
     def _wait(self, record: dict, timeout: float) -> int:
         exit_path = self.state.containers / record["id"] / "exit.json"
         if "shim_pid" not in record:
-            raise base.EngineError(f"wait for container {record['name']!r}",
-                                   f"container {record['name']!r} was never started")
+            raise base.EngineError(
+                f"wait for container {record['name']!r}", f"container {record['name']!r} was never started"
+            )
         try:
             pidfd = os.pidfd_open(record["shim_pid"])
         except ProcessLookupError:
@@ -276,8 +323,10 @@ class Containers:
             try:
                 if start_time(record["shim_pid"]) == record.get("shim_start"):
                     if not select.select([pidfd], [], [], timeout)[0]:
-                        raise base.EngineError(f"wait for container {record['name']!r}",
-                                               f"container {record['name']!r} still runs after {timeout}s")
+                        raise base.EngineError(
+                            f"wait for container {record['name']!r}",
+                            f"container {record['name']!r} still runs after {timeout}s",
+                        )
             finally:
                 os.close(pidfd)
             try:

@@ -4,6 +4,7 @@ No kernel facility of its own; it parses arguments and calls ReferenceEngine. `s
 calls `main(argv)`. Exit codes: the container's for run and exec, else 0 done, 1 the engine
 refused, 2 bad usage.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,9 @@ def _mount(value: str) -> base.Mount:
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="seatrial ref", description=__doc__.splitlines()[0])
-    top.add_argument("--root", type=Path, help="state directory (default $SEATRIAL_REFERENCE_ROOT "
-                                                "or /var/lib/seatrial/reference)")
+    top.add_argument(
+        "--root", type=Path, help="state directory (default $SEATRIAL_REFERENCE_ROOT or /var/lib/seatrial/reference)"
+    )
     sub = top.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build")
     build.add_argument("-t", "--tag", required=True)
@@ -88,21 +90,40 @@ def main(argv: list[str] | None = None, stdout=None, stderr=None) -> int:
 
 
 def _build(engine, args, out, err) -> int:
-    result = engine.build(base.BuildSpec(tag=args.tag, context=args.context, dockerfile=args.file,
-                                         target=args.target, no_cache=args.no_cache,
-                                         build_args=_pairs(args.build_arg, "--build-arg")))
+    result = engine.build(
+        base.BuildSpec(
+            tag=args.tag,
+            context=args.context,
+            dockerfile=args.file,
+            target=args.target,
+            no_cache=args.no_cache,
+            build_args=_pairs(args.build_arg, "--build-arg"),
+        )
+    )
     out.write(result.log)
     print(f"built {result.image.id} as {args.tag} ({result.size} bytes, {result.duration:.3f}s)", file=out)
     return 0
 
 
 def _run(engine, args, out, err) -> int:
-    result = engine.run(base.RunSpec(
-        image=args.image, name=args.name, command=tuple(args.args) or None,
-        entrypoint=None if args.entrypoint is None else tuple(filter(None, [args.entrypoint])),
-        env=_pairs(args.env, "--env"), network=args.network, ports=tuple(args.publish),
-        mounts=tuple(args.volume), hostname=args.hostname, workdir=args.workdir, user=args.user,
-        privileged=args.privileged, detach=args.detach, remove=args.rm))
+    result = engine.run(
+        base.RunSpec(
+            image=args.image,
+            name=args.name,
+            command=tuple(args.args) or None,
+            entrypoint=None if args.entrypoint is None else tuple(filter(None, [args.entrypoint])),
+            env=_pairs(args.env, "--env"),
+            network=args.network,
+            ports=tuple(args.publish),
+            mounts=tuple(args.volume),
+            hostname=args.hostname,
+            workdir=args.workdir,
+            user=args.user,
+            privileged=args.privileged,
+            detach=args.detach,
+            remove=args.rm,
+        )
+    )
     if args.detach:
         print(result.container.id, file=out)
         return 0
@@ -124,8 +145,11 @@ def _ps(engine, args, out, err) -> int:
         info = engine.inspect(base.ResourceRef("container", record["id"]))
         status = info["state"] if info["exit_code"] is None else f"exited({info['exit_code']})"
         if info["state"] == "running" or args.all:
-            print(f"{record['id'][:12]:14}{record['name'][:19]:20}{status:12}{record['network'][:11]:12}"
-                  f"{' '.join(record['argv'])[:40]}", file=out)
+            print(
+                f"{record['id'][:12]:14}{record['name'][:19]:20}{status:12}{record['network'][:11]:12}"
+                f"{' '.join(record['argv'])[:40]}",
+                file=out,
+            )
     return 0
 
 
@@ -161,8 +185,17 @@ def _reap(engine, args, out, err) -> int:
     return 0
 
 
-COMMANDS = {"build": _build, "run": _run, "exec": _exec, "ps": _ps, "images": _images, "rm": _rm,
-            "logs": _logs, "load": _load, "reap": _reap}
+COMMANDS = {
+    "build": _build,
+    "run": _run,
+    "exec": _exec,
+    "ps": _ps,
+    "images": _images,
+    "rm": _rm,
+    "logs": _logs,
+    "load": _load,
+    "reap": _reap,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,6 +13,7 @@ Each state root has its own parent folder (named by a hash of the root's path), 
 one root removes only its own cgroups. A host without the v1 devices controller (pure cgroup v2)
 gets no rules: `available()` says so, and the engine reports it.
 """
+
 from __future__ import annotations
 
 import errno
@@ -24,11 +25,17 @@ from pathlib import Path
 CONTROLLER = Path("/sys/fs/cgroup/devices")
 
 DEFAULT_RULES = (
-    "c *:* m", "b *:* m",                               # mknod anything, open nothing else
-    "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",              # null, zero, full
-    "c 1:8 rwm", "c 1:9 rwm",                           # random, urandom
-    "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm",              # tty, console, ptmx
-    "c 136:* rwm",                                      # /dev/pts/N
+    "c *:* m",
+    "b *:* m",  # mknod anything, open nothing else
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",  # null, zero, full
+    "c 1:8 rwm",
+    "c 1:9 rwm",  # random, urandom
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",  # tty, console, ptmx
+    "c 136:* rwm",  # /dev/pts/N
 )
 
 

@@ -6,6 +6,7 @@ queries for names in the hosts file, NOERROR with no answer for other types of k
 resolvers fall back to A), and NXDOMAIN for the rest: there is no upstream to forward to.
 Pure functions; the shim's loop calls `respond`.
 """
+
 from __future__ import annotations
 
 import socket
@@ -36,9 +37,9 @@ def _question(query: bytes) -> tuple[str, int, int, int]:
     while (length := query[offset]) != 0:
         if length & 0xC0:
             raise ValueError("compressed name in a question")
-        labels.append(query[offset + 1:offset + 1 + length].decode("ascii", "replace"))
+        labels.append(query[offset + 1 : offset + 1 + length].decode("ascii", "replace"))
         offset += 1 + length
-    qtype, qclass = struct.unpack("!HH", query[offset + 1:offset + 5])
+    qtype, qclass = struct.unpack("!HH", query[offset + 1 : offset + 5])
     return ".".join(labels).lower(), qtype, qclass, offset + 5
 
 

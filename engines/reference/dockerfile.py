@@ -5,6 +5,7 @@ config is buildconfig.py's.
 
 Errors name the file and line: `Dockerfile:3: unknown instruction 'RUNN'`.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,25 @@ from dataclasses import dataclass, field
 
 from seatrial.engines.durations import parse_duration
 
-KEYWORDS = ("FROM", "WORKDIR", "COPY", "ADD", "RUN", "ENV", "EXPOSE", "CMD", "ENTRYPOINT", "LABEL",
-            "ARG", "USER", "HEALTHCHECK", "SHELL", "VOLUME", "STOPSIGNAL", "ONBUILD")
+KEYWORDS = (
+    "FROM",
+    "WORKDIR",
+    "COPY",
+    "ADD",
+    "RUN",
+    "ENV",
+    "EXPOSE",
+    "CMD",
+    "ENTRYPOINT",
+    "LABEL",
+    "ARG",
+    "USER",
+    "HEALTHCHECK",
+    "SHELL",
+    "VOLUME",
+    "STOPSIGNAL",
+    "ONBUILD",
+)
 ONBUILD_REFUSED = ("ONBUILD", "FROM", "MAINTAINER")  # Docker refuses these as ONBUILD triggers
 # HEALTHCHECK's options, as Docker 20.10's builder takes them (no --start-interval yet).
 HEALTHCHECK_DURATIONS = {"interval": "Interval", "timeout": "Timeout", "start-period": "StartPeriod"}
@@ -28,7 +46,7 @@ class DockerfileError(ValueError):
 @dataclass(frozen=True)
 class Instruction:
     keyword: str
-    args: str                  # the text after the keyword, continuations joined
+    args: str  # the text after the keyword, continuations joined
     line: int
     flags: tuple[tuple[str, str], ...] = ()
 
@@ -100,8 +118,7 @@ def parse(text: str, path: str = "Dockerfile") -> tuple[list[Instruction], list[
                 raise DockerfileError(f"{path}:{line}: FROM takes 'IMAGE' or 'IMAGE AS NAME', got {args!r}")
         elif not stages:
             if keyword != "ARG":
-                raise DockerfileError(f"{path}:{line}: {keyword} before the first FROM; "
-                                      f"only ARG may come before FROM")
+                raise DockerfileError(f"{path}:{line}: {keyword} before the first FROM; only ARG may come before FROM")
             global_args.append(instruction)
         else:
             _check(instruction, path)
@@ -116,12 +133,11 @@ def parse_instruction(logical: str, line: int, path: str = "Dockerfile") -> Inst
     keyword, _, args = logical.strip().partition(" ")
     keyword, args = keyword.upper(), args.strip()
     if keyword not in KEYWORDS:
-        raise DockerfileError(f"{path}:{line}: unknown instruction {keyword!r}; "
-                              f"supported: {', '.join(KEYWORDS)}")
+        raise DockerfileError(f"{path}:{line}: unknown instruction {keyword!r}; supported: {', '.join(KEYWORDS)}")
     flags = []
     while keyword != "ONBUILD" and (match := _FLAG.match(args)):
         flags.append((match.group(1), match.group(2)))
-        args = args[match.end():]
+        args = args[match.end() :]
     if not args:
         raise DockerfileError(f"{path}:{line}: {keyword} requires at least one argument")
     return Instruction(keyword, args, line, tuple(flags))
@@ -132,9 +148,11 @@ def _check(instruction: Instruction, path: str) -> None:
     if instruction.keyword == "ONBUILD":
         trigger = parse_instruction(instruction.args, instruction.line, path)
         if trigger.keyword in ONBUILD_REFUSED:
-            raise DockerfileError(f"{where}: {trigger.keyword} isn't allowed as an ONBUILD trigger"
-                                  if trigger.keyword != "ONBUILD" else
-                                  f"{where}: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
+            raise DockerfileError(
+                f"{where}: {trigger.keyword} isn't allowed as an ONBUILD trigger"
+                if trigger.keyword != "ONBUILD"
+                else f"{where}: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"
+            )
         _check(trigger, path)
     if instruction.keyword in ("COPY", "ADD"):
         words = instruction.exec_form() or instruction.args.split()

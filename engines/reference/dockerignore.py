@@ -18,6 +18,7 @@ negation, and `**/dir` misses a `dir` at the top. Docker's rules, as measured:
 - a folder that matches is left out with everything in it, unless an exception pattern names a
   path below it textually (`!dir/sub/y.txt` keeps `dir` open), as the context walk does.
 """
+
 from __future__ import annotations
 
 import posixpath

@@ -18,6 +18,7 @@ Docker's rules (Dockerfile reference, HEALTHCHECK; Docker 20.10's daemon/health.
 - a container that does not run is `unhealthy` (inspection.py applies that rule).
 Defaults: interval 30 s, timeout 30 s, start period 0, retries 3. Test ["NONE"]: no checks.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -53,10 +54,14 @@ class Policy:
     retries: int = DEFAULT_RETRIES
 
     @classmethod
-    def of(cls, healthcheck: dict) -> "Policy":
+    def of(cls, healthcheck: dict) -> Policy:
         seconds = lambda key, default: (healthcheck.get(key) or 0) / 1e9 or default  # noqa: E731
-        return cls(seconds("Interval", DEFAULT_INTERVAL), seconds("Timeout", DEFAULT_TIMEOUT),
-                   seconds("StartPeriod", 0.0), int(healthcheck.get("Retries") or DEFAULT_RETRIES))
+        return cls(
+            seconds("Interval", DEFAULT_INTERVAL),
+            seconds("Timeout", DEFAULT_TIMEOUT),
+            seconds("StartPeriod", 0.0),
+            int(healthcheck.get("Retries") or DEFAULT_RETRIES),
+        )
 
 
 def probe_argv(healthcheck: dict | None) -> list[str] | None:
@@ -90,7 +95,7 @@ def record_result(health: dict, result: dict, *, started_at: float, policy: Poli
 
 
 def _timestamp(seconds: float) -> str:
-    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _go_duration(seconds: float) -> str:
@@ -108,14 +113,19 @@ def probe(kern, record: dict, argv: list[str], timeout: float, run_in) -> dict:
         if "timed out" not in str(exc):
             raise  # the container is not running
         code, output = -1, f"Health check exceeded timeout ({_go_duration(timeout)})"
-    return {"Start": _timestamp(began), "End": _timestamp(time.time()), "ExitCode": code, "Output": output,
-            "_start": began}
+    return {
+        "Start": _timestamp(began),
+        "End": _timestamp(time.time()),
+        "ExitCode": code,
+        "Output": output,
+        "_start": began,
+    }
 
 
 def _write(cdir: Path, health: dict) -> None:
     """Replace health.json; never re-create a container directory that was removed or moved."""
     tmp = cdir / f".health.json.{os.getpid()}.tmp"
-    with open(tmp, "x") as handle:   # FileNotFoundError once the directory is gone
+    with open(tmp, "x") as handle:  # FileNotFoundError once the directory is gone
         handle.write(json.dumps(health, sort_keys=True))
     os.replace(tmp, cdir / "health.json")
 
@@ -144,21 +154,21 @@ def start_monitor(kern, record: dict, healthcheck: dict | None, cdir: Path) -> i
 def _monitor(kern, record: dict, argv: list[str], policy: Policy, cdir: Path, run_in) -> None:
     """The monitor process: check every interval until pid 1 exits; never returns."""
     try:
-        os.setsid()   # no terminal's Ctrl-C, no signal sent to the harness's process group
+        os.setsid()  # no terminal's Ctrl-C, no signal sent to the harness's process group
         for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, signal.SIG_DFL)   # the harness's handlers are not ours
+            signal.signal(signum, signal.SIG_DFL)  # the harness's handlers are not ours
         close_other_fds(set())
         pid1 = os.pidfd_open(record["pid"])
         if start_time(record["pid"]) != record.get("pid_start"):
-            os._exit(0)   # pid 1 is gone and its number reused already
+            os._exit(0)  # pid 1 is gone and its number reused already
         health = initial()
         while not select.select([pid1], [], [], policy.interval)[0]:
             result = probe(kern, record, argv, policy.timeout, run_in)
             if select.select([pid1], [], [], 0)[0]:
-                break     # pid 1 ended during the check: its result says nothing
+                break  # pid 1 ended during the check: its result says nothing
             health = record_result(health, result, started_at=record["started"], policy=policy)
             _write(cdir, health)
-    except BaseException:  # noqa: BLE001 -- nobody to tell: inspect shows the last health
+    except BaseException:
         pass
     finally:
         os._exit(0)
@@ -187,4 +197,4 @@ def end_monitor(cdir: Path, timeout: float = MONITOR_EXIT_WAIT) -> None:
     try:
         os.waitpid(found["pid"], os.WNOHANG)
     except ChildProcessError:
-        pass   # another harness started it; its init reaps it
+        pass  # another harness started it; its init reaps it

@@ -13,6 +13,7 @@ root's supplementary groups, see scenarios/isolation/user-identity.yaml):
 - HOME comes from the passwd entry (empty when its home field is) unless the environment sets
   it to something non-empty.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,15 +25,16 @@ class Identity:
 
     uid: int
     gid: int
-    groups: tuple[int, ...]   # supplementary groups, sorted (setgroups(2) sorts them too)
+    groups: tuple[int, ...]  # supplementary groups, sorted (setgroups(2) sorts them too)
     home: str
 
 
 def resolve_user(user: str, etc: str = "/etc") -> Identity:
     """`user` as Docker takes it, read from `etc`/passwd and `etc`/group; "" is root."""
     name, _, group = (user or "0").partition(":")
-    entry = next((row for row in _table(f"{etc}/passwd")
-                  if row[0] == name or (name.isdigit() and row[2] == name)), None)
+    entry = next(
+        (row for row in _table(f"{etc}/passwd") if row[0] == name or (name.isdigit() and row[2] == name)), None
+    )
     if entry is None:
         if not name.isdigit():
             raise OSError(f"unable to find user {name}: no matching entries in passwd file")
@@ -46,8 +48,9 @@ def resolve_user(user: str, etc: str = "/etc") -> Identity:
             raise OSError(f"unable to find group {group}: no matching entries in group file")
         gid = matches[0] if matches else int(group)
         return Identity(uid, gid, (gid,), home)
-    members = {int(row[2]) for row in groups
-               if login and len(row) > 3 and login in row[3].split(",") and row[2].isdigit()}
+    members = {
+        int(row[2]) for row in groups if login and len(row) > 3 and login in row[3].split(",") and row[2].isdigit()
+    }
     return Identity(uid, gid, tuple(sorted(members | {gid})), home)
 
 

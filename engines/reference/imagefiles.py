@@ -10,6 +10,7 @@ it: enough for the dest folders of COPY and the account files, which no image se
 Used by the builder for what Docker's classic builder reads from the image being built: the
 mode and owner of a COPY destination folder that already exists, and the names `--chown` gives.
 """
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ docker-archive (what `docker save` writes: manifest.json, a config JSON, layer t
 image layouts (oci-layout, index.json, blobs/sha256/...; a directory or a tar of one).
 An image's id is the sha256 of its config JSON, as in Docker.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -46,9 +47,9 @@ def normalize_reference(reference: str) -> str:
     tag = tag or "latest"
     for prefix in ("docker.io/", "index.docker.io/", "registry-1.docker.io/"):
         if name.startswith(prefix):
-            name = name[len(prefix):]
+            name = name[len(prefix) :]
     if name.startswith("library/") and name.count("/") == 1:
-        name = name[len("library/"):]
+        name = name[len("library/") :]
     return f"{name}:{tag}"
 
 
@@ -72,8 +73,10 @@ class ImageStore:
             raw = json.dumps(config, sort_keys=True).encode()
         image_id = "sha256:" + hashlib.sha256(raw).hexdigest()
         size = sum(self.layers.size(layer) for layer in layers)
-        write_json(self.state.images / f"{image_id[7:]}.json",
-                   {"id": image_id, "config": config, "layers": layers, "size": size})
+        write_json(
+            self.state.images / f"{image_id[7:]}.json",
+            {"id": image_id, "config": config, "layers": layers, "size": size},
+        )
         for tag in tags:
             self.tag(image_id, tag)
         return image_id
@@ -96,8 +99,9 @@ class ImageStore:
                     image_id = "sha256:" + found[0].stem
         record = read_json(self.state.images / f"{image_id[7:]}.json") if image_id else None
         if record is None:
-            raise ImageNotFound(f"image {reference!r} not found locally and no registry is "
-                                f"reachable; load or build it first")
+            raise ImageNotFound(
+                f"image {reference!r} not found locally and no registry is reachable; load or build it first"
+            )
         record["tags"] = sorted(t for t, i in self._tags().items() if i == record["id"])
         return record
 
@@ -163,12 +167,12 @@ class ImageStore:
                 if member is None:
                     raise ValueError(f"{archive}: {name} is not a file")
                 return member.read()
+
             if "manifest.json" in names or "./manifest.json" in names:
                 return self._load_docker_archive(read)
             if "index.json" in names or "./index.json" in names:
                 return self._load_oci(read)
-            raise ValueError(f"{archive}: neither a docker-archive (manifest.json) nor an OCI "
-                             f"layout (index.json)")
+            raise ValueError(f"{archive}: neither a docker-archive (manifest.json) nor an OCI layout (index.json)")
 
     def _load_docker_archive(self, read) -> str:
         manifest = json.loads(read("manifest.json"))
@@ -177,8 +181,10 @@ class ImageStore:
             raw = read(entry["Config"])
             config = json.loads(raw)
             diff_ids = config.get("rootfs", {}).get("diff_ids", [])
-            layers = [self.layers.add_tar(read(path), diff_ids[i] if i < len(diff_ids) else None)
-                      for i, path in enumerate(entry["Layers"])]
+            layers = [
+                self.layers.add_tar(read(path), diff_ids[i] if i < len(diff_ids) else None)
+                for i, path in enumerate(entry["Layers"])
+            ]
             image_id = self.add(config, layers, tuple(entry.get("RepoTags") or ()), raw)
         return image_id
 
@@ -191,8 +197,10 @@ class ImageStore:
             raw = blob(manifest["config"]["digest"])
             config = json.loads(raw)
             diff_ids = config.get("rootfs", {}).get("diff_ids", [])
-            layers = [self.layers.add_tar(blob(layer["digest"]), diff_ids[i] if i < len(diff_ids) else None)
-                      for i, layer in enumerate(manifest["layers"])]
+            layers = [
+                self.layers.add_tar(blob(layer["digest"]), diff_ids[i] if i < len(diff_ids) else None)
+                for i, layer in enumerate(manifest["layers"])
+            ]
             tag = descriptor.get("annotations", {}).get("org.opencontainers.image.ref.name")
             image_id = self.add(config, layers, (tag,) if tag else (), raw)
         return image_id

@@ -6,6 +6,7 @@ image the same way (`docker save`, `podman save`, this). Layers are kept overlay
 `.wh.NAME`, a directory with the xattr trusted.overlay.opaque=y gets a `.wh..wh..opq` member.
 Kernel facilities: lstat(2), getxattr(2), readlink(2).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -49,13 +50,13 @@ def save_archive(record: dict, layer_path, archive: Path) -> None:
     """Write `record` (an image of images.py) to `archive`; `layer_path(digest)` is its folder."""
     layers = [layer_tar(Path(layer_path(digest))) for digest in record["layers"]]
     config = dict(record["config"])
-    config["rootfs"] = {"type": "layers",
-                        "diff_ids": ["sha256:" + hashlib.sha256(data).hexdigest() for data in layers]}
+    config["rootfs"] = {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(data).hexdigest() for data in layers]}
     raw = json.dumps(config, sort_keys=True).encode()
     config_name = hashlib.sha256(raw).hexdigest() + ".json"
     names = [f"{i}/layer.tar" for i in range(len(layers))]
-    manifest = json.dumps([{"Config": config_name, "RepoTags": list(record.get("tags") or []),
-                            "Layers": names}]).encode()
+    manifest = json.dumps(
+        [{"Config": config_name, "RepoTags": list(record.get("tags") or []), "Layers": names}]
+    ).encode()
     with tarfile.open(archive, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, data in [(config_name, raw), *zip(names, layers), ("manifest.json", manifest)]:
             info = tarfile.TarInfo(name)

@@ -6,9 +6,11 @@ adapters (seatrial.engines.inspection, imported here as `shared`), the record un
 A container that does not run has no address, published ports or pid here, as in Docker (whose
 pid then is 0, here None): its veth and port listeners went with its shim.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from seatrial.engines import inspection as shared
 
@@ -16,9 +18,13 @@ from seatrial.engines import inspection as shared
 UNRECORDED_EXIT_CODE = 137
 
 
-def container(record: Mapping[str, Any], *, is_running: bool,
-              exit_record: Mapping[str, Any] | None,
-              health_record: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def container(
+    record: Mapping[str, Any],
+    *,
+    is_running: bool,
+    exit_record: Mapping[str, Any] | None,
+    health_record: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """kind, id, name, image, state, exit_code, pid, ip_addresses {network: ip},
     ports {"80/tcp": host_port}, labels, user, health, raw; `exit_record` is the container's
     exit.json, `health_record` its health.json (Docker's State.Health, kept by healthcheck.py)."""
@@ -40,8 +46,9 @@ def container(record: Mapping[str, Any], *, is_running: bool,
         "exit_code": exit_code,
         "pid": record.get("pid") if is_running else None,
         "ip_addresses": {record["network"]: address} if is_running and address else {},
-        "ports": {f"{p['container_port']}/{p['protocol']}": p["host_port"]
-                  for p in record.get("ports") or ()} if is_running else {},
+        "ports": {f"{p['container_port']}/{p['protocol']}": p["host_port"] for p in record.get("ports") or ()}
+        if is_running
+        else {},
         "labels": dict(record.get("labels") or {}),
         "user": record.get("user") or "",
         "health": _health(health_record, is_running),
@@ -73,12 +80,23 @@ def image(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def network(record: Mapping[str, Any]) -> dict[str, Any]:
     """kind, id, name, labels, internal, raw (the default bridge's id is "bridge")."""
-    return {"kind": "network", "id": record["id"], "name": record["name"],
-            "labels": dict(record.get("labels") or {}), "internal": bool(record.get("internal")),
-            "raw": dict(record)}
+    return {
+        "kind": "network",
+        "id": record["id"],
+        "name": record["name"],
+        "labels": dict(record.get("labels") or {}),
+        "internal": bool(record.get("internal")),
+        "raw": dict(record),
+    }
 
 
 def volume(record: Mapping[str, Any], mountpoint: str) -> dict[str, Any]:
     """kind, id (the name: volumes have no other id), name, labels, mountpoint, raw."""
-    return {"kind": "volume", "id": record["name"], "name": record["name"],
-            "labels": dict(record.get("labels") or {}), "mountpoint": mountpoint, "raw": dict(record)}
+    return {
+        "kind": "volume",
+        "id": record["name"],
+        "name": record["name"],
+        "labels": dict(record.get("labels") or {}),
+        "mountpoint": mountpoint,
+        "raw": dict(record),
+    }

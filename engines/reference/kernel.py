@@ -21,6 +21,7 @@ pidfd_open(2) and pidfd_send_signal(2) (procfs.py, shim.py, containers.py), unix
 device nodes under the engine's own state root (layers.py, scope.py). Failures here raise
 OSError naming the operation, its arguments and errno.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -75,8 +76,7 @@ class _CapHeader(ctypes.Structure):
 
 
 class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                ("inheritable", ctypes.c_uint32)]
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
 class _OpenHow(ctypes.Structure):
@@ -114,10 +114,13 @@ def _sockaddr_in(address: str) -> bytes:
 class Kernel:
     """The real system calls (needs root for most of them)."""
 
-    def mount(self, source: str | None, target: str, fstype: str | None = None,
-              flags: int = 0, data: str | None = None) -> None:
-        _check(_libc.mount(_b(source), _b(target), _b(fstype), ctypes.c_ulong(flags), _b(data)),
-               f"mount({source!r}, {target!r}, {fstype!r}, {flags:#x}, {data!r})")
+    def mount(
+        self, source: str | None, target: str, fstype: str | None = None, flags: int = 0, data: str | None = None
+    ) -> None:
+        _check(
+            _libc.mount(_b(source), _b(target), _b(fstype), ctypes.c_ulong(flags), _b(data)),
+            f"mount({source!r}, {target!r}, {fstype!r}, {flags:#x}, {data!r})",
+        )
 
     def umount(self, target: str, flags: int = 0) -> None:
         _check(_libc.umount2(_b(target), flags), f"umount2({target!r}, {flags})")
@@ -134,8 +137,7 @@ class Kernel:
         os.chroot(".")
 
     def pivot_root(self, new_root: str, put_old: str) -> None:
-        _check(_libc.syscall(_SYS_PIVOT_ROOT, _b(new_root), _b(put_old)),
-               f"pivot_root({new_root!r}, {put_old!r})")
+        _check(_libc.syscall(_SYS_PIVOT_ROOT, _b(new_root), _b(put_old)), f"pivot_root({new_root!r}, {put_old!r})")
 
     def sethostname(self, name: str) -> None:
         raw = name.encode()
@@ -175,11 +177,9 @@ class Kernel:
         for cap in range(_LAST_CAPABILITY + 1):
             if cap not in keep:
                 _check(_libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), f"prctl(PR_CAPBSET_DROP, {cap})")
-        _check(_libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0),
-               "prctl(PR_CAP_AMBIENT_CLEAR_ALL)")
+        _check(_libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "prctl(PR_CAP_AMBIENT_CLEAR_ALL)")
         mask = sum(1 << cap for cap in keep)
-        data = (_CapData * 2)(_CapData(mask & 0xFFFFFFFF, mask & 0xFFFFFFFF, 0),
-                              _CapData(mask >> 32, mask >> 32, 0))
+        data = (_CapData * 2)(_CapData(mask & 0xFFFFFFFF, mask & 0xFFFFFFFF, 0), _CapData(mask >> 32, mask >> 32, 0))
         header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
         _check(_libc.capset(ctypes.byref(header), data), "capset")
 
@@ -187,8 +187,7 @@ class Kernel:
         """Install a BPF program (struct sock_filter array, 8 bytes each) for this thread."""
         buffer = ctypes.create_string_buffer(bpf, len(bpf))
         prog = _SockFprog(len(bpf) // 8, ctypes.cast(buffer, ctypes.c_void_p))
-        _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0),
-               "prctl(PR_SET_SECCOMP)")
+        _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0), "prctl(PR_SET_SECCOMP)")
 
     def interface_up(self, name: str) -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -203,8 +202,14 @@ class Kernel:
 
     def add_default_route(self, gateway: str) -> None:
         # struct rtentry on x86_64: pad, dst, gateway, genmask, flags, pad..., dev pointer
-        entry = struct.pack("<Q16s16s16sH", 0, _sockaddr_in("0.0.0.0"), _sockaddr_in(gateway),
-                            _sockaddr_in("0.0.0.0"), _RTF_UP | _RTF_GATEWAY).ljust(120, b"\0")
+        entry = struct.pack(
+            "<Q16s16s16sH",
+            0,
+            _sockaddr_in("0.0.0.0"),
+            _sockaddr_in(gateway),
+            _sockaddr_in("0.0.0.0"),
+            _RTF_UP | _RTF_GATEWAY,
+        ).ljust(120, b"\0")
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             fcntl.ioctl(s, _SIOCADDRT, entry)
 
@@ -221,6 +226,7 @@ class RecordingKernel:
 
         def record(*args, **kwargs):
             self.calls.append((name, args + tuple(kwargs.values())))
+
         return record
 
     def names(self) -> list[str]:

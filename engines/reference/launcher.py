@@ -8,6 +8,7 @@ half a network; waitpid(2).
 command cannot be found or executed (Docker's exit codes 127 and 126; containerinit.py finds
 it out), OSError for anything else that kept the container from starting.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,9 +25,9 @@ class Started:
     """A running container as the harness holds it."""
 
     shim_pid: int
-    pid: int                        # pid 1 of the container, as the host sees it
-    done_fd: int                    # readable once pid 1 has exited: its exit code, as text
-    release_fd: int                 # close it to let the shim finish (see shim.run_shim)
+    pid: int  # pid 1 of the container, as the host sees it
+    done_fd: int  # readable once pid 1 has exited: its exit code, as text
+    release_fd: int  # close it to let the shim finish (see shim.run_shim)
 
 
 def _read_all(fd: int) -> bytes:
@@ -42,10 +43,10 @@ def start(kern, spec: ProcessSpec, launcher=None) -> Started:
 
     The shim is forked here, or by `launcher(spec, fds)` (the zygote, zygote.py), which gets the
     shim's ends of the pipes and returns its pid."""
-    sync_r, sync_w = os.pipe()     # shim -> harness: "u" (namespaces made), then pid 1's pid
-    go_r, go_w = os.pipe()         # harness -> shim: network attached
-    err_r, err_w = os.pipe()       # shim or pid 1 -> harness: setup error; EOF once exec'd
-    done_r, done_w = os.pipe()     # shim -> harness: pid 1's exit code
+    sync_r, sync_w = os.pipe()  # shim -> harness: "u" (namespaces made), then pid 1's pid
+    go_r, go_w = os.pipe()  # harness -> shim: network attached
+    err_r, err_w = os.pipe()  # shim or pid 1 -> harness: setup error; EOF once exec'd
+    done_r, done_w = os.pipe()  # shim -> harness: pid 1's exit code
     release_r, release_w = os.pipe()  # harness -> shim: EOF when the harness is done with it
     shim_ends = (sync_w, go_r, err_w, done_w, release_r)
     try:

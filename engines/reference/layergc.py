@@ -12,6 +12,7 @@ no image references it; no live claim holds it (a build holds each cache hit it 
 and it was committed before every live claim started (a live build's own fresh layers are newer
 than its claim). Work folders of dead processes under `tmp/` go too.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -71,7 +72,7 @@ def _live_claims(tmp: Path) -> tuple[set[str], float | None]:
             continue
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:   # held: its owner runs
+        except BlockingIOError:  # held: its owner runs
             lines = path.read_text().splitlines()
             started = json.loads(lines[0])["started"] if lines else 0.0
             earliest = started if earliest is None else min(earliest, started)
@@ -96,7 +97,7 @@ def sweep(state, images) -> list[str]:
             if layer in referenced or layer in held:
                 continue
             if earliest is not None and meta.stat().st_mtime >= earliest:
-                continue   # perhaps a live build's own, not yet in its claim
+                continue  # perhaps a live build's own, not yet in its claim
             target = trash / f"layer-{layer[7:]}"
             os.rename(state.layers / layer[7:], target)
             doomed.append(target)
@@ -106,7 +107,7 @@ def sweep(state, images) -> list[str]:
                 continue
             owner = entry.name.rpartition(".")[2]
             if (owner.isdigit() and not alive(int(owner))) or (not owner.isdigit() and earliest is None):
-                doomed.append(entry)   # `<hex>.<pid>` of a dead process; copy-/mnt- with no build alive
+                doomed.append(entry)  # `<hex>.<pid>` of a dead process; copy-/mnt- with no build alive
                 removed.append(f"work folder {entry.name}")
     for path in doomed:
         shutil.rmtree(path, ignore_errors=True)

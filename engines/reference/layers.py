@@ -7,6 +7,7 @@ are mounted as lower directories as they are. Tar layers (docker-archive, OCI) u
 whiteouts (`.wh.NAME`, `.wh..wh..opq`), converted at import; their members are placed with
 scope.py (lstat(2), readlink(2)), so no member reaches outside the layer.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -94,7 +95,7 @@ def extract_tar(raw: bytes, dest: Path) -> None:
             if base == OPAQUE:
                 os.setxattr(parent_host, "trusted.overlay.opaque", b"y")
             elif base.startswith(WHITEOUT_PREFIX):
-                hidden = os.path.join(parent_host, base[len(WHITEOUT_PREFIX):])
+                hidden = os.path.join(parent_host, base[len(WHITEOUT_PREFIX) :])
                 os.mknod(hidden, stat.S_IFCHR | 0o000, os.makedev(0, 0))
             elif member.type not in _MEMBER_TYPES:
                 raise LayerError(f"layer member {member.name!r}: unsupported type {member.type!r}")
@@ -114,8 +115,17 @@ def extract_tar(raw: bytes, dest: Path) -> None:
 
 # What a layer may hold: files, hard and symbolic links, devices, directories, fifos (tarfile(3)
 # types; GNU long names and PAX headers are folded into the member by tarfile itself).
-_MEMBER_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.LNKTYPE, tarfile.SYMTYPE, tarfile.CHRTYPE,
-                 tarfile.BLKTYPE, tarfile.DIRTYPE, tarfile.FIFOTYPE, tarfile.CONTTYPE)
+_MEMBER_TYPES = (
+    tarfile.REGTYPE,
+    tarfile.AREGTYPE,
+    tarfile.LNKTYPE,
+    tarfile.SYMTYPE,
+    tarfile.CHRTYPE,
+    tarfile.BLKTYPE,
+    tarfile.DIRTYPE,
+    tarfile.FIFOTYPE,
+    tarfile.CONTTYPE,
+)
 
 
 class LayerStore:

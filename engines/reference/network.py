@@ -13,6 +13,7 @@ Name resolution: on user-defined networks each container's /etc/hosts (a file of
 directory, bind-mounted) lists every peer, rewritten in place when a peer joins or leaves.
 The default bridge gives no names, as Docker's does not.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -21,9 +22,9 @@ import hashlib
 import ipaddress
 import os
 import secrets
+import shutil
 import socket
 import struct
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,9 +53,11 @@ def run_tool(argv: list[str], stdin: str = "", check: bool = True) -> str:
 
 def _isolation_rules(bridge: str) -> list[list[str]]:
     tag = ["-m", "comment", "--comment", f"seatrial-ref:{bridge}"]
-    return [["FORWARD", "-i", bridge, "!", "-o", bridge, *tag, "-j", "DROP"],
-            ["FORWARD", "-o", bridge, "!", "-i", bridge, *tag, "-j", "DROP"],
-            ["FORWARD", "-i", bridge, "-o", bridge, *tag, "-j", "ACCEPT"]]
+    return [
+        ["FORWARD", "-i", bridge, "!", "-o", bridge, *tag, "-j", "DROP"],
+        ["FORWARD", "-o", bridge, "!", "-i", bridge, *tag, "-j", "DROP"],
+        ["FORWARD", "-i", bridge, "-o", bridge, *tag, "-j", "ACCEPT"],
+    ]
 
 
 def delete_bridge(bridge: str) -> None:
@@ -77,9 +80,11 @@ class Attachment:
     bridge: str = ""
 
     def attach(self, shim_pid: int) -> None:
-        run_tool(["ip", "-batch", "-"],
-                 f"link add {self.veth} type veth peer name eth0 netns {shim_pid}\n"
-                 f"link set {self.veth} master {self.bridge} up\n")
+        run_tool(
+            ["ip", "-batch", "-"],
+            f"link add {self.veth} type veth peer name eth0 netns {shim_pid}\n"
+            f"link set {self.veth} master {self.bridge} up\n",
+        )
 
 
 @contextlib.contextmanager
@@ -133,9 +138,16 @@ class Networks:
             if self.get(name):
                 raise NetworkError("a network with this name exists")
             net_id = secrets.token_hex(32)
-            record = {"id": net_id, "name": name, "labels": dict(labels), "internal": internal,
-                      "bridge": f"{IFACE_PREFIX}{tag}n{net_id[:6]}", "subnet": self._free_subnet(),
-                      "is_default": False, "endpoints": {}}
+            record = {
+                "id": net_id,
+                "name": name,
+                "labels": dict(labels),
+                "internal": internal,
+                "bridge": f"{IFACE_PREFIX}{tag}n{net_id[:6]}",
+                "subnet": self._free_subnet(),
+                "is_default": False,
+                "endpoints": {},
+            }
             write_json(self._path(name), record)
             self._bring_up(record)
         return record
@@ -148,9 +160,15 @@ class Networks:
         if record is None:
             with self.state.lock(), _host_lock():
                 record = self.get("bridge") or {
-                    "id": "bridge", "name": "bridge", "labels": {}, "internal": False,
-                    "bridge": default_bridge_name(self.state.root), "subnet": self._free_subnet(),
-                    "is_default": True, "endpoints": {}}
+                    "id": "bridge",
+                    "name": "bridge",
+                    "labels": {},
+                    "internal": False,
+                    "bridge": default_bridge_name(self.state.root),
+                    "subnet": self._free_subnet(),
+                    "is_default": True,
+                    "endpoints": {},
+                }
                 write_json(self._path("bridge"), record)
         self._ensure_up(record)
         return self.get("bridge")
@@ -171,8 +189,11 @@ class Networks:
     def _bring_up(self, record: dict) -> None:
         bridge, subnet = record["bridge"], record["subnet"]
         prefix = subnet.split("/")[1]
-        run_tool(["ip", "-batch", "-"], f"link add {bridge} type bridge\n"
-                 f"addr add {addresses.gateway(subnet)}/{prefix} dev {bridge}\nlink set {bridge} up\n")
+        run_tool(
+            ["ip", "-batch", "-"],
+            f"link add {bridge} type bridge\n"
+            f"addr add {addresses.gateway(subnet)}/{prefix} dev {bridge}\nlink set {bridge} up\n",
+        )
         if shutil.which("iptables"):
             for rule in reversed(_isolation_rules(bridge)):
                 run_tool(["iptables", "-w", "-I", *rule])
@@ -193,8 +214,9 @@ class Networks:
             record["endpoints"][cid] = {"address": address, "name": name, "aliases": list(aliases)}
             write_json(self._path(record["name"]), record)
         interface = Interface(address, addresses.netmask(record["subnet"]), addresses.gateway(record["subnet"]))
-        return Attachment(BASE_NAMESPACES | CLONE_NEWNET, interface, address,
-                          f"{IFACE_PREFIX}{tag}v{cid[:6]}", record["bridge"])
+        return Attachment(
+            BASE_NAMESPACES | CLONE_NEWNET, interface, address, f"{IFACE_PREFIX}{tag}v{cid[:6]}", record["bridge"]
+        )
 
     def hosts_file(self, network: str, cid: str, hostname: str) -> str:
         """/etc/hosts for a container: itself, and its peers on a user-defined network."""
@@ -239,7 +261,6 @@ class Networks:
             return
         active = [e["name"] for cid, e in record["endpoints"].items() if is_active(cid)]
         if active:
-            raise NetworkError(f"it has active endpoints {sorted(active)}; "
-                               f"stop or remove those containers first")
+            raise NetworkError(f"it has active endpoints {sorted(active)}; stop or remove those containers first")
         delete_bridge(record["bridge"])
         self._path(name).unlink(missing_ok=True)

@@ -13,6 +13,7 @@ prctl(2) PR_SET_PDEATHSIG so a killed exec takes its command along, then contain
 and containerinit.exec_command -- the same identity, HOME and confinement as the container's
 pid 1. A command that cannot start exits 126, found or not, as `docker exec` does.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,14 @@ from .security import confinement
 NOT_STARTED = 126  # docker exec's code for a command it cannot start, missing or not
 
 # Every namespace of the container's pid 1 but the user namespace (it has none of its own).
-JOINED = k.CLONE_NEWIPC | k.CLONE_NEWUTS | k.CLONE_NEWNET | k.CLONE_NEWPID | k.CLONE_NEWNS | (
-    k.CLONE_NEWCGROUP if os.path.exists("/proc/self/ns/cgroup") else 0)
+JOINED = (
+    k.CLONE_NEWIPC
+    | k.CLONE_NEWUTS
+    | k.CLONE_NEWNET
+    | k.CLONE_NEWPID
+    | k.CLONE_NEWNS
+    | (k.CLONE_NEWCGROUP if os.path.exists("/proc/self/ns/cgroup") else 0)
+)
 
 
 def exec_in(kern, pidfd: int, root: int, spec: ProcessSpec, launcher=None) -> tuple[int, int]:
@@ -80,7 +87,7 @@ def exec_child(kern, spec: ProcessSpec, ends: tuple[int, ...]) -> None:
                 kern.set_parent_death_signal(signal.SIGKILL)  # an exec that times out dies whole
                 identity = become(kern, spec, out, err)
                 exec_command(spec.argv, with_home(spec.env, identity.home), failure_code=NOT_STARTED)
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 os.write(2, f"exec: {exc}\n".encode())  # become made fd 2 the exec's stderr
             finally:
                 os._exit(126)
@@ -88,7 +95,7 @@ def exec_child(kern, spec: ProcessSpec, ends: tuple[int, ...]) -> None:
         _, status = os.waitpid(grandchild, 0)
         code = os.waitstatus_to_exitcode(status)
         code = code if code >= 0 else 128 - code
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         try:
             os.write(err, f"exec: {exc}\n".encode())
         except OSError:
@@ -115,17 +122,25 @@ def _root_of(pid: int, pidfd: int) -> int | None:
     return root
 
 
-def exec_in_container(kern, record: dict, argv, deadline: float, operation: str,
-                      launcher=None) -> tuple[int, str, str]:
+def exec_in_container(kern, record: dict, argv, deadline: float, operation: str, launcher=None) -> tuple[int, str, str]:
     """Run argv in the running container of `record` with its identity and confinement, until
     `deadline` (time.monotonic()); (exit code, stdout, stderr). The exec (and the health
     checks of healthcheck.py) go through here."""
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    spec = ProcessSpec(argv=tuple(argv), env=tuple(record["env"]), workdir=record["workdir"],
-                       user=record["user"], hostname="", rootfs=None, container_dir="",
-                       namespaces=0, **confinement(record), device_cgroup=record.get("device_cgroup", ""),
-                       extra={"stdout": out_w, "stderr": err_w})
+    spec = ProcessSpec(
+        argv=tuple(argv),
+        env=tuple(record["env"]),
+        workdir=record["workdir"],
+        user=record["user"],
+        hostname="",
+        rootfs=None,
+        container_dir="",
+        namespaces=0,
+        **confinement(record),
+        device_cgroup=record.get("device_cgroup", ""),
+        extra={"stdout": out_w, "stderr": err_w},
+    )
     pidfd = pid1_fd(record)
     root = _root_of(record["pid"], pidfd) if pidfd is not None else None
     if root is None:  # pid 1 ended since the caller looked

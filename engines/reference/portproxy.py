@@ -6,6 +6,7 @@ shim -- now inside the container's netns -- accepts there and connects to the co
 No iptables DNAT and no route_localnet sysctl; the proxy dies with the container's shim.
 The loop is select(2)-driven and single-threaded (see shim._serve).
 """
+
 from __future__ import annotations
 
 import selectors
@@ -27,8 +28,14 @@ def listen(ports, address: str, published: list) -> list:
             raise OSError(exc.errno, f"bind {port.host_ip}:{port.host_port}: {exc.strerror}") from None
         sock.listen(64)
         listeners.append((sock, address or "127.0.0.1", port.container_port))
-        published.append({"container_port": port.container_port, "host_ip": port.host_ip,
-                          "host_port": sock.getsockname()[1], "protocol": "tcp"})
+        published.append(
+            {
+                "container_port": port.container_port,
+                "host_ip": port.host_ip,
+                "host_port": sock.getsockname()[1],
+                "protocol": "tcp",
+            }
+        )
     return listeners
 
 

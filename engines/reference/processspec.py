@@ -5,6 +5,7 @@ Kernel facilities: namespaces(7) flags for unshare(2) (CLONE_NEW*, kernel.py); c
 (os.closerange) and dup2(2) so that no fd of the harness reaches a container (its pipes must see
 EOF when it exits, even while detached containers run).
 """
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,12 @@ from .security import DEFAULT_CAPABILITY_SET
 
 # Every container's namespaces but the netns (which depends on its network) and the mount
 # namespace (pid 1's own); the cgroup namespace where the host has them.
-BASE_NAMESPACES = k.CLONE_NEWPID | k.CLONE_NEWUTS | k.CLONE_NEWIPC | (
-    k.CLONE_NEWCGROUP if os.path.exists("/proc/self/ns/cgroup") else 0)
+BASE_NAMESPACES = (
+    k.CLONE_NEWPID
+    | k.CLONE_NEWUTS
+    | k.CLONE_NEWIPC
+    | (k.CLONE_NEWCGROUP if os.path.exists("/proc/self/ns/cgroup") else 0)
+)
 
 
 @dataclass(frozen=True)
@@ -34,23 +39,23 @@ class ProcessSpec:
     """Everything the shim, pid 1 or an exec child needs to start a container's process."""
 
     argv: tuple[str, ...]
-    env: tuple[str, ...]            # "KEY=value"
+    env: tuple[str, ...]  # "KEY=value"
     workdir: str
     user: str
     hostname: str
     rootfs: RootfsSpec | None
-    container_dir: str              # stdout, stderr and exit live here
-    namespaces: int                 # CLONE_NEW* flags for the shim (mount is pid 1's own)
+    container_dir: str  # stdout, stderr and exit live here
+    namespaces: int  # CLONE_NEW* flags for the shim (mount is pid 1's own)
     interface: Interface | None = None
-    listeners: tuple = ()           # (listening socket, container address, container port)
+    listeners: tuple = ()  # (listening socket, container address, container port)
     confined: bool = True
-    capabilities: frozenset = DEFAULT_CAPABILITY_SET   # kept when confined (Docker's set + cap_add)
-    no_new_privs: bool = False      # Docker's default is off; `--security-opt no-new-privileges`
-    has_dns: bool = False           # answer names from the container's hosts file (dns.py)
+    capabilities: frozenset = DEFAULT_CAPABILITY_SET  # kept when confined (Docker's set + cap_add)
+    no_new_privs: bool = False  # Docker's default is off; `--security-opt no-new-privileges`
+    has_dns: bool = False  # answer names from the container's hosts file (dns.py)
     seccomp: bytes = b""
-    trash_dir: str = ""             # where the harness moves container_dir to have it deleted
-    device_cgroup: str = ""         # the container's device cgroup (devices.py); "": no rules
-    attach_network: object = None   # callable(shim_pid), run by the harness before pid 1 starts
+    trash_dir: str = ""  # where the harness moves container_dir to have it deleted
+    device_cgroup: str = ""  # the container's device cgroup (devices.py); "": no rules
+    attach_network: object = None  # callable(shim_pid), run by the harness before pid 1 starts
     extra: dict = field(default_factory=dict, hash=False, compare=False)
 
 

@@ -7,6 +7,7 @@ Kernel facilities: proc(5) -- /proc/PID/stat (state, field 3; starttime, field 2
 A pid number alone is no handle on a process (pids are reused): the engine keeps each pid with
 its start time, compares both, and then holds a pidfd.
 """
+
 from __future__ import annotations
 
 import os

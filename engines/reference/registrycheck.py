@@ -4,6 +4,7 @@ tells the truth about the registry the reference names, as Docker's error does.
 Kernel facilities: connect(2) on a TCP socket, and only to loopback: the runtime never sends
 traffic to another host, so a registry elsewhere is reported unreachable without trying.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -34,17 +35,24 @@ def absent_image_message(reference: str, *, may_pull: bool) -> str:
         return f"No such image: {reference} (pull policy never)"
     registry = registry_of(reference)
     if registry is None:
-        return (f"image {reference!r} is not here and the reference runtime has no registry client "
-                "(Docker Hub is not contacted); load or build it first")
+        return (
+            f"image {reference!r} is not here and the reference runtime has no registry client "
+            "(Docker Hub is not contacted); load or build it first"
+        )
     host, port = registry
     if not _is_loopback(host):
-        return (f"image {reference!r} is not here; registry {host}:{port} is not on loopback and "
-                "the reference runtime contacts no other host; load or build it first")
+        return (
+            f"image {reference!r} is not here; registry {host}:{port} is not on loopback and "
+            "the reference runtime contacts no other host; load or build it first"
+        )
     try:
         with socket.create_connection(("127.0.0.1" if host == "localhost" else host, port), timeout=2):
             pass
     except OSError as exc:
         return f"pull of {reference!r}: registry {host}:{port}: connect: {exc.strerror or exc}".replace(
-            "Connection refused", "connection refused")
-    return (f"pull of {reference!r}: registry {host}:{port} answers, but the reference runtime has no "
-            "registry client; load or build the image first")
+            "Connection refused", "connection refused"
+        )
+    return (
+        f"pull of {reference!r}: registry {host}:{port} answers, but the reference runtime has no "
+        "registry client; load or build the image first"
+    )

@@ -6,6 +6,7 @@ workdir), mount(2) with MS_BIND / MS_REMOUNT|MS_RDONLY / MS_PRIVATE|MS_REC, pivo
 devpts, tmpfs(5), mknod(2); mount targets resolved in scope (scope.py). Every mount here lives in the container's mount namespace only, so
 it disappears with the namespace's last process: nothing is left on the host to unmount.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,31 +14,31 @@ import shutil
 import stat
 from dataclasses import dataclass
 
-from . import kernel as k, scope
+from . import kernel as k
+from . import scope
 from .security import MASKED_PATHS, READONLY_PATHS
 
 
 @dataclass(frozen=True)
 class BindMount:
-    source: str          # host path
-    target: str          # path inside the container
+    source: str  # host path
+    target: str  # path inside the container
     read_only: bool = False
     seed_from_image: bool = False  # a new, empty named volume: copy the image's content first
 
 
 @dataclass(frozen=True)
 class RootfsSpec:
-    lowerdirs: tuple[str, ...]   # top layer first
+    lowerdirs: tuple[str, ...]  # top layer first
     upperdir: str
     workdir: str
     merged: str
     binds: tuple[BindMount, ...] = ()
-    confined: bool = True        # masked and read-only paths, read-only /sys
-    mask_paths: bool = True      # False: `--security-opt systempaths=unconfined`
+    confined: bool = True  # masked and read-only paths, read-only /sys
+    mask_paths: bool = True  # False: `--security-opt systempaths=unconfined`
 
 
-_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
-            ("urandom", 1, 9), ("tty", 5, 0))
+_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
 _NOSUID_NODEV_NOEXEC = k.MS_NOSUID | k.MS_NODEV | k.MS_NOEXEC
 
 
@@ -125,11 +126,15 @@ def _make_dev(kern) -> None:
         os.chmod(f"/dev/{name}", 0o666)
     for sub in ("pts", "shm"):
         os.mkdir(f"/dev/{sub}")
-    kern.mount("devpts", "/dev/pts", "devpts", k.MS_NOSUID | k.MS_NOEXEC,
-               "newinstance,ptmxmode=0666,mode=0620")
+    kern.mount("devpts", "/dev/pts", "devpts", k.MS_NOSUID | k.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620")
     kern.mount("shm", "/dev/shm", "tmpfs", _NOSUID_NODEV_NOEXEC, "mode=1777,size=65536k")
-    for link, target in (("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+    for link, target in (
+        ("ptmx", "pts/ptmx"),
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ):
         os.symlink(target, f"/dev/{link}")
 
 

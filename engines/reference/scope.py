@@ -11,6 +11,7 @@ A path resolved here stays inside the root as long as nobody swaps a component f
 between the resolution and its use. The reference runtime resolves before any process of the
 container runs (seeding, bind targets, layer extraction, COPY into a fresh layer), so nobody can.
 """
+
 from __future__ import annotations
 
 import errno as errno_mod

@@ -13,6 +13,7 @@ as in Docker:
    with `$` expanded and `\\"`, `\\$`, `\\\\` escaped, `\\c` outside quotes giving `c`.
    Docker 20.10 knows no other form: `${X-w}` is an error ("missing ':' in substitution").
 """
+
 from __future__ import annotations
 
 ESCAPE = "\\"
@@ -38,7 +39,7 @@ class _Word:
     def until(self, stop: str) -> str:
         """Process up to `stop` (consumed), or to the end when `stop` is empty."""
         out: list[str] = []
-        while (ch := self.peek()):
+        while ch := self.peek():
             if stop and ch == stop:
                 self.next()
                 return "".join(out)
@@ -64,7 +65,7 @@ class _Word:
         end = self.text.find("'", self.pos)
         if end < 0:
             raise ExpansionError("unexpected end of statement while looking for matching single-quote")
-        value, self.pos = self.text[self.pos:end], end + 1
+        value, self.pos = self.text[self.pos : end], end + 1
         return value
 
     def double_quote(self) -> str:
@@ -93,12 +94,12 @@ class _Word:
         if self.peek().isdigit():
             while self.peek().isdigit():
                 self.next()
-            return self.text[start:self.pos]
+            return self.text[start : self.pos]
         if self.peek() and self.peek() in _SPECIAL:
             return self.next()
         while self.peek() and (self.peek().isalnum() or self.peek() == "_"):
             self.next()
-        return self.text[start:self.pos]
+        return self.text[start : self.pos]
 
     def dollar(self) -> str:
         self.next()
@@ -128,7 +129,7 @@ class _Word:
             return word if value else ""
         if modifier == "-":
             return value or word
-        if modifier == "?":   # `${X?w}` refuses X unset; `${X:?w}` refuses it empty too
+        if modifier == "?":  # `${X?w}` refuses X unset; `${X:?w}` refuses it empty too
             if value is None or (ch == ":" and not value):
                 why = "is not allowed to be unset" if value is None else "is not allowed to be empty"
                 raise ExpansionError(f"{name}: {word or why}")

@@ -17,6 +17,7 @@ next to the logs and tells the harness through a pipe; it then waits for the har
 and deletes a `run --rm` container's directory itself, off the harness's critical path. So a
 detached container, its logs and its exit code survive the harness.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,8 +42,8 @@ class Sandbox:
     """Namespaces made and pid 1 forked, waiting on `init_sock` for the spec of its container."""
 
     pid1: int
-    init_sock: socket.socket        # the shim's end; closing it without a spec makes pid 1 exit
-    host_net: int = -1              # the host's netns, for containers on network host
+    init_sock: socket.socket  # the shim's end; closing it without a spec makes pid 1 exit
+    host_net: int = -1  # the host's netns, for containers on network host
 
 
 def prepare_sandbox(kern, namespaces: int) -> Sandbox:
@@ -65,7 +66,8 @@ def fits(sandbox_namespaces: int, wanted: int) -> bool:
     """Whether a sandbox made with `sandbox_namespaces` can run a container that wants `wanted`:
     the same namespaces, but for a netns it can leave for the host's."""
     return (wanted | k.CLONE_NEWNET) == (sandbox_namespaces | k.CLONE_NEWNET) and bool(
-        wanted & k.CLONE_NEWNET == 0 or sandbox_namespaces & k.CLONE_NEWNET)
+        wanted & k.CLONE_NEWNET == 0 or sandbox_namespaces & k.CLONE_NEWNET
+    )
 
 
 def spec_message(spec: ProcessSpec) -> bytes:
@@ -75,8 +77,16 @@ def spec_message(spec: ProcessSpec) -> bytes:
     return pickle.dumps(("shim", dataclasses.replace(spec, listeners=listeners, attach_network=None)))
 
 
-def run_shim(kern, spec: ProcessSpec, sync_w: int, go_r: int, err_w: int, done_w: int, release_r: int,
-             sandbox: Sandbox | None = None) -> None:
+def run_shim(
+    kern,
+    spec: ProcessSpec,
+    sync_w: int,
+    go_r: int,
+    err_w: int,
+    done_w: int,
+    release_r: int,
+    sandbox: Sandbox | None = None,
+) -> None:
     """Namespaces and pid 1 (or a `sandbox` made ahead, whose pid 1 has its spec from the
     harness already), network, hostname, GO; then serve until pid 1 exits, record its exit
     code, tell the harness, and wait for the harness to let go (EOF on `release_r`, also when
@@ -122,7 +132,7 @@ def run_shim(kern, spec: ProcessSpec, sync_w: int, go_r: int, err_w: int, done_w
         os.write(sync_w, str(pid).encode())
         os.close(sync_w), os.close(err_w)
         mount_namespace = _borrow_mount_namespace(sandbox)
-    except BaseException as exc:  # noqa: BLE001 -- report anything to the harness, then die
+    except BaseException as exc:
         os.write(err_w, f"shim: {exc}".encode())
         os._exit(125)
     code = 255

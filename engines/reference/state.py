@@ -18,6 +18,7 @@ once, never replaced: replacing a file by rename(2) costs ext4 a flush of the ne
   networks/<name>.json    bridge, subnet, allocated addresses
   volumes/<name>/         meta.json and _data/
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -5,6 +5,7 @@ Registered in testinfra.backend.BACKENDS as `seatrial-reference`, so
 `testinfra.get_host("seatrial-reference://NAME")` works against the default state root;
 ReferenceEngine.testinfra_host(NAME) binds the engine (and its root) directly.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,6 +28,7 @@ class SeatrialReferenceBackend(base.BaseBackend):
     def run(self, command: str, *args: str, **kwargs: Any) -> base.CommandResult:
         if self.engine is None:
             from .adapter import ReferenceEngine
+
             self.engine = ReferenceEngine()
         cmd = self.get_command(command, *args)
         result = self.engine.exec(self.name, ("/bin/sh", "-c", cmd))

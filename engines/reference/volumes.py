@@ -7,6 +7,7 @@ the first time it is mounted. A bind mount shows the host directory as it is, sh
 image's content at the target. Each VOLUME of the image that no mount covers gets an anonymous
 volume (a named one with a random 64-hex name, seeded the same way), as `docker run` does.
 """
+
 from __future__ import annotations
 
 import os
@@ -63,8 +64,7 @@ class Volumes:
                 self.create(mount.source, labels)
                 data = self.state.volumes / mount.source / "_data"
                 is_empty = not any(data.iterdir())
-                binds.append(BindMount(str(data), mount.target, mount.read_only,
-                                       seed_from_image=is_new or is_empty))
+                binds.append(BindMount(str(data), mount.target, mount.read_only, seed_from_image=is_new or is_empty))
             else:
                 source = Path(mount.source)
                 if not source.is_absolute():
@@ -78,5 +78,8 @@ class Volumes:
 def anonymous(image_volumes, mounts) -> tuple[Mount, ...]:
     """A fresh anonymous volume for each of the image's VOLUME paths that no mount covers."""
     taken = {posixpath.normpath("/" + m.target) for m in mounts}
-    return tuple(Mount("volume", secrets.token_hex(32), path) for path in image_volumes or {}
-                 if posixpath.normpath("/" + path) not in taken)
+    return tuple(
+        Mount("volume", secrets.token_hex(32), path)
+        for path in image_volumes or {}
+        if posixpath.normpath("/" + path) not in taken
+    )

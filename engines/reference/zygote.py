@@ -16,6 +16,7 @@ taken, and the zygote forks the next. A spare holds no container and no named ke
 when the harness goes, it and its pid 1 see EOF and exit. SEATRIAL_REFERENCE_PREWARM=0 turns
 spares off: each shim is then forked on request (`bench_reference_start.py --cold`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,8 +38,8 @@ _BOOT = "import sys; from seatrial.engines.reference.zygote import serve; serve(
 
 
 SPARE_NAMESPACES = BASE_NAMESPACES | k.CLONE_NEWNET  # what every network but host needs
-TAKEN = b"taken"       # harness -> zygote: the announced spare is used, make the next
-SPARE = b"spare"       # spare -> harness: "spare SHIM_PID PID1", with the two sockets
+TAKEN = b"taken"  # harness -> zygote: the announced spare is used, make the next
+SPARE = b"spare"  # spare -> harness: "spare SHIM_PID PID1", with the two sockets
 
 
 @dataclasses.dataclass
@@ -67,8 +68,13 @@ class Zygote:
         self._drop_spare()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOT, str(theirs.fileno())], pass_fds=(theirs.fileno(),),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True, cwd="/")
+            [sys.executable, "-c", _BOOT, str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd="/",
+        )
         theirs.close()
         self._sock = ours
 
@@ -165,16 +171,18 @@ def _spare_main(kern, link: socket.socket) -> None:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         sandbox = prepare_sandbox(kern, SPARE_NAMESPACES)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        socket.send_fds(link, [b"%s %d %d" % (SPARE, os.getpid(), sandbox.pid1)],
-                        [theirs.fileno(), sandbox.init_sock.fileno()])
+        socket.send_fds(
+            link, [b"%s %d %d" % (SPARE, os.getpid(), sandbox.pid1)], [theirs.fileno(), sandbox.init_sock.fileno()]
+        )
         link.close(), theirs.close()
         payload, fds, _, _ = socket.recv_fds(ours, 1 << 20, 64)
         if not payload:
             os._exit(0)  # the harness is gone; pid 1 sees EOF on its socket and exits too
         ours.close()
         _, spec = pickle.loads(payload)
-        listeners = tuple((socket.socket(fileno=fds[5 + index]), address, port)
-                          for index, address, port in spec.listeners)
+        listeners = tuple(
+            (socket.socket(fileno=fds[5 + index]), address, port) for index, address, port in spec.listeners
+        )
         run_shim(kern, dataclasses.replace(spec, listeners=listeners), *fds[:5], sandbox=sandbox)
     finally:
         os._exit(125)  # never return into the zygote's loop; the harness sees no spare or an error
@@ -208,7 +216,7 @@ def serve(fd: int) -> None:
             for end in fds:
                 os.close(end)
             sock.send(str(pid).encode())
-        except Exception as exc:  # noqa: BLE001 -- answer, never die on one bad request
+        except Exception as exc:
             for leftover in fds:
                 try:
                     os.close(leftover)
@@ -219,8 +227,9 @@ def serve(fd: int) -> None:
 
 def _fork_child(kern, kind: str, spec: ProcessSpec, fds: list[int]) -> int:
     ends = fds[:5] if kind == "shim" else fds
-    listeners = tuple((socket.socket(fileno=os.dup(fds[5 + index])), address, port)
-                      for index, address, port in spec.listeners)
+    listeners = tuple(
+        (socket.socket(fileno=os.dup(fds[5 + index])), address, port) for index, address, port in spec.listeners
+    )
     pid = os.fork()
     if pid == 0:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # it waits for its own child

@@ -5,12 +5,14 @@ reference. Each case may say where an engine is known to differ from Docker's cl
 (`diverges: {engine: reason}`): a divergence with a reason is documented, one without is a finding.
 Bad input is reported as `file:line:col: key.path: message`, every problem at once.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from seatrial.harness.problem import Problem, ScenarioError
 from seatrial.harness.templating import render
@@ -76,8 +78,9 @@ class Case:
 def load_cases(paths: list[Path]) -> list[Case]:
     """Every case in the corpus files and folders `paths`, in file order; ScenarioError lists
     every problem found (unknown keys, a missing Dockerfile, duplicate names)."""
-    files = sorted(p for path in paths for p in ([path] if path.is_file() else path.rglob("*.yaml"))
-                   if p.name != ENGINE_RULES)
+    files = sorted(
+        p for path in paths for p in ([path] if path.is_file() else path.rglob("*.yaml")) if p.name != ENGINE_RULES
+    )
     cases, problems, seen = [], [], {}
     for file in files:
         try:
@@ -118,17 +121,24 @@ def load_engine_rules(paths: list[Path]) -> dict[str, list[dict]]:
 def _problems(raw: Any, key: tuple) -> list[tuple[tuple, str]]:
     if not isinstance(raw, dict):
         return [(key, "a case is a mapping with name, dockerfile and probe")]
-    found = [(key + (k,), f"unknown key {k!r}; allowed: {', '.join(sorted(CASE_KEYS))}")
-             for k in raw if k not in CASE_KEYS]
+    found = [
+        (key + (k,), f"unknown key {k!r}; allowed: {', '.join(sorted(CASE_KEYS))}") for k in raw if k not in CASE_KEYS
+    ]
     found += [(key, f"missing key {k!r}") for k in ("name", "dockerfile") if k not in raw]
     probe = raw.get("probe")
     if isinstance(probe, dict):
-        found += [(key + ("probe", k), f"unknown key {k!r}; allowed: {', '.join(sorted(PROBE_KEYS))}")
-                  for k in probe if k not in PROBE_KEYS]
+        found += [
+            (key + ("probe", k), f"unknown key {k!r}; allowed: {', '.join(sorted(PROBE_KEYS))}")
+            for k in probe
+            if k not in PROBE_KEYS
+        ]
     for name, spec in (raw.get("files") or {}).items():
         if isinstance(spec, dict):
-            found += [(key + ("files", name, k), f"unknown key {k!r}; allowed: {', '.join(sorted(FILE_KEYS))}")
-                      for k in spec if k not in FILE_KEYS]
+            found += [
+                (key + ("files", name, k), f"unknown key {k!r}; allowed: {', '.join(sorted(FILE_KEYS))}")
+                for k in spec
+                if k not in FILE_KEYS
+            ]
     return found
 
 
@@ -137,14 +147,26 @@ def _case(raw: dict, section: str, where: str) -> Case:
     if isinstance(probe, list):
         probe = {"command": probe}
     return Case(
-        name=raw["name"], section=section, dockerfile=raw["dockerfile"], files=dict(raw.get("files") or {}),
-        probe=None if probe is None else Probe(
-            command=_argv(probe.get("command")), entrypoint=_argv(probe.get("entrypoint")),
+        name=raw["name"],
+        section=section,
+        dockerfile=raw["dockerfile"],
+        files=dict(raw.get("files") or {}),
+        probe=None
+        if probe is None
+        else Probe(
+            command=_argv(probe.get("command")),
+            entrypoint=_argv(probe.get("entrypoint")),
             env={str(k): str(v) for k, v in (probe.get("env") or {}).items()},
-            user=probe.get("user"), workdir=probe.get("workdir")),
+            user=probe.get("user"),
+            workdir=probe.get("workdir"),
+        ),
         build_args={str(k): str(v) for k, v in (raw.get("build_args") or {}).items()},
-        target=raw.get("target"), diverges=dict(raw.get("diverges") or {}),
-        doc=raw.get("doc", ""), summary=raw.get("summary", ""), where=where)
+        target=raw.get("target"),
+        diverges=dict(raw.get("diverges") or {}),
+        doc=raw.get("doc", ""),
+        summary=raw.get("summary", ""),
+        where=where,
+    )
 
 
 def _argv(value) -> tuple[str, ...] | None:

@@ -2,6 +2,7 @@
 against the baseline (the first column), print the divergences side by side and the agreement
 table, and save the whole as `<results>/<run-id>/diff.json` for `seatrial report`.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,11 @@ def diff_command(options: DiffOptions, out: TextIO) -> int:
         print(exc, file=sys.stderr)
         return 2
     if not cases:
-        print(f"diff: no case in {', '.join(map(str, options.paths))}"
-              + (f" matches {options.match!r}" if options.match else ""), file=sys.stderr)
+        print(
+            f"diff: no case in {', '.join(map(str, options.paths))}"
+            + (f" matches {options.match!r}" if options.match else ""),
+            file=sys.stderr,
+        )
         return 2
     observations: dict[str, dict[str, Any]] = {c.name: {} for c in cases}
     columns: list[str] = []
@@ -53,6 +57,7 @@ def diff_command(options: DiffOptions, out: TextIO) -> int:
     versions: dict[str, str] = {}
     if options.engines:
         from seatrial.harness.differential.livebench import run_live
+
         code = run_live(cases, options.engines, observations, versions, log)
         if code:
             return code
@@ -64,13 +69,15 @@ def diff_command(options: DiffOptions, out: TextIO) -> int:
         for path in recordings.write_recorded(cases, observations, versions):
             print(f"recorded {path}", file=log)
     rules = load_engine_rules(options.paths)
-    results = [judge(case, columns[0], other, observations[case.name], rules)
-               for case in cases for other in columns[1:]]
+    results = [
+        judge(case, columns[0], other, observations[case.name], rules) for case in cases for other in columns[1:]
+    ]
     table = agreement_table(results)
     saved = save(options.results_dir, cases, columns, results, table, observations)
     if options.as_json:
-        out.write(json.dumps({"columns": columns, "table": table, "results": [r.to_json() for r in results]},
-                             indent=1) + "\n")
+        out.write(
+            json.dumps({"columns": columns, "table": table, "results": [r.to_json() for r in results]}, indent=1) + "\n"
+        )
     else:
         print_divergences(cases, results, out)
         out.write(table_markdown(table) if options.markdown else table_text(table))
@@ -78,16 +85,28 @@ def diff_command(options: DiffOptions, out: TextIO) -> int:
     return 1 if any(r.verdict == "diverged" for r in results) else 0
 
 
-def save(results_dir: Path, cases: list[Case], columns: list[str], results: list[PairResult],
-         table: list[dict], observations: dict) -> Path:
+def save(
+    results_dir: Path,
+    cases: list[Case],
+    columns: list[str],
+    results: list[PairResult],
+    table: list[dict],
+    observations: dict,
+) -> Path:
     """Write diff.json into a new run folder; the HTML report reads it (reports/diffsection.py)."""
     folder = Path(results_dir) / time.strftime("%Y%m%d-%H%M%S-diff", time.gmtime())
     folder.mkdir(parents=True, exist_ok=True)
     where = {c.name: {"where": c.where, "doc": c.doc, "summary": c.summary} for c in cases}
-    doc = {"type": "diff", "time": time.time(), "columns": columns, "table": table, "cases": where,
-           "results": [r.to_json() for r in results],
-           # raw, as hyperfine keeps its times: anyone can judge again without the engines
-           "observations": observations}
+    doc = {
+        "type": "diff",
+        "time": time.time(),
+        "columns": columns,
+        "table": table,
+        "cases": where,
+        "results": [r.to_json() for r in results],
+        # raw, as hyperfine keeps its times: anyone can judge again without the engines
+        "observations": observations,
+    }
     path = folder / "diff.json"
     path.write_text(json.dumps(doc, indent=1) + "\n")
     return path
@@ -99,13 +118,16 @@ def print_divergences(cases: list[Case], results: list[PairResult], out: TextIO)
     for result in results:
         if result.verdict not in ("diverged", "documented", "stale"):
             continue
-        print(f"{result.verdict.upper()}: {result.case} ({where[result.case]}): {result.left} vs {result.right}",
-              file=out)
+        print(
+            f"{result.verdict.upper()}: {result.case} ({where[result.case]}): {result.left} vs {result.right}", file=out
+        )
         if result.reason:
             print(f"  reason: {result.reason}", file=out)
         for found in result.differences[:12]:
-            print(f"  {found.aspect}:\n    {result.left}: {_short(found.left)}\n    {result.right}: {_short(found.right)}",
-                  file=out)
+            print(
+                f"  {found.aspect}:\n    {result.left}: {_short(found.left)}\n    {result.right}: {_short(found.right)}",
+                file=out,
+            )
         if len(result.differences) > 12:
             print(f"  ... and {len(result.differences) - 12} more differences", file=out)
 
@@ -113,14 +135,24 @@ def print_divergences(cases: list[Case], results: list[PairResult], out: TextIO)
 def table_text(table: list[dict]) -> str:
     """The agreement table for a terminal."""
     rows = [("engines", "cases", "agree", "documented", "unexplained", "stale")]
-    rows += [(f"{r['left']} vs {r['right']}", str(r["cases"]), str(r["agree"]), str(r["documented"]),
-              str(r["diverged"]), str(r["stale"])) for r in table]
+    rows += [
+        (
+            f"{r['left']} vs {r['right']}",
+            str(r["cases"]),
+            str(r["agree"]),
+            str(r["documented"]),
+            str(r["diverged"]),
+            str(r["stale"]),
+        )
+        for r in table
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "".join("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in
-                             enumerate(zip(row, widths))) + "\n" for row in rows)
+    return "".join(
+        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))) + "\n"
+        for row in rows
+    )
 
 
 def _short(value: Any) -> str:
     text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 200 else text[:197] + "..."
-

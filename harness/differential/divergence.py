@@ -5,11 +5,13 @@ sides. A case's verdict for a pair of engines is `agree`, `documented` (they dif
 says why one of them does) or `diverged` (they differ and nobody said why: a finding). A reason
 given for a pair that agrees is `stale`: counted as agreement, and listed so it can be removed.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from fnmatch import fnmatchcase as fnmatch
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from seatrial.harness.differential.corpuscase import Case
 
@@ -71,16 +73,22 @@ def _said(probe: Mapping[str, Any]) -> str:
     return f"refused: {probe.get('error', '')}" if probe.get("refused") else f"exit code {probe.get('exit_code')}"
 
 
-def judge(case: Case, left: str, right: str, observations: Mapping[str, Mapping | None],
-          engine_rules: Mapping[str, list[dict]] | None = None) -> PairResult:
+def judge(
+    case: Case,
+    left: str,
+    right: str,
+    observations: Mapping[str, Mapping | None],
+    engine_rules: Mapping[str, list[dict]] | None = None,
+) -> PairResult:
     """The verdict of `case` for the pair (left, right). `engine_rules` (engine -> [{aspects:
     [fnmatch patterns], reason}]) documents what an engine does on every case it touches; a
     pair whose differences all fall under them is `documented` with that reason."""
     found = differences(observations.get(left), observations.get(right))
     reason = case.reason(right) or case.reason(left)
     rules = [rule for engine in (left, right) for rule in (engine_rules or {}).get(engine.split("@")[0], [])]
-    explained = {rule["reason"]: [d for d in found if any(fnmatch(d.aspect, a) for a in rule["aspects"])]
-                 for rule in rules}
+    explained = {
+        rule["reason"]: [d for d in found if any(fnmatch(d.aspect, a) for a in rule["aspects"])] for rule in rules
+    }
     left_over = [d for d in found if not any(d in ds for ds in explained.values())]
     if not found:
         verdict = "stale" if reason else "agree"
@@ -95,8 +103,10 @@ def agreement_table(results: Iterable[PairResult]) -> list[dict[str, Any]]:
     """Per pair of engines: cases, agree (stale included), documented, diverged, stale."""
     table: dict[tuple[str, str], dict[str, Any]] = {}
     for result in results:
-        row = table.setdefault((result.left, result.right), {"left": result.left, "right": result.right,
-                                                             "cases": 0, **{v: 0 for v in VERDICTS}})
+        row = table.setdefault(
+            (result.left, result.right),
+            {"left": result.left, "right": result.right, "cases": 0, **{v: 0 for v in VERDICTS}},
+        )
         row["cases"] += 1
         row[result.verdict] += 1
         if result.verdict == "stale":
@@ -108,6 +118,8 @@ def table_markdown(table: list[dict[str, Any]]) -> str:
     """The agreement table as GitHub Markdown (for the README)."""
     lines = ["| engines | cases | agree | documented divergences | unexplained |", "|---|---|---|---|---|"]
     for row in table:
-        lines.append(f"| {row['left']} vs {row['right']} | {row['cases']} | {row['agree']} | "
-                     f"{row['documented']} | {row['diverged']} |")
+        lines.append(
+            f"| {row['left']} vs {row['right']} | {row['cases']} | {row['agree']} | "
+            f"{row['documented']} | {row['diverged']} |"
+        )
     return "\n".join(lines) + "\n"

@@ -5,6 +5,7 @@ The generator draws from what the corpus covers by hand (.dockerignore patterns,
 substitution, WORKDIR, COPY forms and flags, USER, EXPOSE, LABEL, RUN that deletes), so that a
 divergence it finds is a corner of a documented rule. The same seed draws the same cases.
 """
+
 from __future__ import annotations
 
 import time
@@ -13,7 +14,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
-from hypothesis import HealthCheck, Phase, given, seed as hypothesis_seed, settings, strategies as st
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
 
 from seatrial.harness.differential.corpuscase import Case, Probe
 from seatrial.harness.differential.divergence import differences
@@ -26,8 +29,18 @@ INSTRUCTIONS = [
     st.sampled_from(VALUES).map(lambda v: f"ENV A=1 B={v}"),
     st.sampled_from(VALUES).map(lambda v: f"ENV U={v} A=2"),
     st.sampled_from(["/w", "rel", "../up", "/w/./x/", "$A", "/w/${B:-b}"]).map(lambda v: f"WORKDIR {v}"),
-    st.sampled_from(["COPY . /ctx/", "COPY sub /s", "COPY --chown=1:2 a /x/", "COPY *.log /logs/",
-                     "COPY a b.txt /two/", "COPY sub/ .", "ADD sub/deep /deep", "COPY --chown=nobody . /o/"]),
+    st.sampled_from(
+        [
+            "COPY . /ctx/",
+            "COPY sub /s",
+            "COPY --chown=1:2 a /x/",
+            "COPY *.log /logs/",
+            "COPY a b.txt /two/",
+            "COPY sub/ .",
+            "ADD sub/deep /deep",
+            "COPY --chown=nobody . /o/",
+        ]
+    ),
     st.sampled_from(["USER nobody", "USER 1000", "USER nobody:nogroup", "USER $A"]),
     st.sampled_from(["EXPOSE 80", "EXPOSE 53/udp", "EXPOSE 8000-8001", "EXPOSE $A"]),
     st.sampled_from(VALUES).map(lambda v: f"LABEL l={v}"),
@@ -42,8 +55,7 @@ PROBE = Probe(command=("sh", "-c", "pwd; id; env | grep -v -e ^HOSTNAME= -e ^HOM
 def files_strategy():
     content = st.sampled_from(["", "x\n", "hello\n"])
     mode = st.sampled_from(["0644", "0755", "0600", "0444"])
-    spec = st.one_of(content, st.fixed_dictionaries({"content": content, "mode": mode}),
-                     st.just({"symlink": "a"}))
+    spec = st.one_of(content, st.fixed_dictionaries({"content": content, "mode": mode}), st.just({"symlink": "a"}))
     return st.dictionaries(st.sampled_from(FILES), spec, max_size=5)
 
 
@@ -55,8 +67,13 @@ def cases(draw) -> Case:
     if ignore:
         files[".dockerignore"] = "\n".join(ignore) + "\n"
     body = draw(st.lists(st.one_of(*INSTRUCTIONS), min_size=1, max_size=6))
-    return Case(name="fuzz", section="fuzz", dockerfile="FROM {{ base }}\n" + "\n".join(body) + "\n",
-                files=files, probe=PROBE if draw(st.booleans()) else None)
+    return Case(
+        name="fuzz",
+        section="fuzz",
+        dockerfile="FROM {{ base }}\n" + "\n".join(body) + "\n",
+        files=files,
+        probe=PROBE if draw(st.booleans()) else None,
+    )
 
 
 @dataclass
@@ -81,9 +98,16 @@ def fuzz(engines: list[str], budget: float, seed: int, out: Path, log: TextIO) -
     finding, started, count = Finding(), time.monotonic(), [0]
     try:
         with live_benches(engines, {}, log) as benches:
+
             @hypothesis_seed(seed)
-            @settings(database=None, deadline=None, max_examples=100_000, derandomize=False,
-                      phases=[Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck))
+            @settings(
+                database=None,
+                deadline=None,
+                max_examples=100_000,
+                derandomize=False,
+                phases=[Phase.generate, Phase.shrink],
+                suppress_health_check=list(HealthCheck),
+            )
             @given(cases())
             def agree(case: Case) -> None:
                 if time.monotonic() - started > budget:
@@ -91,15 +115,20 @@ def fuzz(engines: list[str], budget: float, seed: int, out: Path, log: TextIO) -
                 count[0] += 1
                 seen = [observe_safely(bench, case) for bench in benches]
                 aspects = [d.aspect for d in differences(seen[0], seen[1])]
-                print(f"[{count[0]} {time.monotonic() - started:.0f}s] "
-                      + (f"DIVERGED: {', '.join(aspects[:4])}" if aspects else "agree"), file=log, flush=True)
+                print(
+                    f"[{count[0]} {time.monotonic() - started:.0f}s] "
+                    + (f"DIVERGED: {', '.join(aspects[:4])}" if aspects else "agree"),
+                    file=log,
+                    flush=True,
+                )
                 if aspects:
                     finding.offer(case, aspects)
                     raise AssertionError(aspects)
+
             try:
                 agree()
             except (AssertionError, BudgetSpent, ExceptionGroup):
-                pass   # hypothesis re-raises what it shrank (both kinds at once: a group); the finding holds it
+                pass  # hypothesis re-raises what it shrank (both kinds at once: a group); the finding holds it
     except EngineUnusable as exc:
         print(exc, file=log)
         return 3
@@ -115,9 +144,12 @@ def write_case(case: Case, aspects: list[str], seed: int, out: Path) -> Path:
     """Append the case to the corpus file `out` under a name from the seed."""
     existing = yaml.safe_load(out.read_text()) if out.is_file() else None
     doc: dict[str, Any] = existing or {"cases": []}
-    entry: dict[str, Any] = {"name": f"fuzz-{seed}-{len(doc['cases']) + 1}",
-                             "summary": f"found by seatrial fuzz --seed {seed}; differs in {', '.join(aspects[:6])}",
-                             "dockerfile": case.dockerfile, "files": dict(case.files)}
+    entry: dict[str, Any] = {
+        "name": f"fuzz-{seed}-{len(doc['cases']) + 1}",
+        "summary": f"found by seatrial fuzz --seed {seed}; differs in {', '.join(aspects[:6])}",
+        "dockerfile": case.dockerfile,
+        "files": dict(case.files),
+    }
     if case.probe is not None:
         entry["probe"] = list(case.probe.command or ())
     doc["cases"].append(entry)
@@ -133,8 +165,14 @@ class _CorpusDumper(yaml.SafeDumper):
         return True
 
 
-_CorpusDumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(
-    "tag:yaml.org,2002:str", text, style="|" if "\n" in text.rstrip("\n") or text.endswith("\n") and len(text) > 1 else None))
+_CorpusDumper.add_representer(
+    str,
+    lambda dumper, text: dumper.represent_scalar(
+        "tag:yaml.org,2002:str",
+        text,
+        style="|" if "\n" in text.rstrip("\n") or text.endswith("\n") and len(text) > 1 else None,
+    ),
+)
 
 
 def _size(case: Case) -> int:

@@ -6,6 +6,7 @@ about a file: its type, mode, owner, size, content digest and link target; never
 are the build's time) nor link counts. A hard link is read as the file it links to: whether
 an engine stores a copy or a link is how it packs layers, not what the image holds.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,9 +20,16 @@ from seatrial.engines.base import EngineError
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE = ".wh..wh..opq"
-TYPES = {tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.CONTTYPE: "file",
-         tarfile.DIRTYPE: "dir", tarfile.SYMTYPE: "symlink", tarfile.CHRTYPE: "char",
-         tarfile.BLKTYPE: "block", tarfile.FIFOTYPE: "fifo"}
+TYPES = {
+    tarfile.REGTYPE: "file",
+    tarfile.AREGTYPE: "file",
+    tarfile.CONTTYPE: "file",
+    tarfile.DIRTYPE: "dir",
+    tarfile.SYMTYPE: "symlink",
+    tarfile.CHRTYPE: "char",
+    tarfile.BLKTYPE: "block",
+    tarfile.FIFOTYPE: "fifo",
+}
 
 Tree = dict[str, dict]
 
@@ -30,8 +38,10 @@ def image_tree(engine, image: str) -> Tree:
     """The file tree of `image` in `engine`, through the engine's `save`."""
     save = getattr(engine, "save", None)
     if save is None:
-        raise EngineError(f"save of image {image!r}", f"engine {engine.name!r} has no save(); "
-                          "its adapter must write a docker-archive to compare file trees")
+        raise EngineError(
+            f"save of image {image!r}",
+            f"engine {engine.name!r} has no save(); its adapter must write a docker-archive to compare file trees",
+        )
     with tempfile.TemporaryDirectory(prefix="seatrial-save-") as tmp:
         archive = Path(tmp) / "image.tar"
         save(image, archive)
@@ -62,7 +72,7 @@ def apply_layer(tree: Tree, tar: tarfile.TarFile) -> None:
         if base == OPAQUE:
             opaque.append(parent)
         elif base.startswith(WHITEOUT_PREFIX):
-            _remove(tree, posixpath.join(parent, base[len(WHITEOUT_PREFIX):]))
+            _remove(tree, posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]))
         else:
             added.append((path, member, tar))
     fresh = {path for path, _member_, _tar in added}
@@ -77,7 +87,7 @@ def apply_layer(tree: Tree, tar: tarfile.TarFile) -> None:
 
 
 def _entry(member: tarfile.TarInfo, tar: tarfile.TarFile, tree: Tree) -> dict:
-    if member.islnk():   # a hard link: the file it names, as read so far
+    if member.islnk():  # a hard link: the file it names, as read so far
         target = posixpath.normpath(member.linkname.lstrip("/")).removeprefix("./")
         found = dict(tree.get(target) or {"type": "file", "size": 0, "sha256": ""})
         found.update(mode=f"{member.mode & 0o7777:04o}", uid=member.uid, gid=member.gid)

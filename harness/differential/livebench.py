@@ -1,10 +1,12 @@
 """Running cases on live engines under one session: the base image loaded into each, every
 resource labelled with the session, and everything the session made removed at the end."""
+
 from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any, Iterator, TextIO
+from collections.abc import Iterator
+from typing import Any, TextIO
 
 from seatrial.engines.base import SESSION_LABEL, EngineError
 from seatrial.harness.differential.corpuscase import Case
@@ -12,8 +14,9 @@ from seatrial.harness.differential.imagetree import image_tree
 from seatrial.harness.differential.observation import Bench, observe
 
 
-def run_live(cases: list[Case], names: list[str], observations: dict[str, dict[str, Any]],
-             versions: dict[str, str], log: TextIO) -> int:
+def run_live(
+    cases: list[Case], names: list[str], observations: dict[str, dict[str, Any]], versions: dict[str, str], log: TextIO
+) -> int:
     """Observe every case on every named engine into `observations`; 3 when an engine is not
     usable here, else 0. Engines alternate case by case, so that drift hits all alike."""
     try:
@@ -58,8 +61,11 @@ def live_benches(names: list[str], versions: dict[str, str], log: TextIO) -> Ite
         benches = []
         for engine in engines:
             tag = ensure_loaded(engine, archive)
-            benches.append(Bench(engine, tag, image_tree(engine, tag), session.labels, session.scratch,
-                                 f"seatrial-diff-{session.id}"))
+            benches.append(
+                Bench(
+                    engine, tag, image_tree(engine, tag), session.labels, session.scratch, f"seatrial-diff-{session.id}"
+                )
+            )
         yield benches
     finally:
         for engine in engines:
@@ -67,8 +73,10 @@ def live_benches(names: list[str], versions: dict[str, str], log: TextIO) -> Ite
         left = leaks(engines, session.id)
         session.close()
         for name, refs in left.items():
-            print(f"diff: {name} kept {len(refs)} resources of session {session.id}: "
-                  f"{', '.join(r.handle for r in refs)}", file=log)
+            print(
+                f"diff: {name} kept {len(refs)} resources of session {session.id}: {', '.join(r.handle for r in refs)}",
+                file=log,
+            )
 
 
 def observe_safely(bench: Bench, case: Case) -> dict[str, Any]:

@@ -5,19 +5,33 @@ Normalised means: what the harness itself adds is left out (its `seatrial.*` lab
 base image's bytes), and an empty value is the same as an absent one (Docker writes
 `"Volumes": null` where Podman writes nothing). Everything else is kept as the engine gave it.
 """
+
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from seatrial.engines.base import BuildSpec, EngineError, ResourceRef, RunSpec
 from seatrial.harness.differential.corpuscase import Case
 from seatrial.harness.differential.imagetree import Tree, delta, image_tree
 
-CONFIG_KEYS = ("Cmd", "Entrypoint", "Env", "ExposedPorts", "Labels", "User", "WorkingDir", "Volumes",
-               "StopSignal", "Healthcheck", "Shell", "OnBuild")
+CONFIG_KEYS = (
+    "Cmd",
+    "Entrypoint",
+    "Env",
+    "ExposedPorts",
+    "Labels",
+    "User",
+    "WorkingDir",
+    "Volumes",
+    "StopSignal",
+    "Healthcheck",
+    "Shell",
+    "OnBuild",
+)
 HARNESS_LABEL_PREFIX = "seatrial."
 # Labels an engine stamps on every image it builds, whatever the Dockerfile says (Buildah's version).
 ENGINE_STAMP_LABELS = ("io.buildah.version",)
@@ -42,8 +56,11 @@ def normal_config(config: Mapping[str, Any]) -> dict[str, Any]:
     for key in CONFIG_KEYS:
         value = config.get(key)
         if key == "Labels" and value:
-            value = {k: v for k, v in value.items()
-                     if not k.startswith(HARNESS_LABEL_PREFIX) and k not in ENGINE_STAMP_LABELS}
+            value = {
+                k: v
+                for k, v in value.items()
+                if not k.startswith(HARNESS_LABEL_PREFIX) and k not in ENGINE_STAMP_LABELS
+            }
         if value not in (None, "", [], {}):
             out[key] = value
     return out
@@ -56,8 +73,16 @@ def observe(bench: Bench, case: Case) -> dict[str, Any]:
         context = Path(tmp) / "context"
         case.write_context(context, bench.base)
         try:
-            built = engine.build(BuildSpec(tag=tag, context=context, labels=dict(bench.labels),
-                                           build_args=dict(case.build_args), target=case.target, timeout=180))
+            built = engine.build(
+                BuildSpec(
+                    tag=tag,
+                    context=context,
+                    labels=dict(bench.labels),
+                    build_args=dict(case.build_args),
+                    target=case.target,
+                    timeout=180,
+                )
+            )
         except EngineError as exc:
             return {"build": "failed", "build_error": exc.detail[-400:]}
     try:
@@ -76,9 +101,20 @@ def probe(bench: Bench, case: Case, image: str) -> dict[str, Any]:
     name = f"{bench.prefix}-{case.name}-probe".lower()
     spec = case.probe
     try:
-        result = bench.engine.run(RunSpec(
-            image=image, name=name, command=spec.command, entrypoint=spec.entrypoint, env=dict(spec.env),
-            user=spec.user, workdir=spec.workdir, network="none", labels=dict(bench.labels), timeout=60))
+        result = bench.engine.run(
+            RunSpec(
+                image=image,
+                name=name,
+                command=spec.command,
+                entrypoint=spec.entrypoint,
+                env=dict(spec.env),
+                user=spec.user,
+                workdir=spec.workdir,
+                network="none",
+                labels=dict(bench.labels),
+                timeout=60,
+            )
+        )
         return {"exit_code": result.exit_code, "stdout": result.stdout, "stderr": result.stderr}
     except EngineError as exc:
         return {"refused": True, "exit_code": exc.exit_code, "error": exc.detail[-300:]}

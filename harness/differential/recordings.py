@@ -4,12 +4,14 @@ A recording holds, per case and engine, the observation (observation.py) and, pe
 version it came from, so that the reference runtime is checked against Docker without Docker.
 `seatrial diff --record --engine docker --engine docker-buildkit` writes them again.
 """
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from seatrial.harness.differential.corpuscase import Case
 
@@ -46,8 +48,9 @@ def recorded_engines(cases: Iterable[Case]) -> list[str]:
     return names
 
 
-def write_recorded(cases: Iterable[Case], observations: Mapping[str, Mapping[str, Any]],
-                   versions: Mapping[str, str]) -> list[Path]:
+def write_recorded(
+    cases: Iterable[Case], observations: Mapping[str, Mapping[str, Any]], versions: Mapping[str, str]
+) -> list[Path]:
     """Merge the live observations of `cases` into their sections' recordings; return the files."""
     by_path: dict[Path, list[Case]] = {}
     for case in cases:
@@ -58,7 +61,8 @@ def write_recorded(cases: Iterable[Case], observations: Mapping[str, Mapping[str
         doc["engines"].update(versions)
         for case in section:
             doc["cases"].setdefault(case.name, {}).update(
-                {name: obs for name, obs in observations.get(case.name, {}).items() if RECORDED_SUFFIX not in name})
+                {name: obs for name, obs in observations.get(case.name, {}).items() if RECORDED_SUFFIX not in name}
+            )
         doc["cases"] = dict(sorted(doc["cases"].items()))
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.tmp")

@@ -5,6 +5,7 @@ The keys and defaults are CST's own (pkg/types/v2 in GoogleContainerTools/contai
 refused, like every seatrial file, so a misspelt `expectedOuput` is an error and not a test that
 checks nothing. `read_cst` reports every problem at once with its line, as the scenario loader does.
 """
+
 from __future__ import annotations
 
 import os
@@ -66,7 +67,7 @@ class FileContentTest(_Cst):
 
 
 class MetadataTest(_Cst):
-    envVars: list[EnvVar] = Field(default_factory=list)   # `env` in old docs; CST 1.19 refuses it
+    envVars: list[EnvVar] = Field(default_factory=list)  # `env` in old docs; CST 1.19 refuses it
     labels: list[EnvVar] = Field(default_factory=list)
     exposedPorts: list[str] = Field(default_factory=list)
     unexposedPorts: list[str] = Field(default_factory=list)

@@ -3,6 +3,7 @@
 variable the image does not set becomes "". seatrial does not know an image's environment when
 it translates a file, so each variable becomes a placeholder, `{{ image_env_NAME }}`, that a
 step before reads from a container of the image (`capture`)."""
+
 from __future__ import annotations
 
 import re
@@ -18,9 +19,9 @@ def _shell_name(s: str) -> tuple[str, int]:
             return s[1], 3
         end = s.find("}", 1)
         if end == 1:
-            return "", 2          # "${}": bad syntax, eaten
+            return "", 2  # "${}": bad syntax, eaten
         if end < 0:
-            return "", 1          # "${" without "}": eaten
+            return "", 1  # "${" without "}": eaten
         return s[1:end], end + 1
     if s[0] in _SPECIAL:
         return s[0], 1
@@ -37,7 +38,7 @@ def expand(text: str, placeholder) -> tuple[str, list[str]]:
     while j < len(text):
         if text[j] == "$" and j + 1 < len(text):
             out.append(text[i:j])
-            name, width = _shell_name(text[j + 1:])
+            name, width = _shell_name(text[j + 1 :])
             if not name and not width:
                 out.append("$")
             elif name and _NAME.fullmatch(name):

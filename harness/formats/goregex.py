@@ -6,6 +6,7 @@ before a final newline ("hello\\n" does not match `hello$`). seatrial searches w
 `re.MULTILINE`, so outside character classes `^` becomes `\\A` and `$` and `\\z` become `\\Z`;
 a pattern that turns `m` on keeps its anchors, which then mean the same in both.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,7 +24,7 @@ def python_pattern(go: str) -> str:
     while i < len(go):
         char = go[i]
         if char == "\\" and i + 1 < len(go):
-            pair = go[i:i + 2]
+            pair = go[i : i + 2]
             out.append("\\Z" if pair == "\\z" and not in_class else pair)
             i += 2
             continue
@@ -31,7 +32,7 @@ def python_pattern(go: str) -> str:
             in_class = char != "]" or out[-1] == "[" or out[-1] == "[^"
         elif char == "[":
             in_class = True
-            if go[i + 1:i + 2] == "^":
+            if go[i + 1 : i + 2] == "^":
                 out.append("[^")
                 i += 2
                 continue

@@ -14,6 +14,7 @@ plain form: a string is found as a substring, `/re/` is a regular expression, a 
 negates. Not supported: dns (a lookup would leave the host), package, service, addr, interface,
 matching, gossfile, goss's gomega-style matchers and templates.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,8 +30,24 @@ from seatrial.harness.pathexpect import TOOL
 from seatrial.harness.problem import ScenarioError
 from seatrial.harness.yamlsafe import YamlDocument
 
-RESOURCE_TYPES = ("file", "command", "user", "group", "process", "port", "mount", "kernel-param", "dns",
-                  "http", "package", "service", "addr", "interface", "matching", "gossfile")
+RESOURCE_TYPES = (
+    "file",
+    "command",
+    "user",
+    "group",
+    "process",
+    "port",
+    "mount",
+    "kernel-param",
+    "dns",
+    "http",
+    "package",
+    "service",
+    "addr",
+    "interface",
+    "matching",
+    "gossfile",
+)
 COMMON = ("title", "meta", "skip")
 
 
@@ -48,8 +65,11 @@ def patterns(values, where: str) -> dict[str, list[str]]:
         negated = value.startswith("!")
         body = value[1:] if negated else value
         # goss matches each pattern against the lines of the text: ^ and $ are line anchors.
-        regex = python_pattern("(?m)" + body[1:-1]) if len(body) > 1 and body.startswith("/") and body.endswith("/") \
+        regex = (
+            python_pattern("(?m)" + body[1:-1])
+            if len(body) > 1 and body.startswith("/") and body.endswith("/")
             else re.escape(body)
+        )
         out["not_matches" if negated else "matches"].append(regex)
     return {k: v for k, v in out.items() if v}
 
@@ -66,13 +86,23 @@ def _resource_steps(kind: str, key: str, spec: dict) -> list[dict]:
         for stream in ("stdout", "stderr"):
             if stream in spec:
                 expect[stream] = patterns(spec[stream], f"command.{key}.{stream}")
-        return [{"exec": {"container": "svc", "command": [TOOL, "sh", "-c", key],
-                          "timeout": spec.get("timeout", 10000) / 1000}, "expect": expect}]
+        return [
+            {
+                "exec": {
+                    "container": "svc",
+                    "command": [TOOL, "sh", "-c", key],
+                    "timeout": spec.get("timeout", 10000) / 1000,
+                },
+                "expect": expect,
+            }
+        ]
     if kind == "http":
         url = urlsplit(key)
         if url.hostname not in ("localhost", "127.0.0.1", "::1"):
-            raise ValueError(f"http.{key}: only the container's own loopback (localhost) is checked; "
-                             "seatrial sends no traffic off the host")
+            raise ValueError(
+                f"http.{key}: only the container's own loopback (localhost) is checked; "
+                "seatrial sends no traffic off the host"
+            )
     script, attributes = PROBES[kind]
     expect = {"exit_code": 0}
     lines = [_line(name, spec[name]) for name in attributes if name in spec and not isinstance(spec[name], list)]
@@ -81,25 +111,43 @@ def _resource_steps(kind: str, key: str, spec: dict) -> list[dict]:
             lines += [_line(name.rstrip("s") if name != "opts" else "opt", item) for item in spec[name]]
     steps = []
     if lines:
-        steps.append({"exec": {"container": "svc", "command": [TOOL, "sh", "-c", script, "goss", key]},
-                      "expect": {**expect, "stdout": {"matches": lines}}})
+        steps.append(
+            {
+                "exec": {"container": "svc", "command": [TOOL, "sh", "-c", script, "goss", key]},
+                "expect": {**expect, "stdout": {"matches": lines}},
+            }
+        )
     for name in ("contents", "body"):
         if name in spec and spec[name]:
             argv = [TOOL, "cat", key] if name == "contents" else [TOOL, "wget", "-q", "-O", "-", key]
-            steps.append({"exec": {"container": "svc", "command": argv},
-                          "expect": {"stdout": patterns(spec[name], f"{kind}.{key}.{name}")}})
+            steps.append(
+                {
+                    "exec": {"container": "svc", "command": argv},
+                    "expect": {"stdout": patterns(spec[name], f"{kind}.{key}.{name}")},
+                }
+            )
     return steps
 
 
 def goss_scenarios(path: Path, doc: YamlDocument, source: ImageSource) -> list:
     """One scenario per resource of the file, named `<file stem>/<type>-<resource>`."""
     if not source.is_given:
-        raise ScenarioError([problem_at(doc, (), "no image to test: give --image TAG or --dockerfile PATH, "
-                                                 "or a '# seatrial: dockerfile=PATH' comment line")])
+        raise ScenarioError(
+            [
+                problem_at(
+                    doc,
+                    (),
+                    "no image to test: give --image TAG or --dockerfile PATH, "
+                    "or a '# seatrial: dockerfile=PATH' comment line",
+                )
+            ]
+        )
     run_image, _ = image_ref(source)
     prefix = [build_step(source)] if source.image is None else []
-    service = {"run": {"image": run_image, "name": "svc", "detach": True, "mounts": [TOOL_MOUNT]},
-               "note": "the image as it runs (its own entrypoint and command), as dgoss starts it"}
+    service = {
+        "run": {"image": run_image, "name": "svc", "detach": True, "mounts": [TOOL_MOUNT]},
+        "note": "the image as it runs (its own entrypoint and command), as dgoss starts it",
+    }
     ready = {"wait": {"container": "svc", "command": [TOOL, "true"], "timeout": 30}}
     problems, scenarios = [], []
     for kind, resources in doc.data.items():
@@ -117,8 +165,13 @@ def goss_scenarios(path: Path, doc: YamlDocument, source: ImageSource) -> list:
             except ValueError as exc:
                 problems.append(problem_at(doc, where, str(exc)))
                 continue
-            data = {"schema_version": 1, "summary": f"goss {kind} {key!r}" + (f": {spec['title']}" if "title" in spec else ""),
-                    "tags": ["goss"], "requires": ["exec"], "steps": [*prefix, service, ready, *steps]}
+            data = {
+                "schema_version": 1,
+                "summary": f"goss {kind} {key!r}" + (f": {spec['title']}" if "title" in spec else ""),
+                "tags": ["goss"],
+                "requires": ["exec"],
+                "steps": [*prefix, service, ready, *steps],
+            }
             scenarios.append(validated(data, f"{path.stem}/{kind}-{slug(str(key))}", doc, where))
     if problems:
         raise ScenarioError(problems)

@@ -6,6 +6,7 @@ Values follow goss's wording: file `mode` as four octal digits ("0644"), `filety
 directory, symlink, character-device, block-device, pipe or socket; port keys as `tcp:8080`,
 `tcp6:8080`, `udp:53`; `running`, `exists` and `listening` as true/false.
 """
+
 from __future__ import annotations
 
 from seatrial.harness.pathexpect import TOOL
@@ -50,13 +51,17 @@ PROBES = {
     "kernel-param": (_KERNEL, ("value",)),
     "http": (_HTTP, ("status", "body")),
 }
-SUPPORTED = {**{kind: attrs for kind, (_, attrs) in PROBES.items()},
-             "command": ("exit-status", "stdout", "stderr", "timeout")}
+SUPPORTED = {
+    **{kind: attrs for kind, (_, attrs) in PROBES.items()},
+    "command": ("exit-status", "stdout", "stderr", "timeout"),
+}
 NOT_SUPPORTED = {
     "dns": "a lookup from the container would send queries off the host",
     "package": "package databases differ per distribution; goss asks rpm/dpkg/apk, which busybox lacks",
     "service": "containers rarely run an init system; goss asks systemd/upstart",
-    "addr": "it connects to other hosts", "interface": "not yet", "matching": "not yet",
+    "addr": "it connects to other hosts",
+    "interface": "not yet",
+    "matching": "not yet",
     "gossfile": "includes of other goss files are not followed yet",
 }
 
@@ -69,6 +74,8 @@ def unsupported_reason(kind: str, spec) -> str | None:
         return f"a goss {kind} resource is a mapping of attributes"
     unknown = sorted(set(spec) - set(SUPPORTED[kind]) - {"title", "meta", "skip"})
     if unknown:
-        return (f"{kind}: attribute{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} not supported; "
-                f"supported: {', '.join(SUPPORTED[kind])}")
+        return (
+            f"{kind}: attribute{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} not supported; "
+            f"supported: {', '.join(SUPPORTED[kind])}"
+        )
     return None

@@ -10,6 +10,7 @@ comments, which CST and goss ignore, so that `seatrial run FILE` needs no option
 Paths in the file are relative to the file. The Dockerfile may start `FROM {{ base }}`: the
 suite's busybox image, present on every engine without a registry.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,7 +21,7 @@ from seatrial.harness.problem import Problem
 
 HEADER = re.compile(r"^#\s*seatrial:\s*(.*)$")
 MAX_CONTEXT_BYTES = 1 << 20
-IMAGE = "image"   # the local name of the image a build step makes
+IMAGE = "image"  # the local name of the image a build step makes
 
 
 @dataclass(frozen=True)
@@ -47,14 +48,23 @@ def from_header(file: Path, text: str) -> tuple[ImageSource, list[Problem]]:
         for word in match.group(1).split():
             key, sep, value = word.partition("=")
             if not sep or key not in ("image", "dockerfile", "context"):
-                problems.append(Problem(str(file), number, 1, (), f"'# seatrial:' takes image=TAG, "
-                                        f"dockerfile=PATH, context=DIR; got {word!r}"))
+                problems.append(
+                    Problem(
+                        str(file),
+                        number,
+                        1,
+                        (),
+                        f"'# seatrial:' takes image=TAG, dockerfile=PATH, context=DIR; got {word!r}",
+                    )
+                )
                 continue
             values[key] = value
     here = file.parent
-    return ImageSource(image=values.get("image"),
-                       dockerfile=here / values["dockerfile"] if "dockerfile" in values else None,
-                       context=here / values["context"] if "context" in values else None), problems
+    return ImageSource(
+        image=values.get("image"),
+        dockerfile=here / values["dockerfile"] if "dockerfile" in values else None,
+        context=here / values["context"] if "context" in values else None,
+    ), problems
 
 
 def build_step(source: ImageSource) -> dict:
@@ -69,15 +79,20 @@ def build_step(source: ImageSource) -> dict:
             continue
         total += path.stat().st_size
         if total > MAX_CONTEXT_BYTES:
-            raise ValueError(f"build context {context}: over {MAX_CONTEXT_BYTES} bytes; "
-                             "build the image yourself and give --image")
+            raise ValueError(
+                f"build context {context}: over {MAX_CONTEXT_BYTES} bytes; build the image yourself and give --image"
+            )
         try:
             files[str(path.relative_to(context))] = path.read_text()
         except UnicodeDecodeError:
-            raise ValueError(f"build context file {path}: not text; seatrial's build step writes text "
-                             "files only: build the image yourself and give --image") from None
-    return {"build": {"tag": IMAGE, "dockerfile": dockerfile.read_text(), "files": files},
-            "note": f"the image under test, from {dockerfile}"}
+            raise ValueError(
+                f"build context file {path}: not text; seatrial's build step writes text "
+                "files only: build the image yourself and give --image"
+            ) from None
+    return {
+        "build": {"tag": IMAGE, "dockerfile": dockerfile.read_text(), "files": files},
+        "note": f"the image under test, from {dockerfile}",
+    }
 
 
 def image_ref(source: ImageSource) -> tuple[str, str]:

@@ -5,6 +5,7 @@ One scenario holds every test, in file order, each step noting which test it com
 steps that every test shares (the image's build, the goss service container) appear once. As a
 scenario it stops at the first failing step, where `seatrial run FILE` reports each test apart.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,6 +20,7 @@ from seatrial.harness.problem import ScenarioError
 def imported(kind: str, path: Path, options: ImageSource) -> dict:
     """The scenario data for the file at `path` (a CST config or a goss file)."""
     from seatrial.harness.formats.foreign import load_scenarios
+
     scenarios = load_scenarios(path, options)
     steps: list[dict] = []
     for scenario in scenarios:
@@ -28,12 +30,18 @@ def imported(kind: str, path: Path, options: ImageSource) -> dict:
             shared = "expect" not in data and "capture" not in data
             if shared and any(_same(data, earlier) for earlier in steps):
                 continue
-            data["note"] = f"{kind} test '{test}' ({scenario.step_place(index)})" if not shared else data.get("note", "")
+            data["note"] = (
+                f"{kind} test '{test}' ({scenario.step_place(index)})" if not shared else data.get("note", "")
+            )
             steps.append({k: v for k, v in data.items() if v != ""})
     tags = ["cst"] if kind == "cst" else ["goss"]
-    return {"schema_version": 1,
-            "summary": f"What {path.name} checks ({kind}), as one seatrial scenario",
-            "tags": tags, "requires": ["exec"], "steps": steps}
+    return {
+        "schema_version": 1,
+        "summary": f"What {path.name} checks ({kind}), as one seatrial scenario",
+        "tags": tags,
+        "requires": ["exec"],
+        "steps": steps,
+    }
 
 
 class _BlockDumper(yaml.SafeDumper):
@@ -41,8 +49,13 @@ class _BlockDumper(yaml.SafeDumper):
 
 
 def _text(dumper: yaml.SafeDumper, value: str):
-    style = "|" if "\n" in value.rstrip("\n") and not any(c in value for c in "\t\r") \
-        and all(line == line.rstrip() for line in value.splitlines()) else None
+    style = (
+        "|"
+        if "\n" in value.rstrip("\n")
+        and not any(c in value for c in "\t\r")
+        and all(line == line.rstrip() for line in value.splitlines())
+        else None
+    )
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
@@ -60,9 +73,11 @@ def import_command(kind: str, file: str, options: ImageSource, output: str | Non
     except ScenarioError as exc:
         print(exc, file=out)
         return 2
-    text = ("# yaml-language-server: $schema=https://seatrial.invalid/schema.json\n"
-            f"# Imported from {file} by `seatrial import {kind}`.\n"
-            + yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, width=110, allow_unicode=True))
+    text = (
+        "# yaml-language-server: $schema=https://seatrial.invalid/schema.json\n"
+        f"# Imported from {file} by `seatrial import {kind}`.\n"
+        + yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, width=110, allow_unicode=True)
+    )
     if output:
         Path(output).write_text(text)
         print(f"wrote {output}: {len(data['steps'])} steps", file=out)

@@ -4,6 +4,7 @@
 Every module of this folder is imported here: the built-in ones in the order that messages have
 always listed the kinds (a module imports no kind module after it), then any other, by name, so
 a new kind is one new file."""
+
 import importlib
 import pkgutil
 

@@ -1,4 +1,5 @@
 """`build` and `edit`: images from an inline Dockerfile and context files that steps can change."""
+
 from __future__ import annotations
 
 import shutil
@@ -71,16 +72,28 @@ class Build(StepKind):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(ctx.render(content))
         tag = ctx.real_name(body.tag)
-        spec = BuildSpec(tag=tag, context=directory, labels=ctx.labels, target=body.target,
-                         no_cache=body.no_cache, build_args=ctx.render_data(dict(body.build_args)))
+        spec = BuildSpec(
+            tag=tag,
+            context=directory,
+            labels=ctx.labels,
+            target=body.target,
+            no_cache=body.no_cache,
+            build_args=ctx.render_data(dict(body.build_args)),
+        )
         try:
             result = ctx.engine.build(spec)
         except EngineError as exc:
             return refused(exc)
         ctx.images[body.tag] = tag
         track(ctx, result.image)
-        return StepOutcome(exit_code=0, stdout=result.log, build=result, image_id=result.image.id,
-                           duration=result.duration, warnings=result.warnings)
+        return StepOutcome(
+            exit_code=0,
+            stdout=result.log,
+            build=result,
+            image_id=result.image.id,
+            duration=result.duration,
+            warnings=result.warnings,
+        )
 
 
 @register

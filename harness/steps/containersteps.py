@@ -1,7 +1,9 @@
 """`run`, `exec` and `stop`: containers and the commands inside them."""
+
 from __future__ import annotations
 
-from typing import Annotated, Iterable, Literal
+from collections.abc import Iterable
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -56,17 +58,21 @@ class RunStepBody(Strict):
     hostname: str | None = None
     workdir: str | None = None
     user: str | None = None
-    dns: list[str] | None = Field(None, description="Name servers for the container (e.g. 127.0.0.1 so "
-                                                    "that failing lookups never leave the host)")
+    dns: list[str] | None = Field(
+        None, description="Name servers for the container (e.g. 127.0.0.1 so that failing lookups never leave the host)"
+    )
     privileged: bool = False
     cap_add: list[Annotated[str, Field(pattern=r"^[A-Z_]+$")]] = Field(
-        default_factory=list, description="Capabilities added to the default set, e.g. SYS_ADMIN")
+        default_factory=list, description="Capabilities added to the default set, e.g. SYS_ADMIN"
+    )
     seccomp: Literal["default", "unconfined"] = "default"
     unmask_paths: bool = Field(False, description="Lift the engine's masked and read-only /proc paths")
     no_new_privileges: bool = False
     pull: Literal["missing", "never"] = Field(
-        "never", description="never (the default): fail rather than pull an image that is not present, so "
-                             "a misspelt image never sends traffic to a registry; missing: let the engine pull")
+        "never",
+        description="never (the default): fail rather than pull an image that is not present, so "
+        "a misspelt image never sends traffic to a registry; missing: let the engine pull",
+    )
     detach: bool = False
     remove: bool = Field(False, description="Remove the container when it exits (run --rm)")
     timeout: float = Field(120.0, gt=0, le=3600)
@@ -104,14 +110,21 @@ class Run(StepKind):
         image = body.get("image")
         if isinstance(image, str) and not placeholders(image) and not any(c in image for c in "/:@"):
             # A bare name is a tag built in this scenario; anything else would be pulled from a registry.
-            book.use("image", image, at + ("image",), hint="; an image the engine already has "
-                     "is named in full (registry/name:tag) and run with `pull: missing` or never")
+            book.use(
+                "image",
+                image,
+                at + ("image",),
+                hint="; an image the engine already has "
+                "is named in full (registry/name:tag) and run with `pull: missing` or never",
+            )
         network = body.get("network")
         if isinstance(network, str) and network not in BUILTIN_NETWORKS and network not in book.live("network"):
             close = did_you_mean(network, [*BUILTIN_NETWORKS, *book.live("network")])
-            book.report(at + ("network",),
-                        f"'{network}' is not one of 'bridge', 'host', 'none' or a network made by an earlier "
-                        f"network step" + (f" (did you mean '{close}'?)" if close else ""))
+            book.report(
+                at + ("network",),
+                f"'{network}' is not one of 'bridge', 'host', 'none' or a network made by an earlier "
+                f"network step" + (f" (did you mean '{close}'?)" if close else ""),
+            )
         for j, mount in enumerate(body.get("mounts") if isinstance(body.get("mounts"), list) else []):
             if isinstance(mount, dict) and "volume" in mount:
                 book.use("volume", mount["volume"], at + ("mounts", j, "volume"))
@@ -151,23 +164,44 @@ class Run(StepKind):
             ctx.ports[f"{local}.{port.container}"] = host_port
             ports.append(PortMapping(container_port=port.container, host_port=host_port, protocol=port.protocol))
         spec = RunSpec(
-            image=image, name=name,
+            image=image,
+            name=name,
             command=None if body.command is None else tuple(ctx.render_data(body.command)),
             entrypoint=None if body.entrypoint is None else tuple(ctx.render_data(body.entrypoint)),
-            env=ctx.render_data(dict(body.env)), network=network, network_aliases=aliases,
-            ports=tuple(ports), mounts=tuple(self._mounts(ctx, body)),
-            hostname=body.hostname and ctx.render(body.hostname), workdir=body.workdir, user=body.user,
-            dns=None if body.dns is None else tuple(ctx.render_data(body.dns)), privileged=body.privileged,
-            cap_add=tuple(body.cap_add), seccomp=body.seccomp, unmask_paths=body.unmask_paths,
-            no_new_privileges=body.no_new_privileges, pull=body.pull, detach=body.detach, remove=body.remove, labels=ctx.labels, timeout=body.timeout)
+            env=ctx.render_data(dict(body.env)),
+            network=network,
+            network_aliases=aliases,
+            ports=tuple(ports),
+            mounts=tuple(self._mounts(ctx, body)),
+            hostname=body.hostname and ctx.render(body.hostname),
+            workdir=body.workdir,
+            user=body.user,
+            dns=None if body.dns is None else tuple(ctx.render_data(body.dns)),
+            privileged=body.privileged,
+            cap_add=tuple(body.cap_add),
+            seccomp=body.seccomp,
+            unmask_paths=body.unmask_paths,
+            no_new_privileges=body.no_new_privileges,
+            pull=body.pull,
+            detach=body.detach,
+            remove=body.remove,
+            labels=ctx.labels,
+            timeout=body.timeout,
+        )
         ctx.containers[local] = name
         track(ctx, ResourceRef("container", id=name, name=name))
         try:
             result = ctx.engine.run(spec)
         except EngineError as exc:
             return refused(exc, name)
-        return StepOutcome(exit_code=result.exit_code, stdout=result.stdout, stderr=result.stderr,
-                           container=name, duration=result.duration, warnings=result.warnings)
+        return StepOutcome(
+            exit_code=result.exit_code,
+            stdout=result.stdout,
+            stderr=result.stderr,
+            container=name,
+            duration=result.duration,
+            warnings=result.warnings,
+        )
 
     def _mounts(self, ctx: ItemContext, body: RunStepBody) -> list[Mount]:
         mounts = []
@@ -211,8 +245,13 @@ class Exec(StepKind):
             result = ctx.engine.exec(name, tuple(ctx.render_data(body.command)), timeout=body.timeout)
         except EngineError as exc:
             return refused(exc, name)
-        return StepOutcome(exit_code=result.exit_code, stdout=result.stdout, stderr=result.stderr,
-                           container=name, duration=result.duration)
+        return StepOutcome(
+            exit_code=result.exit_code,
+            stdout=result.stdout,
+            stderr=result.stderr,
+            container=name,
+            duration=result.duration,
+        )
 
 
 @register

@@ -1,4 +1,5 @@
 """`host_write`: a file or a Unix socket on the host, inside the item's scratch directory."""
+
 from __future__ import annotations
 
 import socket
@@ -18,8 +19,9 @@ class HostWriteStepBody(Strict):
 
     path: str
     content: str | None = Field(None, description="The file's text (a file needs it; a socket has none)")
-    kind: Literal["file", "socket"] = Field("file", description="file (default) or socket: a bound Unix "
-                                                                 "socket, as an engine or daemon leaves one")
+    kind: Literal["file", "socket"] = Field(
+        "file", description="file (default) or socket: a bound Unix socket, as an engine or daemon leaves one"
+    )
     mode: str | None = Field(None, pattern=r"^0?[0-7]{3}$", description="Octal permissions, e.g. '0600'")
 
     @model_validator(mode="after")

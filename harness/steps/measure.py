@@ -7,13 +7,15 @@ reports compute medians and intervals (DESIGN.md, Benchmarks). `measure_round` i
 benchmark runner (seatrial.harness.bench) interleaves across engines; `Measure.execute` runs all rounds on
 one engine, for a plain `seatrial run` or `pytest` of a benchmark scenario file.
 """
+
 from __future__ import annotations
 
 import re
 import statistics
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
@@ -43,17 +45,25 @@ class MeasureStepBody(Strict):
     rounds: int = Field(10, ge=1, le=10000, description="Recorded rounds")
     warmup: int = Field(2, ge=0, le=1000, description="Rounds run first and marked warm-up (not in statistics)")
     value: Literal["duration", "first_output", "image_size"] = Field(
-        "duration", description="duration: wall-clock seconds of the timed inner steps; first_output: "
-                                "seconds from the start of the round to the wall-clock time that the "
-                                "container prints first (busybox `adjtimex` output or a number); "
-                                "image_size: bytes of the image the last build made")
-    copies: int = Field(1, ge=1, le=1000, description="Inner steps run this many times per round "
-                                                      "(density: N containers up at once)")
-    memory: bool = Field(False, description="Also record `<metric>.memory`: host memory taken per copy "
-                                            "while all copies are up (MemAvailable before and after)")
-    untimed: list[int] = Field(default_factory=list, description="0-based inner steps that prepare a round "
-                                                                 "(e.g. an edit before a rebuild) and are not timed")
-    steps: list["Step"] = Field(min_length=1, description="The operation measured; any step kind but measure")
+        "duration",
+        description="duration: wall-clock seconds of the timed inner steps; first_output: "
+        "seconds from the start of the round to the wall-clock time that the "
+        "container prints first (busybox `adjtimex` output or a number); "
+        "image_size: bytes of the image the last build made",
+    )
+    copies: int = Field(
+        1, ge=1, le=1000, description="Inner steps run this many times per round (density: N containers up at once)"
+    )
+    memory: bool = Field(
+        False,
+        description="Also record `<metric>.memory`: host memory taken per copy "
+        "while all copies are up (MemAvailable before and after)",
+    )
+    untimed: list[int] = Field(
+        default_factory=list,
+        description="0-based inner steps that prepare a round (e.g. an edit before a rebuild) and are not timed",
+    )
+    steps: list[Step] = Field(min_length=1, description="The operation measured; any step kind but measure")
 
     @model_validator(mode="after")
     def _inner(self):
@@ -84,8 +94,10 @@ def printed_time(stdout: str) -> float:
     try:
         return float(stdout.split()[0])
     except (IndexError, ValueError):
-        raise StepError(f"first_output: no time in the container's output {stdout[:200]!r}; "
-                        "print `adjtimex` or seconds since the epoch first") from None
+        raise StepError(
+            f"first_output: no time in the container's output {stdout[:200]!r}; "
+            "print `adjtimex` or seconds since the epoch first"
+        ) from None
 
 
 def measure_round(ctx: ItemContext, body: MeasureStepBody, round_no: int) -> list[dict]:
@@ -103,11 +115,15 @@ def measure_round(ctx: ItemContext, body: MeasureStepBody, round_no: int) -> lis
                 kind = STEP_KINDS[step.kind]
                 outcome = kind.execute(ctx, step.body)
                 elapsed = time.perf_counter() - start
-                failed = [c for c in evaluate(ctx, j, step.expect, outcome,
-                                              implicit_success=kind.must_exit_zero(step.body)) if not c.ok]
+                failed = [
+                    c
+                    for c in evaluate(ctx, j, step.expect, outcome, implicit_success=kind.must_exit_zero(step.body))
+                    if not c.ok
+                ]
                 if failed:
-                    raise StepError(f"measure {body.metric}: round {round_no}, inner step {j} "
-                                    f"({step.kind}): {failed[0].message}")
+                    raise StepError(
+                        f"measure {body.metric}: round {round_no}, inner step {j} ({step.kind}): {failed[0].message}"
+                    )
                 apply_captures(ctx, step.capture, outcome)
                 if j not in body.untimed:
                     timed += elapsed

@@ -4,6 +4,7 @@ Each step kind notes its own names here (`StepKind.check_names`); harness/refere
 steps and reads what is left: a use of a name that no earlier step made is a finding, with the
 step that removed it or the closest name made so far.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -61,12 +62,15 @@ class NameBook:
 
     step: int = 0
     out: list[Finding] = field(default_factory=list)
-    ports: set[str] = field(default_factory=set)   # "CONTAINER.PORT" published so far
-    made: dict[str, Made] = field(default_factory=lambda: {
-        "container": Made("container", "run step with a name"),
-        "image": Made("image", "build step"),
-        "network": Made("network", "network step"),
-        "volume": Made("volume", "volume step")})
+    ports: set[str] = field(default_factory=set)  # "CONTAINER.PORT" published so far
+    made: dict[str, Made] = field(
+        default_factory=lambda: {
+            "container": Made("container", "run step with a name"),
+            "image": Made("image", "build step"),
+            "network": Made("network", "network step"),
+            "volume": Made("volume", "volume step"),
+        }
+    )
 
     def make(self, noun: str, name: Any, path: KeyPath) -> None:
         """The step makes `name` (a second make of a live name is a finding, except images)."""

@@ -3,6 +3,7 @@
 The polling lives here, not in the engines: every engine is polled alike, and the step record
 says how many tries it took (`detail`), which the runner shows when the bound ran out.
 """
+
 from __future__ import annotations
 
 import time
@@ -52,8 +53,9 @@ class Wait(StepKind):
             attempts += 1
             try:
                 result = ctx.engine.exec(name, argv, timeout=max(1.0, deadline - time.monotonic()))
-                outcome = StepOutcome(exit_code=result.exit_code, stdout=result.stdout, stderr=result.stderr,
-                                      container=name)
+                outcome = StepOutcome(
+                    exit_code=result.exit_code, stdout=result.stdout, stderr=result.stderr, container=name
+                )
             except EngineError as exc:
                 outcome = refused(exc, name)
             if outcome.exit_code == 0 or time.monotonic() + body.interval > deadline:

@@ -2,6 +2,7 @@
 
 Only loopback and private addresses are allowed: a scenario must never send traffic to any
 host but this one and the containers the run made."""
+
 from __future__ import annotations
 
 import socket
@@ -35,8 +36,10 @@ class Probe(StepKind):
     def execute(self, ctx: ItemContext, body: ProbeStepBody) -> StepOutcome:
         address = ctx.render(body.address)
         if not allowed_address(address):
-            raise StepError(f"probe: {address} is not a loopback or private address; seatrial only "
-                            "sends traffic to this host and its containers")
+            raise StepError(
+                f"probe: {address} is not a loopback or private address; seatrial only "
+                "sends traffic to this host and its containers"
+            )
         try:
             port = int(ctx.render(str(body.port)))
         except ValueError:

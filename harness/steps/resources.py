@@ -1,4 +1,5 @@
 """`remove`, `network` and `volume`: the things containers use, made and removed by name."""
+
 from __future__ import annotations
 
 from pydantic import model_validator

@@ -8,12 +8,12 @@ name as alias. `down` removes the containers and networks and keeps named volume
 `exec: {container: shop.web}`), volumes STACK.VOLUME, published ports
 `{{ port.STACK.SERVICE.PORT }}`.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
-from seatrial.engines.base import (BuildSpec, EngineError, Mount, NetworkSpec, PortMapping, ResourceRef,
-                                   RunSpec)
+from seatrial.engines.base import BuildSpec, EngineError, Mount, NetworkSpec, PortMapping, ResourceRef, RunSpec
 from seatrial.harness.hostports import free_port
 from seatrial.harness.itemcontext import ItemContext
 from seatrial.harness.problem import KeyPath
@@ -21,7 +21,6 @@ from seatrial.harness.stackmodel import ComposeFile, StackService, StackStepBody
 from seatrial.harness.steps.buildsteps import context_path
 from seatrial.harness.steps.namebook import NameBook
 from seatrial.harness.steps.stepkind import StepKind, StepOutcome, create_volume, refused, register, track
-
 
 # How long a dependency with condition service_completed_successfully may run (Compose waits
 # without bound; a scenario must end).
@@ -75,7 +74,7 @@ class Stack(StepKind):
         compose = body.get("compose") if isinstance(body.get("compose"), dict) else {}
         services = compose.get("services") if isinstance(compose.get("services"), dict) else {}
         for service, spec in services.items():
-            for port in (spec.get("ports") if isinstance(spec, dict) and isinstance(spec.get("ports"), list) else []):
+            for port in spec.get("ports") if isinstance(spec, dict) and isinstance(spec.get("ports"), list) else []:
                 yield f"{body.get('name')}.{service}.{str(port).split(':')[-1].split('/')[0]}"
 
     def execute(self, ctx: ItemContext, body: StackStepBody) -> StepOutcome:
@@ -117,8 +116,10 @@ def _await_dependencies(ctx: ItemContext, stack: str, service: str, spec: StackS
             continue
         code = ctx.engine.wait(ctx.containers[f"{stack}.{dependency}"], timeout=COMPLETION_TIMEOUT)
         if code != 0:
-            return (f"service '{dependency}' didn't complete successfully: exit {code} "
-                    f"(service '{service}' depends on it with condition service_completed_successfully)")
+            return (
+                f"service '{dependency}' didn't complete successfully: exit {code} "
+                f"(service '{service}' depends on it with condition service_completed_successfully)"
+            )
     return None
 
 
@@ -136,10 +137,19 @@ def _start(ctx: ItemContext, stack: str, service: str, spec: StackService) -> No
         volume, target, *mode = text.split(":")
         mounts.append(Mount("volume", ctx.volumes[f"{stack}.{volume}"], target, read_only=mode == ["ro"]))
     network = ctx.networks[f"{stack}.{(spec.networks or ['default'])[0]}"]
-    run = RunSpec(image=image, name=name, network=network, network_aliases=(service,),
-                  command=None if spec.command is None else tuple(ctx.render_data(spec.command)),
-                  env=ctx.render_data(dict(spec.environment)), ports=tuple(ports), mounts=tuple(mounts),
-                  detach=True, pull="never", labels={**ctx.labels, "seatrial.stack": stack})
+    run = RunSpec(
+        image=image,
+        name=name,
+        network=network,
+        network_aliases=(service,),
+        command=None if spec.command is None else tuple(ctx.render_data(spec.command)),
+        env=ctx.render_data(dict(spec.environment)),
+        ports=tuple(ports),
+        mounts=tuple(mounts),
+        detach=True,
+        pull="never",
+        labels={**ctx.labels, "seatrial.stack": stack},
+    )
     ctx.containers[local] = name
     track(ctx, ResourceRef("container", id=name, name=name))
     ctx.engine.run(run)

@@ -12,10 +12,12 @@ package imports every module of the folder; then regenerate scenarios/schema.jso
 (`seatrial schema -o scenarios/schema.json`) and reinstall an editable install.
 tests/unit/test_step_kinds.py registers one from a test module and runs it.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel
 
@@ -41,7 +43,7 @@ class StepOutcome:
     refused: str | None = None
     duration: float = 0.0
     detail: dict = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()   # what the engine said it ignored (engines/notices.py)
+    warnings: tuple[str, ...] = ()  # what the engine said it ignored (engines/notices.py)
 
 
 def refused(exc, container: str = "") -> StepOutcome:
@@ -54,8 +56,8 @@ class StepKind:
 
     `needs` is decided before any side effect, so a missing capability skips the item."""
 
-    kind: ClassVar[str]                      # the step's YAML key, e.g. "run"
-    body_model: ClassVar[type[BaseModel]]    # the model of the mapping under that key
+    kind: ClassVar[str]  # the step's YAML key, e.g. "run"
+    body_model: ClassVar[type[BaseModel]]  # the model of the mapping under that key
     # Steps whose command result is the point: with no `expect`, they must exit 0.
     is_command: ClassVar[bool] = False
     # What an `expect.inspect` without `container` or `image` looks at: the step's own container

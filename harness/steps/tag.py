@@ -1,4 +1,5 @@
 """`tag`: another reference for an image built earlier in the scenario."""
+
 from __future__ import annotations
 
 from seatrial.engines.base import EngineError, ResourceRef

@@ -1,5 +1,6 @@
 """`seatrial run` end to end on a real engine: exit codes, the matrix, events.jsonl, cleanup,
 and the reaper after a run killed with SIGKILL or interrupted with SIGINT."""
+
 from __future__ import annotations
 
 import json
@@ -19,14 +20,17 @@ ENGINE = os.environ.get("SEATRIAL_E2E_ENGINE", "docker")
 
 def engine_available(name: str) -> bool:
     from seatrial.engines.discovery import load_engines
+
     try:
         return load_engines([name])[0].info().is_available
     except Exception:
         return False
 
 
-pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(not engine_available(ENGINE), reason=f"{ENGINE} is not available here")]
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(not engine_available(ENGINE), reason=f"{ENGINE} is not available here"),
+]
 
 
 def seatrial(*args, cwd: Path, timeout=600, **kwargs):
@@ -36,6 +40,7 @@ def seatrial(*args, cwd: Path, timeout=600, **kwargs):
 def labelled(label: str) -> list[str]:
     """What carries `label` in the engine, through the adapter's own listing."""
     from seatrial.engines.discovery import load_engines
+
     return [f"{r.kind} {r.handle}" for r in load_engines([ENGINE])[0].resources(label)]
 
 
@@ -50,7 +55,7 @@ def test_run_with_a_failing_scenario_exits_1_and_records_both(tmp_path):
     assert "expected 'expected-output\\n', got 'actual-output\\n'" in proc.stdout
     # The failing step as its author counts it (the second), its kind and where it is written.
     assert f"step 2 (run, {FIXTURES / 'bad' / 'must-fail.yaml'}:6): stdout equals" in proc.stdout
-    matrix = proc.stdout[proc.stdout.index("scenario x engine"):]
+    matrix = proc.stdout[proc.stdout.index("scenario x engine") :]
     assert "echo" in matrix and "held" in matrix
     assert "must-fail" in matrix and "FAILED" in matrix
     events = events_of(tmp_path)
@@ -86,10 +91,15 @@ def test_unknown_engine_is_a_usage_error(tmp_path):
 def _start_and_wait_for_sleeper(tmp_path: Path) -> tuple[subprocess.Popen, str]:
     # As from a terminal, SIGINT at its default even when this suite runs as a background job
     # (whose shell ignores SIGINT; Python then installs no KeyboardInterrupt handler).
-    proc = subprocess.Popen([*SEATRIAL, "run", str(FIXTURES / "slow"), "--engine", ENGINE,
-                             "--results-dir", str(tmp_path)], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [*SEATRIAL, "run", str(FIXTURES / "slow"), "--engine", ENGINE, "--results-dir", str(tmp_path)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         return _wait_for_sleeper(proc, tmp_path)
     except BaseException:
@@ -123,7 +133,7 @@ def test_reaper_removes_what_a_run_killed_with_sigkill_left(tmp_path):
     following.mkdir()
     run = seatrial("run", str(FIXTURES / "good"), "--engine", ENGINE, "--results-dir", str(following), cwd=following)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert f"removed" in run.stdout and session in run.stdout, run.stdout
+    assert "removed" in run.stdout and session in run.stdout, run.stdout
     assert labelled(f"seatrial.session={session}") == []
 
 
@@ -149,6 +159,7 @@ def test_engines_lists_versions_runtime_and_storage(tmp_path):
     proc = seatrial("engines", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     from seatrial.engines.discovery import load_engines
+
     info = load_engines([ENGINE])[0].info()
     row = next(line for line in proc.stdout.splitlines() if f" {ENGINE} " in line)
     for value in (info.server_version, info.oci_runtime, info.storage_driver):
@@ -161,7 +172,9 @@ def test_build_cache_of_an_earlier_run_never_leaks_into_a_first_build(tmp_path):
     build must still see one when the same scenario ran before."""
     scenario = Path(__file__).parents[2] / "scenarios" / "build" / "cache-reuse.yaml"
     for attempt in range(2):
-        proc = seatrial("run", str(scenario), "--engine", "docker-buildkit", "--results-dir", str(tmp_path), cwd=tmp_path)
+        proc = seatrial(
+            "run", str(scenario), "--engine", "docker-buildkit", "--results-dir", str(tmp_path), cwd=tmp_path
+        )
         assert proc.returncode == 0, f"attempt {attempt}: " + proc.stdout + proc.stderr
 
 

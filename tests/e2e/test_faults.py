@@ -4,6 +4,7 @@ For every fault of tests/faults/faulty.py, the scenario for the broken claim run
 Docker engine wrapped by FaultyEngine and must fail, with the failing item naming the claim;
 the same scenario on the honest engine must pass (or be diverged, as documented).
 """
+
 from __future__ import annotations
 
 import sys
@@ -12,13 +13,14 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from faults.faulty import FAULTS, FaultyEngine  # noqa: E402
+from faults.faulty import FAULTS, FaultyEngine
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
 
 def docker_available() -> bool:
     from seatrial.engines.docker import DockerEngine
+
     return DockerEngine().info().is_available
 
 
@@ -29,6 +31,7 @@ pytestmark = [pytest.mark.root, pytest.mark.skipif(not docker_available(), reaso
 def run_state(tmp_path_factory):
     from seatrial.engines.docker import DockerEngine
     from seatrial.harness.runstate import RunState
+
     state = RunState(engines=[DockerEngine()], results_dir=tmp_path_factory.mktemp("results"))
     state.start()
     yield state
@@ -41,9 +44,16 @@ def run(state, engine, path: Path):
     from seatrial.harness.itemcontext import ItemContext
     from seatrial.harness.loader import load_scenario
     from seatrial.harness.runner import run_item
+
     scenario = load_scenario(path)
-    ctx = ItemContext(engine=engine, session=state.session, scenario=scenario, index=state.next_index(),
-                      base_image=state.base_image, facts=state.facts)
+    ctx = ItemContext(
+        engine=engine,
+        session=state.session,
+        scenario=scenario,
+        index=state.next_index(),
+        base_image=state.base_image,
+        facts=state.facts,
+    )
     state.events.write("item_start", scenario=scenario.name, engine=engine.name, claims=list(scenario.claims))
     result = run_item(ctx, state.events)
     state.record(result)
@@ -62,8 +72,9 @@ def test_scenario_fails_on_an_engine_broken_in_its_claim(run_state, fault):
     path = scenario_path(fault)
     honest = run_state.engines[0]
     result, claims = run(run_state, FaultyEngine(honest, fault.name), path)
-    assert result.outcome.value == "failed", f"{fault.name} ({fault.description}) was not caught: " \
-                                             f"{result.outcome.value} {result.reason}"
+    assert result.outcome.value == "failed", (
+        f"{fault.name} ({fault.description}) was not caught: {result.outcome.value} {result.reason}"
+    )
     assert fault.claim in claims, f"{path.name} does not name {fault.claim}"
 
 

@@ -4,6 +4,7 @@ library: tests/fixtures/relay-engine is a package of its own (pyproject.toml wit
 Docker adapter. Installed onto a folder on PYTHONPATH with its dist-info (as an installer lays it
 out), `seatrial engines` lists it, its functional check starts real containers, scenarios hold on
 it and a scenario made to fail fails on it."""
+
 from __future__ import annotations
 
 import json
@@ -44,9 +45,12 @@ def install(package: Path, site: Path) -> Path:
     dist_info = site / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
     dist_info.mkdir()
     (dist_info / "METADATA").write_text(
-        f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n")
-    lines = [f"[{group}]\n" + "".join(f"{name} = {target}\n" for name, target in points.items())
-             for group, points in project["entry-points"].items()]
+        f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n"
+    )
+    lines = [
+        f"[{group}]\n" + "".join(f"{name} = {target}\n" for name, target in points.items())
+        for group, points in project["entry-points"].items()
+    ]
     (dist_info / "entry_points.txt").write_text("\n".join(lines))
     return site
 
@@ -87,8 +91,9 @@ def test_seatrial_engines_lists_the_plugin_and_its_check_starts_real_containers(
 
 
 def test_scenarios_hold_on_the_plugin_and_leave_nothing(env, tmp_path):
-    proc = seatrial("run", "--engine", "relay", "-k", " or ".join(SCENARIOS), "--results-dir", str(tmp_path),
-                    env=env, cwd=tmp_path)
+    proc = seatrial(
+        "run", "--engine", "relay", "-k", " or ".join(SCENARIOS), "--results-dir", str(tmp_path), env=env, cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     events = events_of(tmp_path)
     outcomes = {(e["scenario"], e["engine"]): e["outcome"] for e in events if e["type"] == "item_end"}
@@ -97,8 +102,16 @@ def test_scenarios_hold_on_the_plugin_and_leave_nothing(env, tmp_path):
 
 
 def test_a_scenario_made_to_fail_fails_on_the_plugin(env, tmp_path):
-    proc = seatrial("run", str(ROOT / "tests" / "e2e" / "fixtures" / "bad"), "--engine", "relay",
-                    "--results-dir", str(tmp_path), env=env, cwd=tmp_path)
+    proc = seatrial(
+        "run",
+        str(ROOT / "tests" / "e2e" / "fixtures" / "bad"),
+        "--engine",
+        "relay",
+        "--results-dir",
+        str(tmp_path),
+        env=env,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "expected 'expected-output\\n', got 'actual-output\\n'" in proc.stdout
     outcomes = {e["scenario"]: e["outcome"] for e in events_of(tmp_path) if e["type"] == "item_end"}

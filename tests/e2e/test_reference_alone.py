@@ -5,6 +5,7 @@ The host is simulated in a private mount namespace (unshare(1)) in which every e
 hidden under /dev/null, which is neither a file nor executable: what the adapters see on a
 machine where docker.io and podman were never installed.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,16 +20,24 @@ import pytest
 ROOT = Path(__file__).parents[2]
 CLIENTS = ("/usr/bin/docker", "/usr/local/bin/docker", "/usr/bin/podman", "/usr/local/bin/podman")
 
-pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),
-                                 reason="needs root and unshare(1) for a mount namespace")]
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(
+        os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root and unshare(1) for a mount namespace"
+    ),
+]
 
 
 def test_seatrial_run_without_docker_or_podman_runs_every_scenario_on_the_reference_runtime(tmp_path):
     hide = "".join(f"mount --bind /dev/null {client} && " for client in CLIENTS if os.path.exists(client))
     script = f"{hide}exec {sys.executable} -m seatrial.harness.cli run --results-dir {tmp_path}"
-    proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     [events_file] = tmp_path.glob("*/events.jsonl")
     ends = [e for e in map(json.loads, events_file.read_text().splitlines()) if e["type"] == "item_end"]

@@ -1,6 +1,7 @@
 """The HTML report in a real browser (Debian's chromium, headless): the matrix and the plots are
 on the page, the page logs no errors and asks for nothing over the network; a screenshot is kept
 under results/ for a person to look at."""
+
 from __future__ import annotations
 
 import re
@@ -22,10 +23,25 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not instal
 
 def headless(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory() as profile:
-        return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                               "--disable-component-update", "--disable-sync", "--no-first-run",
-                               f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", *args],
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                "--enable-logging=stderr",
+                "--v=0",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
 
 def test_report_opens_in_chromium_with_matrix_and_plots_and_no_errors(tmp_path):

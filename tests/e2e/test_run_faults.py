@@ -6,6 +6,7 @@ that is killed), a results disk that fills up - and checks that the run says so:
 `interrupted` or `error`, never passed; the exit code names the fault; no traceback; the events
 file stays valid; and nothing of the session is left once the run (or `seatrial clean`) ends.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,11 +18,10 @@ import time
 from pathlib import Path
 
 import pytest
-
 from test_cli import ENGINE, FIXTURES, SEATRIAL, _start_and_wait_for_sleeper, engine_available, labelled, seatrial
 
 SOCKPROXY = Path(__file__).resolve().parents[1] / "faults" / "sockproxy.py"
-LOCKS = Path("/run/seatrial/sessions")      # the machine's; a private one would judge others' sessions
+LOCKS = Path("/run/seatrial/sessions")  # the machine's; a private one would judge others' sessions
 SCRATCH = Path("/run/seatrial/scratch")
 
 
@@ -30,8 +30,11 @@ def private_reference(tmp_path: Path) -> dict:
     one here, so that these Docker tests judge no other session's builds."""
     return {**os.environ, "SEATRIAL_REFERENCE_ROOT": str(tmp_path / "reference")}
 
-pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(not engine_available(ENGINE), reason=f"{ENGINE} is not available here")]
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(not engine_available(ENGINE), reason=f"{ENGINE} is not available here"),
+]
 
 
 def read_lines(path: Path) -> list[dict]:
@@ -56,9 +59,9 @@ def test_signal_during_an_item_makes_it_interrupted_in_events_and_claims(tmp_pat
     records = read_lines(events)
     end = item_ends(records)["sleeper"]
     assert end["outcome"] == "interrupted", end
-    assert end["reason"] == f"interrupted ({signum.name}) in step 4 (exec)"   # the fourth step, counted from 1
+    assert end["reason"] == f"interrupted ({signum.name}) in step 4 (exec)"  # the fourth step, counted from 1
     assert records[-1]["type"] == "run_end" and records[-1]["interrupted"] is True
-    assert "INTERRUPTED" in output[output.index("scenario x engine"):]
+    assert "INTERRUPTED" in output[output.index("scenario x engine") :]
     claims = seatrial("claims", str(events), cwd=tmp_path)
     c08 = next(line for line in claims.stdout.splitlines() if "C08" in line and "│" in line)
     assert "interrupted" in c08 and "held" not in c08, claims.stdout
@@ -68,7 +71,7 @@ def test_signal_during_an_item_makes_it_interrupted_in_events_and_claims(tmp_pat
 def test_second_signal_forces_the_teardown_short_and_clean_removes_the_rest(tmp_path):
     proc, session = _start_and_wait_for_sleeper(tmp_path)
     os.kill(proc.pid, signal.SIGINT)
-    time.sleep(0.3)   # inside the item's teardown: removing a container with a running exec
+    time.sleep(0.3)  # inside the item's teardown: removing a container with a running exec
     os.kill(proc.pid, signal.SIGINT)
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, output
@@ -85,16 +88,31 @@ def test_second_signal_forces_the_teardown_short_and_clean_removes_the_rest(tmp_
 @pytest.mark.skipif(ENGINE != "docker", reason="the daemon is cut off through DOCKER_HOST")
 def test_daemon_that_goes_away_makes_the_remaining_items_errors_and_the_run_exit_3(tmp_path):
     relay_socket = tmp_path / "docker.sock"
-    relay = subprocess.Popen([sys.executable, str(SOCKPROXY), str(relay_socket), "/var/run/docker.sock"],
-                             stdout=subprocess.PIPE, text=True)
+    relay = subprocess.Popen(
+        [sys.executable, str(SOCKPROXY), str(relay_socket), "/var/run/docker.sock"], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert relay.stdout.readline().strip() == "ready"
         env = {**os.environ, "DOCKER_HOST": f"unix://{relay_socket}"}
-        run = subprocess.Popen([*SEATRIAL, "run", str(FIXTURES / "slow"), str(FIXTURES / "good"), "--engine", "docker",
-                                "--results-dir", str(tmp_path)], cwd=tmp_path, env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        run = subprocess.Popen(
+            [
+                *SEATRIAL,
+                "run",
+                str(FIXTURES / "slow"),
+                str(FIXTURES / "good"),
+                "--engine",
+                "docker",
+                "--results-dir",
+                str(tmp_path),
+            ],
+            cwd=tmp_path,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         session = _wait_for_container(tmp_path)
-        relay.kill()   # dockerd "dies" for this run: its socket is gone, every stream drops
+        relay.kill()  # dockerd "dies" for this run: its socket is gone, every stream drops
         out, err = run.communicate(timeout=120)
     finally:
         relay.kill()
@@ -111,7 +129,7 @@ def test_daemon_that_goes_away_makes_the_remaining_items_errors_and_the_run_exit
     assert records[-1]["type"] == "run_end"
     assert records[-1]["engines_unavailable"]["docker"].startswith("engine 'docker' became unavailable: ")
     assert "engine 'docker' became unavailable" in err
-    left = labelled(f"seatrial.session={session}")   # the real daemon still holds them
+    left = labelled(f"seatrial.session={session}")  # the real daemon still holds them
     assert left, "the relay was cut before the item made anything"
     clean = seatrial("clean", cwd=tmp_path, env=private_reference(tmp_path))
     assert clean.returncode == 0, clean.stdout + clean.stderr
@@ -126,7 +144,7 @@ def _wait_for_container(results: Path) -> str:
         if lines:
             session = json.loads(lines[0])["session"]
             if any(ref.startswith("container") for ref in labelled(f"seatrial.session={session}")):
-                time.sleep(1.0)   # inside the 60 s exec of the slow fixture's last step
+                time.sleep(1.0)  # inside the 60 s exec of the slow fixture's last step
                 return session
         time.sleep(0.3)
     raise AssertionError("the slow fixture never started its container")
@@ -145,8 +163,17 @@ def small_disk(tmp_path):
 
 
 def test_full_results_disk_stops_the_run_with_one_message_and_exit_5(tmp_path, small_disk):
-    proc = seatrial("run", str(FIXTURES / "chatty"), str(FIXTURES / "good"), "--engine", ENGINE,
-                    "--results-dir", str(small_disk), cwd=tmp_path, timeout=300)
+    proc = seatrial(
+        "run",
+        str(FIXTURES / "chatty"),
+        str(FIXTURES / "good"),
+        "--engine",
+        ENGINE,
+        "--results-dir",
+        str(small_disk),
+        cwd=tmp_path,
+        timeout=300,
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 5, output
     assert "Traceback" not in output
@@ -154,7 +181,7 @@ def test_full_results_disk_stops_the_run_with_one_message_and_exit_5(tmp_path, s
     message = [line for line in proc.stderr.splitlines() if "cannot write results" in line]
     assert message == [message[0]] and str(events) in message[0] and "errno 28 ENOSPC" in message[0], output
     assert len(output.splitlines()) < 40, output
-    records = read_lines(events)   # valid up to the last complete record
+    records = read_lines(events)  # valid up to the last complete record
     assert records[0]["type"] == "run_start" and records[-1]["type"] != "run_end"
     assert "echo" not in {r.get("scenario") for r in records}, "the run went on after the disk filled"
     session = records[0]["session"]

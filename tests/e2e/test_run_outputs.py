@@ -1,6 +1,7 @@
 """What `seatrial run` prints and writes besides its matrix, on the reference runtime (fast, no
 daemon): the benchmark table at the end of `--bench`, one JUnit flavour (`--junitxml` as
 `seatrial report` writes it), and the JSON summary (`--json`) alone on stdout."""
+
 from __future__ import annotations
 
 import json
@@ -9,20 +10,35 @@ import re
 from xml.etree import ElementTree as ET
 
 import pytest
-
 from test_cli import FIXTURES, engine_available, seatrial
 
-pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(not engine_available("reference"), reason="reference is not available here")]
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(not engine_available("reference"), reason="reference is not available here"),
+]
 
 
 def test_run_bench_ends_with_medians_intervals_and_ratios(tmp_path):
-    proc = seatrial("run", "--bench", str(FIXTURES / "bench"), "--engine", "reference", "--engine", "docker",
-                    "--results-dir", str(tmp_path), cwd=tmp_path) if engine_available("docker") else None
+    proc = (
+        seatrial(
+            "run",
+            "--bench",
+            str(FIXTURES / "bench"),
+            "--engine",
+            "reference",
+            "--engine",
+            "docker",
+            "--results-dir",
+            str(tmp_path),
+            cwd=tmp_path,
+        )
+        if engine_available("docker")
+        else None
+    )
     if proc is None:
         pytest.skip("docker is not available here: a ratio needs two engines")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    table = proc.stdout[proc.stdout.index("benchmarks: median (95% CI)"):]
+    table = proc.stdout[proc.stdout.index("benchmarks: median (95% CI)") :]
     assert "quick-start/start-to-exit-none" in table
     docker = next(line for line in table.splitlines() if line.strip().startswith("docker"))
     # n, a median with its interval and unit, and the ratio to reference with its interval
@@ -34,14 +50,25 @@ def test_run_bench_ends_with_medians_intervals_and_ratios(tmp_path):
 def test_run_junitxml_is_the_report_junit_and_json_is_alone_on_stdout(tmp_path):
     from seatrial.engines import base
     from seatrial.engines.reference.adapter import ReferenceEngine
-    root = tmp_path / "reference-root"   # private, with a dead session's volume for the reaper to say it removed
+
+    root = tmp_path / "reference-root"  # private, with a dead session's volume for the reaper to say it removed
     ReferenceEngine(root).volume_create(base.VolumeSpec("left", labels={"seatrial.session": "deadbeef"}))
     junit = tmp_path / "junit.xml"
-    proc = seatrial("run", str(FIXTURES / "good"), "--engine", "reference", "--results-dir", str(tmp_path / "r"),
-                    "--junitxml", str(junit), "--json", cwd=tmp_path,
-                    env={**os.environ, "SEATRIAL_REFERENCE_ROOT": str(root)})
+    proc = seatrial(
+        "run",
+        str(FIXTURES / "good"),
+        "--engine",
+        "reference",
+        "--results-dir",
+        str(tmp_path / "r"),
+        "--junitxml",
+        str(junit),
+        "--json",
+        cwd=tmp_path,
+        env={**os.environ, "SEATRIAL_REFERENCE_ROOT": str(root)},
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "deadbeef" in proc.stderr   # the reaper's line, kept off stdout
+    assert "deadbeef" in proc.stderr  # the reaper's line, kept off stdout
     summary = json.loads(proc.stdout)
     [item] = summary["items"]
     assert (item["scenario"], item["engine"], item["outcome"]) == ("echo", "reference", "passed")

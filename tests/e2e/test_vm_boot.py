@@ -2,6 +2,7 @@
 engine inside, its results come back labelled with the VM's hostname, and `seatrial vm down`
 leaves nothing in libvirt. Minutes long (over ten without KVM), so it runs only when asked:
 SEATRIAL_E2E_VM=1 (.ci/vm-smoke runs the same path with a larger subset)."""
+
 from __future__ import annotations
 
 import json
@@ -17,14 +18,23 @@ from seatrial.harness import vm, vmhost
 SEATRIAL = [sys.executable, "-m", "seatrial.harness.cli"]
 PROJECT = Path(__file__).resolve().parents[2]
 
-pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(os.environ.get("SEATRIAL_E2E_VM") != "1",
-                                 reason="boots a real VM for minutes; set SEATRIAL_E2E_VM=1 (or run .ci/vm-smoke)")]
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(
+        os.environ.get("SEATRIAL_E2E_VM") != "1",
+        reason="boots a real VM for minutes; set SEATRIAL_E2E_VM=1 (or run .ci/vm-smoke)",
+    ),
+]
 
 
 def test_vm_run_brings_results_back_and_down_leaves_nothing(tmp_path):
-    done = subprocess.run([*SEATRIAL, "vm", "run", "--down", "--results-dir", str(tmp_path), "--",
-                           "-k", "shared-kernel"], cwd=PROJECT, capture_output=True, text=True, timeout=3 * 3600)
+    done = subprocess.run(
+        [*SEATRIAL, "vm", "run", "--down", "--results-dir", str(tmp_path), "--", "-k", "shared-kernel"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=3 * 3600,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     runs = [p for p in tmp_path.iterdir() if "-debian12-" in p.name]
     assert len(runs) == 1, list(tmp_path.iterdir())

@@ -6,6 +6,7 @@ ones and any installed plugin), or those named with `--engine NAME` (repeatable)
 Other sessions' reapers remove resources labelled seatrial.session=<id> whose lock is free, so
 the suite holds an flock on <SEATRIAL_LOCK_DIR>/<id>.lock for as long as it runs.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -18,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from seatrial.harness.baseimage import base_archive, ensure_loaded
-from seatrial.harness.session import scratch_root
 from seatrial.engines.base import ENGINE_LABEL, SESSION_LABEL
 from seatrial.engines.discovery import load_engines, registered, unknown_engines_message
+from seatrial.harness.baseimage import base_archive, ensure_loaded
+from seatrial.harness.session import scratch_root
 
 # Removal order: containers hold images, networks and volumes.
 KIND_ORDER = {"container": 0, "image": 1, "network": 2, "volume": 3}
@@ -122,17 +123,21 @@ def labels(engine, session_id):
 @pytest.fixture
 def unique(session_id):
     """A factory of unique, session-prefixed resource names."""
+
     def make(stem: str) -> str:
         return f"{session_id}-{stem}-{uuid.uuid4().hex[:6]}"
+
     return make
 
 
 @pytest.fixture
 def requires(engine):
     """Skip with the engine's reason when it lacks a capability (decided before side effects)."""
+
     def check(*capabilities: str) -> None:
         caps = engine.capabilities()
         for capability in capabilities:
             if not caps.has(capability):
                 pytest.skip(f"{capability} is not available on {engine.name}: {caps.reason(capability)}")
+
     return check

@@ -5,6 +5,7 @@ with what `DOCKER_BUILDKIT=0 docker build` produced on this machine (recorded be
 Where an engine departs from the classic builder by design, the case names it with the reason
 (DIFFERS); the reference runtime must agree with the classic builder on every case.
 """
+
 from __future__ import annotations
 
 import io
@@ -32,46 +33,94 @@ def _tar() -> bytes:
     return buf.getvalue()
 
 
-TREE = {"a": ("aaa", 0o644), "d/f": ("f", 0o600), "d/sub/g": ("g", 0o644), "d/l": "->f", "ln": "->a",
-        "a.tar.gz": (_tar(), 0o644)}
+TREE = {
+    "a": ("aaa", 0o644),
+    "d/f": ("f", 0o600),
+    "d/sub/g": ("g", 0o644),
+    "d/l": "->f",
+    "ln": "->a",
+    "a.tar.gz": (_tar(), 0o644),
+}
 
 # name: (Dockerfile after FROM, context, probe, expected config subset, expected probe output)
 CASES = {
     "env-old-values-and-forms": (
-        'ENV A=1 X=hi\nENV A=2 B=$A C=${A:-z} Y=${X:+a$X-b} Z=${NOPE:-w${X}w} Q=\\$X R=\'$X\' S="$X"\n',
-        {}, None, {"Env": [PATH, "A=2", "X=hi", "B=1", "C=1", "Y=ahi-b", "Z=whiw", "Q=$X", "R=$X", "S=hi"]}, None),
+        "ENV A=1 X=hi\nENV A=2 B=$A C=${A:-z} Y=${X:+a$X-b} Z=${NOPE:-w${X}w} Q=\\$X R='$X' S=\"$X\"\n",
+        {},
+        None,
+        {"Env": [PATH, "A=2", "X=hi", "B=1", "C=1", "Y=ahi-b", "Z=whiw", "Q=$X", "R=$X", "S=hi"]},
+        None,
+    ),
     "arg-label-expose-user-stopsignal": (
         'ARG P=8080\nARG U=nobody\nLABEL "k$P"="v ${U}"\nEXPOSE $P ${P}/udp 9000-9001\nUSER ${U}:nogroup\n'
-        "STOPSIGNAL SIGUSR1\n", {}, "id",
-        {"Labels": {"k8080": "v nobody"}, "User": "nobody:nogroup", "StopSignal": "SIGUSR1",
-         "ExposedPorts": {"8080/tcp": {}, "8080/udp": {}, "9000/tcp": {}, "9001/tcp": {}}},
-        "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n"),
+        "STOPSIGNAL SIGUSR1\n",
+        {},
+        "id",
+        {
+            "Labels": {"k8080": "v nobody"},
+            "User": "nobody:nogroup",
+            "StopSignal": "SIGUSR1",
+            "ExposedPorts": {"8080/tcp": {}, "8080/udp": {}, "9000/tcp": {}, "9001/tcp": {}},
+        },
+        "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n",
+    ),
     "workdir-made-and-kept-as-written": (
-        "WORKDIR /w/../w/./x/\n", {}, STAT + "/w/x", {"WorkingDir": "/w/../w/./x/"}, "/w/x 755 0:0 directory\n"),
+        "WORKDIR /w/../w/./x/\n",
+        {},
+        STAT + "/w/x",
+        {"WorkingDir": "/w/../w/./x/"},
+        "/w/x 755 0:0 directory\n",
+    ),
     "copy-chown-dest-folders-and-links": (
-        "COPY --chown=1:2 d /dd\nCOPY d /tmp/\nCOPY ln /x\nCOPY --chown=3:4 a /p/q/r\n", TREE,
-        STAT + "/dd /dd/f /dd/l /tmp /tmp/f /x /p /p/q/r", {},
+        "COPY --chown=1:2 d /dd\nCOPY d /tmp/\nCOPY ln /x\nCOPY --chown=3:4 a /p/q/r\n",
+        TREE,
+        STAT + "/dd /dd/f /dd/l /tmp /tmp/f /x /p /p/q/r",
+        {},
         "/dd 755 1:2 directory\n/dd/f 600 1:2 regular file\n/dd/l 777 1:2 symbolic link\n"
         "/tmp 1777 0:0 directory\n/tmp/f 600 0:0 regular file\n/x 644 0:0 regular file\n"
-        "/p 755 3:4 directory\n/p/q/r 644 3:4 regular file\n"),
+        "/p 755 3:4 directory\n/p/q/r 644 3:4 regular file\n",
+    ),
     "shell-volume-onbuild": (
         'SHELL ["/bin/sh", "-xc"]\nCMD echo x\nVOLUME /data\nRUN mkdir -p /data && echo x > /data/f && echo y > /keep\n'
-        "ONBUILD RUN  echo a\n", {}, "ls -A /data; cat /keep",
-        {"Cmd": ["/bin/sh", "-xc", "echo x"], "Shell": ["/bin/sh", "-xc"], "Volumes": {"/data": {}},
-         "OnBuild": ["RUN  echo a"]}, "y\n"),
+        "ONBUILD RUN  echo a\n",
+        {},
+        "ls -A /data; cat /keep",
+        {
+            "Cmd": ["/bin/sh", "-xc", "echo x"],
+            "Shell": ["/bin/sh", "-xc"],
+            "Volumes": {"/data": {}},
+            "OnBuild": ["RUN  echo a"],
+        },
+        "y\n",
+    ),
     "add-local-tar-unpacks": (
-        "ADD a.tar.gz /y/\n", TREE, STAT + "/y/t/sub/two", {}, "/y/t/sub/two 640 5:6 regular file\n"),
+        "ADD a.tar.gz /y/\n",
+        TREE,
+        STAT + "/y/t/sub/two",
+        {},
+        "/y/t/sub/two 640 5:6 regular file\n",
+    ),
     "dockerignore-exceptions-last-match": (
-        "COPY . /ctx\n", {"keep/me": "1", "keep/notme": "2", "B.txt": "3", "b.md": "4", "aab": "5",
-                          ".dockerignore": "keep\n!keep/me\nb.*\na+b\n"},
-        "cd /ctx && find . | sort", {}, ".\n./.dockerignore\n./B.txt\n./Dockerfile\n./keep\n./keep/me\n"),
+        "COPY . /ctx\n",
+        {
+            "keep/me": "1",
+            "keep/notme": "2",
+            "B.txt": "3",
+            "b.md": "4",
+            "aab": "5",
+            ".dockerignore": "keep\n!keep/me\nb.*\na+b\n",
+        },
+        "cd /ctx && find . | sort",
+        {},
+        ".\n./.dockerignore\n./B.txt\n./Dockerfile\n./keep\n./keep/me\n",
+    ),
 }
 # Where an engine departs from the classic builder by design.
 DIFFERS = {
     ("podman", "arg-label-expose-user-stopsignal"): "Buildah keeps an EXPOSE range as one key (9000-9001/tcp)",
     ("docker-buildkit", "shell-volume-onbuild"): "BuildKit keeps what a RUN writes under a VOLUME",
     ("podman", "shell-volume-onbuild"): "Podman writes OCI image configs by default, which have no "
-                                        "Shell or OnBuild (--format docker keeps them)",
+    "Shell or OnBuild (--format docker keeps them)",
 }
 
 
@@ -104,17 +153,30 @@ def test_build_agrees_with_dockers_classic_builder(case, engine, base_tag, label
     got["Labels"] = {k: v for k, v in (got.get("Labels") or {}).items() if k in config.get("Labels", {})}
     assert {key: got.get(key) for key in config} == config
     if probe:
-        result = engine.run(RunSpec(image=built.image.id, name=f"probe-{uuid.uuid4().hex[:8]}",
-                                    command=("sh", "-c", probe), entrypoint=(), network="none",
-                                    labels=labels, remove=True))
+        result = engine.run(
+            RunSpec(
+                image=built.image.id,
+                name=f"probe-{uuid.uuid4().hex[:8]}",
+                command=("sh", "-c", probe),
+                entrypoint=(),
+                network="none",
+                labels=labels,
+                remove=True,
+            )
+        )
         assert (result.exit_code, result.stdout) == (0, output), result.stderr
 
 
-@pytest.mark.parametrize("body, message", [
-    ("ENV X=${Y-w}\n", "in substitution"),
-    ("COPY --chown=nobody a /a\n", "no such group: nobody"),
-])
-def test_build_refuses_what_dockers_classic_builder_refuses(body, message, engine, base_tag, labels, tmp_path, requires):
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("ENV X=${Y-w}\n", "in substitution"),
+        ("COPY --chown=nobody a /a\n", "no such group: nobody"),
+    ],
+)
+def test_build_refuses_what_dockers_classic_builder_refuses(
+    body, message, engine, base_tag, labels, tmp_path, requires
+):
     requires("build")
     if engine.name != "reference" and engine.name != "docker":
         pytest.skip(f"{engine.name}: messages differ; the classic builder's are the ones recorded")
@@ -127,7 +189,8 @@ def test_build_refuses_what_dockers_classic_builder_refuses(body, message, engin
 
 
 def test_run_gives_each_image_volume_a_fresh_anonymous_volume_seeded_from_the_image(
-        engine, base_tag, labels, tmp_path, requires):
+    engine, base_tag, labels, tmp_path, requires
+):
     """`VOLUME /data` over an image file: every run sees the image's file in a new volume, and
     what one run writes there is not in the next (docker run's anonymous volumes, which `--rm`
     removes with the container)."""
@@ -138,9 +201,16 @@ def test_run_gives_each_image_volume_a_fresh_anonymous_volume_seeded_from_the_im
     built = engine.build(BuildSpec(tag=f"volume-{uuid.uuid4().hex[:8]}", context=ctx, labels=labels))
     outputs = []
     for _ in range(2):
-        result = engine.run(RunSpec(image=built.image.id, name=f"vol-{uuid.uuid4().hex[:8]}", network="none",
-                                    command=("sh", "-c", "ls /data; echo x > /data/run"), labels=labels,
-                                    remove=True))
+        result = engine.run(
+            RunSpec(
+                image=built.image.id,
+                name=f"vol-{uuid.uuid4().hex[:8]}",
+                network="none",
+                command=("sh", "-c", "ls /data; echo x > /data/run"),
+                labels=labels,
+                remove=True,
+            )
+        )
         outputs.append((result.exit_code, result.stdout))
     assert outputs == [(0, "file\n"), (0, "file\n")]
     session = f"seatrial.session={labels['seatrial.session']}"
@@ -154,8 +224,16 @@ def test_stop_sends_the_images_stopsignal(engine, base_tag, labels, tmp_path, re
     (ctx / "Dockerfile").write_text(f"FROM {base_tag}\nSTOPSIGNAL SIGUSR1\n")
     built = engine.build(BuildSpec(tag=f"stopsig-{uuid.uuid4().hex[:8]}", context=ctx, labels=labels))
     script = "trap 'exit 7' USR1; trap '' TERM; touch /tmp/ready; while :; do sleep 0.1; done"
-    run = engine.run(RunSpec(image=built.image.id, name=f"stop-{uuid.uuid4().hex[:8]}", network="none",
-                             command=("sh", "-c", script), labels=labels, detach=True))
+    run = engine.run(
+        RunSpec(
+            image=built.image.id,
+            name=f"stop-{uuid.uuid4().hex[:8]}",
+            network="none",
+            command=("sh", "-c", script),
+            labels=labels,
+            detach=True,
+        )
+    )
     deadline = time.monotonic() + 30  # pid 1 ignores a signal it has no handler for yet: wait for the trap
     while engine.exec(run.container.name, ["test", "-e", "/tmp/ready"], timeout=10).exit_code != 0:
         assert time.monotonic() < deadline, "the container never set its trap"

@@ -2,17 +2,25 @@
 
 Needs root and running engines; skips come from each engine's info() and capabilities().
 """
+
 from __future__ import annotations
 
-import os
 import time
 import urllib.request
 import uuid
 
 import pytest
 
-from seatrial.engines.base import (BuildSpec, EngineError, Mount, NetworkSpec, PortMapping,
-                                   ResourceRef, RunSpec, VolumeSpec)
+from seatrial.engines.base import (
+    BuildSpec,
+    EngineError,
+    Mount,
+    NetworkSpec,
+    PortMapping,
+    ResourceRef,
+    RunSpec,
+    VolumeSpec,
+)
 
 pytestmark = pytest.mark.root
 
@@ -39,9 +47,12 @@ def test_info_reports_versions_runtime_storage_and_cgroups(engine):
 def test_build_reports_cache_hit_and_miss_per_instruction(engine, base_tag, labels, unique, tmp_path, requires):
     requires("build", "build.cache_report")
     stamp = uuid.uuid4().hex  # a new first RUN: the first build is cold on every engine
-    ctx = write_context(tmp_path / "ctx", f"FROM {base_tag}\nRUN echo {stamp} > /stamp\n"
-                        "COPY a.txt /a.txt\nRUN cat /a.txt > /b.txt\nENV X=1\nCMD [\"cat\", \"/b.txt\"]\n",
-                        **{"a.txt": "one\n"})
+    ctx = write_context(
+        tmp_path / "ctx",
+        f"FROM {base_tag}\nRUN echo {stamp} > /stamp\n"
+        'COPY a.txt /a.txt\nRUN cat /a.txt > /b.txt\nENV X=1\nCMD ["cat", "/b.txt"]\n',
+        **{"a.txt": "one\n"},
+    )
     spec = BuildSpec(tag=unique("img"), context=ctx, labels=labels)
     cold = engine.build(spec)
     assert [i.index for i in cold.instructions] == [0, 1, 2, 3, 4, 5]
@@ -69,8 +80,9 @@ def test_build_failure_names_the_build_and_exit_code(engine, base_tag, labels, u
 
 def test_run_to_completion_keeps_stdout_stderr_and_exit_code_apart(engine, base_tag, labels, unique):
     name = unique("run")
-    result = engine.run(RunSpec(base_tag, name, command=("sh", "-c", "echo out; echo err >&2; exit 3"),
-                                network="none", labels=labels))
+    result = engine.run(
+        RunSpec(base_tag, name, command=("sh", "-c", "echo out; echo err >&2; exit 3"), network="none", labels=labels)
+    )
     assert (result.exit_code, result.stdout, result.stderr) == (3, "out\n", "err\n")
     doc = engine.inspect(ResourceRef("container", "", name))
     assert doc["state"] == "exited" and doc["exit_code"] == 3 and doc["name"] == name
@@ -79,17 +91,16 @@ def test_run_to_completion_keeps_stdout_stderr_and_exit_code_apart(engine, base_
 
 def test_run_remove_leaves_no_container_and_exit_code_125_from_the_process_is_kept(engine, base_tag, labels, unique):
     name = unique("rm")
-    result = engine.run(RunSpec(base_tag, name, command=("sh", "-c", "exit 125"), remove=True,
-                                network="none", labels=labels))
+    result = engine.run(
+        RunSpec(base_tag, name, command=("sh", "-c", "exit 125"), remove=True, network="none", labels=labels)
+    )
     assert result.exit_code == 125
-    assert not [r for r in engine.resources(f"seatrial.session={labels['seatrial.session']}")
-                if r.name == name]
+    assert not [r for r in engine.resources(f"seatrial.session={labels['seatrial.session']}") if r.name == name]
 
 
 def test_run_of_a_missing_image_is_an_engine_error(engine, labels, unique):
     with pytest.raises(EngineError, match="run of container .*exit code 125"):
-        engine.run(RunSpec("seatrial/absent:nothing", unique("x"), command=("true",),
-                           network="none", labels=labels))
+        engine.run(RunSpec("seatrial/absent:nothing", unique("x"), command=("true",), network="none", labels=labels))
 
 
 def test_detached_container_exec_stop_and_inspect(engine, base_tag, labels, unique, requires):
@@ -112,34 +123,57 @@ def test_detached_container_exec_stop_and_inspect(engine, base_tag, labels, uniq
 
 def test_env_entrypoint_and_command_override(engine, base_tag, labels, unique, tmp_path, requires):
     requires("build")
-    ctx = write_context(tmp_path / "ep", f"FROM {base_tag}\nENTRYPOINT [\"echo\", \"from-entrypoint\"]\n"
-                        "CMD [\"from-cmd\"]\n")
+    ctx = write_context(tmp_path / "ep", f'FROM {base_tag}\nENTRYPOINT ["echo", "from-entrypoint"]\nCMD ["from-cmd"]\n')
     image = engine.build(BuildSpec(tag=unique("ep"), context=ctx, labels=labels)).image.name
     assert engine.run(RunSpec(image, unique("a"), network="none", labels=labels)).stdout == "from-entrypoint from-cmd\n"
-    assert engine.run(RunSpec(image, unique("b"), command=("x",), network="none",
-                              labels=labels)).stdout == "from-entrypoint x\n"
-    cleared = engine.run(RunSpec(image, unique("c"), entrypoint=(), command=("echo", "cleared"),
-                                 network="none", labels=labels))
+    assert (
+        engine.run(RunSpec(image, unique("b"), command=("x",), network="none", labels=labels)).stdout
+        == "from-entrypoint x\n"
+    )
+    cleared = engine.run(
+        RunSpec(image, unique("c"), entrypoint=(), command=("echo", "cleared"), network="none", labels=labels)
+    )
     assert cleared.stdout == "cleared\n"
-    env = engine.run(RunSpec(image, unique("d"), entrypoint=("sh", "-c"), command=("echo $X-$Y",),
-                             env={"X": "a b", "Y": "$HOME"}, network="none", labels=labels))
+    env = engine.run(
+        RunSpec(
+            image,
+            unique("d"),
+            entrypoint=("sh", "-c"),
+            command=("echo $X-$Y",),
+            env={"X": "a b", "Y": "$HOME"},
+            network="none",
+            labels=labels,
+        )
+    )
     assert env.stdout == "a b-$HOME\n"
-    who = engine.run(RunSpec(base_tag, unique("e"), command=("sh", "-c", "id -u; hostname; pwd"),
-                             user="65534", hostname="seahost", workdir="/tmp", network="none", labels=labels))
+    who = engine.run(
+        RunSpec(
+            base_tag,
+            unique("e"),
+            command=("sh", "-c", "id -u; hostname; pwd"),
+            user="65534",
+            hostname="seahost",
+            workdir="/tmp",
+            network="none",
+            labels=labels,
+        )
+    )
     assert who.stdout == "65534\nseahost\n/tmp\n"
 
 
 def test_network_none_has_only_loopback(engine, base_tag, labels, unique, requires):
     requires("network.none")
-    out = engine.run(RunSpec(base_tag, unique("none"), command=("ls", "/sys/class/net"),
-                             network="none", labels=labels)).stdout
+    out = engine.run(
+        RunSpec(base_tag, unique("none"), command=("ls", "/sys/class/net"), network="none", labels=labels)
+    ).stdout
     assert out.split() == ["lo"]
 
 
 def test_network_host_sees_the_hosts_interfaces(engine, base_tag, labels, unique, requires):
     requires("network.host")
-    out = engine.run(RunSpec(base_tag, unique("host"), command=("ls", "/sys/class/net"),
-                             network="host", labels=labels)).stdout
+    out = engine.run(
+        RunSpec(base_tag, unique("host"), command=("ls", "/sys/class/net"), network="host", labels=labels)
+    ).stdout
     # Bridges and veths come and go with other containers on this host: compare the stable
     # one, the interface of the default route.
     with open("/proc/net/route") as routes:
@@ -163,14 +197,29 @@ def test_user_network_resolves_names_and_aliases(engine, base_tag, labels, uniqu
     requires("network.user_defined")
     net = engine.network_create(NetworkSpec(unique("net"), labels=labels))
     server = unique("srv")
-    engine.run(RunSpec(base_tag, server, command=("sh", "-c", HTTPD.format(text="hello-net", port=8080)),
-                       network=net.name, network_aliases=("web",), detach=True, labels=labels))
+    engine.run(
+        RunSpec(
+            base_tag,
+            server,
+            command=("sh", "-c", HTTPD.format(text="hello-net", port=8080)),
+            network=net.name,
+            network_aliases=("web",),
+            detach=True,
+            labels=labels,
+        )
+    )
     for host in (server, "web"):
-        client = engine.run(RunSpec(base_tag, unique("cli"), network=net.name, labels=labels,
-                                    command=("sh", "-c", WAIT_HTTP.format(url=f"http://{host}:8080/"))))
+        client = engine.run(
+            RunSpec(
+                base_tag,
+                unique("cli"),
+                network=net.name,
+                labels=labels,
+                command=("sh", "-c", WAIT_HTTP.format(url=f"http://{host}:8080/")),
+            )
+        )
         assert (client.exit_code, client.stdout) == (0, "hello-net\n"), client.stderr
-    lookup = engine.run(RunSpec(base_tag, unique("ns"), command=("nslookup", "web"), network=net.name,
-                                labels=labels))
+    lookup = engine.run(RunSpec(base_tag, unique("ns"), command=("nslookup", "web"), network=net.name, labels=labels))
     address = engine.inspect(ResourceRef("container", "", server))["ip_addresses"][net.name]
     assert lookup.exit_code == 0 and address in lookup.stdout, lookup.stdout + lookup.stderr
     assert engine.inspect(net)["labels"] == labels
@@ -179,8 +228,16 @@ def test_user_network_resolves_names_and_aliases(engine, base_tag, labels, uniqu
 def test_published_port_is_reachable_on_loopback(engine, base_tag, labels, unique, requires):
     requires("ports.publish")
     name = unique("port")
-    engine.run(RunSpec(base_tag, name, command=("sh", "-c", HTTPD.format(text="hello-port", port=8080)),
-                       ports=(PortMapping(8080),), detach=True, labels=labels))
+    engine.run(
+        RunSpec(
+            base_tag,
+            name,
+            command=("sh", "-c", HTTPD.format(text="hello-port", port=8080)),
+            ports=(PortMapping(8080),),
+            detach=True,
+            labels=labels,
+        )
+    )
     port = engine.inspect(ResourceRef("container", "", name))["ports"]["8080/tcp"]
     deadline, body = time.monotonic() + 15, None
     while body is None and time.monotonic() < deadline:
@@ -195,10 +252,19 @@ def test_named_volume_outlives_its_container(engine, base_tag, labels, unique, r
     requires("volumes.named")
     vol = engine.volume_create(VolumeSpec(unique("vol"), labels=labels))
     mount = Mount("volume", vol.name, "/data")
-    engine.run(RunSpec(base_tag, unique("w"), command=("sh", "-c", "echo kept > /data/f"),
-                       mounts=(mount,), network="none", labels=labels))
-    read = engine.run(RunSpec(base_tag, unique("r"), command=("cat", "/data/f"), mounts=(mount,),
-                              network="none", labels=labels))
+    engine.run(
+        RunSpec(
+            base_tag,
+            unique("w"),
+            command=("sh", "-c", "echo kept > /data/f"),
+            mounts=(mount,),
+            network="none",
+            labels=labels,
+        )
+    )
+    read = engine.run(
+        RunSpec(base_tag, unique("r"), command=("cat", "/data/f"), mounts=(mount,), network="none", labels=labels)
+    )
     assert read.stdout == "kept\n"
     assert engine.inspect(vol)["labels"] == labels
 
@@ -207,8 +273,16 @@ def test_bind_mount_shows_host_files_and_read_only_holds(engine, base_tag, label
     requires("mounts.bind")
     (tmp_path / "f").write_text("from-host\n")
     mount = Mount("bind", str(tmp_path), "/host", read_only=True)
-    result = engine.run(RunSpec(base_tag, unique("b"), mounts=(mount,), network="none", labels=labels,
-                                command=("sh", "-c", "cat /host/f; touch /host/g")))
+    result = engine.run(
+        RunSpec(
+            base_tag,
+            unique("b"),
+            mounts=(mount,),
+            network="none",
+            labels=labels,
+            command=("sh", "-c", "cat /host/f; touch /host/g"),
+        )
+    )
     assert result.stdout == "from-host\n" and result.exit_code != 0
     assert not (tmp_path / "g").exists()
 
@@ -216,8 +290,11 @@ def test_bind_mount_shows_host_files_and_read_only_holds(engine, base_tag, label
 def test_testinfra_host_checks_files_in_the_container(engine, base_tag, labels, unique, requires):
     requires("inspect.files", "exec")
     name = unique("ti")
-    engine.run(RunSpec(base_tag, name, command=("sh", "-c", "echo marker > /tmp/m; exec sleep 300"),
-                       detach=True, labels=labels))
+    engine.run(
+        RunSpec(
+            base_tag, name, command=("sh", "-c", "echo marker > /tmp/m; exec sleep 300"), detach=True, labels=labels
+        )
+    )
     host = engine.testinfra_host(name)
     deadline = time.monotonic() + 10
     while not host.file("/tmp/m").exists and time.monotonic() < deadline:
@@ -233,11 +310,14 @@ def test_resources_finds_every_kind_and_remove_is_idempotent(engine, base_tag, l
     ctx = write_context(tmp_path / "r", f"FROM {base_tag}\nRUN echo {uuid.uuid4().hex} > /x\n")
     image = engine.build(BuildSpec(tag=unique("res"), context=ctx, labels=probe)).image
     engine.tag(image.name, unique("alias"))
-    made = {"image": image,
-            "network": engine.network_create(NetworkSpec(unique("net"), labels=probe)),
-            "volume": engine.volume_create(VolumeSpec(unique("vol"), labels=probe)),
-            "container": engine.run(RunSpec(image.name, unique("c"), command=("sleep", "300"),
-                                            detach=True, labels=probe)).container}
+    made = {
+        "image": image,
+        "network": engine.network_create(NetworkSpec(unique("net"), labels=probe)),
+        "volume": engine.volume_create(VolumeSpec(unique("vol"), labels=probe)),
+        "container": engine.run(
+            RunSpec(image.name, unique("c"), command=("sleep", "300"), detach=True, labels=probe)
+        ).container,
+    }
     found = engine.resources(selector)
     # Intermediate images of the build carry the labels too: several images may be found.
     assert sorted({r.kind for r in found}) == ["container", "image", "network", "volume"]

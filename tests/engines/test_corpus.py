@@ -7,6 +7,7 @@ one passes, and a reason given where the engines now agree is reported as a warn
 SEATRIAL_CORPUS_LIVE=all checks every case on live Docker (about 10 minutes); by default a
 sample of one case per section.
 """
+
 from __future__ import annotations
 
 import io
@@ -25,7 +26,7 @@ from seatrial.harness.differential.livebench import run_live
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 CASES = load_cases([CORPUS])
 RECORDED = recordings.read_recorded(CASES)
-SAMPLE = {c.name: c for c in CASES[::-1]}   # the first case of each section, for the live check
+SAMPLE = {c.name: c for c in CASES[::-1]}  # the first case of each section, for the live check
 SAMPLE = list({c.section: c for c in SAMPLE.values()}.values())
 
 
@@ -54,10 +55,13 @@ def docker_observations():
 def _check(case, left: str, right: str, observations: dict) -> None:
     result = judge(case, left, right, observations[case.name])
     if result.verdict == "stale":
-        warnings.warn(f"{case.where}: {case.name}: {right} now agrees with {left}; remove its `diverges` reason")
+        warnings.warn(
+            f"{case.where}: {case.name}: {right} now agrees with {left}; remove its `diverges` reason", stacklevel=1
+        )
     assert result.verdict != "diverged", (
         f"{case.where}: {case.name}: {right} differs from {left} and the case says nothing about it:\n"
-        + "\n".join(f"  {d.aspect}: {left}: {d.left!r}; {right}: {d.right!r}" for d in result.differences[:10]))
+        + "\n".join(f"  {d.aspect}: {left}: {d.left!r}; {right}: {d.right!r}" for d in result.differences[:10])
+    )
 
 
 @pytest.mark.root
@@ -67,10 +71,12 @@ def test_reference_agrees_with_recorded_docker(case, reference_observations):
 
 
 @pytest.mark.root
-@pytest.mark.parametrize("case", SAMPLE if os.environ.get("SEATRIAL_CORPUS_LIVE") != "all" else CASES,
-                         ids=lambda c: c.name)
+@pytest.mark.parametrize(
+    "case", SAMPLE if os.environ.get("SEATRIAL_CORPUS_LIVE") != "all" else CASES, ids=lambda c: c.name
+)
 def test_live_docker_still_matches_its_recording(case, docker_observations):
     result = judge(case, "docker@recorded", "docker", docker_observations[case.name])
     assert not result.differences, (
         f"{case.where}: live Docker no longer does what was recorded; re-record (tests/corpus/README.md):\n"
-        + "\n".join(f"  {d.aspect}: {d.left!r} -> {d.right!r}" for d in result.differences[:10]))
+        + "\n".join(f"  {d.aspect}: {d.left!r} -> {d.right!r}" for d in result.differences[:10])
+    )

@@ -3,20 +3,19 @@ docker-buildkit, podman, reference): what `expect.inspect` and item warnings rel
 
 Health is checked where the engine has the `healthcheck` capability (Podman schedules checks
 with systemd timers: without systemd it is skipped with that reason)."""
+
 from __future__ import annotations
 
 import time
 
 import pytest
+from test_contract import write_context
 
 from seatrial.engines.base import BuildSpec, PortMapping, ResourceRef, RunSpec
 
-from test_contract import write_context
-
 pytestmark = pytest.mark.root
 
-HEALTHCHECK = ("HEALTHCHECK --interval=1s --timeout=3s --retries=2 "
-               "CMD test -e /tmp/ok || { echo missing; exit 1; }")
+HEALTHCHECK = "HEALTHCHECK --interval=1s --timeout=3s --retries=2 CMD test -e /tmp/ok || { echo missing; exit 1; }"
 
 
 def settled(engine, name: str, timeout: float = 20.0, leave: str = "starting") -> dict:
@@ -29,14 +28,19 @@ def settled(engine, name: str, timeout: float = 20.0, leave: str = "starting") -
         time.sleep(0.2)
 
 
-def test_healthcheck_is_kept_in_the_image_config_as_docker_keeps_it(engine, base_tag, labels, unique, tmp_path,
-                                                                    requires):
+def test_healthcheck_is_kept_in_the_image_config_as_docker_keeps_it(
+    engine, base_tag, labels, unique, tmp_path, requires
+):
     requires("build")
     ctx = write_context(tmp_path / "hc", f"FROM {base_tag}\nWORKDIR /app\nUSER 65534\n{HEALTHCHECK}\n")
     built = engine.build(BuildSpec(tag=unique("hc"), context=ctx, labels=labels))
     config = engine.inspect(built.image)["config"]
-    assert config["Healthcheck"] == {"Test": ["CMD-SHELL", "test -e /tmp/ok || { echo missing; exit 1; }"],
-                                     "Interval": 10**9, "Timeout": 3 * 10**9, "Retries": 2}
+    assert config["Healthcheck"] == {
+        "Test": ["CMD-SHELL", "test -e /tmp/ok || { echo missing; exit 1; }"],
+        "Interval": 10**9,
+        "Timeout": 3 * 10**9,
+        "Retries": 2,
+    }
     assert (config["WorkingDir"], config["User"]) == ("/app", "65534")
     # Podman builds in docker format: nothing of the Dockerfile was dropped, nothing to warn about
     assert built.warnings == (), built.log
@@ -45,8 +49,9 @@ def test_healthcheck_is_kept_in_the_image_config_as_docker_keeps_it(engine, base
     assert engine.inspect(off.image)["config"]["Healthcheck"]["Test"] == ["NONE"]
 
 
-def test_health_is_unhealthy_after_retries_then_healthy_and_user_is_the_images(engine, base_tag, labels, unique,
-                                                                               tmp_path, requires):
+def test_health_is_unhealthy_after_retries_then_healthy_and_user_is_the_images(
+    engine, base_tag, labels, unique, tmp_path, requires
+):
     requires("build", "exec", "healthcheck")
     ctx = write_context(tmp_path / "hc", f"FROM {base_tag}\nUSER 65534\n{HEALTHCHECK}\n")
     image = engine.build(BuildSpec(tag=unique("hc"), context=ctx, labels=labels)).image.name
@@ -67,8 +72,9 @@ def test_health_is_unhealthy_after_retries_then_healthy_and_user_is_the_images(e
 
 def test_a_container_without_healthcheck_has_no_health_and_run_user_overrides(engine, base_tag, labels, unique):
     name = unique("plain")
-    engine.run(RunSpec(base_tag, name, command=("sleep", "120"), user="1000", network="none", detach=True,
-                       labels=labels))
+    engine.run(
+        RunSpec(base_tag, name, command=("sleep", "120"), user="1000", network="none", detach=True, labels=labels)
+    )
     doc = engine.inspect(ResourceRef("container", "", name))
     assert (doc["health"], doc["user"]) == (None, "1000")
     assert doc["image_id"] == engine.inspect(ResourceRef("image", "", base_tag))["id"]
@@ -76,7 +82,16 @@ def test_a_container_without_healthcheck_has_no_health_and_run_user_overrides(en
 
 def test_ports_on_the_host_network_are_discarded_with_a_warning(engine, base_tag, labels, unique, requires):
     requires("network.host", "ports.publish")
-    result = engine.run(RunSpec(base_tag, unique("hostports"), command=("true",), network="host",
-                                ports=(PortMapping(80, 18080),), remove=True, labels=labels))
+    result = engine.run(
+        RunSpec(
+            base_tag,
+            unique("hostports"),
+            command=("true",),
+            network="host",
+            ports=(PortMapping(80, 18080),),
+            remove=True,
+            labels=labels,
+        )
+    )
     assert result.exit_code == 0
     assert any("discarded" in w for w in result.warnings), result.stderr

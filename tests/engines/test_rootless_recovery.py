@@ -5,6 +5,7 @@ cannot open it; Podman 4.3 then leaves an empty rootless-netns file, and every l
 on a bridge network fails with "failed to mount runtime directory for rootless netns" even after
 the device is fixed. provision.sh fixes the device; the adapter removes the stale file.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from seatrial.harness.baseimage import ensure_loaded
 from seatrial.engines.base import ENGINE_LABEL, SESSION_LABEL, EngineError, NetworkSpec, RunSpec
 from seatrial.engines.discovery import load_engines
+from seatrial.harness.baseimage import ensure_loaded
 
 TUN = Path("/dev/net/tun")
 
@@ -36,8 +37,9 @@ def rootless(session_id):
 
 
 def run_on_bridge(engine, base_tag, network, labels):
-    return engine.run(RunSpec(base_tag, f"rl-{uuid.uuid4().hex[:8]}", command=("true",), network=network,
-                              labels=labels, remove=True))
+    return engine.run(
+        RunSpec(base_tag, f"rl-{uuid.uuid4().hex[:8]}", command=("true",), network=network, labels=labels, remove=True)
+    )
 
 
 def test_provisioned_tun_device_is_open_to_every_user():

@@ -5,6 +5,7 @@ behaviour that a claim of CLAIMS.md is about, at the adapter boundary (the specs
 what an operation does), so that tests/e2e/test_faults.py can show the scenario for that claim
 failing against it - and passing against the honest engine. Used only by tests.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,42 +25,87 @@ class Fault:
 
     name: str
     claim: str
-    scenario: str        # path under scenarios/
+    scenario: str  # path under scenarios/
     description: str
 
 
-FAULTS = {f.name: f for f in (
-    Fault("ignore_published_ports", "C13", "network/expose-publishes-nothing.yaml", "drops ports from every run"),
-    Fault("share_host_pid", "C02", "isolation/pid-namespace.yaml", "runs every container in the host's pid namespace"),
-    Fault("no_build_cache", "C09", "build/cache-reuse.yaml", "builds with no_cache, so every layer is a miss"),
-    Fault("drop_volume_on_remove", "C22", "storage/named-volume.yaml",
-          "removing a container also empties the named volumes it mounted"),
-    Fault("names_on_default_bridge", "C16", "network/default-bridge.yaml",
-          "puts default-bridge containers on a hidden user network, where names resolve"),
-    Fault("drop_hostname", "C03", "isolation/namespaces.yaml", "ignores the hostname option"),
-    Fault("ignore_entrypoint_override", "C14", "build/cmd-entrypoint.yaml", "ignores an entrypoint override"),
-    Fault("leak_writable_layer", "C21", "storage/writable-layer.yaml",
-          "commits a container into its image when it is removed"),
-    Fault("ignore_network_none", "C20", "network/no-network.yaml", "attaches network none containers to the bridge"),
-    Fault("ignore_host_network", "C19", "network/host-network.yaml", "runs host network containers on the bridge"),
-    Fault("one_user_network", "C18", "network/separate-networks.yaml", "puts every user-network container on the first one"),
-    Fault("drop_network_aliases", "C17", "network/user-network-names.yaml", "no aliases on user networks"),
-    Fault("ignore_run_env", "C12", "build/run-env-workdir.yaml", "ignores the environment given to run"),
-    Fault("ignore_build_target", "C15", "build/multi-stage.yaml", "builds the last stage whatever the target"),
-    Fault("drop_bind_mounts", "C24", "storage/bind-mount-shadowing.yaml", "ignores bind mounts"),
-    Fault("add_sys_admin", "C31", "security/capabilities-seccomp.yaml", "adds CAP_SYS_ADMIN to every container"),
-    Fault("unmask_paths", "C32", "security/masked-paths.yaml", "lifts the masked /proc and /sys paths"),
-    Fault("latest_is_newest", "C28", "images/latest-is-a-tag.yaml", "moves :latest to every image tagged in a repository"),
-    Fault("shared_writable_layer", "C07", "images/one-image-many-containers.yaml",
-          "the first container of an image writes through to it: exec'd changes are committed"),
-    Fault("open_all_devices", "C32", "security/device-rules.yaml",
-          "lifts the device rules of every detached container (`a` into its devices.allow)"),
-    Fault("copy_outside_root", "C32", "security/build-stays-in-image.yaml",
-          "joins COPY destinations to a host folder without stopping '..' (the reference builder's old "
-          "bug): a COPY that climbs writes the host"),
-    Fault("seed_volume_from_host", "C32", "security/volume-seed-in-scope.yaml",
-          "seeds a new volume through the image's symlink at the mount point, from the host's folder"),
-)}
+FAULTS = {
+    f.name: f
+    for f in (
+        Fault("ignore_published_ports", "C13", "network/expose-publishes-nothing.yaml", "drops ports from every run"),
+        Fault(
+            "share_host_pid", "C02", "isolation/pid-namespace.yaml", "runs every container in the host's pid namespace"
+        ),
+        Fault("no_build_cache", "C09", "build/cache-reuse.yaml", "builds with no_cache, so every layer is a miss"),
+        Fault(
+            "drop_volume_on_remove",
+            "C22",
+            "storage/named-volume.yaml",
+            "removing a container also empties the named volumes it mounted",
+        ),
+        Fault(
+            "names_on_default_bridge",
+            "C16",
+            "network/default-bridge.yaml",
+            "puts default-bridge containers on a hidden user network, where names resolve",
+        ),
+        Fault("drop_hostname", "C03", "isolation/namespaces.yaml", "ignores the hostname option"),
+        Fault("ignore_entrypoint_override", "C14", "build/cmd-entrypoint.yaml", "ignores an entrypoint override"),
+        Fault(
+            "leak_writable_layer",
+            "C21",
+            "storage/writable-layer.yaml",
+            "commits a container into its image when it is removed",
+        ),
+        Fault(
+            "ignore_network_none", "C20", "network/no-network.yaml", "attaches network none containers to the bridge"
+        ),
+        Fault("ignore_host_network", "C19", "network/host-network.yaml", "runs host network containers on the bridge"),
+        Fault(
+            "one_user_network",
+            "C18",
+            "network/separate-networks.yaml",
+            "puts every user-network container on the first one",
+        ),
+        Fault("drop_network_aliases", "C17", "network/user-network-names.yaml", "no aliases on user networks"),
+        Fault("ignore_run_env", "C12", "build/run-env-workdir.yaml", "ignores the environment given to run"),
+        Fault("ignore_build_target", "C15", "build/multi-stage.yaml", "builds the last stage whatever the target"),
+        Fault("drop_bind_mounts", "C24", "storage/bind-mount-shadowing.yaml", "ignores bind mounts"),
+        Fault("add_sys_admin", "C31", "security/capabilities-seccomp.yaml", "adds CAP_SYS_ADMIN to every container"),
+        Fault("unmask_paths", "C32", "security/masked-paths.yaml", "lifts the masked /proc and /sys paths"),
+        Fault(
+            "latest_is_newest",
+            "C28",
+            "images/latest-is-a-tag.yaml",
+            "moves :latest to every image tagged in a repository",
+        ),
+        Fault(
+            "shared_writable_layer",
+            "C07",
+            "images/one-image-many-containers.yaml",
+            "the first container of an image writes through to it: exec'd changes are committed",
+        ),
+        Fault(
+            "open_all_devices",
+            "C32",
+            "security/device-rules.yaml",
+            "lifts the device rules of every detached container (`a` into its devices.allow)",
+        ),
+        Fault(
+            "copy_outside_root",
+            "C32",
+            "security/build-stays-in-image.yaml",
+            "joins COPY destinations to a host folder without stopping '..' (the reference builder's old "
+            "bug): a COPY that climbs writes the host",
+        ),
+        Fault(
+            "seed_volume_from_host",
+            "C32",
+            "security/volume-seed-in-scope.yaml",
+            "seeds a new volume through the image's symlink at the mount point, from the host's folder",
+        ),
+    )
+}
 
 # Where a fault may write on the host: the harness's scratch folders only, whatever a Dockerfile says.
 HOST_WRITABLE = scratch_root()
@@ -73,12 +119,12 @@ class FaultyEngine:
         self.inner = inner
         self.fault = FAULTS[fault]
         self.name = inner.name
-        self._images: dict[str, str] = {}       # container -> image it was run from
-        self._volumes: dict[str, list] = {}     # container -> volumes it mounted
+        self._images: dict[str, str] = {}  # container -> image it was run from
+        self._volumes: dict[str, list] = {}  # container -> volumes it mounted
         self._volume_labels: dict[str, dict] = {}
         self._networks: list[str] = []
         self._hidden: str | None = None
-        self._seeded: set[str] = set()          # volumes seed_volume_from_host has looked at
+        self._seeded: set[str] = set()  # volumes seed_volume_from_host has looked at
 
     def __getattr__(self, attribute):
         return getattr(self.inner, attribute)
@@ -109,17 +155,34 @@ class FaultyEngine:
         """What a runtime that seeds through symlinks does: where the image has a link at the
         mount point to an absolute host folder, copy that folder into the new volume."""
         self._seeded.add(mount.source)
-        probe = self.inner.run(dataclasses.replace(
-            spec, name=f"{spec.name}-fault-probe", command=("readlink", mount.target), entrypoint=(),
-            mounts=(), detach=False, remove=True, network="none"))
+        probe = self.inner.run(
+            dataclasses.replace(
+                spec,
+                name=f"{spec.name}-fault-probe",
+                command=("readlink", mount.target),
+                entrypoint=(),
+                mounts=(),
+                detach=False,
+                remove=True,
+                network="none",
+            )
+        )
         source = probe.stdout.strip()
         if probe.exit_code != 0 or not source.startswith("/") or not os.path.isdir(source):
             return
         self.inner.volume_create(VolumeSpec(name=mount.source, labels=spec.labels))
-        self.inner.run(dataclasses.replace(
-            spec, name=f"{spec.name}-fault-seed", command=("cp", "-a", "/from/.", "/to/"), entrypoint=(),
-            mounts=(Mount("bind", source, "/from"), Mount("volume", mount.source, "/to")),
-            detach=False, remove=True, network="none"))
+        self.inner.run(
+            dataclasses.replace(
+                spec,
+                name=f"{spec.name}-fault-seed",
+                command=("cp", "-a", "/from/.", "/to/"),
+                entrypoint=(),
+                mounts=(Mount("bind", source, "/from"), Mount("volume", mount.source, "/to")),
+                detach=False,
+                remove=True,
+                network="none",
+            )
+        )
 
     def _break_run(self, spec: RunSpec) -> RunSpec:
         change = dataclasses.replace

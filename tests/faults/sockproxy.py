@@ -4,6 +4,7 @@ hijacked `exec` and `run` streams included), without touching the daemon other r
 
 Usage: python sockproxy.py LISTEN_PATH TARGET_PATH. Prints "ready" once it listens.
 """
+
 from __future__ import annotations
 
 import os

@@ -8,6 +8,7 @@ normalized keys of engines/inspection.py. Every call is recorded in `calls`.
 
 It proves nothing about any real engine: adapters are tested on real engines in tests/engines.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -15,9 +16,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from seatrial.engines import inspection
-from seatrial.engines.base import (BuildResult, BuildSpec, Capabilities, Engine, EngineError, EngineInfo,
-                                   ExecResult, InstructionCache, NetworkSpec, PruneReport, ResourceRef,
-                                   RunResult, RunSpec, VolumeSpec)
+from seatrial.engines.base import (
+    BuildResult,
+    BuildSpec,
+    Capabilities,
+    Engine,
+    EngineError,
+    EngineInfo,
+    ExecResult,
+    InstructionCache,
+    NetworkSpec,
+    PruneReport,
+    ResourceRef,
+    RunResult,
+    RunSpec,
+    VolumeSpec,
+)
 
 STOP_EXIT_CODE = 143  # what a container's pid 1 exits with on SIGTERM
 
@@ -31,22 +45,29 @@ class RecordingEngine(Engine):
     """Holds resources in memory and records every call; knobs make it fail where tests need."""
 
     name: str = "fake"
-    documented_capabilities: tuple = ()            # e.g. capsets.DOCKER_DEFAULT, for {{ engine_default_caps }}
-    missing: dict = field(default_factory=dict)     # capability -> reason the engine lacks it
-    held: list = field(default_factory=list)        # ResourceRefs the engine "has"
+    documented_capabilities: tuple = ()  # e.g. capsets.DOCKER_DEFAULT, for {{ engine_default_caps }}
+    missing: dict = field(default_factory=dict)  # capability -> reason the engine lacks it
+    held: list = field(default_factory=list)  # ResourceRefs the engine "has"
     calls: list = field(default_factory=list)
-    stuck: set = field(default_factory=set)         # handles whose removal fails
+    stuck: set = field(default_factory=set)  # handles whose removal fails
     run_results: list = field(default_factory=list)  # (exit_code, stdout) of the next runs, in order
     exec_results: dict = field(default_factory=dict)  # argv -> (exit_code, stdout)
-    refuse_runs: set = field(default_factory=set)   # local names (name suffixes) whose run the engine refuses
+    refuse_runs: set = field(default_factory=set)  # local names (name suffixes) whose run the engine refuses
     containers: dict = field(default_factory=dict)  # name -> {"state", "exit_code", "stdout", "stderr", "image"}
-    reaped: list = field(default_factory=list)      # sessions reap() was asked for
+    reaped: list = field(default_factory=list)  # sessions reap() was asked for
 
     # --- about the engine ---------------------------------------------------------------------
     def info(self) -> EngineInfo:
         """Available, with versions that say what it is."""
-        return EngineInfo(name=self.name, is_available=True, client_version="fake", server_version="fake",
-                          oci_runtime="none", storage_driver="memory", cgroup_version="2")
+        return EngineInfo(
+            name=self.name,
+            is_available=True,
+            client_version="fake",
+            server_version="fake",
+            oci_runtime="none",
+            storage_driver="memory",
+            cgroup_version="2",
+        )
 
     def capabilities(self) -> Capabilities:
         """Everything but `missing`."""
@@ -57,8 +78,13 @@ class RecordingEngine(Engine):
         """An image tagged spec.tag: FROM unreported, one RUN a cache hit."""
         self.calls.append(("build", spec.tag))
         ref = self._hold(ResourceRef("image", id=_digest(spec.tag), name=spec.tag, labels=dict(spec.labels)))
-        return BuildResult(image=ref, size=1, log="", duration=0.0,
-                           instructions=(InstructionCache(0, "FROM x", None), InstructionCache(1, "RUN make", True)))
+        return BuildResult(
+            image=ref,
+            size=1,
+            log="",
+            duration=0.0,
+            instructions=(InstructionCache(0, "FROM x", None), InstructionCache(1, "RUN make", True)),
+        )
 
     def load(self, archive: Path) -> ResourceRef:
         """An image named after the archive's stem."""
@@ -86,8 +112,13 @@ class RecordingEngine(Engine):
         ref = ResourceRef("container", id=spec.name, name=spec.name, labels=dict(spec.labels))
         if not spec.remove:
             self._hold(ref)
-        self.containers[spec.name] = {"state": "running" if spec.detach else "exited", "image": spec.image,
-                                      "exit_code": exit_code, "stdout": stdout, "stderr": ""}
+        self.containers[spec.name] = {
+            "state": "running" if spec.detach else "exited",
+            "image": spec.image,
+            "exit_code": exit_code,
+            "stdout": stdout,
+            "stderr": "",
+        }
         if spec.detach:
             return RunResult(ref, None, "", "", 0.0)
         return RunResult(ref, exit_code, stdout, "", 0.0)
@@ -126,11 +157,16 @@ class RecordingEngine(Engine):
         raw: dict = {"Id": held.id, "Name": held.name, "Labels": dict(held.labels)}
         if ref.kind == "container":
             record = self.containers.get(held.handle, {})
-            raw.update(Config={"Image": record.get("image", ""), "Labels": dict(held.labels)},
-                       State={"Status": record.get("state", "created"), "ExitCode": record.get("exit_code")})
+            raw.update(
+                Config={"Image": record.get("image", ""), "Labels": dict(held.labels)},
+                State={"Status": record.get("state", "created"), "ExitCode": record.get("exit_code")},
+            )
         elif ref.kind == "image":
-            raw.update(RepoTags=[r.name for r in self.held if r.kind == "image" and r.id == held.id and r.name],
-                       Size=1, Config={"Labels": dict(held.labels)})
+            raw.update(
+                RepoTags=[r.name for r in self.held if r.kind == "image" and r.id == held.id and r.name],
+                Size=1,
+                Config={"Labels": dict(held.labels)},
+            )
         return inspection.NORMALIZERS[ref.kind](raw)
 
     # --- networks, volumes, removal -----------------------------------------------------------
@@ -160,8 +196,10 @@ class RecordingEngine(Engine):
 
     def testinfra_host(self, container: str):
         """Refused: no process runs in the fake, so a file check through it would prove nothing."""
-        raise EngineError(f"testinfra host of container {container!r}",
-                          "the fake engine runs no processes; give it missing={'inspect.files': ...}")
+        raise EngineError(
+            f"testinfra host of container {container!r}",
+            "the fake engine runs no processes; give it missing={'inspect.files': ...}",
+        )
 
     def reap(self, session: str) -> list[str]:
         """Records the session; the fake makes nothing that `remove` cannot reach."""

@@ -1,4 +1,5 @@
 """The base image archive: deterministic bytes, a well-formed docker-archive, a cache that holds."""
+
 from __future__ import annotations
 
 import hashlib

@@ -4,6 +4,7 @@ The fixture Dockerfile's RUN at index 3 prints every builder's cache marker; eac
 as a miss, so a parser that trusts any marker line would report a hit there: the case made to
 break each parser.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from seatrial.engines.base import InstructionCache
-from seatrial.engines.buildlog import (dockerfile_stages, drop_label_steps, parse_buildkit,
-                                       parse_classic, parse_podman)
+from seatrial.engines.buildlog import dockerfile_stages, drop_label_steps, parse_buildkit, parse_classic, parse_podman
 
 FIXTURES = Path(__file__).parent / "fixtures" / "buildlog"
 DOCKERFILE = (FIXTURES / "multistage.Dockerfile").read_text()
@@ -21,7 +21,7 @@ LABELS = 1  # capture.sh builds with one --label
 # Dockerfile positions: 0 FROM, 1 RUN, 2 COPY a.txt, 3 RUN (prints markers), 4 FROM, 5 WORKDIR,
 # 6 COPY --from, 7 ENV, 8 CMD. None: FROM, and what BuildKit does not report (ENV, CMD).
 EXPECTED = {
-    "cold":    [None, False, False, False, None, False, False, False, False],
+    "cold": [None, False, False, False, None, False, False, False, False],
     "rebuild": [None, True, True, True, None, True, True, True, True],
     "changed": [None, True, False, False, None, True, False, False, False],
 }
@@ -65,21 +65,22 @@ def test_buildkit_single_stage_without_stage_name():
     dockerfile = "FROM base\nRUN a\nENV X=1\nCOPY f /f\n"
     log = "#4 [1/3] FROM docker.io/library/base\n#5 [2/3] RUN a\n#5 CACHED\n#6 [3/3] COPY f /f\n#6 DONE 0.0s\n"
     assert [(r.index, r.is_cache_hit) for r in parse_buildkit(log, dockerfile)] == [
-        (0, None), (1, True), (2, None), (3, False)]
+        (0, None),
+        (1, True),
+        (2, None),
+        (3, False),
+    ]
 
 
 def test_buildkit_target_leaves_out_later_stages():
     dockerfile = "FROM a AS one\nRUN x\nFROM a AS two\nRUN y\n"
     log = "#4 [one 2/2] RUN x\n#4 CACHED\n"
-    assert [(r.index, r.is_cache_hit) for r in parse_buildkit(log, dockerfile, target="one")] == [
-        (0, None), (1, True)]
+    assert [(r.index, r.is_cache_hit) for r in parse_buildkit(log, dockerfile, target="one")] == [(0, None), (1, True)]
 
 
 def test_podman_single_stage_without_stage_prefix():
-    log = ("STEP 1/2: FROM base\nSTEP 2/2: RUN a\n--> Using cache 0123456789abcdef\n--> 0123456789a\n"
-           "COMMIT x\n")
-    assert [(r.index, r.is_cache_hit) for r in parse_podman(log, "FROM base\nRUN a\n")] == [
-        (0, None), (1, True)]
+    log = "STEP 1/2: FROM base\nSTEP 2/2: RUN a\n--> Using cache 0123456789abcdef\n--> 0123456789a\nCOMMIT x\n"
+    assert [(r.index, r.is_cache_hit) for r in parse_podman(log, "FROM base\nRUN a\n")] == [(0, None), (1, True)]
 
 
 def test_podman_using_cache_without_the_matching_id_is_a_miss():
@@ -88,8 +89,10 @@ def test_podman_using_cache_without_the_matching_id_is_a_miss():
 
 
 def test_classic_using_cache_after_running_in_is_a_miss():
-    log = ("Step 1/2 : FROM base\n ---> 1141b7884a9c\nStep 2/2 : RUN a\n ---> Running in 4967a517ab66\n"
-           " ---> Using cache\nRemoving intermediate container 4967a517ab66\n ---> ef0c354736aa\n")
+    log = (
+        "Step 1/2 : FROM base\n ---> 1141b7884a9c\nStep 2/2 : RUN a\n ---> Running in 4967a517ab66\n"
+        " ---> Using cache\nRemoving intermediate container 4967a517ab66\n ---> ef0c354736aa\n"
+    )
     assert [r.is_cache_hit for r in parse_classic(log)] == [None, False]
 
 

@@ -1,4 +1,5 @@
 """Which BuildKit cache records `seatrial clean --caches` prunes (engines/buildkitcache.py)."""
+
 from __future__ import annotations
 
 import json

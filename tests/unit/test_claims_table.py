@@ -1,4 +1,5 @@
 """The claims table from fixture events: every status, merging runs, and the CLI around it."""
+
 import io
 import json
 from pathlib import Path
@@ -37,7 +38,8 @@ def test_benchmark_claims_are_never_pass_or_fail():
     assert table().cell("C05", "docker").status is Status.BENCHMARK
     records = read_records([FIXTURE]) + [
         {"type": "item_start", "scenario": "image-size", "engine": "docker", "claims": ["C05"]},
-        {"type": "sample", "scenario": "image-size", "engine": "docker", "metric": "image-size", "value": 2e6}]
+        {"type": "sample", "scenario": "image-size", "engine": "docker", "metric": "image-size", "value": 2e6},
+    ]
     measured = claims_table(records)
     assert measured.cell("C05", "docker").status is Status.MEASURED
     assert measured.cell("C05", "podman").status is Status.BENCHMARK
@@ -46,7 +48,8 @@ def test_benchmark_claims_are_never_pass_or_fail():
 def test_a_later_run_replaces_the_same_scenario_on_the_same_engine():
     records = read_records([FIXTURE]) + [
         {"type": "item_start", "scenario": "user-network-names", "engine": "podman", "claims": ["C17"]},
-        {"type": "item_end", "scenario": "user-network-names", "engine": "podman", "outcome": "passed"}]
+        {"type": "item_end", "scenario": "user-network-names", "engine": "podman", "outcome": "passed"},
+    ]
     assert claims_table(records).cell("C17", "podman").status is Status.HELD
 
 
@@ -62,6 +65,7 @@ def test_newest_run_of_a_results_folder_is_read(tmp_path):
         path.parent.mkdir()
         path.write_text(json.dumps({"type": "run_start", "engines": [{"name": name}]}) + "\n")
         import os
+
         os.utime(path, (mtime, mtime))
     assert event_files([tmp_path], Runs.NEWEST) == [tmp_path / "new" / "events.jsonl"]
     assert event_files([tmp_path], Runs.ALL) == [tmp_path / n / "events.jsonl" for n in ("new", "old")]

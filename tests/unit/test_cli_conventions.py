@@ -1,5 +1,6 @@
 """The command's habits, without engines: --version, -q/-v, --json, completion, usage errors said
 by the subcommand that took them, unknown engines (exit 2, the known ones listed), Ctrl-C."""
+
 from __future__ import annotations
 
 import io
@@ -36,8 +37,10 @@ def test_did_you_mean_for_a_misspelt_engine(capsys):
     assert "did you mean 'docker'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [["run"], ["report", "results"], ["compare", "a", "b"], ["claims"], ["clean"],
-                                  ["engines"], ["completion", "bash"]])
+@pytest.mark.parametrize(
+    "argv",
+    [["run"], ["report", "results"], ["compare", "a", "b"], ["claims"], ["clean"], ["engines"], ["completion", "bash"]],
+)
 def test_an_unknown_option_is_reported_with_the_subcommands_usage(argv, capsys):
     assert main([*argv, "--no-such-option"]) == Exit.BAD_INPUT
     err = capsys.readouterr().err
@@ -45,9 +48,17 @@ def test_an_unknown_option_is_reported_with_the_subcommands_usage(argv, capsys):
     assert "unrecognized arguments: --no-such-option" in err
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["claims"], 0), (["-q", "claims"], -1), (["claims", "-q"], -1), (["-v", "claims"], 1),
-    (["claims", "-vv"], 2), (["-v", "claims", "-q"], -1)])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["claims"], 0),
+        (["-q", "claims"], -1),
+        (["claims", "-q"], -1),
+        (["-v", "claims"], 1),
+        (["claims", "-vv"], 2),
+        (["-v", "claims", "-q"], -1),
+    ],
+)
 def test_quiet_and_verbose_are_taken_before_or_after_the_subcommand(argv, expected):
     args = build_parser().parse_args(argv)
     assert cli.verbosity(args) == expected
@@ -76,10 +87,11 @@ def test_engines_json_is_one_object_per_engine(monkeypatch):
     from fakes import RecordingEngine
 
     from seatrial.engines import discovery as registry
+
     monkeypatch.setattr(registry, "load_engines", lambda names: [RecordingEngine()])
-    monkeypatch.setattr(registry, "describe", lambda: [])
+    monkeypatch.setattr(registry, "describe", list)
     out = io.StringIO()
-    assert main(["engines", "--json", "--quick"], out=out) == Exit.OK   # the format only: no functional check
+    assert main(["engines", "--json", "--quick"], out=out) == Exit.OK  # the format only: no functional check
     [row] = json.loads(out.getvalue())
     assert row["status"] == "available" and row["name"] == RecordingEngine().info().name
     assert isinstance(row["is_rootless"], bool) and isinstance(row["missing"], dict)
@@ -94,6 +106,7 @@ def test_output_to_a_file_or_pipe_has_no_colour_codes():
 def test_ctrl_c_exits_130_and_says_interrupted(monkeypatch, capsys):
     def interrupted(args, out):
         raise KeyboardInterrupt
+
     monkeypatch.setattr(cli, "cmd_claims", interrupted)
     assert main(["claims"]) == Exit.INTERRUPTED
     assert "interrupted" in capsys.readouterr().err
@@ -107,8 +120,10 @@ def test_completion_script_is_valid_bash_and_completes_subcommands_options_and_e
 
     def complete(*words: str) -> list[str]:
         line = " ".join(["seatrial", *words])
-        probe = (f'source {script}; COMP_WORDS=({line}); COMP_CWORD={len(words)}; '
-                 '_seatrial; printf "%s\\n" "${COMPREPLY[@]}"')
+        probe = (
+            f"source {script}; COMP_WORDS=({line}); COMP_CWORD={len(words)}; "
+            '_seatrial; printf "%s\\n" "${COMPREPLY[@]}"'
+        )
         proc = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, timeout=30)
         assert proc.returncode == 0, proc.stderr
         return proc.stdout.split()
@@ -125,9 +140,9 @@ def test_completion_script_is_valid_bash_and_completes_subcommands_options_and_e
 def test_clean_caches_asks_every_engine_and_the_interface_default_is_a_no_op(monkeypatch):
     from fakes import RecordingEngine
 
-    from seatrial.harness import reaper
     from seatrial.engines import discovery as registry
     from seatrial.engines.base import Engine, PruneReport
+    from seatrial.harness import reaper
 
     class Plain(RecordingEngine):
         prune_caches = Engine.prune_caches  # an adapter that keeps the interface's default
@@ -135,7 +150,7 @@ def test_clean_caches_asks_every_engine_and_the_interface_default_is_a_no_op(mon
     class Pruning(RecordingEngine):
         def prune_caches(self):
             self.calls.append(("prune_caches",))
-            return PruneReport(3, 2 ** 21, ("3 dangling images labelled seatrial.session",))
+            return PruneReport(3, 2**21, ("3 dangling images labelled seatrial.session",))
 
     pruning, plain = Pruning(name="pruning"), Plain(name="plain")
     monkeypatch.setattr(registry, "load_engines", lambda names: [pruning, plain])
@@ -165,5 +180,7 @@ def test_run_of_a_path_that_does_not_exist_is_a_usage_error_of_run(tmp_path, cap
 
 def test_report_baseline_that_is_no_engine_of_the_results_lists_the_engines(tmp_path):
     out = io.StringIO()
-    assert main(["report", str(RESULTS / "full"), "--baseline", "dockr", "-o", str(tmp_path)], out=out) == Exit.BAD_INPUT
+    assert (
+        main(["report", str(RESULTS / "full"), "--baseline", "dockr", "-o", str(tmp_path)], out=out) == Exit.BAD_INPUT
+    )
     assert "--baseline 'dockr' is not an engine in these results; engines: docker, podman" in out.getvalue()

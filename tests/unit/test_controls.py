@@ -1,13 +1,21 @@
 """A failed positive control makes the item inconclusive (an error), never a pass or a fail."""
+
 from seatrial.harness.expectations import Check
 from seatrial.harness.model import Scenario
 from seatrial.harness.outcome import Outcome, decide
 
-SCENARIO = Scenario.model_validate({
-    "schema_version": 1, "summary": "s", "claims": ["C31"],
-    "divergences": [{"engine": "podman", "reason": "documented"},
-                    {"engine": "rootless", "reason": "the control cannot work there", "steps": [0]}],
-    "steps": [{"run": {"image": "x"}, "control": True}, {"run": {"image": "x"}}]})
+SCENARIO = Scenario.model_validate(
+    {
+        "schema_version": 1,
+        "summary": "s",
+        "claims": ["C31"],
+        "divergences": [
+            {"engine": "podman", "reason": "documented"},
+            {"engine": "rootless", "reason": "the control cannot work there", "steps": [0]},
+        ],
+        "steps": [{"run": {"image": "x"}, "control": True}, {"run": {"image": "x"}}],
+    }
+)
 
 
 def check(step, ok):

@@ -1,5 +1,6 @@
 """Differential testing without engines: file trees from docker-archives, the comparison and its
 verdicts, the corpus format and its recordings."""
+
 from __future__ import annotations
 
 import io
@@ -51,8 +52,16 @@ def _archive(tmp_path: Path, layers: list[bytes]) -> Path:
 
 
 def test_image_tree_applies_whiteouts_and_opaque_folders(tmp_path):
-    lower = _layer([("etc", "dir", b""), ("etc/group", "file", b"g\n"), ("d", "dir", b""),
-                    ("d/old", "file", b"old"), ("d/sub", "dir", b""), ("d/sub/x", "file", b"x")])
+    lower = _layer(
+        [
+            ("etc", "dir", b""),
+            ("etc/group", "file", b"g\n"),
+            ("d", "dir", b""),
+            ("d/old", "file", b"old"),
+            ("d/sub", "dir", b""),
+            ("d/sub/x", "file", b"x"),
+        ]
+    )
     upper = _layer([("etc/.wh.group", "file", b""), ("d/.wh..wh..opq", "file", b""), ("d/new", "file", b"new")])
     tree = read_archive(_archive(tmp_path, [lower, upper]))
     assert "etc/group" not in tree and "etc" in tree
@@ -75,21 +84,38 @@ def test_delta_lists_added_changed_and_removed_paths():
 
 
 def test_normal_config_drops_harness_labels_and_empty_values():
-    config = {"Cmd": ["sh"], "Volumes": None, "Entrypoint": [], "Labels": {"seatrial.session": "x", "a": "1"},
-              "Hostname": "ignored"}
+    config = {
+        "Cmd": ["sh"],
+        "Volumes": None,
+        "Entrypoint": [],
+        "Labels": {"seatrial.session": "x", "a": "1"},
+        "Hostname": "ignored",
+    }
     assert normal_config(config) == {"Cmd": ["sh"], "Labels": {"a": "1"}}
 
 
-OK = {"build": "ok", "config": {"Cmd": ["sh"]}, "tree": {"a": {"type": "file"}},
-      "probe": {"exit_code": 0, "stdout": "hi\n", "stderr": ""}}
+OK = {
+    "build": "ok",
+    "config": {"Cmd": ["sh"]},
+    "tree": {"a": {"type": "file"}},
+    "probe": {"exit_code": 0, "stdout": "hi\n", "stderr": ""},
+}
 
 
 def test_differences_name_each_aspect_side_by_side():
-    other = {**OK, "config": {"Cmd": ["sh"], "User": "nobody"}, "tree": {},
-             "probe": {"exit_code": 1, "stdout": "hi\n", "stderr": "e"}}
+    other = {
+        **OK,
+        "config": {"Cmd": ["sh"], "User": "nobody"},
+        "tree": {},
+        "probe": {"exit_code": 1, "stdout": "hi\n", "stderr": "e"},
+    }
     found = {d.aspect: (d.left, d.right) for d in differences(OK, other)}
-    assert found == {"config.User": (None, "nobody"), "tree:/a": ({"type": "file"}, "unchanged"),
-                     "probe.exit_code": (0, 1), "probe.stderr": ("", "e")}
+    assert found == {
+        "config.User": (None, "nobody"),
+        "tree:/a": ({"type": "file"}, "unchanged"),
+        "probe.exit_code": (0, 1),
+        "probe.stderr": ("", "e"),
+    }
     assert [d.aspect for d in differences(OK, {"build": "failed"})] == ["build"]
     assert [d.aspect for d in differences(OK, {**OK, "probe": {"refused": True, "error": "x"}})] == ["probe.refused"]
     assert differences(OK, dict(OK)) == []
@@ -103,17 +129,29 @@ def test_verdicts_agree_documented_diverged_and_stale():
     assert judge(plain, "docker@recorded", "reference", other).verdict == "diverged"
     assert judge(marked, "docker@recorded", "reference", other).verdict == "documented"
     assert judge(marked, "docker@recorded", "reference", same).verdict == "stale"
-    table = agreement_table([judge(plain, "docker@recorded", "reference", other),
-                             judge(marked, "docker@recorded", "reference", same)])
-    assert table == [{"left": "docker@recorded", "right": "reference", "cases": 2, "agree": 1,
-                      "documented": 0, "diverged": 1, "stale": 1}]
+    table = agreement_table(
+        [judge(plain, "docker@recorded", "reference", other), judge(marked, "docker@recorded", "reference", same)]
+    )
+    assert table == [
+        {
+            "left": "docker@recorded",
+            "right": "reference",
+            "cases": 2,
+            "agree": 1,
+            "documented": 0,
+            "diverged": 1,
+            "stale": 1,
+        }
+    ]
     assert "| docker@recorded vs reference | 2 | 1 | 0 | 1 |" in table_markdown(table)
 
 
 def test_corpus_errors_name_file_line_and_key(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("cases:\n  - name: a\n    dockerfile: FROM x\n    probe: {comand: [ls]}\n"
-                   "  - name: a\n    dockerfile: FROM x\n  - name: b\n    dockerflie: FROM x\n")
+    bad.write_text(
+        "cases:\n  - name: a\n    dockerfile: FROM x\n    probe: {comand: [ls]}\n"
+        "  - name: a\n    dockerfile: FROM x\n  - name: b\n    dockerflie: FROM x\n"
+    )
     with pytest.raises(ScenarioError) as caught:
         load_cases([bad])
     text = str(caught.value)
@@ -123,8 +161,12 @@ def test_corpus_errors_name_file_line_and_key(tmp_path):
 
 
 def test_case_context_has_modes_symlinks_and_the_base_filled_in(tmp_path):
-    case = Case("c", "s", "FROM {{ base }}\n", files={"run.sh": {"content": "x", "mode": "0750"},
-                                                      "link": {"symlink": "run.sh"}, "d": {"dir": True}})
+    case = Case(
+        "c",
+        "s",
+        "FROM {{ base }}\n",
+        files={"run.sh": {"content": "x", "mode": "0750"}, "link": {"symlink": "run.sh"}, "d": {"dir": True}},
+    )
     case.write_context(tmp_path, "seatrial/base:abc")
     assert (tmp_path / "Dockerfile").read_text() == "FROM seatrial/base:abc\n"
     assert (tmp_path / "run.sh").stat().st_mode & 0o7777 == 0o750
@@ -135,9 +177,11 @@ def test_the_corpus_loads_and_every_case_is_recorded_from_docker():
     cases = load_cases([CORPUS])
     assert len(cases) >= 150
     recorded = recordings.read_recorded(cases)
-    missing = [c.name for c in cases if set(recorded.get(c.name, {})) != {"docker@recorded", "docker-buildkit@recorded"}]
+    missing = [
+        c.name for c in cases if set(recorded.get(c.name, {})) != {"docker@recorded", "docker-buildkit@recorded"}
+    ]
     assert not missing, f"cases without recordings (run the recording command in tests/corpus/README.md): {missing}"
-    for case in cases:   # every divergence says why
+    for case in cases:  # every divergence says why
         assert all(reason.strip() for reason in case.diverges.values()), case.where
 
 
@@ -150,19 +194,25 @@ def test_recorded_divergences_between_classic_and_buildkit_are_documented():
 
 def test_a_fuzz_finding_is_written_as_a_corpus_case_that_loads(tmp_path):
     from seatrial.harness.differential.fuzz import write_case
-    case = Case("fuzz", "fuzz", "FROM {{ base }}\nWORKDIR ../up\n",
-                files={"a": {"symlink": "b"}, "b": {"symlink": "b"}, ".dockerignore": "*.log\n"})
+
+    case = Case(
+        "fuzz",
+        "fuzz",
+        "FROM {{ base }}\nWORKDIR ../up\n",
+        files={"a": {"symlink": "b"}, "b": {"symlink": "b"}, ".dockerignore": "*.log\n"},
+    )
     out = tmp_path / "found.yaml"
     write_case(case, ["tree:/up"], 7, out)
     write_case(case, ["tree:/up"], 7, out)
     loaded = load_cases([out])
     assert [c.name for c in loaded] == ["fuzz-7-1", "fuzz-7-2"]
     assert loaded[0].dockerfile == case.dockerfile and loaded[0].files == case.files
-    assert "&id" not in out.read_text()   # no YAML anchors: the safe loader would refuse aliases
+    assert "&id" not in out.read_text()  # no YAML anchors: the safe loader would refuse aliases
 
 
 def test_generated_cases_are_valid_and_the_same_seed_draws_the_same(tmp_path):
     from hypothesis import given, seed, settings
+
     from seatrial.harness.differential.fuzz import cases
 
     def draw(n: int) -> list[str]:
@@ -174,8 +224,10 @@ def test_generated_cases_are_valid_and_the_same_seed_draws_the_same(tmp_path):
         def collect(case):
             drawn.append(case.dockerfile)
             assert case.dockerfile.startswith("FROM {{ base }}\n") and case.name == "fuzz"
+
         collect()
         return drawn
+
     assert draw(3) == draw(3)
     assert draw(3) != draw(4)
 
@@ -183,15 +235,27 @@ def test_generated_cases_are_valid_and_the_same_seed_draws_the_same(tmp_path):
 def test_the_html_report_shows_a_diff_run_side_by_side_and_nothing_without_one(tmp_path):
     from seatrial.reports.html import render_html
     from seatrial.reports.results import load_results
-    result = judge(Case("c", "s", "FROM x\n"), "docker", "reference",
-                   {"docker": OK, "reference": {**OK, "config": {"Cmd": ["sh"], "User": "nobody"}}})
+
+    result = judge(
+        Case("c", "s", "FROM x\n"),
+        "docker",
+        "reference",
+        {"docker": OK, "reference": {**OK, "config": {"Cmd": ["sh"], "User": "nobody"}}},
+    )
     run = tmp_path / "20261130-000000-diff"
     run.mkdir()
-    (run / "diff.json").write_text(json.dumps({
-        "columns": ["docker", "reference"], "table": agreement_table([result]),
-        "cases": {"c": {"where": "tests/corpus/s.yaml:3", "summary": "a case"}}, "results": [result.to_json()]}))
+    (run / "diff.json").write_text(
+        json.dumps(
+            {
+                "columns": ["docker", "reference"],
+                "table": agreement_table([result]),
+                "cases": {"c": {"where": "tests/corpus/s.yaml:3", "summary": "a case"}},
+                "results": [result.to_json()],
+            }
+        )
+    )
     page = render_html(load_results([tmp_path]))
-    section = page[page.index('id="differential"'):]
+    section = page[page.index('id="differential"') :]
     assert "c: UNEXPLAINED divergence" in section and "<code>config.User</code>" in section
     assert "<code>null</code></td><td><code>nobody</code>" in section and "tests/corpus/s.yaml:3" in section
     empty = load_results([tmp_path])
@@ -206,9 +270,13 @@ def test_an_engine_rule_documents_what_an_engine_does_on_every_case_and_nothing_
     result = judge(case, "docker@recorded", "podman", {"docker@recorded": OK, "podman": mounts}, rules)
     assert (result.verdict, result.reason) == ("documented", "Buildah leaves mount points")
     more = {**mounts, "config": {"Cmd": ["sh"], "Shell": ["/bin/ash", "-c"]}}
-    assert judge(case, "docker@recorded", "podman", {"docker@recorded": OK, "podman": more}, rules).verdict == "diverged"
-    assert judge(case, "docker@recorded", "reference", {"docker@recorded": OK, "reference": mounts}, rules).verdict \
+    assert (
+        judge(case, "docker@recorded", "podman", {"docker@recorded": OK, "podman": more}, rules).verdict == "diverged"
+    )
+    assert (
+        judge(case, "docker@recorded", "reference", {"docker@recorded": OK, "reference": mounts}, rules).verdict
         == "diverged"
+    )
 
 
 def test_engine_stamp_labels_are_not_compared():

@@ -1,5 +1,6 @@
 """What a user can stand on in a clone: the claims document inside the project and in agreement
 with the titles the reports show, a licence, and README lists that say what the code does."""
+
 from __future__ import annotations
 
 import re
@@ -36,6 +37,6 @@ def test_the_project_has_a_licence_the_readme_names():
 
 
 def test_readme_lists_every_instruction_the_reference_builder_accepts():
-    listed = README[README.index("builds a Dockerfile subset"):][:300]
+    listed = README[README.index("builds a Dockerfile subset") :][:300]
     for keyword in KEYWORDS:
         assert keyword in listed, keyword

@@ -1,6 +1,7 @@
 """The engine interface is declared whole in engines/base.py: every member documented, the
 optional ones with working defaults, every built-in adapter complete, and discovery refusing (with
 a warning that names what is missing) an adapter that is not."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,10 +23,15 @@ def test_every_method_of_the_interface_has_a_one_line_docstring():
 
 
 def test_every_spec_and_result_record_has_a_docstring_and_is_frozen():
-    classes = [c for _, c in inspect.getmembers(records, inspect.isclass)
-               if dataclasses.is_dataclass(c) and c.__module__ == records.__name__]
+    classes = [
+        c
+        for _, c in inspect.getmembers(records, inspect.isclass)
+        if dataclasses.is_dataclass(c) and c.__module__ == records.__name__
+    ]
     assert {"RunResult", "ExecResult", "BuildResult", "NetworkSpec", "VolumeSpec"} <= {c.__name__ for c in classes}
-    assert [c.__name__ for c in classes if not (c.__doc__ or "").strip() or c.__doc__.startswith(c.__name__ + "(")] == []
+    assert [
+        c.__name__ for c in classes if not (c.__doc__ or "").strip() or c.__doc__.startswith(c.__name__ + "(")
+    ] == []
     assert [c.__name__ for c in classes if not c.__dataclass_params__.frozen] == []
     assert all(getattr(base, c.__name__) is c for c in classes)  # importable from base, as callers do
 
@@ -42,6 +48,7 @@ def test_every_registered_adapter_implements_the_whole_interface():
 def test_the_optional_members_have_defaults_an_adapter_inherits():
     class Minimal(Engine):
         name = "minimal"
+
     engine = Minimal()
     assert engine.documented_capabilities == ()
     assert engine.reap("s1") == [] and engine.prune() == []
@@ -78,6 +85,7 @@ def test_an_adapter_missing_members_is_left_out_with_a_warning_naming_them(monke
 
 def test_a_complete_adapter_loads_without_a_warning(monkeypatch):
     from fakes import RecordingEngine
+
     monkeypatch.setattr(discovery, "registered", lambda: {"fake": _Point(RecordingEngine)})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -94,6 +102,8 @@ def test_documented_capabilities_give_the_engine_default_caps_placeholder():
         ctx = ItemContext(engine=engine, session=None, scenario=None, index=1, base_image=lambda e: "base")
         return ctx.lookup("engine_default_caps")
 
-    assert lookup(RecordingEngine(documented_capabilities=capsets.DOCKER_DEFAULT)) == capsets.mask(capsets.DOCKER_DEFAULT)
+    assert lookup(RecordingEngine(documented_capabilities=capsets.DOCKER_DEFAULT)) == capsets.mask(
+        capsets.DOCKER_DEFAULT
+    )
     assert lookup(RecordingEngine(documented_capabilities=("CHOWN",))) == "0000000000000001"
     assert lookup(RecordingEngine()) is None  # unknown: a scenario using it fails to render, never passes

@@ -28,8 +28,9 @@ def test_a_write_the_disk_refuses_names_the_path_and_errno_and_refuses_the_rest(
     import pytest
 
     from seatrial.harness.events import ResultsUnwritable
+
     path = tmp_path / "events.jsonl"
-    path.symlink_to("/dev/full")   # every write: ENOSPC
+    path.symlink_to("/dev/full")  # every write: ENOSPC
     log = EventLog(path, "run-1")
     with pytest.raises(ResultsUnwritable) as first:
         log.write("run_start", session="s1")
@@ -37,11 +38,12 @@ def test_a_write_the_disk_refuses_names_the_path_and_errno_and_refuses_the_rest(
     assert str(path) in str(first.value) and "ENOSPC" in str(first.value)
     with pytest.raises(ResultsUnwritable):
         log.write("run_end")
-    log.close()   # no second report of the same failure
+    log.close()  # no second report of the same failure
 
 
 def test_an_exclusive_log_refuses_an_existing_file(tmp_path):
     import pytest
+
     path = tmp_path / "events.jsonl"
     path.write_text('{"type": "run_start"}\n')
     with pytest.raises(FileExistsError):

@@ -1,4 +1,5 @@
 """Each kind of expectation, shown holding and shown failing on a case made to break it."""
+
 import pytest
 
 from seatrial.engines.base import BuildResult, InstructionCache, ResourceRef
@@ -15,27 +16,31 @@ class Ctx:
 
 
 def checks(expect, outcome, implicit=True):
-    return evaluate(Ctx(), 0, Expect.model_validate(expect) if expect is not None else None, outcome,
-                    implicit_success=implicit)
+    return evaluate(
+        Ctx(), 0, Expect.model_validate(expect) if expect is not None else None, outcome, implicit_success=implicit
+    )
 
 
 def oks(expect, outcome):
     return [c.ok for c in checks(expect, outcome)]
 
 
-@pytest.mark.parametrize("expect, good, bad", [
-    ({"exit_code": 3}, StepOutcome(exit_code=3), StepOutcome(exit_code=0)),
-    ({"exit_code_not": 0}, StepOutcome(exit_code=1), StepOutcome(exit_code=0)),
-    ({"stdout": {"equals": "6.1\n"}}, StepOutcome(stdout="6.1\n"), StepOutcome(stdout="6.1")),
-    ({"stdout": {"equals": "{{ k }}"}}, StepOutcome(stdout="6.1"), StepOutcome(stdout="{{ k }}")),
-    ({"stderr": {"contains": "bad address"}}, StepOutcome(stderr="wget: bad address 'db'"), StepOutcome(stderr="")),
-    ({"stdout": {"not_contains": "sleep"}}, StepOutcome(stdout="sh\n"), StepOutcome(stdout="sleep\n")),
-    ({"stdout": {"matches": "^1$"}}, StepOutcome(stdout="1\n3\n"), StepOutcome(stdout="11\n")),
-    ({"output": {"contains": "x"}}, StepOutcome(stderr="x"), StepOutcome(stdout="y")),
-    ({"stdout": {"equals_capture": "stamp"}}, StepOutcome(stdout="abc\n"), StepOutcome(stdout="abd\n")),
-    ({"stdout": {"differs_from": "stamp"}}, StepOutcome(stdout="new\n"), StepOutcome(stdout="abc\n")),
-    ({"fails": True}, StepOutcome(refused="no such image"), StepOutcome(exit_code=0)),
-])
+@pytest.mark.parametrize(
+    "expect, good, bad",
+    [
+        ({"exit_code": 3}, StepOutcome(exit_code=3), StepOutcome(exit_code=0)),
+        ({"exit_code_not": 0}, StepOutcome(exit_code=1), StepOutcome(exit_code=0)),
+        ({"stdout": {"equals": "6.1\n"}}, StepOutcome(stdout="6.1\n"), StepOutcome(stdout="6.1")),
+        ({"stdout": {"equals": "{{ k }}"}}, StepOutcome(stdout="6.1"), StepOutcome(stdout="{{ k }}")),
+        ({"stderr": {"contains": "bad address"}}, StepOutcome(stderr="wget: bad address 'db'"), StepOutcome(stderr="")),
+        ({"stdout": {"not_contains": "sleep"}}, StepOutcome(stdout="sh\n"), StepOutcome(stdout="sleep\n")),
+        ({"stdout": {"matches": "^1$"}}, StepOutcome(stdout="1\n3\n"), StepOutcome(stdout="11\n")),
+        ({"output": {"contains": "x"}}, StepOutcome(stderr="x"), StepOutcome(stdout="y")),
+        ({"stdout": {"equals_capture": "stamp"}}, StepOutcome(stdout="abc\n"), StepOutcome(stdout="abd\n")),
+        ({"stdout": {"differs_from": "stamp"}}, StepOutcome(stdout="new\n"), StepOutcome(stdout="abc\n")),
+        ({"fails": True}, StepOutcome(refused="no such image"), StepOutcome(exit_code=0)),
+    ],
+)
 def test_expectation_holds_on_good_case_and_fails_on_broken_one(expect, good, bad):
     assert all(oks(expect, good))
     assert not all(oks(expect, bad))
@@ -43,7 +48,8 @@ def test_expectation_holds_on_good_case_and_fails_on_broken_one(expect, good, ba
 
 def build_outcome(*hits):
     instructions = (InstructionCache(0, "FROM base", None),) + tuple(
-        InstructionCache(i + 1, text, hit) for i, (text, hit) in enumerate(hits))
+        InstructionCache(i + 1, text, hit) for i, (text, hit) in enumerate(hits)
+    )
     return StepOutcome(exit_code=0, build=BuildResult(ResourceRef("image", "x"), 1, instructions, "", 0.0))
 
 

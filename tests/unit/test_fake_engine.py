@@ -1,15 +1,14 @@
 """The unit tests' fake engine (fakes.py) implements the whole interface with the behaviour the
 contract suite asks of real engines, so a harness test that leans on it asserts something real."""
+
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
-
-from seatrial.engines.base import (ENGINE_MEMBERS, BuildSpec, EngineError, NetworkSpec, ResourceRef, RunSpec,
-                                   VolumeSpec)
-
 from fakes import STOP_EXIT_CODE, RecordingEngine
+
+from seatrial.engines.base import ENGINE_MEMBERS, BuildSpec, EngineError, NetworkSpec, ResourceRef, RunSpec, VolumeSpec
 
 LABELS = {"seatrial.session": "s1"}
 

@@ -1,6 +1,7 @@
 """CST and goss files read as seatrial scenarios, without engines: the translation keeps CST's and
 goss's semantics (Go regex anchors, $VAR expansion, setup as committed RUNs, Go's mode strings),
 every problem is placed in the file, and the new expectations fail when they should."""
+
 from __future__ import annotations
 
 import re
@@ -31,14 +32,17 @@ def write(tmp_path: Path, text: str, name: str = "tests.yaml") -> Path:
     return path
 
 
-@pytest.mark.parametrize("go, text, found", [
-    ("^hello$", "hello\n", False),          # Go's $ is the end of the text, not before its last newline
-    ("^hello\n$", "hello\n", True),
-    ("^b", "a\nb", False),                  # Go's ^ is the start of the text
-    ("(?m)^b$", "a\nb\nc", True),           # with m, both are line anchors in both languages
-    ("[$^]x", "$x", True),                  # inside a class they are characters
-    ("a\\z", "a", True),
-])
+@pytest.mark.parametrize(
+    "go, text, found",
+    [
+        ("^hello$", "hello\n", False),  # Go's $ is the end of the text, not before its last newline
+        ("^hello\n$", "hello\n", True),
+        ("^b", "a\nb", False),  # Go's ^ is the start of the text
+        ("(?m)^b$", "a\nb\nc", True),  # with m, both are line anchors in both languages
+        ("[$^]x", "$x", True),  # inside a class they are characters
+        ("a\\z", "a", True),
+    ],
+)
 def test_go_regex_keeps_go_anchors_under_multiline_search(go, text, found):
     assert (re.search(python_pattern(go), text, re.MULTILINE) is not None) is found
 
@@ -46,15 +50,21 @@ def test_go_regex_keeps_go_anchors_under_multiline_search(go, text, found):
 def test_go_expand_follows_os_expand():
     name = lambda n: f"<{n}>"  # noqa: E731
     assert expand("echo $A ${B}c", name) == ("echo <A> <B>c", ["A", "B"])
-    assert expand("x$ y", name) == ("x$ y", [])       # $ before a non-name stays
+    assert expand("x$ y", name) == ("x$ y", [])  # $ before a non-name stays
     assert expand("${}z $1x $$5 ${A", name) == ("z x 5 A", [])  # bad syntax eaten, specials empty
 
 
-@pytest.mark.parametrize("mode, shown", [
-    (stat.S_IFREG | 0o644, "-rw-r--r--"), (stat.S_IFDIR | 0o755, "drwxr-xr-x"),
-    (stat.S_IFREG | stat.S_ISUID | 0o755, "urwxr-xr-x"), (stat.S_IFDIR | stat.S_ISVTX | 0o777, "dtrwxrwxrwx"),
-    (stat.S_IFLNK | 0o777, "Lrwxrwxrwx"), (stat.S_IFCHR | 0o666, "Dcrw-rw-rw-"),
-])
+@pytest.mark.parametrize(
+    "mode, shown",
+    [
+        (stat.S_IFREG | 0o644, "-rw-r--r--"),
+        (stat.S_IFDIR | 0o755, "drwxr-xr-x"),
+        (stat.S_IFREG | stat.S_ISUID | 0o755, "urwxr-xr-x"),
+        (stat.S_IFDIR | stat.S_ISVTX | 0o777, "dtrwxrwxrwx"),
+        (stat.S_IFLNK | 0o777, "Lrwxrwxrwx"),
+        (stat.S_IFCHR | 0o666, "Dcrw-rw-rw-"),
+    ],
+)
 def test_mode_string_is_gos_file_mode_string(mode, shown):
     assert go_mode_string(mode) == shown
 
@@ -68,9 +78,12 @@ def test_cst_fixture_becomes_one_scenario_per_test_placed_at_the_test():
 
 
 def test_cst_setup_is_a_build_of_exec_form_runs_and_env_is_expanded_from_the_image(tmp_path):
-    path = write(tmp_path, 'schemaVersion: "2.0.0"\ncommandTests:\n  - name: t\n    command: sh\n'
-                           '    args: ["-c", "echo $HOME"]\n    envVars: [{key: A, value: "x y"}]\n'
-                           '    setup: [["touch", "/f"]]\n    expectedOutput: ["^x$"]\n')
+    path = write(
+        tmp_path,
+        'schemaVersion: "2.0.0"\ncommandTests:\n  - name: t\n    command: sh\n'
+        '    args: ["-c", "echo $HOME"]\n    envVars: [{key: A, value: "x y"}]\n'
+        '    setup: [["touch", "/f"]]\n    expectedOutput: ["^x$"]\n',
+    )
     [scenario] = load_scenarios(path, IMAGE)
     kinds = [s.kind for s in scenario.steps]
     assert kinds == ["build", "run", "run"]
@@ -83,13 +96,16 @@ def test_cst_setup_is_a_build_of_exec_form_runs_and_env_is_expanded_from_the_ima
 
 
 def test_cst_problems_are_placed_and_all_reported(tmp_path):
-    path = write(tmp_path, 'schemaVersion: "2.0.0"\ncommandTests:\n  - name: t\n    command: x\n'
-                           '    expectedOuput: ["a"]\nmetadataTest:\n  env: []\n')
+    path = write(
+        tmp_path,
+        'schemaVersion: "2.0.0"\ncommandTests:\n  - name: t\n    command: x\n'
+        '    expectedOuput: ["a"]\nmetadataTest:\n  env: []\n',
+    )
     with pytest.raises(ScenarioError) as exc:
         load_scenarios(path, IMAGE)
     text = str(exc.value)
     assert f"{path}:5:5: commandTests[0]: unknown key 'expectedOuput'" in text
-    assert "(did you mean 'envVars'?)" in text   # metadataTest.env: CST 1.19 says envVars
+    assert "(did you mean 'envVars'?)" in text  # metadataTest.env: CST 1.19 says envVars
 
 
 def test_cst_without_image_and_license_tests_are_refused_with_reasons(tmp_path):
@@ -122,8 +138,16 @@ def test_config_has_and_lacks_fail_on_what_breaks_them():
     lacks = ConfigLacks(Env=["A"], ExposedPorts=["80/tcp"], Volumes=["/e"])
     checks = has_checks(0, "img", has, lacks, config)
     assert [(c.what.removeprefix("img config "), c.ok) for c in checks] == [
-        ("Env A", True), ("Env B", False), ("Labels l", False), ("exposes 80", True), ("exposes 81", False),
-        ("volume /d", True), ("Env A", False), ("exposes 80/tcp", False), ("volume /e", True)]
+        ("Env A", True),
+        ("Env B", False),
+        ("Labels l", False),
+        ("exposes 80", True),
+        ("exposes 81", False),
+        ("volume /d", True),
+        ("Env A", False),
+        ("exposes 80/tcp", False),
+        ("volume /e", True),
+    ]
 
 
 def test_imported_scenario_is_a_valid_seatrial_scenario(tmp_path):
@@ -138,7 +162,9 @@ def test_imported_scenario_is_a_valid_seatrial_scenario(tmp_path):
 
 def test_validate_checks_cst_files_as_cst_with_places(tmp_path):
     import io
+
     from seatrial.harness.loader import validate_command
+
     path = write(tmp_path, 'schemaVersion: "2.0.0"\ncommandTests:\n  - name: x\n    comand: y\n')
     out = io.StringIO()
     assert validate_command([str(path)], out) == 2

@@ -2,25 +2,48 @@
 to break it; `wait` polls while health is `starting`, within its bound. The engine here is a
 double that answers inspect with normalized documents (what engines/inspection.py makes):
 the adapters' own inspect is proven against real engines in tests/engines/."""
+
 import pytest
 
 from seatrial.engines.base import EngineError
-from seatrial.engines.inspection import container as normalize_container, image as normalize_image
-from seatrial.harness.inspectcheck import inspect_checks
+from seatrial.engines.inspection import container as normalize_container
+from seatrial.engines.inspection import image as normalize_image
 from seatrial.harness.expectmodel import InspectExpect
+from seatrial.harness.inspectcheck import inspect_checks
 from seatrial.harness.steps.stepkind import StepOutcome
 
 HEALTHCHECK = {"Test": ["CMD", "true"], "Interval": 1_000_000_000, "Timeout": 2_000_000_000, "Retries": 2}
-IMAGE = {"Id": "sha256:aa", "Config": {"Env": ["PATH=/bin", "A=1"], "Cmd": ["sleep", "60"], "WorkingDir": "/app",
-                                       "User": "1000", "ExposedPorts": {"80/tcp": {}, "53/udp": {}},
-                                       "Labels": {"seatrial.session": "x", "app": "web"}, "Healthcheck": HEALTHCHECK}}
+IMAGE = {
+    "Id": "sha256:aa",
+    "Config": {
+        "Env": ["PATH=/bin", "A=1"],
+        "Cmd": ["sleep", "60"],
+        "WorkingDir": "/app",
+        "User": "1000",
+        "ExposedPorts": {"80/tcp": {}, "53/udp": {}},
+        "Labels": {"seatrial.session": "x", "app": "web"},
+        "Healthcheck": HEALTHCHECK,
+    },
+}
 
 
 def container_doc(status, user="1000", state="running"):
-    health = {"Status": status, "FailingStreak": 3 if status == "unhealthy" else 0,
-              "Log": [{"ExitCode": 1, "Output": "wget: refused\n"}]} if status else None
-    return {"Id": "c1", "Name": "/st-web", "Image": "sha256:aa", "Config": {"User": user},
-            "State": {"Status": state, "Health": health}}
+    health = (
+        {
+            "Status": status,
+            "FailingStreak": 3 if status == "unhealthy" else 0,
+            "Log": [{"ExitCode": 1, "Output": "wget: refused\n"}],
+        }
+        if status
+        else None
+    )
+    return {
+        "Id": "c1",
+        "Name": "/st-web",
+        "Image": "sha256:aa",
+        "Config": {"User": user},
+        "State": {"Status": state, "Health": health},
+    }
 
 
 class Engine:
@@ -59,16 +82,25 @@ class Clock:
 
 def run(want, engine, outcome=None):
     clock = Clock()
-    return inspect_checks(Ctx(engine), 0, InspectExpect.model_validate(want),
-                          outcome or StepOutcome(exit_code=0, container="st-web"), sleep=clock.sleep, clock=clock)
+    return inspect_checks(
+        Ctx(engine),
+        0,
+        InspectExpect.model_validate(want),
+        outcome or StepOutcome(exit_code=0, container="st-web"),
+        sleep=clock.sleep,
+        clock=clock,
+    )
 
 
-@pytest.mark.parametrize("want, good, bad", [
-    ({"health": "healthy"}, container_doc("healthy"), container_doc("unhealthy")),
-    ({"health": "unhealthy"}, container_doc("unhealthy"), container_doc("healthy")),
-    ({"health": "none"}, container_doc(None), container_doc("starting")),
-    ({"user": "1000"}, container_doc(None, user="1000"), container_doc(None, user="")),
-])
+@pytest.mark.parametrize(
+    "want, good, bad",
+    [
+        ({"health": "healthy"}, container_doc("healthy"), container_doc("unhealthy")),
+        ({"health": "unhealthy"}, container_doc("unhealthy"), container_doc("healthy")),
+        ({"health": "none"}, container_doc(None), container_doc("starting")),
+        ({"user": "1000"}, container_doc(None, user="1000"), container_doc(None, user="")),
+    ],
+)
 def test_container_checks_hold_on_good_case_and_fail_on_broken_one(want, good, bad):
     assert [c.ok for c in run(want, Engine(good))] == [True]
     assert [c.ok for c in run(want, Engine(bad))] == [False]
@@ -90,7 +122,7 @@ def test_wait_is_bounded_and_says_it_ran_out():
     [check] = run({"health": "healthy", "wait": 1}, engine)
     assert not check.ok
     assert check.actual.startswith("starting;") and check.actual.endswith("s of its 1 s wait)")
-    assert 5 <= len(engine.inspected) <= 6   # every 0.2 s within the 1 s bound, then it stops
+    assert 5 <= len(engine.inspected) <= 6  # every 0.2 s within the 1 s bound, then it stops
 
 
 def test_wait_goes_on_until_the_expected_health_from_unhealthy_to_healthy():
@@ -111,19 +143,31 @@ def test_wait_stops_when_the_container_no_longer_runs():
     assert len(engine.inspected) == 1
 
 
-@pytest.mark.parametrize("config, holds", [
-    ({"WorkingDir": "/app"}, True), ({"WorkingDir": "/"}, False),
-    ({"User": "1000"}, True), ({"User": "0"}, False),
-    ({"Cmd": ["sleep", "60"]}, True), ({"Cmd": ["sleep"]}, False),
-    ({"Entrypoint": None}, True), ({"Entrypoint": ["sh"]}, False),
-    ({"Env": {"A": "1"}}, True), ({"Env": {"A": "2"}}, False),
-    ({"Env": ["PATH=/bin", "A=1"]}, True), ({"Env": ["A=1"]}, False),
-    ({"ExposedPorts": ["53/udp", "80/tcp"]}, True), ({"ExposedPorts": ["80/tcp"]}, False),
-    ({"Labels": {"app": "web"}}, True), ({"Labels": {"app": "db"}}, False),
-    ({"Healthcheck": {"Test": ["CMD", "true"], "Interval": "1s", "StartPeriod": 0}}, True),
-    ({"Healthcheck": {"Interval": "30s"}}, False), ({"Healthcheck": {"Retries": 3}}, False),
-    ({"Healthcheck": None}, False),
-])
+@pytest.mark.parametrize(
+    "config, holds",
+    [
+        ({"WorkingDir": "/app"}, True),
+        ({"WorkingDir": "/"}, False),
+        ({"User": "1000"}, True),
+        ({"User": "0"}, False),
+        ({"Cmd": ["sleep", "60"]}, True),
+        ({"Cmd": ["sleep"]}, False),
+        ({"Entrypoint": None}, True),
+        ({"Entrypoint": ["sh"]}, False),
+        ({"Env": {"A": "1"}}, True),
+        ({"Env": {"A": "2"}}, False),
+        ({"Env": ["PATH=/bin", "A=1"]}, True),
+        ({"Env": ["A=1"]}, False),
+        ({"ExposedPorts": ["53/udp", "80/tcp"]}, True),
+        ({"ExposedPorts": ["80/tcp"]}, False),
+        ({"Labels": {"app": "web"}}, True),
+        ({"Labels": {"app": "db"}}, False),
+        ({"Healthcheck": {"Test": ["CMD", "true"], "Interval": "1s", "StartPeriod": 0}}, True),
+        ({"Healthcheck": {"Interval": "30s"}}, False),
+        ({"Healthcheck": {"Retries": 3}}, False),
+        ({"Healthcheck": None}, False),
+    ],
+)
 def test_image_config_key_holds_or_fails(config, holds):
     outcome = StepOutcome(exit_code=0, image_id="sha256:aa")
     outcome.build = object()  # a build step: its image is the one inspected
@@ -168,6 +212,7 @@ def test_loader_points_at_each_bad_inspect_key_with_line_and_column():
     from pathlib import Path
 
     from seatrial.harness.loader import ScenarioError, load_scenario
+
     fixtures = Path(__file__).parent / "fixtures" / "loader"
     with pytest.raises(ScenarioError) as caught:
         load_scenario(fixtures / "bad-inspect.yaml")
@@ -190,8 +235,21 @@ def test_a_health_expectation_needs_the_healthcheck_capability_and_none_does_not
     from seatrial.harness.runner import needed_capabilities
 
     def needs(health):
-        return needed_capabilities(Scenario.model_validate({"schema_version": 1, "summary": "x", "steps": [
-            {"run": {"image": "i", "name": "web", "detach": True}, "expect": {"inspect": {"health": health}}}]}))
+        return needed_capabilities(
+            Scenario.model_validate(
+                {
+                    "schema_version": 1,
+                    "summary": "x",
+                    "steps": [
+                        {
+                            "run": {"image": "i", "name": "web", "detach": True},
+                            "expect": {"inspect": {"health": health}},
+                        }
+                    ],
+                }
+            )
+        )
+
     assert "healthcheck" in needs("healthy")
     assert "healthcheck" not in needs("none")
 

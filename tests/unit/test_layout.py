@@ -1,6 +1,7 @@
 """The layout rule of DESIGN.md: an import names its file. `seatrial.<a>.<b>` is the folder a/b of
 the checkout, for every package, so a reader (and mypy) finds the file behind any import in one
 look; and no two modules share a name, so a traceback's file name is never ambiguous."""
+
 from __future__ import annotations
 
 import collections
@@ -13,8 +14,11 @@ CODE = ("harness", "engines", "reports", "benchmarks")
 
 def test_every_package_maps_to_the_folder_its_name_spells():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    wrong = {package: folder for package, folder in config["package-dir"].items()
-             if package != "seatrial." + folder.replace("/", ".")}
+    wrong = {
+        package: folder
+        for package, folder in config["package-dir"].items()
+        if package != "seatrial." + folder.replace("/", ".")
+    }
     assert wrong == {}
 
 

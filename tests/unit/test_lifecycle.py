@@ -4,22 +4,24 @@ the same outcome and the same `item_end` for the same event, whichever runner ra
 The rule they once disagreed on: a teardown leftover is never dropped. It is named in the reason
 whatever the outcome; it turns a verdict into an error; an error or an interrupted item keeps its
 outcome."""
+
 from __future__ import annotations
 
 import pytest
-
-from seatrial.harness.bench import run_benchmark
-from seatrial.harness.events import EventLog
-from seatrial.reports.eventfiles import read_events
-from seatrial.harness.outcome import ItemInterrupted, Outcome
-from seatrial.harness.runner import run_item
-
 from fakes import RecordingEngine
 from test_runner import make_ctx, session  # noqa: F401  (fixture)
 
+from seatrial.harness.bench import run_benchmark
+from seatrial.harness.events import EventLog
+from seatrial.harness.outcome import ItemInterrupted, Outcome
+from seatrial.harness.runner import run_item
+from seatrial.reports.eventfiles import read_events
+
 # A detached container the engine will not remove, then a step that breaks the harness's side.
-BREAKS = [{"run": {"name": "box", "image": "i", "detach": True, "command": ["sleep", "9"]}},
-          {"exec": {"container": "box", "command": ["{{ nope }}"]}}]
+BREAKS = [
+    {"run": {"name": "box", "image": "i", "detach": True, "command": ["sleep", "9"]}},
+    {"exec": {"container": "box", "command": ["{{ nope }}"]}},
+]
 SIGNALLED = [BREAKS[0], {"exec": {"container": "box", "command": ["true"]}}]
 
 
@@ -43,7 +45,7 @@ def both_ways(session, steps, cls=RecordingEngine):
             results.append(run(ctx))
         except ItemInterrupted as interrupted:
             results.append(interrupted.results[0])
-        ctx.engine.stuck.clear()   # the next run's item has the same name
+        ctx.engine.stuck.clear()  # the next run's item has the same name
     return results
 
 
@@ -66,8 +68,11 @@ def test_a_teardown_leftover_after_a_signal_is_named_and_the_item_stays_interrup
 
 def test_a_teardown_leftover_turns_a_pass_into_an_error_on_both_runners(session):
     scenario, benchmark = both_ways(session, BREAKS[:1])
-    assert (scenario.outcome, scenario.reason) == (benchmark.outcome, benchmark.reason) \
+    assert (
+        (scenario.outcome, scenario.reason)
+        == (benchmark.outcome, benchmark.reason)
         == (Outcome.ERROR, f"teardown left container st-{session.id}-1-box")
+    )
 
 
 class CutShortEngine(RecordingEngine):
@@ -90,7 +95,7 @@ def test_a_signal_in_one_benchmark_engines_teardown_ends_every_engines_item(sess
     assert [(e["engine"], e["outcome"]) for e in ends] == [("a", "interrupted"), ("b", "interrupted")]
     assert all(e["reason"].startswith("interrupted (SIGINT) during teardown; teardown cut short") for e in ends)
     assert [r.outcome for r in raised.value.results] == [Outcome.INTERRUPTED] * 2
-    assert not [c for c in second.calls if c[0] == "remove"]   # the run's end sweep removes it
+    assert not [c for c in second.calls if c[0] == "remove"]  # the run's end sweep removes it
 
 
 def test_both_runners_write_the_same_item_end_fields(session, tmp_path):

@@ -1,4 +1,5 @@
 """The loader finds every problem in a scenario file and says where: one fixture per error kind."""
+
 from __future__ import annotations
 
 import io
@@ -39,7 +40,8 @@ def test_valid_scenario_loads_with_the_file_stem_as_name():
 
 def test_duplicate_key_is_refused_at_the_second_occurrence():
     assert only_problem_of("duplicate-key.yaml").startswith(
-        "duplicate-key.yaml:8:7: steps[0].run.image: duplicate key 'image' (first at line 6)")
+        "duplicate-key.yaml:8:7: steps[0].run.image: duplicate key 'image' (first at line 6)"
+    )
 
 
 def test_alias_bomb_is_refused_at_the_value_that_explodes():
@@ -69,7 +71,9 @@ def test_syntax_error_shows_the_place_from_the_yaml_error():
 
 def test_unknown_key_lists_allowed_keys_and_suggests_the_closest():
     problem = only_problem_of("unknown-key.yaml")
-    assert problem.startswith("unknown-key.yaml:7:7: steps[0].run: unknown key 'mounts_ro'; allowed: cap_add, command, ")
+    assert problem.startswith(
+        "unknown-key.yaml:7:7: steps[0].run: unknown key 'mounts_ro'; allowed: cap_add, command, "
+    )
     assert " image, mounts, name, " in problem
     assert problem.endswith("(did you mean 'mounts'?)")
 
@@ -78,8 +82,10 @@ def test_bad_enum_values_are_named_with_choices_and_suggestion():
     requires, capture = problems_of("bad-enum-value.yaml")
     assert requires.startswith("bad-enum-value.yaml:4:12: requires[0]: 'network.user_defind' is not one of 'build', ")
     assert requires.endswith("(did you mean 'network.user_defined'?)")
-    assert capture == ("bad-enum-value.yaml:7:21: steps[0].capture.host: 'stdot' is not one of "
-                       "'stdout', 'stderr', 'exit_code', 'image_id', 'image_size' (did you mean 'stdout'?)")
+    assert capture == (
+        "bad-enum-value.yaml:7:21: steps[0].capture.host: 'stdot' is not one of "
+        "'stdout', 'stderr', 'exit_code', 'image_id', 'image_size' (did you mean 'stdout'?)"
+    )
 
 
 def test_missing_required_keys_are_all_reported_where_their_mapping_is():
@@ -90,8 +96,10 @@ def test_missing_required_keys_are_all_reported_where_their_mapping_is():
 
 
 def test_wrong_type_says_what_was_expected_and_what_was_given():
-    assert only_problem_of("wrong-type.yaml") == \
-        "wrong-type.yaml:7:16: steps[0].run.timeout: expected a number, got 'soon'"
+    assert (
+        only_problem_of("wrong-type.yaml")
+        == "wrong-type.yaml:7:16: steps[0].run.timeout: expected a number, got 'soon'"
+    )
 
 
 def test_two_step_kinds_in_one_step_are_refused():
@@ -110,24 +118,29 @@ def test_unknown_step_kind_suggests_the_closest_kind(tmp_path):
 
 def test_name_must_equal_the_file_stem():
     assert only_problem_of("name-not-stem.yaml").startswith(
-        "name-not-stem.yaml:2:7: name: 'name-not-the-stem' must equal the file's stem 'name-not-stem'")
+        "name-not-stem.yaml:2:7: name: 'name-not-the-stem' must equal the file's stem 'name-not-stem'"
+    )
 
 
 def test_unknown_claim_is_refused():
-    assert only_problem_of("unknown-claim.yaml") == \
-        "unknown-claim.yaml:3:15: claims[1]: unknown claim 'C33'; claims are C01..C32, listed in docs/claims.md"
+    assert (
+        only_problem_of("unknown-claim.yaml")
+        == "unknown-claim.yaml:3:15: claims[1]: unknown claim 'C33'; claims are C01..C32, listed in docs/claims.md"
+    )
 
 
 def test_reference_to_a_container_no_step_made_is_refused():
     assert only_problem_of("undefined-container.yaml") == (
         "undefined-container.yaml:6:23: steps[1].exec.container: container 'wbe' is not made by an "
-        "earlier run step with a name (did you mean 'web'?)")
+        "earlier run step with a name (did you mean 'web'?)"
+    )
 
 
 def test_capture_used_before_it_is_defined_is_refused():
     assert only_problem_of("undefined-capture.yaml") == (
         "undefined-capture.yaml:7:30: steps[0].expect.stdout.differs_from: capture 'stamp' is used "
-        "before steps[1] defines it")
+        "before steps[1] defines it"
+    )
 
 
 def test_no_is_a_string_not_false():
@@ -140,8 +153,10 @@ def test_yaml11_boolean_in_a_boolean_field_says_how_to_write_it(tmp_path):
     text = (FIXTURES / "valid.yaml").read_text().replace("detach: true}", "detach: yes}", 1)
     (tmp_path / "yes.yaml").write_text(text)
     [problem] = check_paths([tmp_path / "yes.yaml"])
-    assert problem.format() == (f"{tmp_path}/yes.yaml:12:72: steps[1].run.detach: expected true or false, "
-                                "got 'yes' (only true and false are booleans here; write true)")
+    assert problem.format() == (
+        f"{tmp_path}/yes.yaml:12:72: steps[1].run.detach: expected true or false, "
+        "got 'yes' (only true and false are booleans here; write true)"
+    )
 
 
 def test_loader_reports_every_error_with_line_in_every_file(tmp_path):
@@ -150,11 +165,18 @@ def test_loader_reports_every_error_with_line_in_every_file(tmp_path):
     nested = tmp_path / "deeper"
     nested.mkdir()
     (nested / "several.yaml").write_text(
-        "schema_version: 2\nsummary: 3\nclaims: [C99]\nsteps:\n  - exec: {container: ghost, command: [ps]}\n")
+        "schema_version: 2\nsummary: 3\nclaims: [C99]\nsteps:\n  - exec: {container: ghost, command: [ps]}\n"
+    )
     problems = [p.format().replace(f"{tmp_path}/", "") for p in check_paths([tmp_path])]
     assert [p.split(": ")[0] for p in problems] == [
-        "deeper/several.yaml:1:17", "deeper/several.yaml:2:10", "deeper/several.yaml:3:10",
-        "deeper/several.yaml:5:23", "two-step-kinds.yaml:6:5", "unknown-key.yaml:7:7", "wrong-type.yaml:7:16"]
+        "deeper/several.yaml:1:17",
+        "deeper/several.yaml:2:10",
+        "deeper/several.yaml:3:10",
+        "deeper/several.yaml:5:23",
+        "two-step-kinds.yaml:6:5",
+        "unknown-key.yaml:7:7",
+        "wrong-type.yaml:7:16",
+    ]
     assert problems[:4] == [
         "deeper/several.yaml:1:17: schema_version: must be 1, got 2",
         "deeper/several.yaml:2:10: summary: expected a string, got 3",
@@ -172,12 +194,15 @@ def test_every_error_fixture_has_problems_and_the_valid_one_none():
 
 def test_validate_command_prints_sorted_problems_and_a_summary_and_returns_2():
     out = io.StringIO()
-    code = validate_command([str(FIXTURES / "wrong-type.yaml"), str(FIXTURES / "unknown-claim.yaml"),
-                             str(FIXTURES / "valid.yaml")], out)
+    code = validate_command(
+        [str(FIXTURES / "wrong-type.yaml"), str(FIXTURES / "unknown-claim.yaml"), str(FIXTURES / "valid.yaml")], out
+    )
     lines = out.getvalue().splitlines()
     assert code == 2
-    assert [line.split(":")[0] for line in lines[:2]] == [str(FIXTURES / "unknown-claim.yaml"),
-                                                          str(FIXTURES / "wrong-type.yaml")]
+    assert [line.split(":")[0] for line in lines[:2]] == [
+        str(FIXTURES / "unknown-claim.yaml"),
+        str(FIXTURES / "wrong-type.yaml"),
+    ]
     assert lines[2] == "3 scenario files checked: 2 problems in 2 files"
 
 
@@ -194,9 +219,14 @@ def test_validate_command_reports_a_missing_path(tmp_path):
 
 
 def test_names_made_by_a_refused_step_do_not_cascade_into_more_problems(tmp_path):
-    text = (FIXTURES / "valid.yaml").read_text().replace(
-        '  - run: {image: base-plus, name: one, command: [sleep, "60"], detach: true}',
-        '  - run: {image: base-plus, name: one, command: [sleep, "60"], detach: true, extra: 1}')
+    text = (
+        (FIXTURES / "valid.yaml")
+        .read_text()
+        .replace(
+            '  - run: {image: base-plus, name: one, command: [sleep, "60"], detach: true}',
+            '  - run: {image: base-plus, name: one, command: [sleep, "60"], detach: true, extra: 1}',
+        )
+    )
     (tmp_path / "cascade.yaml").write_text(text)
     problems = check_paths([tmp_path / "cascade.yaml"])
     assert [p.message.split(";")[0] for p in problems] == ["unknown key 'extra'"]
@@ -208,8 +238,7 @@ def test_a_file_that_is_not_a_mapping_is_refused(tmp_path):
     assert [p.format().replace(f"{tmp_path}/", "") for p in check_paths([tmp_path])] == [
         "empty.yaml:1:1: a scenario is a mapping with the keys schema_version, summary, claims and steps; "
         "got an empty file",
-        "list.yaml:1:1: a scenario is a mapping with the keys schema_version, summary, claims and steps; "
-        "got a list",
+        "list.yaml:1:1: a scenario is a mapping with the keys schema_version, summary, claims and steps; got a list",
     ]
 
 
@@ -239,9 +268,14 @@ def test_a_number_of_thousands_of_digits_is_a_problem_at_its_place_not_a_traceba
 
 
 def test_an_exit_code_outside_0_to_255_is_refused(tmp_path):
-    text = (FIXTURES / "valid.yaml").read_text().replace(
-        "  - remove: {container: one}\n",
-        "  - remove: {container: one}\n  - run: {image: base-plus}\n    expect: {exit_code: 256}\n")
+    text = (
+        (FIXTURES / "valid.yaml")
+        .read_text()
+        .replace(
+            "  - remove: {container: one}\n",
+            "  - remove: {container: one}\n  - run: {image: base-plus}\n    expect: {exit_code: 256}\n",
+        )
+    )
     (tmp_path / "exit.yaml").write_text(text)
     [problem] = check_paths([tmp_path / "exit.yaml"])
     assert problem.key_path[-2:] == ("expect", "exit_code") and "255" in problem.message
@@ -278,7 +312,8 @@ def test_validate_checks_every_image_and_placeholder_against_what_the_file_makes
         "  - run: {image: '{{ image.myap }}', command: [wget, 'http://{{ container.web }}:{{ port.webb.8080 }}/']}\n"
         "  - run: {image: myapp, command: [echo, '{{ host_kernal }}', '{{ stamp }}'], detach: true}\n"
         "    capture: {stamp: stdout}\n"
-        "  - run: {image: docker.io/library/busybox:1, pull: missing, command: ['{{ port.web.8080 }}', '{{ stamp }}']}\n")
+        "  - run: {image: docker.io/library/busybox:1, pull: missing, command: ['{{ port.web.8080 }}', '{{ stamp }}']}\n"
+    )
     problems = [p.format().replace(f"{tmp_path}/", "") for p in check_paths([tmp_path / "refs.yaml"])]
     assert problems == [
         "refs.yaml:5:29: steps[1].run.image: image 'myap' is not made by an earlier build step (did you mean "

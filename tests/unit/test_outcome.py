@@ -2,8 +2,13 @@ from seatrial.harness.expectations import Check
 from seatrial.harness.model import Scenario
 from seatrial.harness.outcome import Outcome, decide
 
-BASE = {"schema_version": 1, "name": "s", "summary": "x", "claims": ["C01"],
-        "steps": [{"run": {"image": "i"}}, {"run": {"image": "i"}}]}
+BASE = {
+    "schema_version": 1,
+    "name": "s",
+    "summary": "x",
+    "claims": ["C01"],
+    "steps": [{"run": {"image": "i"}}, {"run": {"image": "i"}}],
+}
 
 
 def scenario(**extra):

@@ -1,6 +1,7 @@
 """The wheel holds every module and the scenario library: the explicit package list in
 pyproject.toml once missed seatrial.steps (now seatrial.harness.steps), and only the editable install hid it. (.ci/run also
 builds the wheel, installs it in a fresh venv and runs a scenario from it.)"""
+
 from __future__ import annotations
 
 import tomllib
@@ -26,8 +27,9 @@ def package_folder(package: str, package_dir: dict[str, str]) -> Path:
 def test_every_python_package_folder_is_in_the_wheel():
     config = setuptools_config()
     listed = {package_folder(p, config["package-dir"]).resolve() for p in config["packages"]}
-    python_folders = {init.parent.resolve() for top in ("harness", "engines", "reports")
-                      for init in (ROOT / top).rglob("__init__.py")}
+    python_folders = {
+        init.parent.resolve() for top in ("harness", "engines", "reports") for init in (ROOT / top).rglob("__init__.py")
+    }
     assert python_folders - listed == set()
 
 

@@ -1,5 +1,6 @@
 """Plots a reader can read: units on the axes, run ids on the history axis, series that differ,
 legends beside the data, not over it."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -9,11 +10,24 @@ from seatrial.reports import plots
 RUNS = ["20261128-050957-aaaa", "20261130-101010-bbbb"]
 
 
-def history_rows(metrics=(("start", "s", 0.3), ("exec", "s", 0.07), ("build", "s", 1.2), ("size", "bytes", 9e6)),
-                 engines=("docker", "podman", "reference")) -> list[dict]:
-    return [{"scenario": "bench", "metric": m, "engine": e, "run_id": run, "started": float(j),
-             "median": v * (1 + 0.1 * j) * (0.05 if e == "reference" else 1), "unit": u}
-            for m, u, v in metrics for e in engines for j, run in enumerate(RUNS)]
+def history_rows(
+    metrics=(("start", "s", 0.3), ("exec", "s", 0.07), ("build", "s", 1.2), ("size", "bytes", 9e6)),
+    engines=("docker", "podman", "reference"),
+) -> list[dict]:
+    return [
+        {
+            "scenario": "bench",
+            "metric": m,
+            "engine": e,
+            "run_id": run,
+            "started": float(j),
+            "median": v * (1 + 0.1 * j) * (0.05 if e == "reference" else 1),
+            "unit": u,
+        }
+        for m, u, v in metrics
+        for e in engines
+        for j, run in enumerate(RUNS)
+    ]
 
 
 def test_history_ticks_are_run_ids_and_axes_say_their_unit():

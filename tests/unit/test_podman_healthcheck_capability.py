@@ -1,6 +1,7 @@
 """Podman has the healthcheck capability only where systemd is init (it schedules checks with
 systemd timers); builds are always in docker format. Decisions only: the real engines are in
 tests/engines/test_healthcheck.py."""
+
 from pathlib import Path
 
 from seatrial.engines.base import BuildSpec, EngineInfo

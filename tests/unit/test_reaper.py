@@ -2,11 +2,11 @@ import os
 import subprocess
 import sys
 
+from fakes import RecordingEngine
+
 from seatrial.engines.base import SESSION_LABEL, ResourceRef
 from seatrial.harness.reaper import leaks, reap_dead_sessions
 from seatrial.harness.session import Session, is_alive
-
-from fakes import RecordingEngine
 
 
 def ref(kind, name, session):
@@ -16,12 +16,20 @@ def ref(kind, name, session):
 def test_reaper_removes_resources_of_killed_session_and_spares_live_ones(tmp_path):
     live = Session.start()
     # A session whose process died by SIGKILL: its lock file exists but nobody holds it.
-    code = ("import os, signal; from seatrial.harness.session import Session; s = Session.start('deadbeef'); "
-            "os.kill(os.getpid(), signal.SIGKILL)")
+    code = (
+        "import os, signal; from seatrial.harness.session import Session; s = Session.start('deadbeef'); "
+        "os.kill(os.getpid(), signal.SIGKILL)"
+    )
     subprocess.run([sys.executable, "-c", code], env=os.environ.copy())
     assert not is_alive("deadbeef")
-    engine = RecordingEngine(held=[ref("container", "c-dead", "deadbeef"), ref("image", "i-dead", "deadbeef"),
-                                   ref("container", "c-live", live.id), ref("volume", "v-gone", "nolock")])
+    engine = RecordingEngine(
+        held=[
+            ref("container", "c-dead", "deadbeef"),
+            ref("image", "i-dead", "deadbeef"),
+            ref("container", "c-live", live.id),
+            ref("volume", "v-gone", "nolock"),
+        ]
+    )
     try:
         removed = reap_dead_sessions([engine])
         assert {r.handle for r in removed} == {"c-dead", "i-dead", "v-gone"}
@@ -44,8 +52,9 @@ def test_leak_check_names_what_carries_the_session_label():
 
 
 def test_reaper_reports_what_the_engine_refused_to_remove():
-    engine = RecordingEngine(held=[ref("container", "c-stuck", "nolock2"), ref("volume", "v-ok", "nolock2")],
-                             stuck={"c-stuck"})
+    engine = RecordingEngine(
+        held=[ref("container", "c-stuck", "nolock2"), ref("volume", "v-ok", "nolock2")], stuck={"c-stuck"}
+    )
     logged = []
     removed = reap_dead_sessions([engine], log=logged.append)
     assert [r.handle for r in removed] == ["v-ok"]

@@ -1,6 +1,7 @@
 """What people read off the reports: numbers to three significant figures, compare within 100
 columns, the benchmark table at the end of a run, one JUnit flavour that CI tools count right,
 claim titles with code, yes/no, and counts whose nouns agree."""
+
 from __future__ import annotations
 
 import io
@@ -20,10 +21,23 @@ from seatrial.reports.text import render_junit, render_junit_all
 RESULTS = Path(__file__).parent / "fixtures" / "results"
 
 
-@pytest.mark.parametrize("value, unit, text", [
-    (0.05234, "", "0.0523"), (1.0, "", "1.00"), (6.0353, "", "6.04"), (301.24, "", "301"), (12345, "", "12300"),
-    (9.996, "", "10.0"), (0.3012, "s", "301 ms"), (0.01234, "s", "12.3 ms"), (2.5, "s", "2.50 s"),
-    (15.51, "s", "15.5 s"), (4.2 * 2 ** 20, "bytes", "4.20 MiB"), (512 * 1024, "bytes", "512 KiB")])
+@pytest.mark.parametrize(
+    "value, unit, text",
+    [
+        (0.05234, "", "0.0523"),
+        (1.0, "", "1.00"),
+        (6.0353, "", "6.04"),
+        (301.24, "", "301"),
+        (12345, "", "12300"),
+        (9.996, "", "10.0"),
+        (0.3012, "s", "301 ms"),
+        (0.01234, "s", "12.3 ms"),
+        (2.5, "s", "2.50 s"),
+        (15.51, "s", "15.5 s"),
+        (4.2 * 2**20, "bytes", "4.20 MiB"),
+        (512 * 1024, "bytes", "512 KiB"),
+    ],
+)
 def test_numbers_have_three_significant_figures_and_a_unit(value, unit, text):
     assert numbers.num(value, unit) == text
 
@@ -44,7 +58,9 @@ def test_compare_fits_100_columns_with_three_figure_ratios():
 
 def test_compare_json_has_medians_intervals_ratio_and_verdict():
     out = io.StringIO()
-    assert main(["compare", "--json", str(RESULTS / "machine-a"), str(RESULTS / "machine-b")], out=out) == Exit.REGRESSION
+    assert (
+        main(["compare", "--json", str(RESULTS / "machine-a"), str(RESULTS / "machine-b")], out=out) == Exit.REGRESSION
+    )
     document = json.loads(out.getvalue())
     assert document["gate"] == pytest.approx(0.10) and document["regressions"] == 1
     docker = next(r for r in document["rows"] if r["engine"] == "docker")
@@ -79,7 +95,12 @@ def test_junit_counts_diverged_as_skipped_with_the_reason_and_has_durations():
     podman = render_junit(load_results([RESULTS / "full"]))["podman"]
     root = ET.fromstring(podman)
     [suite] = root.findall("testsuite")
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped"), suite.get("errors")) == ("8", "1", "1", "0")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped"), suite.get("errors")) == (
+        "8",
+        "1",
+        "1",
+        "0",
+    )
     assert float(suite.get("time")) > 0 and root.get("time") == suite.get("time")
     cases = _cases(podman)
     [skipped] = cases["host-network"].findall("skipped")
@@ -106,8 +127,10 @@ def test_run_junitxml_has_the_same_structure_as_the_report_junit():
 
 
 def test_claim_titles_show_code_spans_as_code_in_html():
-    assert html._code_spans("`CMD` is a default; `ENTRYPOINT` <stays>") == \
-        "<code>CMD</code> is a default; <code>ENTRYPOINT</code> &lt;stays&gt;"
+    assert (
+        html._code_spans("`CMD` is a default; `ENTRYPOINT` <stays>")
+        == "<code>CMD</code> is a default; <code>ENTRYPOINT</code> &lt;stays&gt;"
+    )
 
 
 def test_environment_shows_booleans_as_yes_or_no():
@@ -126,12 +149,14 @@ def test_verbose_matrix_lists_every_item_and_very_verbose_every_check():
     from seatrial.harness.console import ConsoleReporter
     from seatrial.harness.expectations import Check
     from seatrial.harness.outcome import ItemResult, Outcome
+
     result = ItemResult("echo", "docker", Outcome.PASSED, checks=[Check(0, "exit code", "0", "0", True)], duration=0.31)
 
     def shown(verbosity: int) -> str:
         out = io.StringIO()
         ConsoleReporter(Console(file=out, width=100), verbosity=verbosity).print_matrix([result])
         return out.getvalue()
+
     assert "echo on docker" not in shown(0)
     assert "  echo on docker: held (0.31 s, 1 check)" in shown(1) and "ok: step 1" not in shown(1)
     assert "    ok: step 1: exit code: expected 0, got 0" in shown(2)
@@ -139,6 +164,7 @@ def test_verbose_matrix_lists_every_item_and_very_verbose_every_check():
 
 def test_plural_agrees_with_its_count():
     from seatrial.harness.words import plural
+
     assert [plural(1, "item"), plural(2, "item"), plural(0, "resource")] == ["1 item", "2 items", "0 resources"]
     assert [plural(1, "cache entry"), plural(3, "cache entry")] == ["1 cache entry", "3 cache entries"]
 
@@ -156,7 +182,8 @@ def test_report_appends_its_markdown_summary_to_the_github_step_summary(tmp_path
 
 def test_github_summary_flag_outside_actions_is_a_usage_error(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    code = main(["report", "--github-summary", str(RESULTS / "machine-a"), "-o", str(tmp_path / "r")],
-                out=io.StringIO())
+    code = main(
+        ["report", "--github-summary", str(RESULTS / "machine-a"), "-o", str(tmp_path / "r")], out=io.StringIO()
+    )
     assert code == Exit.BAD_INPUT and "GITHUB_STEP_SUMMARY" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()

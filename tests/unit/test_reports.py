@@ -4,6 +4,7 @@ markers here (their SVG is tested apart), so the golden files stay readable.
 
 Regenerate after an intended change: SEATRIAL_UPDATE_GOLDEN=1 pytest tests/unit/test_reports.py
 """
+
 from __future__ import annotations
 
 import io
@@ -79,6 +80,7 @@ def test_divergences_show_each_engines_outcome_and_reason(tmp_path, no_plots):
 
 def test_plots_are_inline_svg_and_reproducible(tmp_path):
     from seatrial.reports.results import load_results
+
     results = load_results([RESULTS / "full"])
     first, second = plots.distributions(results), plots.distributions(results)
     assert first == second and all(svg.startswith("<svg") for svg in first.values())
@@ -86,7 +88,7 @@ def test_plots_are_inline_svg_and_reproducible(tmp_path):
 
 
 def test_compare_exits_4_past_the_gate_and_0_within(capsys):
-    old, new = str(RESULTS / "machine-a"), str(RESULTS / "machine-b")   # docker 0.30 s -> 0.45 s
+    old, new = str(RESULTS / "machine-a"), str(RESULTS / "machine-b")  # docker 0.30 s -> 0.45 s
     out = io.StringIO()
     assert main(["compare", old, new, "--fail-over", "10%"], out=out) == Exit.REGRESSION
     assert "REGRESSION" in out.getvalue() and "start-to-exit-none" in out.getvalue()

@@ -1,13 +1,12 @@
 import pytest
+from fakes import RecordingEngine
 
 from seatrial.harness.itemcontext import ItemContext
 from seatrial.harness.model import Scenario
-from seatrial.harness.steps import STEP_KINDS
 from seatrial.harness.outcome import Outcome
 from seatrial.harness.runner import run_item
 from seatrial.harness.session import Session
-
-from fakes import RecordingEngine
+from seatrial.harness.steps import STEP_KINDS
 
 
 @pytest.fixture
@@ -18,10 +17,17 @@ def session():
 
 
 def make_ctx(engine, session, steps, **extra):
-    scenario = Scenario.model_validate({"schema_version": 1, "name": "t", "summary": "x", "claims": ["C01"],
-                                        "steps": steps, **extra})
-    return ItemContext(engine=engine, session=session, scenario=scenario, index=1,
-                       base_image=lambda e: "base:1", facts={"host_kernel": "6.1"})
+    scenario = Scenario.model_validate(
+        {"schema_version": 1, "name": "t", "summary": "x", "claims": ["C01"], "steps": steps, **extra}
+    )
+    return ItemContext(
+        engine=engine,
+        session=session,
+        scenario=scenario,
+        index=1,
+        base_image=lambda e: "base:1",
+        facts={"host_kernel": "6.1"},
+    )
 
 
 def test_missing_capability_skips_before_any_side_effect(session):
@@ -41,9 +47,11 @@ def test_command_without_expect_must_exit_zero(session):
 
 def test_steps_stop_at_first_failing_step_and_teardown_removes_everything(session):
     engine = RecordingEngine(run_results=[(0, "a\n"), (0, "b\n"), (0, "c\n")])
-    steps = [{"run": {"image": "i", "name": "one"}, "expect": {"stdout": {"equals": "a\n"}}},
-             {"run": {"image": "i", "name": "two"}, "expect": {"stdout": {"equals": "not b\n"}}},
-             {"run": {"image": "i", "name": "three"}}]
+    steps = [
+        {"run": {"image": "i", "name": "one"}, "expect": {"stdout": {"equals": "a\n"}}},
+        {"run": {"image": "i", "name": "two"}, "expect": {"stdout": {"equals": "not b\n"}}},
+        {"run": {"image": "i", "name": "three"}},
+    ]
     result = run_item(make_ctx(engine, session, steps))
     assert result.outcome is Outcome.FAILED
     assert [c[1] for c in engine.calls if c[0] == "run"] == [f"st-{session.id}-1-one", f"st-{session.id}-1-two"]
@@ -52,9 +60,11 @@ def test_steps_stop_at_first_failing_step_and_teardown_removes_everything(sessio
 
 def test_captured_value_compares_across_steps(session):
     engine = RecordingEngine(run_results=[(0, "stamp-1\n"), (0, "stamp-1\n"), (0, "stamp-2\n")])
-    steps = [{"run": {"image": "i"}, "capture": {"stamp": "stdout"}},
-             {"run": {"image": "i"}, "expect": {"stdout": {"equals_capture": "stamp"}}},
-             {"run": {"image": "i"}, "expect": {"stdout": {"equals_capture": "stamp"}}}]
+    steps = [
+        {"run": {"image": "i"}, "capture": {"stamp": "stdout"}},
+        {"run": {"image": "i"}, "expect": {"stdout": {"equals_capture": "stamp"}}},
+        {"run": {"image": "i"}, "expect": {"stdout": {"equals_capture": "stamp"}}},
+    ]
     result = run_item(make_ctx(engine, session, steps))
     assert result.outcome is Outcome.FAILED
     assert [c.step for c in result.failed_checks] == [2]
@@ -97,25 +107,45 @@ def test_host_write_outside_scratch_is_refused(session, tmp_path):
 
 def test_measure_records_warmups_apart_and_removes_each_rounds_containers(session):
     engine = RecordingEngine()
-    steps = [{"measure": {"metric": "m", "rounds": 3, "warmup": 2, "copies": 2,
-                          "steps": [{"run": {"image": "i", "command": ["true"], "detach": True}}]}}]
+    steps = [
+        {
+            "measure": {
+                "metric": "m",
+                "rounds": 3,
+                "warmup": 2,
+                "copies": 2,
+                "steps": [{"run": {"image": "i", "command": ["true"], "detach": True}}],
+            }
+        }
+    ]
     ctx = make_ctx(engine, session, steps, benchmark={})
     outcome = STEP_KINDS["measure"].execute(ctx, ctx.scenario.steps[0].body)
     samples = outcome.detail["samples"]
     assert [(s["round"], s["warmup"]) for s in samples] == [(-2, True), (-1, True), (0, False), (1, False), (2, False)]
     assert all(s["unit"] == "s" and s["value"] >= 0 for s in samples)
-    assert len([c for c in engine.calls if c[0] == "run"]) == 10      # 5 rounds x 2 copies
-    assert [r for r in engine.held if r.kind == "container"] == []    # removed after each round
+    assert len([c for c in engine.calls if c[0] == "run"]) == 10  # 5 rounds x 2 copies
+    assert [r for r in engine.held if r.kind == "container"] == []  # removed after each round
 
 
 def test_benchmark_interleaves_engines_round_by_round(session):
     from seatrial.harness.bench import run_benchmark
+
     order = []
     engines = [RecordingEngine(name="a"), RecordingEngine(name="b")]
     for engine in engines:
-        engine.run = (lambda original, name: lambda spec: (order.append(name), original(spec))[1])(engine.run, engine.name)
-    steps = [{"measure": {"metric": "m", "rounds": 2, "warmup": 1,
-                          "steps": [{"run": {"image": "i", "command": ["true"], "remove": True}}]}}]
+        engine.run = (lambda original, name: lambda spec: (order.append(name), original(spec))[1])(
+            engine.run, engine.name
+        )
+    steps = [
+        {
+            "measure": {
+                "metric": "m",
+                "rounds": 2,
+                "warmup": 1,
+                "steps": [{"run": {"image": "i", "command": ["true"], "remove": True}}],
+            }
+        }
+    ]
     contexts = [make_ctx(e, session, steps, benchmark={}) for e in engines]
     for i, ctx in enumerate(contexts):
         ctx.index = i + 1
@@ -126,9 +156,11 @@ def test_benchmark_interleaves_engines_round_by_round(session):
 
 def test_benchmark_engine_that_breaks_drops_out_and_others_go_on(session):
     from seatrial.harness.bench import run_benchmark
+
     good, bad = RecordingEngine(name="good"), RecordingEngine(name="bad", run_results=[(1, "")] * 10)
-    steps = [{"measure": {"metric": "m", "rounds": 3, "warmup": 0,
-                          "steps": [{"run": {"image": "i", "command": ["true"]}}]}}]
+    steps = [
+        {"measure": {"metric": "m", "rounds": 3, "warmup": 0, "steps": [{"run": {"image": "i", "command": ["true"]}}]}}
+    ]
     contexts = [make_ctx(e, session, steps, benchmark={}) for e in (good, bad)]
     contexts[1].index = 2
     results = {r.engine: r for r in run_benchmark(contexts)}
@@ -138,25 +170,30 @@ def test_benchmark_engine_that_breaks_drops_out_and_others_go_on(session):
 
 
 def test_a_documented_divergence_of_one_step_does_not_hide_the_checks_after_it(session):
-    steps = [{"run": {"image": "i", "name": "one"}, "expect": {"stdout": {"equals": "docker-says\n"}}},
-             {"run": {"image": "i", "name": "two"}, "expect": {"stdout": {"equals": "b\n"}}}]
+    steps = [
+        {"run": {"image": "i", "name": "one"}, "expect": {"stdout": {"equals": "docker-says\n"}}},
+        {"run": {"image": "i", "name": "two"}, "expect": {"stdout": {"equals": "b\n"}}},
+    ]
     divergence = {"divergences": [{"engine": "fake", "reason": "fake says it its way", "steps": [0]}]}
     held_after = RecordingEngine(run_results=[(0, "fake-says\n"), (0, "b\n")])
     result = run_item(make_ctx(held_after, session, steps, **divergence))
     assert result.outcome is Outcome.DIVERGED
-    assert len([c for c in held_after.calls if c[0] == "run"]) == 2   # the second step ran too
+    assert len([c for c in held_after.calls if c[0] == "run"]) == 2  # the second step ran too
     failed_after = RecordingEngine(run_results=[(0, "fake-says\n"), (0, "not b\n")])
     result = run_item(make_ctx(failed_after, session, steps, **divergence))
-    assert result.outcome is Outcome.FAILED   # a failure after the divergence is not hidden by it
+    assert result.outcome is Outcome.FAILED  # a failure after the divergence is not hidden by it
     assert [c.step for c in result.failed_checks] == [0, 1]
 
 
 def test_after_a_refused_step_under_a_divergence_the_item_says_which_steps_did_not_run(session):
     engine = RecordingEngine(run_results=[(0, "b\n")], refuse_runs={"one"})
-    steps = [{"run": {"image": "i", "name": "one"}},
-             {"run": {"image": "i", "name": "two"}, "expect": {"stdout": {"equals": "b\n"}}},
-             {"run": {"image": "i", "name": "three"}}]
-    result = run_item(make_ctx(engine, session, steps,
-                               divergences=[{"engine": "fake", "reason": "no such option", "steps": [0]}]))
+    steps = [
+        {"run": {"image": "i", "name": "one"}},
+        {"run": {"image": "i", "name": "two"}, "expect": {"stdout": {"equals": "b\n"}}},
+        {"run": {"image": "i", "name": "three"}},
+    ]
+    result = run_item(
+        make_ctx(engine, session, steps, divergences=[{"engine": "fake", "reason": "no such option", "steps": [0]}])
+    )
     assert result.outcome is Outcome.DIVERGED
     assert result.reason == "no such option (steps 2..3 did not run: the item stopped at step 1)"

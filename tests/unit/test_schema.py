@@ -1,4 +1,5 @@
 """scenarios/schema.json is current, is valid draft-07, and agrees with the loader on examples."""
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,8 @@ def validator() -> jsonschema.Draft7Validator:
 
 def test_checked_in_schema_is_current():
     assert CHECKED_IN.read_text(encoding="utf-8") == schema_text(), (
-        "scenarios/schema.json is stale: regenerate it with `seatrial schema scenarios/schema.json`")
+        "scenarios/schema.json is stale: regenerate it with `seatrial schema scenarios/schema.json`"
+    )
 
 
 def test_schema_is_valid_draft07_with_only_draft07_references():
@@ -39,14 +41,17 @@ def test_valid_scenario_validates_against_the_schema(validator):
     validator.validate(load_yaml(FIXTURES / "valid.yaml").data)
 
 
-@pytest.mark.parametrize("fixture", ["unknown-key.yaml", "bad-enum-value.yaml", "missing-required-key.yaml",
-                                     "wrong-type.yaml", "two-step-kinds.yaml"])
+@pytest.mark.parametrize(
+    "fixture",
+    ["unknown-key.yaml", "bad-enum-value.yaml", "missing-required-key.yaml", "wrong-type.yaml", "two-step-kinds.yaml"],
+)
 def test_invalid_scenario_does_not_validate(validator, fixture):
     assert list(validator.iter_errors(load_yaml(FIXTURES / fixture).data))
 
 
 def test_schema_command_writes_the_file_or_prints_it(tmp_path, capsys):
     import io
+
     out = io.StringIO()
     assert schema_command(str(tmp_path / "schema.json"), out) == 0
     assert (tmp_path / "schema.json").read_text(encoding="utf-8") == schema_text()

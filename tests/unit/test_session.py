@@ -20,8 +20,10 @@ def test_a_live_session_holds_its_lock_and_a_second_start_is_refused():
 
 
 def test_lock_of_a_killed_session_is_free_and_forgotten():
-    code = ("import os, signal; from seatrial.harness.session import Session; Session.start('cafe0001'); "
-            "os.kill(os.getpid(), signal.SIGKILL)")
+    code = (
+        "import os, signal; from seatrial.harness.session import Session; Session.start('cafe0001'); "
+        "os.kill(os.getpid(), signal.SIGKILL)"
+    )
     subprocess.run([sys.executable, "-c", code], env=os.environ.copy())
     assert not is_alive("cafe0001")
     left = scratch_root() / "cafe0001"

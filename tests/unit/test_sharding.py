@@ -1,4 +1,5 @@
 """--shard I/N: parts that are disjoint, cover the library, keep a scenario's engines together."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,14 +22,21 @@ def test_a_shard_does_not_depend_on_collection_order_or_repeats():
 
 
 def test_library_name_is_the_same_in_a_checkout_an_install_and_a_vm():
-    names = {library_name(p) for p in ("/work/main/scenarios/network/host-network.yaml",
-                                       "/usr/lib/python3/site-packages/seatrial/scenarios/network/host-network.yaml",
-                                       "/vagrant/scenarios/network/host-network.yaml")}
+    names = {
+        library_name(p)
+        for p in (
+            "/work/main/scenarios/network/host-network.yaml",
+            "/usr/lib/python3/site-packages/seatrial/scenarios/network/host-network.yaml",
+            "/vagrant/scenarios/network/host-network.yaml",
+        )
+    }
     assert names == {"network/host-network.yaml"}
 
 
-@pytest.mark.parametrize("text, message", [("0/3", "expected I/N"), ("4/3", "part 4 of 3 does not exist"),
-                                           ("1-3", "expected I/N"), ("", "expected I/N")])
+@pytest.mark.parametrize(
+    "text, message",
+    [("0/3", "expected I/N"), ("4/3", "part 4 of 3 does not exist"), ("1-3", "expected I/N"), ("", "expected I/N")],
+)
 def test_bad_shards_say_the_form(text, message):
     with pytest.raises(ValueError, match=message):
         parse_shard(text)

@@ -1,5 +1,6 @@
 """The statistics against known distributions: the interval of the median covers the true
 median at the stated rate, outliers are flagged, ratios and warnings say what they should."""
+
 from __future__ import annotations
 
 import math
@@ -7,15 +8,18 @@ import math
 import numpy as np
 import pytest
 
-from seatrial.reports.stats import (inconclusive, median_interval, ratio_interval, summarize,
-                                    tukey_outliers)
+from seatrial.reports.stats import inconclusive, median_interval, ratio_interval, summarize, tukey_outliers
 
 
 @pytest.mark.parametrize("n", [10, 20, 40])
-@pytest.mark.parametrize("draw, true_median", [
-    (lambda rng, n: rng.exponential(1.0, n), math.log(2)),          # skewed, like start times
-    (lambda rng, n: rng.lognormal(0.0, 0.5, n), 1.0),
-    (lambda rng, n: rng.normal(5.0, 1.0, n), 5.0)])
+@pytest.mark.parametrize(
+    "draw, true_median",
+    [
+        (lambda rng, n: rng.exponential(1.0, n), math.log(2)),  # skewed, like start times
+        (lambda rng, n: rng.lognormal(0.0, 0.5, n), 1.0),
+        (lambda rng, n: rng.normal(5.0, 1.0, n), 5.0),
+    ],
+)
 def test_median_interval_covers_true_median_at_stated_rate(n, draw, true_median):
     rng = np.random.default_rng(12345 + n)
     hits = sum(_covers(draw(rng, n), true_median) for _ in range(1000))

@@ -1,10 +1,13 @@
 """A step kind has one home: registering one class is all the loader, the name checks, the JSON
 Schema and the runner need. The kind here exists only in this test module."""
+
 from __future__ import annotations
 
 import jsonschema
 import pytest
+from fakes import RecordingEngine
 from pydantic import Field
+from test_runner import make_ctx, session  # noqa: F401  (the fixture)
 
 from seatrial.harness.loader import ScenarioError, load_scenario
 from seatrial.harness.model import Step
@@ -14,9 +17,6 @@ from seatrial.harness.runner import run_item
 from seatrial.harness.schema import schema_document, schema_text
 from seatrial.harness.steps import STEP_KINDS, StepKind, StepOutcome, register, unregister
 from seatrial.harness.steps.stepkind import STEP_KINDS as REGISTRY
-
-from test_runner import make_ctx, session  # noqa: F401  (the fixture)
-from fakes import RecordingEngine
 
 
 class ShoutStepBody(Strict):
@@ -58,12 +58,12 @@ def write(tmp_path, steps: str):
     return path
 
 
-def test_a_kind_registered_elsewhere_is_loaded_checked_and_run(shout, tmp_path, session):  # noqa: F811
-    scenario = load_scenario(write(tmp_path, "  - shout: {text: 'hi ', times: 2}\n"
-                                             "    expect: {stdout: {equals: 'hi hi '}}\n"))
+def test_a_kind_registered_elsewhere_is_loaded_checked_and_run(shout, tmp_path, session):
+    scenario = load_scenario(
+        write(tmp_path, "  - shout: {text: 'hi ', times: 2}\n    expect: {stdout: {equals: 'hi hi '}}\n")
+    )
     assert scenario.steps[0].kind == "shout" and scenario.steps[0].body.times == 2
-    result = run_item(make_ctx(RecordingEngine(), session, [s.model_dump(exclude_none=True)
-                                                            for s in scenario.steps]))
+    result = run_item(make_ctx(RecordingEngine(), session, [s.model_dump(exclude_none=True) for s in scenario.steps]))
     assert result.outcome is Outcome.PASSED, result.reason
     failing = run_item(make_ctx(RecordingEngine(), session, [{"shout": {"text": "fail"}}]))
     assert failing.outcome is Outcome.FAILED  # a command kind with no expect must exit 0
@@ -72,25 +72,33 @@ def test_a_kind_registered_elsewhere_is_loaded_checked_and_run(shout, tmp_path, 
 
 def test_a_registered_kind_gets_the_loaders_messages(shout, tmp_path):
     with pytest.raises(ScenarioError) as caught:
-        load_scenario(write(tmp_path, "  - shout: {text: hi, tmes: 2}\n"
-                                      "  - shot: {text: hi}\n"))
+        load_scenario(write(tmp_path, "  - shout: {text: hi, tmes: 2}\n  - shot: {text: hi}\n"))
     problems = [p.format().replace(f"{tmp_path}/", "") for p in caught.value.problems]
     assert problems == [
         "shouting.yaml:5:23: steps[0].shout: unknown key 'tmes'; allowed: container, text, times "
         "(did you mean 'times'?)",
-        "shouting.yaml:6:5: steps[1]: unknown step kind 'shot'; a step is one of " + ", ".join(STEP_KINDS)
-        + " (did you mean 'shout'?)"]
+        "shouting.yaml:6:5: steps[1]: unknown step kind 'shot'; a step is one of "
+        + ", ".join(STEP_KINDS)
+        + " (did you mean 'shout'?)",
+    ]
     assert ", measure, shout " in problems[1]
 
 
 def test_a_registered_kind_takes_part_in_the_checks_across_steps(shout, tmp_path):
     with pytest.raises(ScenarioError) as caught:
-        load_scenario(write(tmp_path, "  - run: {image: '{{ base }}', name: web, detach: true}\n"
-                                      "  - shout: {text: hi, container: web}\n"
-                                      "  - shout: {text: hi, container: wbe}\n"))
+        load_scenario(
+            write(
+                tmp_path,
+                "  - run: {image: '{{ base }}', name: web, detach: true}\n"
+                "  - shout: {text: hi, container: web}\n"
+                "  - shout: {text: hi, container: wbe}\n",
+            )
+        )
     [problem] = [p.format().replace(f"{tmp_path}/", "") for p in caught.value.problems]
-    assert problem == ("shouting.yaml:7:34: steps[2].shout.container: container 'wbe' is not made by an "
-                       "earlier run step with a name (did you mean 'web'?)")
+    assert problem == (
+        "shouting.yaml:7:34: steps[2].shout.container: container 'wbe' is not made by an "
+        "earlier run step with a name (did you mean 'web'?)"
+    )
 
 
 def test_a_registered_kind_is_in_the_schema_and_leaves_it_when_unregistered(tmp_path):
@@ -101,7 +109,8 @@ def test_a_registered_kind_is_in_the_schema_and_leaves_it_when_unregistered(tmp_
         assert document["definitions"]["Step"]["oneOf"][-1] == {"required": ["shout"]}
         assert "ShoutStepBody" in document["definitions"]
         jsonschema.Draft7Validator(document).validate(
-            {"schema_version": 1, "summary": "s", "steps": [{"shout": {"text": "hi"}}]})
+            {"schema_version": 1, "summary": "s", "steps": [{"shout": {"text": "hi"}}]}
+        )
     finally:
         unregister("shout")
     assert schema_text() == before
@@ -111,15 +120,34 @@ def test_a_registered_kind_is_in_the_schema_and_leaves_it_when_unregistered(tmp_
 
 
 def test_kinds_are_listed_in_the_order_messages_always_gave():
-    assert list(STEP_KINDS) == ["build", "edit", "run", "exec", "stop", "remove", "network", "volume", "wait",
-                                "host_write", "tag", "probe", "stack", "measure"]
+    assert list(STEP_KINDS) == [
+        "build",
+        "edit",
+        "run",
+        "exec",
+        "stop",
+        "remove",
+        "network",
+        "volume",
+        "wait",
+        "host_write",
+        "tag",
+        "probe",
+        "stack",
+        "measure",
+    ]
     assert STEP_KINDS is REGISTRY
 
 
 def test_each_kind_says_whether_its_command_must_exit_zero_and_what_inspect_sees():
     assert {k for k, kind in STEP_KINDS.items() if kind.is_command} == {"run", "exec", "wait", "build", "probe"}
     assert {k: kind.inspect_target for k, kind in STEP_KINDS.items() if kind.inspect_target} == {
-        "build": "image", "run": "container", "exec": "container", "stop": "container", "wait": "container"}
+        "build": "image",
+        "run": "container",
+        "exec": "container",
+        "stop": "container",
+        "wait": "container",
+    }
 
 
 def test_a_detached_run_need_not_exit_zero():
@@ -137,12 +165,14 @@ def test_a_new_file_in_the_steps_folder_is_a_new_kind(tmp_path, monkeypatch):
     import sys
 
     import seatrial.harness.steps as steps
+
     (tmp_path / "whisper.py").write_text(
         "from seatrial.harness.modeltypes import Strict\n"
         "from seatrial.harness.steps.stepkind import StepKind, StepOutcome, register\n\n\n"
         "class WhisperStepBody(Strict):\n    text: str\n\n\n"
         "@register\nclass Whisper(StepKind):\n    kind = 'whisper'\n    body_model = WhisperStepBody\n\n"
-        "    def execute(self, ctx, body):\n        return StepOutcome(exit_code=0, stdout=body.text)\n")
+        "    def execute(self, ctx, body):\n        return StepOutcome(exit_code=0, stdout=body.text)\n"
+    )
     monkeypatch.setattr(steps, "__path__", [*steps.__path__, str(tmp_path)])
     try:
         steps._import_kind_modules()

@@ -1,5 +1,6 @@
 """The pure parts of `seatrial vm`: what a host lacks and how that is said, KVM or emulation,
 the commands sent to Vagrant, virsh and the guest, and the results copied back out of a VM."""
+
 from __future__ import annotations
 
 import io
@@ -11,8 +12,12 @@ import pytest
 
 from seatrial.harness import cli, vm, vmbox, vmhost, vmresults, vmrunner
 
-READY = vmhost.HostView(tools=frozenset(vmhost.UP_TOOLS) | frozenset(vmhost.BOX_TOOLS),
-                        has_vagrant_libvirt=True, is_libvirtd_up=True, is_root=True)
+READY = vmhost.HostView(
+    tools=frozenset(vmhost.UP_TOOLS) | frozenset(vmhost.BOX_TOOLS),
+    has_vagrant_libvirt=True,
+    is_libvirtd_up=True,
+    is_root=True,
+)
 
 
 def test_ready_host_lacks_nothing():
@@ -22,9 +27,13 @@ def test_ready_host_lacks_nothing():
 def test_bare_host_lacks_everything_in_one_message_that_says_how_to_get_it():
     bare = vmhost.HostView(tools=frozenset(), has_vagrant_libvirt=False, is_libvirtd_up=False, is_root=True)
     message = vmhost.missing_message(vmhost.missing(bare, for_box=True))
-    for needed in ("vagrant (Debian package vagrant)", "virsh (Debian package libvirt-clients)",
-                   "qemu-system-x86_64 (Debian package qemu-system-x86)", "debootstrap (Debian package debootstrap)",
-                   "qemu-img (Debian package qemu-utils)"):
+    for needed in (
+        "vagrant (Debian package vagrant)",
+        "virsh (Debian package libvirt-clients)",
+        "qemu-system-x86_64 (Debian package qemu-system-x86)",
+        "debootstrap (Debian package debootstrap)",
+        "qemu-img (Debian package qemu-utils)",
+    ):
         assert needed in message
     assert message.rstrip().endswith(vmhost.SETUP_HINT)
     assert "seatrial vm setup" in message
@@ -38,8 +47,9 @@ def test_plugin_and_daemon_are_named_when_the_tools_are_there():
 
 
 def test_box_tools_are_needed_only_to_build_a_box():
-    host = vmhost.HostView(tools=frozenset(vmhost.UP_TOOLS), has_vagrant_libvirt=True, is_libvirtd_up=True,
-                           is_root=True)
+    host = vmhost.HostView(
+        tools=frozenset(vmhost.UP_TOOLS), has_vagrant_libvirt=True, is_libvirtd_up=True, is_root=True
+    )
     assert vmhost.missing(host) == []
     assert "debootstrap" in " ".join(vmhost.missing(host, for_box=True))
 
@@ -49,15 +59,24 @@ def test_non_root_is_told_to_run_as_root():
     assert vmhost.missing(host)[0].startswith("root:")
 
 
-@pytest.mark.parametrize("flags, can_open, driver", [
-    ({"vmx", "sse2"}, True, "kvm"),
-    ({"svm"}, True, "kvm"),
-    ({"sse2"}, True, "qemu"),        # /dev/kvm without vmx/svm: a KVM guest would spin
-    ({"vmx"}, False, "qemu"),        # no access to /dev/kvm
-])
+@pytest.mark.parametrize(
+    "flags, can_open, driver",
+    [
+        ({"vmx", "sse2"}, True, "kvm"),
+        ({"svm"}, True, "kvm"),
+        ({"sse2"}, True, "qemu"),  # /dev/kvm without vmx/svm: a KVM guest would spin
+        ({"vmx"}, False, "qemu"),  # no access to /dev/kvm
+    ],
+)
 def test_kvm_only_where_it_works(flags, can_open, driver):
-    host = vmhost.HostView(tools=READY.tools, has_vagrant_libvirt=True, is_libvirtd_up=True, is_root=True,
-                           cpu_flags=frozenset(flags), can_open_kvm=can_open)
+    host = vmhost.HostView(
+        tools=READY.tools,
+        has_vagrant_libvirt=True,
+        is_libvirtd_up=True,
+        is_root=True,
+        cpu_flags=frozenset(flags),
+        can_open_kvm=can_open,
+    )
     assert vmhost.libvirt_driver(host) == driver
     assert vmhost.libvirt_driver(host, "qemu") == "qemu"
 
@@ -66,8 +85,20 @@ def test_remote_command_quotes_every_run_argument():
     cmd = vm.remote_run_command("20261130-1-debian12-abc", ["-k", "build or network", "--engine", "docker; rm -rf /"])
     assert cmd.startswith("cd /seatrial && ")
     argv = shlex.split(cmd.split(" && ", 1)[1])
-    assert argv == ["sudo", "-n", "/usr/local/bin/seatrial", "run", "--results-dir", "/seatrial/results",
-                    "--run-id", "20261130-1-debian12-abc", "-k", "build or network", "--engine", "docker; rm -rf /"]
+    assert argv == [
+        "sudo",
+        "-n",
+        "/usr/local/bin/seatrial",
+        "run",
+        "--results-dir",
+        "/seatrial/results",
+        "--run-id",
+        "20261130-1-debian12-abc",
+        "-k",
+        "build or network",
+        "--engine",
+        "docker; rm -rf /",
+    ]
 
 
 def test_run_id_names_time_and_machine():
@@ -87,13 +118,21 @@ def test_vagrant_env_uses_the_box_cache_and_no_run_provisioner():
 def test_sweep_removes_only_seatrial_domains_disks_and_network():
     cmds = vm.sweep_commands(
         domains=["seatrial-vm-debian12", "someone-elses-vm"],
-        volumes=["seatrial-vm-debian12.img", "seatrial-VAGRANTSLASH-debian12_vagrant_box_image_0_box.img",
-                 "other.qcow2"],
-        networks=["default", "seatrial-vagrant"])
+        volumes=[
+            "seatrial-vm-debian12.img",
+            "seatrial-VAGRANTSLASH-debian12_vagrant_box_image_0_box.img",
+            "other.qcow2",
+        ],
+        networks=["default", "seatrial-vagrant"],
+    )
     flat = [" ".join(c[3:]) for c in cmds]
-    assert flat == ["destroy seatrial-vm-debian12", "undefine seatrial-vm-debian12",
-                    "vol-delete --pool default seatrial-vm-debian12.img",
-                    "net-destroy seatrial-vagrant", "net-undefine seatrial-vagrant"]
+    assert flat == [
+        "destroy seatrial-vm-debian12",
+        "undefine seatrial-vm-debian12",
+        "vol-delete --pool default seatrial-vm-debian12.img",
+        "net-destroy seatrial-vagrant",
+        "net-undefine seatrial-vagrant",
+    ]
 
 
 def test_box_names_and_the_variable_the_vagrantfile_reads():
@@ -123,7 +162,7 @@ def test_provisioned_box_is_stale_once_provision_sh_changes(tmp_path, monkeypatc
         image.parent.mkdir(parents=True)
         image.write_bytes(b"qcow2")
     project = _project(tmp_path / "p", "apt-get install docker.io\n")
-    assert not vmbox.provisioned_box_ready(project, machine)          # no key saved yet
+    assert not vmbox.provisioned_box_ready(project, machine)  # no key saved yet
     machine.key_file.parent.mkdir(parents=True)
     machine.key_file.write_text(vmbox.provision_key(project, machine) + "\n")
     assert vmbox.provisioned_box_ready(project, machine)
@@ -131,12 +170,15 @@ def test_provisioned_box_is_stale_once_provision_sh_changes(tmp_path, monkeypatc
     assert not vmbox.provisioned_box_ready(project, machine)
 
 
-@pytest.mark.parametrize("raw, shown", [
-    ("\x1b[KProgress: 42%\x1b[KProgress: 43%", None),
-    ("==> debian12: Starting domain.\n", "==> debian12: Starting domain."),
-    ("\rProgress: 1%\r==> debian12: Creating image\n", "==> debian12: Creating image"),
-    ("   \n", None),
-])
+@pytest.mark.parametrize(
+    "raw, shown",
+    [
+        ("\x1b[KProgress: 42%\x1b[KProgress: 43%", None),
+        ("==> debian12: Starting domain.\n", "==> debian12: Starting domain."),
+        ("\rProgress: 1%\r==> debian12: Creating image\n", "==> debian12: Creating image"),
+        ("   \n", None),
+    ],
+)
 def test_vagrant_output_loses_its_progress_counter(raw, shown):
     assert vmrunner.clean_line(raw) == shown
 
@@ -158,8 +200,9 @@ def test_vm_command_on_a_bare_host_exits_3_with_the_setup_hint(capsys):
 
 
 def test_vm_run_passes_everything_after_double_dash_to_seatrial_run():
-    args = cli.build_parser().parse_args(["vm", "run", "--machine", "debian13", "--down", "--fresh", "--",
-                                          "-k", "build", "-x"])
+    args = cli.build_parser().parse_args(
+        ["vm", "run", "--machine", "debian13", "--down", "--fresh", "--", "-k", "build", "-x"]
+    )
     assert args.machine == ["debian13"] and args.down and args.fresh
     assert args.run_args == ["-k", "build", "-x"]
 
@@ -189,14 +232,17 @@ def test_results_come_back_under_the_run_folder(tmp_path):
     assert (tmp_path / "run1" / "events.jsonl").read_bytes() == events
 
 
-@pytest.mark.parametrize("name, kind, why", [
-    ("../escape", tarfile.REGTYPE, "'..'"),
-    ("/etc/passwd", tarfile.REGTYPE, "absolute"),
-    ("run1/../../escape", tarfile.REGTYPE, "'..'"),
-    ("other-run/events.jsonl", tarfile.REGTYPE, "outside the run's folder"),
-    ("run1/link", tarfile.SYMTYPE, "not a regular file"),
-    ("run1/dev", tarfile.CHRTYPE, "not a regular file"),
-])
+@pytest.mark.parametrize(
+    "name, kind, why",
+    [
+        ("../escape", tarfile.REGTYPE, "'..'"),
+        ("/etc/passwd", tarfile.REGTYPE, "absolute"),
+        ("run1/../../escape", tarfile.REGTYPE, "'..'"),
+        ("other-run/events.jsonl", tarfile.REGTYPE, "outside the run's folder"),
+        ("run1/link", tarfile.SYMTYPE, "not a regular file"),
+        ("run1/dev", tarfile.CHRTYPE, "not a regular file"),
+    ],
+)
 def test_results_from_the_guest_cannot_write_outside_their_folder(tmp_path, name, kind, why):
     info = tarfile.TarInfo(name)
     info.type = kind
@@ -221,17 +267,21 @@ class _Listing:
 
 
 def test_machine_state_is_read_from_vagrants_machine_readable_status():
-    status = ("1796038925,debian12,metadata,provider,libvirt\n"
-              "1796038925,debian12,provider-name,libvirt\n"
-              "1796038925,debian12,state,running\n"
-              "1796038925,debian13,state,not_created\n")
+    status = (
+        "1796038925,debian12,metadata,provider,libvirt\n"
+        "1796038925,debian12,provider-name,libvirt\n"
+        "1796038925,debian12,state,running\n"
+        "1796038925,debian13,state,not_created\n"
+    )
     assert vm.machine_state(_Listing(status), vmbox.MACHINES["debian12"]) == "running"
     assert vm.machine_state(_Listing(status), vmbox.MACHINES["debian13"]) == "not_created"
     assert vm.machine_state(_Listing(""), vmbox.MACHINES["debian12"]) == "unknown"
 
 
 def test_pool_volumes_are_read_from_virsh_vol_list():
-    listing = (" Name                       Path\n"
-               "-------------------------------------------\n"
-               " seatrial-vm-debian12.img   /var/lib/libvirt/images/seatrial-vm-debian12.img\n\n")
+    listing = (
+        " Name                       Path\n"
+        "-------------------------------------------\n"
+        " seatrial-vm-debian12.img   /var/lib/libvirt/images/seatrial-vm-debian12.img\n\n"
+    )
     assert vmbox.pool_volumes(_Listing(listing)) == ["seatrial-vm-debian12.img"]

@@ -1,4 +1,5 @@
 """Safe YAML reading: YAML 1.2 core-like scalars and the place of every key and value."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,12 +25,15 @@ def test_small_aliases_are_expanded():
     assert doc.data == {"a": ["echo", "hi"], "b": ["echo", "hi"]}
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("a: &a [*a]\n", "t.yaml:1:4: a[0]: an alias refers to a value that contains it"),
-    ("a: !!python/object:os.system x\n", "t.yaml:1:4: a: tag '!!python/object:os.system' is not allowed here"),
-    ("a: !!int abc\n", "t.yaml:1:4: a: 'abc' cannot be read as !!int"),
-    ("? [a]\n: b\n", "t.yaml:1:3: a key must be a plain value, not a list or mapping"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("a: &a [*a]\n", "t.yaml:1:4: a[0]: an alias refers to a value that contains it"),
+        ("a: !!python/object:os.system x\n", "t.yaml:1:4: a: tag '!!python/object:os.system' is not allowed here"),
+        ("a: !!int abc\n", "t.yaml:1:4: a: 'abc' cannot be read as !!int"),
+        ("? [a]\n: b\n", "t.yaml:1:3: a key must be a plain value, not a list or mapping"),
+    ],
+)
 def test_unsafe_or_unreadable_values_are_refused_with_their_place(text, expected):
     with pytest.raises(ScenarioError) as caught:
         load_yaml_text(text, "t.yaml")
@@ -46,6 +50,7 @@ def test_a_large_file_without_aliases_is_not_taken_for_an_alias_bomb():
 def _walked(text: str):
     """The node walk's reading (the path for anchors, aliases and tags), for comparison."""
     from seatrial.harness import yamlsafe
+
     node, _ = yamlsafe._compose(text, "f", yamlsafe.CoreLoader)
     builder = yamlsafe._Builder("f")
     data = builder.build(node, (), 0, frozenset()) if node is not None else None
@@ -54,18 +59,19 @@ def _walked(text: str):
 
 def _one_pass(text: str):
     from seatrial.harness import yamlsafe
+
     try:
         doc = yamlsafe._read_plain(text, "f")
     except ScenarioError as exc:
         return "problems", [p.format() for p in exc.problems]
     if doc is None:
-        return None   # declined: an anchor, alias or tag, left to the node walk
+        return None  # declined: an anchor, alias or tag, left to the node walk
     return doc.data, doc.positions, doc.key_positions, []
 
 
 PLAIN_CASES = [
     "a: 1\nb: [x, {c: no, d: 0x1f}]\n",
-    "a: 1\na: {deep: [1, 2]}\nb: 2\n",                       # a duplicate key and its dropped value
+    "a: 1\na: {deep: [1, 2]}\nb: 2\n",  # a duplicate key and its dropped value
     "- 1\n- - 2\n  - {k: v, k2: ~}\n- ''\n",
     "s: \"quoted: 1\"\nt: 'x'\nf: 1.5e3\ni: -7\nbig: " + "9" * 30 + "\n",
     "",

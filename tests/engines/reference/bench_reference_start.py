@@ -9,6 +9,7 @@ Interleaved runs; prints median, p10 and p90 per network, and exec of `true`.
              benchmark suite interleaves engines); without it, the next spare is still being made
              while the next run starts
 """
+
 from __future__ import annotations
 
 import os
@@ -19,14 +20,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from reference_busybox import IMAGE, write_archive  # noqa: E402
+from reference_busybox import IMAGE, write_archive
 
 if "--cold" in sys.argv:
     os.environ["SEATRIAL_REFERENCE_PREWARM"] = "0"  # read by the zygote when it starts
 GAP = float(sys.argv[sys.argv.index("--gap") + 1]) if "--gap" in sys.argv else 0.0
 
 if "--harness-imports" in sys.argv:  # fork-heavy paths grow with the process's size
-    import pandas, pydantic, pytest, rich, yaml  # noqa: E401,F401
+    import pandas  # noqa: F401
 
 from seatrial.engines import base  # noqa: E402
 from seatrial.engines.reference.adapter import ReferenceEngine  # noqa: E402
@@ -44,12 +45,18 @@ def main() -> None:
             for i in range(runs):
                 for network in ("none", "bridge", "bench-net"):
                     began = time.perf_counter()
-                    engine.run(base.RunSpec(image=IMAGE, name=f"b{i}", command=("true",), network=network,
-                                            remove=True, labels=labels))
+                    engine.run(
+                        base.RunSpec(
+                            image=IMAGE, name=f"b{i}", command=("true",), network=network, remove=True, labels=labels
+                        )
+                    )
                     times[network].append(time.perf_counter() - began)
                     time.sleep(GAP)
-            engine.run(base.RunSpec(image=IMAGE, name="target", command=("sleep", "600"), network="none",
-                                    detach=True, labels=labels))
+            engine.run(
+                base.RunSpec(
+                    image=IMAGE, name="target", command=("sleep", "600"), network="none", detach=True, labels=labels
+                )
+            )
             for _ in range(runs):
                 began = time.perf_counter()
                 engine.exec("target", ("true",))
@@ -60,8 +67,10 @@ def main() -> None:
             engine.reap(label="seatrial.session")
         for name, values in times.items():
             deciles = statistics.quantiles(values, n=10)
-            print(f"{name:10} median {statistics.median(values) * 1000:6.2f} ms   "
-                  f"p10 {deciles[0] * 1000:6.2f}   p90 {deciles[-1] * 1000:6.2f}   n={len(values)}")
+            print(
+                f"{name:10} median {statistics.median(values) * 1000:6.2f} ms   "
+                f"p10 {deciles[0] * 1000:6.2f}   p90 {deciles[-1] * 1000:6.2f}   n={len(values)}"
+            )
 
 
 if __name__ == "__main__":

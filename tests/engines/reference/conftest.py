@@ -1,4 +1,5 @@
 """Fixtures for the reference runtime on the real kernel (root only)."""
+
 from __future__ import annotations
 
 import os
@@ -10,10 +11,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from reference_busybox import links, write_archive  # noqa: E402
+from reference_busybox import links, write_archive
 
-from seatrial.engines.reference import devices  # noqa: E402
-from seatrial.engines.reference.adapter import ReferenceEngine  # noqa: E402
+from seatrial.engines.reference import devices
+from seatrial.engines.reference.adapter import ReferenceEngine
 
 HERE = Path(__file__).parent
 
@@ -24,11 +25,11 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.root)
 
 
-
 @pytest.fixture(autouse=True)
 def _needs_root():
     if os.geteuid() != 0:
         pytest.skip("the reference runtime needs root")
+
 
 def mounts_under(root: Path) -> list[str]:
     with open("/proc/self/mounts") as handle:

@@ -1,5 +1,6 @@
 """Test helpers: a docker-archive tarball (what `docker save` writes) holding Debian's /bin/busybox,
 and the host's links."""
+
 from __future__ import annotations
 
 import hashlib
@@ -38,9 +39,11 @@ def _layer() -> bytes:
             info = tarfile.TarInfo(f"bin/{applet}")
             info.type, info.linkname = tarfile.SYMTYPE, "busybox"
             tar.addfile(info)
-        files = {"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
-                 "etc/group": "root:x:0:\nnogroup:x:65534:\n",
-                 "data/seed.txt": "from the image\n"}
+        files = {
+            "etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+            "etc/group": "root:x:0:\nnogroup:x:65534:\n",
+            "data/seed.txt": "from the image\n",
+        }
         for name, text in files.items():
             raw = text.encode()
             info = tarfile.TarInfo(name)
@@ -52,15 +55,20 @@ def _layer() -> bytes:
 def write_archive(path: Path, tag: str = "seatrial-busybox:latest", labels: dict | None = None) -> Path:
     layer = _layer()
     diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
-    config = json.dumps({
-        "architecture": "amd64", "os": "linux",
-        "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-                   "Cmd": ["sh"], "Labels": labels or {}},
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-    }).encode()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {
+                "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                "Cmd": ["sh"],
+                "Labels": labels or {},
+            },
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        }
+    ).encode()
     config_name = hashlib.sha256(config).hexdigest() + ".json"
-    manifest = json.dumps([{"Config": config_name, "RepoTags": [tag],
-                            "Layers": [f"{diff_id[7:]}/layer.tar"]}]).encode()
+    manifest = json.dumps([{"Config": config_name, "RepoTags": [tag], "Layers": [f"{diff_id[7:]}/layer.tar"]}]).encode()
     with tarfile.open(path, "w") as tar:
         for name, raw in ((config_name, config), (f"{diff_id[7:]}/layer.tar", layer), ("manifest.json", manifest)):
             info = tarfile.TarInfo(name)

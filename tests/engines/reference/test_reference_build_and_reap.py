@@ -1,4 +1,5 @@
 """Builds with cache hits and misses, Dockerfile errors, and the reaper after a SIGKILL."""
+
 from __future__ import annotations
 
 import os
@@ -10,10 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+from reference_busybox import IMAGE, links
 
 from seatrial.engines import base
-
-from reference_busybox import IMAGE, links
 
 DOCKERFILE = f"""\
 FROM {IMAGE} AS tools
@@ -56,8 +56,11 @@ def test_build_reuses_every_layer_then_rebuilds_from_the_changed_copy(engine, la
     assert changed.instructions[6].instruction == "COPY src/ ./src/"
     result = engine.run(base.RunSpec(image="built:1", name="built", network="none", labels=labels, remove=True))
     assert result.stdout.split() == ["prod", "deps", "v2", "tool", "/app"]
-    override = engine.run(base.RunSpec(image="built:1", name="built", command=("echo replaced",),
-                                       network="none", labels=labels, remove=True))
+    override = engine.run(
+        base.RunSpec(
+            image="built:1", name="built", command=("echo replaced",), network="none", labels=labels, remove=True
+        )
+    )
     assert override.stdout == "replaced\n"  # CMD replaced, ENTRYPOINT kept
 
 
@@ -65,8 +68,11 @@ def test_final_stage_ships_only_what_it_copies(engine, labels, context):
     tools = engine.build(base.BuildSpec(tag="tools:1", context=context, target="tools", labels=labels))
     final = engine.build(base.BuildSpec(tag="final:1", context=context, labels=labels))
     assert final.size < tools.size  # the 256 KiB of /heavy stayed behind
-    result = engine.run(base.RunSpec(image="final:1", name="f", entrypoint=("ls",), command=("/",),
-                                     network="none", labels=labels, remove=True))
+    result = engine.run(
+        base.RunSpec(
+            image="final:1", name="f", entrypoint=("ls",), command=("/",), network="none", labels=labels, remove=True
+        )
+    )
     assert "heavy" not in result.stdout.split()
 
 
@@ -89,8 +95,11 @@ def test_removing_an_image_frees_its_unshared_layers(engine, labels, context):
     engine.remove(built.image)
     assert not engine.image_exists("gone:1")
     assert all(engine.images.layers.exists(layer) for layer in base_layers)
-    assert not any(engine.images.layers.exists(layer) for layer in layers if layer not in base_layers
-                   and layer not in {l for r in engine.images.all() for l in r["layers"]})
+    assert not any(
+        engine.images.layers.exists(layer)
+        for layer in layers
+        if layer not in base_layers and layer not in {kept for r in engine.images.all() for kept in r["layers"]}
+    )
 
 
 def _ppid(pid: int) -> int:
@@ -133,8 +142,11 @@ time.sleep(600)
 
 def test_reaper_removes_resources_of_killed_session(engine, labels, state_root, session):
     before = links()
-    harness = subprocess.Popen([sys.executable, "-c", textwrap.dedent(HARNESS), str(state_root), session, IMAGE],
-                               stdout=subprocess.PIPE, text=True)
+    harness = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(HARNESS), str(state_root), session, IMAGE],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert harness.stdout.readline().strip() == "ready"
     records = [r for r in engine.state.containers_records() if r["labels"] == labels]
     pids = [int(p) for r in records for p in (engine.state.containers / r["id"] / "pids").read_text().split()]
@@ -154,14 +166,16 @@ def test_reaper_removes_resources_of_killed_session(engine, labels, state_root, 
     removed = engine.reap(session=session)
     assert {"container doomed-1", "container doomed-2", "network doomed-net"} <= set(removed)
     assert engine.resources(f"seatrial.session={session}") == []
-    assert not any(os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().split()[2]
-                   for pid in pids)
+    assert not any(
+        os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().split()[2] for pid in pids
+    )
     assert not {name for name in links() - before if name.startswith("sr")}
 
 
 def test_a_detached_container_does_not_hold_the_harness_output_open(engine, state_root, session):
     code = textwrap.dedent(HARNESS).replace('print("ready", flush=True)\ntime.sleep(600)', 'print("ready")')
-    done = subprocess.run([sys.executable, "-c", code, str(state_root), session, IMAGE],
-                          capture_output=True, text=True, timeout=30)  # hangs if a shim kept the pipe
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(state_root), session, IMAGE], capture_output=True, text=True, timeout=30
+    )  # hangs if a shim kept the pipe
     assert done.stdout.strip() == "ready"
     assert len(engine.resources(f"seatrial.session={session}")) == 4

@@ -1,4 +1,5 @@
 """Containers on the real kernel: exit codes, output, pid 1, hostname, exec, isolation."""
+
 from __future__ import annotations
 
 import os
@@ -9,10 +10,9 @@ import sys
 import time
 
 import pytest
+from reference_busybox import IMAGE
 
 from seatrial.engines import base
-
-from reference_busybox import IMAGE
 
 
 def run(engine, labels, *argv, **kwargs) -> base.RunResult:
@@ -37,8 +37,7 @@ def test_missing_command_is_refused_with_127_like_docker(engine, labels):
     with pytest.raises(base.EngineError, match='exec: "no-such-command": executable file not found') as refused:
         run(engine, labels, "no-such-command", remove=True)
     assert refused.value.exit_code == 127
-    assert not [r for r in engine.resources("seatrial.session=" + labels["seatrial.session"])
-                if r.kind == "container"]
+    assert not [r for r in engine.resources("seatrial.session=" + labels["seatrial.session"]) if r.kind == "container"]
 
 
 def test_a_command_that_is_not_executable_is_refused_with_126_and_a_missing_interpreter_exits_1(engine, labels):
@@ -61,16 +60,24 @@ def test_absent_image_fails_with_clear_error(engine, labels):
 
 
 def test_container_is_pid_1_with_its_own_hostname(engine, labels):
-    result = run(engine, labels, "sh", "-c", "echo $$; hostname; ps -o pid | wc -l",
-                 hostname="inside", remove=True)
+    result = run(engine, labels, "sh", "-c", "echo $$; hostname; ps -o pid | wc -l", hostname="inside", remove=True)
     pid, hostname, count = result.stdout.split()
     assert (pid, hostname) == ("1", "inside")
     assert int(count) <= 4  # header, sh, ps, wc: no host process is visible
 
 
 def test_env_workdir_and_user_apply(engine, labels):
-    result = run(engine, labels, "sh", "-c", "echo $GREETING; pwd; id -u",
-                 env={"GREETING": "hi"}, workdir="/work/here", user="nobody", remove=True)
+    result = run(
+        engine,
+        labels,
+        "sh",
+        "-c",
+        "echo $GREETING; pwd; id -u",
+        env={"GREETING": "hi"},
+        workdir="/work/here",
+        user="nobody",
+        remove=True,
+    )
     assert result.stdout.split() == ["hi", "/work/here", "65534"]
 
 
@@ -128,8 +135,9 @@ def test_run_options_change_confinement_as_dockers_do(engine, labels):
     assert out == "mounted\n"
     out = run(engine, labels, "sh", "-c", status, remove=True, name="unconf", seccomp="unconfined").stdout
     assert "Seccomp:\t0" in out
-    out = run(engine, labels, "sh", "-c", "ls /sys/firmware | wc -l", remove=True, name="unmask",
-              unmask_paths=True).stdout
+    out = run(
+        engine, labels, "sh", "-c", "ls /sys/firmware | wc -l", remove=True, name="unmask", unmask_paths=True
+    ).stdout
     assert out.strip() != "0"
 
 
@@ -140,13 +148,23 @@ def test_privileged_container_keeps_all_capabilities(engine, labels):
 
 def test_runs_the_same_without_the_zygote(engine, labels, monkeypatch):
     from seatrial.engines.reference.adapter import ReferenceEngine
+
     monkeypatch.setenv("SEATRIAL_REFERENCE_ZYGOTE", "0")
     direct = ReferenceEngine(engine.state.root)
-    result = direct.run(base.RunSpec(image=IMAGE, name="direct", command=("sh", "-c", "echo $$; exit 4"),
-                                     network="none", labels=labels, remove=True))
+    result = direct.run(
+        base.RunSpec(
+            image=IMAGE,
+            name="direct",
+            command=("sh", "-c", "echo $$; exit 4"),
+            network="none",
+            labels=labels,
+            remove=True,
+        )
+    )
     assert (result.exit_code, result.stdout) == (4, "1\n")
-    direct.run(base.RunSpec(image=IMAGE, name="direct-d", command=("sleep", "60"), network="none",
-                            labels=labels, detach=True))
+    direct.run(
+        base.RunSpec(image=IMAGE, name="direct-d", command=("sleep", "60"), network="none", labels=labels, detach=True)
+    )
     executed = direct.exec("direct-d", ("sh", "-c", "echo $$; exit 5"))
     assert (executed.exit_code, executed.stdout) == (5, "2\n")
 
@@ -162,9 +180,11 @@ def _uptime() -> float:
 
 
 @pytest.mark.parametrize("prewarm", ["1", "0"])
-def test_the_shim_comes_from_a_sandbox_made_ahead_unless_prewarm_is_off(state_root, labels, session,
-                                                                        monkeypatch, prewarm):
+def test_the_shim_comes_from_a_sandbox_made_ahead_unless_prewarm_is_off(
+    state_root, labels, session, monkeypatch, prewarm
+):
     from seatrial.engines.reference.adapter import ReferenceEngine
+
     monkeypatch.setenv("SEATRIAL_REFERENCE_PREWARM", prewarm)
     engine = ReferenceEngine(state_root)  # its own zygote, which reads the setting when it starts
     try:
@@ -194,8 +214,12 @@ def test_every_container_gets_namespaces_of_its_own_and_host_network_shares_only
     for name, network in (("ns-a", "none"), ("ns-b", "none"), ("ns-host", "host")):
         result = run(engine, labels, "sleep", "60", name=name, network=network, detach=True)
         pids[name] = engine.inspect(result.container)["pid"]
-    a, b, host_net, ours = (_namespaces(pids["ns-a"]), _namespaces(pids["ns-b"]),
-                            _namespaces(pids["ns-host"]), _namespaces(os.getpid()))
+    a, b, host_net, ours = (
+        _namespaces(pids["ns-a"]),
+        _namespaces(pids["ns-b"]),
+        _namespaces(pids["ns-host"]),
+        _namespaces(os.getpid()),
+    )
     for ns in ("pid", "net", "uts", "ipc", "mnt"):
         assert len({a[ns], b[ns], ours[ns]}) == 3, ns
         if ns != "net":
@@ -252,9 +276,14 @@ def test_exec_lands_in_pid_1s_root_when_the_engine_itself_runs_chrooted(state_ro
     # namespace's root mount; setns(2) alone would put exec at the host's real root and /proc.
     jail = tmp_path / "jail"
     jail.mkdir()
-    script = (f"mount --rbind / {jail} && exec {sys.executable} -c '{CHROOTED_HARNESS}' "
-              f"{jail} {state_root} {session} {IMAGE}")
-    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
-                          capture_output=True, text=True, timeout=60)
+    script = (
+        f"mount --rbind / {jail} && exec {sys.executable} -c '{CHROOTED_HARNESS}' {jail} {state_root} {session} {IMAGE}"
+    )
+    done = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split("\n")[0] == "sleep\x0060\x00"

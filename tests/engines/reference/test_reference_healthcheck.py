@@ -1,5 +1,6 @@
 """HEALTHCHECK in the reference runtime on the real kernel: parsed into the image config as Docker
 20.10 stores it, run in the container by a monitor that ends with the container."""
+
 from __future__ import annotations
 
 import os
@@ -10,12 +11,11 @@ import sys
 import time
 
 import pytest
+from reference_busybox import IMAGE
 
 from seatrial.engines import base
 from seatrial.engines.reference.procfs import alive
 from seatrial.engines.reference.state import read_json
-
-from reference_busybox import IMAGE
 
 
 def build(engine, labels, tmp_path, dockerfile: str, tag: str = "hc") -> base.BuildResult:
@@ -32,8 +32,16 @@ def healthcheck_of(engine, result) -> dict | None:
 def start(engine, labels, tmp_path, healthcheck: str, stem: str, before: str = "") -> base.RunResult:
     """Build an image with `healthcheck` (a HEALTHCHECK line) and run it detached as `stem`."""
     image = build(engine, labels, tmp_path, f"FROM {IMAGE}\n{before}{healthcheck}\n", stem).image.name
-    return engine.run(base.RunSpec(image=image, name=f"{labels['seatrial.session']}-{stem}", command=("sleep", "60"),
-                                   network="none", detach=True, labels=labels))
+    return engine.run(
+        base.RunSpec(
+            image=image,
+            name=f"{labels['seatrial.session']}-{stem}",
+            command=("sleep", "60"),
+            network="none",
+            detach=True,
+            labels=labels,
+        )
+    )
 
 
 def health_when_settled(engine, name: str, timeout: float = 15.0) -> dict:
@@ -47,10 +55,21 @@ def health_when_settled(engine, name: str, timeout: float = 15.0) -> dict:
 
 
 def test_exec_form_shell_form_and_options_are_stored_as_docker_stores_them(engine, labels, tmp_path):
-    exec_form = build(engine, labels, tmp_path, f"FROM {IMAGE}\nHEALTHCHECK --interval=1s --timeout=2s "
-                      "--start-period=1m30s --retries=2 CMD [\"test\", \"-e\", \"/tmp/ok\"]\n", "a")
-    assert healthcheck_of(engine, exec_form) == {"Test": ["CMD", "test", "-e", "/tmp/ok"], "Interval": 10**9,
-                                                 "Timeout": 2 * 10**9, "StartPeriod": 90 * 10**9, "Retries": 2}
+    exec_form = build(
+        engine,
+        labels,
+        tmp_path,
+        f"FROM {IMAGE}\nHEALTHCHECK --interval=1s --timeout=2s "
+        '--start-period=1m30s --retries=2 CMD ["test", "-e", "/tmp/ok"]\n',
+        "a",
+    )
+    assert healthcheck_of(engine, exec_form) == {
+        "Test": ["CMD", "test", "-e", "/tmp/ok"],
+        "Interval": 10**9,
+        "Timeout": 2 * 10**9,
+        "StartPeriod": 90 * 10**9,
+        "Retries": 2,
+    }
     shell_form = build(engine, labels, tmp_path, f"FROM {IMAGE}\nHEALTHCHECK CMD echo out; exit 3\n", "b")
     assert healthcheck_of(engine, shell_form) == {"Test": ["CMD-SHELL", "echo out; exit 3"]}
 
@@ -60,18 +79,21 @@ def test_healthcheck_is_inherited_and_none_turns_it_off_keeping_the_options(engi
     child = build(engine, labels, tmp_path, f"FROM {parent.image.name}\nENV X=1\n", "child")
     assert healthcheck_of(engine, child) == {"Test": ["CMD-SHELL", "true"], "Interval": 10**9}
     off = build(engine, labels, tmp_path, f"FROM {parent.image.name}\nHEALTHCHECK NONE\n", "off")
-    assert healthcheck_of(engine, off) == {"Test": ["NONE"], "Interval": 10**9}   # as Docker 20.10
+    assert healthcheck_of(engine, off) == {"Test": ["NONE"], "Interval": 10**9}  # as Docker 20.10
 
 
-@pytest.mark.parametrize("line, message", [
-    ("HEALTHCHECK --interval=0s CMD true", 'Interval "interval" cannot be less than 1ms'),
-    ("HEALTHCHECK --interval=5 CMD true", 'time: missing unit in duration "5"'),
-    ("HEALTHCHECK --interval=5x CMD true", 'time: unknown unit "x" in duration "5x"'),
-    ("HEALTHCHECK --retries=0 CMD true", "--retries must be at least 1 (not 0)"),
-    ("HEALTHCHECK --start-interval=1s CMD true", "Unknown flag: start-interval"),
-    ("HEALTHCHECK NONE x", "HEALTHCHECK NONE takes no arguments"),
-    ("HEALTHCHECK RUN true", 'Unknown type "RUN" in HEALTHCHECK (try CMD)'),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("HEALTHCHECK --interval=0s CMD true", 'Interval "interval" cannot be less than 1ms'),
+        ("HEALTHCHECK --interval=5 CMD true", 'time: missing unit in duration "5"'),
+        ("HEALTHCHECK --interval=5x CMD true", 'time: unknown unit "x" in duration "5x"'),
+        ("HEALTHCHECK --retries=0 CMD true", "--retries must be at least 1 (not 0)"),
+        ("HEALTHCHECK --start-interval=1s CMD true", "Unknown flag: start-interval"),
+        ("HEALTHCHECK NONE x", "HEALTHCHECK NONE takes no arguments"),
+        ("HEALTHCHECK RUN true", 'Unknown type "RUN" in HEALTHCHECK (try CMD)'),
+    ],
+)
 def test_a_healthcheck_docker_refuses_is_refused_with_its_line(engine, labels, tmp_path, line, message):
     with pytest.raises(base.EngineError, match="Dockerfile:2: ") as caught:
         build(engine, labels, tmp_path, f"FROM {IMAGE}\n{line}\n", "bad")
@@ -79,8 +101,13 @@ def test_a_healthcheck_docker_refuses_is_refused_with_its_line(engine, labels, t
 
 
 def test_health_goes_unhealthy_after_retries_then_healthy_and_keeps_a_log(engine, labels, tmp_path):
-    name = start(engine, labels, tmp_path, "HEALTHCHECK --interval=1s --timeout=2s --retries=2 "
-                 "CMD test -e /tmp/ok || { echo missing; exit 1; }", "web").container.name
+    name = start(
+        engine,
+        labels,
+        tmp_path,
+        "HEALTHCHECK --interval=1s --timeout=2s --retries=2 CMD test -e /tmp/ok || { echo missing; exit 1; }",
+        "web",
+    ).container.name
     assert engine.inspect(base.ResourceRef("container", "", name))["health"]["status"] == "starting"
     health = health_when_settled(engine, name)
     assert (health["status"], health["failing_streak"]) == ("unhealthy", 2)
@@ -95,8 +122,13 @@ def test_health_goes_unhealthy_after_retries_then_healthy_and_keeps_a_log(engine
 
 
 def test_failures_in_the_start_period_do_not_count_and_a_timeout_is_exit_code_minus_one(engine, labels, tmp_path):
-    name = start(engine, labels, tmp_path, "HEALTHCHECK --interval=500ms --timeout=300ms --start-period=30s "
-                 "--retries=1 CMD sleep 5", "slow").container.name
+    name = start(
+        engine,
+        labels,
+        tmp_path,
+        "HEALTHCHECK --interval=500ms --timeout=300ms --start-period=30s --retries=1 CMD sleep 5",
+        "slow",
+    ).container.name
     time.sleep(2.5)
     health = engine.inspect(base.ResourceRef("container", "", name))["health"]
     assert (health["status"], health["failing_streak"]) == ("starting", 0)
@@ -105,8 +137,14 @@ def test_failures_in_the_start_period_do_not_count_and_a_timeout_is_exit_code_mi
 
 
 def test_the_monitor_runs_the_check_as_the_containers_user_and_ends_with_the_container(engine, labels, tmp_path):
-    run = start(engine, labels, tmp_path, "HEALTHCHECK --interval=300ms CMD [\"sh\", \"-c\", "
-                "\"id -u; test $(id -u) = 65534\"]", "user", before="USER 65534\n")
+    run = start(
+        engine,
+        labels,
+        tmp_path,
+        'HEALTHCHECK --interval=300ms CMD ["sh", "-c", "id -u; test $(id -u) = 65534"]',
+        "user",
+        before="USER 65534\n",
+    )
     name = run.container.name
     health = health_when_settled(engine, name)
     assert (health["status"], health["log"][-1]["output"]) == ("healthy", "65534\n")
@@ -115,7 +153,7 @@ def test_the_monitor_runs_the_check_as_the_containers_user_and_ends_with_the_con
     monitor = read_json(cdir / "monitor.json")["pid"]
     assert alive(monitor)
     engine.stop(name, timeout=1)
-    assert engine.inspect(run.container)["health"]["status"] == "unhealthy"   # Docker's status on exit
+    assert engine.inspect(run.container)["health"]["status"] == "unhealthy"  # Docker's status on exit
     deadline = time.monotonic() + 5
     while alive(monitor) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -124,12 +162,18 @@ def test_the_monitor_runs_the_check_as_the_containers_user_and_ends_with_the_con
 
 
 def test_no_monitor_without_a_healthcheck_or_with_none_and_none_in_build_runs(engine, labels, tmp_path):
-    parent = build(engine, labels, tmp_path, f"FROM {IMAGE}\nHEALTHCHECK --interval=100ms CMD false\n"
-                   "RUN echo built-while-a-check-is-configured\n", "p")
+    parent = build(
+        engine,
+        labels,
+        tmp_path,
+        f"FROM {IMAGE}\nHEALTHCHECK --interval=100ms CMD false\nRUN echo built-while-a-check-is-configured\n",
+        "p",
+    )
     off = build(engine, labels, tmp_path, f"FROM {parent.image.name}\nHEALTHCHECK NONE\n", "o").image.name
     name = f"{labels['seatrial.session']}-off"
-    run = engine.run(base.RunSpec(image=off, name=name, command=("sleep", "60"), network="none", detach=True,
-                                  labels=labels))
+    run = engine.run(
+        base.RunSpec(image=off, name=name, command=("sleep", "60"), network="none", detach=True, labels=labels)
+    )
     time.sleep(0.5)
     assert engine.inspect(run.container)["health"] is None
     assert not (engine.state.containers / run.container.id / "monitor.json").exists()
@@ -143,7 +187,7 @@ def test_removing_a_running_container_leaves_no_monitor_and_no_directory(engine,
     monitor = read_json(cdir / "monitor.json")["pid"]
     engine.remove(run.container)
     assert not alive(monitor)
-    time.sleep(0.3)   # a monitor that outlived the removal would write health.json again here
+    time.sleep(0.3)  # a monitor that outlived the removal would write health.json again here
     assert not cdir.exists()
 
 
@@ -165,9 +209,13 @@ time.sleep(600)
 
 
 def test_the_monitor_outlives_a_killed_harness_does_not_hold_its_output_and_the_reaper_ends_it(
-        engine, state_root, session, tmp_path):
-    harness = subprocess.Popen([sys.executable, "-c", HARNESS, str(state_root), session, IMAGE, str(tmp_path / "ctx")],
-                               stdout=subprocess.PIPE, text=True)
+    engine, state_root, session, tmp_path
+):
+    harness = subprocess.Popen(
+        [sys.executable, "-c", HARNESS, str(state_root), session, IMAGE, str(tmp_path / "ctx")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert harness.stdout.readline().strip() == "ready"
     finally:
@@ -176,7 +224,7 @@ def test_the_monitor_outlives_a_killed_harness_does_not_hold_its_output_and_the_
     # EOF at once: neither the shim nor the monitor kept the harness's stdout open
     assert select.select([harness.stdout], [], [], 10)[0] and harness.stdout.read() == ""
     name = f"{session}-doomed"
-    assert health_when_settled(engine, name)["status"] == "healthy"   # checked with the harness gone
+    assert health_when_settled(engine, name)["status"] == "healthy"  # checked with the harness gone
     cdir = engine.state.container_dir(name)
     monitor = read_json(cdir / "monitor.json")["pid"]
     assert alive(monitor)

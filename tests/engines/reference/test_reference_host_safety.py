@@ -1,5 +1,6 @@
 """An image must not touch the host: the six probes of issue 10, each aimed at a temporary folder
 standing for the host, each passing only if the reference runtime keeps it out."""
+
 from __future__ import annotations
 
 import os
@@ -7,11 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
+from reference_busybox import IMAGE
 
 from seatrial.engines import base
 from seatrial.engines.reference import devices
-
-from reference_busybox import IMAGE
 
 
 @pytest.fixture
@@ -29,8 +29,15 @@ def build(engine, labels, context: Path, dockerfile: str, tag: str) -> base.Buil
 
 
 def run(engine, labels, image: str, script: str, **changes) -> base.RunResult:
-    spec = base.RunSpec(image=image, name=f"probe-{os.urandom(4).hex()}", command=("sh", "-c", script),
-                        network="none", labels=labels, remove=True, **changes)
+    spec = base.RunSpec(
+        image=image,
+        name=f"probe-{os.urandom(4).hex()}",
+        command=("sh", "-c", script),
+        network="none",
+        labels=labels,
+        remove=True,
+        **changes,
+    )
     return engine.run(spec)
 
 
@@ -41,14 +48,20 @@ def test_copy_to_dotdot_and_workdir_dotdot_land_inside_the_image(engine, labels,
     context.mkdir()
     (context / "a.txt").write_text("payload\n")
     climb = "/.." * 12
-    built = build(engine, labels, context, f"""\
+    built = build(
+        engine,
+        labels,
+        context,
+        f"""\
 FROM {IMAGE} AS first
 COPY a.txt {climb}{host}/PWNED
 FROM {IMAGE}
 COPY --from=first {host}/PWNED {climb}{host}/FROM
 WORKDIR {climb}{host}/../..
 COPY a.txt .{climb}{host}/WORKDIR
-""", "probe-copy:1")
+""",
+        "probe-copy:1",
+    )
     assert sorted(p.name for p in host.iterdir()) == ["secret"]
     result = run(engine, labels, built.image.id, f"cat {host}/FROM {host}/WORKDIR; pwd")
     assert (result.exit_code, result.stdout) == (0, f"payload\npayload\n{host.parent.parent}\n"), result.stderr
@@ -70,21 +83,28 @@ def test_volume_seeding_and_mount_targets_stay_in_the_image(engine, labels, tmp_
     folder; so did a target with `..`; a bind target with `..` made a folder on the host."""
     context = tmp_path / "ctx"
     context.mkdir()
-    built = build(engine, labels, context, f"FROM {IMAGE}\nRUN rm -rf /data && ln -s {host} /data\n",
-                  "probe-volume:1")
+    built = build(engine, labels, context, f"FROM {IMAGE}\nRUN rm -rf /data && ln -s {host} /data\n", "probe-volume:1")
     engine.volume_create(base.VolumeSpec(name=f"seed-{session}", labels=labels))
     engine.volume_create(base.VolumeSpec(name=f"climb-{session}", labels=labels))
     empty = tmp_path / "empty"
     empty.mkdir()
     climb = "/mnt" + "/.." * 12 + str(host)
-    seeded = run(engine, labels, built.image.id, "ls -A /data",
-                 mounts=(base.Mount("volume", f"seed-{session}", "/data"),))
-    climbed = run(engine, labels, built.image.id, f"ls -A {host}",
-                  mounts=(base.Mount("volume", f"climb-{session}", climb),))
-    bound = run(engine, labels, built.image.id, f"ls -A {host}",
-                mounts=(base.Mount("bind", str(empty), climb + "/made-by-bind"),))
-    assert [(r.exit_code, r.stdout) for r in (seeded, climbed, bound)] == [
-        (0, ""), (0, ""), (0, "made-by-bind\n")], [r.stderr for r in (seeded, climbed, bound)]
+    seeded = run(
+        engine, labels, built.image.id, "ls -A /data", mounts=(base.Mount("volume", f"seed-{session}", "/data"),)
+    )
+    climbed = run(
+        engine, labels, built.image.id, f"ls -A {host}", mounts=(base.Mount("volume", f"climb-{session}", climb),)
+    )
+    bound = run(
+        engine,
+        labels,
+        built.image.id,
+        f"ls -A {host}",
+        mounts=(base.Mount("bind", str(empty), climb + "/made-by-bind"),),
+    )
+    assert [(r.exit_code, r.stdout) for r in (seeded, climbed, bound)] == [(0, ""), (0, ""), (0, "made-by-bind\n")], [
+        r.stderr for r in (seeded, climbed, bound)
+    ]
     assert sorted(p.name for p in host.iterdir()) == ["secret"]
     for name in (f"seed-{session}", f"climb-{session}"):
         assert list((engine.state.volumes / name / "_data").iterdir()) == []
@@ -118,8 +138,14 @@ def test_a_privileged_container_opens_every_device(engine, labels):
 
 def test_device_cgroups_go_with_their_containers(engine, labels, state_root):
     """Nothing leaks: the cgroup of a detached container goes when it is removed."""
-    spec = base.RunSpec(image=IMAGE, name=f"devs-{os.urandom(4).hex()}", command=("sleep", "60"),
-                        network="none", labels=labels, detach=True)
+    spec = base.RunSpec(
+        image=IMAGE,
+        name=f"devs-{os.urandom(4).hex()}",
+        command=("sleep", "60"),
+        network="none",
+        labels=labels,
+        detach=True,
+    )
     ref = engine.run(spec).container
     path = Path(engine.state.container_record(ref.id)["device_cgroup"])
     assert path.is_dir() and "a *:* rwm" not in (path / "devices.list").read_text()
@@ -151,8 +177,14 @@ def test_exec_cannot_be_read_through_proc_exe_before_it_execs(engine, labels):
     interpreter -- and write it once the exec ends. Held here at its user lookup (the
     container's /etc/passwd is a FIFO), after it has the container's capabilities: its only
     defence is being non-dumpable."""
-    spec = base.RunSpec(image=IMAGE, name=f"exe-{os.urandom(4).hex()}", command=("sh", "-c", EXE_PROBE),
-                        network="none", labels=labels, detach=True)
+    spec = base.RunSpec(
+        image=IMAGE,
+        name=f"exe-{os.urandom(4).hex()}",
+        command=("sh", "-c", EXE_PROBE),
+        network="none",
+        labels=labels,
+        detach=True,
+    )
     ref = engine.run(spec).container
     ready = engine.state.containers / ref.id / "upper" / "tmp" / "ready"
     for _ in range(500):

@@ -1,4 +1,5 @@
 """Volumes, bind mounts, networks and published ports on the real kernel."""
+
 from __future__ import annotations
 
 import socket
@@ -6,10 +7,9 @@ import time
 import urllib.request
 
 import pytest
+from reference_busybox import IMAGE
 
 from seatrial.engines import base
-
-from reference_busybox import IMAGE
 
 
 def run(engine, labels, name, script, **kwargs) -> base.RunResult:
@@ -49,15 +49,33 @@ def test_host_network_sees_host_interfaces(engine, labels):
 
 def test_user_network_resolves_names_and_default_bridge_does_not(engine, labels):
     engine.network_create(base.NetworkSpec("net-a", labels=labels))
-    run(engine, labels, "web", "echo hello > /var/www/index.html; exec httpd -f -p 80 -h /var/www",
-        network="net-a", detach=True)
-    client = run(engine, labels, "client", "grep -q web /etc/hosts || exit 9; for i in $(seq 50); do "
-                 "wget -qO- http://web/ && break; sleep 0.05; done", network="net-a", remove=True)
+    run(
+        engine,
+        labels,
+        "web",
+        "echo hello > /var/www/index.html; exec httpd -f -p 80 -h /var/www",
+        network="net-a",
+        detach=True,
+    )
+    client = run(
+        engine,
+        labels,
+        "client",
+        "grep -q web /etc/hosts || exit 9; for i in $(seq 50); do wget -qO- http://web/ && break; sleep 0.05; done",
+        network="net-a",
+        remove=True,
+    )
     assert (client.exit_code, client.stdout) == (0, "hello\n")
     run(engine, labels, "db", "exec sleep 60", network="bridge", detach=True)
     address = engine.inspect(base.ResourceRef("container", "", "db"))["ip_addresses"]["bridge"]
-    on_default = run(engine, labels, "probe", f"ping -c1 -W2 {address} >/dev/null && echo addr-ok; "
-                     "ping -c1 -W1 db || echo no-name", network="bridge", remove=True)
+    on_default = run(
+        engine,
+        labels,
+        "probe",
+        f"ping -c1 -W2 {address} >/dev/null && echo addr-ok; ping -c1 -W1 db || echo no-name",
+        network="bridge",
+        remove=True,
+    )
     assert "addr-ok" in on_default.stdout and "no-name" in on_default.stdout
 
 
@@ -71,8 +89,15 @@ def test_user_networks_are_isolated_from_each_other(engine, labels):
 
 
 def test_published_port_is_reachable_on_loopback_and_expose_alone_is_not(engine, labels):
-    started = run(engine, labels, "pub", "echo hi > /var/www/index.html; exec httpd -f -p 8080 -h /var/www",
-                  network="bridge", detach=True, ports=(base.PortMapping(8080),))
+    started = run(
+        engine,
+        labels,
+        "pub",
+        "echo hi > /var/www/index.html; exec httpd -f -p 8080 -h /var/www",
+        network="bridge",
+        detach=True,
+        ports=(base.PortMapping(8080),),
+    )
     port = engine.inspect(started.container)["ports"]["8080/tcp"]
     for _ in range(50):
         try:
@@ -96,7 +121,9 @@ def test_testinfra_host_sees_files_inside(engine, labels):
 
 def test_testinfra_finds_the_backend_by_url(engine, labels, state_root, monkeypatch):
     import testinfra
+
     import seatrial.engines.reference.testinfra_backend  # noqa: F401 -- registers the scheme
+
     monkeypatch.setenv("SEATRIAL_REFERENCE_ROOT", str(state_root))
     run(engine, labels, "byurl", "exec sleep 60", detach=True)
     host = testinfra.get_host("seatrial-reference://byurl")
@@ -132,7 +159,9 @@ def test_exec_that_times_out_is_killed(engine, labels):
 
 def test_two_state_roots_get_their_own_default_bridge_and_subnet(engine, labels, tmp_path):
     from reference_busybox import write_archive
+
     from seatrial.engines.reference.adapter import ReferenceEngine
+
     other = ReferenceEngine(tmp_path / "other-root")
     other.load(write_archive(tmp_path / "busybox.tar"))
     try:

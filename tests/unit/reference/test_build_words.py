@@ -1,5 +1,6 @@
 """Dockerfile words, variables and config instructions; every expected value below was
 produced by Docker 20.10's classic builder on this machine (`docker image inspect`)."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,38 +12,44 @@ from seatrial.engines.reference.shellwords import ExpansionError, expand, name_v
 VARIABLES = {"A": "x", "X": "hi", "E": ""}
 
 
-@pytest.mark.parametrize("word, expected", [
-    ("a\\bc", "abc"),                    # an escape outside quotes keeps the next character
-    ('"q\\"r\\$A\\n"', 'q"r$A\\n'),     # in double quotes only \" \$ \\ are escapes
-    ("'$A\\'", "$A\\"),                 # single quotes keep everything
-    ("$1", ""),
-    ("${A}_$A.x", "x_x.x"),
-    ("$", "$"),
-    ('"a  b"', "a  b"),
-    ("a\\ b", "a b"),
-    ("${X:+a$X-b}", "ahi-b"),           # variables inside the word are expanded
-    ("${NOPE:-w${X}w}", "whiw"),
-    ("${E:-d}", "d"),                    # `:` treats empty as unset
-    ("${E:+p}", ""),
-])
+@pytest.mark.parametrize(
+    "word, expected",
+    [
+        ("a\\bc", "abc"),  # an escape outside quotes keeps the next character
+        ('"q\\"r\\$A\\n"', 'q"r$A\\n'),  # in double quotes only \" \$ \\ are escapes
+        ("'$A\\'", "$A\\"),  # single quotes keep everything
+        ("$1", ""),
+        ("${A}_$A.x", "x_x.x"),
+        ("$", "$"),
+        ('"a  b"', "a  b"),
+        ("a\\ b", "a b"),
+        ("${X:+a$X-b}", "ahi-b"),  # variables inside the word are expanded
+        ("${NOPE:-w${X}w}", "whiw"),
+        ("${E:-d}", "d"),  # `:` treats empty as unset
+        ("${E:+p}", ""),
+    ],
+)
 def test_words_expand_as_docker_expands_them(word, expected):
     assert expand(word, VARIABLES) == expected
 
 
-@pytest.mark.parametrize("word, message", [
-    ("${Y-w}", "missing ':' in substitution"),
-    ("${Y:?w}", "Y: w"),
-    ("${E:?}", "E: is not allowed to be empty"),
-    ("${}", "bad substitution"),
-    ("'open", "single-quote"),
-])
+@pytest.mark.parametrize(
+    "word, message",
+    [
+        ("${Y-w}", "missing ':' in substitution"),
+        ("${Y:?w}", "Y: w"),
+        ("${E:?}", "E: is not allowed to be empty"),
+        ("${}", "bad substitution"),
+        ("'open", "single-quote"),
+    ],
+)
 def test_words_docker_refuses_are_errors(word, message):
     with pytest.raises(ExpansionError, match=message):
         expand(word, VARIABLES)
 
 
 def test_parsing_keeps_quotes_for_expansion_and_legacy_values_whole():
-    assert parse_words('A="x y" B=a\\ b C=\'q z\'') == ['A="x y"', "B=a\\ b", "C='q z'"]
+    assert parse_words("A=\"x y\" B=a\\ b C='q z'") == ['A="x y"', "B=a\\ b", "C='q z'"]
     assert name_values('A  some  "value" $HOME', "ENV") == [("A", 'some  "value" $HOME')]
     with pytest.raises(ValueError, match="can't find = in 'b'"):
         name_values("a=1 b", "ENV")
@@ -62,8 +69,10 @@ def test_one_env_instruction_sees_the_old_values_of_what_it_sets():
 
 
 def test_label_expose_user_expand_with_build_args():
-    config = config_after(['LABEL "k$P"="v ${U}" x=${G:-none}', "EXPOSE $P ${P}/udp 9000-9001",
-                           "USER ${U}:${G:-nogroup}"], variables={"P": "8080", "U": "nobody"})
+    config = config_after(
+        ['LABEL "k$P"="v ${U}" x=${G:-none}', "EXPOSE $P ${P}/udp 9000-9001", "USER ${U}:${G:-nogroup}"],
+        variables={"P": "8080", "U": "nobody"},
+    )
     assert config["Labels"] == {"k8080": "v nobody", "x": "none"}
     assert config["ExposedPorts"] == {"8080/tcp": {}, "8080/udp": {}, "9000/tcp": {}, "9001/tcp": {}}
     assert config["User"] == "nobody:nogroup"
@@ -75,22 +84,36 @@ def test_workdir_absolute_is_kept_as_written_and_relative_is_joined_and_cleaned(
 
 
 def test_shell_volume_stopsignal_onbuild_set_their_keys():
-    config = config_after(['SHELL ["/bin/sh", "-xc"]', "CMD echo x", "ENTRYPOINT echo y", "HEALTHCHECK CMD echo z",
-                           'VOLUME ["/a", "/b"]', "VOLUME /c $V", "STOPSIGNAL $S", "ONBUILD  ENV X=$Y",
-                           'ONBUILD RUN  ["echo", "a"]'], variables={"V": "/v", "S": "SIGUSR1"})
+    config = config_after(
+        [
+            'SHELL ["/bin/sh", "-xc"]',
+            "CMD echo x",
+            "ENTRYPOINT echo y",
+            "HEALTHCHECK CMD echo z",
+            'VOLUME ["/a", "/b"]',
+            "VOLUME /c $V",
+            "STOPSIGNAL $S",
+            "ONBUILD  ENV X=$Y",
+            'ONBUILD RUN  ["echo", "a"]',
+        ],
+        variables={"V": "/v", "S": "SIGUSR1"},
+    )
     assert config["Shell"] == ["/bin/sh", "-xc"]
     assert (config["Cmd"], config["Entrypoint"]) == (["/bin/sh", "-xc", "echo x"], ["/bin/sh", "-xc", "echo y"])
-    assert config["Healthcheck"] == {"Test": ["CMD-SHELL", "echo z"]}   # SHELL does not apply here
+    assert config["Healthcheck"] == {"Test": ["CMD-SHELL", "echo z"]}  # SHELL does not apply here
     assert config["Volumes"] == {"/a": {}, "/b": {}, "/c": {}, "/v": {}}
     assert config["StopSignal"] == "SIGUSR1"
-    assert config["OnBuild"] == ["ENV X=$Y", 'RUN  ["echo", "a"]']       # kept as written
+    assert config["OnBuild"] == ["ENV X=$Y", 'RUN  ["echo", "a"]']  # kept as written
 
 
-@pytest.mark.parametrize("line, message", [
-    ("STOPSIGNAL SIGNOPE", "Invalid signal: SIGNOPE"),
-    ("SHELL /bin/sh -c", "SHELL requires the arguments to be in JSON form"),
-    ("ENV X=${Y-w}", "Dockerfile:1: failed to process '\\$\\{Y-w\\}': missing ':' in substitution"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("STOPSIGNAL SIGNOPE", "Invalid signal: SIGNOPE"),
+        ("SHELL /bin/sh -c", "SHELL requires the arguments to be in JSON form"),
+        ("ENV X=${Y-w}", "Dockerfile:1: failed to process '\\$\\{Y-w\\}': missing ':' in substitution"),
+    ],
+)
 def test_config_instructions_docker_refuses(line, message):
     with pytest.raises(DockerfileError, match=message):
         config_after([line])

@@ -1,4 +1,5 @@
 """The reference builder's cache stays within its bound, least recently used out, and clears."""
+
 from __future__ import annotations
 
 import os
@@ -11,13 +12,13 @@ def make(cache, names):
     for age, name in enumerate(names):
         path = cache / f"{name}.json"
         path.write_text("{}")
-        os.utime(path, (1000 + age, 1000 + age))   # a, b, c, ...: oldest first
+        os.utime(path, (1000 + age, 1000 + age))  # a, b, c, ...: oldest first
 
 
 def test_trim_keeps_the_most_recently_used_entries(tmp_path):
     cache = tmp_path / "cache"
     make(cache, ["a", "b", "c", "d", "e"])
-    buildcache.mark_used(cache / "a.json")   # a hit makes the oldest the newest
+    buildcache.mark_used(cache / "a.json")  # a hit makes the oldest the newest
     assert buildcache.trim(cache, 3) == 2
     assert sorted(p.stem for p in cache.iterdir()) == ["a", "d", "e"]
     assert buildcache.trim(cache, 3) == 0
@@ -39,4 +40,4 @@ def test_clear_removes_every_entry_and_says_how_much(tmp_path):
     assert buildcache.clear(cache) == (2, 4)
     assert [p.name for p in cache.iterdir()] == ["not-an-entry.tmp"]
     assert buildcache.clear(tmp_path / "absent") == (0, 0)
-    buildcache.mark_used(tmp_path / "absent.json")   # a hit on an entry cleared meanwhile is fine
+    buildcache.mark_used(tmp_path / "absent.json")  # a hit on an entry cleared meanwhile is fine

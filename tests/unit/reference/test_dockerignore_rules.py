@@ -1,14 +1,33 @@
 """.dockerignore rules, each case's expected result recorded from Docker 20.10's classic builder
 on this machine (`COPY . /ctx` of the tree below, then `find /ctx`): what it left out."""
+
 from __future__ import annotations
 
 import pytest
 
 from seatrial.engines.reference.dockerignore import Ignore, IgnoreError, read_patterns
 
-FILES = ["a.txt", "B.txt", "b.md", "dir/x.txt", "dir/sub/y.txt", "dir/sub/z.md", "other/dir/x.txt", "a+b",
-         "aab", "[x]", "x", "keep/me", "keep/notme", "deep/a/b/c.log", "deep/c.log", "sp ace", "xy",
-         "Dockerfile", ".dockerignore"]
+FILES = [
+    "a.txt",
+    "B.txt",
+    "b.md",
+    "dir/x.txt",
+    "dir/sub/y.txt",
+    "dir/sub/z.md",
+    "other/dir/x.txt",
+    "a+b",
+    "aab",
+    "[x]",
+    "x",
+    "keep/me",
+    "keep/notme",
+    "deep/a/b/c.log",
+    "deep/c.log",
+    "sp ace",
+    "xy",
+    "Dockerfile",
+    ".dockerignore",
+]
 FOLDERS = sorted({"/".join(f.split("/")[:i]) for f in FILES for i in range(1, f.count("/") + 1)})
 
 DOCKER_LEFT_OUT = [
@@ -17,17 +36,43 @@ DOCKER_LEFT_OUT = [
     ("/dir\n!dir/sub/y.txt", ["dir/sub/z.md", "dir/x.txt"]),
     ("./dir/sub", ["dir/sub", "dir/sub/y.txt", "dir/sub/z.md"]),
     ("dir\n!dir/sub\ndir/sub/z.md", ["dir/sub/z.md", "dir/x.txt"]),
-    ("*\n!keep", [".dockerignore", "B.txt", "Dockerfile", "[x]", "a+b", "a.txt", "aab", "b.md", "deep", "deep/a",
-                  "deep/a/b", "deep/a/b/c.log", "deep/c.log", "dir", "dir/sub", "dir/sub/y.txt", "dir/sub/z.md",
-                  "dir/x.txt", "other", "other/dir", "other/dir/x.txt", "sp ace", "x", "xy"]),
-    ("b.*", ["b.md"]),                       # case matters (the Docker SDK's matcher folds it)
-    ("a+b", ["aab"]),                        # Docker 20.10 passes `+` into its regular expression
-    ("[!a]*", ["a+b", "a.txt", "aab"]),      # ... and `[!a]` means "! or a", not "not a"
+    (
+        "*\n!keep",
+        [
+            ".dockerignore",
+            "B.txt",
+            "Dockerfile",
+            "[x]",
+            "a+b",
+            "a.txt",
+            "aab",
+            "b.md",
+            "deep",
+            "deep/a",
+            "deep/a/b",
+            "deep/a/b/c.log",
+            "deep/c.log",
+            "dir",
+            "dir/sub",
+            "dir/sub/y.txt",
+            "dir/sub/z.md",
+            "dir/x.txt",
+            "other",
+            "other/dir",
+            "other/dir/x.txt",
+            "sp ace",
+            "x",
+            "xy",
+        ],
+    ),
+    ("b.*", ["b.md"]),  # case matters (the Docker SDK's matcher folds it)
+    ("a+b", ["aab"]),  # Docker 20.10 passes `+` into its regular expression
+    ("[!a]*", ["a+b", "a.txt", "aab"]),  # ... and `[!a]` means "! or a", not "not a"
     ("deep/**/*.log", ["deep/a/b/c.log", "deep/c.log"]),
     ("dir/*/y.txt", ["dir/sub/y.txt"]),
     ("  dir/sub/  ", ["dir/sub", "dir/sub/y.txt", "dir/sub/z.md"]),
     ("# comment\n#dir\nkeep\n!keep/me", ["keep/notme"]),
-    ("!keep/me\nkeep", ["keep", "keep/me", "keep/notme"]),   # the last match wins
+    ("!keep/me\nkeep", ["keep", "keep/me", "keep/notme"]),  # the last match wins
     ("Dockerfile\n.dockerignore", [".dockerignore", "Dockerfile"]),
     ("dir/sub/../x.txt", ["dir/x.txt"]),
     ("x?", ["xy"]),

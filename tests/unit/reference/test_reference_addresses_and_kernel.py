@@ -1,4 +1,5 @@
 """Address allocation, Docker's command rules and the kernel double, without root."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,14 +34,17 @@ def test_subnets_are_exhausted_with_a_message():
         addresses.pick_subnet(used)
 
 
-@pytest.mark.parametrize("image, entrypoint, command, expected", [
-    ({"Cmd": ["sh"]}, None, None, ["sh"]),
-    ({"Cmd": ["sh"]}, None, ("echo", "x"), ["echo", "x"]),
-    ({"Entrypoint": ["ep"], "Cmd": ["default"]}, None, ("arg",), ["ep", "arg"]),
-    ({"Entrypoint": ["ep"], "Cmd": ["default"]}, None, None, ["ep", "default"]),
-    ({"Entrypoint": ["ep"], "Cmd": ["default"]}, ("other",), None, ["other"]),
-    ({"Entrypoint": ["ep"], "Cmd": ["default"]}, (), ("cmd",), ["cmd"]),
-])
+@pytest.mark.parametrize(
+    "image, entrypoint, command, expected",
+    [
+        ({"Cmd": ["sh"]}, None, None, ["sh"]),
+        ({"Cmd": ["sh"]}, None, ("echo", "x"), ["echo", "x"]),
+        ({"Entrypoint": ["ep"], "Cmd": ["default"]}, None, ("arg",), ["ep", "arg"]),
+        ({"Entrypoint": ["ep"], "Cmd": ["default"]}, None, None, ["ep", "default"]),
+        ({"Entrypoint": ["ep"], "Cmd": ["default"]}, ("other",), None, ["other"]),
+        ({"Entrypoint": ["ep"], "Cmd": ["default"]}, (), ("cmd",), ["cmd"]),
+    ],
+)
 def test_entrypoint_and_cmd_follow_docker(image, entrypoint, command, expected):
     assert compose_command(image, entrypoint, command) == expected
 
@@ -59,8 +63,9 @@ def test_overlay_mount_stacks_layers_over_the_upper_directory():
     kern = RecordingKernel()
     spec = rootfs.RootfsSpec(("/l/top", "/l/bottom"), "/c/upper", "/c/work", "/c/rootfs")
     rootfs.mount_overlay(kern, spec)
-    assert kern.calls == [("mount", ("overlay", "/c/rootfs", "overlay", 0,
-                                     "lowerdir=/l/top:/l/bottom,upperdir=/c/upper,workdir=/c/work"))]
+    assert kern.calls == [
+        ("mount", ("overlay", "/c/rootfs", "overlay", 0, "lowerdir=/l/top:/l/bottom,upperdir=/c/upper,workdir=/c/work"))
+    ]
 
 
 def test_masked_paths_get_dev_null_or_an_empty_read_only_tmpfs():
@@ -83,6 +88,7 @@ def test_the_double_refuses_calls_the_kernel_does_not_have():
 
 def test_routed_subnets_and_default_bridge_names_need_no_root(tmp_path):
     from seatrial.engines.reference.network import default_bridge_name, routed_subnets
+
     assert all("/" in subnet for subnet in routed_subnets())
     name = default_bridge_name(tmp_path)
     assert name.startswith("strf") and len(name) <= 15 and name != default_bridge_name(tmp_path / "other")

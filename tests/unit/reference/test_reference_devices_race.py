@@ -1,6 +1,7 @@
 """Making a container's device cgroup survives the root's last container removing the parent
 folder at the same moment (seen on a loaded machine: `[Errno 17] File exists` from pathlib, whose
 mkdir(exist_ok=True) raises when the folder vanishes between mkdir's EEXIST and its is_dir())."""
+
 from __future__ import annotations
 
 import pathlib
@@ -23,7 +24,7 @@ def test_a_parent_removed_between_mkdir_and_its_check_is_made_again(tmp_path, mo
     def racing_mkdir(self, *args, **kwargs):
         if self == devices.parent_of(tmp_path / "root", controller) and not raced:
             raced.append(self)
-            raise FileExistsError(17, "File exists", str(self))   # as pathlib raises after the race
+            raise FileExistsError(17, "File exists", str(self))  # as pathlib raises after the race
         return real_mkdir(self, *args, **kwargs)
 
     monkeypatch.setattr(pathlib.Path, "mkdir", racing_mkdir)

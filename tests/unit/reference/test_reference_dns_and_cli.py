@@ -1,4 +1,5 @@
 """The embedded DNS responder's wire format and the debugging CLI, without root."""
+
 from __future__ import annotations
 
 import io
@@ -44,6 +45,7 @@ def test_cli_reports_an_unknown_container_with_exit_code_1(tmp_path):
 def test_without_root_every_capability_is_missing_with_the_reason(monkeypatch, tmp_path):
     from seatrial.engines import base
     from seatrial.engines.reference.adapter import ReferenceEngine
+
     monkeypatch.setattr("os.geteuid", lambda: 1000)
     engine = ReferenceEngine(tmp_path)
     assert set(engine.capabilities().missing) == set(base.CAPABILITIES)
@@ -55,6 +57,7 @@ def test_without_root_every_capability_is_missing_with_the_reason(monkeypatch, t
 
 def test_absent_image_message_names_the_loopback_registry_refusal_and_never_dials_elsewhere():
     from seatrial.engines.reference.registrycheck import absent_image_message, registry_of
+
     assert registry_of("busybox:1") is None and registry_of("team/app") is None
     assert registry_of("localhost:1/x:y") == ("localhost", 1)
     assert "connection refused" in absent_image_message("localhost:1/x:y", may_pull=True)

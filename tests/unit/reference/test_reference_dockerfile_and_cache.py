@@ -1,4 +1,5 @@
 """Dockerfile parsing and the inputs of build cache keys, without root."""
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,10 @@ from seatrial.engines.reference.dockerignore import Ignore
 
 
 def test_stages_instructions_and_continuations():
-    args, stages = parse("ARG V=1\n# comment\nFROM base:${V} AS build\nRUN a \\\n    && b\n\n"
-                         "FROM scratch\nCOPY --from=build /out /out\nCMD [\"/out\"]\n")
+    args, stages = parse(
+        "ARG V=1\n# comment\nFROM base:${V} AS build\nRUN a \\\n    && b\n\n"
+        'FROM scratch\nCOPY --from=build /out /out\nCMD ["/out"]\n'
+    )
     assert [a.args for a in args] == ["V=1"]
     assert [(s.name, s.base, s.line) for s in stages] == [("build", "base:${V}", 3), (None, "scratch", 7)]
     run = stages[0].instructions[0]
@@ -24,14 +27,17 @@ def test_stages_instructions_and_continuations():
     assert stages[1].instructions[1].exec_form() == ["/out"]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("FROM a\nRUNN x\n", "Dockerfile:2: unknown instruction 'RUNN'"),
-    ("RUN x\n", "Dockerfile:1: RUN before the first FROM"),
-    ("FROM a\nCOPY onlyone\n", "Dockerfile:2: COPY needs a source and a destination"),
-    ("FROM a b c d\n", "Dockerfile:1: FROM takes"),
-    ("# nothing\n", "no FROM instruction"),
-    ("FROM a\nWORKDIR\n", "Dockerfile:2: WORKDIR requires at least one argument"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("FROM a\nRUNN x\n", "Dockerfile:2: unknown instruction 'RUNN'"),
+        ("RUN x\n", "Dockerfile:1: RUN before the first FROM"),
+        ("FROM a\nCOPY onlyone\n", "Dockerfile:2: COPY needs a source and a destination"),
+        ("FROM a b c d\n", "Dockerfile:1: FROM takes"),
+        ("# nothing\n", "no FROM instruction"),
+        ("FROM a\nWORKDIR\n", "Dockerfile:2: WORKDIR requires at least one argument"),
+    ],
+)
 def test_bad_dockerfiles_are_reported_with_their_line(text, message):
     with pytest.raises(DockerfileError, match=message):
         parse(text)
@@ -62,5 +68,7 @@ def test_dockerignored_files_do_not_change_the_inputs(tmp_path):
 def test_cache_key_depends_on_parent_instruction_and_inputs():
     key = _sha("parent", "RUN make", "")
     assert key == _sha("parent", "RUN make", "")
-    assert len({key, _sha("other", "RUN make", ""), _sha("parent", "RUN make2", ""),
-                _sha("parent", "RUN make", "args")}) == 4
+    assert (
+        len({key, _sha("other", "RUN make", ""), _sha("parent", "RUN make2", ""), _sha("parent", "RUN make", "args")})
+        == 4
+    )

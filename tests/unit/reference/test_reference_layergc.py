@@ -1,5 +1,6 @@
 """The orphan-layer sweep (layergc.py): what it removes, and what it must never touch - layers
 an image references, layers a live build holds or has just stored, a live process's work."""
+
 from __future__ import annotations
 
 import os
@@ -41,8 +42,8 @@ def test_a_live_build_keeps_the_layers_it_holds_and_the_ones_it_stored_since_it_
     cached = layer(store, "cached")
     age(store, cached, 60)
     with layergc.claim(store.state.tmp) as build:
-        build.hold(cached)                 # a cache hit it continues from
-        fresh = layer(store, "fresh")      # a layer it stored, not yet in any image
+        build.hold(cached)  # a cache hit it continues from
+        fresh = layer(store, "fresh")  # a layer it stored, not yet in any image
         assert layergc.sweep(store.state, store) == []
         assert sorted(store.layers.all()) == sorted([cached, fresh])
     assert sorted(layergc.sweep(store.state, store)) == sorted([f"layer {cached[:19]}", f"layer {fresh[:19]}"])
@@ -51,7 +52,7 @@ def test_a_live_build_keeps_the_layers_it_holds_and_the_ones_it_stored_since_it_
 def test_a_dead_claim_protects_nothing(store):
     orphan = layer(store, "orphan")
     age(store, orphan, 60)
-    dead = store.state.tmp / layergc.CLAIMS / "1-deadbeef"   # a file no process holds a lock on
+    dead = store.state.tmp / layergc.CLAIMS / "1-deadbeef"  # a file no process holds a lock on
     dead.parent.mkdir(parents=True, exist_ok=True)
     dead.write_text('{"started": 0}\n' + orphan + "\n")
     assert layergc.sweep(store.state, store) == [f"layer {orphan[:19]}"]

@@ -1,4 +1,5 @@
 """The layer and image stores, without root."""
+
 from __future__ import annotations
 
 import hashlib
@@ -57,31 +58,43 @@ def test_directory_digest_follows_content(tmp_path):
     assert directory_digest(tmp_path / "d") != before
 
 
-@pytest.mark.parametrize("given, expected", [
-    ("busybox", "busybox:latest"), ("docker.io/library/busybox:1.36", "busybox:1.36"),
-    ("localhost:5000/team/app", "localhost:5000/team/app:latest"), ("team/app:v1", "team/app:v1"),
-])
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ("busybox", "busybox:latest"),
+        ("docker.io/library/busybox:1.36", "busybox:1.36"),
+        ("localhost:5000/team/app", "localhost:5000/team/app:latest"),
+        ("team/app:v1", "team/app:v1"),
+    ],
+)
 def test_references_get_the_default_registry_namespace_and_tag(given, expected):
     assert normalize_reference(given) == expected
 
 
 def write_docker_archive(path, layers: list[bytes], tag: str, labels: dict) -> None:
     diff_ids = ["sha256:" + hashlib.sha256(raw).hexdigest() for raw in layers]
-    config = json.dumps({"config": {"Cmd": ["sh"], "Labels": labels},
-                         "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
-    manifest = json.dumps([{"Config": "config.json", "RepoTags": [tag],
-                            "Layers": [f"{d[7:]}/layer.tar" for d in diff_ids]}]).encode()
+    config = json.dumps(
+        {"config": {"Cmd": ["sh"], "Labels": labels}, "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    ).encode()
+    manifest = json.dumps(
+        [{"Config": "config.json", "RepoTags": [tag], "Layers": [f"{d[7:]}/layer.tar" for d in diff_ids]}]
+    ).encode()
     with tarfile.open(path, "w") as tar:
         for name, raw in [("config.json", config), ("manifest.json", manifest)] + [
-                (f"{d[7:]}/layer.tar", raw) for d, raw in zip(diff_ids, layers)]:
+            (f"{d[7:]}/layer.tar", raw) for d, raw in zip(diff_ids, layers)
+        ]:
             info = tarfile.TarInfo(name)
             info.size = len(raw)
             tar.addfile(info, io.BytesIO(raw))
 
 
 def test_docker_archive_import_tags_labels_and_sizes(store, tmp_path):
-    write_docker_archive(tmp_path / "img.tar", [layer_tar({"a": "aaaa"}), layer_tar({"b": "bb"})],
-                         "team/app:v1", {"seatrial.session": "s1"})
+    write_docker_archive(
+        tmp_path / "img.tar",
+        [layer_tar({"a": "aaaa"}), layer_tar({"b": "bb"})],
+        "team/app:v1",
+        {"seatrial.session": "s1"},
+    )
     image_id = store.load(tmp_path / "img.tar")
     record = store.resolve("docker.io/team/app:v1")
     assert record["id"] == image_id and record["size"] == 6 and len(record["layers"]) == 2
@@ -108,6 +121,7 @@ def test_removing_an_image_frees_only_layers_no_other_image_uses(store, tmp_path
 
 def test_oci_layout_import_reads_index_manifest_config_and_gzipped_layers(store, tmp_path):
     import gzip
+
     raw = layer_tar({"oci.txt": "oci"})
     blobs = tmp_path / "oci" / "blobs" / "sha256"
     blobs.mkdir(parents=True)
@@ -116,9 +130,16 @@ def test_oci_layout_import_reads_index_manifest_config_and_gzipped_layers(store,
         digest = hashlib.sha256(data).hexdigest()
         (blobs / digest).write_bytes(data)
         return {"digest": f"sha256:{digest}", "size": len(data)}
+
     layer = blob(gzip.compress(raw))
-    config = blob(json.dumps({"config": {"Cmd": ["sh"]}, "rootfs": {
-        "type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest()]}}).encode())
+    config = blob(
+        json.dumps(
+            {
+                "config": {"Cmd": ["sh"]},
+                "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest()]},
+            }
+        ).encode()
+    )
     manifest = blob(json.dumps({"schemaVersion": 2, "config": config, "layers": [layer]}).encode())
     manifest["annotations"] = {"org.opencontainers.image.ref.name": "oci/app:2"}
     (tmp_path / "oci" / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [manifest]}))
@@ -151,8 +172,14 @@ def test_loading_an_archive_whose_symlink_points_at_the_host_writes_inside_the_l
     inside the layer, as a container would see it (Docker extracts in a chroot: the same)."""
     host = tmp_path / "host"
     host.mkdir()
-    layer = hostile_layer([("link", "escape", str(host)), ("file", "escape/f", "pwned"),
-                           ("link", "up", "../../../../../../../.." + str(host)), ("file", "up/g", "pwned")])
+    layer = hostile_layer(
+        [
+            ("link", "escape", str(host)),
+            ("file", "escape/f", "pwned"),
+            ("link", "up", "../../../../../../../.." + str(host)),
+            ("file", "up/g", "pwned"),
+        ]
+    )
     write_docker_archive(tmp_path / "img.tar", [layer], "hostile:1", {})
     image_id = store.load(tmp_path / "img.tar")
     assert list(host.iterdir()) == []

@@ -1,5 +1,6 @@
 """The container's pid 1 is reached through a pidfd checked against its recorded start time, so a
 pid number that another process took since cannot receive a signal or an exec meant for it."""
+
 from __future__ import annotations
 
 import os

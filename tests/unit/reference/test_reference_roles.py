@@ -1,5 +1,6 @@
 """The reference runtime by role: no module reaches into another's private (_underscore) names,
 and each opens with a docstring naming the kernel facilities (or saying it has none)."""
+
 from __future__ import annotations
 
 import ast
@@ -13,8 +14,11 @@ def test_no_module_imports_private_names_of_another():
     for module in sorted(REFERENCE.glob("*.py")):
         for node in ast.walk(ast.parse(module.read_text())):
             if isinstance(node, ast.ImportFrom):
-                borrowed += [f"{module.name}: from {node.module} import {alias.name}"
-                             for alias in node.names if alias.name.startswith("_")]
+                borrowed += [
+                    f"{module.name}: from {node.module} import {alias.name}"
+                    for alias in node.names
+                    if alias.name.startswith("_")
+                ]
     assert borrowed == []
 
 
@@ -23,7 +27,10 @@ def _names_its_kernel_use(docstring: str) -> bool:
 
 
 def test_every_module_names_its_kernel_facilities():
-    silent = [module.name for module in sorted(REFERENCE.glob("*.py"))
-              if module.name != "__init__.py"
-              and not _names_its_kernel_use(ast.get_docstring(ast.parse(module.read_text())) or "")]
+    silent = [
+        module.name
+        for module in sorted(REFERENCE.glob("*.py"))
+        if module.name != "__init__.py"
+        and not _names_its_kernel_use(ast.get_docstring(ast.parse(module.read_text())) or "")
+    ]
     assert silent == []

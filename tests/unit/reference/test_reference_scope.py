@@ -1,5 +1,6 @@
 """scope.py resolves paths inside a root as the kernel's openat2(RESOLVE_IN_ROOT) does, and its
 copy never writes outside the root (no root, no engine: symlinks in a temporary folder)."""
+
 from __future__ import annotations
 
 import errno
@@ -25,7 +26,7 @@ def tree(tmp_path) -> tuple[Path, Path]:
     for inside in (Path(str(root) + str(host)), root / "host"):  # where the links land in scope
         inside.mkdir(parents=True)
         (inside / "f").write_text("in root")
-    os.symlink(str(host), root / "abs_to_host")          # absolute: the root's own /tmp/.../host
+    os.symlink(str(host), root / "abs_to_host")  # absolute: the root's own /tmp/.../host
     os.symlink("../../../../../../host", root / "climb")  # relative, climbing past the root
     os.symlink("/usr/lib", root / "abs_inside")
     os.symlink("usr/../../..", root / "dotdot_link")
@@ -37,9 +38,24 @@ def tree(tmp_path) -> tuple[Path, Path]:
     return root, host
 
 
-CASES = ["/", "etc", "/etc/../..", "../../..", "/abs_to_host", "/abs_to_host/f", "/climb", "climb/f",
-         "/abs_inside/f", "dotdot_link", "dotdot_link/etc", "chain1", "/usr/lib/../../etc/./",
-         "/missing/x", "abs_inside/../lib", "file_link"]
+CASES = [
+    "/",
+    "etc",
+    "/etc/../..",
+    "../../..",
+    "/abs_to_host",
+    "/abs_to_host/f",
+    "/climb",
+    "climb/f",
+    "/abs_inside/f",
+    "dotdot_link",
+    "dotdot_link/etc",
+    "chain1",
+    "/usr/lib/../../etc/./",
+    "/missing/x",
+    "abs_inside/../lib",
+    "file_link",
+]
 
 
 def kernel_resolution(root: Path, path: str) -> str:
