@@ -187,6 +187,11 @@ class Engine(Protocol):
         One line per thing removed. Default: nothing, for an engine whose every object carries labels."""
         return []
 
+    def save(self, image: str, archive: Path) -> None:
+        """Write `image` to `archive` as a docker-archive tarball, as `docker save -o` does (for
+        `seatrial diff`, which compares file trees). Default: an EngineError saying it cannot."""
+        raise EngineError(f"save of image {image!r}", f"the {self.name} adapter cannot export images")
+
     def prune(self) -> list[str]:
         """Remove what belongs to no session (layers a killed build committed); one line each. Default: nothing."""
         return []

@@ -97,6 +97,21 @@ class RecordingEngine(Engine):
         old = self._find("image", image, operation=f"tag of image {image!r}")
         self._hold(ResourceRef("image", id=old.id, name=new_tag, labels=dict(old.labels)))
 
+    def save(self, image: str, archive: Path) -> None:
+        """A docker-archive holding only its manifest (no layers: the fake has no files);
+        EngineError for an unknown image."""
+        import io
+        import json
+        import tarfile
+
+        self.calls.append(("save", image, str(archive)))
+        held = self._find("image", image, operation=f"save of image {image!r}")
+        manifest = json.dumps([{"Config": f"{held.id}.json", "RepoTags": [held.name], "Layers": []}]).encode()
+        with tarfile.open(archive, "w") as tar:
+            info = tarfile.TarInfo("manifest.json")
+            info.size = len(manifest)
+            tar.addfile(info, io.BytesIO(manifest))
+
     def image_exists(self, image: str) -> bool:
         """Whether an image of that tag or id is held."""
         return any(r.kind == "image" and image in (r.id, r.name) for r in self.held)
