@@ -49,10 +49,10 @@ def test_a_large_file_without_aliases_is_not_taken_for_an_alias_bomb():
 
 def _walked(text: str):
     """The node walk's reading (the path for anchors, aliases and tags), for comparison."""
-    from seatrial.harness import yamlsafe
+    from seatrial.harness import yamlnodes
 
-    node, _ = yamlsafe._compose(text, "f", yamlsafe.CoreLoader)
-    builder = yamlsafe._Builder("f")
+    node, _ = yamlnodes.compose(text, "f", yamlnodes.CoreLoader)
+    builder = yamlnodes.NodeBuilder("f")
     data = builder.build(node, (), 0, frozenset()) if node is not None else None
     return data, builder.positions, builder.key_positions, [p.format() for p in builder.problems]
 
