@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from seatrial.harness.check import Check
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -53,7 +55,6 @@ def _port_in(port: str, exposed) -> bool:
 
 def has_checks(step: int, label: str, has: ConfigHas | None, lacks: ConfigLacks | None, config: dict[str, Any]) -> list:
     """One check per entry named, each saying what the image has instead."""
-    from seatrial.harness.expectations import Check
 
     checks = []
     env = dict(item.split("=", 1) for item in config.get("Env") or () if "=" in item)

@@ -7,10 +7,10 @@ A check is data (Check), so the runner, the events log and the reports all show 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from seatrial.engines.base import EngineError
+from seatrial.harness.check import Check, excerpt
 from seatrial.harness.expectmodel import (
     CacheExpect,
     Expect,
@@ -25,30 +25,6 @@ from seatrial.harness.pathexpect import path_checks
 
 if TYPE_CHECKING:  # the step kinds use these checks: a runtime import would be a cycle
     from seatrial.harness.steps.stepkind import StepOutcome
-
-EXCERPT = 300
-
-
-@dataclass(frozen=True)
-class Check:
-    step: int  # 0-based, as divergences and events count; messages count from 1
-    what: str  # e.g. "stdout equals", "cache hit [2] RUN make"
-    expected: str
-    actual: str
-    ok: bool
-    where: str = ""  # the step's kind and place, e.g. "exec, scenarios/x.yaml:23"
-
-    @property
-    def message(self) -> str:
-        """`step 5 (exec, scenarios/x.yaml:23): stdout equals: expected ..., got ...`: the step
-        as its author counts it, and where it is written."""
-        label = f"step {self.step + 1}" + (f" ({self.where})" if self.where else "")
-        return f"{label}: {self.what}: expected {self.expected}, got {self.actual}"
-
-
-def _excerpt(text: str) -> str:
-    text = repr(text)
-    return text if len(text) <= EXCERPT else text[:EXCERPT] + "...'"
 
 
 def evaluate(
@@ -70,13 +46,13 @@ def evaluate(
         add("engine accepts the step", "accepted", f"refused: {outcome.refused}", False)
     if expect is None:
         if implicit_success and outcome.refused is None:
-            add("exit code", "0", f"{outcome.exit_code}; stderr: {_excerpt(outcome.stderr)}", outcome.exit_code == 0)
+            add("exit code", "0", f"{outcome.exit_code}; stderr: {excerpt(outcome.stderr)}", outcome.exit_code == 0)
         return checks
     if expect.exit_code is not None:
         add(
             "exit code",
             str(expect.exit_code),
-            f"{outcome.exit_code}; stderr: {_excerpt(outcome.stderr)}",
+            f"{outcome.exit_code}; stderr: {excerpt(outcome.stderr)}",
             outcome.exit_code == expect.exit_code,
         )
     if expect.exit_code_not is not None:
@@ -146,17 +122,17 @@ def _text_checks(ctx: ItemContext, step: int, stream: str, want: TextExpect, tex
     checks = []
 
     def add(what, expected, ok):
-        checks.append(Check(step, f"{stream} {what}", expected, _excerpt(text), ok))
+        checks.append(Check(step, f"{stream} {what}", expected, excerpt(text), ok))
 
     if want.equals is not None:
         expected = ctx.render(want.equals)
-        add("equals", _excerpt(expected), text == expected)
+        add("equals", excerpt(expected), text == expected)
     if want.contains is not None:
         expected = ctx.render(want.contains)
-        add("contains", _excerpt(expected), expected in text)
+        add("contains", excerpt(expected), expected in text)
     if want.not_contains is not None:
         expected = ctx.render(want.not_contains)
-        add("does not contain", _excerpt(expected), expected not in text)
+        add("does not contain", excerpt(expected), expected not in text)
     for raw in patterns(want.matches):
         pattern = ctx.render(raw)
         add("matches", repr(pattern), re.search(pattern, text, re.MULTILINE) is not None)
@@ -165,12 +141,12 @@ def _text_checks(ctx: ItemContext, step: int, stream: str, want: TextExpect, tex
         add("does not match", repr(pattern), re.search(pattern, text, re.MULTILINE) is None)
     if want.equals_capture is not None:
         captured = ctx.captures.get(want.equals_capture)
-        add(f"equals captured '{want.equals_capture}'", _excerpt(str(captured)), text.strip() == captured)
+        add(f"equals captured '{want.equals_capture}'", excerpt(str(captured)), text.strip() == captured)
     if want.differs_from is not None:
         captured = ctx.captures.get(want.differs_from)
         add(
             f"differs from captured '{want.differs_from}'",
-            f"not {_excerpt(str(captured))}",
+            f"not {excerpt(str(captured))}",
             captured is not None and text.strip() != captured,
         )
     return checks
@@ -241,15 +217,15 @@ def _file_checks(ctx: ItemContext, step: int, want: FileExpect) -> list[Check]:
         checks.append(Check(step, f"{label} exists", str(want.exists), str(exists), exists == want.exists))
     if want.content is not None:
         expected = ctx.render(want.content)
-        checks.append(Check(step, f"{label} content", _excerpt(expected), _excerpt(str(content)), content == expected))
+        checks.append(Check(step, f"{label} content", excerpt(expected), excerpt(str(content)), content == expected))
     if want.contains is not None:
         expected = ctx.render(want.contains)
         checks.append(
             Check(
                 step,
                 f"{label} contains",
-                _excerpt(expected),
-                _excerpt(str(content)),
+                excerpt(expected),
+                excerpt(str(content)),
                 content is not None and expected in content,
             )
         )
@@ -267,7 +243,7 @@ def _host_file_checks(ctx: ItemContext, step: int, want: HostFileExpect) -> list
         actual = path.read_text() if path.is_file() else None
         expected = ctx.render(want.content)
         checks.append(
-            Check(step, f"host file {path} content", _excerpt(expected), _excerpt(str(actual)), actual == expected)
+            Check(step, f"host file {path} content", excerpt(expected), excerpt(str(actual)), actual == expected)
         )
     if want.owner_uid is not None or want.owner_uid_not is not None:
         owner = path.lstat().st_uid if path.exists() else None

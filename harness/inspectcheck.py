@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from seatrial.engines.base import EngineError, ResourceRef
+from seatrial.harness.check import Check
 from seatrial.harness.confighas import has_checks
 from seatrial.harness.expectmodel import HealthcheckExpect, ImageConfigExpect, InspectExpect, nanoseconds
 from seatrial.harness.itemcontext import ItemContext
@@ -35,7 +36,6 @@ def inspect_checks(
     clock: Callable[[], float] = time.monotonic,
 ) -> list:
     """All checks of one `expect.inspect`; an inspect the engine refuses is one failed check."""
-    from seatrial.harness.expectations import Check
 
     checks: list[Check] = []
     doc = None
@@ -103,7 +103,6 @@ def _last_result(health: dict | None) -> str:
 
 def config_checks(step: int, label: str, want: ImageConfigExpect, config: dict[str, Any]) -> list:
     """One check per key given, in the order the model declares them."""
-    from seatrial.harness.expectations import Check
 
     checks = []
     for key in [k for k in type(want).model_fields if k in want.model_fields_set]:

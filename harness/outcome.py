@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from seatrial.harness.expectations import Check
+from seatrial.harness.check import Check
 from seatrial.harness.model import Scenario
 
 INCONCLUSIVE = "inconclusive: a positive control failed, so the probe cannot tell the difference: "

@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from seatrial.engines.base import EngineError
+from seatrial.harness.check import Check, excerpt
 
 TOOL = "/.seatrial/busybox"
 HOST_TOOL = "/bin/busybox"  # Debian's busybox-static: the base image is made of it too
@@ -76,7 +77,6 @@ def go_mode_string(mode: int) -> str:
 
 def path_checks(ctx, step: int, want: PathExpect, outcome) -> list:
     """The checks of one path: `exists` first; mode, owner and content only of a path that exists."""
-    from seatrial.harness.expectations import Check, _excerpt
 
     name = ctx.containers.get(want.container, want.container) if want.container else outcome.container
     path = ctx.render(want.path)
@@ -130,7 +130,7 @@ def path_checks(ctx, step: int, want: PathExpect, outcome) -> list:
                     step,
                     f"{label} content matches",
                     repr(pattern),
-                    _excerpt(read.stdout),
+                    excerpt(read.stdout),
                     re.search(pattern, read.stdout) is not None,
                 )
             )
@@ -140,7 +140,7 @@ def path_checks(ctx, step: int, want: PathExpect, outcome) -> list:
                     step,
                     f"{label} content does not match",
                     repr(pattern),
-                    _excerpt(read.stdout),
+                    excerpt(read.stdout),
                     re.search(pattern, read.stdout) is None,
                 )
             )

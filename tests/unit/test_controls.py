@@ -1,6 +1,6 @@
 """A failed positive control makes the item inconclusive (an error), never a pass or a fail."""
 
-from seatrial.harness.expectations import Check
+from seatrial.harness.check import Check
 from seatrial.harness.model import Scenario
 from seatrial.harness.outcome import Outcome, decide
 

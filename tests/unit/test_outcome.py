@@ -1,4 +1,4 @@
-from seatrial.harness.expectations import Check
+from seatrial.harness.check import Check
 from seatrial.harness.model import Scenario
 from seatrial.harness.outcome import Outcome, decide
 

@@ -146,8 +146,8 @@ def test_counts_and_nouns_agree():
 def test_verbose_matrix_lists_every_item_and_very_verbose_every_check():
     from rich.console import Console
 
+    from seatrial.harness.check import Check
     from seatrial.harness.console import ConsoleReporter
-    from seatrial.harness.expectations import Check
     from seatrial.harness.outcome import ItemResult, Outcome
 
     result = ItemResult("echo", "docker", Outcome.PASSED, checks=[Check(0, "exit code", "0", "0", True)], duration=0.31)
