@@ -27,11 +27,10 @@ from typing import TextIO
 
 from seatrial import vmbox, vmhost, vmresults
 from seatrial.vmbox import MACHINES, Machine
+from seatrial.vmnames import VmNames, clashing_routes
 from seatrial.vmrunner import HOURS, Vagrant, VmError
 
 GUEST_PROJECT = "/seatrial"
-DOMAIN_PREFIX = "seatrial-vm-"          # the Vagrantfile's lv.default_prefix
-NETWORK = "seatrial-vagrant"            # the Vagrantfile's management network
 VIRSH = ["virsh", "-c", vmhost.LIBVIRT_URI]
 INSECURE_KEY = "/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub"
 
@@ -50,12 +49,12 @@ def new_run_id(machine: Machine, now: float) -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + f"-{machine.name}-{secrets.token_hex(3)}"
 
 
-def vagrant_env(base: dict[str, str], driver: str) -> dict[str, str]:
-    """Vagrant's environment: our box cache, the libvirt driver, and no `run` provisioner (the
-    suite is run over ssh so that its exit code and results come back)."""
+def vagrant_env(base: dict[str, str], driver: str, names: VmNames) -> dict[str, str]:
+    """Vagrant's environment: our box cache, the libvirt driver, this checkout's names in libvirt,
+    and no `run` provisioner (the suite is run over ssh so that its exit code and results come back)."""
     return {**base, "VAGRANT_HOME": str(vmbox.VAGRANT_HOME), "SEATRIAL_LIBVIRT_DRIVER": driver,
             "SEATRIAL_VM_RUN": "0", "VAGRANT_DEFAULT_PROVIDER": "libvirt",
-            "VAGRANT_CHECKPOINT_DISABLE": "1"}   # no version check over the network
+            "VAGRANT_CHECKPOINT_DISABLE": "1", **names.env()}   # no version check over the network
 
 
 def box_variable(machine: Machine) -> str:
@@ -70,17 +69,29 @@ def remote_run_command(run_id: str, run_args: list[str]) -> str:
     return f"cd {GUEST_PROJECT} && " + shlex.join(argv)
 
 
-def sweep_commands(domains: list[str], volumes: list[str], networks: list[str]) -> list[list[str]]:
-    """virsh calls that remove what the VMs left in libvirt: domains, their disks, the management
-    network. Box images in the pool (named after the box) are a cache and stay."""
+def sweep_commands(names: VmNames, domains: list[str], volumes: list[str], networks: list[str]) -> list[list[str]]:
+    """virsh calls that remove what this checkout's VMs left in libvirt: domains, their disks, the
+    management network. Box images in the pool (named after the box) are a cache and stay; other
+    checkouts' VMs are theirs."""
     cmds = []
-    for d in (d for d in domains if d.startswith(DOMAIN_PREFIX)):
+    for d in filter(names.is_ours, domains):
         cmds += [[*VIRSH, "destroy", d], [*VIRSH, "undefine", d]]
-    for v in (v for v in volumes if v.startswith(DOMAIN_PREFIX)):
+    for v in filter(names.is_ours, volumes):
         cmds.append([*VIRSH, "vol-delete", "--pool", vmbox.POOL, v])
-    if NETWORK in networks:
-        cmds += [[*VIRSH, "net-destroy", NETWORK], [*VIRSH, "net-undefine", NETWORK]]
+    if names.network in networks:
+        cmds += [[*VIRSH, "net-destroy", names.network], [*VIRSH, "net-undefine", names.network]]
     return cmds
+
+
+def check_subnet(vg: Vagrant, names: VmNames) -> None:
+    """Before this checkout's management network exists: its range must be free on the host
+    (another network there would make libvirt refuse it, or take the host's route)."""
+    if names.network in vg.capture([*VIRSH, "net-list", "--all", "--name"]).split():
+        return
+    clashes = clashing_routes(names.subnet, vg.capture(["ip", "-o", "-4", "route", "show"]).splitlines())
+    if clashes:
+        raise VmError(f"seatrial vm: the management network's range {names.subnet} is in use on this host "
+                      f"({'; '.join(clashes)}); set SEATRIAL_VM_SUBNET to a free /24", 2)
 
 
 def machine_state(vg: Vagrant, machine: Machine) -> str:
@@ -196,34 +207,34 @@ def copy_back(ssh: list[str], run_id: str, results_dir: Path) -> list[Path]:
     return written
 
 
-def down(vg: Vagrant, *, boxes: list[Machine] = ()) -> None:
-    """Destroy every machine, then remove what a killed Vagrant can leave in libvirt; with
-    `boxes`, those machines' cached boxes too."""
+def down(vg: Vagrant, names: VmNames, *, boxes: list[Machine] = ()) -> None:
+    """Destroy every machine of this checkout, then remove what a killed Vagrant can leave in
+    libvirt; with `boxes`, those machines' cached boxes too."""
     vg.say("vagrant destroy -f (every machine)")
     vg.stream(["vagrant", "destroy", "-f"], timeout=900, check=False)
     domains = vg.capture([*VIRSH, "list", "--all", "--name"]).split()
     networks = vg.capture([*VIRSH, "net-list", "--all", "--name"]).split()
-    for argv in sweep_commands(domains, vmbox.pool_volumes(vg), networks):
+    for argv in sweep_commands(names, domains, vmbox.pool_volumes(vg), networks):
         vg.say(" ".join(argv[3:]))
         # destroy fails on a domain that is shut off, net-destroy on an inactive network: fine,
         # what matters is checked by leftovers() below.
         subprocess.run(argv, capture_output=True, timeout=120)
     for machine in boxes:
         vmbox.remove_boxes(vg, machine)
-    left = leftovers(vg)
+    left = leftovers(vg, names)
     if left:
         raise VmError("seatrial vm down: still in libvirt after the sweep: " + ", ".join(left)
                       + "; remove them with virsh -c qemu:///system (destroy, undefine, vol-delete, net-undefine)")
     vg.say("down: no seatrial VM, VM disk or network left in libvirt (cached boxes stay: seatrial vm down --box)")
 
 
-def leftovers(vg: Vagrant) -> list[str]:
-    """seatrial's domains, VM disks and network still in libvirt (box images are a cache)."""
+def leftovers(vg: Vagrant, names: VmNames) -> list[str]:
+    """This checkout's domains, VM disks and network still in libvirt (box images are a cache)."""
     domains = vg.capture([*VIRSH, "list", "--all", "--name"]).split()
     networks = vg.capture([*VIRSH, "net-list", "--all", "--name"]).split()
-    found = [f"domain {d}" for d in domains if d.startswith(DOMAIN_PREFIX)]
-    found += [f"volume {v}" for v in vmbox.pool_volumes(vg) if v.startswith(DOMAIN_PREFIX)]
-    found += [f"network {n}" for n in networks if n == NETWORK]
+    found = [f"domain {d}" for d in domains if names.is_ours(d)]
+    found += [f"volume {v}" for v in vmbox.pool_volumes(vg) if names.is_ours(v)]
+    found += [f"network {n}" for n in networks if n == names.network]
     return found
 
 
@@ -240,13 +251,14 @@ def vm_command(args, out: TextIO, cwd: Path, package: Path, host_probe=vmhost.Ho
             print(vmhost.missing_message(lacks), file=sys.stderr)
             return Exit.ENGINE_UNAVAILABLE
         driver = vmhost.libvirt_driver(host, os.environ.get("SEATRIAL_LIBVIRT_DRIVER"))
-        vg = Vagrant(vagrant_dir, vagrant_env(dict(os.environ), driver), out)
+        names = VmNames.for_project(vagrant_dir.parent).overridden(os.environ)
+        vg = Vagrant(vagrant_dir, vagrant_env(dict(os.environ), driver, names), out)
         default = list(MACHINES) if args.action == "down" else ["debian12"]
         machines = [MACHINES[name] for name in (args.machine or default)]
         # SIGTERM (a CI job cancelled) tears down like Ctrl-C does.
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
-            return _dispatch(args, vg, machines, cwd, vagrant_dir.parent)
+            return _dispatch(args, vg, names, machines, cwd, vagrant_dir.parent)
         finally:
             signal.signal(signal.SIGTERM, previous)
     except VmError as err:
@@ -261,30 +273,31 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _dispatch(args, vg: Vagrant, machines: list[Machine], cwd: Path, project: Path) -> int:
+def _dispatch(args, vg: Vagrant, names: VmNames, machines: list[Machine], cwd: Path, project: Path) -> int:
     from seatrial.cli import Exit
     if args.action == "build-box":
         for machine in machines:
             vmbox.build_box(vg, machine)
         return Exit.OK
     if args.action == "down":
-        down(vg, boxes=machines if args.box else [])
+        down(vg, names, boxes=machines if args.box else [])
         return Exit.OK
     results_dir = cwd / args.results_dir if args.action == "run" else cwd
     codes = []
     # One machine at a time: a small host runs one emulated VM well, two badly.
     for machine in machines:
         try:
+            check_subnet(vg, names)
             booted = up(vg, machine, project, fresh=args.fresh)
             if args.action == "run":
                 codes.append(run(vg, machine, args.run_args, results_dir, sync=not booted))
         except BaseException:
             # Interrupted or failed while bringing up or running: leave nothing behind.
             vg.say("stopping: destroying the VM so that nothing is left behind")
-            down(vg)
+            down(vg, names)
             raise
         if args.action == "run" and (args.down or len(machines) > 1):
-            down(vg)
+            down(vg, names)
     if args.action == "run" and len(machines) > 1:
         vg.say(f"all machines done; `seatrial report {args.results_dir}` shows them side by side (engine@host)")
     return max(codes, default=Exit.OK)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from seatrial import cli, vm, vmbox, vmhost, vmresults, vmrunner
+from seatrial import cli, vm, vmbox, vmhost, vmnames, vmresults, vmrunner
 
 READY = vmhost.HostView(tools=frozenset(vmhost.UP_TOOLS) | frozenset(vmhost.BOX_TOOLS),
                         has_vagrant_libvirt=True, is_libvirtd_up=True, is_root=True)
@@ -76,24 +76,55 @@ def test_run_id_names_time_and_machine():
     assert run_id != vm.new_run_id(vm.MACHINES["debian13"], 1796036400.0)
 
 
-def test_vagrant_env_uses_the_box_cache_and_no_run_provisioner():
-    env = vm.vagrant_env({"PATH": "/usr/bin"}, "qemu")
+NAMES = vmnames.VmNames.for_project(Path("/work/checkout"))
+
+
+def test_vagrant_env_uses_the_box_cache_no_run_provisioner_and_the_checkouts_names():
+    env = vm.vagrant_env({"PATH": "/usr/bin"}, "qemu", NAMES)
     assert env["VAGRANT_HOME"] == str(vmbox.VAGRANT_HOME)
     assert env["SEATRIAL_LIBVIRT_DRIVER"] == "qemu"
     assert env["SEATRIAL_VM_RUN"] == "0"
     assert env["PATH"] == "/usr/bin"
+    assert (env["SEATRIAL_VM_PREFIX"], env["SEATRIAL_VM_NETWORK"]) == (NAMES.prefix, NAMES.network)
 
 
-def test_sweep_removes_only_seatrial_domains_disks_and_network():
+def test_two_checkouts_never_share_a_domain_prefix_network_or_subnet():
+    other = vmnames.VmNames.for_project(Path("/work/other-checkout"))
+    assert NAMES == vmnames.VmNames.for_project(Path("/work/checkout"))       # stable
+    assert NAMES.prefix != other.prefix and NAMES.network != other.network
+    assert NAMES.subnet != other.subnet
+    for names in (NAMES, other):
+        # Not the fixed names of earlier versions, whose `vm down` swept every seatrial-vm-* domain.
+        assert not names.prefix.startswith("seatrial-vm-") and names.network != "seatrial-vagrant"
+        assert not names.is_ours("seatrial-VAGRANTSLASH-debian12_vagrant_box_image_0_box.img")
+        assert not vmnames.clashing_routes(names.subnet, ["192.168.127.0/24 dev virbr1 proto kernel",
+                                                          "192.168.122.0/24 dev virbr0"])
+
+
+def test_names_set_in_the_environment_win():
+    names = NAMES.overridden({"SEATRIAL_VM_SUBNET": "10.99.0.0/24", "SEATRIAL_VM_PREFIX": ""})
+    assert names.subnet == "10.99.0.0/24" and names.prefix == NAMES.prefix
+
+
+def test_a_subnet_already_routed_on_the_host_is_a_clash():
+    routes = ["default via 10.0.0.1 dev eth0", "10.0.0.0/8 dev eth0 proto kernel scope link",
+              "192.168.142.0/24 dev virbr3 proto kernel"]
+    assert vmnames.clashing_routes("192.168.142.0/24", routes) == ["192.168.142.0/24 dev virbr3 proto kernel"]
+    assert vmnames.clashing_routes("10.1.2.0/24", routes) == ["10.0.0.0/8 dev eth0 proto kernel scope link"]
+    assert vmnames.clashing_routes("192.168.143.0/24", routes) == []
+
+
+def test_sweep_removes_only_this_checkouts_domains_disks_and_network():
+    mine, theirs = NAMES.prefix + "debian12", "seatrial-vm-debian12"   # another checkout's VM
     cmds = vm.sweep_commands(
-        domains=["seatrial-vm-debian12", "someone-elses-vm"],
-        volumes=["seatrial-vm-debian12.img", "seatrial-VAGRANTSLASH-debian12_vagrant_box_image_0_box.img",
-                 "other.qcow2"],
-        networks=["default", "seatrial-vagrant"])
+        NAMES,
+        domains=[mine, theirs, "someone-elses-vm"],
+        volumes=[mine + ".img", theirs + ".img",
+                 "seatrial-VAGRANTSLASH-debian12_vagrant_box_image_0_box.img", "other.qcow2"],
+        networks=["default", "seatrial-vagrant", NAMES.network])
     flat = [" ".join(c[3:]) for c in cmds]
-    assert flat == ["destroy seatrial-vm-debian12", "undefine seatrial-vm-debian12",
-                    "vol-delete --pool default seatrial-vm-debian12.img",
-                    "net-destroy seatrial-vagrant", "net-undefine seatrial-vagrant"]
+    assert flat == [f"destroy {mine}", f"undefine {mine}", f"vol-delete --pool default {mine}.img",
+                    f"net-destroy {NAMES.network}", f"net-undefine {NAMES.network}"]
 
 
 def test_box_names_and_the_variable_the_vagrantfile_reads():
@@ -103,8 +134,8 @@ def test_box_names_and_the_variable_the_vagrantfile_reads():
     assert vmbox.base_volume_prefix(machine.box) == "seatrial-VAGRANTSLASH-debian12_vagrant_box_image_"
     vagrantfile = (Path(__file__).parents[2] / "vagrant" / "Vagrantfile").read_text()
     assert 'ENV["SEATRIAL_BOX_#{name.upcase}"]' in vagrantfile and vm.box_variable(machine) == "SEATRIAL_BOX_DEBIAN12"
-    assert f'lv.default_prefix = "{vm.DOMAIN_PREFIX}"' in vagrantfile
-    assert f'lv.management_network_name = "{vm.NETWORK}"' in vagrantfile
+    for variable in NAMES.env():
+        assert f'ENV["{variable}"]' in vagrantfile
 
 
 def _project(tmp_path: Path, provision: str) -> Path:
