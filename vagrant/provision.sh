@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs and configures everything seatrial needs on Debian 12, as root. Idempotent: a second
+# Installs and configures everything seatrial needs on Debian 12 (and 13), as root. Idempotent: a second
 # run changes nothing and takes seconds. Used by the Vagrantfile, by .ci/run and by the README.
 #   vagrant/provision.sh                   Docker, Podman and what the tests need, dockerd started
 #   vagrant/provision.sh --reference-only  only what the bundled reference runtime needs (no daemon)
@@ -25,12 +25,19 @@ fi
 # libseccomp (its seccomp filter), Python.
 packages=(busybox-static iproute2 iptables libseccomp2 passwd python3 python3-venv python3-dev gcc)
 if [ "$reference_only" = 0 ]; then
-  # golang-...-dnsname: Podman 4.3's CNI backend resolves container names on user-defined
-  # networks only through this plugin (nothing pulls it in).
   packages+=(docker.io podman runc uidmap slirp4netns docker-compose
-             golang-github-containernetworking-plugin-dnsname
              chromium    # chromium: the headless browser test of the HTML report
              apparmor)   # docker.io recommends it: see below
+  # The engines' companions differ by release (installed without recommends, nothing pulls
+  # them in): Debian 12's Podman 4.3 uses CNI, which resolves container names on user-defined
+  # networks only through the dnsname plugin; Debian 13's Podman 5 has no CNI and uses netavark
+  # with aardvark-dns, and pasta (passt) for rootless networks; Docker 23+ builds with BuildKit
+  # only through the buildx plugin (DOCKER_BUILDKIT=1 fails without it).
+  codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+  case "$codename" in
+    bookworm|"") packages+=(golang-github-containernetworking-plugin-dnsname) ;;
+    *) packages+=(netavark aardvark-dns passt docker-buildx) ;;
+  esac
 fi
 missing=()
 for p in "${packages[@]}"; do
