@@ -25,7 +25,8 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from seatrial import vmbox, vmhost, vmresults
+from seatrial import vmbox, vmhost, vmlanes, vmresults
+from seatrial.vmlanes import Lane, parse_lanes
 from seatrial.vmbox import MACHINES, Machine
 from seatrial.vmnames import VmNames, clashing_routes
 from seatrial.vmrunner import HOURS, Vagrant, VmError
@@ -173,19 +174,33 @@ class _ssh:
         self.tmp.cleanup()
 
 
-def run(vg: Vagrant, machine: Machine, run_args: list[str], results_dir: Path, *, sync: bool = True) -> int:
-    """seatrial run inside the (running) machine; its results copied back; its exit code.
+def run(vg: Vagrant, machine: Machine, run_args: list[str], results_dir: Path, *, sync: bool = True,
+        lanes: list[Lane] = ()) -> int:
+    """seatrial run inside the (running) machine; its results copied back; its exit code (the
+    highest of its lanes' when the engines run in lanes at once, see vmlanes).
     `sync`: copy the project in first (`vagrant up` has just done it when it booted the VM)."""
     if sync:
         vg.say(f"syncing the project into {machine.name}:{GUEST_PROJECT}")
         vg.stream(["vagrant", "rsync", machine.name], timeout=900)
     run_id = new_run_id(machine, time.time())
     with _ssh(vg, machine) as ssh:
-        vg.say(f"seatrial run on every engine in {machine.name} (run {run_id})")
-        code = vg.stream([*ssh, remote_run_command(run_id, run_args)], timeout=12 * HOURS, check=False)
-        vg.say(f"seatrial run in {machine.name} exited {code}; copying results/{run_id} back")
-        copy_back(ssh, run_id, results_dir)
-    vg.say(f"results: {results_dir / run_id / 'events.jsonl'}")
+        if not lanes:
+            vg.say(f"seatrial run on every engine in {machine.name} (run {run_id})")
+            code = vg.stream([*ssh, remote_run_command(run_id, run_args)], timeout=12 * HOURS, check=False)
+            run_ids = [run_id]
+        else:
+            run_ids = [f"{run_id}-{lane.name}" for lane in lanes]
+            for lane, lane_run in zip(lanes, run_ids):
+                vg.say(f"lane {lane.name}: seatrial run on {', '.join(lane.engines)} in {machine.name} (run {lane_run})")
+            codes = vmlanes.stream_all([[*ssh, remote_run_command(lane_run, lane.run_args(run_args))]
+                                        for lane, lane_run in zip(lanes, run_ids)],
+                                       [lane.name for lane in lanes], vg.say, timeout=12 * HOURS)
+            code = max(codes)
+        vg.say(f"seatrial run in {machine.name} exited {code}; copying results/{', '.join(run_ids)} back")
+        for one in run_ids:
+            copy_back(ssh, one, results_dir)
+    for one in run_ids:
+        vg.say(f"results: {results_dir / one / 'events.jsonl'}")
     return code
 
 
@@ -283,6 +298,7 @@ def _dispatch(args, vg: Vagrant, names: VmNames, machines: list[Machine], cwd: P
         down(vg, names, boxes=machines if args.box else [])
         return Exit.OK
     results_dir = cwd / args.results_dir if args.action == "run" else cwd
+    lanes = parse_lanes(args.lane, args.run_args) if args.action == "run" else []
     codes = []
     # One machine at a time: a small host runs one emulated VM well, two badly.
     for machine in machines:
@@ -290,7 +306,7 @@ def _dispatch(args, vg: Vagrant, names: VmNames, machines: list[Machine], cwd: P
             check_subnet(vg, names)
             booted = up(vg, machine, project, fresh=args.fresh)
             if args.action == "run":
-                codes.append(run(vg, machine, args.run_args, results_dir, sync=not booted))
+                codes.append(run(vg, machine, args.run_args, results_dir, sync=not booted, lanes=lanes))
         except BaseException:
             # Interrupted or failed while bringing up or running: leave nothing behind.
             vg.say("stopping: destroying the VM so that nothing is left behind")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from seatrial import cli, vm, vmbox, vmhost, vmnames, vmresults, vmrunner
+from seatrial import cli, vm, vmbox, vmhost, vmlanes, vmnames, vmresults, vmrunner
 
 READY = vmhost.HostView(tools=frozenset(vmhost.UP_TOOLS) | frozenset(vmhost.BOX_TOOLS),
                         has_vagrant_libvirt=True, is_libvirtd_up=True, is_root=True)
@@ -266,3 +266,40 @@ def test_pool_volumes_are_read_from_virsh_vol_list():
                "-------------------------------------------\n"
                " seatrial-vm-debian12.img   /var/lib/libvirt/images/seatrial-vm-debian12.img\n\n")
     assert vmbox.pool_volumes(_Listing(listing)) == ["seatrial-vm-debian12.img"]
+
+
+def test_lanes_split_the_engines_and_keep_the_other_run_arguments():
+    lanes = vmlanes.parse_lanes(["docker,docker-buildkit", " podman , podman-rootless,reference"], ["-k", "x"])
+    assert [lane.name for lane in lanes] == ["l1", "l2"]
+    assert lanes[0].run_args(["-k", "x"]) == ["--engine", "docker", "--engine", "docker-buildkit", "-k", "x"]
+    assert lanes[1].engines == ("podman", "podman-rootless", "reference")
+    assert vmlanes.parse_lanes([], ["-k", "x"]) == []
+
+
+@pytest.mark.parametrize("specs, run_args, why", [
+    (["docker", "docker,podman"], [], "docker is in more than one --lane"),
+    ([","], [], "names no engine"),
+    (["docker"], ["--engine", "podman"], "--lane and --engine"),
+])
+def test_lanes_that_overlap_or_name_nothing_are_usage_errors(specs, run_args, why):
+    with pytest.raises(vmrunner.VmError, match=why) as err:
+        vmlanes.parse_lanes(specs, run_args)
+    assert err.value.code == 2
+
+
+def test_lanes_run_at_once_and_each_keeps_its_exit_code_and_label():
+    said: list[str] = []
+    script = "import sys, time; time.sleep(1.0); print(sys.argv[1]); sys.exit(int(sys.argv[2]))"
+    import sys
+    import time
+    started = time.monotonic()
+    codes = vmlanes.stream_all([[sys.executable, "-c", script, "one", "0"], [sys.executable, "-c", script, "two", "3"]],
+                               ["l1", "l2"], said.append, timeout=30)
+    assert codes == [0, 3]
+    assert sorted(said) == ["[l1] one", "[l2] two"]
+    assert time.monotonic() - started < 1.9   # side by side: one after the other takes 2 s at least
+
+
+def test_vm_run_takes_lanes():
+    args = cli.build_parser().parse_args(["vm", "run", "--lane", "docker", "--lane", "podman", "--", "-k", "x"])
+    assert args.lane == ["docker", "podman"] and args.run_args == ["-k", "x"]
