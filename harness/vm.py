@@ -70,16 +70,20 @@ def remote_run_command(run_id: str, run_args: list[str]) -> str:
     return f"cd {GUEST_PROJECT} && " + shlex.join(argv)
 
 
-def sweep_commands(names: VmNames, domains: list[str], volumes: list[str], networks: list[str]) -> list[list[str]]:
-    """virsh calls that remove what this checkout's VMs left in libvirt: domains, their disks, the
-    management network. Box images in the pool (named after the box) are a cache and stay; other
-    checkouts' VMs are theirs."""
+def sweep_commands(names: VmNames, machines: list[Machine], domains: list[str], volumes: list[str],
+                   networks: list[str]) -> list[list[str]]:
+    """virsh calls that remove what these machines of this checkout left in libvirt: domains,
+    their disks, and the management network once no other domain of this checkout is left on it.
+    Box images in the pool (named after the box) are a cache and stay; other checkouts' VMs are
+    theirs."""
+    mine = [names.prefix + m.name for m in machines]
     cmds = []
-    for d in filter(names.is_ours, domains):
+    for d in (d for d in domains if d in mine):
         cmds += [[*VIRSH, "destroy", d], [*VIRSH, "undefine", d]]
-    for v in filter(names.is_ours, volumes):
+    for v in (v for v in volumes if any(v.startswith(d + ".") or v.startswith(d + "-") for d in mine)):
         cmds.append([*VIRSH, "vol-delete", "--pool", vmbox.POOL, v])
-    if names.network in networks:
+    others = [d for d in domains if names.is_ours(d) and d not in mine]
+    if names.network in networks and not others:
         cmds += [[*VIRSH, "net-destroy", names.network], [*VIRSH, "net-undefine", names.network]]
     return cmds
 
@@ -222,35 +226,37 @@ def copy_back(ssh: list[str], run_id: str, results_dir: Path) -> list[Path]:
     return written
 
 
-def down(vg: Vagrant, names: VmNames, *, boxes: list[Machine] = ()) -> None:
-    """Destroy every machine of this checkout, then remove what a killed Vagrant can leave in
-    libvirt; with `boxes`, those machines' cached boxes too."""
-    vg.say("vagrant destroy -f (every machine)")
-    vg.stream(["vagrant", "destroy", "-f"], timeout=900, check=False)
+def down(vg: Vagrant, names: VmNames, machines: list[Machine], *, boxes: list[Machine] = ()) -> None:
+    """Destroy these machines of this checkout, then remove what a killed Vagrant can leave of
+    them in libvirt (and the management network with the last of them); with `boxes`, those
+    machines' cached boxes too."""
+    vg.say(f"vagrant destroy -f {' '.join(m.name for m in machines)}")
+    vg.stream(["vagrant", "destroy", "-f", *(m.name for m in machines)], timeout=900, check=False)
     domains = vg.capture([*VIRSH, "list", "--all", "--name"]).split()
     networks = vg.capture([*VIRSH, "net-list", "--all", "--name"]).split()
-    for argv in sweep_commands(names, domains, vmbox.pool_volumes(vg), networks):
+    for argv in sweep_commands(names, machines, domains, vmbox.pool_volumes(vg), networks):
         vg.say(" ".join(argv[3:]))
         # destroy fails on a domain that is shut off, net-destroy on an inactive network: fine,
         # what matters is checked by leftovers() below.
         subprocess.run(argv, capture_output=True, timeout=120)
     for machine in boxes:
         vmbox.remove_boxes(vg, machine)
-    left = leftovers(vg, names)
+    left = leftovers(vg, names, machines)
     if left:
         raise VmError("seatrial vm down: still in libvirt after the sweep: " + ", ".join(left)
                       + "; remove them with virsh -c qemu:///system (destroy, undefine, vol-delete, net-undefine)")
-    vg.say("down: no seatrial VM, VM disk or network left in libvirt (cached boxes stay: seatrial vm down --box)")
+    vg.say(f"down: no VM, VM disk or network of {', '.join(m.name for m in machines)} left in libvirt "
+           "(cached boxes stay: seatrial vm down --box)")
 
 
-def leftovers(vg: Vagrant, names: VmNames) -> list[str]:
-    """This checkout's domains, VM disks and network still in libvirt (box images are a cache)."""
+def leftovers(vg: Vagrant, names: VmNames, machines: list[Machine]) -> list[str]:
+    """What these machines of this checkout still have in libvirt: domains, VM disks, and the
+    management network once none of this checkout's domains is left (box images are a cache)."""
     domains = vg.capture([*VIRSH, "list", "--all", "--name"]).split()
     networks = vg.capture([*VIRSH, "net-list", "--all", "--name"]).split()
-    found = [f"domain {d}" for d in domains if names.is_ours(d)]
-    found += [f"volume {v}" for v in vmbox.pool_volumes(vg) if names.is_ours(v)]
-    found += [f"network {n}" for n in networks if n == names.network]
-    return found
+    kinds = {"undefine": "domain", "vol-delete": "volume", "net-undefine": "network"}
+    return [f"{kinds[argv[3]]} {argv[-1]}"
+            for argv in sweep_commands(names, machines, domains, vmbox.pool_volumes(vg), networks) if argv[3] in kinds]
 
 
 def vm_command(args, out: TextIO, cwd: Path, package: Path, host_probe=vmhost.HostView.probe) -> int:
@@ -295,7 +301,7 @@ def _dispatch(args, vg: Vagrant, names: VmNames, machines: list[Machine], cwd: P
             vmbox.build_box(vg, machine)
         return Exit.OK
     if args.action == "down":
-        down(vg, names, boxes=machines if args.box else [])
+        down(vg, names, machines, boxes=machines if args.box else [])
         return Exit.OK
     results_dir = cwd / args.results_dir if args.action == "run" else cwd
     lanes = parse_lanes(args.lane, args.run_args) if args.action == "run" else []
@@ -310,10 +316,10 @@ def _dispatch(args, vg: Vagrant, names: VmNames, machines: list[Machine], cwd: P
         except BaseException:
             # Interrupted or failed while bringing up or running: leave nothing behind.
             vg.say("stopping: destroying the VM so that nothing is left behind")
-            down(vg, names)
+            down(vg, names, [machine])
             raise
         if args.action == "run" and (args.down or len(machines) > 1):
-            down(vg, names)
+            down(vg, names, [machine])
     if args.action == "run" and len(machines) > 1:
         vg.say(f"all machines done; `seatrial report {args.results_dir}` shows them side by side (engine@host)")
     return max(codes, default=Exit.OK)

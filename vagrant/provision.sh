@@ -115,11 +115,15 @@ fi
 # Python environment: Debian's python3 (fast start-up), the project installed editable.
 venv="$project/.venv"
 [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
+# The stamp holds the digest of the pyproject.toml installed, not a time: a fresh clone (CI) or
+# a project copied into a VM has a newer pyproject.toml with the same content, and pip (minutes
+# in an emulated VM) has nothing to do then.
 stamp="$venv/.provisioned"
-if [ ! -f "$stamp" ] || [ "$project/pyproject.toml" -nt "$stamp" ]; then
+want=$(sha256sum "$project/pyproject.toml" | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ ! -x "$venv/bin/seatrial" ]; then
   "$venv/bin/pip" install -q --upgrade pip
   "$venv/bin/pip" install -q -e "$project[test]"
-  touch "$stamp"
+  echo "$want" > "$stamp"
 fi
 ln -sf "$venv/bin/seatrial" /usr/local/bin/seatrial
 if [ "$reference_only" = 1 ]; then

@@ -114,10 +114,13 @@ def test_a_subnet_already_routed_on_the_host_is_a_clash():
     assert vmnames.clashing_routes("192.168.143.0/24", routes) == []
 
 
+DEBIAN12, DEBIAN13 = vmbox.MACHINES["debian12"], vmbox.MACHINES["debian13"]
+
+
 def test_sweep_removes_only_this_checkouts_domains_disks_and_network():
     mine, theirs = NAMES.prefix + "debian12", "seatrial-vm-debian12"   # another checkout's VM
     cmds = vm.sweep_commands(
-        NAMES,
+        NAMES, [DEBIAN12, DEBIAN13],
         domains=[mine, theirs, "someone-elses-vm"],
         volumes=[mine + ".img", theirs + ".img",
                  "seatrial-VAGRANTSLASH-debian12_vagrant_box_image_0_box.img", "other.qcow2"],
@@ -125,6 +128,27 @@ def test_sweep_removes_only_this_checkouts_domains_disks_and_network():
     flat = [" ".join(c[3:]) for c in cmds]
     assert flat == [f"destroy {mine}", f"undefine {mine}", f"vol-delete --pool default {mine}.img",
                     f"net-destroy {NAMES.network}", f"net-undefine {NAMES.network}"]
+
+
+def test_sweep_of_one_machine_keeps_the_other_machine_and_their_network():
+    d12, d13 = NAMES.prefix + "debian12", NAMES.prefix + "debian13"
+    cmds = vm.sweep_commands(NAMES, [DEBIAN12], domains=[d12, d13], volumes=[d12 + ".img", d13 + ".img"],
+                             networks=[NAMES.network])
+    assert [" ".join(c[3:]) for c in cmds] == [f"destroy {d12}", f"undefine {d12}", f"vol-delete --pool default {d12}.img"]
+
+
+def test_leftovers_name_what_the_sweep_would_still_remove():
+    d12 = NAMES.prefix + "debian12"
+
+    class Libvirt:
+        def capture(self, argv, timeout=120):
+            if "vol-list" in argv:
+                return f" Name  Path\n------\n {d12}.img  /var/lib/libvirt/images/{d12}.img\n"
+            return f"{d12}\n" if "list" in argv else f"default\n{NAMES.network}\n"
+
+    assert vm.leftovers(Libvirt(), NAMES, [DEBIAN12]) == [f"domain {d12}", f"volume {d12}.img",
+                                                          f"network {NAMES.network}"]
+    assert vm.leftovers(Libvirt(), NAMES, [DEBIAN13]) == []   # debian12's are not debian13's leftovers
 
 
 def test_box_names_and_the_variable_the_vagrantfile_reads():
