@@ -3,23 +3,21 @@
 # run changes nothing and takes seconds. Used by the Vagrantfile, by .ci/run and by the README.
 #   vagrant/provision.sh                   Docker, Podman and what the tests need, dockerd started
 #   vagrant/provision.sh --reference-only  only what the bundled reference runtime needs (no daemon)
+#   vagrant/provision.sh --print-packages  the Debian packages a full run installs here, one a line
+#                                          (build-box.sh installs them into a box at native speed)
 set -euo pipefail
 
-reference_only=0
+reference_only=0 print_packages=0
 case "${1:-}" in
   "") ;;
   --reference-only) reference_only=1 ;;
-  -h|--help) sed -n '4,5p' "$0" | cut -c3-; exit 0 ;;
-  *) echo "provision.sh: unknown option '$1' (known: --reference-only, --help)" >&2; exit 2 ;;
+  --print-packages) print_packages=1 ;;
+  -h|--help) sed -n '4,7p' "$0" | cut -c3-; exit 0 ;;
+  *) echo "provision.sh: unknown option '$1' (known: --reference-only, --print-packages, --help)" >&2; exit 2 ;;
 esac
 
 project=${SEATRIAL_PROJECT:-$(cd "$(dirname "$0")/.." && pwd)}
 export DEBIAN_FRONTEND=noninteractive
-
-if [ "$(id -u)" != 0 ]; then
-  echo "provision.sh: must run as root (it installs packages and configures engines)" >&2
-  exit 2
-fi
 
 # The reference runtime: busybox-static (the base image), ip and iptables (its networks),
 # libseccomp (its seccomp filter), Python.
@@ -33,11 +31,19 @@ if [ "$reference_only" = 0 ]; then
   # networks only through the dnsname plugin; Debian 13's Podman 5 has no CNI and uses netavark
   # with aardvark-dns, and pasta (passt) for rootless networks; Docker 23+ builds with BuildKit
   # only through the buildx plugin (DOCKER_BUILDKIT=1 fails without it).
-  codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+  codename=$(. "${SEATRIAL_OS_RELEASE:-/etc/os-release}" && echo "${VERSION_CODENAME:-}")
   case "$codename" in
     bookworm|"") packages+=(golang-github-containernetworking-plugin-dnsname) ;;
     *) packages+=(netavark aardvark-dns passt docker-buildx) ;;
   esac
+fi
+if [ "$print_packages" = 1 ]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "provision.sh: must run as root (it installs packages and configures engines)" >&2
+  exit 2
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -327,3 +327,29 @@ def test_lanes_run_at_once_and_each_keeps_its_exit_code_and_label():
 def test_vm_run_takes_lanes():
     args = cli.build_parser().parse_args(["vm", "run", "--lane", "docker", "--lane", "podman", "--", "-k", "x"])
     assert args.lane == ["docker", "podman"] and args.run_args == ["-k", "x"]
+
+
+def test_only_the_debian13_box_is_seeded_with_provision_sh_packages():
+    d12 = vmbox.build_box_command(Path("/p/vagrant"), DEBIAN12, Path("/c/bookworm.box"))
+    d13 = vmbox.build_box_command(Path("/p/vagrant"), DEBIAN13, Path("/c/trixie.box"))
+    assert d12 == ["env", "bash", "/p/vagrant/build-box.sh", "bookworm", "/c/bookworm.box"]
+    assert d13 == ["env", "SEATRIAL_BOX_SEED=/p/vagrant/provision.sh", "bash", "/p/vagrant/build-box.sh",
+                   "trixie", "/c/trixie.box"]
+
+
+@pytest.mark.parametrize("codename, has, lacks", [
+    ("bookworm", ["golang-github-containernetworking-plugin-dnsname", "docker.io", "podman"],
+     ["netavark", "docker-buildx"]),
+    ("trixie", ["netavark", "aardvark-dns", "passt", "docker-buildx", "docker.io", "podman"],
+     ["golang-github-containernetworking-plugin-dnsname"]),
+])
+def test_provision_sh_lists_each_releases_packages_without_installing(tmp_path, codename, has, lacks):
+    import subprocess
+    os_release = tmp_path / "os-release"
+    os_release.write_text(f"ID=debian\nVERSION_CODENAME={codename}\n")
+    script = Path(__file__).parents[2] / "vagrant" / "provision.sh"
+    done = subprocess.run(["bash", str(script), "--print-packages"], capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "SEATRIAL_OS_RELEASE": str(os_release)})
+    assert done.returncode == 0, done.stderr
+    listed = done.stdout.split()
+    assert all(p in listed for p in has) and not any(p in listed for p in lacks)
