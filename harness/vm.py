@@ -276,18 +276,26 @@ def vm_command(args, out: TextIO, cwd: Path, package: Path, host_probe=vmhost.Ho
         vg = Vagrant(vagrant_dir, vagrant_env(dict(os.environ), driver, names), out)
         default = list(MACHINES) if args.action == "down" else ["debian12"]
         machines = [MACHINES[name] for name in (args.machine or default)]
-        # SIGTERM (a CI job cancelled) tears down like Ctrl-C does.
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        previous = take_interrupts()
         try:
             return _dispatch(args, vg, names, machines, cwd, vagrant_dir.parent)
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
     except VmError as err:
         print(err, file=sys.stderr)
         return err.code
     except subprocess.TimeoutExpired as err:
         print(f"seatrial vm: {err}", file=sys.stderr)
         return Exit.FAILED
+
+
+def take_interrupts() -> dict[int, object]:
+    """SIGINT and SIGTERM (a CI job cancelled) both tear down, as Ctrl-C does; the handlers they
+    had, to put back. SIGINT is taken even where it came ignored: a shell starts background jobs
+    so, and Vagrant started from here would inherit that and never clean up a half-made domain."""
+    return {signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+            signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_interrupt)}
 
 
 def _raise_interrupt(signum, frame):

@@ -353,3 +353,19 @@ def test_provision_sh_lists_each_releases_packages_without_installing(tmp_path, 
     assert done.returncode == 0, done.stderr
     listed = done.stdout.split()
     assert all(p in listed for p in has) and not any(p in listed for p in lacks)
+
+
+def test_vm_takes_sigint_even_when_started_with_it_ignored():
+    import subprocess
+    import sys
+    code = ("import signal, subprocess, sys\n"
+            "from seatrial import vm\n"
+            "vm.take_interrupts()\n"
+            "child = subprocess.run([sys.executable, '-c', 'import signal; print(signal.getsignal(signal.SIGINT))'],"
+            " capture_output=True, text=True).stdout.strip()\n"
+            "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler, child)\n")
+    # As a shell starts a background job: SIGINT ignored, and children inherit that.
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          preexec_fn=lambda: __import__("signal").signal(2, __import__("signal").SIG_IGN))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "<built-in", "function", "default_int_handler>"]
