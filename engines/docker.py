@@ -11,11 +11,10 @@ from pathlib import Path
 
 from seatrial.engines import buildkitcache, buildlog, capsets
 from seatrial.engines.base import BuildSpec, EngineError, EngineInfo, InstructionCache, PruneReport
-from seatrial.engines.cli import Cli, failure
+from seatrial.engines.cli import Cli, failure, info_timeout
 from seatrial.engines.cliengine import ABSENT, CliEngine
 
 DEFAULT_BINARY = "/usr/bin/docker"
-INFO_TIMEOUT = 20.0  # seconds; info() must answer "unavailable", not hang, when dockerd hangs
 
 
 def docker_binary() -> str:
@@ -49,9 +48,9 @@ class DockerEngine(CliEngine):
                 "docker.io; vagrant/provision.sh does) or set SEATRIAL_DOCKER to the client"))
         try:
             version = self.cli.run("docker version", ["version", "--format", "{{json .}}"],
-                                   check=False, timeout=INFO_TIMEOUT)
+                                   check=False, timeout=info_timeout())
             info = self.cli.run("docker info", ["info", "--format", "{{json .}}"], check=False,
-                                timeout=INFO_TIMEOUT)
+                                timeout=info_timeout())
             doc = json.loads(info.stdout) if info.returncode == 0 else {}
             versions = json.loads(version.stdout or "{}")
             said = (info.stderr or version.stderr).strip()[-300:]

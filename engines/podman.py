@@ -12,7 +12,7 @@ from pathlib import Path
 
 from seatrial.engines import buildlog, capsets
 from seatrial.engines.base import BuildSpec, EngineError, EngineInfo, InstructionCache
-from seatrial.engines.cli import Cli, failure
+from seatrial.engines.cli import Cli, failure, info_timeout
 from seatrial.engines.cliengine import REMOVE_ARGS, CliEngine
 
 
@@ -49,7 +49,7 @@ class PodmanEngine(CliEngine):
                 f"engine 'podman': {binary} not found; install podman and runc (apt-get install "
                 "podman runc; vagrant/provision.sh does) or set SEATRIAL_PODMAN"))
         try:
-            proc = self.cli.run("podman info", ["info", "--format", "json"], check=False, timeout=20)
+            proc = self.cli.run("podman info", ["info", "--format", "json"], check=False, timeout=info_timeout())
             doc = json.loads(proc.stdout) if proc.returncode == 0 else {}
             said = proc.stderr.strip()[-300:]
         except (EngineError, json.JSONDecodeError) as exc:  # e.g. a storage lock held too long

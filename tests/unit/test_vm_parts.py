@@ -369,3 +369,18 @@ def test_vm_takes_sigint_even_when_started_with_it_ignored():
                           preexec_fn=lambda: __import__("signal").signal(2, __import__("signal").SIG_IGN))
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "<built-in", "function", "default_int_handler>"]
+
+
+def test_under_emulation_the_guest_run_allows_engines_a_slow_info():
+    cmd = vm.remote_run_command("r1", ["-k", "x"], vm.guest_env("qemu"))
+    argv = shlex.split(cmd.split(" && ", 1)[1])
+    assert argv[:4] == ["sudo", "-n", "env", "SEATRIAL_INFO_TIMEOUT=120"]
+    assert argv[4:6] == ["/usr/local/bin/seatrial", "run"]
+    assert vm.guest_env("kvm") == {}
+
+
+@pytest.mark.parametrize("environ, seconds", [({}, 20.0), ({"SEATRIAL_INFO_TIMEOUT": "120"}, 120.0),
+                                              ({"SEATRIAL_INFO_TIMEOUT": "soon"}, 20.0)])
+def test_engine_info_timeout_follows_the_environment(environ, seconds):
+    from seatrial.engines.cli import info_timeout
+    assert info_timeout(environ) == seconds
