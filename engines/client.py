@@ -18,6 +18,15 @@ from seatrial.engines.base import EngineError, Mount, PortMapping, RunSpec
 STDERR_TAIL = 2000  # characters of stderr kept in an error message: the end is where the cause is
 
 
+def info_timeout(environ: Mapping[str, str] = os.environ) -> float:
+    """Seconds an engine's `info` may take before the engine counts as unavailable: 20, or
+    SEATRIAL_INFO_TIMEOUT (an emulated VM under load needs more; `seatrial vm` sets it there)."""
+    try:
+        return max(1.0, float(environ.get("SEATRIAL_INFO_TIMEOUT", "20")))
+    except ValueError:
+        return 20.0
+
+
 @dataclass(frozen=True)
 class Cli:
     """One engine client binary plus the environment it needs (e.g. DOCKER_BUILDKIT)."""

@@ -13,10 +13,9 @@ from pathlib import Path
 from seatrial.engines import buildkitcache, buildlog, capsets
 from seatrial.engines.base import BuildSpec, EngineError, EngineInfo, InstructionCache, PruneReport
 from seatrial.engines.cliengine import ABSENT, CliEngine
-from seatrial.engines.client import Cli, failure
+from seatrial.engines.client import Cli, failure, info_timeout
 
 DEFAULT_BINARY = "/usr/bin/docker"
-INFO_TIMEOUT = 20.0  # seconds; info() must answer "unavailable", not hang, when dockerd hangs
 
 
 def docker_binary() -> str:
@@ -55,9 +54,9 @@ class DockerEngine(CliEngine):
             )
         try:
             version = self.cli.run(
-                "docker version", ["version", "--format", "{{json .}}"], check=False, timeout=INFO_TIMEOUT
+                "docker version", ["version", "--format", "{{json .}}"], check=False, timeout=info_timeout()
             )
-            info = self.cli.run("docker info", ["info", "--format", "{{json .}}"], check=False, timeout=INFO_TIMEOUT)
+            info = self.cli.run("docker info", ["info", "--format", "{{json .}}"], check=False, timeout=info_timeout())
             doc = json.loads(info.stdout) if info.returncode == 0 else {}
             versions = json.loads(version.stdout or "{}")
             said = (info.stderr or version.stderr).strip()[-300:]

@@ -14,7 +14,7 @@ from pathlib import Path
 from seatrial.engines import buildlog, capsets
 from seatrial.engines.base import BuildSpec, EngineError, EngineInfo, InstructionCache
 from seatrial.engines.cliengine import REMOVE_ARGS, CliEngine
-from seatrial.engines.client import Cli, failure
+from seatrial.engines.client import Cli, failure, info_timeout
 
 
 def podman_binary() -> str:
@@ -55,7 +55,7 @@ class PodmanEngine(CliEngine):
                 ),
             )
         try:
-            proc = self.cli.run("podman info", ["info", "--format", "json"], check=False, timeout=20)
+            proc = self.cli.run("podman info", ["info", "--format", "json"], check=False, timeout=info_timeout())
             doc = json.loads(proc.stdout) if proc.returncode == 0 else {}
             said = proc.stderr.strip()[-300:]
         except (EngineError, json.JSONDecodeError) as exc:  # e.g. a storage lock held too long

@@ -605,6 +605,15 @@ def build_parser() -> argparse.ArgumentParser:
     vm_parsers["run"].add_argument("run_args", nargs="*", metavar="RUN_ARGS", help="arguments of seatrial run")
     vm_parsers["run"].add_argument("--results-dir", default="results", metavar="DIR", help="default: ./results")
     vm_parsers["run"].add_argument("--down", action="store_true", help="destroy the VM after the run")
+    vm_parsers["run"].add_argument(
+        "--lane",
+        action="append",
+        default=[],
+        metavar="ENGINE,...",
+        help="run these engines in a seatrial run of their own, at once with the "
+        "other lanes (repeatable; e.g. --lane docker,docker-buildkit "
+        "--lane podman,podman-rootless,reference); one results folder per lane",
+    )
     vm_parsers["down"].add_argument("--box", action="store_true", help="also remove the cached boxes")
     vm.set_defaults(func=cmd_vm)
 

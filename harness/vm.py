@@ -23,16 +23,17 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from seatrial.harness import vmbox, vmhost, vmresults
+from seatrial.harness import vmbox, vmhost, vmlanes, vmresults
 from seatrial.harness.vmbox import MACHINES, Machine
+from seatrial.harness.vmlanes import Lane, parse_lanes
+from seatrial.harness.vmnames import VmNames, clashing_routes
 from seatrial.harness.vmrunner import HOURS, Vagrant, VmError
 
 GUEST_PROJECT = "/seatrial"
-DOMAIN_PREFIX = "seatrial-vm-"  # the Vagrantfile's lv.default_prefix
-NETWORK = "seatrial-vagrant"  # the Vagrantfile's management network
 VIRSH = ["virsh", "-c", vmhost.LIBVIRT_URI]
 INSECURE_KEY = "/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub"
 
@@ -54,9 +55,9 @@ def new_run_id(machine: Machine, now: float) -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + f"-{machine.name}-{secrets.token_hex(3)}"
 
 
-def vagrant_env(base: dict[str, str], driver: str) -> dict[str, str]:
-    """Vagrant's environment: our box cache, the libvirt driver, and no `run` provisioner (the
-    suite is run over ssh so that its exit code and results come back)."""
+def vagrant_env(base: dict[str, str], driver: str, names: VmNames) -> dict[str, str]:
+    """Vagrant's environment: our box cache, the libvirt driver, this checkout's names in libvirt,
+    and no `run` provisioner (the suite is run over ssh so that its exit code and results come back)."""
     return {
         **base,
         "VAGRANT_HOME": str(vmbox.VAGRANT_HOME),
@@ -64,6 +65,7 @@ def vagrant_env(base: dict[str, str], driver: str) -> dict[str, str]:
         "SEATRIAL_VM_RUN": "0",
         "VAGRANT_DEFAULT_PROVIDER": "libvirt",
         "VAGRANT_CHECKPOINT_DISABLE": "1",
+        **names.env(),
     }  # no version check over the network
 
 
@@ -72,11 +74,13 @@ def box_variable(machine: Machine) -> str:
     return f"SEATRIAL_BOX_{machine.name.upper()}"
 
 
-def remote_run_command(run_id: str, run_args: list[str]) -> str:
-    """The shell command for the guest (ssh takes one string): seatrial run as root."""
+def remote_run_command(run_id: str, run_args: list[str], env: dict[str, str] | None = None) -> str:
+    """The shell command for the guest (ssh takes one string): seatrial run as root, with `env`."""
+    assigned = ["env", *(f"{k}={v}" for k, v in env.items())] if env else []
     argv = [
         "sudo",
         "-n",
+        *assigned,
         "/usr/local/bin/seatrial",
         "run",
         "--results-dir",
@@ -88,17 +92,37 @@ def remote_run_command(run_id: str, run_args: list[str]) -> str:
     return f"cd {GUEST_PROJECT} && " + shlex.join(argv)
 
 
-def sweep_commands(domains: list[str], volumes: list[str], networks: list[str]) -> list[list[str]]:
-    """virsh calls that remove what the VMs left in libvirt: domains, their disks, the management
-    network. Box images in the pool (named after the box) are a cache and stay."""
+def sweep_commands(
+    names: VmNames, machines: list[Machine], domains: list[str], volumes: list[str], networks: list[str]
+) -> list[list[str]]:
+    """virsh calls that remove what these machines of this checkout left in libvirt: domains,
+    their disks, and the management network once no other domain of this checkout is left on it.
+    Box images in the pool (named after the box) are a cache and stay; other checkouts' VMs are
+    theirs."""
+    mine = [names.prefix + m.name for m in machines]
     cmds = []
-    for d in (d for d in domains if d.startswith(DOMAIN_PREFIX)):
+    for d in (d for d in domains if d in mine):
         cmds += [[*VIRSH, "destroy", d], [*VIRSH, "undefine", d]]
-    for v in (v for v in volumes if v.startswith(DOMAIN_PREFIX)):
+    for v in (v for v in volumes if any(v.startswith((d + ".", d + "-")) for d in mine)):
         cmds.append([*VIRSH, "vol-delete", "--pool", vmbox.POOL, v])
-    if NETWORK in networks:
-        cmds += [[*VIRSH, "net-destroy", NETWORK], [*VIRSH, "net-undefine", NETWORK]]
+    others = [d for d in domains if names.is_ours(d) and d not in mine]
+    if names.network in networks and not others:
+        cmds += [[*VIRSH, "net-destroy", names.network], [*VIRSH, "net-undefine", names.network]]
     return cmds
+
+
+def check_subnet(vg: Vagrant, names: VmNames) -> None:
+    """Before this checkout's management network exists: its range must be free on the host
+    (another network there would make libvirt refuse it, or take the host's route)."""
+    if names.network in vg.capture([*VIRSH, "net-list", "--all", "--name"]).split():
+        return
+    clashes = clashing_routes(names.subnet, vg.capture(["ip", "-o", "-4", "route", "show"]).splitlines())
+    if clashes:
+        raise VmError(
+            f"seatrial vm: the management network's range {names.subnet} is in use on this host "
+            f"({'; '.join(clashes)}); set SEATRIAL_VM_SUBNET to a free /24",
+            2,
+        )
 
 
 def machine_state(vg: Vagrant, machine: Machine) -> str:
@@ -195,19 +219,56 @@ class _ssh:
         self.tmp.cleanup()
 
 
-def run(vg: Vagrant, machine: Machine, run_args: list[str], results_dir: Path, *, sync: bool = True) -> int:
-    """seatrial run inside the (running) machine; its results copied back; its exit code.
+def guest_env(driver: str) -> dict[str, str]:
+    """What seatrial run in the guest needs: under emulation an engine's `info` took over the
+    default 20 s in a loaded VM (podman, two lanes), and the engine then counted as gone."""
+    return {"SEATRIAL_INFO_TIMEOUT": "120"} if driver != "kvm" else {}
+
+
+def run(
+    vg: Vagrant,
+    machine: Machine,
+    run_args: list[str],
+    results_dir: Path,
+    *,
+    sync: bool = True,
+    lanes: Sequence[Lane] = (),
+) -> int:
+    """seatrial run inside the (running) machine; its results copied back; its exit code (the
+    highest of its lanes' when the engines run in lanes at once, see vmlanes).
     `sync`: copy the project in first (`vagrant up` has just done it when it booted the VM)."""
     if sync:
         vg.say(f"syncing the project into {machine.name}:{GUEST_PROJECT}")
         vg.stream(["vagrant", "rsync", machine.name], timeout=900)
     run_id = new_run_id(machine, time.time())
     with _ssh(vg, machine) as ssh:
-        vg.say(f"seatrial run on every engine in {machine.name} (run {run_id})")
-        code = vg.stream([*ssh, remote_run_command(run_id, run_args)], timeout=12 * HOURS, check=False)
-        vg.say(f"seatrial run in {machine.name} exited {code}; copying results/{run_id} back")
-        copy_back(ssh, run_id, results_dir)
-    vg.say(f"results: {results_dir / run_id / 'events.jsonl'}")
+        if not lanes:
+            vg.say(f"seatrial run on every engine in {machine.name} (run {run_id})")
+            env = guest_env(vg.env["SEATRIAL_LIBVIRT_DRIVER"])
+            code = vg.stream([*ssh, remote_run_command(run_id, run_args, env)], timeout=12 * HOURS, check=False)
+            run_ids = [run_id]
+        else:
+            run_ids = [f"{run_id}-{lane.name}" for lane in lanes]
+            for lane, lane_run in zip(lanes, run_ids):
+                vg.say(
+                    f"lane {lane.name}: seatrial run on {', '.join(lane.engines)} in {machine.name} (run {lane_run})"
+                )
+            env = guest_env(vg.env["SEATRIAL_LIBVIRT_DRIVER"])
+            codes = vmlanes.stream_all(
+                [
+                    [*ssh, remote_run_command(lane_run, lane.run_args(run_args), env)]
+                    for lane, lane_run in zip(lanes, run_ids)
+                ],
+                [lane.name for lane in lanes],
+                vg.say,
+                timeout=12 * HOURS,
+            )
+            code = max(codes)
+        vg.say(f"seatrial run in {machine.name} exited {code}; copying results/{', '.join(run_ids)} back")
+        for one in run_ids:
+            copy_back(ssh, one, results_dir)
+    for one in run_ids:
+        vg.say(f"results: {results_dir / one / 'events.jsonl'}")
     return code
 
 
@@ -234,38 +295,45 @@ def copy_back(ssh: list[str], run_id: str, results_dir: Path) -> list[Path]:
     return written
 
 
-def down(vg: Vagrant, *, boxes: list[Machine] = ()) -> None:
-    """Destroy every machine, then remove what a killed Vagrant can leave in libvirt; with
-    `boxes`, those machines' cached boxes too."""
-    vg.say("vagrant destroy -f (every machine)")
-    vg.stream(["vagrant", "destroy", "-f"], timeout=900, check=False)
+def down(vg: Vagrant, names: VmNames, machines: list[Machine], *, boxes: list[Machine] = ()) -> None:
+    """Destroy these machines of this checkout, then remove what a killed Vagrant can leave of
+    them in libvirt (and the management network with the last of them); with `boxes`, those
+    machines' cached boxes too."""
+    vg.say(f"vagrant destroy -f {' '.join(m.name for m in machines)}")
+    vg.stream(["vagrant", "destroy", "-f", *(m.name for m in machines)], timeout=900, check=False)
     domains = vg.capture([*VIRSH, "list", "--all", "--name"]).split()
     networks = vg.capture([*VIRSH, "net-list", "--all", "--name"]).split()
-    for argv in sweep_commands(domains, vmbox.pool_volumes(vg), networks):
+    for argv in sweep_commands(names, machines, domains, vmbox.pool_volumes(vg), networks):
         vg.say(" ".join(argv[3:]))
         # destroy fails on a domain that is shut off, net-destroy on an inactive network: fine,
         # what matters is checked by leftovers() below.
         subprocess.run(argv, capture_output=True, timeout=120)
     for machine in boxes:
         vmbox.remove_boxes(vg, machine)
-    left = leftovers(vg)
+    left = leftovers(vg, names, machines)
     if left:
         raise VmError(
             "seatrial vm down: still in libvirt after the sweep: "
             + ", ".join(left)
             + "; remove them with virsh -c qemu:///system (destroy, undefine, vol-delete, net-undefine)"
         )
-    vg.say("down: no seatrial VM, VM disk or network left in libvirt (cached boxes stay: seatrial vm down --box)")
+    vg.say(
+        f"down: no VM, VM disk or network of {', '.join(m.name for m in machines)} left in libvirt "
+        "(cached boxes stay: seatrial vm down --box)"
+    )
 
 
-def leftovers(vg: Vagrant) -> list[str]:
-    """seatrial's domains, VM disks and network still in libvirt (box images are a cache)."""
+def leftovers(vg: Vagrant, names: VmNames, machines: list[Machine]) -> list[str]:
+    """What these machines of this checkout still have in libvirt: domains, VM disks, and the
+    management network once none of this checkout's domains is left (box images are a cache)."""
     domains = vg.capture([*VIRSH, "list", "--all", "--name"]).split()
     networks = vg.capture([*VIRSH, "net-list", "--all", "--name"]).split()
-    found = [f"domain {d}" for d in domains if d.startswith(DOMAIN_PREFIX)]
-    found += [f"volume {v}" for v in vmbox.pool_volumes(vg) if v.startswith(DOMAIN_PREFIX)]
-    found += [f"network {n}" for n in networks if n == NETWORK]
-    return found
+    kinds = {"undefine": "domain", "vol-delete": "volume", "net-undefine": "network"}
+    return [
+        f"{kinds[argv[3]]} {argv[-1]}"
+        for argv in sweep_commands(names, machines, domains, vmbox.pool_volumes(vg), networks)
+        if argv[3] in kinds
+    ]
 
 
 def vm_command(args, out: TextIO, cwd: Path, package: Path, host_probe=vmhost.HostView.probe) -> int:
@@ -282,15 +350,16 @@ def vm_command(args, out: TextIO, cwd: Path, package: Path, host_probe=vmhost.Ho
             print(vmhost.missing_message(lacks), file=sys.stderr)
             return Exit.ENGINE_UNAVAILABLE
         driver = vmhost.libvirt_driver(host, os.environ.get("SEATRIAL_LIBVIRT_DRIVER"))
-        vg = Vagrant(vagrant_dir, vagrant_env(dict(os.environ), driver), out)
+        names = VmNames.for_project(vagrant_dir.parent).overridden(os.environ)
+        vg = Vagrant(vagrant_dir, vagrant_env(dict(os.environ), driver, names), out)
         default = list(MACHINES) if args.action == "down" else ["debian12"]
         machines = [MACHINES[name] for name in (args.machine or default)]
-        # SIGTERM (a CI job cancelled) tears down like Ctrl-C does.
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        previous = take_interrupts()
         try:
-            return _dispatch(args, vg, machines, cwd, vagrant_dir.parent)
+            return _dispatch(args, vg, names, machines, cwd, vagrant_dir.parent)
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
     except VmError as err:
         print(err, file=sys.stderr)
         return err.code
@@ -299,11 +368,21 @@ def vm_command(args, out: TextIO, cwd: Path, package: Path, host_probe=vmhost.Ho
         return Exit.FAILED
 
 
+def take_interrupts() -> dict[int, Any]:
+    """SIGINT and SIGTERM (a CI job cancelled) both tear down, as Ctrl-C does; the handlers they
+    had, to put back. SIGINT is taken even where it came ignored: a shell starts background jobs
+    so, and Vagrant started from here would inherit that and never clean up a half-made domain."""
+    return {
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_interrupt),
+    }
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _dispatch(args, vg: Vagrant, machines: list[Machine], cwd: Path, project: Path) -> int:
+def _dispatch(args, vg: Vagrant, names: VmNames, machines: list[Machine], cwd: Path, project: Path) -> int:
     from seatrial.harness.cli import Exit
 
     if args.action == "build-box":
@@ -311,23 +390,25 @@ def _dispatch(args, vg: Vagrant, machines: list[Machine], cwd: Path, project: Pa
             vmbox.build_box(vg, machine)
         return Exit.OK
     if args.action == "down":
-        down(vg, boxes=machines if args.box else [])
+        down(vg, names, machines, boxes=machines if args.box else [])
         return Exit.OK
     results_dir = cwd / args.results_dir if args.action == "run" else cwd
+    lanes = parse_lanes(args.lane, args.run_args) if args.action == "run" else []
     codes = []
     # One machine at a time: a small host runs one emulated VM well, two badly.
     for machine in machines:
         try:
+            check_subnet(vg, names)
             booted = up(vg, machine, project, fresh=args.fresh)
             if args.action == "run":
-                codes.append(run(vg, machine, args.run_args, results_dir, sync=not booted))
+                codes.append(run(vg, machine, args.run_args, results_dir, sync=not booted, lanes=lanes))
         except BaseException:
             # Interrupted or failed while bringing up or running: leave nothing behind.
             vg.say("stopping: destroying the VM so that nothing is left behind")
-            down(vg)
+            down(vg, names, [machine])
             raise
         if args.action == "run" and (args.down or len(machines) > 1):
-            down(vg)
+            down(vg, names, [machine])
     if args.action == "run" and len(machines) > 1:
         vg.say(f"all machines done; `seatrial report {args.results_dir}` shows them side by side (engine@host)")
     return max(codes, default=Exit.OK)

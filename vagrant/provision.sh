@@ -1,36 +1,49 @@
 #!/usr/bin/env bash
-# Installs and configures everything seatrial needs on Debian 12, as root. Idempotent: a second
+# Installs and configures everything seatrial needs on Debian 12 (and 13), as root. Idempotent: a second
 # run changes nothing and takes seconds. Used by the Vagrantfile, by .ci/run and by the README.
 #   vagrant/provision.sh                   Docker, Podman and what the tests need, dockerd started
 #   vagrant/provision.sh --reference-only  only what the bundled reference runtime needs (no daemon)
+#   vagrant/provision.sh --print-packages  the Debian packages a full run installs here, one a line
+#                                          (build-box.sh installs them into a box at native speed)
 set -euo pipefail
 
-reference_only=0
+reference_only=0 print_packages=0
 case "${1:-}" in
   "") ;;
   --reference-only) reference_only=1 ;;
-  -h|--help) sed -n '4,5p' "$0" | cut -c3-; exit 0 ;;
-  *) echo "provision.sh: unknown option '$1' (known: --reference-only, --help)" >&2; exit 2 ;;
+  --print-packages) print_packages=1 ;;
+  -h|--help) sed -n '4,7p' "$0" | cut -c3-; exit 0 ;;
+  *) echo "provision.sh: unknown option '$1' (known: --reference-only, --print-packages, --help)" >&2; exit 2 ;;
 esac
 
 project=${SEATRIAL_PROJECT:-$(cd "$(dirname "$0")/.." && pwd)}
 export DEBIAN_FRONTEND=noninteractive
 
-if [ "$(id -u)" != 0 ]; then
-  echo "provision.sh: must run as root (it installs packages and configures engines)" >&2
-  exit 2
-fi
-
 # The reference runtime: busybox-static (the base image), ip and iptables (its networks),
 # libseccomp (its seccomp filter), Python.
 packages=(busybox-static iproute2 iptables libseccomp2 passwd python3 python3-venv python3-dev gcc)
 if [ "$reference_only" = 0 ]; then
-  # golang-...-dnsname: Podman 4.3's CNI backend resolves container names on user-defined
-  # networks only through this plugin (nothing pulls it in).
   packages+=(docker.io podman runc uidmap slirp4netns docker-compose
-             golang-github-containernetworking-plugin-dnsname
              chromium    # chromium: the headless browser test of the HTML report
              apparmor)   # docker.io recommends it: see below
+  # The engines' companions differ by release (installed without recommends, nothing pulls
+  # them in): Debian 12's Podman 4.3 uses CNI, which resolves container names on user-defined
+  # networks only through the dnsname plugin; Debian 13's Podman 5 has no CNI and uses netavark
+  # with aardvark-dns, and pasta (passt) for rootless networks; Docker 23+ builds with BuildKit
+  # only through the buildx plugin (DOCKER_BUILDKIT=1 fails without it).
+  codename=$(. "${SEATRIAL_OS_RELEASE:-/etc/os-release}" && echo "${VERSION_CODENAME:-}")
+  case "$codename" in
+    bookworm|"") packages+=(golang-github-containernetworking-plugin-dnsname) ;;
+    *) packages+=(netavark aardvark-dns passt docker-buildx) ;;
+  esac
+fi
+if [ "$print_packages" = 1 ]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "provision.sh: must run as root (it installs packages and configures engines)" >&2
+  exit 2
 fi
 missing=()
 for p in "${packages[@]}"; do
@@ -108,6 +121,9 @@ fi
 # Python environment: Debian's python3 (fast start-up), the project installed editable.
 venv="$project/.venv"
 [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
+# The stamp holds a digest of what was installed, not a time: a fresh clone (CI) or a project
+# copied into a VM has newer files with the same content, and pip (minutes in an emulated VM) has
+# nothing to do then.
 stamp="$venv/.provisioned"
 # Strict editable mode: a tree of links (build/__editable__.*) to each file, which static tools
 # (mypy) resolve as they cannot an import hook; so the install is redone when pyproject.toml or

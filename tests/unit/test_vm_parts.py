@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from seatrial.harness import cli, vm, vmbox, vmhost, vmresults, vmrunner
+from seatrial.harness import cli, vm, vmbox, vmhost, vmlanes, vmnames, vmresults, vmrunner
 
 READY = vmhost.HostView(
     tools=frozenset(vmhost.UP_TOOLS) | frozenset(vmhost.BOX_TOOLS),
@@ -107,32 +107,102 @@ def test_run_id_names_time_and_machine():
     assert run_id != vm.new_run_id(vm.MACHINES["debian13"], 1796036400.0)
 
 
-def test_vagrant_env_uses_the_box_cache_and_no_run_provisioner():
-    env = vm.vagrant_env({"PATH": "/usr/bin"}, "qemu")
+NAMES = vmnames.VmNames.for_project(Path("/work/checkout"))
+
+
+def test_vagrant_env_uses_the_box_cache_no_run_provisioner_and_the_checkouts_names():
+    env = vm.vagrant_env({"PATH": "/usr/bin"}, "qemu", NAMES)
     assert env["VAGRANT_HOME"] == str(vmbox.VAGRANT_HOME)
     assert env["SEATRIAL_LIBVIRT_DRIVER"] == "qemu"
     assert env["SEATRIAL_VM_RUN"] == "0"
     assert env["PATH"] == "/usr/bin"
+    assert (env["SEATRIAL_VM_PREFIX"], env["SEATRIAL_VM_NETWORK"]) == (NAMES.prefix, NAMES.network)
 
 
-def test_sweep_removes_only_seatrial_domains_disks_and_network():
+def test_two_checkouts_never_share_a_domain_prefix_network_or_subnet():
+    other = vmnames.VmNames.for_project(Path("/work/other-checkout"))
+    assert vmnames.VmNames.for_project(Path("/work/checkout")) == NAMES  # stable
+    assert NAMES.prefix != other.prefix and NAMES.network != other.network
+    assert NAMES.subnet != other.subnet
+    for names in (NAMES, other):
+        # Not the fixed names of earlier versions, whose `vm down` swept every seatrial-vm-* domain.
+        assert not names.prefix.startswith("seatrial-vm-") and names.network != "seatrial-vagrant"
+        assert not names.is_ours("seatrial-VAGRANTSLASH-debian12_vagrant_box_image_0_box.img")
+        assert not vmnames.clashing_routes(
+            names.subnet, ["192.168.127.0/24 dev virbr1 proto kernel", "192.168.122.0/24 dev virbr0"]
+        )
+
+
+def test_names_set_in_the_environment_win():
+    names = NAMES.overridden({"SEATRIAL_VM_SUBNET": "10.99.0.0/24", "SEATRIAL_VM_PREFIX": ""})
+    assert names.subnet == "10.99.0.0/24" and names.prefix == NAMES.prefix
+
+
+def test_a_subnet_already_routed_on_the_host_is_a_clash():
+    routes = [
+        "default via 10.0.0.1 dev eth0",
+        "10.0.0.0/8 dev eth0 proto kernel scope link",
+        "192.168.142.0/24 dev virbr3 proto kernel",
+    ]
+    assert vmnames.clashing_routes("192.168.142.0/24", routes) == ["192.168.142.0/24 dev virbr3 proto kernel"]
+    assert vmnames.clashing_routes("10.1.2.0/24", routes) == ["10.0.0.0/8 dev eth0 proto kernel scope link"]
+    assert vmnames.clashing_routes("192.168.143.0/24", routes) == []
+
+
+DEBIAN12, DEBIAN13 = vmbox.MACHINES["debian12"], vmbox.MACHINES["debian13"]
+
+
+def test_sweep_removes_only_this_checkouts_domains_disks_and_network():
+    mine, theirs = NAMES.prefix + "debian12", "seatrial-vm-debian12"  # another checkout's VM
     cmds = vm.sweep_commands(
-        domains=["seatrial-vm-debian12", "someone-elses-vm"],
+        NAMES,
+        [DEBIAN12, DEBIAN13],
+        domains=[mine, theirs, "someone-elses-vm"],
         volumes=[
-            "seatrial-vm-debian12.img",
+            mine + ".img",
+            theirs + ".img",
             "seatrial-VAGRANTSLASH-debian12_vagrant_box_image_0_box.img",
             "other.qcow2",
         ],
-        networks=["default", "seatrial-vagrant"],
+        networks=["default", "seatrial-vagrant", NAMES.network],
     )
     flat = [" ".join(c[3:]) for c in cmds]
     assert flat == [
-        "destroy seatrial-vm-debian12",
-        "undefine seatrial-vm-debian12",
-        "vol-delete --pool default seatrial-vm-debian12.img",
-        "net-destroy seatrial-vagrant",
-        "net-undefine seatrial-vagrant",
+        f"destroy {mine}",
+        f"undefine {mine}",
+        f"vol-delete --pool default {mine}.img",
+        f"net-destroy {NAMES.network}",
+        f"net-undefine {NAMES.network}",
     ]
+
+
+def test_sweep_of_one_machine_keeps_the_other_machine_and_their_network():
+    d12, d13 = NAMES.prefix + "debian12", NAMES.prefix + "debian13"
+    cmds = vm.sweep_commands(
+        NAMES, [DEBIAN12], domains=[d12, d13], volumes=[d12 + ".img", d13 + ".img"], networks=[NAMES.network]
+    )
+    assert [" ".join(c[3:]) for c in cmds] == [
+        f"destroy {d12}",
+        f"undefine {d12}",
+        f"vol-delete --pool default {d12}.img",
+    ]
+
+
+def test_leftovers_name_what_the_sweep_would_still_remove():
+    d12 = NAMES.prefix + "debian12"
+
+    class Libvirt:
+        def capture(self, argv, timeout=120):
+            if "vol-list" in argv:
+                return f" Name  Path\n------\n {d12}.img  /var/lib/libvirt/images/{d12}.img\n"
+            return f"{d12}\n" if "list" in argv else f"default\n{NAMES.network}\n"
+
+    assert vm.leftovers(Libvirt(), NAMES, [DEBIAN12]) == [
+        f"domain {d12}",
+        f"volume {d12}.img",
+        f"network {NAMES.network}",
+    ]
+    assert vm.leftovers(Libvirt(), NAMES, [DEBIAN13]) == []  # debian12's are not debian13's leftovers
 
 
 def test_box_names_and_the_variable_the_vagrantfile_reads():
@@ -142,8 +212,8 @@ def test_box_names_and_the_variable_the_vagrantfile_reads():
     assert vmbox.base_volume_prefix(machine.box) == "seatrial-VAGRANTSLASH-debian12_vagrant_box_image_"
     vagrantfile = (Path(__file__).parents[2] / "vagrant" / "Vagrantfile").read_text()
     assert 'ENV["SEATRIAL_BOX_#{name.upcase}"]' in vagrantfile and vm.box_variable(machine) == "SEATRIAL_BOX_DEBIAN12"
-    assert f'lv.default_prefix = "{vm.DOMAIN_PREFIX}"' in vagrantfile
-    assert f'lv.management_network_name = "{vm.NETWORK}"' in vagrantfile
+    for variable in NAMES.env():
+        assert f'ENV["{variable}"]' in vagrantfile
 
 
 def _project(tmp_path: Path, provision: str) -> Path:
@@ -285,3 +355,137 @@ def test_pool_volumes_are_read_from_virsh_vol_list():
         " seatrial-vm-debian12.img   /var/lib/libvirt/images/seatrial-vm-debian12.img\n\n"
     )
     assert vmbox.pool_volumes(_Listing(listing)) == ["seatrial-vm-debian12.img"]
+
+
+def test_lanes_split_the_engines_and_keep_the_other_run_arguments():
+    lanes = vmlanes.parse_lanes(["docker,docker-buildkit", " podman , podman-rootless,reference"], ["-k", "x"])
+    assert [lane.name for lane in lanes] == ["l1", "l2"]
+    assert lanes[0].run_args(["-k", "x"]) == ["--engine", "docker", "--engine", "docker-buildkit", "-k", "x"]
+    assert lanes[1].engines == ("podman", "podman-rootless", "reference")
+    assert vmlanes.parse_lanes([], ["-k", "x"]) == []
+
+
+@pytest.mark.parametrize(
+    "specs, run_args, why",
+    [
+        (["docker", "docker,podman"], [], "docker is in more than one --lane"),
+        ([","], [], "names no engine"),
+        (["docker"], ["--engine", "podman"], "--lane and --engine"),
+    ],
+)
+def test_lanes_that_overlap_or_name_nothing_are_usage_errors(specs, run_args, why):
+    with pytest.raises(vmrunner.VmError, match=why) as err:
+        vmlanes.parse_lanes(specs, run_args)
+    assert err.value.code == 2
+
+
+def test_lanes_run_at_once_and_each_keeps_its_exit_code_and_label():
+    said: list[str] = []
+    script = "import sys, time; time.sleep(1.0); print(sys.argv[1]); sys.exit(int(sys.argv[2]))"
+    import sys
+    import time
+
+    started = time.monotonic()
+    codes = vmlanes.stream_all(
+        [[sys.executable, "-c", script, "one", "0"], [sys.executable, "-c", script, "two", "3"]],
+        ["l1", "l2"],
+        said.append,
+        timeout=30,
+    )
+    assert codes == [0, 3]
+    assert sorted(said) == ["[l1] one", "[l2] two"]
+    assert time.monotonic() - started < 1.9  # side by side: one after the other takes 2 s at least
+
+
+def test_vm_run_takes_lanes():
+    args = cli.build_parser().parse_args(["vm", "run", "--lane", "docker", "--lane", "podman", "--", "-k", "x"])
+    assert args.lane == ["docker", "podman"] and args.run_args == ["-k", "x"]
+
+
+def test_only_the_debian13_box_is_seeded_with_provision_sh_packages():
+    d12 = vmbox.build_box_command(Path("/p/vagrant"), DEBIAN12, Path("/c/bookworm.box"))
+    d13 = vmbox.build_box_command(Path("/p/vagrant"), DEBIAN13, Path("/c/trixie.box"))
+    assert d12 == ["env", "bash", "/p/vagrant/build-box.sh", "bookworm", "/c/bookworm.box"]
+    assert d13 == [
+        "env",
+        "SEATRIAL_BOX_SEED=/p/vagrant/provision.sh",
+        "bash",
+        "/p/vagrant/build-box.sh",
+        "trixie",
+        "/c/trixie.box",
+    ]
+
+
+@pytest.mark.parametrize(
+    "codename, has, lacks",
+    [
+        (
+            "bookworm",
+            ["golang-github-containernetworking-plugin-dnsname", "docker.io", "podman"],
+            ["netavark", "docker-buildx"],
+        ),
+        (
+            "trixie",
+            ["netavark", "aardvark-dns", "passt", "docker-buildx", "docker.io", "podman"],
+            ["golang-github-containernetworking-plugin-dnsname"],
+        ),
+    ],
+)
+def test_provision_sh_lists_each_releases_packages_without_installing(tmp_path, codename, has, lacks):
+    import subprocess
+
+    os_release = tmp_path / "os-release"
+    os_release.write_text(f"ID=debian\nVERSION_CODENAME={codename}\n")
+    script = Path(__file__).parents[2] / "vagrant" / "provision.sh"
+    done = subprocess.run(
+        ["bash", str(script), "--print-packages"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "SEATRIAL_OS_RELEASE": str(os_release)},
+    )
+    assert done.returncode == 0, done.stderr
+    listed = done.stdout.split()
+    assert all(p in listed for p in has) and not any(p in listed for p in lacks)
+
+
+def test_vm_takes_sigint_even_when_started_with_it_ignored():
+    import subprocess
+    import sys
+
+    code = (
+        "import signal, subprocess, sys\n"
+        "from seatrial.harness import vm\n"
+        "vm.take_interrupts()\n"
+        "child = subprocess.run([sys.executable, '-c', 'import signal; print(signal.getsignal(signal.SIGINT))'],"
+        " capture_output=True, text=True).stdout.strip()\n"
+        "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler, child)\n"
+    )
+    # As a shell starts a background job: SIGINT ignored, and children inherit that.
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: __import__("signal").signal(2, __import__("signal").SIG_IGN),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "<built-in", "function", "default_int_handler>"]
+
+
+def test_under_emulation_the_guest_run_allows_engines_a_slow_info():
+    cmd = vm.remote_run_command("r1", ["-k", "x"], vm.guest_env("qemu"))
+    argv = shlex.split(cmd.split(" && ", 1)[1])
+    assert argv[:4] == ["sudo", "-n", "env", "SEATRIAL_INFO_TIMEOUT=120"]
+    assert argv[4:6] == ["/usr/local/bin/seatrial", "run"]
+    assert vm.guest_env("kvm") == {}
+
+
+@pytest.mark.parametrize(
+    "environ, seconds",
+    [({}, 20.0), ({"SEATRIAL_INFO_TIMEOUT": "120"}, 120.0), ({"SEATRIAL_INFO_TIMEOUT": "soon"}, 20.0)],
+)
+def test_engine_info_timeout_follows_the_environment(environ, seconds):
+    from seatrial.engines.client import info_timeout
+
+    assert info_timeout(environ) == seconds
