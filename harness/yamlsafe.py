@@ -78,16 +78,16 @@ class PyCoreLoader(
 
 
 if yaml.__with_libyaml__:
-
-    class CoreLoader(yaml.cyaml.CParser, yaml.constructor.SafeConstructor, CoreResolver):
+    # yaml.cyaml.CParser is libyaml's parser, yaml._yaml.CParser (cyaml does not re-export it)
+    class CoreLoader(yaml._yaml.CParser, yaml.constructor.SafeConstructor, CoreResolver):
         """The same on libyaml's parser: PyYAML's takes most of a minute on 1 MiB of YAML."""
 
         def __init__(self, stream):
-            yaml.cyaml.CParser.__init__(self, stream)
+            yaml._yaml.CParser.__init__(self, stream)
             yaml.constructor.SafeConstructor.__init__(self)
             CoreResolver.__init__(self)
 else:  # pragma: no cover - PyYAML built without libyaml
-    CoreLoader = PyCoreLoader  # type: ignore[misc]
+    CoreLoader = PyCoreLoader  # type: ignore[misc, assignment]  # one name for either parser's loader
 
 
 @dataclass(frozen=True)
@@ -213,7 +213,8 @@ def _read_plain(text: str, file: str) -> YamlDocument | None:
     root: Any = None
     documents = 0
     try:
-        for event in yaml.parse(text, Loader=CoreLoader):
+        # types-PyYAML lets parse() take PyYAML's own loader classes only
+        for event in yaml.parse(text, Loader=CoreLoader):  # type: ignore[arg-type]
             if isinstance(event, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
                 continue
             if isinstance(event, yaml.DocumentStartEvent):
@@ -269,9 +270,13 @@ def _read_plain(text: str, file: str) -> YamlDocument | None:
                     raise _refuse(file, _mark(event.start_mark), f"nested deeper than {MAX_DEPTH} levels")
                 stack.append([{} if isinstance(event, yaml.MappingStartEvent) else [], path, None, discard])
                 continue
+            if not isinstance(event, yaml.ScalarEvent):  # none other is left; the node walk would say why
+                raise _NotPlain
             tag = resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
             value = (unchecked if discard else builder)._scalar(
-                yaml.ScalarNode(tag, event.value, event.start_mark), path
+                # libyaml's Mark (yaml._yaml) has the fields of PyYAML's, which the stubs ask for
+                yaml.ScalarNode(tag, event.value, event.start_mark),  # type: ignore[arg-type]
+                path,
             )
             if parent is None:
                 root = value
@@ -356,7 +361,8 @@ def _check_expansion(root: yaml.Node, file: str) -> None:
     size(root, 0)
     if added.get(id(root), 0) <= MAX_NODES:
         return
-    node, path = root, ()
+    node = root
+    path: tuple[str | int, ...] = ()
     while big := [(part, child) for part, child, extra in edges.get(id(node), ()) if extra > MAX_NODES]:
         path, node = path + (big[0][0],), big[0][1]
     line, col = _mark(node.start_mark)
