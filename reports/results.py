@@ -154,7 +154,7 @@ def foreign_run(path: Path) -> tuple[dict, list[dict]]:
 
 def _items(records: list[dict], host: str) -> list[dict]:
     """Items from item_start/step/item_end; an item that never ended is `incomplete`."""
-    found: dict[tuple[str, str], dict] = {}
+    found: dict[tuple[str | None, str | None], dict] = {}  # (scenario, engine); records other than items have neither
     for r in records:
         key = (r.get("scenario"), r.get("engine"))
         if r["type"] == "item_start":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from seatrial.reports import tables
 from seatrial.reports.numbers import interval, ratio, sig
@@ -64,7 +64,7 @@ def run_summary(results: Results, events_path: Path) -> dict:
     """The run as JSON: id, events file, counts, every item with outcome, reason and duration,
     and (for benchmarks) the timing and ratio tables of the report's JSON summary."""
     items = latest_items(results)
-    rows = (
+    rows: list[dict[str, Any]] = (
         [
             {
                 "scenario": r.scenario,
