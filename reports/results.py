@@ -9,8 +9,10 @@ when the results come from more than one machine, so that merged runs stay apart
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -192,6 +194,12 @@ def latest_items(results: Results) -> pd.DataFrame:
     if results.items.empty:
         return results.items
     return results.items.sort_values("time").groupby(["scenario", "column"], as_index=False).last()
+
+
+def item_rows(items: pd.DataFrame) -> Iterator[Any]:
+    """The rows of an items frame as named tuples (DataFrame.itertuples), typed Any: pandas-stubs
+    types every cell as a scalar, while items hold lists too (failed_checks, warnings)."""
+    return items.itertuples()
 
 
 def kept_samples(results: Results) -> pd.DataFrame:

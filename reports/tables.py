@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from seatrial.harness.claimcatalog import CLAIMS
 from seatrial.reports.claimstable import BENCHMARK_CLAIMS
-from seatrial.reports.results import Results, kept_samples, latest_items
+from seatrial.reports.results import Results, item_rows, kept_samples, latest_items
 from seatrial.reports.stats import inconclusive, ratio_interval, summarize
 
 # Worst first: a claim or a scenario shows the worst outcome any of its items had.
@@ -32,7 +32,7 @@ def matrix(results: Results) -> list[dict]:
                 "failed_checks": list(r.failed_checks),
                 "warnings": list(r.warnings),
             }
-            for r in group.itertuples()
+            for r in item_rows(group)
         }
         rows.append(
             {
