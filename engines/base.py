@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, get_args, runtime_checkable
 
 from seatrial.engines.records import (
     BuildResult,
@@ -38,6 +38,7 @@ __all__ = [
     "SCENARIO_LABEL",
     "ENGINE_LABEL",
     "CAPABILITIES",
+    "Capability",
     "EngineError",
     "EngineUnavailable",
     "Engine",
@@ -81,7 +82,7 @@ class EngineUnavailable(RuntimeError):
 
 # Capabilities a scenario may require. An engine lists the ones it lacks, each with a reason, so
 # that a step needing one is skipped before any side effect.
-CAPABILITIES = (
+Capability = Literal[
     "build",  # build images from a Dockerfile
     "build.cache_report",  # per-instruction cache hit/miss in the build output
     "network.bridge",  # the default bridge network
@@ -95,7 +96,8 @@ CAPABILITIES = (
     "inspect.files",  # testinfra host for files inside a container
     "healthcheck",  # containers run their image's HEALTHCHECK; inspect shows their health
     "rootless",  # the engine runs as an unprivileged user (claim C29)
-)
+]
+CAPABILITIES: tuple[Capability, ...] = get_args(Capability)
 
 
 @runtime_checkable

@@ -19,7 +19,9 @@ def container_host(scheme: str, binary: str, container: str, prefix: tuple[str, 
     """A Host for `container` whose commands run as `[PREFIX...] <binary> exec [-u USER] NAME /bin/sh -c CMD`
     (a prefix such as `runuser -u USER --` reaches a rootless engine's containers)."""
 
-    class Backend(BACKENDS[scheme]):
+    engine_backend: type[base.BaseBackend] = BACKENDS[scheme]
+
+    class Backend(engine_backend):
         def run(self, command: str, *args: str, **kwargs) -> base.CommandResult:
             cmd = self.get_command(command, *args)
             user = ["-u", self.user] if self.user is not None else []

@@ -77,12 +77,15 @@ class EventLog:
             raise self.failure
         record = {"type": record_type, "run_id": self.run_id, "time": self.clock(), **_plain(fields)}
         data = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
+        fd = self._fd
+        if fd is None:  # as a closed file's write does
+            raise ValueError(f"{self.path}: written after close")
         try:
             written = 0
             while written < len(data):  # a full disk takes part of a record, then refuses
-                written += os.write(self._fd, data[written:])
+                written += os.write(fd, data[written:])
         except OSError as exc:
-            self._fail(exc)
+            self._fail(fd, exc)
         self._complete += len(data)
 
     def sync(self) -> None:
@@ -91,7 +94,7 @@ class EventLog:
             try:
                 os.fsync(self._fd)
             except OSError as exc:
-                self._fail(exc)
+                self._fail(self._fd, exc)
 
     def close(self) -> None:
         """Sync and close; after a failure, only close (the failure was already reported)."""
@@ -103,9 +106,9 @@ class EventLog:
             os.close(self._fd)
             self._fd = None
 
-    def _fail(self, error: OSError) -> None:
+    def _fail(self, fd: int, error: OSError) -> None:
         try:
-            os.ftruncate(self._fd, self._complete)  # the torn record goes
+            os.ftruncate(fd, self._complete)  # the torn record goes
         except OSError:
             pass
         self.failure = ResultsUnwritable(self.path, error)

@@ -7,9 +7,10 @@ A check is data (Check), so the runner, the events log and the reports all show 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from seatrial.engines.base import EngineError
+from seatrial.engines.base import BuildResult, EngineError, InstructionCache
 from seatrial.harness.check import Check, excerpt
 from seatrial.harness.expectmodel import (
     CacheExpect,
@@ -152,8 +153,8 @@ def _text_checks(ctx: ItemContext, step: int, stream: str, want: TextExpect, tex
     return checks
 
 
-def _find_instruction(outcome: StepOutcome, key: int | str):
-    for instr in outcome.build.instructions:
+def _find_instruction(build: BuildResult, key: int | str) -> InstructionCache | None:
+    for instr in build.instructions:
         if (isinstance(key, int) and instr.index == key) or (
             isinstance(key, str) and " ".join(instr.instruction.split()).startswith(" ".join(key.split()))
         ):
@@ -168,7 +169,7 @@ def _cache_checks(step: int, want: CacheExpect, outcome: StepOutcome) -> list[Ch
     for expected_hit, keys in ((True, want.hit), (False, want.miss)):
         word = "hit" if expected_hit else "miss"
         for key in keys:
-            instr = _find_instruction(outcome, key)
+            instr = _find_instruction(outcome.build, key)
             if instr is None:
                 listing = "; ".join(f"[{i.index}] {i.instruction}" for i in outcome.build.instructions)
                 checks.append(
@@ -264,7 +265,7 @@ def _host_file_checks(ctx: ItemContext, step: int, want: HostFileExpect) -> list
     return checks
 
 
-def apply_captures(ctx: ItemContext, captures: dict[str, str], outcome: StepOutcome) -> None:
+def apply_captures(ctx: ItemContext, captures: Mapping[str, str], outcome: StepOutcome) -> None:
     """Save values for later steps; text is stripped so a trailing newline never decides."""
     for name, source in captures.items():
         value = {

@@ -173,7 +173,7 @@ class ImageConfigExpect(Strict):
         return self
 
 
-HEALTH_STATES = ("starting", "healthy", "unhealthy", "none")
+HealthState = Literal["starting", "healthy", "unhealthy", "none"]
 
 
 class InspectExpect(Strict):
@@ -184,7 +184,7 @@ class InspectExpect(Strict):
 
     container: Name | None = Field(None, description="A container run earlier; default: the step's own")
     image: Name | None = Field(None, description="An image built earlier, for `config`")
-    health: Literal[HEALTH_STATES] | None = Field(
+    health: HealthState | None = Field(
         None,
         description=(
             "The container's health status, as `docker inspect` .State.Health.Status shows it; none: "

@@ -10,7 +10,7 @@ command; the checks are then about the last inspect, and say so when time ran ou
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from seatrial.engines.base import EngineError, ResourceRef
@@ -38,7 +38,7 @@ def inspect_checks(
     """All checks of one `expect.inspect`; an inspect the engine refuses is one failed check."""
 
     checks: list[Check] = []
-    doc = None
+    doc: Mapping[str, Any] | None = None
     if want.image is None and (want.container or want.health or want.user or not outcome.build):
         name = ctx.containers.get(want.container, want.container) if want.container else outcome.container
         local = want.container or next((k for k, v in ctx.containers.items() if v == name), name)
@@ -76,7 +76,9 @@ def inspect_checks(
     return checks
 
 
-def _container(ctx: ItemContext, name: str, want: InspectExpect, sleep, clock) -> tuple[dict, int, float]:
+def _container(
+    ctx: ItemContext, name: str, want: InspectExpect, sleep: Callable[[float], None], clock: Callable[[], float]
+) -> tuple[Mapping[str, Any], int, float]:
     """The container's document, inspected again while its health is not the one expected and
     it runs, until `want.wait` seconds have passed: (document, inspects, seconds waited)."""
     started = clock()

@@ -10,6 +10,7 @@ handed to each item when collected, so an item needs nothing from the plugin mod
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -18,6 +19,9 @@ from seatrial.harness.itemcontext import ItemContext
 from seatrial.harness.lifecycle import start_item
 from seatrial.harness.outcome import ItemInterrupted, ItemResult, Outcome
 from seatrial.harness.runner import run_item
+
+if TYPE_CHECKING:  # pytest's own names for what Node.repr_failure takes and returns
+    from _pytest._code.code import TerminalRepr, TracebackStyle
 
 PROGRESS_EVERY = 5.0  # seconds between progress lines of a benchmark: enough to see a long run move
 
@@ -96,10 +100,12 @@ class ScenarioItem(LifecycleItem):
         if result.outcome is Outcome.ERROR:
             raise ScenarioFailed(f"error: {result.reason}")
 
-    def repr_failure(self, excinfo):
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: TracebackStyle | None = None
+    ) -> str | TerminalRepr:
         if isinstance(excinfo.value, ScenarioFailed):
             return f"{self.path}: {self.scenario.name} on {self.engine.name}:\n{excinfo.value}"
-        return super().repr_failure(excinfo)
+        return super().repr_failure(excinfo, style)
 
     def reportinfo(self):
         return self.path, 0, f"scenario {self.scenario.name} on {self.engine.name}"
@@ -131,7 +137,9 @@ class BenchmarkItem(LifecycleItem):
 
         return progress
 
-    def repr_failure(self, excinfo):
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: TracebackStyle | None = None
+    ) -> str | TerminalRepr:
         return f"{self.path}: benchmark {self.scenario.name}:\n{excinfo.value}"
 
     def reportinfo(self):

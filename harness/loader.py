@@ -65,7 +65,11 @@ def check_file(path: str | os.PathLike) -> tuple[Scenario | None, list[Problem]]
     except ValidationError as exc:
         problems, omitted = problems_from_validation(exc, doc, Scenario, limit=MAX_PROBLEMS)
     schema_paths = {p.key_path for p in problems}
-    broken_steps = frozenset(p.key_path[1] for p in problems if p.key_path[:1] == ("steps",) and len(p.key_path) > 1)
+    broken_steps = frozenset(
+        p.key_path[1]
+        for p in problems
+        if p.key_path[:1] == ("steps",) and len(p.key_path) > 1 and isinstance(p.key_path[1], int)
+    )
     # A reference check on a value the schema already refused would only say the same thing twice.
     problems += [p for p in _file_checks(doc, Path(path).stem, broken_steps) if p.key_path not in schema_paths]
     problems.sort(key=sort_key)
@@ -84,7 +88,7 @@ def check_file(path: str | os.PathLike) -> tuple[Scenario | None, list[Problem]]
                 count=omitted,
             )
         )
-    if problems:
+    if problems or scenario is None:  # no problems: the model took the file
         return None, problems
     if scenario.name is None:
         scenario = scenario.model_copy(update={"name": Path(path).stem})

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from pydantic.fields import FieldInfo
 
-from seatrial.engines.base import CAPABILITIES
+from seatrial.engines.base import Capability
 from seatrial.harness.expectmodel import Expect
 from seatrial.harness.modeltypes import Name, Strict
 from seatrial.harness.steps import STEP_KINDS
@@ -132,9 +132,7 @@ class Scenario(Strict):
             "shows only these. A scenario of your own (an app's checks) needs none: give it tags"
         ),
     )
-    requires: list[Literal[CAPABILITIES]] = Field(
-        default_factory=list, description="Engine capabilities the scenario needs"
-    )
+    requires: list[Capability] = Field(default_factory=list, description="Engine capabilities the scenario needs")
     tags: list[Tag] = Field(
         default_factory=list,
         description=("Free labels of your own, selectable with -m (`seatrial run -m web`); not claims"),
@@ -172,7 +170,9 @@ def _sync_step_kinds() -> None:
     kinds registered now. A body that names `Step` cannot be complete before Step is: that is how
     the bodies holding steps are found."""
     kinds = {
-        kind: FieldInfo.from_annotated_attribute(runner.body_model | None, None) for kind, runner in STEP_KINDS.items()
+        # pydantic takes any annotation here, a union too; its signature says type[Any]
+        kind: FieldInfo.from_annotated_attribute(runner.body_model | None, None)  # type: ignore[arg-type]
+        for kind, runner in STEP_KINDS.items()
     }
     Step.__pydantic_fields__ = {**kinds, **_COMMON_FIELDS}
     _HOLDING_STEPS.update(r.body_model for r in STEP_KINDS.values() if not r.body_model.__pydantic_complete__)

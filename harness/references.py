@@ -150,18 +150,18 @@ def _check_expect(
 ) -> None:
     if not isinstance(expect, dict):
         return
-    files = expect.get("files") if isinstance(expect.get("files"), list) else []
+    files = found if isinstance(found := expect.get("files"), list) else []
     for j, check in enumerate(files):
         if isinstance(check, dict):
             made["container"].use(check.get("container"), at + ("files", j, "container"), out)
-    inspect = expect.get("inspect") if isinstance(expect.get("inspect"), dict) else {}
+    inspect = found if isinstance(found := expect.get("inspect"), dict) else {}
     made["container"].use(inspect.get("container"), at + ("inspect", "container"), out)
     made["image"].use(inspect.get("image"), at + ("inspect", "image"), out)
     uses: list[tuple[KeyPath, Any]] = []
     for stream in _TEXT_EXPECTS:
-        text = expect.get(stream) if isinstance(expect.get(stream), dict) else {}
+        text = found if isinstance(found := expect.get(stream), dict) else {}
         uses += [(at + (stream, use), text.get(use)) for use in _CAPTURE_USES]
-    size = expect.get("image_size") if isinstance(expect.get("image_size"), dict) else {}
+    size = found if isinstance(found := expect.get("image_size"), dict) else {}
     uses.append((at + ("image_size", "relative_to"), size.get("relative_to")))
     for path, name in uses:
         if not isinstance(name, str) or captured_at.get(name, i) < i:

@@ -35,7 +35,7 @@ def goes_on_after(scenario: Scenario, engine: str, step, index: int, checks: lis
 
 def needed_capabilities(scenario: Scenario) -> list[str]:
     """The capabilities the scenario declares and those its steps need, each once."""
-    needed = list(scenario.requires)
+    needed: list[str] = list(scenario.requires)
     for step in scenario.steps:
         needed.extend(STEP_KINDS[step.kind].needs(step.body))
         if step.expect and step.expect.files:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from seatrial.harness.model import ClaimId, Name, Step
 from seatrial.harness.problem import KeyPath, Problem
@@ -46,7 +47,7 @@ def problems_from_validation(
     """One Problem per place that pydantic found wrong, worded for the YAML file's author; with
     `limit`, only for the first `limit` places in the file. Returns them and how many places
     were left unworded (wording costs a did-you-mean each: thousands take seconds)."""
-    by_path: dict[KeyPath, list[dict]] = {}
+    by_path: dict[KeyPath, list[ErrorDetails]] = {}
     for err in error.errors(include_url=False):
         path = _data_path(err["loc"], doc.data)
         by_path.setdefault(path, []).append(err)
@@ -67,7 +68,7 @@ def problems_from_validation(
     return list(dict.fromkeys(problems)), omitted
 
 
-def _explain(err: dict, path: KeyPath, doc: YamlDocument, root: type[BaseModel]) -> Problem:
+def _explain(err: ErrorDetails, path: KeyPath, doc: YamlDocument, root: type[BaseModel]) -> Problem:
     kind, value = err["type"], err.get("input")
     if kind == "extra_forbidden":
         return _unknown_key(path, doc, root)

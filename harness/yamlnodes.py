@@ -70,16 +70,16 @@ class PyCoreLoader(
 
 
 if yaml.__with_libyaml__:
-
-    class CoreLoader(yaml.cyaml.CParser, yaml.constructor.SafeConstructor, CoreResolver):
+    # yaml.cyaml.CParser is libyaml's parser, yaml._yaml.CParser (cyaml does not re-export it)
+    class CoreLoader(yaml._yaml.CParser, yaml.constructor.SafeConstructor, CoreResolver):
         """The same on libyaml's parser: PyYAML's takes most of a minute on 1 MiB of YAML."""
 
         def __init__(self, stream):
-            yaml.cyaml.CParser.__init__(self, stream)
+            yaml._yaml.CParser.__init__(self, stream)
             yaml.constructor.SafeConstructor.__init__(self)
             CoreResolver.__init__(self)
 else:  # pragma: no cover - PyYAML built without libyaml
-    CoreLoader = PyCoreLoader  # type: ignore[misc]
+    CoreLoader = PyCoreLoader  # type: ignore[misc, assignment]  # one name for either parser's loader
 
 
 def compose(text: str, file: str, loader_class: type) -> tuple[yaml.Node | None, bool]:

@@ -161,7 +161,8 @@ def _read_plain(text: str, file: str) -> YamlDocument | None:
     root: Any = None
     documents = 0
     try:
-        for event in yaml.parse(text, Loader=CoreLoader):
+        # types-PyYAML lets parse() take PyYAML's own loader classes only
+        for event in yaml.parse(text, Loader=CoreLoader):  # type: ignore[arg-type]
             if isinstance(event, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
                 continue
             if isinstance(event, yaml.DocumentStartEvent):
@@ -217,9 +218,13 @@ def _read_plain(text: str, file: str) -> YamlDocument | None:
                     raise refusal(file, mark_position(event.start_mark), f"nested deeper than {MAX_DEPTH} levels")
                 stack.append([{} if isinstance(event, yaml.MappingStartEvent) else [], path, None, discard])
                 continue
+            if not isinstance(event, yaml.ScalarEvent):  # none other is left; the node walk would say why
+                raise _NotPlain
             tag = resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
             value = (unchecked if discard else builder).scalar(
-                yaml.ScalarNode(tag, event.value, event.start_mark), path
+                # libyaml's Mark (yaml._yaml) has the fields of PyYAML's, which the stubs ask for
+                yaml.ScalarNode(tag, event.value, event.start_mark),  # type: ignore[arg-type]
+                path,
             )
             if parent is None:
                 root = value

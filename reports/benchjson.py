@@ -34,19 +34,19 @@ def is_pytest_benchmark(document: object) -> bool:
 
 def export(results, kept: pd.DataFrame) -> dict[str, str]:
     """One pytest-benchmark document (as text) per column, from the kept (non-warm-up) samples."""
-    documents = {}
+    documents: dict[str, str] = {}  # pandas types group keys loosely: the columns hold strings
     times = kept[kept["unit"] == "s"] if len(kept) else kept
     for column, samples in times.groupby("column", sort=True) if len(times) else ():
         run_ids = sorted(set(samples["run_id"]))
         runs = [r for r in results.runs if r.run_id in run_ids]
-        engine = next((e for r in runs for e in r.engines if e.get("name") == samples["engine"].iloc[0]), {})
+        engine: dict = next((e for r in runs for e in r.engines if e.get("name") == samples["engine"].iloc[0]), {})
         host = runs[-1].host if runs else {}
         benchmarks = [
-            _benchmark(column, scenario, metric, group, results.benchmarks.get(scenario, {}))
+            _benchmark(str(column), str(scenario), str(metric), group, results.benchmarks.get(scenario, {}))
             for (scenario, metric), group in samples.groupby(["scenario", "metric"], sort=True)
         ]
         started = runs[-1].started if runs else 0.0
-        documents[column] = (
+        documents[str(column)] = (
             json.dumps(
                 {
                     "machine_info": {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from html import escape
 
 from seatrial.reports import plots, tables
@@ -63,7 +63,7 @@ def _link(path: str, out_dir: str | None) -> str:
     return f'<a href="{escape(href)}">{escape(os.path.basename(path))}</a>'
 
 
-def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:
+def _table(headers: list[str], rows: list[list[str]], numeric: Collection[int] = frozenset()) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join(
         "<tr>"

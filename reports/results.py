@@ -9,8 +9,10 @@ when the results come from more than one machine, so that merged runs stay apart
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -154,7 +156,7 @@ def foreign_run(path: Path) -> tuple[dict, list[dict]]:
 
 def _items(records: list[dict], host: str) -> list[dict]:
     """Items from item_start/step/item_end; an item that never ended is `incomplete`."""
-    found: dict[tuple[str, str], dict] = {}
+    found: dict[tuple[str | None, str | None], dict] = {}  # (scenario, engine); records other than items have neither
     for r in records:
         key = (r.get("scenario"), r.get("engine"))
         if r["type"] == "item_start":
@@ -192,6 +194,12 @@ def latest_items(results: Results) -> pd.DataFrame:
     if results.items.empty:
         return results.items
     return results.items.sort_values("time").groupby(["scenario", "column"], as_index=False).last()
+
+
+def item_rows(items: pd.DataFrame) -> Iterator[Any]:
+    """The rows of an items frame as named tuples (DataFrame.itertuples), typed Any: pandas-stubs
+    types every cell as a scalar, while items hold lists too (failed_checks, warnings)."""
+    return items.itertuples()
 
 
 def kept_samples(results: Results) -> pd.DataFrame:

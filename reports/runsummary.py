@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from seatrial.reports import tables
 from seatrial.reports.numbers import interval, ratio, sig
-from seatrial.reports.results import Results, latest_items, load_results
+from seatrial.reports.results import Results, item_rows, latest_items, load_results
 
 WIDTH = 100
 
@@ -64,7 +64,7 @@ def run_summary(results: Results, events_path: Path) -> dict:
     """The run as JSON: id, events file, counts, every item with outcome, reason and duration,
     and (for benchmarks) the timing and ratio tables of the report's JSON summary."""
     items = latest_items(results)
-    rows = (
+    rows: list[dict[str, Any]] = (
         [
             {
                 "scenario": r.scenario,
@@ -75,7 +75,7 @@ def run_summary(results: Results, events_path: Path) -> dict:
                 "failed_checks": list(r.failed_checks),
                 "warnings": list(r.warnings),
             }
-            for r in items.sort_values(["scenario", "engine"]).itertuples()
+            for r in item_rows(items.sort_values(["scenario", "engine"]))
         ]
         if len(items)
         else []

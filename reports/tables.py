@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from seatrial.harness.claimcatalog import CLAIMS
 from seatrial.reports.claimstable import BENCHMARK_CLAIMS
-from seatrial.reports.results import Results, kept_samples, latest_items
+from seatrial.reports.results import Results, item_rows, kept_samples, latest_items
 from seatrial.reports.stats import inconclusive, ratio_interval, summarize
 
 # Worst first: a claim or a scenario shows the worst outcome any of its items had.
@@ -32,7 +32,7 @@ def matrix(results: Results) -> list[dict]:
                 "failed_checks": list(r.failed_checks),
                 "warnings": list(r.warnings),
             }
-            for r in group.itertuples()
+            for r in item_rows(group)
         }
         rows.append(
             {
@@ -51,10 +51,13 @@ def claim_matrix(results: Results) -> list[dict]:
     rows = []
     for claim, group in latest.dropna(subset=["claims"]).groupby("claims", sort=True):
         cells = {
-            column: {"outcome": _claim_outcome(claim, worst(g["outcome"])), "scenarios": sorted(set(g["scenario"]))}
+            column: {
+                "outcome": _claim_outcome(str(claim), worst(g["outcome"])),
+                "scenarios": sorted(set(g["scenario"])),
+            }
             for column, g in group.groupby("column")
         }
-        rows.append({"claim": claim, "title": CLAIMS.get(claim, ""), "cells": cells})
+        rows.append({"claim": claim, "title": CLAIMS.get(str(claim), ""), "cells": cells})
     return rows
 
 
@@ -120,8 +123,8 @@ def timings(results: Results, baseline: str | None = None) -> list[dict]:
     samples = kept_samples(results)
     rows = []
     for (scenario, metric), group in samples.groupby(["scenario", "metric"], sort=True):
-        by_column = {c: g["value"].to_numpy() for c, g in group.groupby("column", sort=False)}
-        base = baseline if baseline in by_column else next(iter(by_column))
+        by_column = {str(c): g["value"].to_numpy() for c, g in group.groupby("column", sort=False)}
+        base = baseline if baseline is not None and baseline in by_column else next(iter(by_column))
         base_summary = summarize(by_column[base])
         for column, values in by_column.items():
             s = summarize(values)
@@ -198,7 +201,7 @@ def history(results: Results) -> list[dict]:
             "metric": m,
             "engine": c,
             "run_id": run,
-            "started": started.get(run, 0.0),
+            "started": started.get(str(run), 0.0),
             "median": float(g["value"].median()),
             "unit": g["unit"].iloc[0],
         }

@@ -139,12 +139,9 @@ def _junit_suite(column: str, group) -> ET.Element:
 
 
 def _junit_document(suites: list[ET.Element]) -> str:
-    root = ET.Element(
-        "testsuites",
-        name="seatrial",
-        **{k: str(sum(int(s.get(k)) for s in suites)) for k in ("tests", "failures", "errors", "skipped")},
-        time=f"{sum(float(s.get('time')) for s in suites):.3f}",
-    )
+    totals = {k: str(sum(int(s.attrib[k]) for s in suites)) for k in ("tests", "failures", "errors", "skipped")}
+    seconds = f"{sum(float(s.attrib['time']) for s in suites):.3f}"
+    root = ET.Element("testsuites", {"name": "seatrial", **totals, "time": seconds})
     root.extend(suites)
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
@@ -154,14 +151,15 @@ def render_junit(results: Results) -> dict[str, str]:
     """One JUnit XML document per engine column: a testcase per scenario (latest run)."""
     latest = latest_items(results)
     return {
-        column: _junit_document([_junit_suite(column, group)]) for column, group in latest.groupby("column", sort=True)
+        str(column): _junit_document([_junit_suite(str(column), group)])
+        for column, group in latest.groupby("column", sort=True)
     }
 
 
 def render_junit_all(results: Results) -> str:
     """Every engine column in one document (`seatrial run --junitxml`), the same structure."""
     latest = latest_items(results)
-    return _junit_document([_junit_suite(column, group) for column, group in latest.groupby("column", sort=True)])
+    return _junit_document([_junit_suite(str(column), group) for column, group in latest.groupby("column", sort=True)])
 
 
 def summary(results: Results, baseline: str | None = None) -> dict:

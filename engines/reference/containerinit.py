@@ -78,7 +78,8 @@ def pid1_waiting(kern, sock: socket.socket, host_net: int) -> None:
     except BaseException as exc:
         os.write(err_w, f"container init: {exc}".encode())
         os._exit(125)
-    _init(kern, spec, *logs, err_w, sock, go)
+    out, err = logs
+    _init(kern, spec, out, err, err_w, sock, go)
 
 
 def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int, sock: socket.socket, go: bool) -> None:
@@ -86,6 +87,7 @@ def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int, sock: socket.
     GO (hostname and network ready), the command."""
     try:
         kern.unshare(k.CLONE_NEWNS)
+        assert spec.rootfs is not None, "a container's pid 1 has a rootfs (only exec specs lack one)"
         enter(kern, spec.rootfs)
         _lend_mount_namespace(sock)
         identity = become(kern, spec, out, err, keep=(err_w, sock.fileno()))

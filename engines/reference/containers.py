@@ -23,7 +23,9 @@ import shutil
 import signal
 import socket
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from seatrial.engines import base
 
@@ -43,6 +45,9 @@ from .rootfs import BindMount, RootfsSpec, ensure_init_layer
 from .security import confinement
 from .state import StateRoot, read_json, write_json
 from .volumes import VolumeError, Volumes
+
+if TYPE_CHECKING:  # zygote.py is imported on first use (see `_launcher`)
+    from .zygote import Zygote
 
 HOST_PORTS_DISCARDED = "Published ports are discarded when using host network mode"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -84,7 +89,7 @@ class Containers:
         self.networks = networks
         self.volumes = volumes
         self.exited_shims: set[int] = set()  # shims (and monitors) that may linger as zombies until reaped
-        self.zygote = None  # started on first use (see `_launcher`)
+        self.zygote: Zygote | None = None  # started on first use (see `_launcher`)
 
     def run(self, spec: base.RunSpec) -> base.RunResult:
         """Run `spec` on its image, by tag or id (see `run_image`)."""
@@ -146,10 +151,10 @@ class Containers:
             shutil.rmtree(cdir, ignore_errors=True)
             raise base.EngineError(run_operation(spec), f"container {name!r}: {exc}") from None
         write_json(cdir / "config.json", record)  # once: replacing a file costs ext4 a flush
-        listeners = ()
+        listeners: Sequence[tuple[socket.socket, str, int]] = ()
         try:
             attachment = self.networks.prepare(spec.network, cid, name, spec.network_aliases, tag)
-            attached = {"address": attachment.address, "ports": []}
+            attached: dict[str, Any] = {"address": attachment.address, "ports": []}
             (cdir / "hosts").write_text(self.networks.hosts_file(spec.network, cid, hostname))
             (cdir / "hostname").write_text(hostname + "\n")
             has_dns = spec.network not in ("host", "none", "bridge")
@@ -218,7 +223,8 @@ class Containers:
         # Docker's words: the ports of a container in the host's netns are not published
         warnings = (HOST_PORTS_DISCARDED,) if spec.ports and spec.network == "host" else ()
         if spec.detach:
-            os.close(started.done_fd), os.close(started.release_fd)
+            os.close(started.done_fd)
+            os.close(started.release_fd)
             return base.RunResult(ref, None, "", "", time.monotonic() - began, warnings)
         try:
             code = self._wait_done(started, record, spec.timeout)
@@ -226,10 +232,11 @@ class Containers:
             if spec.remove:
                 self._remove_exited(record)
         finally:
-            os.close(started.done_fd), os.close(started.release_fd)  # the shim finishes now
+            os.close(started.done_fd)  # the shim finishes now
+            os.close(started.release_fd)
         return base.RunResult(ref, code, stdout, stderr, time.monotonic() - began, warnings)
 
-    def _launcher(self):
+    def _launcher(self) -> Callable[[ProcessSpec, tuple[int, ...]], int] | None:
         """Shims come from the zygote (small, so forks are cheap) unless the kernel is a double
         or SEATRIAL_REFERENCE_ZYGOTE=0."""
         if not isinstance(self.kernel, k.Kernel) or os.environ.get("SEATRIAL_REFERENCE_ZYGOTE") == "0":
@@ -307,7 +314,7 @@ class Containers:
     def is_running_id(self, cid: str) -> bool:
         """`is_running` by container id; False for an unknown one."""
         record = self.state.container_record(cid)
-        return bool(record) and self.is_running(record)
+        return self.is_running(record) if record else False
 
     def _wait(self, record: dict, timeout: float) -> int:
         exit_path = self.state.containers / record["id"] / "exit.json"

@@ -67,18 +67,21 @@ def start(kern, spec: ProcessSpec, launcher=None) -> Started:
             os.close(fd)
     try:
         if spec.interface is not None and os.read(sync_r, 1) == b"u":
+            assert spec.attach_network is not None, "containers.py gives an interface with its attach_network"
             spec.attach_network(shim)
             os.write(go_w, b"g")
         pid = _read_all(sync_r)
         error = _read_all(err_r).decode(errors="replace")
     except BaseException:
         os.kill(shim, signal.SIGKILL)  # never let a shim go on with half a network
-        os.close(sync_r), os.close(err_r), os.close(done_r), os.close(release_w)
+        for fd in (sync_r, err_r, done_r, release_w):
+            os.close(fd)
         raise
     finally:
         os.close(go_w)
     if error or not pid:
-        os.close(done_r), os.close(release_w)
+        os.close(done_r)
+        os.close(release_w)
         try:
             os.waitpid(shim, 0)
         except ChildProcessError:

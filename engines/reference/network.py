@@ -125,6 +125,13 @@ class Networks:
     def get(self, name: str) -> dict | None:
         return read_json(self._path(name))
 
+    def _existing(self, name: str) -> dict:
+        """The record of network `name`, which the caller has just read or written."""
+        record = self.get(name)
+        if record is None:  # another harness process removed it in between
+            raise NetworkError(f"network {name!r} was removed while in use")
+        return record
+
     def all(self) -> list[dict]:
         return [r for p in sorted(self.state.networks.glob("*.json")) if (r := read_json(p))]
 
@@ -171,7 +178,7 @@ class Networks:
                 }
                 write_json(self._path("bridge"), record)
         self._ensure_up(record)
-        return self.get("bridge")
+        return self._existing("bridge")
 
     def _ensure_up(self, record: dict) -> None:
         """Bring the bridge up once, even with several harness processes racing for it; a
@@ -179,7 +186,7 @@ class Networks:
         if Path(f"/sys/class/net/{record['bridge']}").exists():
             return
         with self.state.lock(), _host_lock():
-            record = self.get(record["name"])
+            record = self._existing(record["name"])
             if not Path(f"/sys/class/net/{record['bridge']}").exists():
                 if record["subnet"] in routed_subnets():
                     record["subnet"], record["endpoints"] = self._free_subnet(), {}
@@ -209,7 +216,7 @@ class Networks:
             raise NetworkError(f"network {network!r} not found; create it first")
         self._ensure_up(record)
         with self.state.lock():
-            record = self.get(record["name"])
+            record = self._existing(record["name"])
             address = addresses.allocate(record["subnet"], {e["address"] for e in record["endpoints"].values()})
             record["endpoints"][cid] = {"address": address, "name": name, "aliases": list(aliases)}
             write_json(self._path(record["name"]), record)

@@ -91,7 +91,8 @@ def exec_child(kern, spec: ProcessSpec, ends: tuple[int, ...]) -> None:
                 os.write(2, f"exec: {exc}\n".encode())  # become made fd 2 the exec's stderr
             finally:
                 os._exit(126)
-        os.close(out), os.close(err)
+        os.close(out)
+        os.close(err)
         _, status = os.waitpid(grandchild, 0)
         code = os.waitstatus_to_exitcode(status)
         code = code if code >= 0 else 128 - code
@@ -143,14 +144,15 @@ def exec_in_container(kern, record: dict, argv, deadline: float, operation: str,
     )
     pidfd = pid1_fd(record)
     root = _root_of(record["pid"], pidfd) if pidfd is not None else None
-    if root is None:  # pid 1 ended since the caller looked
+    if pidfd is None or root is None:  # pid 1 ended since the caller looked
         for fd in (out_r, out_w, err_r, err_w) + ((pidfd,) if pidfd is not None else ()):
             os.close(fd)
         raise base.EngineError(operation, f"container {record['name']!r} is not running")
     try:
         child, status_fd = exec_in(kern, pidfd, root, spec, launcher)
     finally:
-        os.close(pidfd), os.close(root), os.close(out_w), os.close(err_w)
+        for fd in (pidfd, root, out_w, err_w):
+            os.close(fd)
     try:
         out, err = _collect({out_r: [], err_r: []}, deadline, child, operation)
         code = int(os.read(status_fd, 16) or b"126")

@@ -13,9 +13,9 @@ import selectors
 import socket
 
 
-def listen(ports, address: str, published: list) -> list:
+def listen(ports, address: str, published: list) -> list[tuple[socket.socket, str, int]]:
     """One listening socket per PortMapping; appends what was bound to `published`."""
-    listeners = []
+    listeners: list[tuple[socket.socket, str, int]] = []
     for port in ports:
         if port.protocol != "tcp":
             raise OSError(f"publish {port.container_port}/{port.protocol}: only tcp is supported")
@@ -63,4 +63,5 @@ def pump(selector, source: socket.socket, sink: socket.socket) -> None:
         pass
     selector.unregister(source)
     if sink.fileno() < 0 or sink not in [k.fileobj for k in selector.get_map().values()]:
-        source.close(), sink.close()
+        source.close()
+        sink.close()

@@ -9,6 +9,7 @@ EOF when it exits, even while detached containers run).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import kernel as k
@@ -55,7 +56,7 @@ class ProcessSpec:
     seccomp: bytes = b""
     trash_dir: str = ""  # where the harness moves container_dir to have it deleted
     device_cgroup: str = ""  # the container's device cgroup (devices.py); "": no rules
-    attach_network: object = None  # callable(shim_pid), run by the harness before pid 1 starts
+    attach_network: Callable[[int], None] | None = None  # run by the harness, with the shim's pid, before pid 1 starts
     extra: dict = field(default_factory=dict, hash=False, compare=False)
 
 

@@ -28,6 +28,7 @@ import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from . import devices, dns
 from . import kernel as k
@@ -130,7 +131,8 @@ def run_shim(
         sandbox.init_sock.send(GO)
         pid = sandbox.pid1
         os.write(sync_w, str(pid).encode())
-        os.close(sync_w), os.close(err_w)
+        os.close(sync_w)
+        os.close(err_w)
         mount_namespace = _borrow_mount_namespace(sandbox)
     except BaseException as exc:
         os.write(err_w, f"shim: {exc}".encode())
@@ -176,12 +178,13 @@ def _serve(spec: ProcessSpec, pid: int) -> int:
                 code = os.waitstatus_to_exitcode(status)
                 return code if code >= 0 else 128 - code
             kind, value = key.data
+            sock = cast(socket.socket, key.fileobj)  # all but the pidfd (data None) are sockets
             if kind == "listen":
-                ports.accept(selector, key.fileobj, value)
+                ports.accept(selector, sock, value)
             elif kind == "dns":
-                dns.respond(key.fileobj, value)
+                dns.respond(sock, value)
             else:
-                ports.pump(selector, key.fileobj, value)
+                ports.pump(selector, sock, value)
 
 
 def _borrow_mount_namespace(sandbox: Sandbox) -> list[int]:

@@ -52,7 +52,8 @@ class Spare:
     pid1_sock: socket.socket
 
     def close(self) -> None:
-        self.shim_sock.close(), self.pid1_sock.close()
+        self.shim_sock.close()
+        self.pid1_sock.close()
 
 
 class Zygote:
@@ -64,7 +65,13 @@ class Zygote:
         self._lock = threading.Lock()
         self._spare: Spare | None = None
 
-    def _spawn(self) -> None:
+    def _connected(self) -> socket.socket:
+        """The socket to a live zygote: started on first use, or anew if it died."""
+        if self._sock is None or self._proc is None or self._proc.poll() is not None:
+            return self._spawn()
+        return self._sock
+
+    def _spawn(self) -> socket.socket:
         self._drop_spare()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._proc = subprocess.Popen(
@@ -77,6 +84,7 @@ class Zygote:
         )
         theirs.close()
         self._sock = ours
+        return ours
 
     def _drop_spare(self) -> None:
         if self._spare is not None:
@@ -95,8 +103,11 @@ class Zygote:
         return True
 
     def _read_announcements(self) -> None:
-        while select.select([self._sock], [], [], 0)[0]:  # recv_fds ignores MSG_DONTWAIT in 3.11
-            message, fds, _, _ = socket.recv_fds(self._sock, 256, 2)
+        sock = self._sock
+        if sock is None:  # no zygote yet, so no spare either
+            return
+        while select.select([sock], [], [], 0)[0]:  # recv_fds ignores MSG_DONTWAIT in 3.11
+            message, fds, _, _ = socket.recv_fds(sock, 256, 2)
             if not self._keep_announcement(message, fds):
                 for fd in fds:
                     os.close(fd)
@@ -109,20 +120,20 @@ class Zygote:
         payload = spec_message(spec) if kind == "shim" else pickle.dumps((kind, spec))
         fds = list(ends) + [listener.fileno() for listener, _, _ in spec.listeners]
         with self._lock:
-            if self._sock is None or self._proc.poll() is not None:
-                self._spawn()
+            sock = self._connected()
             self._read_announcements()
-            if kind == "shim" and self._spare is not None and fits(SPARE_NAMESPACES, spec.namespaces):
-                pid = self._use_spare(payload, fds, err_w=ends[2])
+            spare = self._spare
+            if kind == "shim" and spare is not None and fits(SPARE_NAMESPACES, spec.namespaces):
+                self._spare = None
+                pid = self._use_spare(sock, spare, payload, fds, err_w=ends[2])
                 if pid is not None:
                     return pid
             for attempt in (1, 2):
-                if self._sock is None or self._proc.poll() is not None:
-                    self._spawn()
+                sock = self._connected()
                 try:
-                    socket.send_fds(self._sock, [payload], fds)
+                    socket.send_fds(sock, [payload], fds)
                     while True:  # a spare may announce itself before the reply comes
-                        reply, extra, _, _ = socket.recv_fds(self._sock, 256, 2)
+                        reply, extra, _, _ = socket.recv_fds(sock, 256, 2)
                         if not self._keep_announcement(reply, extra):
                             break
                     break
@@ -134,10 +145,10 @@ class Zygote:
             raise OSError(f"zygote: {reply.decode(errors='replace') or 'no reply'}")
         return int(reply)
 
-    def _use_spare(self, payload: bytes, fds: list[int], err_w: int) -> int | None:
+    def _use_spare(self, sock: socket.socket, spare: Spare, payload: bytes, fds: list[int], err_w: int) -> int | None:
         """Send the request to the spare shim and the spec to its pid 1, both at the normal
-        policy first; None if the spare is gone (then the zygote forks a shim)."""
-        spare, self._spare = self._spare, None
+        policy first; None if the spare is gone (then the zygote forks a shim). `sock` is the
+        zygote's, told that the spare is taken."""
         try:
             for pid in (spare.shim_pid, spare.pid1):
                 os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
@@ -149,13 +160,14 @@ class Zygote:
             return spare.shim_pid
         finally:
             spare.close()
-            self._sock.send(TAKEN)
+            sock.send(TAKEN)
 
     def close(self) -> None:
         self._drop_spare()
         if self._sock is not None:
             self._sock.close()
-            self._proc.wait(timeout=5)
+            if self._proc is not None:
+                self._proc.wait(timeout=5)
             self._sock = None
 
 
@@ -174,7 +186,8 @@ def _spare_main(kern, link: socket.socket) -> None:
         socket.send_fds(
             link, [b"%s %d %d" % (SPARE, os.getpid(), sandbox.pid1)], [theirs.fileno(), sandbox.init_sock.fileno()]
         )
-        link.close(), theirs.close()
+        link.close()
+        theirs.close()
         payload, fds, _, _ = socket.recv_fds(ours, 1 << 20, 64)
         if not payload:
             os._exit(0)  # the harness is gone; pid 1 sees EOF on its socket and exits too
@@ -183,7 +196,8 @@ def _spare_main(kern, link: socket.socket) -> None:
         listeners = tuple(
             (socket.socket(fileno=fds[5 + index]), address, port) for index, address, port in spec.listeners
         )
-        run_shim(kern, dataclasses.replace(spec, listeners=listeners), *fds[:5], sandbox=sandbox)
+        sync_w, go_r, err_w, done_w, release_r = fds[:5]
+        run_shim(kern, dataclasses.replace(spec, listeners=listeners), sync_w, go_r, err_w, done_w, release_r, sandbox)
     finally:
         os._exit(125)  # never return into the zygote's loop; the harness sees no spare or an error
 
@@ -235,7 +249,8 @@ def _fork_child(kern, kind: str, spec: ProcessSpec, fds: list[int]) -> int:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # it waits for its own child
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         if kind == "shim":
-            run_shim(kern, dataclasses.replace(spec, listeners=listeners), *ends)
+            sync_w, go_r, err_w, done_w, release_r = ends
+            run_shim(kern, dataclasses.replace(spec, listeners=listeners), sync_w, go_r, err_w, done_w, release_r)
         exec_child(kern, spec, tuple(ends))
     for listener, _, _ in listeners:
         listener.close()

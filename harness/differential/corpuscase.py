@@ -81,7 +81,9 @@ def load_cases(paths: list[Path]) -> list[Case]:
     files = sorted(
         p for path in paths for p in ([path] if path.is_file() else path.rglob("*.yaml")) if p.name != ENGINE_RULES
     )
-    cases, problems, seen = [], [], {}
+    cases: list[Case] = []
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}  # case name -> file:line
     for file in files:
         try:
             document = load_yaml(file)

@@ -59,7 +59,7 @@ def differences(left: Mapping[str, Any] | None, right: Mapping[str, Any] | None)
     left_probe, right_probe = left.get("probe"), right.get("probe")
     if (left_probe is None) != (right_probe is None):
         found.append(Difference("probe", left_probe, right_probe))
-    elif left_probe is not None:
+    elif left_probe is not None and right_probe is not None:  # both probed
         if bool(left_probe.get("refused")) != bool(right_probe.get("refused")):
             found.append(Difference("probe.refused", _said(left_probe), _said(right_probe)))
         else:

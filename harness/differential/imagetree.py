@@ -95,7 +95,9 @@ def _entry(member: tarfile.TarInfo, tar: tarfile.TarFile, tree: Tree) -> dict:
     kind = TYPES.get(member.type, f"type {member.type!r}")
     entry = {"type": kind, "mode": f"{member.mode & 0o7777:04o}", "uid": member.uid, "gid": member.gid}
     if kind == "file":
-        data = tar.extractfile(member).read()
+        handle = tar.extractfile(member)
+        assert handle is not None  # a regular file's member has contents
+        data = handle.read()
         entry.update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
     elif kind == "symlink":
         entry["target"] = member.linkname
@@ -126,5 +128,5 @@ def _name(tar: tarfile.TarFile, name: str) -> str:
 def _member(tar: tarfile.TarFile, name: str) -> bytes:
     handle = tar.extractfile(_name(tar, name))
     if handle is None:
-        raise ValueError(f"{tar.name}: {name} is not a file")
+        raise ValueError(f"{tar.name!s}: {name} is not a file")
     return handle.read()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from seatrial.engines.base import BuildSpec, EngineError, ResourceRef, RunSpec
-from seatrial.harness.differential.corpuscase import Case
+from seatrial.harness.differential.corpuscase import Case, Probe
 from seatrial.harness.differential.imagetree import Tree, delta, image_tree
 
 CONFIG_KEYS = (
@@ -90,16 +90,16 @@ def observe(bench: Bench, case: Case) -> dict[str, Any]:
         found["config"] = normal_config(engine.inspect(built.image).get("config") or {})
         found["tree"] = delta(bench.base_tree, image_tree(engine, built.image.id))
         if case.probe is not None:
-            found["probe"] = probe(bench, case, built.image.id)
+            found["probe"] = probe(bench, case.name, case.probe, built.image.id)
         return found
     finally:
         engine.remove(ResourceRef("image", built.image.id, tag))
 
 
-def probe(bench: Bench, case: Case, image: str) -> dict[str, Any]:
-    """Run the probe to completion without a network: exit code and output, or the engine's refusal."""
-    name = f"{bench.prefix}-{case.name}-probe".lower()
-    spec = case.probe
+def probe(bench: Bench, case: str, spec: Probe, image: str) -> dict[str, Any]:
+    """Run case `case`'s probe `spec` to completion without a network: exit code and output, or
+    the engine's refusal."""
+    name = f"{bench.prefix}-{case}-probe".lower()
     try:
         result = bench.engine.run(
             RunSpec(

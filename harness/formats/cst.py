@@ -21,10 +21,11 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
-from seatrial.harness.formats.cstmodel import CommandTest, CstConfig, problem_at
+from seatrial.harness.formats.cstmodel import CommandTest, CstConfig, MetadataTest, problem_at
 from seatrial.harness.formats.goexpand import capture_name, expand
 from seatrial.harness.formats.goregex import python_pattern
 from seatrial.harness.formats.imagesource import ImageSource, build_step, image_ref
@@ -35,7 +36,9 @@ from seatrial.harness.yamlsafe import YamlDocument
 TOOL_MOUNT = {"bind": HOST_TOOL, "target": TOOL, "read_only": True}
 
 
-def cst_tests(config: CstConfig, doc: YamlDocument, source: ImageSource) -> list[tuple[str, tuple, dict]]:
+def cst_tests(
+    config: CstConfig, doc: YamlDocument, source: ImageSource
+) -> list[tuple[str, tuple[str | int, ...], dict]]:
     """(test name, key path of the test in the file, scenario data) for each test, in file order."""
     unsupported = [
         (
@@ -63,7 +66,7 @@ def cst_tests(config: CstConfig, doc: YamlDocument, source: ImageSource) -> list
         raise ScenarioError(problems)
     run_image, from_image = image_ref(source)
     prefix = [build_step(source)] if source.image is None else []
-    tests = []
+    tests: list[tuple[str, tuple[str | int, ...], dict]] = []
     for i, test in enumerate(config.commandTests):
         tests.append(
             (
@@ -72,41 +75,41 @@ def cst_tests(config: CstConfig, doc: YamlDocument, source: ImageSource) -> list
                 _scenario("command", test.name, prefix + _command_steps(test, config, run_image, from_image)),
             )
         )
-    for i, test in enumerate(config.fileExistenceTests):
-        (path,), names = _expanded([test.path])
+    for i, existence in enumerate(config.fileExistenceTests):
+        (path,), names = _expanded([existence.path])
         want = {
             "path": path,
-            "exists": test.shouldExist,
-            "mode": test.permissions,
-            "uid": test.uid,
-            "gid": test.gid,
-            "executable_by": test.isExecutableBy,
+            "exists": existence.shouldExist,
+            "mode": existence.permissions,
+            "uid": existence.uid,
+            "gid": existence.gid,
+            "executable_by": existence.isExecutableBy,
         }
         tests.append(
             (
-                test.name,
+                existence.name,
                 ("fileExistenceTests", i),
                 _scenario(
                     "file existence",
-                    test.name,
+                    existence.name,
                     prefix
                     + _env_captures(names, run_image)
                     + [_inspector(run_image, {"paths": [{k: v for k, v in want.items() if v is not None}]})],
                 ),
             )
         )
-    for i, test in enumerate(config.fileContentTests):
+    for i, content in enumerate(config.fileContentTests):
         want = {
-            "path": test.path,
+            "path": content.path,
             "exists": True,
-            "matches": [python_pattern(p) for p in test.expectedContents],
-            "not_matches": [python_pattern(p) for p in test.excludedContents],
+            "matches": [python_pattern(p) for p in content.expectedContents],
+            "not_matches": [python_pattern(p) for p in content.excludedContents],
         }
         tests.append(
             (
-                test.name,
+                content.name,
                 ("fileContentTests", i),
-                _scenario("file content", test.name, prefix + [_inspector(run_image, {"paths": [want]})]),
+                _scenario("file content", content.name, prefix + [_inspector(run_image, {"paths": [want]})]),
             )
         )
     if config.metadataTest is not None:
@@ -117,7 +120,10 @@ def cst_tests(config: CstConfig, doc: YamlDocument, source: ImageSource) -> list
                 _scenario(
                     "metadata",
                     "metadata",
-                    prefix + [_inspector(run_image, {"exit_code": 0, "inspect": _metadata(config)}, detach=False)],
+                    prefix
+                    + [
+                        _inspector(run_image, {"exit_code": 0, "inspect": _metadata(config.metadataTest)}, detach=False)
+                    ],
                 ),
             )
         )
@@ -160,7 +166,7 @@ def _command_steps(test: CommandTest, config: CstConfig, run_image: str, from_im
         text = {k: [python_pattern(p) for p in v] for k, v in (("matches", wanted), ("not_matches", excluded)) if v}
         if text:
             expect[stream] = text
-    run = {"image": run_image, "entrypoint": [], "command": argv}
+    run: dict[str, Any] = {"image": run_image, "entrypoint": [], "command": argv}
     if env:
         run["env"] = env
     return [*steps, {"run": run, "expect": expect}]
@@ -217,8 +223,7 @@ def _exact(value: str) -> str:
     return "\\A" + re.escape(value) + "\\Z"
 
 
-def _metadata(config: CstConfig) -> dict:
-    meta = config.metadataTest
+def _metadata(meta: MetadataTest) -> dict:
     whole = {
         "Entrypoint": meta.entrypoint,
         "Cmd": meta.cmd,

@@ -71,6 +71,8 @@ def build_step(source: ImageSource) -> dict:
     """The `build` step that makes the image on each engine: the Dockerfile and the context's
     files inline (text files only; the build step writes text)."""
     dockerfile = source.dockerfile
+    if dockerfile is None:
+        raise ValueError("no Dockerfile to build the image from: give --dockerfile PATH or --image TAG")
     context = source.context or dockerfile.parent
     files: dict[str, str] = {}
     total = 0

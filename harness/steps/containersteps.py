@@ -125,13 +125,13 @@ class Run(StepKind):
                 f"'{network}' is not one of 'bridge', 'host', 'none' or a network made by an earlier "
                 f"network step" + (f" (did you mean '{close}'?)" if close else ""),
             )
-        for j, mount in enumerate(body.get("mounts") if isinstance(body.get("mounts"), list) else []):
+        for j, mount in enumerate(found if isinstance(found := body.get("mounts"), list) else []):
             if isinstance(mount, dict) and "volume" in mount:
                 book.use("volume", mount["volume"], at + ("mounts", j, "volume"))
         book.make("container", body.get("name"), at + ("name",))
 
     def published_ports(self, body: dict) -> Iterable[str]:
-        for port in body.get("ports") if isinstance(body.get("ports"), list) else []:
+        for port in found if isinstance(found := body.get("ports"), list) else []:
             if isinstance(port, dict) and isinstance(port.get("container"), int):
                 yield f"{body.get('name') or '?'}.{port['container']}"
 
@@ -154,7 +154,8 @@ class Run(StepKind):
         name = ctx.real_name(local)
         image = ctx.render(body.image)
         image = ctx.images.get(image, image)
-        network, aliases = body.network, ()
+        network = body.network
+        aliases: tuple[str, ...] = ()
         if network not in BUILTIN_NETWORKS:
             network = ctx.networks.get(network) or _missing("network", network)
             aliases = (local,)
@@ -213,6 +214,7 @@ class Run(StepKind):
                     volume = create_volume(ctx, m.volume)
                 mounts.append(Mount("volume", volume, m.target, m.read_only))
             else:
+                assert m.bind is not None  # MountSpec holds exactly one of volume, bind
                 source = ctx.render(m.bind)
                 try:
                     ctx.inside_scratch(source).mkdir(parents=True, exist_ok=True)

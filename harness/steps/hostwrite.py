@@ -47,6 +47,7 @@ class HostWrite(StepKind):
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                 sock.bind(str(path))
         else:
+            assert body.content is not None  # the model requires content for a file
             path.write_text(ctx.render(body.content))
         if body.mode is not None:
             path.chmod(int(body.mode, 8))

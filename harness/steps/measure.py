@@ -107,7 +107,9 @@ def measure_round(ctx: ItemContext, body: MeasureStepBody, round_no: int) -> lis
     negative round number, so raw data keeps them but statistics leave them out."""
     mark = len(ctx.created)
     memory_before = mem_available() if body.memory else 0
-    timed, round_wall, last = 0.0, None, None
+    timed = 0.0
+    round_wall: float | None = None  # when the first timed step of the round began
+    last: StepOutcome | None = None  # the last timed step's outcome
     try:
         for _ in range(body.copies):
             for j, step in enumerate(body.steps):
@@ -133,6 +135,8 @@ def measure_round(ctx: ItemContext, body: MeasureStepBody, round_no: int) -> lis
     finally:
         _remove_round_containers(ctx, mark)
     if body.value == "first_output":
+        if last is None or round_wall is None:
+            raise StepError(f"measure {body.metric}: value first_output needs a timed step")
         value = printed_time(last.stdout) - round_wall
     elif body.value == "image_size":
         if last is None or last.build is None:
@@ -170,7 +174,7 @@ class Measure(StepKind):
 
     def inner_steps(self, body: dict) -> Iterable[tuple[KeyPath, dict]]:
         # Inner steps repeat each round; what they use must exist, checked like any step.
-        inner = body.get("steps") if isinstance(body.get("steps"), list) else []
+        inner = found if isinstance(found := body.get("steps"), list) else []
         return [(("steps", j), step) for j, step in enumerate(inner) if isinstance(step, dict)]
 
     def execute(self, ctx: ItemContext, body: MeasureStepBody) -> StepOutcome:

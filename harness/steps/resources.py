@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
-from seatrial.engines.base import EngineError, NetworkSpec, ResourceRef
+from seatrial.engines.base import EngineError, NetworkSpec, ResourceKind, ResourceRef
 from seatrial.harness.itemcontext import ItemContext, StepError
 from seatrial.harness.modeltypes import Name, Strict
 from seatrial.harness.problem import KeyPath
@@ -48,8 +48,13 @@ class Remove(StepKind):
                 book.remove(noun, name, at + (noun,))
 
     def execute(self, ctx: ItemContext, body: RemoveStepBody) -> StepOutcome:
-        tables = {"container": ctx.containers, "image": ctx.images, "network": ctx.networks, "volume": ctx.volumes}
-        kind, local = next((k, v) for k, v in body.model_dump().items() if v is not None)
+        tables: dict[ResourceKind, dict[str, str]] = {
+            "container": ctx.containers,
+            "image": ctx.images,
+            "network": ctx.networks,
+            "volume": ctx.volumes,
+        }
+        kind, local = next((k, name) for k in tables if (name := getattr(body, k)) is not None)
         real = tables[kind].get(local)
         if real is None:
             raise StepError(f"remove: no {kind} named '{local}' was made earlier in this scenario")

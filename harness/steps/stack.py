@@ -35,7 +35,7 @@ class Stack(StepKind):
     body_model = StackStepBody
 
     def needs(self, body: StackStepBody) -> list[str]:
-        if body.down:
+        if body.compose is None:  # down: true (the model holds exactly one of them)
             return []
         services = body.compose.services.values()
         needs = ["network.user_defined"]
@@ -50,8 +50,8 @@ class Stack(StepKind):
         name = body.get("name")
         if not isinstance(name, str):
             return
-        compose = body.get("compose")
-        services = compose.get("services") if isinstance(compose, dict) else None
+        compose = found if isinstance(found := body.get("compose"), dict) else {}
+        services = compose.get("services")
         if isinstance(services, dict):
             for service in services:
                 book.make("container", f"{name}.{service}", at + ("compose", "services", service))
@@ -71,15 +71,16 @@ class Stack(StepKind):
                     book.remove("volume", volume, at + ("remove_volumes",))
 
     def published_ports(self, body: dict) -> Iterable[str]:
-        compose = body.get("compose") if isinstance(body.get("compose"), dict) else {}
-        services = compose.get("services") if isinstance(compose.get("services"), dict) else {}
+        compose = found if isinstance(found := body.get("compose"), dict) else {}
+        services = found if isinstance(found := compose.get("services"), dict) else {}
         for service, spec in services.items():
-            for port in spec.get("ports") if isinstance(spec, dict) and isinstance(spec.get("ports"), list) else []:
+            ports = spec.get("ports") if isinstance(spec, dict) else None
+            for port in ports if isinstance(ports, list) else []:
                 yield f"{body.get('name')}.{service}.{str(port).split(':')[-1].split('/')[0]}"
 
     def execute(self, ctx: ItemContext, body: StackStepBody) -> StepOutcome:
         try:
-            if body.down:
+            if body.compose is None:  # down: true (the model holds exactly one of them)
                 return down(ctx, body.name, remove_volumes=body.remove_volumes)
             return up(ctx, body.name, body.compose)
         except EngineError as exc:
@@ -98,7 +99,8 @@ def up(ctx: ItemContext, stack: str, compose: ComposeFile) -> StepOutcome:
         if local(volume) not in ctx.volumes:  # kept by an earlier `down`: reuse it, as compose does
             create_volume(ctx, local(volume))
     order = start_order(compose)
-    ctx.stacks[stack] = started = []
+    started: list[str] = []
+    ctx.stacks[stack] = started
     for service in order:
         problem = _await_dependencies(ctx, stack, service, compose.services[service])
         if problem:
@@ -159,6 +161,7 @@ def _image(ctx: ItemContext, local: str, spec: StackService) -> str:
     if spec.image is not None:
         image = ctx.render(spec.image)
         return ctx.images.get(image, image)
+    assert spec.build is not None  # the model holds exactly one of image, build
     directory = ctx.scratch / "stack-build" / local
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "Dockerfile").write_text(ctx.render(spec.build.dockerfile))
