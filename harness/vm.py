@@ -295,7 +295,7 @@ def copy_back(ssh: list[str], run_id: str, results_dir: Path) -> list[Path]:
     return written
 
 
-def down(vg: Vagrant, names: VmNames, machines: list[Machine], *, boxes: list[Machine] = ()) -> None:
+def down(vg: Vagrant, names: VmNames, machines: list[Machine], *, boxes: Sequence[Machine] = ()) -> None:
     """Destroy these machines of this checkout, then remove what a killed Vagrant can leave of
     them in libvirt (and the management network with the last of them); with `boxes`, those
     machines' cached boxes too."""
