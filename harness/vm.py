@@ -15,25 +15,20 @@ from __future__ import annotations
 
 import glob
 import os
-import secrets
-import shlex
 import signal
 import subprocess
 import sys
-import tarfile
-import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from seatrial.harness import vmbox, vmhost, vmlanes, vmresults
+from seatrial.harness import vmbox, vmhost
 from seatrial.harness.vmbox import MACHINES, Machine
-from seatrial.harness.vmlanes import Lane, parse_lanes
+from seatrial.harness.vmguest import guest_ssh, run_inside
+from seatrial.harness.vmlanes import parse_lanes
 from seatrial.harness.vmnames import VmNames, clashing_routes
 from seatrial.harness.vmrunner import HOURS, Vagrant, VmError
 
-GUEST_PROJECT = "/seatrial"
 VIRSH = ["virsh", "-c", vmhost.LIBVIRT_URI]
 INSECURE_KEY = "/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub"
 
@@ -48,11 +43,6 @@ def find_vagrant_dir(cwd: Path, package: Path) -> Path:
         "package; run it from a checkout of the project",
         2,
     )
-
-
-def new_run_id(machine: Machine, now: float) -> str:
-    """A results folder name that sorts by time and says which VM ran it."""
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + f"-{machine.name}-{secrets.token_hex(3)}"
 
 
 def vagrant_env(base: dict[str, str], driver: str, names: VmNames) -> dict[str, str]:
@@ -72,24 +62,6 @@ def vagrant_env(base: dict[str, str], driver: str, names: VmNames) -> dict[str, 
 def box_variable(machine: Machine) -> str:
     """The Vagrantfile reads the machine's box from this variable (SEATRIAL_BOX_DEBIAN12)."""
     return f"SEATRIAL_BOX_{machine.name.upper()}"
-
-
-def remote_run_command(run_id: str, run_args: list[str], env: dict[str, str] | None = None) -> str:
-    """The shell command for the guest (ssh takes one string): seatrial run as root, with `env`."""
-    assigned = ["env", *(f"{k}={v}" for k, v in env.items())] if env else []
-    argv = [
-        "sudo",
-        "-n",
-        *assigned,
-        "/usr/local/bin/seatrial",
-        "run",
-        "--results-dir",
-        f"{GUEST_PROJECT}/results",
-        "--run-id",
-        run_id,
-        *run_args,
-    ]
-    return f"cd {GUEST_PROJECT} && " + shlex.join(argv)
 
 
 def sweep_commands(
@@ -174,7 +146,7 @@ def keep_provisioned(vg: Vagrant, machine: Machine, project: Path) -> None:
     keys = sorted(glob.glob(INSECURE_KEY))
     if not keys:
         raise VmError(f"Vagrant's insecure public key not found ({INSECURE_KEY}); reinstall vagrant")
-    with _ssh(vg, machine) as ssh:
+    with guest_ssh(vg, machine) as ssh:
         done = subprocess.run(
             [*ssh, "sudo -n tee -a /home/vagrant/.ssh/authorized_keys >/dev/null"],
             input=Path(keys[0]).read_bytes(),
@@ -200,99 +172,6 @@ def keep_provisioned(vg: Vagrant, machine: Machine, project: Path) -> None:
         ["vagrant", "up", machine.name, "--provider", "libvirt", "--provision", "--provision-with", "provision"],
         timeout=1 * HOURS,
     )
-
-
-class _ssh:
-    """`ssh` argument list for the machine, from `vagrant ssh-config` (one Vagrant start, then
-    plain ssh: Vagrant's own `ssh -c` costs seconds per call)."""
-
-    def __init__(self, vg: Vagrant, machine: Machine):
-        self.vg, self.machine = vg, machine
-
-    def __enter__(self) -> list[str]:
-        self.tmp = tempfile.TemporaryDirectory(prefix="seatrial-vm-")
-        config = Path(self.tmp.name) / "ssh_config"
-        config.write_text(self.vg.capture(["vagrant", "ssh-config", self.machine.name]))
-        return ["ssh", "-F", str(config), "-o", "LogLevel=ERROR", self.machine.name, "--"]
-
-    def __exit__(self, *exc) -> None:
-        self.tmp.cleanup()
-
-
-def guest_env(driver: str) -> dict[str, str]:
-    """What seatrial run in the guest needs: under emulation an engine's `info` took over the
-    default 20 s in a loaded VM (podman, two lanes), and the engine then counted as gone."""
-    return {"SEATRIAL_INFO_TIMEOUT": "120"} if driver != "kvm" else {}
-
-
-def run(
-    vg: Vagrant,
-    machine: Machine,
-    run_args: list[str],
-    results_dir: Path,
-    *,
-    sync: bool = True,
-    lanes: Sequence[Lane] = (),
-) -> int:
-    """seatrial run inside the (running) machine; its results copied back; its exit code (the
-    highest of its lanes' when the engines run in lanes at once, see vmlanes).
-    `sync`: copy the project in first (`vagrant up` has just done it when it booted the VM)."""
-    if sync:
-        vg.say(f"syncing the project into {machine.name}:{GUEST_PROJECT}")
-        vg.stream(["vagrant", "rsync", machine.name], timeout=900)
-    run_id = new_run_id(machine, time.time())
-    with _ssh(vg, machine) as ssh:
-        if not lanes:
-            vg.say(f"seatrial run on every engine in {machine.name} (run {run_id})")
-            env = guest_env(vg.env["SEATRIAL_LIBVIRT_DRIVER"])
-            code = vg.stream([*ssh, remote_run_command(run_id, run_args, env)], timeout=12 * HOURS, check=False)
-            run_ids = [run_id]
-        else:
-            run_ids = [f"{run_id}-{lane.name}" for lane in lanes]
-            for lane, lane_run in zip(lanes, run_ids):
-                vg.say(
-                    f"lane {lane.name}: seatrial run on {', '.join(lane.engines)} in {machine.name} (run {lane_run})"
-                )
-            env = guest_env(vg.env["SEATRIAL_LIBVIRT_DRIVER"])
-            codes = vmlanes.stream_all(
-                [
-                    [*ssh, remote_run_command(lane_run, lane.run_args(run_args), env)]
-                    for lane, lane_run in zip(lanes, run_ids)
-                ],
-                [lane.name for lane in lanes],
-                vg.say,
-                timeout=12 * HOURS,
-            )
-            code = max(codes)
-        vg.say(f"seatrial run in {machine.name} exited {code}; copying results/{', '.join(run_ids)} back")
-        for one in run_ids:
-            copy_back(ssh, one, results_dir)
-    for one in run_ids:
-        vg.say(f"results: {results_dir / one / 'events.jsonl'}")
-    return code
-
-
-def copy_back(ssh: list[str], run_id: str, results_dir: Path) -> list[Path]:
-    """The guest's results/<run_id> unpacked under results_dir (see vmresults)."""
-    tar = f"sudo -n tar -C {GUEST_PROJECT}/results -c -- {shlex.quote(run_id)}"
-    with subprocess.Popen(
-        [*ssh, tar], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
-    ) as proc:
-        assert proc.stdout is not None and proc.stderr is not None
-        try:
-            written = vmresults.unpack_run(proc.stdout, run_id, results_dir)
-        except (vmresults.UnsafeArchive, OSError, EOFError, tarfile.TarError) as err:
-            proc.kill()
-            raise VmError(
-                f"copying results/{run_id} back from the VM failed: {err}; "
-                f"stderr: {proc.stderr.read().decode(errors='replace').strip()}"
-            ) from None
-        if proc.wait(timeout=300) != 0:
-            raise VmError(
-                f"copying results/{run_id} back from the VM failed: "
-                f"{proc.stderr.read().decode(errors='replace').strip()}"
-            )
-    return written
 
 
 def down(vg: Vagrant, names: VmNames, machines: list[Machine], *, boxes: Sequence[Machine] = ()) -> None:
@@ -401,7 +280,7 @@ def _dispatch(args, vg: Vagrant, names: VmNames, machines: list[Machine], cwd: P
             check_subnet(vg, names)
             booted = up(vg, machine, project, fresh=args.fresh)
             if args.action == "run":
-                codes.append(run(vg, machine, args.run_args, results_dir, sync=not booted, lanes=lanes))
+                codes.append(run_inside(vg, machine, args.run_args, results_dir, sync=not booted, lanes=lanes))
         except BaseException:
             # Interrupted or failed while bringing up or running: leave nothing behind.
             vg.say("stopping: destroying the VM so that nothing is left behind")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from seatrial.harness import cli, vm, vmbox, vmhost, vmlanes, vmnames, vmresults, vmrunner
+from seatrial.harness import cli, vm, vmbox, vmguest, vmhost, vmlanes, vmnames, vmresults, vmrunner
 
 READY = vmhost.HostView(
     tools=frozenset(vmhost.UP_TOOLS) | frozenset(vmhost.BOX_TOOLS),
@@ -82,7 +82,9 @@ def test_kvm_only_where_it_works(flags, can_open, driver):
 
 
 def test_remote_command_quotes_every_run_argument():
-    cmd = vm.remote_run_command("20261130-1-debian12-abc", ["-k", "build or network", "--engine", "docker; rm -rf /"])
+    cmd = vmguest.remote_run_command(
+        "20261130-1-debian12-abc", ["-k", "build or network", "--engine", "docker; rm -rf /"]
+    )
     assert cmd.startswith("cd /seatrial && ")
     argv = shlex.split(cmd.split(" && ", 1)[1])
     assert argv == [
@@ -102,9 +104,9 @@ def test_remote_command_quotes_every_run_argument():
 
 
 def test_run_id_names_time_and_machine():
-    run_id = vm.new_run_id(vm.MACHINES["debian13"], 1796036400.0)
+    run_id = vmguest.new_run_id(vm.MACHINES["debian13"], 1796036400.0)
     assert run_id.startswith("20261130-") and "-debian13-" in run_id
-    assert run_id != vm.new_run_id(vm.MACHINES["debian13"], 1796036400.0)
+    assert run_id != vmguest.new_run_id(vm.MACHINES["debian13"], 1796036400.0)
 
 
 NAMES = vmnames.VmNames.for_project(Path("/work/checkout"))
@@ -474,11 +476,11 @@ def test_vm_takes_sigint_even_when_started_with_it_ignored():
 
 
 def test_under_emulation_the_guest_run_allows_engines_a_slow_info():
-    cmd = vm.remote_run_command("r1", ["-k", "x"], vm.guest_env("qemu"))
+    cmd = vmguest.remote_run_command("r1", ["-k", "x"], vmguest.guest_env("qemu"))
     argv = shlex.split(cmd.split(" && ", 1)[1])
     assert argv[:4] == ["sudo", "-n", "env", "SEATRIAL_INFO_TIMEOUT=120"]
     assert argv[4:6] == ["/usr/local/bin/seatrial", "run"]
-    assert vm.guest_env("kvm") == {}
+    assert vmguest.guest_env("kvm") == {}
 
 
 @pytest.mark.parametrize(
