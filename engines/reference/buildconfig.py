@@ -1,11 +1,17 @@
 """The instructions that change only the image config: ENV, LABEL, USER, EXPOSE, CMD,
-ENTRYPOINT, SHELL, VOLUME, STOPSIGNAL, HEALTHCHECK, ONBUILD (and WORKDIR's config half).
+ENTRYPOINT, SHELL, VOLUME, STOPSIGNAL, HEALTHCHECK, ONBUILD, MAINTAINER (and WORKDIR's config half).
 
 Pure Python; no kernel facility. What each does is Docker 20.10's classic builder, measured case
 by case (tests/engines/test_build_semantics.py): words are expanded with the variables in force
 *before* the instruction (shellwords.py), so `ENV A=2 B=$A` gives B the old A; HEALTHCHECK and
 ONBUILD expand nothing; CMD, ENTRYPOINT and RUN in shell form run under SHELL (default
-`/bin/sh -c`); an absolute WORKDIR is kept as written, a relative one joined and cleaned.
+`/bin/sh -c`), and the JSON form `[]` is an empty list, not a shell command (`ENTRYPOINT []`
+clears the entrypoint); an absolute WORKDIR is kept as written, a relative one joined and
+cleaned; MAINTAINER sets the image's author (a field beside the config, not a label), for the
+stage it is in only.
+
+Keys starting with `_` are the builder's own notes for the stage being built (`_cmd_set_here`,
+`_author`); STAGE_NOTES lists them, and the builder takes them out of the image's config.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from .shellwords import ExpansionError, expand, name_values, parse_words
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+STAGE_NOTES = ("_cmd_set_here", "_author")
 
 
 def env_dict(config: dict) -> dict:
@@ -36,12 +43,19 @@ def with_default_path(config: dict) -> dict:
 
 def shell_argv(instruction: Instruction, config: dict) -> list[str]:
     """The argv of RUN, CMD or ENTRYPOINT: the JSON form as it is, the shell form under SHELL."""
-    return instruction.exec_form() or [*(config.get("Shell") or DEFAULT_SHELL), instruction.args]
+    argv = instruction.exec_form()
+    return argv if argv is not None else [*(config.get("Shell") or DEFAULT_SHELL), instruction.args]
 
 
-def expand_word(word: str, variables: dict, where: str) -> str:
+def without_notes(config: dict) -> dict:
+    """The config with the builder's notes about the stage taken out (STAGE_NOTES)."""
+    return {key: value for key, value in config.items() if key not in STAGE_NOTES}
+
+
+def expand_word(word: str, variables: dict, where: str, escape: str = "\\") -> str:
+    """One word expanded (shellwords.expand); a word Docker refuses is a DockerfileError at `where`."""
     try:
-        return expand(word, variables)
+        return expand(word, variables, escape)
     except ExpansionError as exc:
         raise DockerfileError(f"{where}: failed to process {word!r}: {exc}") from None
 
@@ -52,11 +66,11 @@ def apply(instruction: Instruction, current: dict, variables: dict, where: str) 
     word, args = instruction.keyword, instruction.args
 
     def x(text: str) -> str:
-        return expand_word(text, variables, where)
+        return expand_word(text, variables, where, instruction.escape)
 
     if word in ("ENV", "LABEL"):
         try:
-            raw_pairs = name_values(args, word)
+            raw_pairs = name_values(args, word, instruction.escape)
         except ValueError as exc:
             raise DockerfileError(f"{where}: {exc}") from None
         pairs = [(x(k), x(v)) for k, v in raw_pairs]
@@ -95,7 +109,8 @@ def apply(instruction: Instruction, current: dict, variables: dict, where: str) 
             raise DockerfileError(f"{where}: SHELL requires the arguments to be in JSON form")
         config["Shell"] = shell
     elif word == "VOLUME":
-        paths = instruction.exec_form() or parse_words(args)
+        paths = instruction.exec_form()
+        paths = paths if paths is not None else parse_words(args, instruction.escape)
         volumes = config.get("Volumes") or {}
         for path in paths:
             path = x(path).strip()
@@ -111,6 +126,8 @@ def apply(instruction: Instruction, current: dict, variables: dict, where: str) 
         config["Healthcheck"] = {**(config.get("Healthcheck") or {}), **made} if made["Test"] == ["NONE"] else made
     elif word == "ONBUILD":
         config["OnBuild"] = [*(config.get("OnBuild") or []), args]
+    elif word == "MAINTAINER":  # as written: Docker expands no variables in it
+        config["_author"] = args
     return config
 
 

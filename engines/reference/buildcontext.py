@@ -79,6 +79,16 @@ def match(root: Path, sources: list[str], ignore: Ignore, where: str) -> list[So
     return matches
 
 
+def check_destination(matches: list[Source], dest: str, keyword: str, where: str) -> None:
+    """Docker's classic builder refuses several sources (after wildcards) onto a destination
+    that does not end in `/`, even a folder that exists (`COPY a b .` too)."""
+    if len(matches) > 1 and not dest.endswith("/"):
+        raise BuildError(
+            f"{where}: When using {keyword} with more than one source file, "
+            f"the destination must be a directory and end with a /"
+        )
+
+
 def is_within(path: str, root: str) -> bool:
     """Whether `path` is `root` or below it, compared by whole components (`/ctx2` is not in
     `/ctx`, which a prefix test would say it is)."""
@@ -108,10 +118,12 @@ def copy_into(
     dest_is_dir: bool,
     ignore: Ignore,
     context: Path,
-    owner: tuple[int, int] = (0, 0),
+    owner: tuple[int, int] | None = (0, 0),
     image_stat=lambda path: None,
 ) -> None:
-    """Lay the matched sources out in `layer_dir` as they appear under `dest`, owned by `owner`.
+    """Lay the matched sources out in `layer_dir` as they appear under `dest`, owned by `owner`
+    (None: as the sources are owned, which COPY --from does; the folders made on the way to
+    `dest` are root's either way, as in Docker).
     Every entry is placed in scope (scope.py): `..` and symlinks cannot take it out of the layer.
     `image_stat(path)` is the image's lstat of a path (None when absent): a folder on the way to
     `dest` that the image has keeps its mode and owner, as in Docker (the layer's copy of the
@@ -134,11 +146,14 @@ def copy_into(
         else:
             scope.makedirs(layer_dir, posixpath.dirname(dest))
             scope.copy_in(layer_dir, match.path, dest)
-    for root, dirs, files in os.walk(layer_dir):
-        for name in dirs + files:
-            os.lchown(os.path.join(root, name), *owner)
-    if any(m.path.is_dir() for m in matches):  # Docker makes the folders above a copied folder as root
-        parent = posixpath.dirname(dest)
+    if owner is not None:
+        for root, dirs, files in os.walk(layer_dir):
+            for name in dirs + files:
+                os.lchown(os.path.join(root, name), *owner)
+    if owner is None or any(m.path.is_dir() for m in matches):
+        # Docker makes the folders above a copied folder as root; keeping owners, also the
+        # folder `dest` that the content lands in
+        parent = dest if owner is None and frame else posixpath.dirname(dest)
         while parent != "/":
             os.lchown(scope.resolve(layer_dir, parent), 0, 0)
             parent = posixpath.dirname(parent)

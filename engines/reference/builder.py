@@ -24,9 +24,9 @@ from pathlib import Path
 
 from seatrial.engines import base
 
-from . import buildcache, buildconfig, dockerignore, imagefiles, scope
+from . import buildcache, buildconfig, dockerignore, imagefiles, scope, volumes
 from . import kernel as k
-from .buildcontext import BuildError, content_digest, copy_into, match, settle_folders
+from .buildcontext import BuildError, check_destination, content_digest, copy_into, match, settle_folders
 from .buildfiles import add_archive, is_archive
 from .dockerfile import DockerfileError, Instruction, Stage, parse, parse_instruction
 from .images import ImageNotFound
@@ -44,7 +44,7 @@ class StageState:
 
 # Part of every cache key: bump it when what an instruction makes changes, so that entries an
 # older builder stored (a config, a layer) are not reused for a different result.
-RULES_VERSION = 2
+RULES_VERSION = 3
 
 
 def _sha(*parts) -> str:
@@ -94,9 +94,12 @@ class Builder:
             raise base.EngineError(operation, str(exc), exit_code=exc.exit_code) from None
         buildcache.trim(self.state.cache)  # the cache stays within its bound, least recently used out
         final = self.done[target]
-        final.config.pop("_cmd_set_here", None)
+        author = final.config.get("_author")
+        final.config = buildconfig.without_notes(final.config)
         final.config["Labels"] = {**(final.config.get("Labels") or {}), **spec.labels}
         image_config = {"architecture": "amd64", "os": "linux", "config": final.config}
+        if author:  # MAINTAINER's, beside the config as in Docker's image JSON
+            image_config["author"] = author
         image_id = self.images.add(image_config, final.layers, (spec.tag,))
         record = self.images.resolve(image_id)
         return base.BuildResult(
@@ -111,11 +114,14 @@ class Builder:
         """`ARG NAME[=default] ...`: a --build-arg wins, then the default (expanded with the
         variables in force), then a global ARG's value."""
         where = f"{self.spec.dockerfile}:{instruction.line}"
-        for word in parse_words(instruction.args):
+        for word in parse_words(instruction.args, instruction.escape):
             name, has_default, default = word.partition("=")
             value = (
                 buildconfig.expand_word(
-                    default, variables if variables is not None else _set_args(self.global_args), where
+                    default,
+                    variables if variables is not None else _set_args(self.global_args),
+                    where,
+                    instruction.escape,
                 )
                 if has_default
                 else None
@@ -124,7 +130,7 @@ class Builder:
 
     def _stage(self, stage: Stage, stages: list[Stage]) -> StageState:
         where = f"{self.spec.dockerfile}:{stage.line}"
-        base_name = buildconfig.expand_word(stage.base, _set_args(self.global_args), where)
+        base_name = buildconfig.expand_word(stage.base, _set_args(self.global_args), where, stage.escape)
         current = self._from(base_name, stages, stage)
         self._record(f"FROM {stage.base}" + (f" AS {stage.name}" if stage.name else ""), None)
         triggers, current.config["OnBuild"] = current.config.get("OnBuild") or [], None
@@ -142,8 +148,7 @@ class Builder:
         for earlier in stages[: stage.index]:
             if earlier.name == name.lower():
                 done = self.done[earlier.index]
-                config = copy.deepcopy(done.config)
-                config.pop("_cmd_set_here", None)
+                config = buildconfig.without_notes(copy.deepcopy(done.config))
                 return StageState(config, list(done.layers), done.state)
         try:
             image = self.images.resolve(name)
@@ -168,7 +173,9 @@ class Builder:
             self._declare_arg(instruction, current.args, variables)
         handler = HANDLERS[instruction.keyword]
         inputs, execute = handler(self, instruction, current, variables, stages)
-        key = _sha(RULES_VERSION, current.state, instruction.text, inputs)
+        # the escape character changes what the same text means (`# escape=`)
+        text = instruction.text if instruction.escape == "\\" else [instruction.escape, instruction.text]
+        key = _sha(RULES_VERSION, current.state, text, inputs)
         cached = None if self.spec.no_cache else read_json(self.state.cache / f"{key}.json")
         if cached and self._hold(cached["layer"]):
             buildcache.mark_used(self.state.cache / f"{key}.json")
@@ -206,13 +213,13 @@ class Builder:
 
     def _workdir(self, instruction, current, variables, stages):
         """WORKDIR sets the config and makes the folder (0755, root) when the image lacks it,
-        as Docker's builder does even when nothing later uses it."""
+        as Docker's builder does even when nothing later uses it; a symlink on its path is
+        followed, as Docker follows it in the container's root."""
         inputs, config_only = self._config_only(instruction, current, variables, stages)
         config, _ = config_only()
-        path = config["WorkingDir"]
         layers = self._layer_paths(current.layers)
-        found = imagefiles.stat_in(layers, path)
-        if found is not None and os.path.isdir(imagefiles.lookup(layers, path) or ""):
+        path = imagefiles.resolve(layers, config["WorkingDir"])
+        if os.path.isdir(imagefiles.lookup(layers, path) or ""):
             return inputs, config_only
 
         def execute():
@@ -236,21 +243,30 @@ class Builder:
         return inputs, execute
 
     def _run_container(self, instruction: Instruction, current: StageState, argv: list[str]) -> str:
-        # A RUN's container runs no health check (Docker's builder runs none): drop the image's;
-        # its volumes are handled below, on the new layer, rather than by the run
+        # A RUN's container runs no health check (Docker's builder runs none): drop the image's.
+        # Each VOLUME gets an anonymous volume, seeded from the image, as in Docker: what the RUN
+        # writes there is lost with it (_drop_volume_changes keeps the mount point).
         config = {k: v for k, v in current.config.items() if k not in ("Healthcheck", "Volumes")}
         image = {"id": "build", "config": {"config": config}, "layers": current.layers}
+        anonymous = volumes.anonymous(current.config.get("Volumes"), ())
         run = base.RunSpec(
             image="(build)",
             name=f"build_{os.urandom(6).hex()}",
-            command=tuple(argv),
-            entrypoint=(),
+            # `RUN []` runs the stage's ENTRYPOINT alone, or its CMD when it has none (Docker's
+            # create fills an empty Cmd from the image only without an entrypoint)
+            command=tuple(argv) if argv or current.config.get("Entrypoint") else None,
+            entrypoint=() if argv else None,
             env={k: v for k, v in _set_args(current.args).items() if k not in buildconfig.env_dict(current.config)},
             network="none",
+            mounts=anonymous,
             labels=self.spec.labels,
             timeout=self.spec.timeout,
         )
-        result = self.engine.run_image(run, image)
+        try:
+            result = self.engine.run_image(run, image)
+        except BaseException:
+            self._remove_volumes(anonymous)
+            raise
         cdir = self.state.containers / result.container.id
         try:
             self.log.append(result.stdout + result.stderr)
@@ -270,6 +286,11 @@ class Builder:
             return self.images.layers.add_directory(upper)
         finally:
             self.engine.remove(base.ResourceRef("container", result.container.id, result.container.name))
+            self._remove_volumes(anonymous)
+
+    def _remove_volumes(self, mounts) -> None:
+        for mount in mounts:
+            self.engine.volumes.remove(mount.source)
 
     def _drop_volume_changes(self, upper: Path, current: StageState) -> None:
         """What a RUN wrote under a VOLUME is lost, as in Docker (it went to an anonymous volume);
@@ -293,8 +314,10 @@ class Builder:
                 f"{where}: the --chmod option requires BuildKit. Refer to "
                 f"https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled"
             )
+        words = instruction.exec_form()
         words = [
-            buildconfig.expand_word(w, variables, where) for w in (instruction.exec_form() or instruction.args.split())
+            buildconfig.expand_word(w, variables, where, instruction.escape)
+            for w in (words if words is not None else instruction.args.split())
         ]
         sources, dest = words[:-1], words[-1]
         if instruction.keyword == "ADD" and any(s.startswith(("http://", "https://")) for s in sources):
@@ -303,15 +326,23 @@ class Builder:
                 f"for builds (download the file into the context and COPY it)"
             )
         # `..` stops at the image's root, as in Docker: the destination is a path in the image
-        dest = scope.clean(os.path.join(current.config.get("WorkingDir") or "/", dest)) + (
-            "/" if dest.endswith("/") else ""
-        )
+        # and a symlink on the way (the last component too) is followed inside the image: the
+        # copy lands where it points, as Docker's copy into the container's root does
+        has_slash = dest.endswith("/")
         layers = self._layer_paths(current.layers)
+        dest = imagefiles.resolve(layers, scope.clean(os.path.join(current.config.get("WorkingDir") or "/", dest)))
+        dest += "/" if has_slash and dest != "/" else ""
         found = imagefiles.lookup(layers, dest)
         dest_is_dir = dest.endswith("/") or len(sources) > 1 or bool(found and os.path.isdir(found))
         chown = instruction.flag("chown")
         try:
-            owner = imagefiles.chown_ids(buildconfig.expand_word(chown, variables, where), layers) if chown else (0, 0)
+            owner = (
+                imagefiles.chown_ids(buildconfig.expand_word(chown, variables, where, instruction.escape), layers)
+                if chown
+                else None  # --from keeps the owners the stage gave its files; the context's become root's
+                if instruction.flag("from")
+                else (0, 0)
+            )
         except LookupError as exc:
             raise BuildError(f"{where}: {exc}") from None
 
@@ -329,6 +360,7 @@ class Builder:
         context = Path(self.spec.context)
         ignore = dockerignore.load(context)
         matches = match(context, sources, ignore, where)
+        check_destination(matches, dest, instruction.keyword, where)
         archives = [m for m in matches if instruction.keyword == "ADD" and is_archive(m.path)]
         inputs = _sha([content_digest(m.path, context, ignore) for m in matches], dest, owner)
 
@@ -378,6 +410,7 @@ class Builder:
                 kern.mount(None, "/", None, k.MS_REC | k.MS_PRIVATE)
                 kern.mount("overlay", str(mnt), "overlay", k.MS_RDONLY, "lowerdir=" + ":".join(lowers))
                 matches = match(mnt, sources, dockerignore.Ignore([]), where)
+                check_destination(matches, dest, "COPY", where)
                 copy_into(layer_dir, matches, dest, dest_is_dir, dockerignore.Ignore([]), mnt, owner, image_stat)
             except BaseException as exc:
                 os.write(write_end, str(exc).encode())
@@ -410,6 +443,7 @@ HANDLERS = {
             "VOLUME",
             "STOPSIGNAL",
             "ONBUILD",
+            "MAINTAINER",
         )
     },
     "WORKDIR": Builder._workdir,

@@ -1,7 +1,8 @@
 """Dockerfile parsing: FROM, WORKDIR, COPY, ADD, RUN, ENV, EXPOSE, CMD, ENTRYPOINT, LABEL, ARG,
-USER, HEALTHCHECK, SHELL, VOLUME, STOPSIGNAL, ONBUILD, multi-stage with `AS`. Pure Python; no
-kernel facility. Words and variables are shellwords.py's; what each instruction does to the
-config is buildconfig.py's.
+USER, HEALTHCHECK, SHELL, VOLUME, STOPSIGNAL, ONBUILD, MAINTAINER, multi-stage with `AS`; the
+parser directives `# escape=` and `# syntax=`. Pure Python; no kernel facility. Lines are joined
+as Docker 20.10's parser (BuildKit's frontend/dockerfile/parser, vendored) joins them; words and
+variables are shellwords.py's; what each instruction does to the config is buildconfig.py's.
 
 Errors name the file and line: `Dockerfile:3: unknown instruction 'RUNN'`.
 """
@@ -32,7 +33,9 @@ KEYWORDS = (
     "VOLUME",
     "STOPSIGNAL",
     "ONBUILD",
+    "MAINTAINER",
 )
+JSON_FORMS = ("ADD", "CMD", "COPY", "ENTRYPOINT", "RUN", "SHELL", "VOLUME")  # may take a JSON array
 ONBUILD_REFUSED = ("ONBUILD", "FROM", "MAINTAINER")  # Docker refuses these as ONBUILD triggers
 # HEALTHCHECK's options, as Docker 20.10's builder takes them (no --start-interval yet).
 HEALTHCHECK_DURATIONS = {"interval": "Interval", "timeout": "Timeout", "start-period": "StartPeriod"}
@@ -49,6 +52,7 @@ class Instruction:
     args: str  # the text after the keyword, continuations joined
     line: int
     flags: tuple[tuple[str, str], ...] = ()
+    escape: str = "\\"  # the Dockerfile's escape character (`# escape=`)
 
     @property
     def text(self) -> str:
@@ -59,14 +63,20 @@ class Instruction:
         return dict(self.flags).get(name)
 
     def exec_form(self) -> list[str] | None:
-        """The JSON array form (`["a", "b"]`), or None for the shell form."""
-        if not self.args.startswith("["):
-            return None
-        try:
-            value = json.loads(self.args)
-        except json.JSONDecodeError:
-            return None
-        return value if isinstance(value, list) and all(isinstance(v, str) for v in value) else None
+        """The JSON array form (`["a", "b"]`, `[]` too), or None for the shell form. As Docker's
+        parser: what follows the array is ignored (parse() refuses an array of non-strings)."""
+        value = _json_array(self.args)
+        return value if value is not None and all(isinstance(v, str) for v in value) else None
+
+
+def _json_array(args: str) -> list | None:
+    if not args.startswith("["):
+        return None
+    try:
+        value, _ = json.JSONDecoder().raw_decode(args)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, list) else None
 
 
 @dataclass
@@ -76,26 +86,83 @@ class Stage:
     name: str | None
     line: int
     instructions: list[Instruction] = field(default_factory=list)
+    escape: str = "\\"
 
 
-def _logical_lines(text: str):
-    """(line number, text) with `\\` continuations joined and comments dropped."""
-    buffer, start = "", 0
-    for number, raw in enumerate(text.splitlines(), start=1):
-        stripped = raw.strip()
-        if not buffer and (not stripped or stripped.startswith("#")):
+# Go's unicode.IsSpace, which Docker's parser trims with (Python's str.strip also takes \x1c-\x1f)
+SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+_DIRECTIVE = re.compile(r"#[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*")
+DIRECTIVES = ("escape", "syntax")  # the ones Docker 20.10 knows; `syntax` means nothing to the classic builder
+
+
+class _Directives:
+    """Parser directives (`# escape=``, `# syntax=...`), read as Docker's parser reads them: only
+    before anything else (a blank line, another comment or an instruction ends them), a name
+    case-insensitive, each at most once. `escape` is the escape and line-continuation character."""
+
+    def __init__(self, path: str):
+        self.path, self.escape, self.done = path, "\\", False
+        self.seen: set[str] = set()
+        self.continuation = self._continuation("\\")
+
+    @staticmethod
+    def _continuation(escape: str) -> re.Pattern:
+        # The escape character ending a line, unless it is escaped itself (Docker's own regexp)
+        e = re.escape(escape)
+        return re.compile(rf"([^{e}]){e}[ \t]*\Z|\A{e}[ \t]*\Z")
+
+    def see(self, line: str, number: int) -> None:
+        if self.done:
+            return
+        match = _DIRECTIVE.fullmatch(line)
+        name = match.group(1).lower() if match else ""
+        if name not in DIRECTIVES:
+            self.done = True
+            return
+        if name in self.seen:
+            raise DockerfileError(f"{self.path}:{number}: only one {name} parser directive can be used")
+        self.seen.add(name)
+        if name == "escape":
+            value = match.group(2)  # type: ignore[union-attr]
+            if value not in ("`", "\\"):
+                raise DockerfileError(f"{self.path}:{number}: invalid escape token '{value}' does not match ` or \\")
+            self.escape, self.continuation = value, self._continuation(value)
+
+    def trim_continuation(self, line: str) -> tuple[str, bool]:
+        """The line without its continuation character, and whether the instruction ends here."""
+        match = self.continuation.search(line)
+        return (line, True) if match is None else (line[: match.start()] + (match.group(1) or ""), False)
+
+
+def logical_lines(text: str, path: str = "Dockerfile") -> tuple[str, list[tuple[int, str]]]:
+    """The escape character, and (first line number, text) of each instruction, as Docker 20.10's
+    parser joins them: a continuation line is appended as it is (no blank added, none removed
+    but the continuation character and the blanks after it); comment lines and empty lines
+    inside a continuation are dropped; a comment is a line whose first non-blank is `#`."""
+    directives = _Directives(path)
+    lines = text.split("\n")
+    if lines[-1] == "":  # a final newline ends the last line; it starts none
+        lines.pop()
+    if lines:
+        lines[0] = lines[0].removeprefix("\ufeff")  # a byte-order mark
+    found, index = [], 0
+    while index < len(lines):
+        start, token = index + 1, lines[index].rstrip("\r\n").lstrip(SPACE)
+        index += 1
+        directives.see(token, start)
+        line, is_end = directives.trim_continuation("" if token.startswith("#") else token)
+        if is_end and not line:
             continue
-        if buffer and stripped.startswith("#"):
-            continue
-        if not buffer:
-            start = number
-        if stripped.endswith("\\"):
-            buffer += stripped[:-1].rstrip() + " "
-            continue
-        yield start, (buffer + stripped).strip()
-        buffer = ""
-    if buffer:
-        yield start, buffer.strip()
+        while not is_end and index < len(lines):
+            raw = lines[index].rstrip("\r\n")
+            index += 1
+            directives.see(raw, index)
+            if not raw.lstrip(SPACE) or raw.lstrip(SPACE).startswith("#"):
+                continue  # an empty line (Docker warns) or a comment inside a continuation
+            more, is_end = directives.trim_continuation(raw)
+            line += more
+        found.append((start, line))
+    return directives.escape, found
 
 
 _FLAG = re.compile(r"^--([a-z-]+)=(\S+)\s*")
@@ -105,15 +172,16 @@ def parse(text: str, path: str = "Dockerfile") -> tuple[list[Instruction], list[
     """Global ARGs before the first FROM, and the stages."""
     global_args: list[Instruction] = []
     stages: list[Stage] = []
-    for line, logical in _logical_lines(text):
-        instruction = parse_instruction(logical, line, path)
+    escape, lines = logical_lines(text, path)
+    for line, logical in lines:
+        instruction = parse_instruction(logical, line, path, escape)
         keyword, args = instruction.keyword, instruction.args
         if keyword == "FROM":
             words = args.split()
             if len(words) == 3 and words[1].upper() == "AS":
-                stages.append(Stage(len(stages), words[0], words[2].lower(), line))
+                stages.append(Stage(len(stages), words[0], words[2].lower(), line, escape=escape))
             elif len(words) == 1:
-                stages.append(Stage(len(stages), words[0], None, line))
+                stages.append(Stage(len(stages), words[0], None, line, escape=escape))
             else:
                 raise DockerfileError(f"{path}:{line}: FROM takes 'IMAGE' or 'IMAGE AS NAME', got {args!r}")
         elif not stages:
@@ -128,10 +196,13 @@ def parse(text: str, path: str = "Dockerfile") -> tuple[list[Instruction], list[
     return global_args, stages
 
 
-def parse_instruction(logical: str, line: int, path: str = "Dockerfile") -> Instruction:
+_BLANKS = re.compile(r"[\t\v\f\r ]+")  # what separates the instruction from its arguments
+
+
+def parse_instruction(logical: str, line: int, path: str = "Dockerfile", escape: str = "\\") -> Instruction:
     """One logical line (continuations joined) as an Instruction; ONBUILD triggers too."""
-    keyword, _, args = logical.strip().partition(" ")
-    keyword, args = keyword.upper(), args.strip()
+    keyword, *rest = _BLANKS.split(logical.strip(SPACE), maxsplit=1)
+    keyword, args = keyword.upper(), (rest[0] if rest else "").strip(SPACE)
     if keyword not in KEYWORDS:
         raise DockerfileError(f"{path}:{line}: unknown instruction {keyword!r}; supported: {', '.join(KEYWORDS)}")
     flags = []
@@ -140,13 +211,16 @@ def parse_instruction(logical: str, line: int, path: str = "Dockerfile") -> Inst
         args = args[match.end() :]
     if not args:
         raise DockerfileError(f"{path}:{line}: {keyword} requires at least one argument")
-    return Instruction(keyword, args, line, tuple(flags))
+    return Instruction(keyword, args, line, tuple(flags), escape)
 
 
 def _check(instruction: Instruction, path: str) -> None:
     where = f"{path}:{instruction.line}"
+    array = _json_array(instruction.args) if instruction.keyword in JSON_FORMS else None
+    if array is not None and not all(isinstance(v, str) for v in array):  # Docker's words
+        raise DockerfileError(f"{where}: when using JSON array syntax, arrays must be comprised of strings only")
     if instruction.keyword == "ONBUILD":
-        trigger = parse_instruction(instruction.args, instruction.line, path)
+        trigger = parse_instruction(instruction.args, instruction.line, path, instruction.escape)
         if trigger.keyword in ONBUILD_REFUSED:
             raise DockerfileError(
                 f"{where}: {trigger.keyword} isn't allowed as an ONBUILD trigger"
@@ -155,8 +229,8 @@ def _check(instruction: Instruction, path: str) -> None:
             )
         _check(trigger, path)
     if instruction.keyword in ("COPY", "ADD"):
-        words = instruction.exec_form() or instruction.args.split()
-        if len(words) < 2:
+        words = instruction.exec_form()
+        if len(words if words is not None else instruction.args.split()) < 2:
             raise DockerfileError(f"{where}: {instruction.keyword} needs a source and a destination")
     if instruction.keyword == "ENV" and "=" not in instruction.args and len(instruction.args.split()) < 2:
         raise DockerfileError(f"{where}: ENV needs KEY=value or KEY value")

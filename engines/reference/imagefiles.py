@@ -8,12 +8,16 @@ root and never onto the host. (A link that crosses layers is followed within the
 it: enough for the dest folders of COPY and the account files, which no image sensibly splits.)
 
 Used by the builder for what Docker's classic builder reads from the image being built: the
-mode and owner of a COPY destination folder that already exists, and the names `--chown` gives.
+mode and owner of a COPY destination folder that already exists, the names `--chown` gives, and
+where a COPY destination or WORKDIR lands when the image has symlinks on its path (`resolve`,
+which follows links across layers, always inside the image).
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import posixpath
 import stat
 
 from . import scope
@@ -43,12 +47,16 @@ def _hides_below(layer, parts: list[str]) -> bool:
     return False
 
 
-def lookup(layer_paths: list, path: str) -> str | None:
+def lookup(layer_paths: list, path: str, follow_last: bool = True) -> str | None:
     """The host path of `path` in the topmost layer holding it, or None (absent or whited out).
-    `layer_paths` are the layers' directories, bottom first."""
+    `layer_paths` are the layers' directories, bottom first. With `follow_last` false, a symlink
+    at `path` itself is the answer, not what it points to."""
     parts = [p for p in scope.clean(path).split("/") if p]
+    parent, name = posixpath.split(scope.clean(path))
     for layer in reversed(layer_paths):
-        host = scope.resolve(layer, path)
+        host = (
+            scope.resolve(layer, path) if follow_last or not name else os.path.join(scope.resolve(layer, parent), name)
+        )
         try:
             st = os.lstat(host)
         except OSError:
@@ -57,6 +65,35 @@ def lookup(layer_paths: list, path: str) -> str | None:
             continue
         return None if _is_whiteout(st) else host
     return None
+
+
+def resolve(layer_paths: list, path: str) -> str:
+    """`path` with every symlink the image holds on it followed, the last component too, in
+    scope (an absolute target restarts at the image's root, `..` stops there): where Docker's
+    classic builder writes a COPY destination or makes a WORKDIR (FollowSymlinkInScope in the
+    container's root). Components that do not exist are kept, so the result may be created."""
+    pending = [p for p in path.split("/") if p]
+    pending.reverse()  # a stack: the next component last
+    done: list[str] = []
+    links = 0
+    while pending:
+        part = pending.pop()
+        if part in (".", ".."):
+            if part == ".." and done:
+                done.pop()
+            continue
+        host = lookup(layer_paths, "/" + "/".join([*done, part]), follow_last=False)
+        if host is None or not os.path.islink(host):
+            done.append(part)
+            continue
+        links += 1
+        if links > scope.MAX_SYMLINKS:
+            raise scope.ScopeError(errno.ELOOP, f"resolve {path!r} in the image: too many symlinks")
+        target = os.readlink(host)
+        if target.startswith("/"):
+            done = []
+        pending.extend(reversed([p for p in target.split("/") if p]))
+    return "/" + "/".join(done)
 
 
 def stat_in(layer_paths: list, path: str) -> os.stat_result | None:

@@ -101,7 +101,12 @@ def _copy_entry(source: str, host: str) -> None:
         shutil.copystat(source, host, follow_symlinks=False)
     elif stat.S_ISREG(st.st_mode):
         shutil.copy2(source, host, follow_symlinks=False)
-    # a socket is left out: it means nothing without the process that listens on it
+    else:
+        return  # a socket is left out: it means nothing without the process that listens on it
+    try:  # owners are kept, as Docker's copies keep them (a COPY without --from then makes them root's)
+        os.lchown(host, st.st_uid, st.st_gid)
+    except PermissionError:
+        pass  # not root (unit tests): the copy is the caller's, which is all it can be
 
 
 def copy_in(root: str | os.PathLike, source: str | os.PathLike, dest: str, skip=None) -> None:

@@ -12,6 +12,9 @@ as in Docker:
    `${X?msg}` and `${X:?msg}` (an error when X is unset, or empty), `'...'` literal, `"..."`
    with `$` expanded and `\\"`, `\\$`, `\\\\` escaped, `\\c` outside quotes giving `c`.
    Docker 20.10 knows no other form: `${X-w}` is an error ("missing ':' in substitution").
+
+The escape character is `\\` unless the Dockerfile's `# escape=` directive made it a backtick
+(dockerfile.py reads it); every function here takes it as `escape`.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ class ExpansionError(ValueError):
 
 
 class _Word:
-    def __init__(self, text: str, variables: dict[str, str]):
-        self.text, self.pos, self.variables = text, 0, variables
+    def __init__(self, text: str, variables: dict[str, str], escape: str = ESCAPE):
+        self.text, self.pos, self.variables, self.escape = text, 0, variables, escape
 
     def peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else ""
@@ -51,7 +54,7 @@ class _Word:
                 out.append(self.double_quote())
             else:
                 ch = self.next()
-                if ch == ESCAPE:
+                if ch == self.escape:
                     ch = self.next()
                     if not ch:
                         break
@@ -82,10 +85,10 @@ class _Word:
                 out.append(self.dollar())
                 continue
             ch = self.next()
-            if ch == ESCAPE:
+            if ch == self.escape:
                 if not self.peek():
                     continue
-                if self.peek() in ('"', "$", ESCAPE):
+                if self.peek() in ('"', "$", self.escape):
                     ch = self.next()
             out.append(ch)
 
@@ -137,14 +140,14 @@ class _Word:
         raise ExpansionError(f"unsupported modifier ({modifier}) in substitution")
 
 
-def expand(word: str, variables: dict[str, str]) -> str:
+def expand(word: str, variables: dict[str, str], escape: str = ESCAPE) -> str:
     """One word with quotes removed, escapes applied and variables substituted (ProcessWord)."""
-    if not any(c in word for c in "$'\"\\"):  # most words: nothing to process (a build's hot path)
+    if not any(c in word for c in ("$", "'", '"', escape)):  # most words: nothing to process (a hot path)
         return word
-    return _Word(word, variables).until("")
+    return _Word(word, variables, escape).until("")
 
 
-def parse_words(rest: str) -> list[str]:
+def parse_words(rest: str, escape: str = ESCAPE) -> list[str]:
     """Split on blanks outside quotes, keeping quotes and escapes in the words (parseWords)."""
     words: list[str] = []
     word, quote, in_word, blank_ok = "", "", False, False
@@ -159,7 +162,7 @@ def parse_words(rest: str) -> list[str]:
         if quote:
             if ch == quote:
                 quote = ""
-            elif ch == ESCAPE and quote != "'":
+            elif ch == escape and quote != "'":
                 if i + 1 == len(rest):
                     i += 1
                     continue
@@ -174,7 +177,7 @@ def parse_words(rest: str) -> list[str]:
         else:
             if ch in "'\"":
                 quote, blank_ok = ch, True
-            if ch == ESCAPE:
+            if ch == escape:
                 if i + 1 == len(rest):
                     i += 1
                     continue
@@ -188,10 +191,10 @@ def parse_words(rest: str) -> list[str]:
     return words
 
 
-def name_values(rest: str, keyword: str) -> list[tuple[str, str]]:
+def name_values(rest: str, keyword: str, escape: str = ESCAPE) -> list[tuple[str, str]]:
     """ENV and LABEL: `K=V K2="v 2"`, or the old `K value with spaces` (value kept as written).
     Raises ValueError with Docker's words for a word without `=`."""
-    words = parse_words(rest)
+    words = parse_words(rest, escape)
     if not words:
         raise ValueError(f"{keyword} requires at least one argument")
     if "=" not in words[0]:

@@ -21,7 +21,9 @@ def test_stages_instructions_and_continuations():
     assert [a.args for a in args] == ["V=1"]
     assert [(s.name, s.base, s.line) for s in stages] == [("build", "base:${V}", 3), (None, "scratch", 7)]
     run = stages[0].instructions[0]
-    assert (run.keyword, run.args, run.line) == ("RUN", "a && b", 4)
+    # a continuation line is appended as it is, its indent kept (Docker 20.10: `CMD echo a \` +
+    # `    b` gives Cmd ["/bin/sh", "-c", "echo a     b"])
+    assert (run.keyword, run.args, run.line) == ("RUN", "a     && b", 4)
     copy = stages[1].instructions[0]
     assert copy.flag("from") == "build" and copy.text == "COPY --from=build /out /out"
     assert stages[1].instructions[1].exec_form() == ["/out"]
