@@ -115,7 +115,7 @@ def density_curve(rows: list[dict]) -> str:
                 for r in rows
                 if r["engine"] == engine
                 and r["metric"].endswith(suffix)
-                and (suffix or not r["metric"].endswith(".memory"))
+                and (suffix or not r["metric"].endswith((".memory", ".memory-runtime")))
             ]
             if not mine:
                 continue

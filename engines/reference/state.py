@@ -101,7 +101,10 @@ class StateRoot:
         direct = self.containers / handle
         if (direct / "config.json").exists():
             return direct
-        for record in self.containers_records():
-            if record["name"] == handle or (len(handle) >= 6 and record["id"].startswith(handle)):
+        # Names and ids are in config.json alone: reading the other parts of every container made
+        # each lookup by name (every `run` checks its name is free) cost three reads per container.
+        for entry in sorted(self.containers.iterdir()):
+            record = read_json(entry / "config.json")
+            if record and (record["name"] == handle or (len(handle) >= 6 and record["id"].startswith(handle))):
                 return self.containers / record["id"]
         return None

@@ -14,13 +14,15 @@ import re
 import statistics
 import time
 from collections.abc import Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
+from seatrial.engines.base import EngineError
+from seatrial.engines.records import ResourceRef
 from seatrial.harness.expectations import apply_captures, evaluate
 from seatrial.harness.itemcontext import ItemContext, StepError
+from seatrial.harness.memory import footprint
 from seatrial.harness.modeltypes import Name, Strict
 from seatrial.harness.problem import KeyPath
 from seatrial.harness.reaper import remove_all
@@ -56,8 +58,9 @@ class MeasureStepBody(Strict):
     )
     memory: bool = Field(
         False,
-        description="Also record `<metric>.memory`: host memory taken per copy "
-        "while all copies are up (MemAvailable before and after)",
+        description="Also record `<metric>.memory`: PSS per copy of the engine's daemons, the "
+        "containers' shims and their processes while all copies are up, against before the round "
+        "(seatrial.harness.memory); and `<metric>.memory-runtime`: the same without the containers' own processes",
     )
     untimed: list[int] = Field(
         default_factory=list,
@@ -75,14 +78,6 @@ class MeasureStepBody(Strict):
         if len(self.untimed) >= len(self.steps) and self.value == "duration":
             raise ValueError("every inner step is untimed: nothing would be measured")
         return self
-
-
-def mem_available(meminfo: Path = Path("/proc/meminfo")) -> int:
-    """Bytes the kernel could give to new processes: before minus after = what copies took."""
-    for line in meminfo.read_text().splitlines():
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1]) * 1024
-    raise StepError(f"{meminfo} has no MemAvailable line; memory per container cannot be measured")
 
 
 def printed_time(stdout: str) -> float:
@@ -106,12 +101,12 @@ def measure_round(ctx: ItemContext, body: MeasureStepBody, round_no: int) -> lis
     `round_no` counts warm-ups first: rounds below `body.warmup` are recorded as warm-up with a
     negative round number, so raw data keeps them but statistics leave them out."""
     mark = len(ctx.created)
-    memory_before = mem_available() if body.memory else 0
+    before = footprint(ctx.engine, []) if body.memory else None
     timed = 0.0
     round_wall: float | None = None  # when the first timed step of the round began
     last: StepOutcome | None = None  # the last timed step's outcome
     try:
-        for _ in range(body.copies):
+        for copied in range(body.copies):
             for j, step in enumerate(body.steps):
                 wall, start = time.time(), time.perf_counter()
                 kind = STEP_KINDS[step.kind]
@@ -124,14 +119,27 @@ def measure_round(ctx: ItemContext, body: MeasureStepBody, round_no: int) -> lis
                 ]
                 if failed:
                     raise StepError(
-                        f"measure {body.metric}: round {round_no}, inner step {j} ({step.kind}): {failed[0].message}"
+                        f"measure {body.metric}: round {round_no}, "
+                        + (f"copy {copied + 1} of {body.copies}, " if body.copies > 1 else "")
+                        + f"inner step {j} ({step.kind}): {failed[0].message}"
                     )
                 apply_captures(ctx, step.capture, outcome)
                 if j not in body.untimed:
                     timed += elapsed
                     round_wall = wall if round_wall is None else round_wall
                     last = outcome
-        memory_taken = (memory_before - mem_available()) / body.copies if body.memory else 0.0
+        if before is not None:
+            up = [r for r in ctx.created[mark:] if r.kind == "container"]
+            after = footprint(ctx.engine, up)
+            runtime = (after.daemons - before.daemons + after.shims) / body.copies
+            memory_taken = runtime + after.containers / body.copies
+    except (StepError, EngineError) as exc:
+        # Where a density round stopped says how far the engine goes: name the copy.
+        if body.copies > 1 and "copy " not in str(exc):
+            raise StepError(
+                f"measure {body.metric}: round {round_no} stopped at copy {copied + 1} of {body.copies}: {exc}"
+            ) from exc
+        raise
     finally:
         _remove_round_containers(ctx, mark)
     if body.value == "first_output":
@@ -148,6 +156,7 @@ def measure_round(ctx: ItemContext, body: MeasureStepBody, round_no: int) -> lis
     samples = [{"metric": body.metric, "value": value, "unit": UNITS[body.value], **base}]
     if body.memory:
         samples.append({"metric": f"{body.metric}.memory", "value": memory_taken, "unit": "bytes", **base})
+        samples.append({"metric": f"{body.metric}.memory-runtime", "value": runtime, "unit": "bytes", **base})
     return samples
 
 
@@ -155,7 +164,8 @@ def _remove_round_containers(ctx: ItemContext, mark: int) -> None:
     """Remove the containers this round started, so the next round starts alike; images and
     networks stay (a rebuild measures the cache the previous round left)."""
     started = [r for r in ctx.created[mark:] if r.kind == "container"]
-    left = remove_all(ctx.engine, started)
+    # By id: a lookup by name may scan every container, and a density round removes 1,000.
+    left = remove_all(ctx.engine, [ResourceRef(r.kind, r.id) if r.id else r for r in started])
     if left:
         raise StepError("measure: could not remove " + ", ".join(r.handle for r in left))
     names = {r.handle for r in started}
