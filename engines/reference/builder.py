@@ -1,6 +1,6 @@
 """The builder: Dockerfile instructions to layers, with Docker's cache rules.
 
-Kernel facilities: RUN steps are containers of this runtime (process.py; network none), whose
+Kernel facilities: RUN steps are containers of this runtime (containers.py; network none), whose
 overlayfs upper directory becomes the new layer; COPY --from reads an earlier stage through a
 read-only overlayfs mount made in a forked child's private mount namespace (unshare(2)
 CLONE_NEWNS, mount(2)), so the mount can never outlive the copy.
@@ -9,6 +9,12 @@ Cache: an instruction's key is sha256(parent state, instruction text, digest of 
 file content and mode for COPY, build args for RUN). A hit continues from the cached entry's
 state; a miss continues from a state that includes the new layer's content digest, so every
 instruction after a miss misses too (Docker's classic rule), and nothing before it changes.
+
+Over 300 lines on purpose: one build, instruction by instruction (a handler each, HANDLERS at
+the end), reads top to bottom like the Dockerfile reference; the rules each handler leans on live
+elsewhere (dockerfile.py parsing, shellwords.py substitution, buildcontext.py and dockerignore.py
+the context, buildconfig.py the config-only instructions, imagefiles.py paths in the image,
+buildfiles.py ADD's archives, buildcache.py the cache).
 """
 
 from __future__ import annotations
