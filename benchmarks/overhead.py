@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+from seatrial.engines.cliengine import CliEngine
 from seatrial.engines.client import run_args
 from seatrial.engines.discovery import load_engines
 from seatrial.harness.baseimage import base_archive, ensure_loaded
@@ -56,14 +57,16 @@ def shell_round(ctx: ItemContext, image: str, round_no: int) -> float:
         remove=True,
         labels=ctx.labels,
     )
-    argv = [ctx.engine.cli.binary, "run", *run_args(spec)]
+    engine = ctx.engine
+    assert isinstance(engine, CliEngine)  # main() refuses an engine without a command line
+    argv = [engine.cli.binary, "run", *run_args(spec)]
     # The adapter's environment too (e.g. DOCKER_BUILDKIT): the same command in every respect.
     proc = subprocess.run(
         ["/bin/bash", str(SHELL), *argv],
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, **ctx.engine.cli.env},
+        env={**os.environ, **engine.cli.env},
     )
     if proc.returncode != 0:
         raise RuntimeError(f"overhead.sh failed: {proc.stderr.strip()}")
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results-dir", default="results")
     args = parser.parse_args(argv)
     engine = load_engines([args.engine])[0]
-    if not hasattr(engine, "cli"):
+    if not isinstance(engine, CliEngine):
         print(f"overhead: {engine.name} has no command line to compare with; use docker or podman", file=sys.stderr)
         return 2
     image = ensure_loaded(engine, base_archive())
@@ -105,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             ],
         }
     )
-    body: MeasureStepBody = scenario.steps[0].measure
+    body = scenario.steps[0].body
+    assert isinstance(body, MeasureStepBody) and scenario.benchmark is not None  # the scenario above has both
     ctx = ItemContext(engine=engine, session=session, scenario=scenario, index=1, base_image=lambda e: image)
     emit = lambda kind, **f: events.write(kind, scenario=SCENARIO, engine=engine.name, **f)  # noqa: E731
     try:
@@ -116,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             file=str(Path(__file__).resolve()),
             benchmark={**scenario.benchmark.model_dump(), "ratios": [RATIO]},
         )
-        values = {"run-via-seatrial": [], "run-via-shell": []}
+        values: dict[str, list[dict]] = {"run-via-seatrial": [], "run-via-shell": []}
         for round_no in range(args.warmup + args.rounds):
             base = {"round": round_no - args.warmup, "warmup": round_no < args.warmup, "unit": "s"}
             for sample in measure_round(ctx, body, round_no):

@@ -10,6 +10,7 @@ item context, events (item_start/step/sample/item_end) and teardown, like any it
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 
@@ -39,13 +40,13 @@ def run_benchmark(
     try:
         for lane in lanes:
             with lane.guard():
-                lane.admit([], lambda lane=lane: missing_capabilities(scenario, lane.ctx.engine))
+                lane.admit([], functools.partial(missing_capabilities, scenario, lane.ctx.engine))
         for index, step in enumerate(scenario.steps):
             live = [lane for lane in lanes if is_live(lane)]
             if not live:
                 break
             if step.kind == "measure":
-                _interleave(live, index, step.measure, progress)
+                _interleave(live, index, step.body, progress)
                 continue
             for lane in live:
                 with lane.guard():
