@@ -156,10 +156,12 @@ class RunState:
             self.forced = self._sweep(self.session.id) or self.forced
             if self.joins is not None:
                 return  # the controller writes run_end once every worker is down
+            workers: list[str] = []
             if self.session_id is not None:  # a parallel run's controller: what its workers left
                 from seatrial.harness.parallel import worker_sessions
 
-                for worker in worker_sessions(self.session.scratch):
+                workers = worker_sessions(self.session.scratch)
+                for worker in workers:
                     self.forced = self._sweep(worker) or self.forced
             forced = self.forced
             counts: dict[str, int] = {}
@@ -173,6 +175,7 @@ class RunState:
                     forced=forced,
                     engines_unavailable=dict(self.health.gone),
                     leaks={k: [f"{r.kind} {r.handle}" for r in v] for k, v in self.leaks.items()},
+                    **({"workers": workers} if workers else {}),
                 )
         except ResultsUnwritable:
             pass  # kept in self.events.failure; the caller reports it once
