@@ -157,6 +157,7 @@ class ControllerHooks:
             run_id, str(run.results_dir() / run_id / "events.jsonl"), str(scratch_root() / self.session_id)
         )
         self.order: dict[tuple[str, str], int] = {}
+        self.merged: set[int] = set()  # the workers whose output was taken in
 
     def pytest_configure_node(self, node) -> None:
         node.workerinput[KEY] = asdict(self.link)
@@ -177,8 +178,10 @@ class ControllerHooks:
     def pytest_testnodedown(self, node, error) -> None:
         """Take in what a worker found: results, leaks, engines gone, its messages."""
         output = getattr(node, "workeroutput", {}).get(KEY)
-        if output is None:
+        # xdist calls this twice for a worker that ended by a signal (finished, then down).
+        if output is None or id(node) in self.merged:
             return
+        self.merged.add(id(node))
         run = self.run
         for line in output["log"]:
             run._log(line)
