@@ -30,6 +30,7 @@ from seatrial.harness.expectations import Check
 from seatrial.harness.outcome import ItemResult, Outcome
 from seatrial.harness.selfcheck import Fitness
 from seatrial.harness.session import new_session_id, scratch_root
+from seatrial.reports.eventfiles import read_events
 
 KEY = "seatrial"  # in xdist's workerinput and workeroutput
 HEALTH = "engines.json"  # the controller's engine checks, in its scratch folder
@@ -192,8 +193,31 @@ class ControllerHooks:
         if state is None:
             return
         state.results += [result_from_dict(r) for r in output["results"]]
-        state.results.sort(key=lambda r: self.order.get((r.scenario, r.engine), len(self.order)))
         for engine, refs in output["leaks"].items():
             state.leaks.setdefault(engine, []).extend(ResourceRef(**r) for r in refs)
         state.health.gone.update(output["gone"])
         state.forced = state.forced or output["forced"]
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session) -> None:
+        """Before run_end: items whose worker never reported back (a signal stopped the run, a
+        worker died) still have their item_end in the events file; that is their result."""
+        state = self.run.state
+        if state is None or state.events is None:
+            return
+        known = {(r.scenario, r.engine) for r in state.results}
+        for record in read_events(Path(state.events.path)):
+            key = (record.get("scenario"), record.get("engine"))
+            if record["type"] == "item_end" and key not in known:
+                known.add(key)
+                state.results.append(
+                    ItemResult(
+                        key[0],
+                        key[1],
+                        Outcome(record["outcome"]),
+                        record.get("reason", ""),
+                        duration=record.get("duration") or 0.0,
+                        warnings=list(record.get("warnings", [])),
+                    )
+                )
+        state.results.sort(key=lambda r: self.order.get((r.scenario, r.engine), len(self.order)))
