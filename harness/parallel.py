@@ -207,7 +207,7 @@ class ControllerHooks:
             return
         known = {(r.scenario, r.engine) for r in state.results}
         for record in read_events(Path(state.events.path)):
-            key = (record.get("scenario"), record.get("engine"))
+            key = (str(record.get("scenario", "")), str(record.get("engine", "")))
             if record["type"] == "item_end" and key not in known:
                 known.add(key)
                 state.results.append(
