@@ -67,6 +67,11 @@ def cmd_run(args, out: TextIO) -> int:
     console = Console(file=sys.stderr if args.json else out, highlight=False, soft_wrap=True)
     reporter = ConsoleReporter(console, verbosity=verbosity(args))
     bench = args.bench or args.bench_full
+    if bench and args.numprocesses not in (None, "0"):
+        from seatrial.harness.parallel import BENCH_REFUSED
+
+        print(f"seatrial run: {BENCH_REFUSED}", file=sys.stderr)
+        return Exit.BAD_INPUT
     paths = args.paths or default_scenarios("benchmarks" if bench else "scenarios")
     argv = [*paths, "-p", "no:terminal", "-p", "no:cacheprovider", "--results-dir", args.results_dir]
     argv += [a for path in paths for a in ("--scenario-root", path)]
@@ -89,6 +94,9 @@ def cmd_run(args, out: TextIO) -> int:
         argv.append("--strict-engines")
     if args.shard:
         argv += ["--shard", args.shard]
+    if args.numprocesses is not None:
+        # pytest-benchmark warns in every process that xdist disables it; -n refuses --bench anyway.
+        argv += ["-n", args.numprocesses, "-p", "no:benchmark"]
     from seatrial.harness.plugin import SeatrialPlugin
 
     run = SeatrialPlugin()  # pytest.main returns after sessionfinish; this object holds the results
@@ -290,6 +298,13 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration; give seconds or e.g. 10m, 1h") from None
 
 
+def _workers(text: str) -> str:
+    """`auto` or a count of worker processes (an argparse type: anything else is a usage error)."""
+    if text == "auto" or text.isdigit():
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r}: give a number of workers or auto")
+
+
 def _add_verbosity(parser: argparse.ArgumentParser, default) -> None:
     """-q/-v, taken before or after the subcommand (after it, the defaults do not overwrite)."""
     group = parser.add_mutually_exclusive_group()
@@ -369,6 +384,14 @@ def build_parser() -> argparse.ArgumentParser:
         "parts are disjoint and cover the library; `seatrial report` merges them)",
     )
     run.add_argument("--run-id", metavar="ID", help="name of the results folder (default: time and session)")
+    run.add_argument(
+        "-n",
+        "--numprocesses",
+        type=_workers,
+        metavar="N",
+        help="run items side by side in N worker processes (pytest-xdist; `auto`: one per CPU); "
+        "one events file, the same matrix and summary as a serial run; not with --bench",
+    )
     run.add_argument(
         "--strict",
         action="store_true",

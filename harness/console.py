@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from seatrial.harness.outcome import ItemResult
+from seatrial.harness.parallel import item_engines
 from seatrial.harness.words import plural
 
 STYLES = {
@@ -53,20 +55,40 @@ class ConsoleReporter:
         self.collect_errors: list[str] = []
         self.interrupted = False
         self._started: dict[str, float] = {}
+        self._shown_errors = 0
         self._width: dict[str, int] = {}  # nodeid -> items it stands for (a benchmark: one per engine)
 
     def pytest_collectreport(self, report):
-        if report.failed:
+        # Every worker of a parallel run collects, and reports the same error.
+        if report.failed and str(report.longrepr) not in self.collect_errors:
             self.collect_errors.append(str(report.longrepr))
 
     def pytest_collection_finish(self, session):
         # An item is a scenario on an engine; a benchmark is one pytest item over all its engines.
-        self._width = {item.nodeid: len(getattr(item, "engines", None) or [None]) for item in session.items}
+        self._collected({item.nodeid: len(getattr(item, "engines", None) or [None]) for item in session.items})
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids):
+        """A parallel run (`-n`): the controller collects nothing itself; every worker collects
+        the same items, so the first to finish says what they are."""
+        if not self._width:
+            self._collected({nodeid: len(item_engines(nodeid)) or 1 for nodeid in ids})
+
+    def _collected(self, widths: dict[str, int]) -> None:
+        self._width = widths
         self.total = sum(self._width.values())
-        for error in self.collect_errors:
-            self.console.print(error, markup=False, style="red")
+        self._show_collect_errors()
         if not self.collect_errors and self.verbosity >= 0:
             self.console.print(f"seatrial: {plural(self.total, 'item')} (scenario x engine)")
+
+    def _show_collect_errors(self) -> None:
+        for error in self.collect_errors[self._shown_errors :]:
+            self.console.print(error, markup=False, style="red")
+        self._shown_errors = len(self.collect_errors)
+
+    def pytest_sessionfinish(self, session):
+        # A parallel run whose workers could not collect never reaches _collected.
+        self._show_collect_errors()
 
     def pytest_runtest_logstart(self, nodeid, location):
         self._started[nodeid] = time.monotonic()
@@ -89,8 +111,6 @@ class ConsoleReporter:
 
     def pytest_keyboard_interrupt(self, excinfo):
         # pytest reports collection errors and pytest.exit() as interrupts too; only a signal is one.
-        import pytest
-
         if not isinstance(excinfo.value, (pytest.Session.Interrupted, pytest.exit.Exception)):
             self.interrupted = True
 

@@ -10,6 +10,7 @@ reader of these files is seatrial.reports.eventfiles.
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import platform
@@ -55,7 +56,8 @@ class EventLog:
     Each record goes to the file in one unbuffered write (O_APPEND), so that a failing write
     can be undone exactly: the file is cut back to the end of the last complete record, and the
     log refuses every later record with the same ResultsUnwritable. With `exclusive`, an
-    existing file is refused (FileExistsError) rather than appended to."""
+    existing file is refused (FileExistsError) rather than appended to; without it, several
+    processes may append to one file (the workers of a parallel run)."""
 
     def __init__(self, path: Path, run_id: str, *, clock: Callable[[], float] = time.time, exclusive: bool = False):
         self.path = path
@@ -70,23 +72,27 @@ class EventLog:
             raise
         except OSError as exc:
             raise ResultsUnwritable(path, exc) from None
-        self._complete = os.fstat(self._fd).st_size  # bytes up to the end of the last whole record
 
     def write(self, record_type: str, **fields: Any) -> None:
         if self.failure is not None:
             raise self.failure
         record = {"type": record_type, "run_id": self.run_id, "time": self.clock(), **_plain(fields)}
         data = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
+        # The workers of a parallel run (`-n`) append to the same file: the lock keeps each
+        # record whole and tells where it starts, so that a torn one is cut back exactly.
         fd = self._fd
-        if fd is None:  # as a closed file's write does
-            raise ValueError(f"{self.path}: written after close")
+        if fd is None:
+            raise ValueError(f"{self.path}: the events log is closed")
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
+            start = os.fstat(fd).st_size
             written = 0
             while written < len(data):  # a full disk takes part of a record, then refuses
                 written += os.write(fd, data[written:])
         except OSError as exc:
-            self._fail(fd, exc)
-        self._complete += len(data)
+            self._fail(exc, torn_from=start)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
     def sync(self) -> None:
         """Make what was written survive a crash of the machine, not only of the process."""
@@ -94,7 +100,7 @@ class EventLog:
             try:
                 os.fsync(self._fd)
             except OSError as exc:
-                self._fail(self._fd, exc)
+                self._fail(exc)
 
     def close(self) -> None:
         """Sync and close; after a failure, only close (the failure was already reported)."""
@@ -106,11 +112,12 @@ class EventLog:
             os.close(self._fd)
             self._fd = None
 
-    def _fail(self, fd: int, error: OSError) -> None:
-        try:
-            os.ftruncate(fd, self._complete)  # the torn record goes
-        except OSError:
-            pass
+    def _fail(self, error: OSError, torn_from: int | None = None) -> None:
+        if torn_from is not None and self._fd is not None:
+            try:
+                os.ftruncate(self._fd, torn_from)  # the torn record goes
+            except OSError:
+                pass
         self.failure = ResultsUnwritable(self.path, error)
         raise self.failure from None
 

@@ -97,6 +97,12 @@ def pytest_configure(config):
         config.pluginmanager.register(run, "seatrial-run")
     run.config = config
     config.stash[RUN] = run
+    from seatrial.harness import parallel
+
+    if parallel.is_worker(config):  # its messages go to the controller, which prints them
+        run.joins, run.held_log = parallel.RunLink.from_input(config), []
+    elif parallel.is_controller(config):
+        config.pluginmanager.register(parallel.ControllerHooks(run), "seatrial-controller")
     from seatrial.harness.claimcatalog import CLAIMS
 
     for claim, title in CLAIMS.items():
@@ -118,6 +124,8 @@ class SeatrialPlugin:
         self.not_run: list[tuple[str, str]] = []  # engines a default run found unavailable, and why
         self.results_error: str | None = None  # the results file could not be written: the run stopped
         self.usage_error: str | None = None  # a --run-id taken by a run that started meanwhile
+        self.joins = None  # in a parallel run's worker: the controller's run (seatrial.harness.parallel)
+        self.held_log: list[str] | None = None  # a worker's messages, for the controller to print
 
     def engines(self):
         if self._engines is None:
@@ -154,11 +162,14 @@ class SeatrialPlugin:
         """Refuse a --run-id whose results exist, before anything runs (exit 2 from `seatrial run`)."""
         from seatrial.harness.runstate import taken_run_id
 
+        if self.joins is not None:
+            return  # a worker joins the run its controller started: the file is meant to exist
         problem = taken_run_id(self.results_dir(), self.config.getoption("seatrial_run_id"))
         if problem:
             raise pytest.UsageError(problem)
 
-    def run_state(self):
+    def run_state(self, *, session_id: str | None = None, run_id: str | None = None):
+        """The run, started on first use (a parallel run's controller names its session and id)."""
         if self.state is None:
             from seatrial.harness.runstate import RunState
 
@@ -166,7 +177,9 @@ class SeatrialPlugin:
                 engines=self.engines(),
                 results_dir=self.results_dir(),
                 log=self._log,
-                run_id=self.config.getoption("seatrial_run_id"),
+                run_id=run_id or self.config.getoption("seatrial_run_id"),
+                session_id=session_id,
+                joins=self.joins,
             )
         with self.results_guard():
             self.state.start()
@@ -189,6 +202,9 @@ class SeatrialPlugin:
 
     def _log(self, message: str) -> None:
         """Print past pytest's output capture: reaping and leaks must be seen, even in a pass."""
+        if self.held_log is not None:
+            self.held_log.append(message)
+            return
         capture = self.config.pluginmanager.get_plugin("capturemanager")
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if capture is None:
@@ -215,6 +231,11 @@ class SeatrialPlugin:
                 session.exitstatus = ENGINE_UNAVAILABLE_EXIT
             elif self.state.leaks and session.exitstatus == 0:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if self.joins is not None:
+            from seatrial.harness.parallel import KEY, worker_output
+
+            assert self.config is not None  # a worker's run is configured before its session ends
+            self.config.workeroutput[KEY] = worker_output(self)
 
 
 def _is_scenario_file(file_path: Path, config) -> bool:

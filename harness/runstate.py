@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from seatrial.engines.base import ENGINE_LABEL, SESSION_LABEL, Engine, EngineError
 from seatrial.harness import reaper
@@ -19,6 +20,9 @@ from seatrial.harness.events import EventLog, ResultsUnwritable, host_fingerprin
 from seatrial.harness.hostfacts import host_facts
 from seatrial.harness.outcome import ItemResult
 from seatrial.harness.session import Session
+
+if TYPE_CHECKING:
+    from seatrial.harness.parallel import RunLink
 
 
 def _sigterm_as_interrupt(signum, frame):
@@ -46,11 +50,17 @@ def taken_run_id(results_dir: Path, run_id: str | None) -> str | None:
 
 @dataclass
 class RunState:
+    """One run; in a parallel run, the controller's (`session_id` chosen before its workers
+    start) or a worker's (`joins` the controller's run: no reaping, no run_start or run_end)."""
+
     engines: list[Engine]
     results_dir: Path
     log: Callable[[str], None] = print
     run_id: str | None = None
     session: Session | None = None
+    session_id: str | None = None
+    joins: RunLink | None = None
+    forced: bool = False  # a second signal cut the end-of-run cleanup short
     events: EventLog | None = None
     facts: dict[str, str] = field(default_factory=dict)
     results: list[ItemResult] = field(default_factory=list)
@@ -67,8 +77,11 @@ class RunState:
     def start(self) -> None:
         if self.session is not None:
             return
+        if self.joins is not None:
+            self._join(self.joins)
+            return
         reaper.reap_dead_sessions(self.engines, log=self.log)
-        self.session = Session.start()
+        self.session = Session.start(self.session_id)
         self.run_id = self.run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{self.session.id}"
         signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
         # A new file or none: appending to an earlier run's events would hide that it was cut short.
@@ -80,6 +93,20 @@ class RunState:
         self.events.write(
             "run_start", session=self.session.id, host=host_fingerprint(), engines=[e.info() for e in self.engines]
         )
+
+    def _join(self, link: RunLink) -> None:
+        """A worker's start: its own session, the controller's events file and engine checks.
+        No reaping: the controller reaped before any worker started, and a worker reaping now
+        could take what another worker is still making."""
+        from seatrial.harness.parallel import read_health
+
+        self.session = Session.start()
+        link.register(self.session.id)
+        self.run_id = link.run_id
+        signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+        self.events = EventLog(Path(link.events), link.run_id)
+        self.health = read_health(Path(link.shared))
+        self.facts = host_facts()
 
     def next_index(self) -> int:
         self._items += 1
@@ -126,7 +153,17 @@ class RunState:
         if self.session is None:
             return
         try:
-            forced = self._sweep()
+            self.forced = self._sweep(self.session.id) or self.forced
+            if self.joins is not None:
+                return  # the controller writes run_end once every worker is down
+            workers: list[str] = []
+            if self.session_id is not None:  # a parallel run's controller: what its workers left
+                from seatrial.harness.parallel import worker_sessions
+
+                workers = worker_sessions(self.session.scratch)
+                for worker in workers:
+                    self.forced = self._sweep(worker) or self.forced
+            forced = self.forced
             counts: dict[str, int] = {}
             for r in self.results:
                 counts[r.outcome.value] = counts.get(r.outcome.value, 0) + 1
@@ -138,6 +175,7 @@ class RunState:
                     forced=forced,
                     engines_unavailable=dict(self.health.gone),
                     leaks={k: [f"{r.kind} {r.handle}" for r in v] for k, v in self.leaks.items()},
+                    **({"workers": workers} if workers else {}),
                 )
         except ResultsUnwritable:
             pass  # kept in self.events.failure; the caller reports it once
@@ -151,10 +189,10 @@ class RunState:
                 self.session.close()
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
-    def _sweep(self) -> bool:
+    def _sweep(self, session_id: str) -> bool:
         """Report (as leaks) and remove what still carries this session's label, engine by
         engine; skip engines that went away. True when a second signal cut it short."""
-        label = f"seatrial.session={self.session.id}"
+        label = f"seatrial.session={session_id}"
         try:
             for engine in self.engines:
                 if self.health.reason(engine):
@@ -162,20 +200,23 @@ class RunState:
                 try:
                     # Items remove what they make; anything still labelled now is a leak, reported
                     # (and failing the run) before it is swept so the next run starts clean.
-                    found = reaper.leaks([engine], self.session.id)
+                    found = reaper.leaks([engine], session_id)
                 except EngineError as exc:
                     if not self.health.check(engine):
                         self.health.mark(engine, f"engine '{engine.name}' could not list what the run left: {exc}")
                     continue
-                self.leaks.update(found)
+                for name, refs in found.items():
+                    self.leaks.setdefault(name, []).extend(refs)
                 for ref in found.get(engine.name, []):
                     self.log(f"leak: {engine.name} {ref.kind} {ref.handle} still carries {label}")
                 if engine.name in found:
                     reaper.remove_all(engine, found[engine.name])
                 # What the engine made for the run and keeps for no one after it (the
                 # reference runtime's default bridge and its iptables rules, when no
-                # container of any session uses them).
-                engine.reap(session=self.session.id)
+                # container of any session uses them). Not in a parallel run's worker: that
+                # part of the sweep is the whole state root's, and other workers still use it.
+                if self.joins is None:
+                    engine.reap(session=session_id)
         except KeyboardInterrupt:
             self.log(
                 "a second signal: the end-of-run cleanup was cut short; the next run or "

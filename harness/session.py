@@ -51,12 +51,9 @@ class Session:
         directory = lock_dir()
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{sid}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise RuntimeError(f"session {sid} is already running (lock {path} is held)") from None
+        fd = _lock(path)
+        if fd is None:
+            raise RuntimeError(f"session {sid} is already running (lock {path} is held)")
         os.write(fd, f"{os.getpid()}\n".encode())
         scratch = scratch_root() / sid
         shutil.rmtree(scratch, ignore_errors=True)
@@ -80,6 +77,28 @@ class Session:
             finally:
                 os.close(self._lock_fd)
                 self._lock_fd = None
+
+
+def _lock(path: Path) -> int | None:
+    """An fd holding the exclusive lock of `path`, or None when another process holds it.
+
+    Another run's reaper (or a parallel run's other worker) may unlink a lock file it found free
+    between our open and our flock: a lock on that unlinked file would protect nothing, and the
+    session would look dead to every later reaper. So the lock counts only once the path still
+    names the locked file; otherwise open again."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
 
 
 def is_alive(session_id: str, directory: Path | None = None) -> bool:
@@ -106,13 +125,29 @@ def forget_dead_locks(directory: Path | None = None) -> list[str]:
     dead = []
     if directory.is_dir():
         for path in directory.glob("*.lock"):
-            sid = path.stem
-            if not is_alive(sid, directory):
-                path.unlink(missing_ok=True)
-                dead.append(sid)
+            if _unlink_if_free(path):
+                dead.append(path.stem)
     scratch_dir = directory.parent / "scratch"
     for scratch in scratch_dir.glob("*") if scratch_dir.is_dir() else ():
         sid = scratch.name
         if scratch.is_dir() and not is_alive(sid, directory):
             shutil.rmtree(scratch, ignore_errors=True)
     return dead
+
+
+def _unlink_if_free(path: Path) -> bool:
+    """Unlink a lock file while holding its lock, so that no session can take it in between
+    (a session that opened it meanwhile sees the path gone and opens a fresh one)."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    else:
+        path.unlink(missing_ok=True)
+        return True
+    finally:
+        os.close(fd)
