@@ -140,8 +140,10 @@ def write(ctx, files: dict) -> None:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_build_agrees_with_dockers_classic_builder(case, engine, base_tag, labels, tmp_path, requires):
     requires("build")
-    if (engine.name, case) in DIFFERS:
-        pytest.skip(f"{engine.name} differs from the classic builder here: {DIFFERS[engine.name, case]}")
+    # Rootless Podman builds with the same Buildah: its departures are Podman's.
+    builder = "podman" if engine.name == "podman-rootless" else engine.name
+    if (builder, case) in DIFFERS:
+        pytest.skip(f"{engine.name} differs from the classic builder here: {DIFFERS[builder, case]}")
     body, files, probe, config, output = CASES[case]
     ctx = tmp_path / "ctx"
     ctx.mkdir()
