@@ -106,7 +106,7 @@ def build_parser(commands: Mapping[str, Callable[..., int]]) -> argparse.Argumen
     run.add_argument(
         "--bench-full",
         action="store_true",
-        help="--bench plus the long benchmarks (density of 50, 100, 200 containers)",
+        help="--bench plus the long benchmarks (density of 50, 100, 200 and 1,000 containers)",
     )
     run.add_argument("--image", metavar="TAG", help="the image container-structure-test and goss files test")
     run.add_argument("--dockerfile", metavar="PATH", help="build the image CST and goss files test, on each engine")
