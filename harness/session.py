@@ -7,10 +7,12 @@ non-blocking flock attempt, and the reaper removes what sessions with a free loc
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import secrets
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,22 +103,29 @@ def _lock(path: Path) -> int | None:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def _lock_if_free(path: Path) -> Iterator[bool]:
+    """Hold the lock of an existing lock file for the block if no process holds it: yields True
+    (this process holds it) or False (a live session does). FileNotFoundError when it is gone."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+        else:
+            yield True
+    finally:
+        os.close(fd)  # releases the lock too
+
+
 def is_alive(session_id: str, directory: Path | None = None) -> bool:
     """True when a process holds the session's lock. A missing lock file means dead."""
-    path = (directory or lock_dir()) / f"{session_id}.lock"
     try:
-        fd = os.open(path, os.O_RDWR)
+        with _lock_if_free((directory or lock_dir()) / f"{session_id}.lock") as free:
+            return not free
     except FileNotFoundError:
         return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
 
 
 def forget_dead_locks(directory: Path | None = None) -> list[str]:
@@ -139,15 +148,9 @@ def _unlink_if_free(path: Path) -> bool:
     """Unlink a lock file while holding its lock, so that no session can take it in between
     (a session that opened it meanwhile sees the path gone and opens a fresh one)."""
     try:
-        fd = os.open(path, os.O_RDWR)
+        with _lock_if_free(path) as free:
+            if free:
+                path.unlink(missing_ok=True)
+            return free
     except FileNotFoundError:
         return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    else:
-        path.unlink(missing_ok=True)
-        return True
-    finally:
-        os.close(fd)
