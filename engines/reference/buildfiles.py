@@ -20,8 +20,8 @@ import tarfile
 from pathlib import Path
 
 from . import scope
-from .buildcontext import settle_folders
-from .layers import extract_tar
+from .buildcontext import BuildError, settle_folders
+from .layers import LayerError, extract_tar
 
 _MAGIC = {b"\x1f\x8b": gzip.decompress, b"BZh": bz2.decompress, b"\xfd7zXZ\x00": lzma.decompress}
 MAX_ARCHIVE = 1 << 31  # a bound on what is read into memory: 2 GiB
@@ -57,8 +57,11 @@ def add_archive(layer_dir: Path, path: Path, dest: str, image_stat) -> None:
     """Unpack the archive at `path` into the folder `dest` of the new layer."""
     raw = _tar_bytes(path)
     if raw is None:
-        raise ValueError(f"{path}: not a tar archive")
+        raise BuildError(f"ADD {path.name}: not a tar archive")
     host = scope.makedirs(layer_dir, dest)
     os.lchown(host, 0, 0)
     settle_folders(layer_dir, scope.clean(dest), image_stat)
-    extract_tar(raw, Path(host))
+    try:
+        extract_tar(raw, Path(host))
+    except LayerError as exc:  # a member naming a place outside the image: refused, as Docker's untar does
+        raise BuildError(f"ADD {path.name}: {exc}") from None

@@ -195,3 +195,31 @@ def test_exec_cannot_be_read_through_proc_exe_before_it_execs(engine, labels):
     result = engine.exec(ref.id, ("cat", "/tmp/result"), timeout=30)
     engine.remove(ref)
     assert (result.exit_code, result.stdout) == (0, "refused\n"), result.stderr
+
+
+def test_add_of_a_hostile_archive_writes_nothing_outside_the_image(engine, labels, tmp_path, host):
+    """ADD unpacks a local tar: a member climbing out with `..` is refused with a build error
+    (not a traceback), and an absolute name or a member written through a symlink to a host
+    folder stays inside the image."""
+    import io
+    import tarfile
+
+    def archive(folder: Path, members) -> Path:
+        folder.mkdir()
+        with tarfile.open(folder / "a.tar", "w") as tar:
+            for name, link in members:
+                info = tarfile.TarInfo(name)
+                if link is None:
+                    info.size = 2
+                    tar.addfile(info, io.BytesIO(b"x\n"))
+                else:
+                    info.type, info.linkname = tarfile.SYMTYPE, link
+                    tar.addfile(info)
+        return folder
+
+    climbing = archive(tmp_path / "climb", [(f"../../../../../..{host}/climbed", None)])
+    with pytest.raises(base.EngineError, match="escapes the layer"):
+        build(engine, labels, climbing, "FROM scratch\nADD a.tar /dst/\n", f"{labels['seatrial.session']}-climb")
+    inside = archive(tmp_path / "inside", [(f"{host}/absolute", None), ("esc", str(host)), ("esc/through", None)])
+    build(engine, labels, inside, "FROM scratch\nADD a.tar /dst/\n", f"{labels['seatrial.session']}-inside")
+    assert sorted(p.name for p in host.iterdir()) == ["secret"]
