@@ -29,11 +29,21 @@ def mark_used(entry: Path) -> None:
         pass  # removed meanwhile by a trim or a clean: the hit already has its data
 
 
-def _entries(cache: Path) -> list[os.DirEntry]:
+def _entries(cache: Path) -> list[tuple[Path, os.stat_result]]:
+    """Each entry with its stat. Another build (an xdist worker, a second `seatrial run`) may
+    trim the same cache at the same time, so an entry listed may be gone when it is stat'ed:
+    it is skipped, not an error."""
     try:
-        return [e for e in os.scandir(cache) if e.name.endswith(".json") and e.is_file()]
+        listed = [e for e in os.scandir(cache) if e.name.endswith(".json") and e.is_file()]
     except FileNotFoundError:
         return []
+    found = []
+    for entry in listed:
+        try:
+            found.append((Path(entry.path), entry.stat()))
+        except FileNotFoundError:
+            continue
+    return found
 
 
 def trim(cache: Path, bound: int | None = None) -> int:
@@ -42,18 +52,18 @@ def trim(cache: Path, bound: int | None = None) -> int:
     entries = _entries(cache)
     if len(entries) <= bound:
         return 0
-    entries.sort(key=lambda e: e.stat().st_mtime)
+    entries.sort(key=lambda entry: entry[1].st_mtime)
     doomed = entries[: len(entries) - bound]
-    for entry in doomed:
-        Path(entry.path).unlink(missing_ok=True)
+    for path, _ in doomed:
+        path.unlink(missing_ok=True)
     return len(doomed)
 
 
 def clear(cache: Path) -> tuple[int, int]:
     """Remove every entry; returns (entries, bytes)."""
     count = size = 0
-    for entry in _entries(cache):
-        size += entry.stat().st_size
-        Path(entry.path).unlink(missing_ok=True)
+    for path, stat in _entries(cache):
+        size += stat.st_size
+        path.unlink(missing_ok=True)
         count += 1
     return count, size
