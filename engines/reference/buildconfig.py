@@ -82,6 +82,8 @@ def apply(instruction: Instruction, current: dict, variables: dict, where: str) 
             config["Labels"] = {**(config.get("Labels") or {}), **dict(pairs)}
     elif word == "WORKDIR":
         path = x(args)
+        if not path:  # `WORKDIR $UNSET`: both of Docker's builders refuse to normalise an empty path
+            raise DockerfileError(f"{where}: WORKDIR {args}: the path is empty after substitution")
         config["WorkingDir"] = (
             path
             if path.startswith("/")
