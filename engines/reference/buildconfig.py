@@ -19,9 +19,13 @@ from __future__ import annotations
 import copy
 import posixpath
 import signal
+from collections.abc import Callable
+from typing import TypeVar
 
 from .dockerfile import DockerfileError, Instruction, healthcheck
-from .shellwords import ExpansionError, expand, name_values, parse_words
+from .shellwords import ExpansionError, expand, expand_words, name_values, parse_words
+
+T = TypeVar("T")
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -54,8 +58,12 @@ def without_notes(config: dict) -> dict:
 
 def expand_word(word: str, variables: dict, where: str, escape: str = "\\") -> str:
     """One word expanded (shellwords.expand); a word Docker refuses is a DockerfileError at `where`."""
+    return _processed(expand, word, variables, where, escape)
+
+
+def _processed(process: Callable[[str, dict, str], T], word: str, variables: dict, where: str, escape: str) -> T:
     try:
-        return expand(word, variables, escape)
+        return process(word, variables, escape)
     except ExpansionError as exc:
         raise DockerfileError(f"{where}: failed to process {word!r}: {exc}") from None
 
@@ -94,7 +102,9 @@ def apply(instruction: Instruction, current: dict, variables: dict, where: str) 
     elif word == "EXPOSE":
         ports = config.get("ExposedPorts") or {}
         for raw in args.split():
-            ports.update(_ports(x(raw), where))
+            # Docker splits what a variable gives into ports (and an empty one into none)
+            for spec in _processed(expand_words, raw, variables, where, instruction.escape):
+                ports.update(_ports(spec, where))
         config["ExposedPorts"] = ports
     elif word in ("CMD", "ENTRYPOINT"):
         argv = shell_argv(instruction, config)

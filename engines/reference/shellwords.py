@@ -63,6 +63,38 @@ class _Word:
             raise ExpansionError(f"unexpected end of statement while looking for matching {stop}")
         return "".join(out)
 
+    def words(self) -> list[str]:
+        """The whole text processed and split into words as ProcessWords does (EXPOSE only): the
+        blanks a `$` expansion yields split words; quoted or escaped text never splits; an empty
+        word is dropped, so `EXPOSE $UNSET` exposes nothing."""
+        words: list[str] = []
+        word: list[str] = []
+
+        def add(text: str, splits: bool) -> None:
+            for c in text:
+                if not (splits and c.isspace()):
+                    word.append(c)
+                elif word:
+                    words.append("".join(word))
+                    word.clear()
+
+        while ch := self.peek():
+            if ch == "$":
+                add(self.dollar(), splits=True)
+            elif ch in ("'", '"'):
+                add(self.single_quote() if ch == "'" else self.double_quote(), splits=False)
+            else:
+                ch = self.next()
+                if ch == self.escape:
+                    ch = self.next()
+                    if not ch:
+                        break
+                    add(ch, splits=False)
+                else:
+                    add(ch, splits=True)
+        add(" ", splits=True)  # the last word
+        return words
+
     def single_quote(self) -> str:
         self.next()
         end = self.text.find("'", self.pos)
@@ -145,6 +177,12 @@ def expand(word: str, variables: dict[str, str], escape: str = ESCAPE) -> str:
     if not any(c in word for c in ("$", "'", '"', escape)):  # most words: nothing to process (a hot path)
         return word
     return _Word(word, variables, escape).until("")
+
+
+def expand_words(word: str, variables: dict[str, str], escape: str = ESCAPE) -> list[str]:
+    """One word processed and split into words (ProcessWords): `EXPOSE $PORTS` with PORTS="80 443"
+    exposes two ports; with PORTS unset, none."""
+    return _Word(word, variables, escape).words()
 
 
 def parse_words(rest: str, escape: str = ESCAPE) -> list[str]:

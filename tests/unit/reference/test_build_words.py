@@ -7,7 +7,7 @@ import pytest
 
 from seatrial.engines.reference.buildconfig import DEFAULT_PATH, apply, with_default_path
 from seatrial.engines.reference.dockerfile import DockerfileError, Instruction, parse_instruction
-from seatrial.engines.reference.shellwords import ExpansionError, expand, name_values, parse_words
+from seatrial.engines.reference.shellwords import ExpansionError, expand, expand_words, name_values, parse_words
 
 VARIABLES = {"A": "x", "X": "hi", "E": ""}
 
@@ -107,8 +107,29 @@ def test_shell_volume_stopsignal_onbuild_set_their_keys():
 
 
 @pytest.mark.parametrize(
+    "word, expected",
+    [
+        ("$UNSET", []),  # EXPOSE $UNSET exposes nothing
+        ("$P", ["80", "443"]),  # what a variable gives is split into words
+        ("${P}/udp", ["80", "443/udp"]),  # text after it joins the last word only
+        ('"$P"', ["80 443"]),  # quoted: one word
+        ('""', []),
+        ("a\\ b$P", ["a b80", "443"]),  # an escaped blank never splits
+    ],
+)
+def test_expose_words_split_as_docker_splits_them(word, expected):
+    assert expand_words(word, {"P": "80 443"}) == expected
+
+
+def test_expose_takes_every_port_a_variable_gives_and_none_from_an_unset_one():
+    ports = config_after(["EXPOSE $P ${P}/udp $UNSET"], variables={"P": "80 443"})["ExposedPorts"]
+    assert ports == {"80/tcp": {}, "443/tcp": {}, "443/udp": {}}  # `${P}/udp`: 80 (tcp) and 443/udp
+
+
+@pytest.mark.parametrize(
     "line, message",
     [
+        ("WORKDIR $UNSET", "WORKDIR \\$UNSET: the path is empty after substitution"),
         ("STOPSIGNAL SIGNOPE", "Invalid signal: SIGNOPE"),
         ("SHELL /bin/sh -c", "SHELL requires the arguments to be in JSON form"),
         ("ENV X=${Y-w}", "Dockerfile:1: failed to process '\\$\\{Y-w\\}': missing ':' in substitution"),
