@@ -36,6 +36,7 @@ from .buildcontext import BuildError, check_destination, content_digest, copy_in
 from .buildfiles import add_archive, is_archive
 from .dockerfile import DockerfileError, Instruction, Stage, parse, parse_instruction
 from .images import ImageNotFound
+from .rootfs import overlay_lowers
 from .shellwords import parse_words
 from .state import read_json, write_json
 
@@ -405,7 +406,7 @@ class Builder:
         empty = self.state.root / "empty"
         empty.mkdir(exist_ok=True)
         mnt.mkdir()
-        lowers = [str(self.images.layers.path(layer)) for layer in reversed(layers)] + [str(empty)]
+        lowers = overlay_lowers([str(self.images.layers.path(layer)) for layer in reversed(layers)]) + [str(empty)]
         read_end, write_end = os.pipe()
         child = os.fork()
         if child == 0:

@@ -41,7 +41,7 @@ from .nsexec import exec_in_container
 from .processspec import ProcessSpec
 from .procfs import signal_pid1, start_time
 from .registrycheck import absent_image_message
-from .rootfs import BindMount, RootfsSpec, ensure_init_layer
+from .rootfs import BindMount, RootfsSpec, ensure_init_layer, overlay_lowers
 from .security import confinement
 from .state import StateRoot, read_json, write_json
 from .volumes import VolumeError, Volumes
@@ -281,7 +281,7 @@ class Containers:
 
     def _lowerdirs(self, image: dict) -> list[str]:
         layers = [str(self.images.layers.path(layer)) for layer in reversed(image["layers"])]
-        return [ensure_init_layer(str(self.state.root / "init"))] + layers
+        return [ensure_init_layer(str(self.state.root / "init"))] + overlay_lowers(layers)
 
     def _resolv_conf(self, network: str, has_dns: bool) -> str:
         if network == "host":

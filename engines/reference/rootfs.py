@@ -81,6 +81,14 @@ def ensure_init_layer(path: str) -> str:
     return path
 
 
+def overlay_lowers(top_first: list[str]) -> list[str]:
+    """The layer folders for `lowerdir`, each once, at its topmost place. An image may hold the
+    same layer twice (`COPY sub/ .` written twice makes two equal layers), and overlayfs refuses
+    a folder given twice (ELOOP). Dropping the lower copy changes nothing that can be seen: every
+    entry of it, whiteouts and opaque folders too, is also in the upper copy, which shadows it."""
+    return list(dict.fromkeys(top_first))
+
+
 def mount_overlay(kern, spec: RootfsSpec) -> None:
     """Mount the layers with the container's own upper directory at `spec.merged`."""
     data = f"lowerdir={':'.join(spec.lowerdirs)},upperdir={spec.upperdir},workdir={spec.workdir}"

@@ -41,3 +41,33 @@ def test_clear_removes_every_entry_and_says_how_much(tmp_path):
     assert [p.name for p in cache.iterdir()] == ["not-an-entry.tmp"]
     assert buildcache.clear(tmp_path / "absent") == (0, 0)
     buildcache.mark_used(tmp_path / "absent.json")  # a hit on an entry cleared meanwhile is fine
+
+
+def _scandir_then_removed(monkeypatch, cache, name):
+    """os.scandir as buildcache sees it while another build's trim removes `name` just after."""
+    real_scandir = os.scandir
+
+    def scandir(path):
+        listed = list(real_scandir(path))
+        (cache / name).unlink()
+        return iter(listed)
+
+    monkeypatch.setattr(buildcache.os, "scandir", scandir)
+
+
+def test_an_entry_another_trim_removes_while_listed_is_skipped(tmp_path, monkeypatch):
+    """What failed in CI: two xdist workers trimmed one cache at once and one stat'ed an entry
+    the other had just unlinked (FileNotFoundError, reported as the build's error)."""
+    cache = tmp_path / "cache"
+    make(cache, ["a", "b", "c", "d", "e"])
+    _scandir_then_removed(monkeypatch, cache, "b.json")
+    assert buildcache.trim(cache, 2) == 2
+    assert sorted(p.stem for p in cache.iterdir()) == ["d", "e"]
+
+
+def test_clear_counts_only_what_it_found(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    make(cache, ["a", "b", "c"])
+    _scandir_then_removed(monkeypatch, cache, "b.json")
+    assert buildcache.clear(cache) == (2, 4)
+    assert list(cache.iterdir()) == []

@@ -12,6 +12,7 @@ import pytest
 
 from seatrial.engines.reference.images import ImageNotFound, ImageStore, normalize_reference
 from seatrial.engines.reference.layers import LayerError, directory_digest
+from seatrial.engines.reference.rootfs import overlay_lowers
 from seatrial.engines.reference.state import StateRoot
 
 
@@ -221,3 +222,8 @@ def test_an_oci_blob_that_does_not_hash_to_its_digest_is_refused(store, tmp_path
     (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [{"digest": f"sha256:{digest}"}]}))
     with pytest.raises(ValueError, match="content hashes to sha256:"):
         store.load(layout)
+
+
+def test_a_layer_held_twice_is_given_to_overlayfs_once_at_its_topmost_place():
+    """overlayfs refuses a lowerdir given twice (ELOOP); the upper copy shadows the lower one."""
+    assert overlay_lowers(["/l/c", "/l/a", "/l/b", "/l/a", "/init"]) == ["/l/c", "/l/a", "/l/b", "/init"]
