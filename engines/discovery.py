@@ -87,7 +87,7 @@ def _placed(engine: Engine, target: str, environ: Mapping[str, str]) -> Engine:
         return engine
     on_host = getattr(engine, "on_host", None)
     if on_host is None:
-        raise RemoteSpecError(f"the {engine.name} adapter runs engines on this machine only")
+        raise RemoteSpecError(f"engine {engine.name!r} runs only on this machine; leave out @{remote.target}")
     return on_host(remote)
 
 
