@@ -81,6 +81,35 @@ def test_engines_lists_remote_engines_with_the_far_sides_versions(ssh, podman_ur
     assert ssh.logins() > before  # the questions went through sshd
 
 
+def test_a_docker_context_and_a_podman_connection_are_engines_named_by_them(ssh, podman_url):
+    if not available("docker"):
+        pytest.skip("docker is not available here")
+    env = ssh.env()  # HOME is the session's: Docker keeps the context there
+    docker = load_engines(["docker"], environ={})[0].cli.binary
+    made = [docker, "context", "create", "seatrial-e2e", "--docker", f"host={ssh.url}"]
+    subprocess.run(made, env=env, check=True, capture_output=True, timeout=120)
+    # Root's Podman connections live in /etc/containers/containers.conf, shared by everything on
+    # this machine: the connection goes into a copy of it, named by CONTAINERS_CONF. (Podman
+    # 4.3's `system connection add` cut the socket's path to its last two parts here, so the
+    # entry is written as it would write it.)
+    conf = ssh.folder / "containers.conf"
+    system = Path("/etc/containers/containers.conf")
+    conf.write_text(
+        (system.read_text() if system.is_file() else "")
+        + f'\n[engine.service_destinations.seatrial-e2e]\nuri = "{podman_url}"\nidentity = "{env["CONTAINER_SSHKEY"]}"\n'
+    )
+    env["CONTAINERS_CONF"] = str(conf)
+    args = ["engines", "--quick", "--json", "--host", "seatrial-e2e", "--engine", "docker", "--engine", "podman"]
+    proc = subprocess.run([*SEATRIAL, *args], capture_output=True, text=True, env=env, timeout=300, cwd=ssh.folder)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    listed = {row["name"]: row for row in json.loads(proc.stdout)}
+    assert {n: r["status"] for n, r in listed.items()} == {
+        "docker@seatrial-e2e": "available",
+        "podman@seatrial-e2e": "available",
+    }
+    assert listed["docker@seatrial-e2e"]["extra"]["host"] == "seatrial-e2e"
+
+
 def test_a_host_key_that_does_not_match_makes_the_engine_unavailable(ssh):
     if not available("docker"):
         pytest.skip("docker is not available here")
