@@ -43,11 +43,12 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def ssh(tmp_path_factory):
-    server = LoopbackSsh(tmp_path_factory.mktemp("ssh")).start()
+    server = LoopbackSsh(tmp_path_factory.mktemp("ssh"))
     try:
-        yield server
+        yield server.start()
     finally:
         server.stop()
+        shutil.rmtree(server.folder, ignore_errors=True)  # keys and configs: nothing kept after the session
 
 
 @pytest.fixture(scope="module")
