@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sshserver import SSHD, LoopbackSsh
 
+from seatrial.engines.base import ResourceRef
 from seatrial.engines.discovery import load_engines
 
 SEATRIAL = [sys.executable, "-m", "seatrial.harness.cli"]
@@ -170,3 +171,32 @@ def test_library_subset_runs_through_ssh_labelled_by_host_and_leaves_nothing(ssh
     assert report.returncode == 0, report.stderr
     markdown = (tmp_path / "report" / "summary.md").read_text()
     assert all(name in markdown for name in names)
+
+
+def test_through_ssh_only_this_machines_resources_count_as_a_sessions(ssh, monkeypatch):
+    """The reaper and the leak check of a remote engine list a session's resources through
+    `resources`: on a daemon that other machines drive too, only those this machine made."""
+    from seatrial.engines.base import SESSION_LABEL, VolumeSpec
+    from seatrial.engines.remote import ORIGIN_LABEL
+    from seatrial.harness.session import Session
+
+    if not available("docker"):
+        pytest.skip("docker is not available here")
+    session = Session.start()  # alive while the test runs: no reaper of this machine takes its volumes
+    label = {SESSION_LABEL: session.id}
+    (local,) = load_engines(["docker"], environ={})
+    foreign = local.volume_create(VolumeSpec(f"e2e-remote-{session.id}-b", {**label, ORIGIN_LABEL: "another-machine"}))
+    try:
+        for key, value in ssh.env().items():
+            monkeypatch.setenv(key, value)
+        (remote,) = load_engines([f"docker@{ssh.url}"])
+        own = remote.volume_create(VolumeSpec(f"e2e-remote-{session.id}-a", label))  # stamped with this machine
+        listed = {ref.name for ref in remote.resources(f"{SESSION_LABEL}={session.id}")}
+        assert listed == {own.name}
+        assert {ref.name for ref in local.resources(f"{SESSION_LABEL}={session.id}")} == {own.name, foreign.name}
+        remote.remove(own)
+        assert remote.resources(f"{SESSION_LABEL}={session.id}") == []
+    finally:
+        for name in (f"e2e-remote-{session.id}-a", foreign.name):
+            local.remove(ResourceRef("volume", name, name))
+        session.close()
