@@ -402,7 +402,7 @@ def _host_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--host",
         metavar="URL",
-        help="the engines are on this machine (ssh://USER@HOST[:PORT], tcp://HOST:PORT, or a Docker context / "
+        help="drive the engines on the machine at URL (ssh://USER@HOST[:PORT], tcp://HOST:PORT, or a Docker context / "
         "Podman connection name): each --engine without @ becomes ENGINE@URL; with no --engine: "
         + ", ".join(REMOTE_DEFAULT),
     )
