@@ -81,6 +81,12 @@ def test_engines_lists_remote_engines_with_the_far_sides_versions(ssh, podman_ur
         assert row["server_version"] == local.server_version  # the same engine, asked through ssh
         assert "mounts.bind" in row["missing"] and "host.probe" in row["missing"]
     assert ssh.logins() > before  # the questions went through sshd
+    # DOCKER_HOST pointing there makes the plain `docker` that engine, labelled the same.
+    env = {**ssh.env(), "DOCKER_HOST": ssh.url}
+    args = [*SEATRIAL, "engines", "--quick", "--json", "--engine", "docker"]
+    proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120, cwd=ssh.folder)
+    assert proc.returncode == 0, proc.stderr
+    assert [row["name"] for row in json.loads(proc.stdout)] == ["docker@127.0.0.1"]
 
 
 def test_a_docker_context_and_a_podman_connection_are_engines_named_by_them(ssh, podman_url):
