@@ -96,6 +96,8 @@ Capability = Literal[
     "inspect.files",  # testinfra host for files inside a container
     "healthcheck",  # containers run their image's HEALTHCHECK; inspect shows their health
     "rootless",  # the engine runs as an unprivileged user (claim C29)
+    "host.probe",  # probes from seatrial's machine reach published ports and containers (the engine is here)
+    "host.facts",  # the engine's host is seatrial's: its kernel, hostname and namespaces are known here
 ]
 CAPABILITIES: tuple[Capability, ...] = get_args(Capability)
 

@@ -32,36 +32,23 @@ from seatrial.engines.base import (
     RunSpec,
     VolumeSpec,
 )
-from seatrial.engines.client import Cli, failure, label_args, run_args
+from seatrial.engines.client import (
+    ABSENT,
+    CLIENT_FAILURES,
+    INSPECT_ARGS,
+    LIST_ARGS,
+    REMOVE_ARGS,
+    Cli,
+    failure,
+    label_args,
+    run_args,
+)
 from seatrial.engines.hosts import container_host
 from seatrial.engines.notices import engine_warnings
-
-# What both engines say when the thing is not there: Docker "No such container: x",
-# Podman "x: image not known" / "network not found" / "no such container".
-ABSENT = re.compile(r"no such|not known|not found", re.IGNORECASE)
-# Exit codes with which the client itself (not the container's process) may have failed.
-CLIENT_FAILURES = {125, 126, 127}
-LIST_ARGS = {
-    "container": ["ps", "-a", "-q", "--no-trunc"],
-    "image": ["images", "-a", "-q", "--no-trunc"],
-    "network": ["network", "ls", "-q"],
-    "volume": ["volume", "ls", "-q"],
-}
-INSPECT_ARGS = {
-    "container": ["container", "inspect"],
-    "image": ["image", "inspect"],
-    "network": ["network", "inspect"],
-    "volume": ["volume", "inspect"],
-}
-REMOVE_ARGS = {
-    "container": ["rm", "-f", "-v"],
-    "image": ["rmi", "-f"],
-    "network": ["network", "rm"],
-    "volume": ["volume", "rm", "-f"],
-}
+from seatrial.engines.remote import Placeable, missing_here, own_resources, stamped
 
 
-class CliEngine(Engine):
+class CliEngine(Placeable, Engine):
     """An Engine driven through a Docker-compatible command-line client."""
 
     name = "cli"
@@ -93,7 +80,9 @@ class CliEngine(Engine):
             return Capabilities({c: info.unavailable_reason for c in CAPABILITIES})
         missing = dict(self._missing_capabilities(info))
         if not info.is_rootless:
-            missing["rootless"] = f"{self.name} runs as root here"
+            missing["rootless"] = f"{self.name} runs as root {'there' if self.remote else 'here'}"
+        if self.remote:
+            missing.update(missing_here(self.name, self.remote))
         return Capabilities(missing)
 
     def _missing_capabilities(self, info: EngineInfo) -> Mapping[str, str]:
@@ -101,6 +90,7 @@ class CliEngine(Engine):
 
     def build(self, spec: BuildSpec) -> BuildResult:
         """Build, then read the image id from --iidfile and the cache report from the log."""
+        spec = stamped(spec, self.remote)
         start = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="seatrial-build-") as tmp:
             iidfile = Path(tmp) / "iid"
@@ -162,6 +152,7 @@ class CliEngine(Engine):
 
     def run(self, spec: RunSpec) -> RunResult:
         """`run`: detached (exit_code None) or attached with stdout and stderr kept apart."""
+        spec = stamped(spec, self.remote)
         start = time.monotonic()
         operation = f"run of container {spec.name!r}"
         try:
@@ -246,6 +237,7 @@ class CliEngine(Engine):
 
     def network_create(self, spec: NetworkSpec) -> ResourceRef:
         """A user-defined bridge network (name resolution between its containers)."""
+        spec = stamped(spec, self.remote)
         args = ["network", "create", "--driver", spec.driver, *label_args(spec.labels)]
         args += ["--internal"] if spec.internal else []
         self.cli.run(f"create of network {spec.name!r}", [*args, "--", spec.name])
@@ -254,6 +246,7 @@ class CliEngine(Engine):
 
     def volume_create(self, spec: VolumeSpec) -> ResourceRef:
         """A named local volume."""
+        spec = stamped(spec, self.remote)
         self.cli.run(f"create of volume {spec.name!r}", ["volume", "create", *label_args(spec.labels), "--", spec.name])
         return ResourceRef("volume", spec.name, spec.name, dict(spec.labels))
 
@@ -275,7 +268,7 @@ class CliEngine(Engine):
             for n in inspection.children_first(docs) if kind == "image" else docs:
                 name = "" if kind == "image" else n["name"]
                 found.append(ResourceRef(kind, n["id"], name, n["labels"]))
-        return found
+        return own_resources(found, self.remote)
 
     def prune_caches(self) -> PruneReport:
         """Dangling images labelled with a seatrial session: what a rebuild under the same tag
@@ -297,4 +290,4 @@ class CliEngine(Engine):
 
     def testinfra_host(self, container: str):
         """A pytest-testinfra Host that execs into `container` with this engine's own client."""
-        return container_host(self.testinfra_scheme, self.cli.binary, container)
+        return container_host(self.testinfra_scheme, self.cli.binary, container, client_args=self.cli.args)

@@ -9,12 +9,36 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from seatrial.engines.base import EngineError, Mount, PortMapping, RunSpec
 
+# What both engines say when the thing is not there: Docker "No such container: x",
+# Podman "x: image not known" / "network not found" / "no such container".
+ABSENT = re.compile(r"no such|not known|not found", re.IGNORECASE)
+# Exit codes with which the client itself (not the container's process) may have failed.
+CLIENT_FAILURES = {125, 126, 127}
+LIST_ARGS = {
+    "container": ["ps", "-a", "-q", "--no-trunc"],
+    "image": ["images", "-a", "-q", "--no-trunc"],
+    "network": ["network", "ls", "-q"],
+    "volume": ["volume", "ls", "-q"],
+}
+INSPECT_ARGS = {
+    "container": ["container", "inspect"],
+    "image": ["image", "inspect"],
+    "network": ["network", "inspect"],
+    "volume": ["volume", "inspect"],
+}
+REMOVE_ARGS = {
+    "container": ["rm", "-f", "-v"],
+    "image": ["rmi", "-f"],
+    "network": ["network", "rm"],
+    "volume": ["volume", "rm", "-f"],
+}
 STDERR_TAIL = 2000  # characters of stderr kept in an error message: the end is where the cause is
 
 
@@ -37,6 +61,9 @@ class Cli:
     # Words before the binary, e.g. `runuser -u USER -- env XDG_RUNTIME_DIR=...` to run it as
     # another user (rootless Podman).
     prefix: tuple[str, ...] = ()
+    # Words after the binary, before the subcommand: where the engine lives when it is not here
+    # (`--host ssh://...`, `--context NAME`, `--remote --url ...`, `--connection NAME`).
+    args: tuple[str, ...] = ()
 
     def run(
         self,
@@ -51,7 +78,7 @@ class Cli:
         limit = self.timeout if timeout is None else timeout
         try:
             proc = subprocess.run(
-                [*self.prefix, self.binary, *args],
+                [*self.prefix, self.binary, *self.args, *args],
                 shell=False,
                 text=True,
                 errors="replace",

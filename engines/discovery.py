@@ -7,11 +7,14 @@ one broken plugin must not stop a run on the other engines.
 from __future__ import annotations
 
 import difflib
+import os
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 
 from seatrial.engines.base import Engine, protocol_gaps
+from seatrial.engines.remote import RemoteSpecError, from_environment, parse_target, split_spec
 
 GROUP = "seatrial.engines.v1"
 
@@ -38,20 +41,23 @@ def registered() -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
-def load_engines(names: list[str] | None = None) -> list[Engine]:
+def load_engines(names: list[str] | None = None, environ: Mapping[str, str] = os.environ) -> list[Engine]:
     """Instances of the named adapters (all registered ones when `names` is None).
 
-    Unknown names raise UnknownEngine with a did-you-mean; adapters that fail to import or to
-    construct are left out with an EngineLoadWarning. Availability on this host is not checked
-    here: ask each engine's info().
+    A name may be a spec `ADAPTER@TARGET` for an engine on another machine (engines/remote.py);
+    so is a Docker or Podman whose DOCKER_HOST or CONTAINER_HOST names a remote URL. Unknown
+    names and targets seatrial cannot drive raise UnknownEngine with what to write; adapters
+    that fail to import or to construct are left out with an EngineLoadWarning. Availability is
+    not checked here: ask each engine's info().
     """
     points = registered()
     wanted = list(points) if names is None else list(dict.fromkeys(names))
     message = unknown_engines_message(wanted, points)
     if message:
         raise UnknownEngine(message)
-    engines = []
-    for name in wanted:
+    engines: dict[str, Engine] = {}
+    for spec in wanted:
+        name, target = split_spec(spec)
         try:
             engine = points[name].load()()
         except Exception as exc:  # a plugin can fail in any way; report it, keep the others
@@ -61,15 +67,42 @@ def load_engines(names: list[str] | None = None) -> list[Engine]:
         if gaps:
             warnings.warn(_incomplete_message(name, points[name], gaps), EngineLoadWarning, stacklevel=2)
             continue
-        engines.append(engine)
-    return engines
+        try:
+            engine = _placed(engine, target, environ)
+        except RemoteSpecError as exc:
+            raise UnknownEngine(f"engine {spec!r}: {exc}") from None
+        if engine.name in engines:
+            raise UnknownEngine(
+                f"engine {spec!r}: {engine.name!r} is named twice; give each machine a Docker context or a "
+                "Podman connection of its own (docker@NAME, podman@NAME)"
+            )
+        engines[engine.name] = engine
+    return list(engines.values())
+
+
+def _placed(engine: Engine, target: str, environ: Mapping[str, str]) -> Engine:
+    """`engine` on the machine `target` names, or where its client's environment points it."""
+    remote = parse_target(target) if target else from_environment(engine.name, environ)
+    if remote is None:
+        return engine
+    on_host = getattr(engine, "on_host", None)
+    if on_host is None:
+        raise RemoteSpecError(f"engine {engine.name!r} runs only on this machine; leave out @{remote.target}")
+    return on_host(remote)
 
 
 def unknown_engines_message(names: list[str], known=None) -> str:
     """What is wrong with `names` ("" when every one is registered): each unknown name with a
     did-you-mean and the list of registered engines."""
     known = sorted(registered() if known is None else known)
-    return "; ".join(_unknown_message(n, known) for n in dict.fromkeys(names) if n not in known)
+    adapters = dict.fromkeys(split_spec(n)[0] for n in names)
+    problems = [_unknown_message(n, known) for n in adapters if n not in known]
+    for name, target in map(split_spec, dict.fromkeys(names)):
+        try:
+            parse_target(target) if target else None
+        except RemoteSpecError as exc:
+            problems.append(f"engine '{name}@{target}': {exc}")
+    return "; ".join(problems)
 
 
 def describe() -> list[Registered]:

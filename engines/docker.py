@@ -12,8 +12,9 @@ from pathlib import Path
 
 from seatrial.engines import buildkitcache, buildlog, capsets
 from seatrial.engines.base import BuildSpec, EngineError, EngineInfo, InstructionCache, PruneReport
-from seatrial.engines.cliengine import ABSENT, CliEngine
-from seatrial.engines.client import Cli, failure, info_timeout
+from seatrial.engines.cliengine import CliEngine
+from seatrial.engines.client import ABSENT, Cli, failure, info_timeout
+from seatrial.engines.remote import Remote
 
 DEFAULT_BINARY = "/usr/bin/docker"
 
@@ -39,6 +40,20 @@ class DockerEngine(CliEngine):
 
     def __init__(self, cli: Cli | None = None):
         super().__init__(cli or Cli(docker_binary(), env={"DOCKER_BUILDKIT": self.buildkit}))
+
+    def _remote_args(self, remote: Remote) -> tuple[str, ...]:
+        # --host as DOCKER_HOST would say it (ssh: the client runs `docker system dial-stdio`
+        # over ssh on the far side), or a context made with `docker context create`.
+        return ("--context", remote.target) if remote.is_named else ("--host", remote.url)
+
+    def _start_hint(self) -> str:
+        if self.remote:
+            where = "--context" if self.remote.is_named else "--host"
+            return (
+                f"check that `{self.cli.binary} {where} {self.remote.target} info` answers here (ssh keys, "
+                "known_hosts, the docker CLI and the daemon on the far side)"
+            )
+        return "start it (systemctl start docker, or setsid dockerd >/var/log/dockerd.log 2>&1 &)"
 
     def info(self) -> EngineInfo:
         """Versions and daemon state; unavailable (never raising) when the client or daemon is missing."""
@@ -69,8 +84,7 @@ class DockerEngine(CliEngine):
                 False,
                 client_version=client,
                 unavailable_reason=(
-                    f"engine {self.name!r}: the Docker daemon does not answer ({said}); start it "
-                    "(systemctl start docker, or setsid dockerd >/var/log/dockerd.log 2>&1 &)"
+                    f"engine {self.name!r}: the Docker daemon does not answer ({said}); {self._start_hint()}"
                 ),
             )
         security = " ".join(doc.get("SecurityOptions") or [])
@@ -87,9 +101,11 @@ class DockerEngine(CliEngine):
             extra={
                 "binary": binary,
                 "builder": "buildkit" if self.buildkit == "1" else "classic",
-                "rootful_socket": "" if is_rootless else docker_socket(),
+                # The socket of a daemon on another machine is there, not here (claim C30's probe).
+                "rootful_socket": "" if is_rootless or self.remote else docker_socket(),
                 "cgroup_driver": doc.get("CgroupDriver", ""),
                 "kernel": doc.get("KernelVersion", ""),
+                **({"host": self.remote.target, "daemon_host": doc.get("Name", "")} if self.remote else {}),
             },
         )
 

@@ -15,9 +15,12 @@ from testinfra.backend.podman import PodmanBackend
 BACKENDS = {"docker": DockerBackend, "podman": PodmanBackend}
 
 
-def container_host(scheme: str, binary: str, container: str, prefix: tuple[str, ...] = ()) -> testinfra.host.Host:
-    """A Host for `container` whose commands run as `[PREFIX...] <binary> exec [-u USER] NAME /bin/sh -c CMD`
-    (a prefix such as `runuser -u USER --` reaches a rootless engine's containers)."""
+def container_host(
+    scheme: str, binary: str, container: str, prefix: tuple[str, ...] = (), client_args: tuple[str, ...] = ()
+) -> testinfra.host.Host:
+    """A Host for `container` whose commands run as `[PREFIX...] <binary> [CLIENT_ARGS...] exec [-u USER] NAME /bin/sh -c CMD`
+    (a prefix such as `runuser -u USER --` reaches a rootless engine's containers; client args such as
+    `--host ssh://...` an engine on another machine)."""
 
     engine_backend: type[base.BaseBackend] = BACKENDS[scheme]
 
@@ -27,9 +30,10 @@ def container_host(scheme: str, binary: str, container: str, prefix: tuple[str, 
             user = ["-u", self.user] if self.user is not None else []
             # run_local quotes every %s argument, so the binary path and names stay single words.
             template = " ".join(
-                ["%s"] * len(prefix) + ["%s", "exec", *(["%s", "%s"] if user else []), "%s", "/bin/sh", "-c", "%s"]
+                ["%s"] * (len(prefix) + 1 + len(client_args))
+                + ["exec", *(["%s", "%s"] if user else []), "%s", "/bin/sh", "-c", "%s"]
             )
-            out = self.run_local(template, *prefix, binary, *user, self.name, cmd)
+            out = self.run_local(template, *prefix, binary, *client_args, *user, self.name, cmd)
             out.command = self.encode(cmd)
             return out
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from seatrial.engines import buildlog, capsets
 from seatrial.engines.base import BuildSpec, EngineError, EngineInfo, InstructionCache
-from seatrial.engines.cliengine import REMOVE_ARGS, CliEngine
-from seatrial.engines.client import Cli, failure, info_timeout
+from seatrial.engines.cliengine import CliEngine
+from seatrial.engines.client import REMOVE_ARGS, Cli, failure, info_timeout
+from seatrial.engines.remote import Remote
 
 
 def podman_binary() -> str:
@@ -42,6 +43,12 @@ class PodmanEngine(CliEngine):
     def __init__(self, cli: Cli | None = None):
         super().__init__(cli or Cli(podman_binary()))
 
+    def _remote_args(self, remote: Remote) -> tuple[str, ...]:
+        # podman-remote semantics: the far side must run the API service on the URL's socket
+        # (`podman system service`, or podman.socket under systemd); ssh identity from
+        # CONTAINER_SSHKEY or the agent, host keys from ~/.ssh/known_hosts.
+        return ("--connection", remote.target) if remote.is_named else ("--remote", "--url", remote.url)
+
     def info(self) -> EngineInfo:
         """Versions and store state; unavailable (never raising) when podman is missing or broken."""
         binary = self.cli.binary
@@ -61,20 +68,21 @@ class PodmanEngine(CliEngine):
         except (EngineError, json.JSONDecodeError) as exc:  # e.g. a storage lock held too long
             doc, said = {}, str(exc)
         if not doc:
+            hint = (
+                f"check the Podman API service on the far side ({self.remote.target}: `podman system service`, "
+                "or podman.socket) and ssh (CONTAINER_SSHKEY or an agent, ~/.ssh/known_hosts)"
+                if self.remote
+                else 'if it names crun or cgroups, set runtime = "runc" under [engine] in /etc/containers/containers.conf'
+            )
             return EngineInfo(
-                self.name,
-                False,
-                unavailable_reason=(
-                    f"engine 'podman': 'podman info' failed ({said}); if it names crun or cgroups, set "
-                    'runtime = "runc" under [engine] in /etc/containers/containers.conf'
-                ),
+                self.name, False, unavailable_reason=f"engine {self.name!r}: 'podman info' failed ({said}); {hint}"
             )
         host = doc.get("host") or {}
         version = (doc.get("version") or {}).get("Version", "")
         cgroup = str(host.get("cgroupVersion", "")).lstrip("v")
         is_rootless = bool((host.get("security") or {}).get("rootless"))
         # Daemonless: no socket unless the API service runs; the CLI itself needs root here.
-        socket = str(self.api_socket) if not is_rootless and self.api_socket.is_socket() else ""
+        socket = str(self.api_socket) if not (is_rootless or self.remote) and self.api_socket.is_socket() else ""
         return EngineInfo(
             self.name,
             True,
@@ -90,6 +98,7 @@ class PodmanEngine(CliEngine):
                 "rootful_socket": socket,
                 "cgroup_manager": host.get("cgroupManager", ""),
                 "kernel": host.get("kernel", ""),
+                **({"host": self.remote.target, "daemon_host": host.get("hostname", "")} if self.remote else {}),
             },
         )
 
@@ -110,6 +119,11 @@ class PodmanEngine(CliEngine):
     def _missing_capabilities(self, info: EngineInfo) -> dict[str, str]:
         # Podman runs health checks from transient systemd timers (`podman healthcheck run` is
         # what they call); without systemd as init, health stays `starting` for ever.
+        if self.remote:
+            return {
+                "healthcheck": "Podman schedules health checks with systemd timers, and seatrial cannot see "
+                f"whether systemd runs on the engine's machine ({self.remote.target})"
+            }
         if not self.systemd_booted.is_dir():
             return {
                 "healthcheck": "Podman schedules health checks with systemd timers and systemd is not "

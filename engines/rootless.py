@@ -21,6 +21,7 @@ from seatrial.engines.base import BuildResult, BuildSpec, EngineInfo, RunResult,
 from seatrial.engines.client import Cli
 from seatrial.engines.hosts import container_host
 from seatrial.engines.podman import PodmanEngine, podman_binary
+from seatrial.engines.remote import Remote, RemoteSpecError
 
 DEFAULT_USER = "seatrial-rootless"
 RUNUSER = "/usr/sbin/runuser"
@@ -46,6 +47,12 @@ class PodmanRootlessEngine(PodmanEngine):
         home = self.account.pw_dir if self.account else "/nonexistent"
         prefix = (RUNUSER, "-u", self.user, "--", "env", f"XDG_RUNTIME_DIR={runtime}", f"HOME={home}")
         super().__init__(cli or Cli(podman_binary(), prefix=prefix))
+
+    def _remote_args(self, remote: Remote) -> tuple[str, ...]:
+        raise RemoteSpecError(
+            f"engine {self.name!r} runs Podman as a user of this machine; for rootless Podman on another, "
+            "name that user's API socket: podman@ssh://USER@HOST/run/user/UID/podman/podman.sock"
+        )
 
     def info(self) -> EngineInfo:
         """Unavailable, with the exact reason, when this host cannot run rootless Podman."""

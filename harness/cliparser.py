@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as dist_version
 
+from seatrial.engines.remote import REMOTE_DEFAULT, with_host
+
 
 def version() -> str:
     """The installed distribution's version (the checkout's pyproject when not installed)."""
@@ -92,8 +94,13 @@ def build_parser(commands: Mapping[str, Callable[..., int]]) -> argparse.Argumen
         action="append",
         default=[],
         metavar="NAME",
-        help="engine to run on (repeatable); see `seatrial engines`",
+        help="engine to run on (repeatable); see `seatrial engines`. NAME@WHERE is one on another "
+        "machine: docker@ssh://USER@HOST[:PORT] (as DOCKER_HOST), docker@CONTEXT (docker --context), "
+        "podman@ssh://USER@HOST[:PORT]/run/podman/podman.sock (podman --remote; the API service must run "
+        "there), podman@CONNECTION (podman --connection); results are labelled ENGINE@HOST, and what needs "
+        "the engine on this machine (bind mounts, probes from here, host facts) is skipped with the reason",
     )
+    _host_option(run)
     run.add_argument("-k", metavar="EXPR", help="only items whose name matches (pytest -k)")
     run.add_argument("-m", metavar="EXPR", help="only items with these markers, e.g. C09 (pytest -m)")
     run.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failure")
@@ -170,7 +177,14 @@ def build_parser(commands: Mapping[str, Callable[..., int]]) -> argparse.Argumen
     schema.set_defaults(func=commands["schema"])
 
     engines = _subcommand(sub, "engines", help="list engines: versions, runtime, storage, cgroups, what they lack")
-    engines.add_argument("--engine", action="append", default=[], metavar="NAME", help="only this engine (repeatable)")
+    engines.add_argument(
+        "--engine",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this engine (repeatable; NAME@WHERE: see run)",
+    )
+    _host_option(engines)
     engines.add_argument("--json", action="store_true", help="print JSON: one object per engine")
     engines.add_argument(
         "--quick",
@@ -311,8 +325,9 @@ def build_parser(commands: Mapping[str, Callable[..., int]]) -> argparse.Argumen
         action="append",
         default=[],
         metavar="NAME",
-        help="only this engine (repeatable; default: every available one)",
+        help="only this engine (repeatable; default: every available one; NAME@WHERE: see run)",
     )
+    _host_option(clean)
     clean.set_defaults(func=commands["clean"])
 
     completion = _subcommand(
@@ -383,9 +398,21 @@ def build_parser(commands: Mapping[str, Callable[..., int]]) -> argparse.Argumen
     return parser
 
 
+def _host_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host",
+        metavar="URL",
+        help="drive the engines on the machine at URL (ssh://USER@HOST[:PORT], tcp://HOST:PORT, or a Docker context / "
+        "Podman connection name): each --engine without @ becomes ENGINE@URL; with no --engine: "
+        + ", ".join(REMOTE_DEFAULT),
+    )
+
+
 def check_engine_names(args, parser: argparse.ArgumentParser) -> None:
     """An unknown --engine is a usage error of the subcommand that took it (exit 2, its usage),
-    decided before anything runs, on every subcommand alike."""
+    decided before anything runs, on every subcommand alike. --host is applied first."""
+    if getattr(args, "host", None):
+        args.engine = with_host(args.engine, args.host)
     names = getattr(args, "engine", None)
     if not names:
         return

@@ -52,8 +52,9 @@ class ItemResult:
 def divergence_reason(scenario: Scenario, engine: str, failed: list[Check], *, named_only: bool = False) -> str | None:
     """The documented reason when every failed check falls under a divergence for this engine
     (with `named_only`, only a divergence that lists the steps by number counts)."""
+    adapter = engine.partition("@")[0]  # `podman@vm1` is Podman: its documented differences hold there too
     for divergence in scenario.divergences:
-        if divergence.engine != engine or (named_only and divergence.steps is None):
+        if divergence.engine != adapter or (named_only and divergence.steps is None):
             continue
         if divergence.steps is None or all(c.step in divergence.steps for c in failed):
             return divergence.reason
@@ -63,7 +64,8 @@ def divergence_reason(scenario: Scenario, engine: str, failed: list[Check], *, n
 def _names_step(scenario: Scenario, engine: str, step: int) -> bool:
     """Whether a divergence of this engine lists `step` by number: only that covers a control,
     when the engine documents why the control itself cannot work there."""
-    return any(d.engine == engine and d.steps is not None and step in d.steps for d in scenario.divergences)
+    adapter = engine.partition("@")[0]
+    return any(d.engine == adapter and d.steps is not None and step in d.steps for d in scenario.divergences)
 
 
 def decide(scenario: Scenario, engine: str, checks: list[Check]) -> tuple[Outcome, str]:

@@ -10,6 +10,7 @@ shared with the benchmark runner.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Callable
 
@@ -33,6 +34,9 @@ def goes_on_after(scenario: Scenario, engine: str, step, index: int, checks: lis
     return not refused and not step.control and divergence_reason(scenario, engine, failed, named_only=True) is not None
 
 
+HOST_FACT = re.compile(r"\{\{\s*host_")
+
+
 def needed_capabilities(scenario: Scenario) -> list[str]:
     """The capabilities the scenario declares and those its steps need, each once."""
     needed: list[str] = list(scenario.requires)
@@ -42,6 +46,8 @@ def needed_capabilities(scenario: Scenario) -> list[str]:
             needed.append("inspect.files")
         if step.expect and step.expect.inspect and step.expect.inspect.health not in (None, "none"):
             needed.append("healthcheck")  # an engine that runs no checks would stay `starting`
+    if HOST_FACT.search(scenario.model_dump_json()):
+        needed.append("host.facts")  # this machine's facts: of another machine's engine they say nothing
     return list(dict.fromkeys(needed))
 
 

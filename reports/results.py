@@ -3,7 +3,8 @@
 Reports read only these files, never the runner's objects (DESIGN.md, Runs, results). A run
 without its `run_end` record is incomplete, and an item without `item_end` has the outcome
 `incomplete`: shown as such, never guessed. Columns of the matrix are engines, or `engine@host`
-when the results come from more than one machine, so that merged runs stay apart.
+when the results come from more than one machine, so that merged runs stay apart; an engine that
+a run drove on another machine (`docker@vm1`, engines/remote.py) is always its own column.
 """
 
 from __future__ import annotations
@@ -132,7 +133,12 @@ def load_results(paths) -> Results:
                 benchmarks[r["scenario"]] = r["benchmark"]
     many_hosts = len(set(hosts.values())) > 1
     for row in items + samples:
-        row["column"] = f"{row['engine']}@{row['host']}" if many_hosts else row["engine"]
+        # An engine on another machine is named `engine@host` by the run (engines/remote.py):
+        # that is its column, and its host is that machine, not the one seatrial ran on.
+        remote_host = (row["engine"] or "").partition("@")[2]
+        if remote_host:
+            row["host"] = remote_host
+        row["column"] = row["engine"] if remote_host or not many_hosts else f"{row['engine']}@{row['host']}"
     runs.sort(key=lambda r: r.started)
     return Results(
         runs,

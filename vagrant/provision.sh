@@ -25,6 +25,7 @@ packages=(busybox-static iproute2 iptables libseccomp2 passwd python3 python3-ve
 if [ "$reference_only" = 0 ]; then
   packages+=(docker.io podman runc uidmap slirp4netns docker-compose
              chromium    # chromium: the headless browser test of the HTML report
+             openssh-server  # sshd for tests/e2e/test_remote_ssh.py: engines reached through ssh
              apparmor)   # docker.io recommends it: see below
   # The engines' companions differ by release (installed without recommends, nothing pulls
   # them in): Debian 12's Podman 4.3 uses CNI, which resolves container names on user-defined

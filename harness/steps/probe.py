@@ -33,6 +33,10 @@ class Probe(StepKind):
     body_model = ProbeStepBody
     is_command = True
 
+    def needs(self, body: ProbeStepBody) -> list[str]:
+        # The connection starts on seatrial's machine: an engine elsewhere publishes there, not here.
+        return ["host.probe"]
+
     def execute(self, ctx: ItemContext, body: ProbeStepBody) -> StepOutcome:
         address = ctx.render(body.address)
         if not allowed_address(address):
