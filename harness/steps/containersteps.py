@@ -118,6 +118,8 @@ class Run(StepKind):
                 "is named in full (registry/name:tag) and run with `pull: missing` or never",
             )
         network = body.get("network")
+        if isinstance(network, str) and network not in BUILTIN_NETWORKS:
+            book.note_use("network", network)
         if isinstance(network, str) and network not in BUILTIN_NETWORKS and network not in book.live("network"):
             close = did_you_mean(network, [*BUILTIN_NETWORKS, *book.live("network")])
             book.report(
