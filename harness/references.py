@@ -16,6 +16,7 @@ from seatrial.harness.hostfacts import HOST_FACTS
 from seatrial.harness.problem import KeyPath
 from seatrial.harness.steps import STEP_KINDS
 from seatrial.harness.steps.namebook import Finding, Made, NameBook
+from seatrial.harness.steps.runoptions import ANY_PORT
 from seatrial.harness.steps.stepkind import check_step_names
 from seatrial.harness.templating import placeholders
 from seatrial.harness.words import did_you_mean
@@ -100,7 +101,7 @@ def _placeholder_problem(
     name: str, i: int, made: dict[str, Made], ports: set[str], captured_at: dict[str, int], is_uncertain: bool
 ) -> str | None:
     shown = f"'{{{{ {name} }}}}'"
-    if name in FIXED_PLACEHOLDERS or name.startswith("free_port."):
+    if name in FIXED_PLACEHOLDERS or name.startswith(("free_port.", "host_env.")):
         return None
     kind, _, rest = name.partition(".")
     if kind in ("image", "container") and rest:
@@ -110,9 +111,9 @@ def _placeholder_problem(
         close = did_you_mean(rest, made[kind].live)
         return f"{shown}: no earlier {maker} makes {kind} '{rest}'" + (f" (did you mean '{close}'?)" if close else "")
     if kind == "port" and rest:
-        if rest in ports or is_uncertain:
-            return None
         container, _, port = rest.rpartition(".")
+        if rest in ports or f"{container}.{ANY_PORT}" in ports or is_uncertain:  # ANY_PORT: publish_all
+            return None
         close = did_you_mean(rest, ports)
         return f"{shown}: no earlier run step publishes port {port or '?'} of container '{container or rest}'" + (
             f" (did you mean 'port.{close}'?)" if close else ""
@@ -137,7 +138,7 @@ def _placeholder_problem(
         f"unknown placeholder {shown}"
         + (f" (did you mean '{close}'?)" if close else "")
         + "; placeholders name the base image, scratch folders, host facts, what earlier steps made "
-        "(image.TAG, container.NAME, port.NAME.PORT), free_port.KEY and earlier captures"
+        "(image.TAG, container.NAME, port.NAME.PORT), free_port.KEY, host_env.NAME and earlier captures"
     )
 
 
