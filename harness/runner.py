@@ -176,7 +176,7 @@ def _note_unrun_steps(result: ItemResult, steps: int, stopped_at: int | None, hi
     """Say which steps a failure kept from running, and why: those steps held nothing."""
     if result.outcome not in (Outcome.DIVERGED, Outcome.FAILED):
         return
-    notes = [h.message for h in hidden]
+    notes = result.hidden = [h.message for h in hidden]
     if stopped_at is not None and stopped_at + 1 < steps:
         first, last = stopped_at + 2, steps
         unrun = f"step {first} did not" if first == last else f"steps {first}..{last} did not"
