@@ -65,3 +65,24 @@ def test_the_model_gives_the_same_links_as_the_file_for_every_library_scenario(t
     for file in files:
         raw = Dependence.of_steps(load_yaml(file).data["steps"]).links
         assert step_dependence(load_scenario(file)).links == raw, file
+
+
+def test_the_report_lists_each_failed_check_with_its_step_and_place():
+    from seatrial.reports.results import _items
+
+    records = [
+        {"type": "item_start", "run_id": "r", "scenario": "s", "engine": "e", "time": 1.0},
+        {
+            "type": "step",
+            "scenario": "s",
+            "engine": "e",
+            "index": 1,
+            "kind": "run",
+            "place": "scenarios/s.yaml:9",
+            "checks": [{"what": "exit code", "expected": "0", "actual": "1", "ok": False}],
+        },
+        {"type": "step", "scenario": "s", "engine": "e", "index": 3, "kind": "exec", "checks": []},
+        {"type": "item_end", "scenario": "s", "engine": "e", "outcome": "failed", "reason": "r", "duration": 1},
+    ]
+    [item] = _items(records, "host")
+    assert item["failed_checks"] == ["step 2 (run, scenarios/s.yaml:9): exit code: expected 0, got 1"]
