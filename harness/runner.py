@@ -4,9 +4,8 @@ The order matters and reads top to bottom: decide skips before any side effect; 
 in order, each followed by its checks and captures; after a step whose checks fail, skip the
 later steps that use what it made (harness/dependence.py) and run the others, so that the item
 reports every failed check; stop only at a failed positive control (the item is inconclusive);
-always remove what the item made. Guarding, deciding,
-teardown and the `item_end` record are the item lifecycle's (seatrial.harness.lifecycle),
-shared with the benchmark runner.
+always remove what the item made. Guarding, deciding, teardown and the `item_end` record are the
+item lifecycle's (seatrial.harness.lifecycle), shared with the benchmark runner.
 """
 
 from __future__ import annotations
