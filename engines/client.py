@@ -122,6 +122,19 @@ def port_arg(port: PortMapping) -> str:
     return f"{port.host_ip}:{host_port}:{port.container_port}/{port.protocol}"
 
 
+def mount_args(mount: Mount) -> list[str]:
+    """`--volume` for an anonymous volume and a `nocopy` one (the form both engines document for
+    them: `-v /path`, `-v NAME:/path:nocopy`), `--mount` for the others."""
+    if not (mount.is_anonymous or mount.nocopy):
+        return ["--mount", mount_arg(mount)]
+    for value in (mount.source, mount.target):
+        if ":" in value or "," in value:
+            raise EngineError("run", f"volume path {value!r} contains ':' or ',', which --volume cannot carry")
+    options = ",".join(o for o, on in (("ro", mount.read_only), ("nocopy", mount.nocopy)) if on)
+    parts = [p for p in (mount.source, mount.target, options) if p]
+    return ["--volume", ":".join(parts)]
+
+
 def mount_arg(mount: Mount) -> str:
     """The value of `--mount`; both engines split it on commas, so a comma cannot be quoted."""
     for value in (mount.source, mount.target):
@@ -154,8 +167,10 @@ def run_args(spec: RunSpec, unmask_option: str = "systempaths=unconfined") -> li
     args += ["--name", spec.name, *label_args(spec.labels), "--network", spec.network]
     args += [a for alias in spec.network_aliases for a in ("--network-alias", alias)]
     args += [a for port in spec.ports for a in ("--publish", port_arg(port))]
-    args += [a for mount in spec.mounts for a in ("--mount", mount_arg(mount))]
+    args += [a for mount in spec.mounts for a in mount_args(mount)]
     args += [a for k, v in sorted(spec.env.items()) for a in ("--env", f"{k}={v}")]
+    # The client takes a bare name's value from its environment, or leaves it out: ours, inherited.
+    args += [a for name in spec.env_from_host for a in ("--env", name)]
     for option, value in (("--hostname", spec.hostname), ("--workdir", spec.workdir), ("--user", spec.user)):
         if value is not None:
             args += [option, value]

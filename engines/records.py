@@ -98,12 +98,20 @@ class BuildResult:
 
 @dataclass(frozen=True)
 class Mount:
-    """A named volume (`kind="volume"`, source = volume name) or a bind mount (source = host path)."""
+    """A named volume (`kind="volume"`, source = volume name; an empty source is an anonymous
+    volume, `-v /path`) or a bind mount (source = host path). A new volume receives a copy of
+    the image's content at the target unless `nocopy` (`-v NAME:/path:nocopy`)."""
 
     kind: Literal["volume", "bind"]
     source: str
     target: str
     read_only: bool = False
+    nocopy: bool = False
+
+    @property
+    def is_anonymous(self) -> bool:
+        """A volume the engine makes and names for this container (`-v /path`)."""
+        return self.kind == "volume" and not self.source
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,9 @@ class RunSpec:
     command: tuple[str, ...] | None = None  # None: the image's CMD
     entrypoint: tuple[str, ...] | None = None  # None: the image's ENTRYPOINT; () clears it
     env: Mapping[str, str] = field(default_factory=dict)
+    # `-e NAME` without a value: the variable as the engine's client (this process) has it; a
+    # variable it does not have is left out, as `docker run` does
+    env_from_host: tuple[str, ...] = ()
     network: str = "bridge"  # bridge, host, none, or a network name
     network_aliases: tuple[str, ...] = ()
     ports: tuple[PortMapping, ...] = ()
@@ -144,6 +155,11 @@ class RunSpec:
     remove: bool = False  # remove on exit (`run --rm`)
     labels: Mapping[str, str] = field(default_factory=dict)
     timeout: float = 120.0
+
+    def host_env(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """`env` with each of `env_from_host` that `environ` has, for an engine without a client
+        of its own (the reference runtime reads this process's environment as a client would)."""
+        return {**self.env, **{name: environ[name] for name in self.env_from_host if name in environ}}
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,16 @@ def evaluate(
     checks: list[Check] = []
     add = lambda what, expected, actual, ok: checks.append(Check(step, what, expected, actual, ok))  # noqa: E731
     expects_refusal = bool(expect and expect.fails)
-    if expect is not None and expect.fails is not None:
+    either = expect.refused_or_exit_code if expect is not None else None
+    if either is not None:
+        seen = f"refused: {outcome.refused}" if outcome.refused else f"exit code {outcome.exit_code}"
+        add(
+            "engine refuses or exit code",
+            f"refused, or exit code {either}",
+            seen,
+            bool(outcome.refused) or outcome.exit_code == either,
+        )
+    elif expect is not None and expect.fails is not None:
         add(
             "engine refuses",
             "refused" if expect.fails else "accepted",
@@ -83,6 +92,10 @@ def evaluate(
         from seatrial.harness.inspectcheck import inspect_checks  # it builds Checks: imported late
 
         checks.extend(inspect_checks(ctx, step, expect.inspect, outcome))
+    if expect.image_config is not None and not expects_refusal and outcome.refused is None:
+        from seatrial.harness.inspectcheck import image_config_checks
+
+        checks.extend(image_config_checks(ctx, step, expect.image_config, outcome.image_id))
     return checks
 
 

@@ -6,12 +6,13 @@ harness/expectations.py turns them into checks; harness/inspectcheck.py checks `
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
 from seatrial.engines.durations import parse_duration
 from seatrial.harness.confighas import ConfigHas, ConfigLacks
+from seatrial.harness.differential.observation import CONFIG_KEYS
 from seatrial.harness.modeltypes import Name, Strict
 from seatrial.harness.pathexpect import PathExpect
 
@@ -174,6 +175,7 @@ class ImageConfigExpect(Strict):
 
 
 HealthState = Literal["starting", "healthy", "unhealthy", "none"]
+ConfigKey = Literal[CONFIG_KEYS]  # type: ignore[valid-type]  # the keys `seatrial diff` compares
 
 
 class InspectExpect(Strict):
@@ -253,3 +255,34 @@ class Expect(Strict):
     inspect: InspectExpect | None = Field(
         None, description="What the engine's inspect shows: health, user, image config"
     )
+    image_config: dict[ConfigKey, Any] | None = Field(
+        None,
+        description=(
+            "Keys of the config of the image a build step made, each equal to what `docker image inspect` "
+            "shows after the normalisation `seatrial diff` uses (the harness's labels left out, an empty "
+            'value the same as none): e.g. Cmd: [sh, -c, "echo hi"], ExposedPorts: {80/tcp: {}} (a list of '
+            "ports or volume paths is read as that mapping), Healthcheck: {Test: [...], Interval: 30000000000}; "
+            "null: the image has none"
+        ),
+    )
+    refused_or_exit_code: int | None = Field(
+        None,
+        ge=0,
+        le=255,
+        description=(
+            "Either the engine refuses the step, or its command exits with this code: for a case that "
+            "engines answer both ways (e.g. a command that cannot start: Docker refuses the run with "
+            "126 or 127, another engine may start it and exit with that code)"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _one_verdict_on_refusal(self):
+        if self.refused_or_exit_code is not None:
+            clash = [k for k in ("fails", "exit_code") if getattr(self, k) is not None]
+            if clash:
+                raise ValueError(
+                    f"refused_or_exit_code already says what a refusal and the exit code must be; "
+                    f"leave out {' and '.join(clash)}"
+                )
+        return self

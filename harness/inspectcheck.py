@@ -16,6 +16,7 @@ from typing import Any
 from seatrial.engines.base import EngineError, ResourceRef
 from seatrial.harness.check import Check
 from seatrial.harness.confighas import has_checks
+from seatrial.harness.differential.observation import normal_config
 from seatrial.harness.expectmodel import HealthcheckExpect, ImageConfigExpect, InspectExpect, nanoseconds
 from seatrial.harness.itemcontext import ItemContext
 
@@ -146,3 +147,30 @@ def _healthcheck(expected: HealthcheckExpect, actual: Any) -> tuple[bool, str]:
         else:
             ok &= int(actual.get(key) or 0) == nanoseconds(value)
     return ok, f"a Healthcheck with {given!r}"
+
+
+def image_config_checks(ctx: ItemContext, step: int, want: Mapping[str, Any], image_id: str) -> list[Check]:
+    """`expect.image_config`: each key given equals the built image's config as `seatrial diff`
+    normalises it (so a scenario and a corpus case agree on what "the same config" means)."""
+    label = "image config"
+    try:
+        config = normal_config(ctx.engine.inspect(ResourceRef("image", image_id, ""))["config"] or {})
+    except EngineError as exc:
+        return [Check(step, label, "an image to inspect", f"error: {exc}", False)]
+    checks = []
+    for key, expected in want.items():
+        expected = _as_docker_shows(key, expected)
+        actual = config.get(key)
+        shown = "none" if expected is None else repr(expected)
+        checks.append(
+            Check(step, f"{label} {key}", shown, "none" if actual is None else repr(actual), actual == expected)
+        )
+    return checks
+
+
+def _as_docker_shows(key: str, value: Any) -> Any:
+    """ExposedPorts and Volumes are mappings to {} in Docker's document; a list names the keys.
+    An empty value is no value, as normal_config has it."""
+    if key in SET_KEYS and isinstance(value, list):
+        value = {item: {} for item in value}
+    return None if value in ("", [], {}) else value

@@ -7,6 +7,7 @@ item (`st-1a2b3c4d-3-web`), so items and sessions never collide and leftovers ar
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -94,6 +95,8 @@ class ItemContext:
             return self.images.get(name[6:])
         if name.startswith("container."):
             return self.containers.get(name[10:])
+        if name.startswith("host_env."):  # what `-e NAME` (env: {NAME: null}) passes on
+            return os.environ.get(name[9:])
         if name.startswith("free_port."):
             if name not in self.free_ports:
                 self.free_ports[name] = free_port()

@@ -96,7 +96,7 @@ class ScenarioItem(LifecycleItem):
         if result.outcome is Outcome.DIVERGED:
             pytest.xfail(f"diverged: {result.reason}")
         if result.outcome is Outcome.FAILED:
-            raise ScenarioFailed("\n".join(c.message for c in result.failed_checks))
+            raise ScenarioFailed("\n".join([*(c.message for c in result.failed_checks), *result.hidden]))
         if result.outcome is Outcome.ERROR:
             raise ScenarioFailed(f"error: {result.reason}")
 

@@ -57,6 +57,11 @@ class Step(Strict):
         kinds = [k for k in STEP_KINDS if getattr(self, k, None) is not None]
         if len(kinds) != 1:
             raise ValueError(f"a step has exactly one of {', '.join(STEP_KINDS)}; got {', '.join(kinds) or 'none'}")
+        if self.expect and self.expect.image_config is not None and STEP_KINDS[kinds[0]].inspect_target != "image":
+            raise ValueError(
+                f"expect.image_config: a {kinds[0]} step makes no image; put it on the build step "
+                "(or check another image with expect.inspect: {image: TAG, config: ...})"
+            )
         inspect = self.expect.inspect if self.expect else None
         needs_container = inspect is not None and (inspect.health is not None or inspect.user is not None)
         targets = ("container",) if needs_container else ("container", "image")

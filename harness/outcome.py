@@ -43,6 +43,7 @@ class ItemResult:
     checks: list[Check] = field(default_factory=list)
     duration: float = 0.0
     warnings: list[str] = field(default_factory=list)  # what engines said they ignored, per step
+    hidden: list[str] = field(default_factory=list)  # steps a failure kept from running, and why
 
     @property
     def failed_checks(self) -> list[Check]:

@@ -16,6 +16,7 @@ from seatrial.harness.hostfacts import HOST_FACTS
 from seatrial.harness.problem import KeyPath
 from seatrial.harness.steps import STEP_KINDS
 from seatrial.harness.steps.namebook import Finding, Made, NameBook
+from seatrial.harness.steps.runoptions import ANY_PORT
 from seatrial.harness.steps.stepkind import check_step_names
 from seatrial.harness.templating import placeholders
 from seatrial.harness.words import did_you_mean
@@ -34,9 +35,15 @@ def check_references(data: Any, broken_steps: frozenset[int] = frozenset()) -> l
     """
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
         return []
-    steps = data["steps"]
+    out = walk_steps(data["steps"], broken_steps).out
+    _check_divergences(data.get("divergences"), len(data["steps"]), out)
+    return out
+
+
+def walk_steps(steps: list, broken_steps: frozenset[int] = frozenset()) -> NameBook:
+    """Follow the raw steps in order as the runner will: the book holds the findings and, per
+    step, the names it made and used (`NameBook.links`)."""
     book = NameBook()
-    made, out = book.made, book.out
     captured_at = _captures(steps)
     for i, step in enumerate(steps):
         if not isinstance(step, dict):
@@ -45,16 +52,20 @@ def check_references(data: Any, broken_steps: frozenset[int] = frozenset()) -> l
         book.step = i
         is_uncertain = book.is_uncertain = any(b < i for b in broken_steps)
         # Placeholders first: they name what earlier steps made, not what this one makes.
-        _check_placeholders(step, i, at, made, book.ports, captured_at, out, is_uncertain)
+        _check_placeholders(step, i, at, book, captured_at, is_uncertain)
         check_step_names(step, at, book)
         for kind, runner in _kinds_of(step):
-            book.ports.update(runner.published_ports(step[kind]))
-        _check_expect(step.get("expect"), i, at + ("expect",), made, captured_at, out, bool(broken_steps))
+            for port in runner.published_ports(step[kind]):
+                book.ports.add(port)
+                book.note_make("port", port)
+        _check_expect(step.get("expect"), i, at + ("expect",), book, captured_at, bool(broken_steps))
+        capture = step.get("capture")
+        for name in capture if isinstance(capture, dict) else ():
+            book.note_make("capture", name)
         for kind, runner in _kinds_of(step):
             for inner_at, inner_step in runner.inner_steps(step[kind]):
                 check_step_names(inner_step, at + (kind, *inner_at), book)
-    _check_divergences(data.get("divergences"), len(steps), out)
-    return out
+    return book
 
 
 def _kinds_of(step: dict):
@@ -63,28 +74,34 @@ def _kinds_of(step: dict):
 
 
 def _check_placeholders(
-    step: dict,
-    i: int,
-    at: KeyPath,
-    made: dict[str, Made],
-    ports: set[str],
-    captured_at: dict[str, int],
-    out: list[Finding],
-    is_uncertain: bool,
+    step: dict, i: int, at: KeyPath, book: NameBook, captured_at: dict[str, int], is_uncertain: bool
 ) -> None:
     """Every `{{ name }}` in the step names something the item will have when the step runs."""
     for path, text in _strings(step, at):
         for name in dict.fromkeys(placeholders(text)):
-            message = _placeholder_problem(name, i, made, ports, captured_at, is_uncertain)
+            _note_placeholder(book, name, captured_at)
+            message = _placeholder_problem(name, i, book.made, book.ports, captured_at, is_uncertain)
             if message:
-                out.append((path, message))
+                book.out.append((path, message))
+
+
+def _note_placeholder(book: NameBook, name: str, captured_at: dict[str, int]) -> None:
+    """What a placeholder makes the step depend on: an image, a container (and its port), a capture."""
+    kind, _, rest = name.partition(".")
+    if kind in ("image", "container") and rest:
+        book.note_use(kind, rest)
+    elif kind == "port" and rest:
+        book.note_use("port", rest)
+        book.note_use("container", rest.rpartition(".")[0])
+    elif name in captured_at:
+        book.note_use("capture", name)
 
 
 def _placeholder_problem(
     name: str, i: int, made: dict[str, Made], ports: set[str], captured_at: dict[str, int], is_uncertain: bool
 ) -> str | None:
     shown = f"'{{{{ {name} }}}}'"
-    if name in FIXED_PLACEHOLDERS or name.startswith("free_port."):
+    if name in FIXED_PLACEHOLDERS or name.startswith(("free_port.", "host_env.")):
         return None
     kind, _, rest = name.partition(".")
     if kind in ("image", "container") and rest:
@@ -94,9 +111,9 @@ def _placeholder_problem(
         close = did_you_mean(rest, made[kind].live)
         return f"{shown}: no earlier {maker} makes {kind} '{rest}'" + (f" (did you mean '{close}'?)" if close else "")
     if kind == "port" and rest:
-        if rest in ports or is_uncertain:
-            return None
         container, _, port = rest.rpartition(".")
+        if rest in ports or f"{container}.{ANY_PORT}" in ports or is_uncertain:  # ANY_PORT: publish_all
+            return None
         close = did_you_mean(rest, ports)
         return f"{shown}: no earlier run step publishes port {port or '?'} of container '{container or rest}'" + (
             f" (did you mean 'port.{close}'?)" if close else ""
@@ -121,7 +138,7 @@ def _placeholder_problem(
         f"unknown placeholder {shown}"
         + (f" (did you mean '{close}'?)" if close else "")
         + "; placeholders name the base image, scratch folders, host facts, what earlier steps made "
-        "(image.TAG, container.NAME, port.NAME.PORT), free_port.KEY and earlier captures"
+        "(image.TAG, container.NAME, port.NAME.PORT), free_port.KEY, host_env.NAME and earlier captures"
     )
 
 
@@ -140,23 +157,18 @@ def _strings(value: Any, path: KeyPath):
 
 
 def _check_expect(
-    expect: Any,
-    i: int,
-    at: KeyPath,
-    made: dict[str, Made],
-    captured_at: dict[str, int],
-    out: list[Finding],
-    is_uncertain: bool,
+    expect: Any, i: int, at: KeyPath, book: NameBook, captured_at: dict[str, int], is_uncertain: bool
 ) -> None:
     if not isinstance(expect, dict):
         return
+    out = book.out
     files = found if isinstance(found := expect.get("files"), list) else []
     for j, check in enumerate(files):
         if isinstance(check, dict):
-            made["container"].use(check.get("container"), at + ("files", j, "container"), out)
+            book.use("container", check.get("container"), at + ("files", j, "container"))
     inspect = found if isinstance(found := expect.get("inspect"), dict) else {}
-    made["container"].use(inspect.get("container"), at + ("inspect", "container"), out)
-    made["image"].use(inspect.get("image"), at + ("inspect", "image"), out)
+    book.use("container", inspect.get("container"), at + ("inspect", "container"))
+    book.use("image", inspect.get("image"), at + ("inspect", "image"))
     uses: list[tuple[KeyPath, Any]] = []
     for stream in _TEXT_EXPECTS:
         text = found if isinstance(found := expect.get(stream), dict) else {}
@@ -164,6 +176,7 @@ def _check_expect(
     size = found if isinstance(found := expect.get("image_size"), dict) else {}
     uses.append((at + ("image_size", "relative_to"), size.get("relative_to")))
     for path, name in uses:
+        book.note_use("capture", name)
         if not isinstance(name, str) or captured_at.get(name, i) < i:
             continue
         if captured_at.get(name) == i:

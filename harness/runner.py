@@ -1,10 +1,11 @@
 """Running one item (scenario x engine): plan, steps, checks, and teardown in `finally`.
 
 The order matters and reads top to bottom: decide skips before any side effect; run the steps
-in order, each followed by its checks and captures; stop at the first step whose checks fail
-(later steps depend on earlier ones); always remove what the item made. Guarding, deciding,
-teardown and the `item_end` record are the item lifecycle's (seatrial.harness.lifecycle),
-shared with the benchmark runner.
+in order, each followed by its checks and captures; after a step whose checks fail, skip the
+later steps that use what it made (harness/dependence.py) and run the others, so that the item
+reports every failed check; stop only at a failed positive control (the item is inconclusive);
+always remove what the item made. Guarding, deciding, teardown and the `item_end` record are the
+item lifecycle's (seatrial.harness.lifecycle), shared with the benchmark runner.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from seatrial.harness.availability import EngineHealth
+from seatrial.harness.dependence import Dependence, Hidden
 from seatrial.harness.events import EventLog
 from seatrial.harness.expectations import apply_captures, evaluate
 from seatrial.harness.itemcontext import ItemContext
@@ -26,15 +28,22 @@ from seatrial.harness.steps import STEP_KINDS
 
 def goes_on_after(scenario: Scenario, engine: str, step, index: int, checks: list) -> bool:
     """After a step whose failed checks are an expected difference of this engine (a divergence
-    that names the step) the next steps still run, so that one documented gap does not hide
-    every check after it. Not when the engine refused the step: what it should have made is not
-    there, and the steps after it would fail for that reason alone."""
+    that names the step) even the steps that use what it made still run, so that one documented
+    gap does not hide the checks after it. Not when the engine refused the step: what it should
+    have made is not there, and the steps using it would fail for that reason alone."""
     failed = [c for c in checks if not c.ok]
     refused = any(c.what == "engine accepts the step" for c in failed)
     return not refused and not step.control and divergence_reason(scenario, engine, failed, named_only=True) is not None
 
 
-HOST_FACT = re.compile(r"\{\{\s*host_")
+# `host_env` is not one: `-e NAME` takes its value on the client side, here, for a remote engine too
+HOST_FACT = re.compile(r"\{\{\s*host_(?!env\.)")
+
+
+def step_dependence(scenario: Scenario) -> Dependence:
+    """The names the scenario's steps make and use, read from its model as the loader read the
+    file (only the keys the file gave)."""
+    return Dependence.of_steps(scenario.model_dump(mode="json", exclude_unset=True)["steps"])
 
 
 def needed_capabilities(scenario: Scenario) -> list[str]:
@@ -74,7 +83,7 @@ def execute_step(ctx: ItemContext, index: int, step, emit: Callable[..., None]) 
         dataclasses.replace(c, where=where, what=_timed_out(c.what, outcome) if not c.ok else c.what) for c in checks
     ]
     apply_captures(ctx, step.capture, outcome)
-    emit_step(emit, index, step.kind, outcome, checks)
+    emit_step(emit, index, step.kind, outcome, checks, place=ctx.scenario.step_place(index))
     for message in outcome.warnings:  # the engine ignored something: shown, never a verdict
         emit("warning", index=index, kind=step.kind, message=message)
         ctx.warnings.append(f"step {index + 1} ({step.kind}): {message}")
@@ -95,12 +104,14 @@ def _timed_out(what: str, outcome) -> str:
     )
 
 
-def emit_step(emit: Callable[..., None], index: int, kind: str, outcome, checks) -> None:
-    """The `step` record: what ran, how long, what it printed (tail), cache report and checks."""
+def emit_step(emit: Callable[..., None], index: int, kind: str, outcome, checks, place: str = "") -> None:
+    """The `step` record: what ran (and where the file writes it), how long, what it printed
+    (tail), cache report and checks."""
     emit(
         "step",
         index=index,
         kind=kind,
+        place=place,
         duration=outcome.duration,
         exit_code=outcome.exit_code,
         refused=outcome.refused,
@@ -131,19 +142,31 @@ def run_item(
     life = ItemLife(ctx, events, health)
     where = "before its first step"
     stopped_at = None
+    hidden: list[Hidden] = []
     try:
         with life.guard():
             if life.admit(needed_capabilities(scenario), lambda: missing_capabilities(scenario, engine)):
+                dependence = step_dependence(scenario)
                 for index, step in enumerate(scenario.steps):
                     where = f"in step {index + 1} ({step.kind})"
+                    blocked = dependence.hidden(index)
+                    if blocked is not None:
+                        hidden.append(blocked)
+                        dependence.record(index, has_failed=True, cause=blocked.cause)
+                        life.emit("step_hidden", index=index, kind=step.kind, message=blocked.message)
+                        continue
                     progress(f"step {index + 1} {step.kind}")
                     checks = execute_step(ctx, index, step, life.emit)
                     life.result.checks.extend(checks)
-                    if any(not c.ok for c in checks) and not goes_on_after(scenario, engine.name, step, index, checks):
-                        stopped_at = index
+                    has_failed = any(not c.ok for c in checks)
+                    if has_failed and step.control:
+                        stopped_at = index  # inconclusive: the checks it guards prove nothing
                         break
+                    dependence.record(
+                        index, has_failed=has_failed and not goes_on_after(scenario, engine.name, step, index, checks)
+                    )
                 life.decide()
-                _note_unrun_steps(life.result, len(scenario.steps), stopped_at)
+                _note_unrun_steps(life.result, len(scenario.steps), stopped_at, hidden)
     except KeyboardInterrupt as exc:
         life.interrupted(exc, where)
     finally:
@@ -155,10 +178,14 @@ def run_item(
     return life.result
 
 
-def _note_unrun_steps(result: ItemResult, steps: int, stopped_at: int | None) -> None:
-    """Say what a divergence kept from being checked: those steps held nothing."""
-    if stopped_at is None or stopped_at + 1 >= steps or result.outcome is not Outcome.DIVERGED:
+def _note_unrun_steps(result: ItemResult, steps: int, stopped_at: int | None, hidden: list[Hidden]) -> None:
+    """Say which steps a failure kept from running, and why: those steps held nothing."""
+    if result.outcome not in (Outcome.DIVERGED, Outcome.FAILED):
         return
-    first, last = stopped_at + 2, steps
-    unrun = f"step {first} did not" if first == last else f"steps {first}..{last} did not"
-    result.reason += f" ({unrun} run: the item stopped at step {stopped_at + 1})"
+    notes = result.hidden = [h.message for h in hidden]
+    if stopped_at is not None and stopped_at + 1 < steps:
+        first, last = stopped_at + 2, steps
+        unrun = f"step {first} did not" if first == last else f"steps {first}..{last} did not"
+        notes.append(f"{unrun} run: the item stopped at step {stopped_at + 1}")
+    if notes:
+        result.reason += f" ({'; '.join(notes)})"

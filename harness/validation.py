@@ -77,7 +77,9 @@ def _explain(err: ErrorDetails, path: KeyPath, doc: YamlDocument, root: type[Bas
     if kind in _EXPECTED:
         return _at(doc, path, f"expected {_EXPECTED[kind]}, got {_describe(value)}{_hint(kind, value)}")
     if kind == "literal_error":
-        return _at(doc, path, _not_one_of(value, literal_choices(annotation_at(root, path))))
+        # A mapping's key (image_config's) has no annotation at its path: pydantic lists the choices.
+        listed = tuple(re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", ""))))
+        return _at(doc, path, _not_one_of(value, literal_choices(annotation_at(root, path)) or listed))
     if kind == "string_pattern_mismatch":
         return _at(doc, path, _pattern_message(value, err["ctx"]["pattern"]))
     if kind == "value_error":

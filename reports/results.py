@@ -181,8 +181,9 @@ def _items(records: list[dict], host: str) -> list[dict]:
                 "duration": 0.0,
             }
         elif r["type"] == "step" and key in found:
+            where = ", ".join(filter(None, (r["kind"], r.get("place"))))  # place: file:line, since 2026-11-30
             found[key]["failed_checks"] += [
-                f"step {r['index'] + 1} ({r['kind']}): {c['what']}: expected {c['expected']}, got {c['actual']}"
+                f"step {r['index'] + 1} ({where}): {c['what']}: expected {c['expected']}, got {c['actual']}"
                 for c in r.get("checks") or []
                 if not c["ok"]
             ]

@@ -7,6 +7,8 @@ errors into EngineError.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from pathlib import Path
 
 from seatrial.engines import base, capsets
@@ -68,6 +70,8 @@ class ReferenceEngine(base.Engine):
     # --- containers ---------------------------------------------------------------------------
     def run(self, spec: base.RunSpec) -> base.RunResult:
         """Run a container to completion or detached (containers.py has the recipe)."""
+        if spec.env_from_host:  # this process is the client whose environment `-e NAME` reads
+            spec = dataclasses.replace(spec, env=spec.host_env(os.environ), env_from_host=())
         return self.containers.run(spec)
 
     def run_image(self, spec: base.RunSpec, image: dict) -> base.RunResult:

@@ -141,8 +141,10 @@ class Containers:
             # the image's VOLUMEs (anonymous volumes) and STOPSIGNAL, as docker run takes them
             "stop_signal": signal_number(config.get("StopSignal")),
         }
-        anonymous = volumes.anonymous(config.get("Volumes"), spec.mounts)
-        mounts = spec.mounts + anonymous
+        given = volumes.named(spec.mounts)  # each `-v /path` with a fresh name
+        from_image = volumes.anonymous(config.get("Volumes"), spec.mounts)
+        mounts = given + from_image
+        anonymous = from_image + tuple(m for m, asked in zip(given, spec.mounts) if asked.is_anonymous)
         # `run --rm` removes the anonymous volumes with the container; a plain `rm` keeps them
         record["anonymous_volumes"] = [m.source for m in anonymous] if spec.remove else []
         try:  # --privileged opens every device, as Docker's does

@@ -5,7 +5,8 @@ namespace). A named volume is a directory `volumes/<name>/_data` under the state
 Docker, a new and empty named volume receives a copy of the image's content at its mount point
 the first time it is mounted. A bind mount shows the host directory as it is, shadowing the
 image's content at the target. Each VOLUME of the image that no mount covers gets an anonymous
-volume (a named one with a random 64-hex name, seeded the same way), as `docker run` does.
+volume (a named one with a random 64-hex name, seeded the same way), as `docker run` does, and
+so does each `-v /path` of the run. `-v NAME:/path:nocopy` is never seeded.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import posixpath
 import secrets
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from seatrial.engines.base import Mount
@@ -64,7 +66,9 @@ class Volumes:
                 self.create(mount.source, labels)
                 data = self.state.volumes / mount.source / "_data"
                 is_empty = not any(data.iterdir())
-                binds.append(BindMount(str(data), mount.target, mount.read_only, seed_from_image=is_new or is_empty))
+                # nocopy: the volume shows what it holds, even when it is new and the image has content there
+                seed = (is_new or is_empty) and not mount.nocopy
+                binds.append(BindMount(str(data), mount.target, mount.read_only, seed_from_image=seed))
             else:
                 source = Path(mount.source)
                 if not source.is_absolute():
@@ -83,3 +87,9 @@ def anonymous(image_volumes, mounts) -> tuple[Mount, ...]:
         for path in image_volumes or {}
         if posixpath.normpath("/" + path) not in taken
     )
+
+
+def named(mounts) -> tuple[Mount, ...]:
+    """The run's mounts with a fresh 64-hex name for each anonymous volume (`-v /path`), as
+    Docker names the ones it makes."""
+    return tuple(replace(m, source=secrets.token_hex(32)) if m.is_anonymous else m for m in mounts)

@@ -3,7 +3,8 @@ written out so that users can grow from there (add engines' divergences, steps o
 
 One scenario holds every test, in file order, each step noting which test it comes from; the
 steps that every test shares (the image's build, the goss service container) appear once. As a
-scenario it stops at the first failing step, where `seatrial run FILE` reports each test apart.
+scenario a failing test hides only the steps that use what it made (harness/dependence.py), so
+it reports each failing test too, as `seatrial run FILE` does.
 """
 
 from __future__ import annotations

@@ -7,14 +7,14 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from seatrial.engines.base import EngineError, Mount, PortMapping, ResourceRef, RunSpec
+from seatrial.engines.base import EngineError, PortMapping, ResourceRef, RunSpec
 from seatrial.harness.hostports import free_port
 from seatrial.harness.itemcontext import ItemContext, StepError
 from seatrial.harness.modeltypes import Name, Strict
 from seatrial.harness.problem import KeyPath
-from seatrial.harness.stackmodel import mount_target_problem
 from seatrial.harness.steps.namebook import NameBook
-from seatrial.harness.steps.stepkind import StepKind, StepOutcome, create_volume, refused, register, track
+from seatrial.harness.steps.runoptions import ANY_PORT, MountSpec, PortSpec, Published, exposed_ports, mounts_of
+from seatrial.harness.steps.stepkind import StepKind, StepOutcome, refused, register, track
 from seatrial.harness.templating import placeholders
 from seatrial.harness.words import did_you_mean
 
@@ -22,38 +22,27 @@ from seatrial.harness.words import did_you_mean
 BUILTIN_NETWORKS = ("bridge", "host", "none")
 
 
-class PortSpec(Strict):
-    container: int = Field(ge=1, le=65535)
-    host: int = Field(0, ge=0, le=65535, description="0: a free port chosen by the harness")
-    protocol: Literal["tcp", "udp"] = "tcp"
-
-
-class MountSpec(Strict):
-    """Exactly one of volume (a named volume of this scenario) or bind (a host path)."""
-
-    target: str
-    volume: Name | None = None
-    bind: str | None = None
-    read_only: bool = False
-
-    @model_validator(mode="after")
-    def _one_source(self):
-        if (self.volume is None) == (self.bind is None):
-            raise ValueError("give exactly one of volume, bind")
-        problem = mount_target_problem(self.target)
-        if problem:
-            raise ValueError(f"target: {problem}")
-        return self
-
-
 class RunStepBody(Strict):
     image: str
     name: Name | None = None
     command: list[str] | None = None
     entrypoint: list[str] | None = None
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[Annotated[str, Field(pattern=r"^[^=]+$")], str | None] = Field(
+        default_factory=dict,
+        description=(
+            "Variables for the container; null: -e NAME, the value seatrial's own environment has "
+            "(the variable is left out when seatrial has none), as docker run takes it from its client's"
+        ),
+    )
     network: str = Field("bridge", description="bridge, host, none, or a network made by a network step")
     ports: list[PortSpec] = Field(default_factory=list)
+    publish_all: bool = Field(
+        False,
+        description=(
+            "-P: publish every port the image EXPOSEs, each on a free port of 127.0.0.1 "
+            "(read it as {{ port.NAME.PORT }}); needs a name"
+        ),
+    )
     mounts: list[MountSpec] = Field(default_factory=list)
     hostname: str | None = None
     workdir: str | None = None
@@ -76,6 +65,12 @@ class RunStepBody(Strict):
     detach: bool = False
     remove: bool = Field(False, description="Remove the container when it exits (run --rm)")
     timeout: float = Field(120.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _publish_all_named(self):
+        if self.publish_all and self.name is None:
+            raise ValueError("publish_all: give the container a name, so that {{ port.NAME.PORT }} can find its ports")
+        return self
 
 
 class ExecStepBody(Strict):
@@ -118,6 +113,8 @@ class Run(StepKind):
                 "is named in full (registry/name:tag) and run with `pull: missing` or never",
             )
         network = body.get("network")
+        if isinstance(network, str) and network not in BUILTIN_NETWORKS:
+            book.note_use("network", network)
         if isinstance(network, str) and network not in BUILTIN_NETWORKS and network not in book.live("network"):
             close = did_you_mean(network, [*BUILTIN_NETWORKS, *book.live("network")])
             book.report(
@@ -134,6 +131,8 @@ class Run(StepKind):
         for port in found if isinstance(found := body.get("ports"), list) else []:
             if isinstance(port, dict) and isinstance(port.get("container"), int):
                 yield f"{body.get('name') or '?'}.{port['container']}"
+        if body.get("publish_all") is True:
+            yield f"{body.get('name') or '?'}.{ANY_PORT}"  # which ports: the image says, at run time
 
     def needs(self, body: RunStepBody) -> list[str]:
         needs = []
@@ -141,9 +140,9 @@ class Run(StepKind):
             needs.append(f"network.{body.network}")
         else:
             needs.append("network.user_defined")
-        if body.ports:
+        if body.ports or body.publish_all:
             needs.append("ports.publish")
-        if any(m.volume for m in body.mounts):
+        if any(m.bind is None for m in body.mounts):
             needs.append("volumes.named")
         if any(m.bind for m in body.mounts):
             needs.append("mounts.bind")
@@ -160,20 +159,27 @@ class Run(StepKind):
             network = ctx.networks.get(network) or _missing("network", network)
             aliases = (local,)
         ports = []
-        for port in body.ports:
-            host_port = port.host or free_port()
-            ctx.ports[f"{local}.{port.container}"] = host_port
-            ports.append(PortMapping(container_port=port.container, host_port=host_port, protocol=port.protocol))
+        wanted: list[Published] = [(p.container, p.host, p.protocol) for p in body.ports]
+        if body.publish_all:
+            try:
+                wanted += exposed_ports(ctx, image, wanted)
+            except EngineError as exc:
+                return refused(exc, name)
+        for container_port, host, protocol in wanted:
+            host_port = host or free_port()
+            ctx.ports[f"{local}.{container_port}"] = host_port
+            ports.append(PortMapping(container_port=container_port, host_port=host_port, protocol=protocol))
         spec = RunSpec(
             image=image,
             name=name,
             command=None if body.command is None else tuple(ctx.render_data(body.command)),
             entrypoint=None if body.entrypoint is None else tuple(ctx.render_data(body.entrypoint)),
-            env=ctx.render_data(dict(body.env)),
+            env=ctx.render_data({k: v for k, v in body.env.items() if v is not None}),
+            env_from_host=tuple(k for k, v in body.env.items() if v is None),
             network=network,
             network_aliases=aliases,
             ports=tuple(ports),
-            mounts=tuple(self._mounts(ctx, body)),
+            mounts=tuple(mounts_of(ctx, body.mounts)),
             hostname=body.hostname and ctx.render(body.hostname),
             workdir=body.workdir,
             user=body.user,
@@ -207,25 +213,6 @@ class Run(StepKind):
             duration=result.duration,
             warnings=result.warnings,
         )
-
-    def _mounts(self, ctx: ItemContext, body: RunStepBody) -> list[Mount]:
-        mounts = []
-        for m in body.mounts:
-            if m.volume:
-                volume = ctx.volumes.get(m.volume)
-                if volume is None:
-                    # An engine would create it silently, without our labels: make it ourselves.
-                    volume = create_volume(ctx, m.volume)
-                mounts.append(Mount("volume", volume, m.target, m.read_only))
-            else:
-                assert m.bind is not None  # MountSpec holds exactly one of volume, bind
-                source = ctx.render(m.bind)
-                try:
-                    ctx.inside_scratch(source).mkdir(parents=True, exist_ok=True)
-                except StepError:
-                    pass  # a host path outside scratch is used as it is, never created
-                mounts.append(Mount("bind", source, m.target, m.read_only))
-        return mounts
 
 
 def _missing(kind: str, name: str):

@@ -2,7 +2,9 @@
 
 Each step kind notes its own names here (`StepKind.check_names`); harness/references.py walks the
 steps and reads what is left: a use of a name that no earlier step made is a finding, with the
-step that removed it or the closest name made so far.
+step that removed it or the closest name made so far. The book also keeps, per step, the names it
+made and used (`links`): the runner reads them to tell which steps a failed step hides
+(harness/dependence.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,16 @@ from seatrial.harness.problem import KeyPath
 from seatrial.harness.words import did_you_mean
 
 Finding = tuple[KeyPath, str]
+# A name as the dependence rule sees it: (noun, name), e.g. ("container", "web"), ("capture", "stamp").
+Ref = tuple[str, str]
+
+
+@dataclass
+class Links:
+    """The names one step made and the names it used (removing a name is using it)."""
+
+    makes: set[Ref] = field(default_factory=set)
+    uses: set[Ref] = field(default_factory=set)
 
 
 @dataclass
@@ -63,6 +75,7 @@ class NameBook:
     step: int = 0
     out: list[Finding] = field(default_factory=list)
     ports: set[str] = field(default_factory=set)  # "CONTAINER.PORT" published so far
+    links: dict[int, Links] = field(default_factory=dict)  # step -> what it made and used
     made: dict[str, Made] = field(
         default_factory=lambda: {
             "container": Made("container", "run step with a name"),
@@ -75,14 +88,27 @@ class NameBook:
     def make(self, noun: str, name: Any, path: KeyPath) -> None:
         """The step makes `name` (a second make of a live name is a finding, except images)."""
         self.made[noun].make(name, self.step, path, self.out)
+        self.note_make(noun, name)
 
     def use(self, noun: str, name: Any, path: KeyPath, hint: str = "") -> None:
         """The step uses `name`: an earlier step must have made it."""
         self.made[noun].use(name, path, self.out, hint)
+        self.note_use(noun, name)
 
     def remove(self, noun: str, name: Any, path: KeyPath) -> None:
         """The step removes `name`: a later use says which step removed it."""
         self.made[noun].remove(name, self.step, path, self.out)
+        self.note_use(noun, name)
+
+    def note_make(self, noun: str, name: Any) -> None:
+        """Record that the step makes `name`, without a check (captures, published ports)."""
+        if isinstance(name, str):
+            self.links.setdefault(self.step, Links()).makes.add((noun, name))
+
+    def note_use(self, noun: str, name: Any) -> None:
+        """Record that the step uses `name`, without a check (placeholders, user networks)."""
+        if isinstance(name, str):
+            self.links.setdefault(self.step, Links()).uses.add((noun, name))
 
     def live(self, noun: str) -> dict[str, int]:
         """The names of `noun` made and not removed, each with the step that made it."""

@@ -40,3 +40,14 @@ def test_readme_lists_every_instruction_the_reference_builder_accepts():
     listed = README[README.index("builds a Dockerfile subset") :][:300]
     for keyword in KEYWORDS:
         assert keyword in listed, keyword
+
+
+def test_readme_names_every_expectation_and_every_key_of_a_run_step():
+    from seatrial.harness.expectmodel import Expect
+    from seatrial.harness.steps.containersteps import RunStepBody
+    from seatrial.harness.steps.runoptions import MountSpec
+
+    written = README[README.index("## Writing a scenario") : README.index("## CST and goss files")]
+    for model in (Expect, RunStepBody, MountSpec):
+        missing = [key for key in model.model_fields if f"`{key}`" not in written and f"`{key}:" not in written]
+        assert missing == [], f"{model.__name__}: {missing}"

@@ -325,7 +325,7 @@ def test_validate_checks_every_image_and_placeholder_against_what_the_file_makes
         "8080 of container 'webb' (did you mean 'port.web.8080'?)",
         "refs.yaml:7:41: steps[3].run.command[1]: unknown placeholder '{{ host_kernal }}' (did you mean "
         "'host_kernel'?); placeholders name the base image, scratch folders, host facts, what earlier steps "
-        "made (image.TAG, container.NAME, port.NAME.PORT), free_port.KEY and earlier captures",
+        "made (image.TAG, container.NAME, port.NAME.PORT), free_port.KEY, host_env.NAME and earlier captures",
         "refs.yaml:7:62: steps[3].run.command[2]: '{{ stamp }}': capture 'stamp' is defined by this same step; "
         "only an earlier step's capture can be used",
     ]

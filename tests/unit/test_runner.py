@@ -45,17 +45,38 @@ def test_command_without_expect_must_exit_zero(session):
     assert "exit code: expected 0, got 1" in result.reason
 
 
-def test_steps_stop_at_first_failing_step_and_teardown_removes_everything(session):
+def test_a_failed_step_hides_only_the_steps_that_use_what_it_made_and_teardown_removes_everything(session):
     engine = RecordingEngine(run_results=[(0, "a\n"), (0, "b\n"), (0, "c\n")])
     steps = [
         {"run": {"image": "i", "name": "one"}, "expect": {"stdout": {"equals": "a\n"}}},
-        {"run": {"image": "i", "name": "two"}, "expect": {"stdout": {"equals": "not b\n"}}},
-        {"run": {"image": "i", "name": "three"}},
+        {"run": {"image": "i", "name": "two", "detach": True}, "expect": {"stdout": {"equals": "not b\n"}}},
+        {"exec": {"container": "two", "command": ["true"]}},
+        {"run": {"image": "i", "name": "three"}, "expect": {"stdout": {"equals": "not c\n"}}},
+        {"stop": {"container": "two"}},
     ]
     result = run_item(make_ctx(engine, session, steps))
     assert result.outcome is Outcome.FAILED
-    assert [c[1] for c in engine.calls if c[0] == "run"] == [f"st-{session.id}-1-one", f"st-{session.id}-1-two"]
+    runs = [c[1] for c in engine.calls if c[0] == "run"]
+    assert runs == [f"st-{session.id}-1-{n}" for n in ("one", "two", "three")]
+    assert [c for c in engine.calls if c[0] in ("exec", "stop")] == []  # they use container two
+    assert [c.step for c in result.failed_checks] == [1, 3]  # every independent failure is reported
+    assert "step 3 did not run: it uses container 'two', made by step 2, which failed" in result.reason
+    assert "step 5 did not run: it uses container 'two', made by step 2, which failed" in result.reason
     assert engine.held == []
+
+
+def test_a_step_hidden_by_a_failure_hides_what_uses_its_own_names(session):
+    engine = RecordingEngine(run_results=[(1, "")])
+    steps = [
+        {"run": {"image": "i", "name": "one"}, "capture": {"first": "stdout"}},
+        {"run": {"image": "i", "name": "two", "command": ["echo", "{{ first }}"]}, "capture": {"second": "stdout"}},
+        {"run": {"image": "i", "name": "three"}, "expect": {"stdout": {"equals_capture": "second"}}},
+    ]
+    result = run_item(make_ctx(engine, session, steps))
+    assert result.outcome is Outcome.FAILED
+    assert len([c for c in engine.calls if c[0] == "run"]) == 1
+    assert "step 2 did not run: it uses capture 'first', made by step 1, which failed" in result.reason
+    assert "step 3 did not run: it uses capture 'second', made by step 1, which failed" in result.reason
 
 
 def test_captured_value_compares_across_steps(session):
@@ -188,12 +209,15 @@ def test_a_documented_divergence_of_one_step_does_not_hide_the_checks_after_it(s
 def test_after_a_refused_step_under_a_divergence_the_item_says_which_steps_did_not_run(session):
     engine = RecordingEngine(run_results=[(0, "b\n")], refuse_runs={"one"})
     steps = [
-        {"run": {"image": "i", "name": "one"}},
+        {"run": {"image": "i", "name": "one", "detach": True}},
         {"run": {"image": "i", "name": "two"}, "expect": {"stdout": {"equals": "b\n"}}},
-        {"run": {"image": "i", "name": "three"}},
+        {"exec": {"container": "one", "command": ["true"]}},
     ]
     result = run_item(
         make_ctx(engine, session, steps, divergences=[{"engine": "fake", "reason": "no such option", "steps": [0]}])
     )
     assert result.outcome is Outcome.DIVERGED
-    assert result.reason == "no such option (steps 2..3 did not run: the item stopped at step 1)"
+    assert len([c for c in engine.calls if c[0] == "run"]) == 2  # step 2 does not use container one
+    assert result.reason == (
+        "no such option (step 3 did not run: it uses container 'one', made by step 1, which failed)"
+    )
