@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from seatrial.engines import base
 
-from . import devices, dns, volumes
+from . import devices, dns, nativeshim, volumes
 from . import kernel as k
 from . import portproxy as ports
 from .buildconfig import signal_number
@@ -246,6 +246,7 @@ class Containers:
         if self.zygote is None:
             from .zygote import Zygote
 
+            nativeshim.build()  # before the zygote forks any shim; None: shims stay Python
             self.zygote = Zygote()
         return self.zygote.launch
 

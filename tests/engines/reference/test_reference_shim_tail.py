@@ -1,0 +1,91 @@
+"""The shim's C tail (nativeshim.py, shimtail.c) on the real kernel: a shim with nothing to serve
+becomes it, and exit codes, logs, stop, `run --rm` and removal behave as with the Python shim,
+which every shim stays with SEATRIAL_REFERENCE_NATIVE_SHIM=0 and a shim with published ports."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from reference_busybox import IMAGE
+
+from seatrial.engines import base
+from seatrial.engines.reference import nativeshim
+from seatrial.engines.reference.adapter import ReferenceEngine
+
+
+def shim_of(engine, name: str) -> int:
+    return engine.inspect(base.ResourceRef("container", name, name))["raw"]["shim_pid"]
+
+
+def detached(engine, labels, name: str, *argv: str, **kwargs) -> None:
+    kwargs.setdefault("network", "none")
+    engine.run(base.RunSpec(image=IMAGE, name=name, command=argv, labels=labels, detach=True, **kwargs))
+
+
+@pytest.fixture
+def tail(engine) -> str:
+    engine.containers._launcher()  # builds the tail, as the first run does
+    path = nativeshim.binary()
+    if path is None:
+        pytest.skip("no C compiler here: every shim stays Python (tested below)")
+    return str(path)
+
+
+def test_a_shim_with_nothing_to_serve_becomes_the_tail_and_records_exit_and_logs(engine, labels, tail):
+    detached(engine, labels, "tail-exit", "sh", "-c", "echo out; echo err >&2; sleep 0.5; exit 3")
+    assert os.readlink(f"/proc/{shim_of(engine, 'tail-exit')}/exe") == tail
+    assert engine.wait("tail-exit", timeout=20) == 3
+    assert engine.logs("tail-exit") == ("out\n", "err\n")
+    inspected = engine.inspect(base.ResourceRef("container", "tail-exit", "tail-exit"))
+    assert (inspected["state"], inspected["exit_code"]) == ("exited", 3)
+
+
+def test_the_tail_reports_a_stop_by_sigkill_as_137_and_removal_leaves_nothing(engine, labels, tail):
+    detached(engine, labels, "tail-stop", "sleep", "600")  # pid 1 ignores SIGTERM: the stop ends in SIGKILL
+    shim = shim_of(engine, "tail-stop")
+    engine.stop("tail-stop", timeout=1)
+    assert engine.wait("tail-stop", timeout=20) == 137
+    engine.remove(base.ResourceRef("container", "tail-stop", "tail-stop"))
+    assert engine.state.container_dir("tail-stop") is None
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{shim}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{shim}")
+
+
+def test_run_rm_through_the_tail_gives_the_code_and_the_tail_empties_the_trash(engine, labels, tail):
+    result = engine.run(
+        base.RunSpec(
+            image=IMAGE,
+            name="tail-rm",
+            command=("sh", "-c", "echo bye; exit 9"),
+            network="none",
+            labels=labels,
+            remove=True,
+        )
+    )
+    assert (result.exit_code, result.stdout) == (9, "bye\n")
+    trash = engine.state.root / "trash" / result.container.id
+    deadline = time.monotonic() + 10
+    while trash.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not trash.exists()
+    assert engine.state.container_dir("tail-rm") is None
+
+
+def test_a_shim_with_published_ports_stays_python(engine, labels, tail):
+    detached(engine, labels, "tail-ports", "sleep", "600", network="bridge", ports=(base.PortMapping(8080),))
+    assert os.readlink(f"/proc/{shim_of(engine, 'tail-ports')}/exe") != tail
+
+
+def test_with_the_tail_turned_off_every_shim_stays_python_and_exit_codes_hold(state_root, labels, session, monkeypatch):
+    monkeypatch.setenv("SEATRIAL_REFERENCE_NATIVE_SHIM", "0")
+    engine = ReferenceEngine(state_root)  # its own zygote, whose shims see the setting
+    try:
+        detached(engine, labels, "py-exit", "sh", "-c", "sleep 0.5; exit 6")
+        assert "shimtail" not in os.readlink(f"/proc/{shim_of(engine, 'py-exit')}/exe")
+        assert engine.wait("py-exit", timeout=20) == 6
+    finally:
+        engine.reap(session=session)
