@@ -193,6 +193,8 @@ class Containers:
                 trash_dir=str(self.state.root / "trash" / cid),
                 device_cgroup=record["device_cgroup"],
                 attach_network=attachment.attach if attachment.interface else None,
+                # a detached shim outlives the run: its waiting goes to the C tail (nativeshim.py)
+                extra={"detached": True} if spec.detach else {},
             )
             started = start(self.kernel, proc, self._launcher())
         except CommandNotStarted as exc:  # Docker refuses such a run, with 127 or 126

@@ -1,6 +1,7 @@
-"""The shim's C tail (nativeshim.py, shimtail.c) on the real kernel: a shim with nothing to serve
-becomes it, and exit codes, logs, stop, `run --rm` and removal behave as with the Python shim,
-which every shim stays with SEATRIAL_REFERENCE_NATIVE_SHIM=0 and a shim with published ports."""
+"""The shim's C tail (nativeshim.py, shimtail.c) on the real kernel: a detached container's shim
+with nothing to serve becomes it, and exit codes, logs, stop and removal behave as with the
+Python shim, which every shim stays with SEATRIAL_REFERENCE_NATIVE_SHIM=0, a shim with published
+ports, and the shim of an attached run."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def tail(engine) -> str:
     return str(path)
 
 
-def test_a_shim_with_nothing_to_serve_becomes_the_tail_and_records_exit_and_logs(engine, labels, tail):
+def test_a_detached_shim_with_nothing_to_serve_becomes_the_tail_and_records_exit_and_logs(engine, labels, tail):
     detached(engine, labels, "tail-exit", "sh", "-c", "echo out; echo err >&2; sleep 0.5; exit 3")
     assert os.readlink(f"/proc/{shim_of(engine, 'tail-exit')}/exe") == tail
     assert engine.wait("tail-exit", timeout=20) == 3
@@ -55,7 +56,7 @@ def test_the_tail_reports_a_stop_by_sigkill_as_137_and_removal_leaves_nothing(en
     assert not os.path.exists(f"/proc/{shim}")
 
 
-def test_run_rm_through_the_tail_gives_the_code_and_the_tail_empties_the_trash(engine, labels, tail):
+def test_an_attached_run_rm_beside_tails_gives_its_code_and_leaves_no_trash_or_name(engine, labels, tail):
     result = engine.run(
         base.RunSpec(
             image=IMAGE,
