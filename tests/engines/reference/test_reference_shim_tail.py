@@ -20,9 +20,17 @@ def shim_of(engine, name: str) -> int:
     return engine.inspect(base.ResourceRef("container", name, name))["raw"]["shim_pid"]
 
 
-def detached(engine, labels, name: str, *argv: str, **kwargs) -> None:
+def run(engine, labels, name: str, *argv: str, **kwargs) -> base.RunResult:
     kwargs.setdefault("network", "none")
-    engine.run(base.RunSpec(image=IMAGE, name=name, command=argv, labels=labels, detach=True, **kwargs))
+    kwargs.setdefault("detach", True)
+    return engine.run(base.RunSpec(image=IMAGE, name=name, command=argv, labels=labels, **kwargs))
+
+
+def gone_within(path: str | os.PathLike, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not os.path.exists(path)
 
 
 @pytest.fixture
@@ -35,7 +43,7 @@ def tail(engine) -> str:
 
 
 def test_a_detached_shim_with_nothing_to_serve_becomes_the_tail_and_records_exit_and_logs(engine, labels, tail):
-    detached(engine, labels, "tail-exit", "sh", "-c", "echo out; echo err >&2; sleep 0.5; exit 3")
+    run(engine, labels, "tail-exit", "sh", "-c", "echo out; echo err >&2; sleep 0.5; exit 3")
     assert os.readlink(f"/proc/{shim_of(engine, 'tail-exit')}/exe") == tail
     assert engine.wait("tail-exit", timeout=20) == 3
     assert engine.logs("tail-exit") == ("out\n", "err\n")
@@ -44,40 +52,25 @@ def test_a_detached_shim_with_nothing_to_serve_becomes_the_tail_and_records_exit
 
 
 def test_the_tail_reports_a_stop_by_sigkill_as_137_and_removal_leaves_nothing(engine, labels, tail):
-    detached(engine, labels, "tail-stop", "sleep", "600")  # pid 1 ignores SIGTERM: the stop ends in SIGKILL
+    run(engine, labels, "tail-stop", "sleep", "600")  # pid 1 ignores SIGTERM: the stop ends in SIGKILL
     shim = shim_of(engine, "tail-stop")
     engine.stop("tail-stop", timeout=1)
     assert engine.wait("tail-stop", timeout=20) == 137
     engine.remove(base.ResourceRef("container", "tail-stop", "tail-stop"))
     assert engine.state.container_dir("tail-stop") is None
-    deadline = time.monotonic() + 10
-    while os.path.exists(f"/proc/{shim}") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not os.path.exists(f"/proc/{shim}")
+    assert gone_within(f"/proc/{shim}")
 
 
 def test_an_attached_run_rm_beside_tails_gives_its_code_and_leaves_no_trash_or_name(engine, labels, tail):
-    result = engine.run(
-        base.RunSpec(
-            image=IMAGE,
-            name="tail-rm",
-            command=("sh", "-c", "echo bye; exit 9"),
-            network="none",
-            labels=labels,
-            remove=True,
-        )
-    )
+    result = run(engine, labels, "tail-rm", "sh", "-c", "echo bye; exit 9", detach=False, remove=True)
     assert (result.exit_code, result.stdout) == (9, "bye\n")
-    trash = engine.state.root / "trash" / result.container.id
-    deadline = time.monotonic() + 10
-    while trash.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not trash.exists()
+    assert gone_within(engine.state.root / "trash" / result.container.id)
     assert engine.state.container_dir("tail-rm") is None
+    assert not (engine.state.root / "names" / "tail-rm").is_symlink()  # released, not left stale
 
 
 def test_a_shim_with_published_ports_stays_python(engine, labels, tail):
-    detached(engine, labels, "tail-ports", "sleep", "600", network="bridge", ports=(base.PortMapping(8080),))
+    run(engine, labels, "tail-ports", "sleep", "600", network="bridge", ports=(base.PortMapping(8080),))
     assert os.readlink(f"/proc/{shim_of(engine, 'tail-ports')}/exe") != tail
 
 
@@ -85,7 +78,7 @@ def test_with_the_tail_turned_off_every_shim_stays_python_and_exit_codes_hold(st
     monkeypatch.setenv("SEATRIAL_REFERENCE_NATIVE_SHIM", "0")
     engine = ReferenceEngine(state_root)  # its own zygote, whose shims see the setting
     try:
-        detached(engine, labels, "py-exit", "sh", "-c", "sleep 0.5; exit 6")
+        run(engine, labels, "py-exit", "sh", "-c", "sleep 0.5; exit 6")
         assert "shimtail" not in os.readlink(f"/proc/{shim_of(engine, 'py-exit')}/exe")
         assert engine.wait("py-exit", timeout=20) == 6
     finally:
