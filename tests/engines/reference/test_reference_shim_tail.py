@@ -6,6 +6,8 @@ ports, and the shim of an attached run."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -83,3 +85,25 @@ def test_with_the_tail_turned_off_every_shim_stays_python_and_exit_codes_hold(st
         assert engine.wait("py-exit", timeout=20) == 6
     finally:
         engine.reap(session=session)
+
+
+HARNESS = """
+import sys
+from seatrial.engines import base
+from seatrial.engines.reference.adapter import ReferenceEngine
+engine = ReferenceEngine(sys.argv[1])
+command = ("sh", "-c", "sleep 1; echo late; exit 4")
+labels = {"seatrial.session": sys.argv[2]}
+engine.run(base.RunSpec(image=sys.argv[3], name="outlives", command=command, network="none", detach=True, labels=labels))
+print(engine.inspect(base.ResourceRef("container", "outlives", "outlives"))["raw"]["shim_pid"])
+"""
+
+
+def test_the_tail_records_the_exit_of_a_container_whose_harness_has_gone(engine, labels, session, state_root, tail):
+    harness = subprocess.run(
+        [sys.executable, "-c", HARNESS, str(state_root), session, IMAGE], capture_output=True, text=True, timeout=60
+    )
+    shim = int(harness.stdout)  # the harness exited: its zygote with it, the shim lives on
+    assert os.readlink(f"/proc/{shim}/exe") == tail
+    assert engine.wait("outlives", timeout=20) == 4  # a new harness finds what the old one started
+    assert engine.logs("outlives") == ("late\n", "")
