@@ -137,6 +137,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$inputs" ] || ! compgen -G "$project/buil
   echo "$inputs" > "$stamp"
 fi
 ln -sf "$venv/bin/seatrial" /usr/local/bin/seatrial
+# The reference runtime's shim tail in C (engines/reference/shimtail.c; gcc is installed above);
+# a second run finds it built. The runtime builds it on first use too, and without it stays Python.
+"$venv/bin/python" -m seatrial.engines.reference.nativeshim
 if [ "$reference_only" = 1 ]; then
   echo "provision: ready (the reference runtime alone; no Docker, no Podman)"
 else

@@ -100,6 +100,7 @@ def reap_kernel_objects(engine, tag: str | None) -> list[str]:
     # a container's folder exists before its cgroup does, and goes after it (containers.py)
     in_use = {entry.name for entry in engine.state.containers.iterdir()}
     removed += devices.remove_unused(engine.state.root, in_use)  # cgroups of containers gone
+    engine.state.names.prune()  # entries of the containers removed above (nameindex.py)
     trash = engine.state.root / "trash"
     for entry in trash.iterdir() if trash.is_dir() else ():
         shutil.rmtree(entry, ignore_errors=True)  # `run --rm` leftovers of a shim that died

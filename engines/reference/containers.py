@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from seatrial.engines import base
 
-from . import devices, dns, volumes
+from . import devices, dns, nativeshim, volumes
 from . import kernel as k
 from . import portproxy as ports
 from .buildconfig import signal_number
@@ -108,13 +108,15 @@ class Containers:
         argv = compose_command(config, spec.entrypoint, spec.command)
         if not argv:
             raise base.EngineError(run_operation(spec), f"image {spec.image!r} has no command and none was given")
-        if spec.name and self.state.container_dir(spec.name):
-            raise base.EngineError(run_operation(spec), f"container name {spec.name!r} is already in use")
         cid = secrets.token_hex(32)
         name = spec.name or f"ref_{cid[:12]}"
         cdir = self.state.containers / cid
         for sub in ("upper", "work", "rootfs"):
             (cdir / sub).mkdir(parents=True)
+        # after the directory exists: an index entry without its directory is stale (nameindex.py)
+        if spec.name and not self.state.names.claim(spec.name, cid):
+            shutil.rmtree(cdir, ignore_errors=True)
+            raise base.EngineError(run_operation(spec), f"container name {spec.name!r} is already in use")
         hostname = spec.hostname or (socket.gethostname() if spec.network == "host" else cid[:12])
         labels = {**(config.get("Labels") or {}), **spec.labels}
         tag = session_tag(labels)
@@ -193,6 +195,8 @@ class Containers:
                 trash_dir=str(self.state.root / "trash" / cid),
                 device_cgroup=record["device_cgroup"],
                 attach_network=attachment.attach if attachment.interface else None,
+                # a detached shim outlives the run: its waiting goes to the C tail (nativeshim.py)
+                extra={"detached": True} if spec.detach else {},
             )
             started = start(self.kernel, proc, self._launcher())
         except CommandNotStarted as exc:  # Docker refuses such a run, with 127 or 126
@@ -246,6 +250,7 @@ class Containers:
         if self.zygote is None:
             from .zygote import Zygote
 
+            nativeshim.build()  # before the zygote forks any shim; None: shims stay Python
             self.zygote = Zygote()
         return self.zygote.launch
 
@@ -266,6 +271,7 @@ class Containers:
         end_monitor(self.state.containers / record["id"])  # pid 1 has exited: it ends at once
         (self.state.root / "trash").mkdir(exist_ok=True)
         os.rename(self.state.containers / record["id"], self.state.root / "trash" / record["id"])
+        self.state.names.release(record["name"], record["id"])
         self._remove_anonymous_volumes(record)
 
     def _remove_anonymous_volumes(self, record: dict) -> None:
@@ -392,3 +398,5 @@ class Containers:
             self._remove_anonymous_volumes(record)
         end_monitor(self.state.containers / cid)  # it must not write into what rmtree deletes
         shutil.rmtree(self.state.containers / cid, ignore_errors=True)
+        if record:
+            self.state.names.release(record["name"], cid)

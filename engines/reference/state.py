@@ -11,12 +11,13 @@ Layout under the root (default /var/lib/seatrial/reference, env SEATRIAL_REFEREN
   containers/<id>/        config.json (what was asked), network.json (address, ports),
                           started.json (shim and pid 1), exit.json, stdout, stderr, pids,
                           upper/, work/, rootfs/, hosts...
+  names/<name>            -> <id>: the container name index (nameindex.py)
+  networks/<name>.json    bridge, subnet, allocated addresses
+  volumes/<name>/         meta.json and _data/
 
 A container's record is split by the moment each part becomes known, and each file is written
 once, never replaced: replacing a file by rename(2) costs ext4 a flush of the new data
 (auto_da_alloc), about 0.1 ms each on this kind of disk, on the path of every `run`.
-  networks/<name>.json    bridge, subnet, allocated addresses
-  volumes/<name>/         meta.json and _data/
 """
 
 from __future__ import annotations
@@ -25,9 +26,13 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 from pathlib import Path
 
+from .nameindex import NameIndex
+
 DEFAULT_ROOT = "/var/lib/seatrial/reference"
+_GENERATED = re.compile(r"ref_[0-9a-f]{12}")  # the name of a container run without one
 CONTAINER_RECORD_PARTS = ("network.json", "started.json")  # merged over config.json, in order
 
 
@@ -96,15 +101,28 @@ class StateRoot:
                 records.append(record)
         return records
 
+    @property
+    def names(self) -> NameIndex:
+        """The container name index (nameindex.py)."""
+        return NameIndex(self)
+
     def container_dir(self, handle: str) -> Path | None:
-        """The directory of the container named or id'd (or id-prefixed) `handle`."""
+        """The directory of the container with id, name or id prefix `handle`, in Docker's order.
+
+        No container's records are read but the one found: the name comes from the index, a
+        prefix (and a generated `ref_<12 hex>` name) from the directory's entries alone."""
         direct = self.containers / handle
         if (direct / "config.json").exists():
             return direct
-        # Names and ids are in config.json alone: reading the other parts of every container made
-        # each lookup by name (every `run` checks its name is free) cost three reads per container.
-        for entry in sorted(self.containers.iterdir()):
-            record = read_json(entry / "config.json")
-            if record and (record["name"] == handle or (len(handle) >= 6 and record["id"].startswith(handle))):
-                return self.containers / record["id"]
+        if handle and (found := self.names.lookup(handle)):
+            return found
+        generated = _GENERATED.fullmatch(handle)  # `ref_` and the id's first 12 digits
+        prefix = handle[4:] if generated else handle
+        if len(prefix) < 6:
+            return None
+        for cid in sorted(os.listdir(self.containers)):
+            if cid.startswith(prefix):
+                record = read_json(self.containers / cid / "config.json")
+                if record and (not generated or record["name"] == handle):
+                    return self.containers / cid
         return None

@@ -1,0 +1,100 @@
+"""The native shim tail: a small C program (shimtail.c) that a shim becomes once pid 1 runs.
+
+Kernel facilities: execve(2) (the shim's pid, its child pid 1 and its open pipes carry over;
+fds are passed by number, made inheritable first), and for building it the host's C compiler
+(gcc is in provision.sh's `--reference-only` packages).
+
+Why: a shim is a fork of the zygote, a Python interpreter, and stays one for the container's
+life; reference counts written after the fork copy the pages it shares with the zygote, about
+1.8 MiB of PSS per container. The C tail waits for pid 1 and does the rest of the shim's job
+(shimtail.c) in a few pages. A shim that serves published ports or the embedded DNS stays
+Python (it runs a select loop over them, portproxy.py and dns.py). Without a compiler, or with
+SEATRIAL_REFERENCE_NATIVE_SHIM=0, every shim stays Python: same behaviour, more memory.
+
+The binary goes to the cache folder under a name that carries the source's digest
+(/var/cache/seatrial/shimtail-<12 hex>), so a changed source is built anew and an old binary is
+never run for it. `build` runs once per harness before the zygote starts, and at provision time
+(`python -m seatrial.engines.reference.nativeshim`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+SOURCE = Path(__file__).with_name("shimtail.c")
+DEFAULT_CACHE = Path("/var/cache/seatrial")
+DIGEST = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12] if SOURCE.exists() else ""
+COMPILE_TIMEOUT = 60.0
+
+
+def is_enabled() -> bool:
+    """False when SEATRIAL_REFERENCE_NATIVE_SHIM=0 asks for the Python shim throughout."""
+    return os.environ.get("SEATRIAL_REFERENCE_NATIVE_SHIM") != "0" and bool(DIGEST)
+
+
+def binary(cache: Path = DEFAULT_CACHE) -> Path | None:
+    """The built tail for this source, or None (not built, or turned off)."""
+    path = cache / f"shimtail-{DIGEST}"
+    return path if is_enabled() and os.access(path, os.X_OK) else None
+
+
+def build(cache: Path = DEFAULT_CACHE) -> Path | None:
+    """Build the tail unless it is there; None when it cannot be (no compiler, no write access):
+    shims then stay Python. Statically linked where the C library allows it (fewer pages)."""
+    if not is_enabled():
+        return None
+    if (found := binary(cache)) is not None:
+        return found
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        return None
+    path = cache / f"shimtail-{DIGEST}"
+    tmp = cache / f".shimtail-{DIGEST}.{os.getpid()}.tmp"
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        for static in (["-static"], []):
+            argv = [compiler, "-O2", "-Wall", *static, "-o", str(tmp), str(SOURCE.resolve())]  # gcc takes no --
+            if subprocess.run(argv, capture_output=True, timeout=COMPILE_TIMEOUT).returncode == 0:
+                os.replace(tmp, path)  # atomic: two harnesses building at once both end with one binary
+                return path
+    except (OSError, subprocess.SubprocessError):
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return None
+
+
+def exec_tail(
+    pid1: int,
+    exit_record: str,
+    done_w: int,
+    release_r: int,
+    device_cgroup: str,
+    trash_dir: str,
+    lent,
+    cache: Path = DEFAULT_CACHE,
+) -> None:
+    """In the shim: become the tail; returns only if that cannot be (then the Python shim goes on)."""
+    path = binary(cache)
+    if path is None:
+        return
+    try:
+        for fd in (done_w, release_r, *lent):
+            os.set_inheritable(fd, True)
+        os.execv(
+            path,
+            ["seatrial-shimtail", str(pid1), exit_record, str(done_w), str(release_r), device_cgroup, trash_dir]
+            + [str(fd) for fd in lent],
+        )
+    except OSError:
+        return
+
+
+if __name__ == "__main__":  # provision.sh: build it ahead of the first run
+    built = build(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CACHE)
+    print(f"shim tail: {built}" if built else "shim tail: not built (no C compiler?); shims stay Python")
