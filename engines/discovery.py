@@ -14,6 +14,9 @@ from importlib.metadata import EntryPoint, entry_points
 from seatrial.engines.base import Engine, protocol_gaps
 
 GROUP = "seatrial.engines.v1"
+# Runtime floors (engines/bundle.py): engine-like, for benchmarks only; named with --engine, or
+# taken in by `with_floors` (benchmark runs, clean), never part of a default scenario run.
+FLOOR_GROUP = "seatrial.floors.v1"
 
 
 class EngineLoadWarning(UserWarning):
@@ -38,15 +41,25 @@ def registered() -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
-def load_engines(names: list[str] | None = None) -> list[Engine]:
-    """Instances of the named adapters (all registered ones when `names` is None).
+def floors() -> dict[str, EntryPoint]:
+    """Every runtime floor's entry point, by name."""
+    return {ep.name: ep for ep in entry_points(group=FLOOR_GROUP)}
+
+
+def load_engines(names: list[str] | None = None, *, with_floors: bool = False) -> list[Engine]:
+    """Instances of the named adapters (all registered ones when `names` is None, and then the
+    runtime floors too when `with_floors`); a floor's name may be among `names`.
 
     Unknown names raise UnknownEngine with a did-you-mean; adapters that fail to import or to
     construct are left out with an EngineLoadWarning. Availability on this host is not checked
     here: ask each engine's info().
     """
-    points = registered()
-    wanted = list(points) if names is None else list(dict.fromkeys(names))
+    engine_points, floor_points = registered(), floors()
+    points = {**floor_points, **engine_points}
+    if names is None:
+        wanted = list(engine_points) + (list(floor_points) if with_floors else [])
+    else:
+        wanted = list(dict.fromkeys(names))
     message = unknown_engines_message(wanted, points)
     if message:
         raise UnknownEngine(message)
