@@ -5,7 +5,7 @@ calls itself. A benchmark that runs `runc run --bundle` beside them shows how fa
 from the bare runtime it is built on (issue 16). Each `run` is what a minimal engine would do: a
 bundle folder with a `config.json` made from the runtime's own `spec` template (namespaces pid,
 ipc, uts, mount and a new, empty network namespace; the image's tree as a read-only root,
-engines/bundlestore.py), then `RUNTIME --root STATE run --bundle DIR ID`, which runs the process
+engines/bundlestore.py, bundlespec.py), then `RUNTIME --root STATE run --bundle DIR ID`, which runs the process
 to its exit and deletes the runtime's state. A detached run is `run --detach` with the
 process's stdio in files of the bundle (there is no shim), `exec` is `RUNTIME exec`.
 
@@ -19,7 +19,6 @@ cgroup v1 in hybrid mode): the benchmark then shows the reason instead of a numb
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import secrets
@@ -30,8 +29,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from seatrial.engines import base
-from seatrial.engines.bundleprobe import cgroup_version, probe_runtime, runtime_template
-from seatrial.engines.bundlestore import ImageStore
+from seatrial.engines.bundlespec import bundle_config, cgroup_version, probe_runtime, run_operation, runtime_template
+from seatrial.engines.bundlestore import ImageStore, bundle_records, find_bundle
 
 DEFAULT_ROOT = Path("/var/lib/seatrial/floor")
 ROOT_ENV = "SEATRIAL_FLOOR_ROOT"
@@ -49,6 +48,7 @@ class BundleEngine(base.Engine):
     def __init__(self, root: Path | None = None):
         self.root = (root or Path(os.environ.get(ROOT_ENV) or DEFAULT_ROOT)) / self.name
         self.store = ImageStore(self.root)
+        self.sessions = self.root / "sessions"
         self._template: dict | None = None
         self._refusal: str | None = None  # what the runtime said when it refused this host; "" = it runs
 
@@ -64,16 +64,9 @@ class BundleEngine(base.Engine):
                 self.name, False, unavailable_reason=f"{self.runtime} not found; apt-get install {self.runtime}"
             )
         version = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout
-        first = version.splitlines()[0] if version else ""
-        return base.EngineInfo(
-            self.name,
-            True,
-            client_version=first.split()[-1] if first else "",
-            oci_runtime=self.runtime,
-            storage_driver="plain directory, read-only root",
-            cgroup_version=cgroup_version(),
-            extra={"floor": "true", "runtime_version": " ".join(version.split())},
-        )
+        first = version.split("\n")[0].split()
+        extra = {"floor": "true", "runtime_version": " ".join(version.split())}
+        return base.EngineInfo(self.name, True, first[-1] if first else "", "", self.runtime, "plain directory, read-only root", cgroup_version(), extra=extra)  # fmt: skip
 
     def capabilities(self) -> base.Capabilities:
         missing: dict[str, str] = {str(c): LACKS for c in base.CAPABILITIES if c not in HAS}
@@ -110,33 +103,21 @@ class BundleEngine(base.Engine):
 
     # --- containers ----------------------------------------------------------------------------
     def _state(self, session: str) -> Path:
-        return self.root / "sessions" / session / ".state"
+        return self.sessions / session / ".state"
 
     def _cli(self, session: str, *args: str, timeout: float = 60.0, **kwargs) -> subprocess.CompletedProcess:
         argv = [self.binary() or self.runtime, "--root", str(self._state(session)), *args]
         return subprocess.run(argv, timeout=timeout, **kwargs)
 
     def _config(self, spec: base.RunSpec, hex_id: str, cid: str) -> dict:
-        """The bundle's config.json: the runtime's `spec` template with the image and the run filled in."""
+        """The bundle's config.json (engines/bundlespec.py), from the runtime's template, read once."""
         if self._template is None:
             self._template = runtime_template(self.binary() or self.runtime, self.root / "template")
         image = self.store.config(hex_id).get("config") or {}
-        entry = list(spec.entrypoint) if spec.entrypoint is not None else list(image.get("Entrypoint") or [])
-        default_cmd = [] if spec.entrypoint is not None else list(image.get("Cmd") or [])
-        command = list(spec.command) if spec.command is not None else default_cmd
-        config = copy.deepcopy(self._template)
-        process = config["process"]
-        process.update(terminal=False, args=entry + command, cwd=spec.workdir or image.get("WorkingDir") or "/")
-        process["env"] = list(image.get("Env") or []) + [f"{k}={v}" for k, v in spec.env.items()]
-        user = spec.user or image.get("User") or "0"
-        uid, _, gid = user.partition(":")
-        if not (uid.isdigit() and (not gid or gid.isdigit())):
-            raise base.EngineError(run_operation(spec), f"user {user!r}: the floor takes numeric uid[:gid] only")
-        process["user"] = {"uid": int(uid), "gid": int(gid or 0)}
-        config["root"] = {"path": str(self.store.rootfs(hex_id)), "readonly": True}
-        config["hostname"] = spec.hostname or cid[:12]
-        config["annotations"] = dict(spec.labels)
-        return config
+        try:
+            return bundle_config(self._template, image, spec, self.store.rootfs(hex_id), cid[:12])
+        except ValueError as exc:
+            raise base.EngineError(run_operation(spec), str(exc)) from None
 
     def run(self, spec: base.RunSpec) -> base.RunResult:
         began = time.monotonic()
@@ -155,9 +136,9 @@ class BundleEngine(base.Engine):
         session = spec.labels.get(base.SESSION_LABEL) or "unlabelled"
         cid = secrets.token_hex(16)
         name = spec.name or f"floor_{cid[:12]}"
-        if spec.name and self._find(spec.name) is not None:
+        if spec.name and find_bundle(self.sessions, spec.name) is not None:
             raise base.EngineError(run_operation(spec), f"container name {spec.name!r} is already in use")
-        bundle = self.root / "sessions" / session / cid
+        bundle = self.sessions / session / cid
         bundle.mkdir(parents=True)
         record: dict[str, object] = {
             "id": cid,
@@ -194,25 +175,8 @@ class BundleEngine(base.Engine):
             (bundle / "record.json").write_text(json.dumps({**record, "exit_code": done.returncode}))
         return base.RunResult(ref, done.returncode, out, err, time.monotonic() - began)
 
-    def _records(self) -> list[tuple[Path, dict]]:
-        found = []
-        for path in (self.root / "sessions").glob("*/*/record.json"):
-            try:
-                found.append((path.parent, json.loads(path.read_text())))
-            except (FileNotFoundError, json.JSONDecodeError):
-                continue  # removed meanwhile, or being written
-        return found
-
-    def _find(self, container: str) -> tuple[Path, dict] | None:
-        for bundle, record in self._records():
-            if container in (record["id"], record["name"]) or (
-                len(container) >= 12 and record["id"].startswith(container)
-            ):
-                return bundle, record
-        return None
-
     def _get(self, container: str, operation: str) -> tuple[Path, dict]:
-        found = self._find(container)
+        found = find_bundle(self.sessions, container)
         if found is None:
             raise base.EngineError(operation, f"no such container: {container}")
         return found
@@ -280,7 +244,7 @@ class BundleEngine(base.Engine):
             return
         if ref.kind != "container":
             return  # a floor has no networks or volumes: there is nothing to remove
-        found = self._find(ref.id or ref.handle) or self._find(ref.handle)
+        found = find_bundle(self.sessions, ref.id or ref.handle) or find_bundle(self.sessions, ref.handle)
         if found is None:
             return
         bundle, record = found
@@ -303,7 +267,7 @@ class BundleEngine(base.Engine):
         key, sep, value = label.partition("=")
         refs = [
             base.ResourceRef("container", r["id"], r["name"], r["labels"])
-            for _, r in self._records()
+            for _, r in bundle_records(self.sessions)
             if key in r["labels"] and (not sep or r["labels"][key] == value)
         ]
         for hex_id in self.store.all_ids():
@@ -313,7 +277,7 @@ class BundleEngine(base.Engine):
         return refs
 
     def reap(self, session: str) -> list[str]:
-        folder = self.root / "sessions" / session
+        folder = self.sessions / session
         if not folder.is_dir():
             return []
         removed = []
@@ -331,8 +295,3 @@ class CrunBundleEngine(BundleEngine):
 
     name = "crun-bundle"
     runtime = "crun"
-
-
-def run_operation(spec: base.RunSpec) -> str:
-    """How errors of `run` name it: the image and the command."""
-    return f"run of {spec.image!r}" + (f" {' '.join(spec.command)!r}" if spec.command else "")

@@ -1,5 +1,6 @@
-"""The image store of the runtime floor (engines/bundle.py): docker-archive tarballs unpacked into
-one read-only root filesystem per image, the `rootfs` of every OCI bundle made from it.
+"""The on-disk state of the runtime floor (engines/bundle.py): its images, docker-archive tarballs
+unpacked into one read-only root filesystem per image (the `rootfs` of every OCI bundle made from
+it), and the records of its bundles.
 
 A floor is the bare OCI runtime on a bundle, so its images are plain directories: the layers of
 the archive applied in order (whiteouts honoured: `.wh.NAME` removes NAME, `.wh..wh..opq` empties
@@ -107,6 +108,25 @@ class ImageStore:
             return
         self._write_tags({t: i for t, i in self._tags().items() if i != hex_id})
         shutil.rmtree(self.images / hex_id, ignore_errors=True)
+
+
+def bundle_records(sessions: Path) -> list[tuple[Path, dict]]:
+    """Every bundle of every session under `sessions` (<session>/<id>/record.json), with its record."""
+    found = []
+    for path in sessions.glob("*/*/record.json"):
+        try:
+            found.append((path.parent, json.loads(path.read_text())))
+        except (FileNotFoundError, json.JSONDecodeError):
+            continue  # removed meanwhile, or being written
+    return found
+
+
+def find_bundle(sessions: Path, container: str) -> tuple[Path, dict] | None:
+    """The bundle of `container` (a name, an id, or an id prefix of 12 or more), or None."""
+    for bundle, record in bundle_records(sessions):
+        if container in (record["id"], record["name"]) or (len(container) >= 12 and record["id"].startswith(container)):
+            return bundle, record
+    return None
 
 
 def apply_layer(layer: tarfile.TarFile, rootfs: Path) -> None:

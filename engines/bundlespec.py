@@ -1,5 +1,5 @@
-"""What the runtime floor (engines/bundle.py) asks its OCI runtime once: its `spec` template, and
-whether it runs a container on this host at all.
+"""The OCI bundle's config.json of the runtime floor (engines/bundle.py), and what the floor asks
+its OCI runtime once: its `spec` template, and whether it runs a container on this host at all.
 
 `RUNTIME spec` writes the runtime's default config.json (runc-spec(8), crun(1)): the bundle of
 every floor run starts from it, so the floor runs the namespaces, mounts, masked paths and
@@ -11,10 +11,15 @@ message is the reason every capability of that floor is missing.
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+from seatrial.engines.base import RunSpec
 
 PROBE_ID = "seatrial-floor-probe"
 PROBE_COMMAND = "/seatrial-floor-probe-absent"
@@ -31,6 +36,29 @@ def runtime_template(binary: str, folder: Path) -> dict:
         return json.loads((folder / "config.json").read_text())
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def bundle_config(template: dict, image: Mapping[str, Any], spec: RunSpec, rootfs: Path, hostname: str) -> dict:
+    """The runtime's `template` with the image's config ("config" of Docker's image JSON: Env,
+    Cmd, Entrypoint, WorkingDir, User) and the run filled in; the image's tree as the read-only
+    root, the run's labels as annotations. ValueError for a user that is not numeric uid[:gid]
+    (the floor reads no /etc/passwd)."""
+    entry = list(spec.entrypoint) if spec.entrypoint is not None else list(image.get("Entrypoint") or [])
+    default_cmd = [] if spec.entrypoint is not None else list(image.get("Cmd") or [])
+    command = list(spec.command) if spec.command is not None else default_cmd
+    config = copy.deepcopy(template)
+    process = config["process"]
+    process.update(terminal=False, args=entry + command, cwd=spec.workdir or image.get("WorkingDir") or "/")
+    process["env"] = list(image.get("Env") or []) + [f"{k}={v}" for k, v in spec.env.items()]
+    user = spec.user or image.get("User") or "0"
+    uid, _, gid = user.partition(":")
+    if not (uid.isdigit() and (not gid or gid.isdigit())):
+        raise ValueError(f"user {user!r}: the floor takes numeric uid[:gid] only")
+    process["user"] = {"uid": int(uid), "gid": int(gid or 0)}
+    config["root"] = {"path": str(rootfs), "readonly": True}
+    config["hostname"] = spec.hostname or hostname
+    config["annotations"] = dict(spec.labels)
+    return config
 
 
 def probe_runtime(binary: str, folder: Path) -> str:
@@ -67,3 +95,8 @@ def cgroup_version() -> str:
     if (root / "cgroup.controllers").exists():
         return "2"
     return "1 (hybrid)" if (root / "unified" / "cgroup.controllers").exists() else "1"
+
+
+def run_operation(spec: RunSpec) -> str:
+    """How errors of `run` name it: the image and the command."""
+    return f"run of {spec.image!r}" + (f" {' '.join(spec.command)!r}" if spec.command else "")
