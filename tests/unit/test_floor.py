@@ -99,10 +99,13 @@ def test_floor_refuses_what_it_lacks_before_touching_the_runtime(floor):
     assert not (floor.root / "sessions").exists()
 
 
-def test_floors_are_named_apart_from_engines():
+def test_floors_are_named_apart_from_engines_and_join_only_when_asked(monkeypatch):
     assert {"runc-bundle", "crun-bundle"} <= set(discovery.floors())
     assert not set(discovery.floors()) & set(discovery.registered())
     assert [e.name for e in discovery.load_engines(["runc-bundle"])] == ["runc-bundle"]
+    monkeypatch.setattr(discovery, "registered", dict)  # no engines: what a default load adds is the floors alone
+    assert discovery.load_engines() == []
+    assert sorted(e.name for e in discovery.load_engines(with_floors=True)) == sorted(discovery.floors())
 
 
 def _results(floor_info: bool) -> Results:
