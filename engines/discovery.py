@@ -79,9 +79,9 @@ def load_engines(names: list[str] | None = None, *, with_floors: bool = False) -
 
 
 def unknown_engines_message(names: list[str], known=None) -> str:
-    """What is wrong with `names` ("" when every one is registered): each unknown name with a
-    did-you-mean and the list of registered engines."""
-    known = sorted(registered() if known is None else known)
+    """What is wrong with `names` ("" when every one is registered, as an engine or a runtime
+    floor): each unknown name with a did-you-mean and the list of registered engines."""
+    known = sorted({**registered(), **floors()} if known is None else known)
     return "; ".join(_unknown_message(n, known) for n in dict.fromkeys(names) if n not in known)
 
 
