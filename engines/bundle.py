@@ -7,7 +7,8 @@ bundle folder with a `config.json` made from the runtime's own `spec` template (
 ipc, uts, mount and a new, empty network namespace; the image's tree as a read-only root,
 engines/bundlestore.py, bundlespec.py), then `RUNTIME --root STATE run --bundle DIR ID`, which runs the process
 to its exit and deletes the runtime's state. A detached run is `run --detach` with the
-process's stdio in files of the bundle (there is no shim), `exec` is `RUNTIME exec`.
+process's stdio in files of the bundle (there is no shim: once killed, the process is left to
+the host's init to reap), `exec` is `RUNTIME exec`.
 
 Everything lives under SEATRIAL_FLOOR_ROOT (default /var/lib/seatrial/floor), one folder per
 floor: images/ and tags.json, and sessions/<session id>/, which holds the session's bundles and
