@@ -80,9 +80,11 @@ def load_engines(names: list[str] | None = None, *, with_floors: bool = False) -
 
 def unknown_engines_message(names: list[str], known=None) -> str:
     """What is wrong with `names` ("" when every one is registered, as an engine or a runtime
-    floor): each unknown name with a did-you-mean and the list of registered engines."""
-    known = sorted({**registered(), **floors()} if known is None else known)
-    return "; ".join(_unknown_message(n, known) for n in dict.fromkeys(names) if n not in known)
+    floor): each unknown name with a did-you-mean and the list of registered engines (and, when
+    `known` is not given, of the runtime floors)."""
+    extra = sorted(floors()) if known is None else []
+    known = sorted(registered() if known is None else known)
+    return "; ".join(_unknown_message(n, known, extra) for n in dict.fromkeys(names) if n not in known + extra)
 
 
 def describe() -> list[Registered]:
@@ -97,10 +99,11 @@ def describe() -> list[Registered]:
     return result
 
 
-def _unknown_message(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
+def _unknown_message(name: str, known: list[str], floor_names: list[str]) -> str:
+    close = difflib.get_close_matches(name, known + floor_names, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"engine {name!r} is not registered{hint}; registered: {', '.join(known) or 'none'}"
+    also = f"; runtime floors: {', '.join(floor_names)}" if floor_names else ""
+    return f"engine {name!r} is not registered{hint}; registered: {', '.join(known) or 'none'}{also}"
 
 
 def _incomplete_message(name: str, point: EntryPoint, gaps: list[str]) -> str:

@@ -104,6 +104,7 @@ def test_floors_are_named_apart_from_engines_and_join_only_when_asked(monkeypatc
     assert not set(discovery.floors()) & set(discovery.registered())
     assert [e.name for e in discovery.load_engines(["runc-bundle"])] == ["runc-bundle"]
     assert discovery.unknown_engines_message(["runc-bundle", "crun-bundle"]) == ""  # what `seatrial run` checks
+    assert "; runtime floors: crun-bundle, runc-bundle" in discovery.unknown_engines_message(["nosuch"])
     monkeypatch.setattr(discovery, "registered", dict)  # no engines: what a default load adds is the floors alone
     assert discovery.load_engines() == []
     assert sorted(e.name for e in discovery.load_engines(with_floors=True)) == sorted(discovery.floors())
