@@ -17,6 +17,9 @@ from seatrial.engines.base import Engine, protocol_gaps
 from seatrial.engines.remote import RemoteSpecError, from_environment, parse_target, split_spec
 
 GROUP = "seatrial.engines.v1"
+# Runtime floors (engines/bundle.py): engine-like, for benchmarks only; named with --engine, or
+# taken in by `with_floors` (benchmark runs, clean), never part of a default scenario run.
+FLOOR_GROUP = "seatrial.floors.v1"
 
 
 class EngineLoadWarning(UserWarning):
@@ -41,8 +44,16 @@ def registered() -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
-def load_engines(names: list[str] | None = None, environ: Mapping[str, str] = os.environ) -> list[Engine]:
-    """Instances of the named adapters (all registered ones when `names` is None).
+def floors() -> dict[str, EntryPoint]:
+    """Every runtime floor's entry point, by name."""
+    return {ep.name: ep for ep in entry_points(group=FLOOR_GROUP)}
+
+
+def load_engines(
+    names: list[str] | None = None, environ: Mapping[str, str] = os.environ, *, with_floors: bool = False
+) -> list[Engine]:
+    """Instances of the named adapters (all registered ones when `names` is None, and then the
+    runtime floors too when `with_floors`); a floor's name may be among `names`.
 
     A name may be a spec `ADAPTER@TARGET` for an engine on another machine (engines/remote.py);
     so is a Docker or Podman whose DOCKER_HOST or CONTAINER_HOST names a remote URL. Unknown
@@ -50,8 +61,12 @@ def load_engines(names: list[str] | None = None, environ: Mapping[str, str] = os
     that fail to import or to construct are left out with an EngineLoadWarning. Availability is
     not checked here: ask each engine's info().
     """
-    points = registered()
-    wanted = list(points) if names is None else list(dict.fromkeys(names))
+    engine_points, floor_points = registered(), floors()
+    points = {**floor_points, **engine_points}
+    if names is None:
+        wanted = list(engine_points) + (list(floor_points) if with_floors else [])
+    else:
+        wanted = list(dict.fromkeys(names))
     message = unknown_engines_message(wanted, points)
     if message:
         raise UnknownEngine(message)
@@ -92,11 +107,13 @@ def _placed(engine: Engine, target: str, environ: Mapping[str, str]) -> Engine:
 
 
 def unknown_engines_message(names: list[str], known=None) -> str:
-    """What is wrong with `names` ("" when every one is registered): each unknown name with a
-    did-you-mean and the list of registered engines."""
+    """What is wrong with `names` ("" when every one is registered, as an engine or a runtime
+    floor): each unknown name with a did-you-mean and the list of registered engines (and, when
+    `known` is not given, of the runtime floors)."""
+    extra = sorted(floors()) if known is None else []
     known = sorted(registered() if known is None else known)
     adapters = dict.fromkeys(split_spec(n)[0] for n in names)
-    problems = [_unknown_message(n, known) for n in adapters if n not in known]
+    problems = [_unknown_message(n, known, extra) for n in adapters if n not in known + extra]
     for name, target in map(split_spec, dict.fromkeys(names)):
         try:
             parse_target(target) if target else None
@@ -117,10 +134,11 @@ def describe() -> list[Registered]:
     return result
 
 
-def _unknown_message(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
+def _unknown_message(name: str, known: list[str], floor_names: list[str]) -> str:
+    close = difflib.get_close_matches(name, known + floor_names, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"engine {name!r} is not registered{hint}; registered: {', '.join(known) or 'none'}"
+    also = f"; runtime floors: {', '.join(floor_names)}" if floor_names else ""
+    return f"engine {name!r} is not registered{hint}; registered: {', '.join(known) or 'none'}{also}"
 
 
 def _incomplete_message(name: str, point: EntryPoint, gaps: list[str]) -> str:

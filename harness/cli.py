@@ -176,7 +176,7 @@ def cmd_clean(args, out: TextIO) -> int:
     from seatrial.harness.words import plural
 
     quiet = verbosity(args) < 0
-    engines = [e for e in load_engines(args.engine or None) if e.info().is_available]
+    engines = [e for e in load_engines(args.engine or None, with_floors=True) if e.info().is_available]
     removed = reap_dead_sessions(engines, log=(lambda msg: None) if quiet else (lambda msg: print(msg, file=out)))
     print(f"clean: removed {plural(len(removed), 'resource')} of dead sessions", file=out)
     if args.caches:

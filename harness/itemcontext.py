@@ -161,6 +161,8 @@ class ItemContext:
         intermediate layers as well."""
         if self._item_base is None:
             parent = self.base_image(self.engine)
+            if not self.engine.capabilities().has("build"):
+                return parent  # no builder, so no build cache to keep apart (the runtime floors)
             directory = self.scratch / "item-base"
             directory.mkdir(exist_ok=True)
             (directory / "item").write_text(self.item_id + "\n")

@@ -170,7 +170,7 @@ def section_timings(results: Results, out_dir, baseline: str | None = None) -> s
             _num(r["p99"], r["unit"]),
             f"{r['cv']:.0%}",
             str(r["outliers"]),
-            _ratio(r["ratio"], r["ratio_low"], r["ratio_high"]),
+            _ratio(r["ratio"], r["ratio_low"], r["ratio_high"]) or tables.baseline_mark(r, rows),
             "".join(f'<div class="warn">{escape(w)}</div>' for w in r["warnings"]),
         ]
         for r in rows
@@ -187,7 +187,7 @@ def section_timings(results: Results, out_dir, baseline: str | None = None) -> s
             "p99",
             "CV",
             "outliers",
-            f"ratio to {rows[0]['baseline']} (95% CI)",
+            f"{tables.baseline_heading(rows)} (95% CI)",
             "warnings",
         ],
         body,

@@ -79,6 +79,14 @@ class Results:
         return seen + [c for c in dict.fromkeys(self.samples["column"]) if c not in seen]
 
     @property
+    def floors(self) -> set[str]:
+        """Engines that are a runtime floor (engines/bundle.py: their recorded info says
+        extra.floor): the bare OCI runtime that timings are best compared with."""
+        return {
+            e.get("name", "") for run in self.runs for e in run.engines if (e.get("extra") or {}).get("floor") == "true"
+        }
+
+    @property
     def incomplete_runs(self) -> list[Run]:
         return [r for r in self.runs if not r.is_complete]
 

@@ -27,14 +27,13 @@ def benchmark_lines(results: Results, baseline: str | None = None) -> list[str]:
         return []
     lines = []
     if rows:
-        base = rows[0]["baseline"]
-        header = ("engine", "n", "median (95% CI)", f"ratio to {base} (95% CI)", "CV")
+        header = ("engine", "n", "median (95% CI)", f"{tables.baseline_heading(rows)} (95% CI)", "CV")
         cells = [
             (
                 r["engine"],
                 str(r["n"]),
                 interval(r["median"], r["ci_low"], r["ci_high"], r["unit"]),
-                ratio(r["ratio"], r["ratio_low"], r["ratio_high"]),
+                ratio(r["ratio"], r["ratio_low"], r["ratio_high"]) or tables.baseline_mark(r, rows),
                 f"{r['cv']:.0%}",
             )
             for r in rows

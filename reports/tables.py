@@ -119,12 +119,16 @@ def runs(results: Results) -> list[dict]:
 
 
 def timings(results: Results, baseline: str | None = None) -> list[dict]:
-    """Per scenario, metric and engine: the summary, and the ratio to the baseline engine."""
+    """Per scenario, metric and engine: the summary, and the ratio to the baseline engine (by
+    default the runtime floor when it has samples of the metric, else the first engine)."""
     samples = kept_samples(results)
+    floors = results.floors
     rows = []
     for (scenario, metric), group in samples.groupby(["scenario", "metric"], sort=True):
         by_column = {str(c): g["value"].to_numpy() for c, g in group.groupby("column", sort=False)}
-        base = baseline if baseline is not None and baseline in by_column else next(iter(by_column))
+        # Unless told otherwise, ratios are to the runtime floor where it ran: how far each engine is from it.
+        floor = next((c for c in by_column if c.split("@")[0] in floors), None)
+        base = baseline if baseline is not None and baseline in by_column else floor or next(iter(by_column))
         base_summary = summarize(by_column[base])
         for column, values in by_column.items():
             s = summarize(values)
@@ -153,6 +157,19 @@ def timings(results: Results, baseline: str | None = None) -> list[dict]:
                 row["warnings"] = row["warnings"] + [f"versus {base}: {w}" for w in inconclusive(s, base_summary)]
             rows.append(row)
     return rows
+
+
+def baseline_heading(rows: list[dict]) -> str:
+    """The heading of the ratio column: "ratio to NAME" when every metric has the same baseline,
+    else "ratio to baseline" (a runtime floor that ran some metrics only); then `baseline_mark`
+    names each metric's baseline in its own row."""
+    names = {r["baseline"] for r in rows}
+    return f"ratio to {names.pop()}" if len(names) == 1 else "ratio to baseline"
+
+
+def baseline_mark(row: dict, rows: list[dict]) -> str:
+    """What the ratio cell of a baseline's own row says: nothing when the heading names it."""
+    return "baseline" if row["engine"] == row["baseline"] and len({r["baseline"] for r in rows}) > 1 else ""
 
 
 def metric_ratios(results: Results) -> list[dict]:

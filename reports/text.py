@@ -72,11 +72,11 @@ def render_markdown(results: Results, baseline: str | None = None) -> str:
             "",
             "## Timings (median, 95% CI)",
             "",
-            f"| scenario | metric | engine | n | median | 95% CI | ratio to {rows[0]['baseline']} | warnings |",
+            f"| scenario | metric | engine | n | median | 95% CI | {tables.baseline_heading(rows)} | warnings |",
             "|---|---|---|---|---|---|---|---|",
         ]
         for r in rows:
-            ratio = _ratio(r["ratio"], r["ratio_low"], r["ratio_high"])
+            ratio = _ratio(r["ratio"], r["ratio_low"], r["ratio_high"]) or tables.baseline_mark(r, rows)
             lines.append(
                 f"| {r['scenario']} | {r['metric']} | {r['engine']} | {r['n']} | {_num(r['median'], r['unit'])} "
                 f"| {_num(r['ci_low'], r['unit'])} – {_num(r['ci_high'], r['unit'])} | {ratio} | "

@@ -237,6 +237,8 @@ class Containers:
             stdout, stderr = self.logs(cid)
             if spec.remove:
                 self._remove_exited(record)
+            else:  # the shim leaves the record to a harness that listens (shim.py): inspect reads it
+                write_json(cdir / "exit.json", {"exit_code": code})
         finally:
             os.close(started.done_fd)  # the shim finishes now
             os.close(started.release_fd)

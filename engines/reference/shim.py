@@ -12,8 +12,9 @@ The harness forks a shim (launcher.py, or the zygote, zygote.py), which makes th
 (`prepare_sandbox`: namespaces made and pid 1 forked, waiting for its spec). The shim lets the
 harness plug in its network, sets the hostname, tells pid 1 to exec, and then stays outside the
 container's mount namespace: it serves published ports (their listening sockets were opened in
-the host's netns before the unshare) and the embedded DNS, waits for pid 1, writes the exit code
-next to the logs and tells the harness through a pipe; it then waits for the harness to let go
+the host's netns before the unshare) and the embedded DNS, waits for pid 1 and tells the harness
+its exit code through a pipe (or, when nobody listens, writes it next to the logs: a harness that
+listens records it itself, so no file write sits between the exit and the harness); it then waits for the harness to let go
 and deletes a `run --rm` container's directory itself, off the harness's critical path. So a
 detached container, its logs and its exit code survive the harness. A detached container's shim
 with no ports and no DNS to serve does that waiting as a small C program it execs (nativeshim.py,
@@ -149,11 +150,10 @@ def run_shim(
     code = 255
     try:
         code = _serve(spec, pid)
-        write_json(Path(spec.container_dir) / "exit.json", {"exit_code": code})
-        try:
+        try:  # a harness that listens records the code itself (containers.py): no file write on its path
             os.write(done_w, str(code).encode())
-        except BrokenPipeError:
-            pass  # a detached container: nobody is listening
+        except BrokenPipeError:  # nobody listens (a detached container, or the harness is gone)
+            write_json(Path(spec.container_dir) / "exit.json", {"exit_code": code})
         os.close(done_w)
         for fd in mount_namespace:
             os.close(fd)  # the container's mounts go now, after the harness has its exit code

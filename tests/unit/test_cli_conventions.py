@@ -88,7 +88,7 @@ def test_engines_json_is_one_object_per_engine(monkeypatch):
 
     from seatrial.engines import discovery as registry
 
-    monkeypatch.setattr(registry, "load_engines", lambda names: [RecordingEngine()])
+    monkeypatch.setattr(registry, "load_engines", lambda names, **_: [RecordingEngine()])
     monkeypatch.setattr(registry, "describe", list)
     out = io.StringIO()
     assert main(["engines", "--json", "--quick"], out=out) == Exit.OK  # the format only: no functional check
@@ -153,7 +153,7 @@ def test_clean_caches_asks_every_engine_and_the_interface_default_is_a_no_op(mon
             return PruneReport(3, 2**21, ("3 dangling images labelled seatrial.session",))
 
     pruning, plain = Pruning(name="pruning"), Plain(name="plain")
-    monkeypatch.setattr(registry, "load_engines", lambda names: [pruning, plain])
+    monkeypatch.setattr(registry, "load_engines", lambda names, **_: [pruning, plain])
     monkeypatch.setattr(reaper, "reap_dead_sessions", lambda engines, log: [])
     out = io.StringIO()
     assert main(["clean", "--caches"], out=out) == Exit.OK
