@@ -146,7 +146,25 @@ def apply_layer(layer: tarfile.TarFile, rootfs: Path) -> None:
             elif gone.is_symlink() or gone.exists():
                 gone.unlink()
         else:
-            layer.extract(member, rootfs, filter="tar")
+            _check_lands_inside(rootfs, member)
+            target = rootfs / path
+            if target.is_symlink() or (target.exists() and not target.is_dir()):
+                target.unlink()  # a later layer replaces the file, as overlayfs would show it
+            layer.extract(member, rootfs, set_attrs=True, numeric_owner=True)
+
+
+def _check_lands_inside(rootfs: Path, member: tarfile.TarInfo) -> None:
+    """Refuse a member that an earlier symlink would carry out of `rootfs`, or a hard link to a
+    file outside it. (tarfile's own `filter=` is not in Debian 12's Python 3.11.2.)"""
+    root = os.path.realpath(rootfs)
+    parent = os.path.realpath(rootfs / PurePosixPath(member.name).parent)
+    if os.path.commonpath([root, parent]) != root:
+        raise ValueError(f"layer member {member.name!r} would land outside the image's root through a symlink")
+    if member.islnk():
+        link = PurePosixPath(member.linkname)
+        if link.is_absolute() or ".." in link.parts:
+            raise ValueError(f"layer member {member.name!r} links to {member.linkname!r}, outside the image's root")
+        _check_lands_inside(rootfs, tarfile.TarInfo(member.linkname))
 
 
 def _member(tar: tarfile.TarFile, name: str):

@@ -73,6 +73,33 @@ def test_layers_apply_whiteouts_and_refuse_names_that_climb_out(tmp_path):
         apply_layer(_layer([("../.wh.escape", b"")]), rootfs)
 
 
+def _link(name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> tarfile.TarFile:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.type, info.linkname = kind, target
+        tar.addfile(info)
+    buf.seek(0)
+    return tarfile.open(fileobj=buf)
+
+
+def test_layers_never_write_through_a_symlink_or_link_to_a_file_outside_the_root(tmp_path):
+    """Debian 12's Python (3.11.2) has no tarfile `filter=`: the floor checks members itself."""
+    rootfs, outside = tmp_path / "rootfs", tmp_path / "host"
+    rootfs.mkdir()
+    outside.mkdir()
+    (outside / "secret").write_text("host")
+    apply_layer(_link("escape", str(outside)), rootfs)  # a symlink itself may point anywhere
+    with pytest.raises(ValueError, match="through a symlink"):
+        apply_layer(_layer([("escape/planted", b"x")]), rootfs)
+    with pytest.raises(ValueError, match="outside the image's root"):
+        apply_layer(_link("hard", str(outside / "secret"), tarfile.LNKTYPE), rootfs)
+    assert sorted(p.name for p in outside.iterdir()) == ["secret"]
+    apply_layer(_layer([("replaced", b"1")]), rootfs)
+    apply_layer(_link("replaced", "escape"), rootfs)  # a later layer replaces a file by a link
+    assert (rootfs / "replaced").is_symlink()
+
+
 def test_bundle_config_takes_the_runtime_template_the_image_and_the_run(floor):
     hex_id = floor.store.resolve("seatrial/base:test")
     spec = base.RunSpec(image="seatrial/base:test", name="", command=("true",), network="none", env={"A": "1"},
