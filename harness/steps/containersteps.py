@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from seatrial.engines.base import EngineError, Mount, PortMapping, ResourceRef, RunSpec
-from seatrial.harness.hostports import free_port
 from seatrial.harness.itemcontext import ItemContext, StepError
 from seatrial.harness.modeltypes import Name, Strict
 from seatrial.harness.problem import KeyPath
@@ -161,7 +160,7 @@ class Run(StepKind):
             aliases = (local,)
         ports = []
         for port in body.ports:
-            host_port = port.host or free_port()
+            host_port = port.host or ctx.host_port()
             ctx.ports[f"{local}.{port.container}"] = host_port
             ports.append(PortMapping(container_port=port.container, host_port=host_port, protocol=port.protocol))
         spec = RunSpec(
