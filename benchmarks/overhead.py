@@ -44,6 +44,7 @@ from seatrial.harness.itemcontext import ItemContext
 from seatrial.harness.model import Scenario
 from seatrial.harness.session import Session
 from seatrial.harness.steps.measure import MeasureStepBody, measure_round
+from seatrial.reports.eventfiles import read_events
 from seatrial.reports.stats import paired_ratio_interval
 
 SHELL = Path(__file__).with_name("overhead.sh")
@@ -91,7 +92,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--gate", type=float, default=5.0, help="percent (default 5)")
     parser.add_argument("--results-dir", default="results")
+    parser.add_argument(
+        "--from",
+        dest="earlier",
+        nargs="+",
+        metavar="EVENTS",
+        help="run nothing: read the rounds of earlier runs (events.jsonl files) and state their figure, pooled",
+    )
     args = parser.parse_args(argv)
+    if args.earlier:
+        ours, theirs, engines = rounds_of([Path(p) for p in args.earlier])
+        for line in verdict_lines("+".join(engines), ours, theirs, args.gate):
+            print(line)
+        return 0 if (paired_ratio_interval(ours, theirs).estimate - 1) * 100 <= args.gate else 4
     engine = load_engines([args.engine])[0]
     if not isinstance(engine, CliEngine):
         print(f"overhead: {engine.name} has no command line to compare with; use docker or podman", file=sys.stderr)
@@ -154,6 +167,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"events: {events.path}")
     overhead = (paired_ratio_interval(ours, theirs).estimate - 1) * 100
     return 0 if overhead <= args.gate else 4
+
+
+def rounds_of(paths: list[Path]) -> tuple[list[float], list[float], list[str]]:
+    """The paired samples (seatrial, shell) of every complete round in these events files, and
+    the engines they ran on; warm-ups left out."""
+    ours: list[float] = []
+    theirs: list[float] = []
+    engines: list[str] = []
+    for path in paths:
+        rounds: dict[int, dict[str, float]] = {}
+        for record in read_events(path):
+            if record["type"] == "sample" and record.get("scenario") == SCENARIO and not record.get("warmup"):
+                rounds.setdefault(record["round"], {})[record["metric"]] = record["value"]
+                engines += [] if record["engine"] in engines else [record["engine"]]
+        for pair in rounds.values():
+            if len(pair) == 2:
+                ours.append(pair["run-via-seatrial"])
+                theirs.append(pair["run-via-shell"])
+    if not ours:
+        raise SystemExit(f"overhead: no complete rounds of {SCENARIO} in {', '.join(map(str, paths))}")
+    return ours, theirs, engines
 
 
 def round_order(round_no: int) -> tuple[str, str]:

@@ -36,3 +36,27 @@ def test_a_wide_interval_says_to_run_more_rounds():
     ours = list(rng.uniform(0.2, 0.4, 20))
     lines = verdict_lines("podman", ours, shell, 5.0)
     assert lines[-1] == "  the interval is wider than +-2 %: run more rounds (--rounds) or on a quieter machine"
+
+
+def test_earlier_runs_are_read_back_paired_by_round_and_pooled(tmp_path):
+    """`--from`: the rounds of several runs' events, warm-ups and a round cut short left out."""
+    from seatrial.benchmarks.overhead import SCENARIO, rounds_of
+    from seatrial.harness.events import EventLog
+
+    paths = []
+    for run, shift in (("a", 0.0), ("b", 0.5)):
+        log = EventLog(tmp_path / run / "events.jsonl", run)
+        for n, warmup in ((-1, True), (0, False), (1, False)):
+            for metric, value in (("run-via-seatrial", 1.1 + shift + n), ("run-via-shell", 1.0 + shift + n)):
+                log.write(
+                    "sample", scenario=SCENARIO, engine="docker", metric=metric, round=n, warmup=warmup, value=value
+                )
+        log.write(
+            "sample", scenario=SCENARIO, engine="docker", metric="run-via-seatrial", round=2, warmup=False, value=9
+        )
+        log.close()
+        paths.append(log.path)
+    ours, theirs, engines = rounds_of(paths)
+    assert engines == ["docker"]
+    assert [round(x, 3) for x in ours] == [1.1, 2.1, 1.6, 2.6]
+    assert [round(x, 3) for x in theirs] == [1.0, 2.0, 1.5, 2.5]
