@@ -12,8 +12,11 @@ in odd ones), so drift and whatever the first of two back-to-back starts pays hi
 The figure is paired: the median over rounds of each round's ratio seatrial / shell, with the
 distribution-free 95% interval of that median (reports/stats.py `paired_ratio_interval`). A
 `docker run` varies by 10-20% from one round to the next on a loaded machine, far more than the
-harness adds; both sides of a round see nearly the same machine, so the ratio cancels most of
-that, where 20 unpaired rounds (a ratio of two medians) gave an interval of +-10 %. The mean of
+harness adds; both sides of a round see nearly the same machine, so the ratio cancels the drift
+between rounds, where 20 unpaired rounds (a ratio of two medians) gave an interval of +-10 %.
+What pairing cannot remove is the spread within a round: on a loaded machine a round's ratio
+ranged 0.84 .. 1.16 (interquartile), and 900 rounds (three runs pooled with --from) were needed
+for +-2 %; a quiet machine needs far fewer. The mean of
 the paired differences in milliseconds is printed beside it, with a 95% interval by the normal
 approximation (sound for hundreds of rounds). Samples go to results/<run-id>/events.jsonl as
 metrics `run-via-seatrial` and `run-via-shell` with the ratio `harness-overhead`, so `seatrial
