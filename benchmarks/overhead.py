@@ -1,16 +1,28 @@
 """Harness overhead: a `run --rm true` through seatrial's measure step against the very same
 engine command line timed inside a plain shell script (benchmarks/overhead.sh), round by round.
 
-    .venv/bin/python benchmarks/overhead.py [--engine docker] [--rounds 30] [--warmup 3]
+    .venv/bin/python benchmarks/overhead.py [--engine docker] [--rounds 300] [--warmup 5]
 
 What counts as overhead: everything seatrial adds around one engine command in a benchmark
 round (the step runner, templating, the adapter building its argument list, Python's
 subprocess, checking the result, removing nothing). The shell side pays only bash's fork and
-exec. Rounds alternate (seatrial, shell, seatrial, shell ...) so drift hits both alike. Samples go
-to results/<run-id>/events.jsonl as metrics `run-via-seatrial` and `run-via-shell` with the ratio
-`harness-overhead`, so `seatrial report` shows them with intervals. The one-off start-up of a
-`seatrial run` (Python, pytest collection, reaping, loading the base image) is not per round and
-is reported separately by `seatrial run` itself; it does not grow with the number of rounds.
+exec. Each round runs both, in alternating order (seatrial first in even rounds, the shell first
+in odd ones), so drift and whatever the first of two back-to-back starts pays hit both alike.
+
+The figure is paired: the median over rounds of each round's ratio seatrial / shell, with the
+distribution-free 95% interval of that median (reports/stats.py `paired_ratio_interval`). A
+`docker run` varies by 10-20% from one round to the next on a loaded machine, far more than the
+harness adds; both sides of a round see nearly the same machine, so the ratio cancels the drift
+between rounds, where 20 unpaired rounds (a ratio of two medians) gave an interval of +-10 %.
+What pairing cannot remove is the spread within a round: on a loaded machine a round's ratio
+ranged 0.84 .. 1.16 (interquartile), and 900 rounds (three runs pooled with --from) were needed
+for +-2 %; a quiet machine needs far fewer. The mean of
+the paired differences in milliseconds is printed beside it, with a 95% interval by the normal
+approximation (sound for hundreds of rounds). Samples go to results/<run-id>/events.jsonl as
+metrics `run-via-seatrial` and `run-via-shell` with the ratio `harness-overhead`, so `seatrial
+report` shows them too (as a ratio of medians, unpaired, hence wider). The one-off start-up of
+a `seatrial run` (Python, pytest collection, reaping, loading the base image) is not per round
+and is reported separately by `seatrial run` itself; it does not grow with the number of rounds.
 
 Exit status: 0 when the median overhead is at or below --gate percent, 4 (a regression) above.
 """
@@ -24,6 +36,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from seatrial.engines.cliengine import CliEngine
 from seatrial.engines.client import run_args
 from seatrial.engines.discovery import load_engines
@@ -33,7 +47,8 @@ from seatrial.harness.itemcontext import ItemContext
 from seatrial.harness.model import Scenario
 from seatrial.harness.session import Session
 from seatrial.harness.steps.measure import MeasureStepBody, measure_round
-from seatrial.reports.stats import ratio_interval
+from seatrial.reports.eventfiles import read_events
+from seatrial.reports.stats import paired_ratio_interval
 
 SHELL = Path(__file__).with_name("overhead.sh")
 SCENARIO = "harness-overhead"
@@ -76,11 +91,23 @@ def shell_round(ctx: ItemContext, image: str, round_no: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engine", default="docker")
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=300)
+    parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--gate", type=float, default=5.0, help="percent (default 5)")
     parser.add_argument("--results-dir", default="results")
+    parser.add_argument(
+        "--from",
+        dest="earlier",
+        nargs="+",
+        metavar="EVENTS",
+        help="run nothing: read the rounds of earlier runs (events.jsonl files) and state their figure, pooled",
+    )
     args = parser.parse_args(argv)
+    if args.earlier:
+        ours, theirs, engines = rounds_of([Path(p) for p in args.earlier])
+        for line in verdict_lines("+".join(engines), ours, theirs, args.gate):
+            print(line)
+        return 0 if (paired_ratio_interval(ours, theirs).estimate - 1) * 100 <= args.gate else 4
     engine = load_engines([args.engine])[0]
     if not isinstance(engine, CliEngine):
         print(f"overhead: {engine.name} has no command line to compare with; use docker or podman", file=sys.stderr)
@@ -123,27 +150,71 @@ def main(argv: list[str] | None = None) -> int:
         values: dict[str, list[dict]] = {"run-via-seatrial": [], "run-via-shell": []}
         for round_no in range(args.warmup + args.rounds):
             base = {"round": round_no - args.warmup, "warmup": round_no < args.warmup, "unit": "s"}
-            for sample in measure_round(ctx, body, round_no):
-                emit("sample", **sample)
-                values["run-via-seatrial"].append(sample) if not sample["warmup"] else None
-            shell = {"metric": "run-via-shell", "value": shell_round(ctx, image, round_no), **base}
-            emit("sample", **shell)
-            values["run-via-shell"].append(shell) if not shell["warmup"] else None
+            for side in round_order(round_no):
+                if side == "seatrial":
+                    samples = measure_round(ctx, body, round_no)
+                else:
+                    samples = [{"metric": "run-via-shell", "value": shell_round(ctx, image, round_no), **base}]
+                for sample in samples:
+                    emit("sample", **sample)
+                    values[sample["metric"]].append(sample) if not sample["warmup"] else None
         emit("item_end", outcome="passed", reason="", duration=0.0)
         events.write("run_end", counts={"passed": 1}, interrupted=False, leaks={})
     finally:
         events.close()
         session.close()
-    ratio = ratio_interval(
-        [s["value"] for s in values["run-via-seatrial"]], [s["value"] for s in values["run-via-shell"]]
-    )
-    overhead = (ratio.estimate - 1) * 100
-    print(
-        f"harness overhead on {engine.name}: {overhead:+.1f}% (95% CI {(ratio.low - 1) * 100:+.1f}% .. "
-        f"{(ratio.high - 1) * 100:+.1f}%), {args.rounds} interleaved rounds; gate {args.gate:g}%"
-    )
+    ours = [s["value"] for s in values["run-via-seatrial"]]
+    theirs = [s["value"] for s in values["run-via-shell"]]
+    for line in verdict_lines(engine.name, ours, theirs, args.gate):
+        print(line)
     print(f"events: {events.path}")
+    overhead = (paired_ratio_interval(ours, theirs).estimate - 1) * 100
     return 0 if overhead <= args.gate else 4
+
+
+def rounds_of(paths: list[Path]) -> tuple[list[float], list[float], list[str]]:
+    """The paired samples (seatrial, shell) of every complete round in these events files, and
+    the engines they ran on; warm-ups left out."""
+    ours: list[float] = []
+    theirs: list[float] = []
+    engines: list[str] = []
+    for path in paths:
+        rounds: dict[int, dict[str, float]] = {}
+        for record in read_events(path):
+            if record["type"] == "sample" and record.get("scenario") == SCENARIO and not record.get("warmup"):
+                rounds.setdefault(record["round"], {})[record["metric"]] = record["value"]
+                engines += [] if record["engine"] in engines else [record["engine"]]
+        for pair in rounds.values():
+            if len(pair) == 2:
+                ours.append(pair["run-via-seatrial"])
+                theirs.append(pair["run-via-shell"])
+    if not ours:
+        raise SystemExit(f"overhead: no complete rounds of {SCENARIO} in {', '.join(map(str, paths))}")
+    return ours, theirs, engines
+
+
+def round_order(round_no: int) -> tuple[str, str]:
+    """Which side goes first in a round: they alternate, so neither always follows the other."""
+    return ("seatrial", "shell") if round_no % 2 == 0 else ("shell", "seatrial")
+
+
+def verdict_lines(engine: str, ours: list[float], theirs: list[float], gate: float) -> list[str]:
+    """The paired figure with its interval, the mean difference with its interval, and whether
+    the interval is narrow enough (issue 16: +-2 %) to tell the gate."""
+    paired = paired_ratio_interval(ours, theirs)
+    low, mid, high = ((x - 1) * 100 for x in (paired.low, paired.estimate, paired.high))
+    diffs = np.asarray(ours) - np.asarray(theirs)
+    # 1.96 standard errors: the normal approximation, sound at the hundreds of rounds this takes
+    half = 1.96 * float(diffs.std(ddof=1) / np.sqrt(len(diffs))) * 1000
+    lines = [
+        f"harness overhead on {engine}: {mid:+.2f}% (95% CI {low:+.2f}% .. {high:+.2f}%; median of "
+        f"{len(diffs)} paired per-round ratios); gate {gate:g}%",
+        f"  seatrial {np.median(ours) * 1000:.1f} ms, shell {np.median(theirs) * 1000:.1f} ms (medians); mean "
+        f"paired difference {diffs.mean() * 1000:+.2f} ms (95% interval +-{half:.2f} ms)",
+    ]
+    if max(mid - low, high - mid) > 2:
+        lines.append("  the interval is wider than +-2 %: run more rounds (--rounds) or on a quieter machine")
+    return lines
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from seatrial.engines import capsets
 from seatrial.engines.base import ENGINE_LABEL, SCENARIO_LABEL, SESSION_LABEL, BuildSpec, Engine, ResourceRef
-from seatrial.harness.hostports import free_port
+from seatrial.harness.hostports import PortReservations
 from seatrial.harness.session import Session
 from seatrial.harness.templating import TemplateError, render, render_data
 
@@ -44,7 +44,8 @@ class ItemContext:
     networks: dict[str, str] = field(default_factory=dict)
     volumes: dict[str, str] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)  # "web.80" -> published host port
-    free_ports: dict[str, int] = field(default_factory=dict)  # "free_port.x" -> a port free at first use
+    free_ports: dict[str, int] = field(default_factory=dict)  # "free_port.x" -> a port reserved at first use
+    reservations: PortReservations = field(default_factory=PortReservations)
     build_dirs: dict[str, Path] = field(default_factory=dict)
     stacks: dict[str, list[str]] = field(default_factory=dict)  # stack -> its services, in start order
     created: list[ResourceRef] = field(default_factory=list)
@@ -99,7 +100,7 @@ class ItemContext:
             return os.environ.get(name[9:])
         if name.startswith("free_port."):
             if name not in self.free_ports:
-                self.free_ports[name] = free_port()
+                self.free_ports[name] = self.host_port()
             return str(self.free_ports[name])
         if name.startswith("port."):
             port = self.ports.get(name[5:])
@@ -173,6 +174,10 @@ class ItemContext:
             self.created.append(result.image)
             self._item_base = tag
         return self._item_base
+
+    def host_port(self) -> int:
+        """A loopback port for this item alone (no other worker or run gets it) until teardown."""
+        return self.reservations.reserve()
 
     def cleanup_scratch(self) -> None:
         if self._scratch is not None:

@@ -166,6 +166,9 @@ class ItemLife:
             self.interrupt = self.interrupt or exc
             result.outcome = Outcome.INTERRUPTED
             result.reason += "; " + CUT_SHORT
+        finally:
+            # Only now: the item's containers held its published ports until they were removed.
+            self.ctx.reservations.release()
         if leftovers:
             if result.outcome in VERDICTS:
                 result.outcome = Outcome.ERROR

@@ -171,9 +171,7 @@ class ControllerHooks:
         self.order = serial_order(list(ids))
         state = self.run.run_state(session_id=self.session_id, run_id=self.link.run_id)
         wanted = {engine for _, engine in self.order}
-        for engine in state.engines:
-            if engine.name in wanted:
-                state.check_engine(engine)
+        state.check_engines([engine for engine in state.engines if engine.name in wanted])
         write_health(Path(self.link.shared), state.health)
 
     def pytest_testnodedown(self, node, error) -> None:

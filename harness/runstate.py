@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from seatrial.harness.availability import EngineHealth
 from seatrial.harness.events import EventLog, ResultsUnwritable, host_fingerprint
 from seatrial.harness.hostfacts import host_facts
 from seatrial.harness.outcome import ItemResult
+from seatrial.harness.selfcheck import Fitness
 from seatrial.harness.session import Session
 
 if TYPE_CHECKING:
@@ -129,13 +131,37 @@ class RunState:
         cannot start a container at all is marked gone (exit 3)."""
         if engine.name in self.health.fitness or self.health.reason(engine):
             return
-        from seatrial.harness.selfcheck import RUN, Fitness, check_engine
+        self._record_check(engine, self._probe(engine))
+
+    def check_engines(self, engines: list[Engine]) -> None:
+        """`check_engine` for several engines at once, as a parallel run's controller does before
+        any worker gets an item: the checks of engines driven through a command line run side by
+        side in threads (they wait on dockerd and Podman, not on this process), so the workers
+        wait for the slowest check, not for the sum. An in-process engine (the reference runtime
+        forks) is checked on this thread meanwhile. Records are written in the order given."""
+        from seatrial.engines.cliengine import CliEngine
+
+        todo = [e for e in engines if e.name not in self.health.fitness and not self.health.reason(e)]
+        if self._base_archive is None and todo:
+            from seatrial.harness.baseimage import base_archive
+
+            self._base_archive = base_archive()  # once, before the threads ask for it
+        with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
+            running = {e.name: pool.submit(self._probe, e) for e in todo if isinstance(e, CliEngine)}
+            here = {e.name: self._probe(e) for e in todo if not isinstance(e, CliEngine)}
+            for engine in todo:
+                self._record_check(engine, here[engine.name] if engine.name in here else running[engine.name].result())
+
+    def _probe(self, engine: Engine) -> Fitness:
+        from seatrial.harness.selfcheck import RUN, check_engine
 
         labels = {SESSION_LABEL: self.session.id, ENGINE_LABEL: engine.name}
         try:
-            fitness = check_engine(engine, self.base_image(engine), labels)
+            return check_engine(engine, self.base_image(engine), labels)
         except EngineError as exc:  # the base image could not even be loaded
-            fitness = Fitness(engine.name, {RUN: f"loading the base image failed: {exc}"})
+            return Fitness(engine.name, {RUN: f"loading the base image failed: {exc}"})
+
+    def _record_check(self, engine: Engine, fitness: Fitness) -> None:
         self.health.fitness[engine.name] = fitness
         if self.events is not None:
             self.events.write("engine_check", engine=engine.name, status=fitness.status, broken=dict(fitness.broken))

@@ -53,7 +53,7 @@ class Session:
         directory = lock_dir()
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{sid}.lock"
-        fd = _lock(path)
+        fd = hold_lock(path)
         if fd is None:
             raise RuntimeError(f"session {sid} is already running (lock {path} is held)")
         os.write(fd, f"{os.getpid()}\n".encode())
@@ -81,13 +81,14 @@ class Session:
                 self._lock_fd = None
 
 
-def _lock(path: Path) -> int | None:
+def hold_lock(path: Path) -> int | None:
     """An fd holding the exclusive lock of `path`, or None when another process holds it.
 
-    Another run's reaper (or a parallel run's other worker) may unlink a lock file it found free
-    between our open and our flock: a lock on that unlinked file would protect nothing, and the
-    session would look dead to every later reaper. So the lock counts only once the path still
-    names the locked file; otherwise open again."""
+    Another run's reaper (or a parallel run's other worker, or the owner of a port reservation
+    releasing it) may unlink a lock file it found free between our open and our flock: a lock on
+    that unlinked file would protect nothing, and the session would look dead to every later
+    reaper. So the lock counts only once the path still names the locked file; otherwise open
+    again."""
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:

@@ -129,6 +129,21 @@ def ratio_interval(
     return Interval(estimate, float(low), float(high), confidence)
 
 
+def paired_ratio_interval(numerator, denominator, confidence: float = CONFIDENCE) -> Interval:
+    """The median of per-pair ratios numerator[i] / denominator[i], with the order-statistics
+    interval of that median.
+
+    For two ways of doing the same thing measured in the same rounds (the harness and a shell
+    script, side by side): what drifts between rounds (the machine's load, dockerd's state)
+    divides out of each pair's ratio, so the interval is much narrower than that of a ratio of
+    two medians taken apart. The pairs must be aligned: sample i of each side from round i."""
+    a = np.asarray(numerator, dtype=float)
+    b = np.asarray(denominator, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired samples differ in number: {len(a)} and {len(b)}")
+    return median_interval(a / b, confidence)
+
+
 def inconclusive(a: Summary, b: Summary) -> list[str]:
     """Why comparing a with b should not be read as a difference (empty: it can be)."""
     reasons = []

@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from seatrial.engines.base import EngineError, PortMapping, ResourceRef, RunSpec
-from seatrial.harness.hostports import free_port
 from seatrial.harness.itemcontext import ItemContext, StepError
 from seatrial.harness.modeltypes import Name, Strict
 from seatrial.harness.problem import KeyPath
@@ -166,7 +165,7 @@ class Run(StepKind):
             except EngineError as exc:
                 return refused(exc, name)
         for container_port, host, protocol in wanted:
-            host_port = host or free_port()
+            host_port = host or ctx.host_port()
             ctx.ports[f"{local}.{container_port}"] = host_port
             ports.append(PortMapping(container_port=container_port, host_port=host_port, protocol=protocol))
         spec = RunSpec(

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from seatrial.engines.base import BuildSpec, EngineError, Mount, NetworkSpec, PortMapping, ResourceRef, RunSpec
-from seatrial.harness.hostports import free_port
 from seatrial.harness.itemcontext import ItemContext
 from seatrial.harness.problem import KeyPath
 from seatrial.harness.stackmodel import ComposeFile, StackService, StackStepBody, start_order
@@ -131,7 +130,7 @@ def _start(ctx: ItemContext, stack: str, service: str, spec: StackService) -> No
     image = _image(ctx, local, spec)
     ports = []
     for port in spec.ports:
-        host_port = free_port()
+        host_port = ctx.host_port()
         ctx.ports[f"{local}.{port}"] = host_port
         ports.append(PortMapping(container_port=int(port), host_port=host_port))
     mounts = []

@@ -8,7 +8,14 @@ import math
 import numpy as np
 import pytest
 
-from seatrial.reports.stats import inconclusive, median_interval, ratio_interval, summarize, tukey_outliers
+from seatrial.reports.stats import (
+    inconclusive,
+    median_interval,
+    paired_ratio_interval,
+    ratio_interval,
+    summarize,
+    tukey_outliers,
+)
 
 
 @pytest.mark.parametrize("n", [10, 20, 40])
@@ -59,3 +66,37 @@ def test_overlapping_or_noisy_samples_are_inconclusive():
     assert "the 95% intervals of the medians overlap" in inconclusive(*same)
     assert inconclusive(*apart) == []
     assert any("high spread" in w for w in noisy.warnings)
+
+
+def test_paired_ratios_cancel_drift_that_widens_a_ratio_of_medians():
+    """Rounds whose machine drifts (each round x0.6 .. x1.6) with a true 3% overhead: pairing
+    divides the drift out, a ratio of medians taken apart cannot."""
+    rng = np.random.default_rng(7)
+    drift = rng.uniform(0.6, 1.6, 300)
+    shell = 0.25 * drift * rng.lognormal(0.0, 0.01, 300)
+    ours = 0.25 * 1.03 * drift * rng.lognormal(0.0, 0.01, 300)
+    paired = paired_ratio_interval(ours, shell)
+    unpaired = ratio_interval(ours, shell)
+    # (coverage is the next test's business; here: close to the truth, and narrow)
+    assert abs(paired.estimate - 1.03) < 0.003 and paired.low < paired.estimate < paired.high
+    assert paired.high - paired.low < 0.01
+    assert unpaired.high - unpaired.low > 5 * (paired.high - paired.low)
+
+
+def test_paired_ratio_interval_covers_the_true_ratio_at_the_stated_rate():
+    rng = np.random.default_rng(11)
+    hits = 0
+    for _ in range(400):
+        drift = rng.uniform(0.5, 2.0, 60)
+        hits += _covers_ratio(drift * rng.lognormal(0.02, 0.05, 60), drift, math.exp(0.02))
+    assert 0.92 <= hits / 400 <= 0.99
+
+
+def _covers_ratio(ours, theirs, true_ratio) -> bool:
+    interval = paired_ratio_interval(ours, theirs)
+    return interval.low <= true_ratio <= interval.high
+
+
+def test_paired_samples_must_pair():
+    with pytest.raises(ValueError, match="paired samples differ in number: 3 and 2"):
+        paired_ratio_interval([1.0, 2.0, 3.0], [1.0, 2.0])
