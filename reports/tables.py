@@ -7,6 +7,7 @@ per-claim table of `seatrial claims`) plug in by adding a function, not by editi
 from __future__ import annotations
 
 from seatrial.harness.claimcatalog import CLAIMS
+from seatrial.reports import engineversions
 from seatrial.reports.claimstable import BENCHMARK_CLAIMS
 from seatrial.reports.results import Results, item_rows, kept_samples, latest_items
 from seatrial.reports.stats import inconclusive, ratio_interval, summarize
@@ -204,10 +205,17 @@ def history(results: Results) -> list[dict]:
             "started": started.get(str(run), 0.0),
             "median": float(g["value"].median()),
             "unit": g["unit"].iloc[0],
+            "version": str(g["version"].iloc[0] or ""),  # a host's engine upgraded between runs shows here
         }
         for (s, m, c, run), g in samples.groupby(["scenario", "metric", "column", "run_id"], sort=True)
     ]
     return sorted(rows, key=lambda r: (r["scenario"], r["metric"], r["engine"], r["started"]))
+
+
+def across_versions(results: Results) -> list[dict]:
+    """Each engine seen at more than one version or host: its claims and medians at each
+    (engineversions.across_versions), oldest version first."""
+    return engineversions.across_versions(results.items, results.samples)
 
 
 SECTIONS = {
@@ -220,4 +228,5 @@ SECTIONS = {
     "ratios": metric_ratios,
     "density": density,
     "history": history,
+    "across_versions": across_versions,
 }
