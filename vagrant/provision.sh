@@ -105,15 +105,20 @@ if [[ " ${missing[*]} " == *" apparmor "* ]] && [ -d /run/systemd/system ] && do
   systemctl restart docker
 fi
 
-# dockerd: started by systemd on a normal machine; by hand where there is no init system.
+# dockerd: started by systemd where systemd is PID 1 (sd_booted(3): /run/systemd/system), also
+# while the system is still "starting" or "degraded" (is-system-running then fails, and a second
+# dockerd started by hand beside systemd's failed in a Debian 13 VM); by hand where there is no
+# init system. Under QEMU emulation on a loaded host dockerd takes minutes to answer.
 if ! docker info >/dev/null 2>&1; then
-  if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
-    systemctl start docker
+  if [ -d /run/systemd/system ]; then
+    systemctl start docker || { systemctl status docker --no-pager -l >&2 || true; exit 3; }
+    log="journalctl -u docker"
   else
     setsid dockerd >/var/log/dockerd.log 2>&1 < /dev/null &
+    log=/var/log/dockerd.log
   fi
-  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
-  docker info >/dev/null 2>&1 || { echo "provision: dockerd did not start; see /var/log/dockerd.log" >&2; exit 3; }
+  for _ in $(seq 1 300); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null 2>&1 || { echo "provision: dockerd did not answer within 300 s; see $log" >&2; exit 3; }
 fi
 }
 [ "$reference_only" = 1 ] || configure_engines
