@@ -121,6 +121,7 @@ def up(vg: Vagrant, machine: Machine, project: Path, *, fresh: bool = False) -> 
         fresh=fresh,
         has_provisioned=has_provisioned,
         is_current=has_provisioned and vmbox.provisioned_box_ready(project, machine),
+        is_keeping=vg.env.get("SEATRIAL_VM_KEEP_BOX", "1") != "0",
     )
     vg.env[box_variable(machine)] = plan.box
     vg.say(f"vagrant up {machine.name} on {plan.box} ({vg.env['SEATRIAL_LIBVIRT_DRIVER']}); {plan.how}")

@@ -71,17 +71,23 @@ class BootPlan:
     how: str
 
 
-def boot_plan(machine: Machine, *, fresh: bool, has_provisioned: bool, is_current: bool) -> BootPlan:
+def boot_plan(
+    machine: Machine, *, fresh: bool, has_provisioned: bool, is_current: bool, is_keeping: bool = True
+) -> BootPlan:
     """The provisioned box when there is one, else (or with --fresh) the pristine box from nothing.
     A disk is kept unless it booted a provisioned box made from today's inputs: a stale one is
-    refreshed once by the run that provisions on top of it, not by every later run."""
+    refreshed once by the run that provisions on top of it, not by every later run. Not
+    `is_keeping` (SEATRIAL_VM_KEEP_BOX=0): no disk is kept, which saves a halt and a second boot
+    (minutes under emulation) in a one-off run."""
     if fresh or not has_provisioned:
         how = "provision.sh from nothing (without KVM about half an hour: dpkg in an emulated guest)"
-        return BootPlan(machine.box, True, how)
+        return BootPlan(machine.box, is_keeping, how)
     if is_current:
         return BootPlan(machine.provisioned_box, False, "provision.sh again (idempotent)")
-    how = "provision.sh on top of a box provisioned from older inputs, then the box kept (--fresh: from nothing)"
-    return BootPlan(machine.provisioned_box, True, how)
+    how = "provision.sh on top of a box provisioned from older inputs" + (
+        ", then the box kept (--fresh: from nothing)" if is_keeping else " (the box not kept: SEATRIAL_VM_KEEP_BOX=0)"
+    )
+    return BootPlan(machine.provisioned_box, is_keeping, how)
 
 
 def box_dir(box: str) -> Path:

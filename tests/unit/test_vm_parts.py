@@ -507,3 +507,11 @@ def test_a_stale_provisioned_box_is_booted_and_refreshed_once(fresh, has_provisi
         vmbox.MACHINES["debian12"], fresh=fresh, has_provisioned=has_provisioned, is_current=is_current
     )
     assert (plan.box, plan.is_kept) == (box, is_kept)
+    kept = vmbox.boot_plan(
+        vmbox.MACHINES["debian12"],
+        fresh=fresh,
+        has_provisioned=has_provisioned,
+        is_current=is_current,
+        is_keeping=False,
+    )
+    assert (kept.box, kept.is_kept) == (box, False)  # SEATRIAL_VM_KEEP_BOX=0: the same box, nothing kept
