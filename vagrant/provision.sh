@@ -30,11 +30,13 @@ if [ "$reference_only" = 0 ]; then
   # them in): Debian 12's Podman 4.3 uses CNI, which resolves container names on user-defined
   # networks only through the dnsname plugin; Debian 13's Podman 5 has no CNI and uses netavark
   # with aardvark-dns, and pasta (passt) for rootless networks; Docker 23+ builds with BuildKit
-  # only through the buildx plugin (DOCKER_BUILDKIT=1 fails without it).
+  # only through the buildx plugin (DOCKER_BUILDKIT=1 fails without it). Debian 13's docker.io
+  # is the daemon alone: the `docker` client is docker-cli, only recommended (a Debian 13 VM
+  # had dockerd running and no `docker` command, and provisioning waited for it in vain).
   codename=$(. "${SEATRIAL_OS_RELEASE:-/etc/os-release}" && echo "${VERSION_CODENAME:-}")
   case "$codename" in
     bookworm|"") packages+=(golang-github-containernetworking-plugin-dnsname) ;;
-    *) packages+=(netavark aardvark-dns passt docker-buildx) ;;
+    *) packages+=(docker-cli netavark aardvark-dns passt docker-buildx) ;;
   esac
 fi
 if [ "$print_packages" = 1 ]; then

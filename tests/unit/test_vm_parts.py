@@ -424,11 +424,11 @@ def test_only_the_debian13_box_is_seeded_with_provision_sh_packages():
         (
             "bookworm",
             ["golang-github-containernetworking-plugin-dnsname", "docker.io", "podman"],
-            ["netavark", "docker-buildx"],
+            ["docker-cli", "netavark", "docker-buildx"],
         ),
         (
             "trixie",
-            ["netavark", "aardvark-dns", "passt", "docker-buildx", "docker.io", "podman"],
+            ["docker-cli", "netavark", "aardvark-dns", "passt", "docker-buildx", "docker.io", "podman"],
             ["golang-github-containernetworking-plugin-dnsname"],
         ),
     ],
