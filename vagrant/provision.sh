@@ -108,9 +108,9 @@ if [[ " ${missing[*]} " == *" apparmor "* ]] && [ -d /run/systemd/system ] && do
 fi
 
 # dockerd: started by systemd where systemd is PID 1 (sd_booted(3): /run/systemd/system), also
-# while the system is still "starting" or "degraded" (is-system-running then fails, and a second
-# dockerd started by hand beside systemd's failed in a Debian 13 VM); by hand where there is no
-# init system. Under QEMU emulation on a loaded host dockerd takes minutes to answer.
+# while the system is still "starting" or "degraded" (is-system-running then fails, which would
+# start a second dockerd by hand beside systemd's); by hand where there is no init system. Under
+# QEMU emulation on a loaded host dockerd can take minutes to answer.
 if ! docker info >/dev/null 2>&1; then
   if [ -d /run/systemd/system ]; then
     systemctl start docker || { systemctl status docker --no-pager -l >&2 || true; exit 3; }
