@@ -32,11 +32,13 @@ if [ "$reference_only" = 0 ]; then
   # with aardvark-dns, and pasta (passt) for rootless networks; Docker 23+ builds with BuildKit
   # only through the buildx plugin (DOCKER_BUILDKIT=1 fails without it). Debian 13's docker.io
   # is the daemon alone: the `docker` client is docker-cli, only recommended (a Debian 13 VM
-  # had dockerd running and no `docker` command, and provisioning waited for it in vain).
+  # had dockerd running and no `docker` command, and provisioning waited for it in vain). Its
+  # netavark sets up bridges with `nft` (nftables, also only recommended): without it every
+  # Podman container on a bridge failed "nftables error: unable to execute nft".
   codename=$(. "${SEATRIAL_OS_RELEASE:-/etc/os-release}" && echo "${VERSION_CODENAME:-}")
   case "$codename" in
     bookworm|"") packages+=(golang-github-containernetworking-plugin-dnsname) ;;
-    *) packages+=(docker-cli netavark aardvark-dns passt docker-buildx) ;;
+    *) packages+=(docker-cli netavark aardvark-dns nftables passt docker-buildx) ;;
   esac
 fi
 if [ "$print_packages" = 1 ]; then

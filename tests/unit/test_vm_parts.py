@@ -428,7 +428,7 @@ def test_only_the_debian13_box_is_seeded_with_provision_sh_packages():
         ),
         (
             "trixie",
-            ["docker-cli", "netavark", "aardvark-dns", "passt", "docker-buildx", "docker.io", "podman"],
+            ["docker-cli", "netavark", "aardvark-dns", "nftables", "passt", "docker-buildx", "docker.io", "podman"],
             ["golang-github-containernetworking-plugin-dnsname"],
         ),
     ],
