@@ -6,6 +6,7 @@ scenarios/` keeps pytest's own.
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -16,6 +17,7 @@ from rich.table import Table
 from seatrial.harness.outcome import ItemResult
 from seatrial.harness.parallel import item_engines
 from seatrial.harness.words import plural
+from seatrial.reports.engineversions import engine_version, short_version
 
 STYLES = {
     "passed": "green",
@@ -42,6 +44,21 @@ def counts_line(outcomes: list[str]) -> str:
         counts[outcome] = counts.get(outcome, 0) + 1
     order = [o for o in SYMBOLS if o in counts] + sorted(o for o in counts if o not in SYMBOLS)
     return f"{plural(len(outcomes), 'item')}: " + ", ".join(f"{counts[o]} {SYMBOLS.get(o, o)}" for o in order)
+
+
+def run_environment(events_path) -> tuple[str, dict[str, str]]:
+    """The host name and each engine's version from the run's run_start record (the first line of
+    its events file); nothing when there is no file or it does not start so."""
+    if not events_path:
+        return "", {}
+    try:
+        with open(events_path, encoding="utf-8") as stream:
+            start = json.loads(stream.readline() or "{}")
+    except (OSError, ValueError):
+        return "", {}
+    if start.get("type") != "run_start":
+        return "", {}
+    return start.get("host", {}).get("hostname", ""), {e.get("name"): engine_version(e) for e in start["engines"]}
 
 
 class ConsoleReporter:
@@ -120,10 +137,13 @@ class ConsoleReporter:
         engines = list(dict.fromkeys(r.engine for r in results))
         scenarios = list(dict.fromkeys(r.scenario for r in results))
         by_key = {(r.scenario, r.engine): r for r in results}
-        table = Table(title="scenario x engine")
+        host, versions = run_environment(events_path)
+        table = Table(title="scenario x engine" + (f" on {host}" if host else ""))
         table.add_column("scenario")
         for engine in engines:
-            table.add_column(engine)
+            # Which version held or failed: results of two machines are told apart by it.
+            version = short_version(versions.get(engine, ""))
+            table.add_column(f"{engine} {version}" if version else engine)
         for scenario in scenarios:
             cells = []
             for engine in engines:

@@ -107,42 +107,36 @@ def machine_state(vg: Vagrant, machine: Machine) -> str:
 
 
 def up(vg: Vagrant, machine: Machine, project: Path, *, fresh: bool = False) -> bool:
-    """Boot the machine and provision it: on its provisioned box when there is one (provision.sh
-    runs again on top), else on the pristine box from nothing (building it first if missing),
-    keeping the result as the provisioned box. False
-    when it was running already (then the project in it may be older than here)."""
+    """Boot the machine and provision it (boot_plan says from which box); keep the provisioned
+    disk as a box when the plan says so. False when it was running already (then the project in
+    it may be older than here)."""
     if machine_state(vg, machine) == "running":
         vg.say(f"{machine.name} is running; `seatrial vm down` first to start from its box again")
         return False
     if not vmbox.has_box(machine.box):
         vmbox.build_box(vg, machine)
-    # A provisioned box made from older inputs is still used (provision.sh, idempotent, adds what
-    # changed on top): provisioning from nothing takes half an hour under emulation, too long for
-    # every CI run. --fresh (or the first run) is the from-nothing proof, and saves a new box.
-    reuse = not fresh and vmbox.has_box(machine.provisioned_box)
-    current = reuse and vmbox.provisioned_box_ready(project, machine)
-    box = machine.provisioned_box if reuse else machine.box
-    vg.env[box_variable(machine)] = box
-    how = (
-        "provision.sh again (idempotent)"
-        if current
-        else "provision.sh on top of a box provisioned from older inputs (--fresh: from nothing)"
-        if reuse
-        else "provision.sh from nothing (without KVM about half an hour: dpkg in an emulated guest)"
+    has_provisioned = vmbox.has_box(machine.provisioned_box)
+    plan = vmbox.boot_plan(
+        machine,
+        fresh=fresh,
+        has_provisioned=has_provisioned,
+        is_current=has_provisioned and vmbox.provisioned_box_ready(project, machine),
+        is_keeping=vg.env.get("SEATRIAL_VM_KEEP_BOX", "1") != "0",
     )
-    vg.say(f"vagrant up {machine.name} on {box} ({vg.env['SEATRIAL_LIBVIRT_DRIVER']}); {how}")
+    vg.env[box_variable(machine)] = plan.box
+    vg.say(f"vagrant up {machine.name} on {plan.box} ({vg.env['SEATRIAL_LIBVIRT_DRIVER']}); {plan.how}")
     vg.stream(
         ["vagrant", "up", machine.name, "--provider", "libvirt", "--provision-with", "provision"], timeout=3 * HOURS
     )
-    if not reuse:
+    if plan.is_kept:
         keep_provisioned(vg, machine, project)
     return True
 
 
 def keep_provisioned(vg: Vagrant, machine: Machine, project: Path) -> None:
-    """Save the freshly provisioned disk as a box (vmbox), then boot the VM again. The guest
-    gets Vagrant's insecure key back first: Vagrant replaced it at the first boot, and a VM made
-    from the box must let Vagrant in the same way as one made from the pristine box."""
+    """Save the provisioned disk as the machine's provisioned box (vmbox), then boot a VM from it.
+    The guest gets Vagrant's insecure key back first: Vagrant replaced it at the first boot, and a
+    VM made from the box must let Vagrant in the same way as one made from the pristine box."""
     keys = sorted(glob.glob(INSECURE_KEY))
     if not keys:
         raise VmError(f"Vagrant's insecure public key not found ({INSECURE_KEY}); reinstall vagrant")
@@ -167,10 +161,14 @@ def keep_provisioned(vg: Vagrant, machine: Machine, project: Path) -> None:
     ]
     if not disks:
         raise VmError(f"no disk vda in libvirt's domain {domain}; cannot keep the provisioned disk")
-    vmbox.save_provisioned(vg, machine, Path(disks[0]), project)
+    with vmbox.packed_provisioned(vg, machine, Path(disks[0])) as box_file:
+        # The halted VM's disk is an overlay of the box it booted, which may be the provisioned
+        # box about to be replaced (its image leaves libvirt's pool): the VM goes first.
+        vg.stream(["vagrant", "destroy", "-f", machine.name], timeout=900)
+        vmbox.add_provisioned(vg, machine, box_file, project)
+    vg.env[box_variable(machine)] = machine.provisioned_box
     vg.stream(
-        ["vagrant", "up", machine.name, "--provider", "libvirt", "--provision", "--provision-with", "provision"],
-        timeout=1 * HOURS,
+        ["vagrant", "up", machine.name, "--provider", "libvirt", "--provision-with", "provision"], timeout=1 * HOURS
     )
 
 

@@ -6,7 +6,10 @@ provision.sh installs everything on a fresh machine; without KVM that takes half
 in an emulated guest). The provisioned disk is then kept as a box of its own
 (`seatrial/debian12-provisioned`), keyed by what provisioning depends on: provision.sh,
 pyproject.toml and the pristine box. Later VMs boot from it and provision.sh runs again there
-(idempotent, seconds); a change to any input makes the next `vm up` provision from nothing again.
+(idempotent, seconds). When an input changed since, provision.sh adds what changed on top (minutes:
+packages, the venv) and the disk is then kept again as the provisioned box with the new key, so
+that only the first VM after a change pays for it (CI ran it on every submission before);
+`seatrial vm up --fresh` provisions from nothing again.
 
 Where things are: Vagrant's boxes in VAGRANT_HOME (/var/cache/seatrial/vagrant/boxes), each
 box's image uploaded once into libvirt's pool `default` (/var/lib/libvirt/images, named
@@ -14,10 +17,12 @@ box's image uploaded once into libvirt's pool `default` (/var/lib/libvirt/images
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +60,34 @@ class Machine:
 
 
 MACHINES = {m.name: m for m in (Machine("debian12", "bookworm"), Machine("debian13", "trixie", is_seeded=True))}
+
+
+@dataclass(frozen=True)
+class BootPlan:
+    """Which box a machine boots, and whether its disk is kept as the provisioned box after."""
+
+    box: str
+    is_kept: bool
+    how: str
+
+
+def boot_plan(
+    machine: Machine, *, fresh: bool, has_provisioned: bool, is_current: bool, is_keeping: bool = True
+) -> BootPlan:
+    """The provisioned box when there is one, else (or with --fresh) the pristine box from nothing.
+    A disk is kept unless it booted a provisioned box made from today's inputs: a stale one is
+    refreshed once by the run that provisions on top of it, not by every later run. Not
+    `is_keeping` (SEATRIAL_VM_KEEP_BOX=0): no disk is kept, which saves a halt and a second boot
+    (minutes under emulation) in a one-off run."""
+    if fresh or not has_provisioned:
+        how = "provision.sh from nothing (without KVM about half an hour: dpkg in an emulated guest)"
+        return BootPlan(machine.box, is_keeping, how)
+    if is_current:
+        return BootPlan(machine.provisioned_box, False, "provision.sh again (idempotent)")
+    how = "provision.sh on top of a box provisioned from older inputs" + (
+        ", then the box kept (--fresh: from nothing)" if is_keeping else " (the box not kept: SEATRIAL_VM_KEEP_BOX=0)"
+    )
+    return BootPlan(machine.provisioned_box, is_keeping, how)
 
 
 def box_dir(box: str) -> Path:
@@ -130,38 +163,32 @@ def build_box(vg: Vagrant, machine: Machine) -> None:
     vg.say(f"box {machine.box} cached in {box_dir(machine.box)}")
 
 
-def save_provisioned(vg: Vagrant, machine: Machine, disk: Path, project: Path) -> None:
-    """Keep a halted VM's disk as the machine's provisioned box: the disk flattened into one
-    qcow2 image, with the pristine box's kernel, initrd and Vagrantfile beside it."""
+@contextlib.contextmanager
+def packed_provisioned(vg: Vagrant, machine: Machine, disk: Path) -> Iterator[Path]:
+    """A halted VM's disk packed as a box file (the disk flattened into one qcow2 image, with the
+    pristine box's kernel, initrd and Vagrantfile beside it), removed after the block."""
     pristine = next(box_dir(machine.box).glob("*/libvirt"))
     BOX_CACHE.mkdir(parents=True, exist_ok=True)
-    vg.say(f"saving the provisioned disk as the box {machine.provisioned_box}")
+    vg.say(f"packing the provisioned disk as the box {machine.provisioned_box}")
     with tempfile.TemporaryDirectory(dir=BOX_CACHE, prefix=".provisioned-") as tmp:
         work = Path(tmp)
         vg.stream(["qemu-img", "convert", "-O", "qcow2", str(disk), str(work / "box.img")], timeout=1 * HOURS)
         for name in ("vmlinuz", "initrd.img", "Vagrantfile", "metadata.json"):
             shutil.copy(pristine / name, work / name)
         box_file = work / "provisioned.box"
-        vg.stream(
-            [
-                "tar",
-                "-C",
-                str(work),
-                "-cf",
-                str(box_file),
-                "metadata.json",
-                "Vagrantfile",
-                "box.img",
-                "vmlinuz",
-                "initrd.img",
-            ],
-            timeout=1 * HOURS,
-        )
-        add_box(vg, machine.provisioned_box, box_file)
+        members = ["metadata.json", "Vagrantfile", "box.img", "vmlinuz", "initrd.img"]
+        vg.stream(["tar", "-C", str(work), "-cf", str(box_file), *members], timeout=1 * HOURS)
+        yield box_file
+
+
+def add_provisioned(vg: Vagrant, machine: Machine, box_file: Path, project: Path) -> None:
+    """Cache a packed provisioned box with the key of today's provisioning inputs. A VM whose disk
+    is an overlay of the old provisioned box must be gone first: its base image leaves the pool."""
+    add_box(vg, machine.provisioned_box, box_file)
     machine.key_file.write_text(provision_key(project, machine) + "\n")
     vg.say(
-        f"box {machine.provisioned_box} cached; VMs boot from it until provision.sh, pyproject.toml "
-        "or the pristine box change"
+        f"box {machine.provisioned_box} cached; VMs boot from it, and provision.sh has nothing to add, "
+        "until provision.sh, pyproject.toml or the pristine box change"
     )
 
 

@@ -117,7 +117,7 @@ def section_claims(results: Results, out_dir) -> str:
         ]
         for r in tables.claim_matrix(results)
     ]
-    return _table(["claim", *columns], rows)
+    return _table(["claim", *map(results.label, columns)], rows)
 
 
 def section_matrix(results: Results, out_dir) -> str:
@@ -129,7 +129,7 @@ def section_matrix(results: Results, out_dir) -> str:
         ]
         for r in tables.matrix(results)
     ]
-    return '<table id="matrix">' + _table(["scenario", *columns], rows)[7:]
+    return '<table id="matrix">' + _table(["scenario", *map(results.label, columns)], rows)[7:]
 
 
 def section_divergences(results: Results, out_dir) -> str:
@@ -139,7 +139,7 @@ def section_divergences(results: Results, out_dir) -> str:
     parts = []
     for r in found:
         cells = "".join(
-            f'<td class="{c["outcome"]}"><b>{escape(col)}: {LABELS.get(c["outcome"], c["outcome"])}</b>'
+            f'<td class="{c["outcome"]}"><b>{escape(results.label(col))}: {LABELS.get(c["outcome"], c["outcome"])}</b>'
             f'<div class="reason">{escape(c["reason"])}</div>'
             + "".join(f"<div><code>{escape(f)}</code></div>" for f in c["failed_checks"])
             + "</td>"
@@ -162,7 +162,7 @@ def section_timings(results: Results, out_dir, baseline: str | None = None) -> s
         [
             escape(r["scenario"]),
             escape(r["metric"]),
-            escape(r["engine"]),
+            escape(results.label(r["engine"])),
             str(r["n"]),
             _num(r["median"], r["unit"]),
             f"{_num(r['ci_low'], r['unit'])} – {_num(r['ci_high'], r['unit'])}",
@@ -187,7 +187,7 @@ def section_timings(results: Results, out_dir, baseline: str | None = None) -> s
             "p99",
             "CV",
             "outliers",
-            f"{tables.baseline_heading(rows)} (95% CI)",
+            f"{tables.baseline_heading(rows, results.label)} (95% CI)",
             "warnings",
         ],
         body,
@@ -226,7 +226,24 @@ def section_density(results: Results, out_dir) -> str:
 
 def section_history(results: Results, out_dir) -> str:
     svg = plots.history(tables.history(results))
-    return svg or "<p>History needs benchmark results from two runs or more.</p>"
+    shown = svg or "<p>History needs benchmark results from two runs or more.</p>"
+    return shown + "".join(_across_versions(row) for row in tables.across_versions(results))
+
+
+def _across_versions(row: dict) -> str:
+    """One engine's claims and medians at each of its versions (and hosts), oldest first."""
+    points = row["points"]
+    body = [
+        [
+            f"<b>{escape(c['claim'])}</b>",
+            *(_cell({"outcome": c["cells"][p]}) if p in c["cells"] else "" for p in points),
+        ]
+        for c in row["claims"]
+    ] + [
+        [escape(f"{t['metric']} (median)"), *(_num(t["medians"].get(p), t["unit"]) for p in points)]
+        for t in row["timings"]
+    ]
+    return f"<h3>{escape(row['engine'])} across versions</h3>" + _table(["claim or timing", *points], body)
 
 
 SECTIONS: list[tuple[str, str, Callable]] = [

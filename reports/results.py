@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from seatrial.reports.benchjson import is_pytest_benchmark, samples_of
+from seatrial.reports.engineversions import column_labels, engine_version
 from seatrial.reports.eventfiles import Runs, event_files, read_events
 
 ITEM_COLUMNS = [
@@ -26,6 +27,7 @@ ITEM_COLUMNS = [
     "column",
     "scenario",
     "engine",
+    "version",
     "claims",
     "file",
     "outcome",
@@ -41,6 +43,7 @@ SAMPLE_COLUMNS = [
     "column",
     "scenario",
     "engine",
+    "version",
     "metric",
     "round",
     "value",
@@ -72,6 +75,11 @@ class Results:
     samples: pd.DataFrame  # one row per benchmark sample, warm-ups included (flagged)
     benchmarks: dict[str, dict]  # scenario -> its benchmark spec (ratios, params)
     diffs: list[dict] = field(default_factory=list)  # `seatrial diff` runs (diff.json), oldest first
+    labels: dict[str, str] = field(default_factory=dict)  # column -> heading with the version (engineversions)
+
+    def label(self, column: str) -> str:
+        """The heading of a column: `docker 26.1.5 @ debian13` with several hosts, else the column."""
+        return self.labels.get(column, column)
 
     @property
     def columns(self) -> list[str]:
@@ -114,7 +122,8 @@ def load_results(paths) -> Results:
             run, rows = foreign_run(path)
             runs.append(Run(run["run_id"], run["host"], run["engines"], run["started"], True, run["path"]))
             hosts[run["run_id"]] = run["host"].get("hostname", "")
-            samples += rows
+            versions = {e.get("name"): engine_version(e) for e in run["engines"]}
+            samples += [{**r, "version": versions.get(r["engine"], "")} for r in rows]
             continue
         records = read_events(path)
         start = next((r for r in records if r["type"] == "run_start"), None)
@@ -134,8 +143,13 @@ def load_results(paths) -> Results:
                 (end or {}).get("counts", {}),
             )
         )
-        items += _items(records, host)
-        samples += [{**{k: r.get(k) for k in SAMPLE_COLUMNS}, "host": host} for r in records if r["type"] == "sample"]
+        versions = {e.get("name"): engine_version(e) for e in start.get("engines", [])}
+        items += [{**row, "version": versions.get(row["engine"], "")} for row in _items(records, host)]
+        samples += [
+            {**{k: r.get(k) for k in SAMPLE_COLUMNS}, "host": host, "version": versions.get(r.get("engine"), "")}
+            for r in records
+            if r["type"] == "sample"
+        ]
         for r in records:
             if r["type"] == "item_start" and r.get("benchmark") is not None:
                 benchmarks[r["scenario"]] = r["benchmark"]
@@ -148,12 +162,15 @@ def load_results(paths) -> Results:
             row["host"] = remote_host
         row["column"] = row["engine"] if remote_host or not many_hosts else f"{row['engine']}@{row['host']}"
     runs.sort(key=lambda r: r.started)
+    item_frame = pd.DataFrame(items, columns=ITEM_COLUMNS)
+    sample_frame = pd.DataFrame(samples, columns=SAMPLE_COLUMNS)
     return Results(
         runs,
-        pd.DataFrame(items, columns=ITEM_COLUMNS),
-        pd.DataFrame(samples, columns=SAMPLE_COLUMNS),
+        item_frame,
+        sample_frame,
         benchmarks,
         sorted(diffs, key=lambda d: d.get("time", 0)),
+        column_labels([item_frame, sample_frame], many_hosts),
     )
 
 

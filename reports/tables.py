@@ -6,7 +6,10 @@ per-claim table of `seatrial claims`) plug in by adding a function, not by editi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from seatrial.harness.claimcatalog import CLAIMS
+from seatrial.reports import engineversions
 from seatrial.reports.claimstable import BENCHMARK_CLAIMS
 from seatrial.reports.results import Results, item_rows, kept_samples, latest_items
 from seatrial.reports.stats import inconclusive, ratio_interval, summarize
@@ -159,12 +162,12 @@ def timings(results: Results, baseline: str | None = None) -> list[dict]:
     return rows
 
 
-def baseline_heading(rows: list[dict]) -> str:
-    """The heading of the ratio column: "ratio to NAME" when every metric has the same baseline,
-    else "ratio to baseline" (a runtime floor that ran some metrics only); then `baseline_mark`
-    names each metric's baseline in its own row."""
+def baseline_heading(rows: list[dict], label: Callable[[str], str] = str) -> str:
+    """The heading of the ratio column: "ratio to NAME" when every metric has the same baseline
+    (NAME as `label` heads its column), else "ratio to baseline" (a runtime floor that ran some
+    metrics only); then `baseline_mark` names each metric's baseline in its own row."""
     names = {r["baseline"] for r in rows}
-    return f"ratio to {names.pop()}" if len(names) == 1 else "ratio to baseline"
+    return f"ratio to {label(names.pop())}" if len(names) == 1 else "ratio to baseline"
 
 
 def baseline_mark(row: dict, rows: list[dict]) -> str:
@@ -221,10 +224,17 @@ def history(results: Results) -> list[dict]:
             "started": started.get(str(run), 0.0),
             "median": float(g["value"].median()),
             "unit": g["unit"].iloc[0],
+            "version": str(g["version"].iloc[0] or ""),  # a host's engine upgraded between runs shows here
         }
         for (s, m, c, run), g in samples.groupby(["scenario", "metric", "column", "run_id"], sort=True)
     ]
     return sorted(rows, key=lambda r: (r["scenario"], r["metric"], r["engine"], r["started"]))
+
+
+def across_versions(results: Results) -> list[dict]:
+    """Each engine seen at more than one version or host: its claims and medians at each
+    (engineversions.across_versions), oldest version first."""
+    return engineversions.across_versions(results.items, results.samples)
 
 
 SECTIONS = {
@@ -237,4 +247,5 @@ SECTIONS = {
     "ratios": metric_ratios,
     "density": density,
     "history": history,
+    "across_versions": across_versions,
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from xml.etree import ElementTree as ET
 
+from seatrial.harness.claimcatalog import CLAIMS
 from seatrial.reports import tables
 from seatrial.reports.html import LABELS
 from seatrial.reports.numbers import num as _num
@@ -22,6 +23,7 @@ SUMMARY_VERSION = 1
 def render_markdown(results: Results, baseline: str | None = None) -> str:
     """Claims and scenarios by engine, divergences, and the timing medians with intervals."""
     columns = results.columns
+    headings = [results.label(c) for c in columns]
     lines = ["# seatrial report", ""]
     for run in results.incomplete_runs:
         lines.append(f"> **Run {run.run_id} is incomplete** (no run_end record).")
@@ -29,7 +31,7 @@ def render_markdown(results: Results, baseline: str | None = None) -> str:
         "",
         "## Conformance by claim",
         "",
-        "| claim | " + " | ".join(columns) + " |",
+        "| claim | " + " | ".join(headings) + " |",
         "|---|" + "---|" * len(columns),
     ]
     for r in tables.claim_matrix(results):
@@ -39,7 +41,7 @@ def render_markdown(results: Results, baseline: str | None = None) -> str:
         "",
         "## Scenario × engine",
         "",
-        "| scenario | " + " | ".join(columns) + " |",
+        "| scenario | " + " | ".join(headings) + " |",
         "|---|" + "---|" * len(columns),
     ]
     for r in tables.matrix(results):
@@ -53,6 +55,7 @@ def render_markdown(results: Results, baseline: str | None = None) -> str:
     ]
     if warned:  # an engine ignored part of what it was asked: the outcome alone does not say so
         lines += ["", "## Warnings", ""] + [f"- **{s}** on {c}: {w[:200]}" for s, c, w in warned]
+    lines += _markdown_environment(results) + _markdown_across_versions(results)
     found = tables.divergences(results)
     lines += ["", "## Divergences", ""] + (
         ["none"]
@@ -60,7 +63,7 @@ def render_markdown(results: Results, baseline: str | None = None) -> str:
         else [
             f"- **{r['scenario']}**: "
             + "; ".join(
-                f"{c}: {v['outcome']}" + (f" ({v['reason'][:160]})" if v["reason"] else "")
+                f"{results.label(c)}: {v['outcome']}" + (f" ({v['reason'][:160]})" if v["reason"] else "")
                 for c, v in r["cells"].items()
             )
             for r in found
@@ -72,13 +75,15 @@ def render_markdown(results: Results, baseline: str | None = None) -> str:
             "",
             "## Timings (median, 95% CI)",
             "",
-            f"| scenario | metric | engine | n | median | 95% CI | {tables.baseline_heading(rows)} | warnings |",
+            f"| scenario | metric | engine | n | median | 95% CI | {tables.baseline_heading(rows, results.label)} "
+            "| warnings |",
             "|---|---|---|---|---|---|---|---|",
         ]
         for r in rows:
             ratio = _ratio(r["ratio"], r["ratio_low"], r["ratio_high"]) or tables.baseline_mark(r, rows)
             lines.append(
-                f"| {r['scenario']} | {r['metric']} | {r['engine']} | {r['n']} | {_num(r['median'], r['unit'])} "
+                f"| {r['scenario']} | {r['metric']} | {results.label(r['engine'])} | {r['n']} "
+                f"| {_num(r['median'], r['unit'])} "
                 f"| {_num(r['ci_low'], r['unit'])} – {_num(r['ci_high'], r['unit'])} | {ratio} | "
                 f"{'; '.join(r['warnings'])} |"
             )
@@ -90,6 +95,37 @@ def render_markdown(results: Results, baseline: str | None = None) -> str:
             for r in ratios
         ]
     return "\n".join(lines) + "\n"
+
+
+def _markdown_environment(results: Results) -> list[str]:
+    """Each engine on each machine with its versions: what the columns above ran."""
+    rows = tables.environment(results)
+    if not rows:
+        return []
+    lines = ["", "## Engines and machines", "", "| host | engine | version | client | runtime | cgroup | rootless |"]
+    lines.append("|---|---|---|---|---|---|---|")
+    lines += [
+        f"| {r['host']} | {r['engine']} | {r['server']} | {r['client']} | {r['runtime']} | {r['cgroup']} "
+        f"| {'yes' if r['rootless'] else 'no'} |"
+        for r in rows
+    ]
+    return lines
+
+
+def _markdown_across_versions(results: Results) -> list[str]:
+    """One table per engine seen at several versions or hosts: its claims, then its medians."""
+    lines = []
+    for row in tables.across_versions(results):
+        points = row["points"]
+        lines += ["", f"## {row['engine']} across versions", "", "| claim or timing | " + " | ".join(points) + " |"]
+        lines.append("|---|" + "---|" * len(points))
+        for c in row["claims"]:
+            cells = [LABELS.get(c["cells"].get(p, ""), "") for p in points]
+            lines.append(f"| {c['claim']} {CLAIMS.get(c['claim'], '')} | " + " | ".join(cells) + " |")
+        for t in row["timings"]:
+            cells = [_num(t["medians"][p], t["unit"]) if p in t["medians"] else "" for p in points]
+            lines.append(f"| {t['metric']} (median) | " + " | ".join(cells) + " |")
+    return lines
 
 
 # One JUnit flavour for `seatrial report` (junit-<engine>.xml) and `seatrial run --junitxml`:
@@ -167,6 +203,7 @@ def summary(results: Results, baseline: str | None = None) -> dict:
     return {
         "version": SUMMARY_VERSION,
         "columns": results.columns,
+        "labels": {c: results.label(c) for c in results.columns},
         **{name: section(results) for name, section in tables.SECTIONS.items() if name != "timings"},
         "timings": tables.timings(results, baseline),
     }

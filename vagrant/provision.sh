@@ -31,11 +31,15 @@ if [ "$reference_only" = 0 ]; then
   # them in): Debian 12's Podman 4.3 uses CNI, which resolves container names on user-defined
   # networks only through the dnsname plugin; Debian 13's Podman 5 has no CNI and uses netavark
   # with aardvark-dns, and pasta (passt) for rootless networks; Docker 23+ builds with BuildKit
-  # only through the buildx plugin (DOCKER_BUILDKIT=1 fails without it).
+  # only through the buildx plugin (DOCKER_BUILDKIT=1 fails without it). Debian 13's docker.io
+  # is the daemon alone: the `docker` client is docker-cli, only recommended (a Debian 13 VM
+  # had dockerd running and no `docker` command, and provisioning waited for it in vain). Its
+  # netavark sets up bridges with `nft` (nftables, also only recommended): without it every
+  # Podman container on a bridge failed "nftables error: unable to execute nft".
   codename=$(. "${SEATRIAL_OS_RELEASE:-/etc/os-release}" && echo "${VERSION_CODENAME:-}")
   case "$codename" in
     bookworm|"") packages+=(golang-github-containernetworking-plugin-dnsname) ;;
-    *) packages+=(netavark aardvark-dns passt docker-buildx) ;;
+    *) packages+=(docker-cli netavark aardvark-dns nftables passt docker-buildx) ;;
   esac
 fi
 if [ "$print_packages" = 1 ]; then
@@ -106,15 +110,20 @@ if [[ " ${missing[*]} " == *" apparmor "* ]] && [ -d /run/systemd/system ] && do
   systemctl restart docker
 fi
 
-# dockerd: started by systemd on a normal machine; by hand where there is no init system.
+# dockerd: started by systemd where systemd is PID 1 (sd_booted(3): /run/systemd/system), also
+# while the system is still "starting" or "degraded" (is-system-running then fails, which would
+# start a second dockerd by hand beside systemd's); by hand where there is no init system. Under
+# QEMU emulation on a loaded host dockerd can take minutes to answer.
 if ! docker info >/dev/null 2>&1; then
-  if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
-    systemctl start docker
+  if [ -d /run/systemd/system ]; then
+    systemctl start docker || { systemctl status docker --no-pager -l >&2 || true; exit 3; }
+    log="journalctl -u docker"
   else
     setsid dockerd >/var/log/dockerd.log 2>&1 < /dev/null &
+    log=/var/log/dockerd.log
   fi
-  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
-  docker info >/dev/null 2>&1 || { echo "provision: dockerd did not start; see /var/log/dockerd.log" >&2; exit 3; }
+  for _ in $(seq 1 300); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null 2>&1 || { echo "provision: dockerd did not answer within 300 s; see $log" >&2; exit 3; }
 fi
 }
 [ "$reference_only" = 1 ] || configure_engines

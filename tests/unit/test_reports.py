@@ -22,7 +22,12 @@ from seatrial.reports.render import render_all
 RESULTS = Path(__file__).parent / "fixtures" / "results"
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 SCHEMA = Path(__file__).resolve().parents[2] / "reports" / "summary.schema.json"
-CASES = {"full": ["full"], "partial": ["partial"], "merged": ["machine-a", "machine-b"]}
+CASES = {
+    "full": ["full"],
+    "partial": ["partial"],
+    "merged": ["machine-a", "machine-b"],
+    "versions": ["debian12", "debian13"],
+}
 
 
 @pytest.fixture

@@ -424,11 +424,11 @@ def test_only_the_debian13_box_is_seeded_with_provision_sh_packages():
         (
             "bookworm",
             ["golang-github-containernetworking-plugin-dnsname", "docker.io", "podman"],
-            ["netavark", "docker-buildx"],
+            ["docker-cli", "netavark", "docker-buildx"],
         ),
         (
             "trixie",
-            ["netavark", "aardvark-dns", "passt", "docker-buildx", "docker.io", "podman"],
+            ["docker-cli", "netavark", "aardvark-dns", "nftables", "passt", "docker-buildx", "docker.io", "podman"],
             ["golang-github-containernetworking-plugin-dnsname"],
         ),
     ],
@@ -491,3 +491,27 @@ def test_engine_info_timeout_follows_the_environment(environ, seconds):
     from seatrial.engines.client import info_timeout
 
     assert info_timeout(environ) == seconds
+
+
+@pytest.mark.parametrize(
+    "fresh, has_provisioned, is_current, box, is_kept",
+    [
+        (False, False, False, "seatrial/debian12", True),  # first VM: from nothing, kept
+        (False, True, True, "seatrial/debian12-provisioned", False),  # current: nothing to keep
+        (False, True, False, "seatrial/debian12-provisioned", True),  # stale: on top, then refreshed once
+        (True, True, True, "seatrial/debian12", True),  # --fresh: from nothing again, kept
+    ],
+)
+def test_a_stale_provisioned_box_is_booted_and_refreshed_once(fresh, has_provisioned, is_current, box, is_kept):
+    plan = vmbox.boot_plan(
+        vmbox.MACHINES["debian12"], fresh=fresh, has_provisioned=has_provisioned, is_current=is_current
+    )
+    assert (plan.box, plan.is_kept) == (box, is_kept)
+    kept = vmbox.boot_plan(
+        vmbox.MACHINES["debian12"],
+        fresh=fresh,
+        has_provisioned=has_provisioned,
+        is_current=is_current,
+        is_keeping=False,
+    )
+    assert (kept.box, kept.is_kept) == (box, False)  # SEATRIAL_VM_KEEP_BOX=0: the same box, nothing kept
