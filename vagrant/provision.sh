@@ -26,6 +26,7 @@ if [ "$reference_only" = 0 ]; then
   packages+=(docker.io podman runc uidmap slirp4netns docker-compose
              chromium    # chromium: the headless browser test of the HTML report
              openssh-server  # sshd for tests/e2e/test_remote_ssh.py: engines reached through ssh
+             crun        # the crun-bundle runtime floor of the start benchmark (Podman keeps runc: see containers.conf)
              apparmor)   # docker.io recommends it: see below
   # The engines' companions differ by release (installed without recommends, nothing pulls
   # them in): Debian 12's Podman 4.3 uses CNI, which resolves container names on user-defined
