@@ -19,6 +19,8 @@ The escape character is `\\` unless the Dockerfile's `# escape=` directive made 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 ESCAPE = "\\"
 _SPECIAL = "@*#?-$!0"  # POSIX special parameters: `$` + one of these names that parameter
 
@@ -39,60 +41,49 @@ class _Word:
         self.pos += 1 if ch else 0
         return ch
 
-    def until(self, stop: str) -> str:
-        """Process up to `stop` (consumed), or to the end when `stop` is empty."""
-        out: list[str] = []
+    def pieces(self, stop: str) -> Iterator[tuple[str, bool]]:
+        """The processed text up to `stop` (consumed), or to the end when `stop` is empty, in
+        pieces, each with whether its blanks may split words: only a `$` expansion's and plain
+        text's may; quoted or escaped text never splits."""
         while ch := self.peek():
             if stop and ch == stop:
                 self.next()
-                return "".join(out)
+                return
             if ch == "$":
-                out.append(self.dollar())
+                yield self.dollar(), True
             elif ch == "'":
-                out.append(self.single_quote())
+                yield self.single_quote(), False
             elif ch == '"':
-                out.append(self.double_quote())
+                yield self.double_quote(), False
             else:
                 ch = self.next()
-                if ch == self.escape:
-                    ch = self.next()
-                    if not ch:
-                        break
-                out.append(ch)
+                if ch != self.escape:
+                    yield ch, True
+                    continue
+                ch = self.next()
+                if not ch:
+                    break
+                yield ch, False
         if stop:
             raise ExpansionError(f"unexpected end of statement while looking for matching {stop}")
-        return "".join(out)
+
+    def until(self, stop: str) -> str:
+        """Process up to `stop` (consumed), or to the end when `stop` is empty."""
+        return "".join(text for text, _ in self.pieces(stop))
 
     def words(self) -> list[str]:
         """The whole text processed and split into words as ProcessWords does (EXPOSE only): the
-        blanks a `$` expansion yields split words; quoted or escaped text never splits; an empty
+        blanks a `$` expansion yields split words, quoted or escaped ones do not, and an empty
         word is dropped, so `EXPOSE $UNSET` exposes nothing."""
         words: list[str] = []
         word: list[str] = []
-
-        def add(text: str, splits: bool) -> None:
+        for text, splits in [*self.pieces(""), (" ", True)]:  # the blank ends the last word
             for c in text:
                 if not (splits and c.isspace()):
                     word.append(c)
                 elif word:
                     words.append("".join(word))
                     word.clear()
-
-        while ch := self.peek():
-            if ch == "$":
-                add(self.dollar(), splits=True)
-            elif ch in ("'", '"'):
-                add(self.single_quote() if ch == "'" else self.double_quote(), splits=False)
-            else:
-                ch = self.next()
-                if ch == self.escape:
-                    ch = self.next()
-                    if not ch:
-                        break
-                    add(ch, splits=False)
-                else:
-                    add(ch, splits=True)
-        add(" ", splits=True)  # the last word
         return words
 
     def single_quote(self) -> str:
