@@ -150,10 +150,16 @@ def run_shim(
     code = 255
     try:
         code = _serve(spec, pid)
+        # A detached container's code goes to disk first, always: its harness closes the pipe's
+        # read end after the start, so a pid 1 that exits at once (`sh -c 'echo x'`) could write
+        # into a pipe that is closed unread, and the code would be lost (wait would say 137).
+        if spec.extra.get("detached"):
+            _record_exit(spec.container_dir, code)
         try:  # a harness that listens records the code itself (containers.py): no file write on its path
             os.write(done_w, str(code).encode())
-        except BrokenPipeError:  # nobody listens (a detached container, or the harness is gone)
-            write_json(Path(spec.container_dir) / "exit.json", {"exit_code": code})
+        except BrokenPipeError:  # nobody listens (the harness is gone)
+            if not spec.extra.get("detached"):
+                _record_exit(spec.container_dir, code)
         os.close(done_w)
         for fd in mount_namespace:
             os.close(fd)  # the container's mounts go now, after the harness has its exit code
@@ -166,6 +172,16 @@ def run_shim(
             shutil.rmtree(spec.trash_dir, ignore_errors=True)
     finally:
         os._exit(code & 0xFF)  # never return into the harness's stack
+
+
+def _record_exit(container_dir: str, code: int) -> None:
+    """exit.json next to the logs, as shimtail.c writes it; nothing if the container was removed
+    meanwhile (write_json would make its folder again)."""
+    if os.path.isdir(container_dir):
+        try:
+            write_json(Path(container_dir) / "exit.json", {"exit_code": code})
+        except FileNotFoundError:
+            pass
 
 
 def _serve(spec: ProcessSpec, pid: int) -> int:
