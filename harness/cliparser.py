@@ -391,7 +391,7 @@ def build_parser(commands: Mapping[str, Callable[..., int]]) -> argparse.Argumen
     vm.set_defaults(func=commands["vm"])
 
     ref = sub.add_parser(
-        "ref", help="debug the bundled reference runtime: build, run, exec, ps, images, rm, logs", add_help=False
+        "ref", help="debug the bundled reference runtime: build, run, exec, ps, images, rm, rmi, logs", add_help=False
     )
     ref.add_argument("ref_args", nargs=argparse.REMAINDER)
     ref.set_defaults(func=commands["ref"])

@@ -1,4 +1,4 @@
-"""A small debugging CLI over the reference runtime: build, run, exec, ps, images, rm, logs, load, reap.
+"""A small debugging CLI over the reference runtime: build, run, exec, ps, images, rm, rmi, logs, load, reap.
 
 No kernel facility of its own; it parses arguments and calls ReferenceEngine. `seatrial ref ...`
 calls `main(argv)`. Exit codes: the container's for run and exec, else 0 done, 1 the engine
@@ -14,6 +14,7 @@ from pathlib import Path
 from seatrial.engines import base
 
 from .adapter import ReferenceEngine
+from .images import ImageNotFound
 
 
 def _pairs(values, what: str) -> dict:
@@ -70,8 +71,10 @@ def parser() -> argparse.ArgumentParser:
     exe.add_argument("args", nargs=argparse.REMAINDER)
     sub.add_parser("ps").add_argument("-a", "--all", action="store_true")
     sub.add_parser("images")
-    rm = sub.add_parser("rm")
+    rm = sub.add_parser("rm", help="remove containers (running ones are killed)")
     rm.add_argument("containers", nargs="+")
+    rmi = sub.add_parser("rmi", help="untag images by name, or remove every tag of an id")
+    rmi.add_argument("images", nargs="+")
     sub.add_parser("logs").add_argument("container")
     sub.add_parser("load").add_argument("archive", type=Path)
     sub.add_parser("reap").add_argument("--session", required=True)
@@ -161,9 +164,30 @@ def _images(engine, args, out, err) -> int:
 
 
 def _rm(engine, args, out, err) -> int:
+    """Like `docker rm`: each one that exists goes; an unknown name is said, and exits 1."""
+    code = 0
     for name in args.containers:
+        if engine.state.container_dir(name) is None:
+            print(f"seatrial ref rm: no such container: {name}", file=err)
+            code = 1
+            continue
         engine.remove(base.ResourceRef("container", name, name))
-    return 0
+    return code
+
+
+def _rmi(engine, args, out, err) -> int:
+    code = 0
+    for reference in args.images:
+        try:
+            record = engine.images.resolve(reference)
+        except ImageNotFound:
+            print(f"seatrial ref rmi: no such image: {reference}", file=err)
+            code = 1
+            continue
+        is_id = record["id"].removeprefix("sha256:").startswith(reference.removeprefix("sha256:"))
+        engine.remove(base.ResourceRef("image", record["id"] if is_id else "", reference))
+        print(f"removed {reference}", file=out)
+    return code
 
 
 def _logs(engine, args, out, err) -> int:
@@ -192,6 +216,7 @@ COMMANDS = {
     "ps": _ps,
     "images": _images,
     "rm": _rm,
+    "rmi": _rmi,
     "logs": _logs,
     "load": _load,
     "reap": _reap,

@@ -42,6 +42,14 @@ def test_cli_reports_an_unknown_container_with_exit_code_1(tmp_path):
     assert "no such container: ghost" in err.getvalue()
 
 
+def test_cli_rm_and_rmi_of_unknown_names_say_so_and_exit_1(tmp_path):
+    # `docker rm IMAGE` says "No such container" and exits 1; it used to pass in silence here.
+    for command, kind in (("rm", "container"), ("rmi", "image")):
+        out, err = io.StringIO(), io.StringIO()
+        assert main(["--root", str(tmp_path), command, "ghost:1"], stdout=out, stderr=err) == 1
+        assert f"seatrial ref {command}: no such {kind}: ghost:1" in err.getvalue()
+
+
 def test_without_root_every_capability_is_missing_with_the_reason(monkeypatch, tmp_path):
     from seatrial.engines import base
     from seatrial.engines.reference.adapter import ReferenceEngine
