@@ -179,13 +179,12 @@ def _rmi(engine, args, out, err) -> int:
     code = 0
     for reference in args.images:
         try:
-            record = engine.images.resolve(reference)
+            engine.images.resolve(reference)
         except ImageNotFound:
             print(f"seatrial ref rmi: no such image: {reference}", file=err)
             code = 1
             continue
-        is_id = record["id"].removeprefix("sha256:").startswith(reference.removeprefix("sha256:"))
-        engine.remove(base.ResourceRef("image", record["id"] if is_id else "", reference))
+        engine.remove(base.ResourceRef("image", "", reference))  # a tag untags; an id takes every tag
         print(f"removed {reference}", file=out)
     return code
 

@@ -150,15 +150,15 @@ def run_shim(
     code = 255
     try:
         code = _serve(spec, pid)
-        # A detached container's code goes to disk first, always: its harness closes the pipe's
-        # read end after the start, so a pid 1 that exits at once (`sh -c 'echo x'`) could write
-        # into a pipe that is closed unread, and the code would be lost (wait would say 137).
+        # A detached container's harness closes the pipe's read end right after the start; a
+        # pid 1 that ended before that close would have its code written into a pipe closed
+        # unread (wait then said 137). So its code goes to disk, as shimtail.c does.
         if spec.extra.get("detached"):
             _record_exit(spec.container_dir, code)
-        try:  # a harness that listens records the code itself (containers.py): no file write on its path
-            os.write(done_w, str(code).encode())
-        except BrokenPipeError:  # nobody listens (the harness is gone)
-            if not spec.extra.get("detached"):
+        else:
+            try:  # a harness that listens records the code itself (containers.py): no file write on its path
+                os.write(done_w, str(code).encode())
+            except BrokenPipeError:  # the harness is gone
                 _record_exit(spec.container_dir, code)
         os.close(done_w)
         for fd in mount_namespace:
@@ -176,12 +176,11 @@ def run_shim(
 
 def _record_exit(container_dir: str, code: int) -> None:
     """exit.json next to the logs, as shimtail.c writes it; nothing if the container was removed
-    meanwhile (write_json would make its folder again)."""
-    if os.path.isdir(container_dir):
-        try:
-            write_json(Path(container_dir) / "exit.json", {"exit_code": code})
-        except FileNotFoundError:
-            pass
+    meanwhile (its folder must not come back)."""
+    try:
+        write_json(Path(container_dir) / "exit.json", {"exit_code": code}, make_parents=False)
+    except FileNotFoundError:
+        pass
 
 
 def _serve(spec: ProcessSpec, pid: int) -> int:

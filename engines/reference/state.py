@@ -40,9 +40,11 @@ def default_root() -> Path:
     return Path(os.environ.get("SEATRIAL_REFERENCE_ROOT", DEFAULT_ROOT))
 
 
-def write_json(path: Path, record: dict) -> None:
-    """Replace `path` atomically with `record` as JSON."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_json(path: Path, record: dict, *, make_parents: bool = True) -> None:
+    """Replace `path` atomically with `record` as JSON. With make_parents=False a folder that is
+    gone stays gone (FileNotFoundError): for writers racing a removal."""
+    if make_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
     os.replace(tmp, path)

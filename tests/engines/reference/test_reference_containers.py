@@ -106,15 +106,20 @@ def test_a_detached_container_that_exits_at_once_keeps_its_exit_code(engine, lab
     # The shim may learn pid 1's code before the harness has closed its end of the exit pipe
     # (Python shim on a user network: it serves DNS; the C tail on network none). The code must
     # reach wait() all the same, not the 137 of "nothing recorded".
+    made = None
     if network == "user":
-        network = engine.network_create(base.NetworkSpec(f"quick-{labels['seatrial.session']}", labels=labels)).name
+        made = engine.network_create(base.NetworkSpec(f"quick-{labels['seatrial.session']}", labels=labels))
+        network = made.name
     codes = []
     for attempt in range(40):
         name = f"quick{attempt}"
         started = run(engine, labels, "sh", "-c", f"exit {attempt % 5 + 3}", name=name, network=network, detach=True)
         codes.append(engine.wait(name, timeout=10))
         engine.remove(started.container)
+    if made:
+        engine.remove(made)
     assert codes == [attempt % 5 + 3 for attempt in range(40)]
+    assert engine.resources(f"seatrial.session={labels['seatrial.session']}") == []
 
 
 ISOLATION = r"""
