@@ -97,15 +97,32 @@ def reap_kernel_objects(engine, tag: str | None) -> list[str]:
                 removed.append(f"mount {mount}")
             except OSError:
                 pass
-    # a container's folder exists before its cgroup does, and goes after it (containers.py)
-    in_use = {entry.name for entry in engine.state.containers.iterdir()}
-    removed += devices.remove_unused(engine.state.root, in_use)  # cgroups of containers gone
+    removed += _remove_unrecorded_folders(engine.state.containers)
+    removed += devices.remove_unused(engine.state.root, engine.state.containers)  # cgroups of containers gone
     engine.state.names.prune()  # entries of the containers removed above (nameindex.py)
     trash = engine.state.root / "trash"
     for entry in trash.iterdir() if trash.is_dir() else ():
         shutil.rmtree(entry, ignore_errors=True)  # `run --rm` leftovers of a shim that died
-    default = engine.networks.get("bridge")
-    if default and default["bridge"] in names and not engine.state.containers_records():
-        delete_bridge(default["bridge"])  # this root's default bridge, once nothing uses it
-        removed.append(f"link {default['bridge']}")
+    if engine.networks.remove_idle_default():
+        removed.append("link of the default bridge")
+    return removed
+
+
+# A run writes config.json within milliseconds of making its container's folder (containers.py);
+# a folder still without one after this long is what a shim left as the folder was removed.
+UNRECORDED_GRACE_S = 60.0
+
+
+def _remove_unrecorded_folders(containers) -> list[str]:
+    """Container folders without config.json (so without a label no reap by label finds),
+    older than the grace: the exit.json-only folders that older versions left behind."""
+    removed, now = [], time.time()
+    for entry in containers.iterdir():
+        try:
+            if (entry / "config.json").exists() or now - entry.stat().st_mtime < UNRECORDED_GRACE_S:
+                continue
+        except FileNotFoundError:
+            continue  # removed meanwhile
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(f"folder {entry.name[:12]} without a record")
     return removed

@@ -12,7 +12,9 @@ it out), OSError for anything else that kept the container from starting.
 from __future__ import annotations
 
 import os
+import select
 import signal
+import time
 from dataclasses import dataclass
 
 from .containerinit import EXEC_FAILED, CommandNotStarted
@@ -36,6 +38,24 @@ def _read_all(fd: int) -> bytes:
         chunks.append(chunk)
     os.close(fd)
     return b"".join(chunks)
+
+
+def _await_shim_record(shim: int, done_r: int, timeout: float = 10.0) -> None:
+    """Wait until the shim of a container that did not start has closed its exit pipe, then close
+    ours. The caller removes the container's folder next: a shim still recording the exit code
+    (exit.json, when the pipe was closed or the C tail runs) would write into the folder as
+    rmtree empties it, and the folder would stay, unlabelled, for good. The shim closes the pipe
+    at once after the record; one that overstays is killed."""
+    try:
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0 and select.select([done_r], [], [], left)[0]:
+            if not os.read(done_r, 64):
+                return
+        os.kill(shim, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    finally:
+        os.close(done_r)
 
 
 def start(kern, spec: ProcessSpec, launcher=None) -> Started:
@@ -80,7 +100,7 @@ def start(kern, spec: ProcessSpec, launcher=None) -> Started:
     finally:
         os.close(go_w)
     if error or not pid:
-        os.close(done_r)
+        _await_shim_record(shim, done_r)
         os.close(release_w)
         try:
             os.waitpid(shim, 0)

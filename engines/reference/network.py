@@ -163,6 +163,7 @@ class Networks:
         return addresses.pick_subnet({r["subnet"] for r in self.all()} | routed_subnets())
 
     def _default(self) -> dict:
+        """The default network's record, written on first use; its bridge comes up in `prepare`."""
         record = self.get("bridge")
         if record is None:
             with self.state.lock(), _host_lock():
@@ -177,21 +178,20 @@ class Networks:
                     "endpoints": {},
                 }
                 write_json(self._path("bridge"), record)
-        self._ensure_up(record)
-        return self._existing("bridge")
+        return record
 
-    def _ensure_up(self, record: dict) -> None:
-        """Bring the bridge up once, even with several harness processes racing for it; a
-        subnet that another bridge took while this one was down is exchanged for a free one."""
+    def _ensure_up(self, record: dict) -> dict:
+        """Bring the bridge of `record` up if it is down; a subnet that another bridge took while
+        it was down is exchanged for a free one (the endpoints of the old one died with its
+        bridge). Under the state root's lock, which the caller holds."""
         if Path(f"/sys/class/net/{record['bridge']}").exists():
-            return
-        with self.state.lock(), _host_lock():
-            record = self._existing(record["name"])
-            if not Path(f"/sys/class/net/{record['bridge']}").exists():
-                if record["subnet"] in routed_subnets():
-                    record["subnet"], record["endpoints"] = self._free_subnet(), {}
-                    write_json(self._path(record["name"]), record)
-                self._bring_up(record)
+            return record
+        with _host_lock():
+            if record["subnet"] in routed_subnets():
+                record["subnet"], record["endpoints"] = self._free_subnet(), {}
+                write_json(self._path(record["name"]), record)
+            self._bring_up(record)
+        return record
 
     def _bring_up(self, record: dict) -> None:
         bridge, subnet = record["bridge"], record["subnet"]
@@ -206,7 +206,12 @@ class Networks:
                 run_tool(["iptables", "-w", "-I", *rule])
 
     def prepare(self, network: str, cid: str, name: str, aliases: tuple[str, ...], tag: str) -> Attachment:
-        """Reserve an address on `network` for container `cid` (nothing for none and host)."""
+        """Reserve an address on `network` for container `cid` (nothing for none and host).
+
+        The bridge is brought up and the address reserved in one hold of the state root's lock:
+        the default bridge is deleted under that lock too, and only when no container holds an
+        address on it (`remove_idle_default`), so once the lock is let go the bridge stays for
+        this container -- even while another process sharing the root ends its run."""
         if network == "host":
             return Attachment(BASE_NAMESPACES)
         if network == "none":
@@ -214,9 +219,8 @@ class Networks:
         record = self._default() if network == "bridge" else self.get(network)
         if record is None:
             raise NetworkError(f"network {network!r} not found; create it first")
-        self._ensure_up(record)
         with self.state.lock():
-            record = self._existing(record["name"])
+            record = self._ensure_up(self._existing(record["name"]))
             address = addresses.allocate(record["subnet"], {e["address"] for e in record["endpoints"].values()})
             record["endpoints"][cid] = {"address": address, "name": name, "aliases": list(aliases)}
             write_json(self._path(record["name"]), record)
@@ -224,6 +228,28 @@ class Networks:
         return Attachment(
             BASE_NAMESPACES | CLONE_NEWNET, interface, address, f"{IFACE_PREFIX}{tag}v{cid[:6]}", record["bridge"]
         )
+
+    def remove_idle_default(self) -> bool:
+        """Delete this root's default bridge if no container holds an address on it; True if it
+        was deleted. Endpoints whose container folder is gone are dropped first: a container's
+        folder exists before its address is reserved and goes after it is released, so those
+        are what a killed harness left. Under the lock `prepare` reserves in (see there)."""
+        record = self.get("bridge")
+        if record is None or not Path(f"/sys/class/net/{record['bridge']}").exists():
+            return False
+        with self.state.lock():
+            record = self.get("bridge")
+            if record is None:
+                return False
+            live = {cid: e for cid, e in record["endpoints"].items() if (self.state.containers / cid).is_dir()}
+            if live != record["endpoints"]:
+                record["endpoints"] = live
+                write_json(self._path("bridge"), record)
+            if live or not Path(f"/sys/class/net/{record['bridge']}").exists():
+                return False
+            with _host_lock():
+                delete_bridge(record["bridge"])
+        return True
 
     def hosts_file(self, network: str, cid: str, hostname: str) -> str:
         """/etc/hosts for a container: itself, and its peers on a user-defined network."""
