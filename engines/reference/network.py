@@ -4,8 +4,8 @@ Kernel facilities: network_namespaces(7) (made by the shim's unshare), veth(4) p
 container end is created directly inside the container's netns (no move, no rename), bridges
 (ip-link(8) `type bridge`), netdevice(7) ioctls for eth0 inside (kernel.py), iptables(8) FORWARD
 rules so that a bridge talks to itself only (br_netfilter may be loaded by Docker with a DROP
-policy). Link changes go through one `ip -batch -` per operation, never per container on
-network none. Names carry a short session-derived tag (`sr<tag>...`) for the reaper; the
+policy). A container's veth pair is one rtnetlink(7) request (rtnetlink.py); bridges, made once
+per network, go through one `ip -batch -` each. Names carry a short session-derived tag (`sr<tag>...`) for the reaper; the
 default bridge is `strf<4 hex of the state root>`. Subnets are chosen under a host-wide lock
 among those no route uses yet (/proc/net/route), so several state roots never collide.
 
@@ -29,7 +29,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import addresses
+from . import addresses, rtnetlink
 from .kernel import CLONE_NEWNET
 from .processspec import BASE_NAMESPACES, Interface
 from .state import StateRoot, matches_label, read_json, write_json
@@ -80,11 +80,10 @@ class Attachment:
     bridge: str = ""
 
     def attach(self, shim_pid: int) -> None:
-        run_tool(
-            ["ip", "-batch", "-"],
-            f"link add {self.veth} type veth peer name eth0 netns {shim_pid}\n"
-            f"link set {self.veth} master {self.bridge} up\n",
-        )
+        try:
+            rtnetlink.add_veth(self.veth, shim_pid, self.bridge)  # in-process: on the start's critical path
+        except OSError as exc:
+            raise NetworkError(str(exc)) from None
 
 
 @contextlib.contextmanager

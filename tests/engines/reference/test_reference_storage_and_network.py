@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import time
 import urllib.request
 
 import pytest
-from reference_busybox import IMAGE
+from reference_busybox import IMAGE, links
 
 from seatrial.engines import base
 
@@ -175,3 +177,35 @@ def test_two_state_roots_get_their_own_default_bridge_and_subnet(engine, labels,
     finally:
         other.reap(session=labels["seatrial.session"])
         other.reap(label="seatrial.session")
+
+
+def test_a_container_on_a_bridge_gets_its_veth_up_on_that_bridge_and_eth0_inside(engine, labels):
+    # One rtnetlink request makes the pair (rtnetlink.py): the host end enslaved and up, the
+    # peer named eth0 in the container's netns with the address the network reserved.
+    net = engine.network_create(base.NetworkSpec(f"veth-{labels['seatrial.session']}", labels=labels))
+    try:
+        started = run(engine, labels, "v", "exec sleep 60", network=net.name, detach=True)
+        record = engine.state.container_record(started.container.id)
+        cdir = engine.state.containers / started.container.id
+        record["address"] = json.loads((cdir / "network.json").read_text())["address"]
+        bridge = engine.networks.get(net.name)["bridge"]
+        veth = f"/sys/class/net/sr{record['tag']}v{started.container.id[:6]}"
+        assert os.path.basename(os.readlink(f"{veth}/master")) == bridge
+        assert int(open(f"{veth}/flags").read(), 16) & 0x1  # IFF_UP
+        inside = engine.exec("v", ("ip", "-o", "-4", "addr", "show", "eth0")).stdout
+        assert f"inet {record['address']}/" in inside, inside
+        engine.remove(started.container)
+    finally:
+        engine.remove(net)
+
+
+def test_a_veth_for_a_bridge_that_is_gone_is_refused_with_the_kernels_reason_and_makes_nothing():
+    from seatrial.engines.reference import rtnetlink
+
+    before = links()
+    with pytest.raises(OSError, match="no such device"):
+        rtnetlink.add_veth("srtestgone0", os.getpid(), "srnosuchbr0")
+    # a bridge that exists but a peer netns that does not: the kernel's ESRCH, and no half pair
+    with pytest.raises(OSError, match="No such process"):
+        rtnetlink.add_veth("srtestgone0", 2**22 + 7, "lo")
+    assert links() == before
