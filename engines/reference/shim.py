@@ -100,6 +100,10 @@ def run_shim(
     try:
         if sandbox is None:
             os.setsid()
+        elif spec.interface is not None:
+            # a sandbox made ahead has its netns already: the harness plugs the veth in while
+            # this shim and pid 1 go on (the harness waits for this before it does)
+            os.write(sync_w, b"u")
         keep = {sync_w, go_r, err_w, done_w, release_r} | {listener.fileno() for listener, _, _ in spec.listeners}
         if sandbox is not None:
             keep |= {sandbox.init_sock.fileno(), sandbox.host_net} - {-1}
@@ -118,7 +122,8 @@ def run_shim(
         if not made_ahead:
             socket.send_fds(sandbox.init_sock, [spec_message(spec)], [err_w])
         if spec.interface is not None:
-            os.write(sync_w, b"u")
+            if not made_ahead:
+                os.write(sync_w, b"u")
             os.read(go_r, 1)
         os.close(go_r)
         if spec.namespaces & k.CLONE_NEWNET:

@@ -19,6 +19,7 @@ spares off: each shim is then forked on request (`bench_reference_start.py --col
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import pickle
@@ -146,17 +147,29 @@ class Zygote:
         return int(reply)
 
     def _use_spare(self, sock: socket.socket, spare: Spare, payload: bytes, fds: list[int], err_w: int) -> int | None:
-        """Send the request to the spare shim and the spec to its pid 1, both at the normal
-        policy first; None if the spare is gone (then the zygote forks a shim). `sock` is the
-        zygote's, told that the spare is taken."""
+        """Send the spec to the spare's pid 1 and the request to its shim, then put both at the
+        normal policy; None if the spare is gone before it got anything (then the zygote forks
+        a shim). `sock` is the zygote's, told that the spare is taken.
+
+        Both sends go while the two are still SCHED_IDLE, whose wake-ups never preempt: a shim
+        woken at the normal policy took this process's CPU for about a millisecond before the
+        spec reached pid 1, whose rootfs is the long pole of a start. pid 1 gets it first."""
         try:
-            for pid in (spare.shim_pid, spare.pid1):
-                os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
-            socket.send_fds(spare.shim_sock, [payload], fds)
-        except OSError:
-            return None
-        else:
-            socket.send_fds(spare.pid1_sock, [payload], [err_w])  # failing: the shim reports it
+            try:
+                socket.send_fds(spare.pid1_sock, [payload], [err_w])
+            except OSError:
+                return None  # the spare is gone; nothing of the run has reached it
+            try:
+                socket.send_fds(spare.shim_sock, [payload], fds)
+            except OSError:
+                # pid 1 has the spec but will never get GO; it must not go on with this
+                # container's folder while a shim forked anew builds the same one
+                with contextlib.suppress(OSError):
+                    os.kill(spare.pid1, signal.SIGKILL)
+                raise OSError("the spare shim died as the run was handed to it") from None
+            for pid in (spare.pid1, spare.shim_pid):
+                with contextlib.suppress(OSError):  # gone: the start's pipes tell the harness
+                    os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
             return spare.shim_pid
         finally:
             spare.close()

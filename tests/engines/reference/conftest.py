@@ -13,8 +13,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from reference_busybox import links, write_archive
 
+from seatrial.engines.base import SESSION_LABEL
 from seatrial.engines.reference import devices
 from seatrial.engines.reference.adapter import ReferenceEngine
+from seatrial.engines.reference.containers import session_tag
+from seatrial.engines.reference.network import IFACE_PREFIX
 
 HERE = Path(__file__).parent
 
@@ -76,7 +79,12 @@ def engine(state_root, session):
     leaked = {p.name for p in cgroups.iterdir() if p.is_dir()} - in_use if cgroups.is_dir() else set()
     assert not leaked, f"device cgroups of removed containers leaked: {leaked}"
     for _ in range(100):  # a netns dies asynchronously, and its veth with it
-        leaked = {name for name in links() - before if name.startswith("sr")}
+        # this session's links only: another xdist worker's tests make and remove their own
+        leaked = {
+            name
+            for name in links() - before
+            if name.startswith(f"{IFACE_PREFIX}{session_tag({SESSION_LABEL: session})}")
+        }
         if not leaked:
             break
         time.sleep(0.05)

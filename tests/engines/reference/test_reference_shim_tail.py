@@ -28,6 +28,16 @@ def run(engine, labels, name: str, *argv: str, **kwargs) -> base.RunResult:
     return engine.run(base.RunSpec(image=IMAGE, name=name, command=argv, labels=labels, **kwargs))
 
 
+def becomes_within(pid: int, binary: str, seconds: float = 10) -> str:
+    """The shim's executable once it is `binary`, or what it still is after `seconds`: the shim
+    execs its tail as it finishes setting up, which may come a little after the start returns
+    (pid 1 gets its spec first)."""
+    deadline = time.monotonic() + seconds
+    while (exe := os.readlink(f"/proc/{pid}/exe")) != binary and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return exe
+
+
 def gone_within(path: str | os.PathLike, seconds: float = 10) -> bool:
     deadline = time.monotonic() + seconds
     while os.path.exists(path) and time.monotonic() < deadline:
@@ -46,7 +56,7 @@ def tail(engine) -> str:
 
 def test_a_detached_shim_with_nothing_to_serve_becomes_the_tail_and_records_exit_and_logs(engine, labels, tail):
     run(engine, labels, "tail-exit", "sh", "-c", "echo out; echo err >&2; sleep 0.5; exit 3")
-    assert os.readlink(f"/proc/{shim_of(engine, 'tail-exit')}/exe") == tail
+    assert becomes_within(shim_of(engine, "tail-exit"), tail) == tail
     assert engine.wait("tail-exit", timeout=20) == 3
     assert engine.logs("tail-exit") == ("out\n", "err\n")
     inspected = engine.inspect(base.ResourceRef("container", "tail-exit", "tail-exit"))
@@ -73,7 +83,7 @@ def test_an_attached_run_rm_beside_tails_gives_its_code_and_leaves_no_trash_or_n
 
 def test_a_shim_with_published_ports_stays_python(engine, labels, tail):
     run(engine, labels, "tail-ports", "sleep", "600", network="bridge", ports=(base.PortMapping(8080),))
-    assert os.readlink(f"/proc/{shim_of(engine, 'tail-ports')}/exe") != tail
+    assert becomes_within(shim_of(engine, "tail-ports"), tail, seconds=1) != tail  # even given the time
 
 
 def test_with_the_tail_turned_off_every_shim_stays_python_and_exit_codes_hold(state_root, labels, session, monkeypatch):
@@ -104,6 +114,6 @@ def test_the_tail_records_the_exit_of_a_container_whose_harness_has_gone(engine,
         [sys.executable, "-c", HARNESS, str(state_root), session, IMAGE], capture_output=True, text=True, timeout=60
     )
     shim = int(harness.stdout)  # the harness exited: its zygote with it, the shim lives on
-    assert os.readlink(f"/proc/{shim}/exe") == tail
+    assert becomes_within(shim, tail) == tail
     assert engine.wait("outlives", timeout=20) == 4  # a new harness finds what the old one started
     assert engine.logs("outlives") == ("late\n", "")
