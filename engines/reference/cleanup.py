@@ -61,9 +61,8 @@ def reap(engine, label: str | None = None, session: str | None = None) -> list[s
             shutil.rmtree(cdir, ignore_errors=True)
             removed.append(f"container {record.get('name')}")
     for record in engine.networks.with_label(label):
-        record["endpoints"] = {}
         delete_bridge(record["bridge"])
-        (state.networks / f"{record['name']}.json").unlink(missing_ok=True)
+        engine.networks.forget(record["name"])
         removed.append(f"network {record['name']}")
     for record in engine.volumes.with_label(label):
         engine.volumes.remove(record["name"])

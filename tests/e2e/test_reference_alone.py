@@ -51,15 +51,15 @@ def test_seatrial_run_without_docker_or_podman_runs_every_scenario_on_the_refere
     # unless a container of another run on the same root (another xdist worker's) holds an
     # address on it now: the bridge is the root's, shared by design.
     # Only this run's state root's bridge: another root (another checkout's run) may have its own.
-    from seatrial.engines.reference.network import default_bridge_name
-    from seatrial.engines.reference.state import default_root, read_json
+    from seatrial.engines.reference.network import Networks, default_bridge_name
+    from seatrial.engines.reference.state import StateRoot, default_root, read_json
 
     root = default_root()
     bridge = default_bridge_name(root)
     links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
     if [line for line in links.splitlines() if f": {bridge}:" in line]:
         session = json.loads(events_file.read_text().splitlines()[0])["session"]
-        endpoints = (read_json(root / "networks" / "bridge.json") or {}).get("endpoints", {})
+        endpoints = (Networks(StateRoot(root)).get("bridge") or {}).get("endpoints", {})
         holders = [read_json(root / "containers" / cid / "config.json") or {} for cid in endpoints]
         holders = [h for h in holders if h]
         assert holders, f"{bridge} is left with no container on it:\n{links}"
