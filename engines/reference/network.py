@@ -12,6 +12,10 @@ among those no route uses yet (/proc/net/route), so several state roots never co
 Name resolution: on user-defined networks each container's /etc/hosts (a file of its container
 directory, bind-mounted) lists every peer, rewritten in place when a peer joins or leaves.
 The default bridge gives no names, as Docker's does not.
+
+State: `networks/<name>.json` holds a network's own fields and is written when the network is
+made (or its subnet exchanged); each container's address on it is a file of its own,
+`networks/<name>.endpoints/<id>`, made new at the start and unlinked at the end, never replaced.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ Layout under the root (default /var/lib/seatrial/reference, env SEATRIAL_REFEREN
                           started.json (shim and pid 1), exit.json, stdout, stderr, pids,
                           upper/, work/, rootfs/, hosts...
   names/<name>            -> <id>: the container name index (nameindex.py)
-  networks/<name>.json    bridge, subnet, allocated addresses
+  networks/<name>.json    bridge, subnet, labels
+  networks/<name>.endpoints/<id>  one container's address, name and aliases on it
   volumes/<name>/         meta.json and _data/
 
 A container's record is split by the moment each part becomes known, and each file is written
