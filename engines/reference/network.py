@@ -5,9 +5,10 @@ container end is created directly inside the container's netns (no move, no rena
 (ip-link(8) `type bridge`), netdevice(7) ioctls for eth0 inside (kernel.py), iptables(8) FORWARD
 rules so that a bridge talks to itself only (br_netfilter may be loaded by Docker with a DROP
 policy). A container's veth pair is one rtnetlink(7) request (rtnetlink.py); bridges, made once
-per network, go through one `ip -batch -` each. Names carry a short session-derived tag (`sr<tag>...`) for the reaper; the
-default bridge is `strf<4 hex of the state root>`. Subnets are chosen under a host-wide lock
-among those no route uses yet (/proc/net/route), so several state roots never collide.
+per network, go through one `ip -batch -` each. Names carry a short session-derived tag
+(`sr<tag>...`) for the reaper; the default bridge is `strf<4 hex of the state root>`. Subnets
+are chosen under a host-wide lock among those no route uses yet (/proc/net/route), so several
+state roots never collide.
 
 Name resolution: on user-defined networks each container's /etc/hosts (a file of its container
 directory, bind-mounted) lists every peer, rewritten in place when a peer joins or leaves.
