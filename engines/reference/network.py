@@ -228,7 +228,7 @@ class Networks:
         """Bring the bridge of `record` up if it is down; a subnet that another bridge took while
         it was down is exchanged for a free one (the endpoints of the old one died with its
         bridge). Under the state root's lock, which the caller holds."""
-        if Path(f"/sys/class/net/{record['bridge']}").exists():
+        if _is_up(record["bridge"]):
             return record
         with _host_lock():
             if record["subnet"] in routed_subnets():
@@ -261,11 +261,12 @@ class Networks:
             return Attachment(BASE_NAMESPACES)
         if network == "none":
             return Attachment(BASE_NAMESPACES | CLONE_NEWNET)
-        record = self._default() if network == "bridge" else self.get(network)
-        if record is None:
+        if network == "bridge":
+            self._default()  # its record, written on first use
+        elif not self._path(network).exists():
             raise NetworkError(f"network {network!r} not found; create it first")
-        with self.state.lock():
-            record = self._ensure_up(self._existing(record["name"]))
+        with self.state.lock():  # the record (and its endpoints) read once, under the lock
+            record = self._ensure_up(self._existing(network))
             address = addresses.allocate(record["subnet"], {e["address"] for e in record["endpoints"].values()})
             endpoint = {"address": address, "name": name, "aliases": list(aliases)}
             write_json(self._endpoints_dir(record["name"]) / cid, endpoint)  # a new file: no writeback
@@ -280,8 +281,8 @@ class Networks:
         was deleted. Endpoints whose container folder is gone are dropped first: a container's
         folder exists before its address is reserved and goes after it is released, so those
         are what a killed harness left. Under the lock `prepare` reserves in (see there)."""
-        record = self.get("bridge")
-        if record is None or not Path(f"/sys/class/net/{record['bridge']}").exists():
+        raw = read_json(self._path("bridge"))  # a cheap look first: the bridge's name only
+        if raw is None or not _is_up(raw["bridge"]):
             return False
         with self.state.lock():
             record = self.get("bridge")
@@ -290,7 +291,7 @@ class Networks:
             live = {cid: e for cid, e in record["endpoints"].items() if (self.state.containers / cid).is_dir()}
             if live != record["endpoints"]:
                 self._drop_endpoints("bridge", [cid for cid in record["endpoints"] if cid not in live])
-            if live or not Path(f"/sys/class/net/{record['bridge']}").exists():
+            if live or not _is_up(record["bridge"]):
                 return False
             with _host_lock():
                 delete_bridge(record["bridge"])
@@ -338,6 +339,10 @@ class Networks:
             raise NetworkError(f"it has active endpoints {sorted(active)}; stop or remove those containers first")
         delete_bridge(record["bridge"])
         self.forget(name)
+
+
+def _is_up(bridge: str) -> bool:
+    return Path(f"/sys/class/net/{bridge}").exists()
 
 
 def _hosts_text(record: dict | None, cid: str, hostname: str) -> str:

@@ -100,10 +100,6 @@ def run_shim(
     try:
         if sandbox is None:
             os.setsid()
-        elif spec.interface is not None:
-            # a sandbox made ahead has its netns already: the harness plugs the veth in while
-            # this shim and pid 1 go on (the harness waits for this before it does)
-            os.write(sync_w, b"u")
         keep = {sync_w, go_r, err_w, done_w, release_r} | {listener.fileno() for listener, _, _ in spec.listeners}
         if sandbox is not None:
             keep |= {sandbox.init_sock.fileno(), sandbox.host_net} - {-1}
@@ -117,14 +113,14 @@ def run_shim(
             kern.setns(sandbox.host_net, k.CLONE_NEWNET)
         os.write(pids, f"{sandbox.pid1}\n".encode())
         os.close(pids)
+        if spec.interface is not None:
+            os.write(sync_w, b"u")  # the netns exists: the harness plugs the veth in while we go on
         if sandbox.host_net >= 0:
             os.close(sandbox.host_net)
         if not made_ahead:
             socket.send_fds(sandbox.init_sock, [spec_message(spec)], [err_w])
         if spec.interface is not None:
-            if not made_ahead:
-                os.write(sync_w, b"u")
-            os.read(go_r, 1)
+            os.read(go_r, 1)  # the veth is in
         os.close(go_r)
         if spec.namespaces & k.CLONE_NEWNET:
             if spec.interface:
