@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from seatrial.engines import base
 
-from . import devices, dns, nativeshim, volumes
+from . import devices, dns, nativeexec, nativeshim, volumes
 from . import kernel as k
 from . import portproxy as ports
 from .buildconfig import signal_number
@@ -253,6 +253,7 @@ class Containers:
             from .zygote import Zygote
 
             nativeshim.build()  # before the zygote forks any shim; None: shims stay Python
+            nativeexec.build()  # None: exec stays Python
             self.zygote = Zygote()
         return self.zygote.launch
 

@@ -16,6 +16,7 @@ root's supplementary groups, see scenarios/isolation/user-identity.yaml):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -29,19 +30,20 @@ class Identity:
     home: str
 
 
-def resolve_user(user: str, etc: str = "/etc") -> Identity:
-    """`user` as Docker takes it, read from `etc`/passwd and `etc`/group; "" is root."""
+def resolve_user(user: str, etc: str = "/etc", read: Callable[[str], str | None] | None = None) -> Identity:
+    """`user` as Docker takes it, read from `etc`/passwd and `etc`/group; "" is root. `read`
+    (given "passwd" or "group", the file's text or None when it is missing) reads them instead:
+    the harness reads a running container's through its root (nativeexec.py)."""
+    read = read or (lambda name: _text(f"{etc}/{name}"))
     name, _, group = (user or "0").partition(":")
-    entry = next(
-        (row for row in _table(f"{etc}/passwd") if row[0] == name or (name.isdigit() and row[2] == name)), None
-    )
+    entry = next((row for row in _table(read("passwd")) if row[0] == name or (name.isdigit() and row[2] == name)), None)
     if entry is None:
         if not name.isdigit():
             raise OSError(f"unable to find user {name}: no matching entries in passwd file")
         uid, gid, login, home = int(name), 0, "", "/"
     else:
         uid, gid, login, home = int(entry[2]), int(entry[3]), entry[0], (entry[5] if len(entry) > 5 else "")
-    groups = _table(f"{etc}/group")
+    groups = _table(read("group"))
     if group:
         matches = [int(row[2]) for row in groups if row[0] == group or row[2] == group]
         if not matches and not group.isdigit():
@@ -63,9 +65,13 @@ def with_home(env: tuple[str, ...], home: str) -> dict[str, str]:
     return environ
 
 
-def _table(path: str) -> list[list[str]]:
+def _table(text: str | None) -> list[list[str]]:
+    return [line.split(":") for line in (text or "").split("\n") if line.count(":") >= 2]
+
+
+def _text(path: str) -> str | None:
     try:
         with open(path) as handle:
-            return [line.rstrip("\n").split(":") for line in handle if line.count(":") >= 2]
+            return handle.read()
     except FileNotFoundError:
-        return []
+        return None

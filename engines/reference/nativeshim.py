@@ -45,20 +45,24 @@ def binary(cache: Path = DEFAULT_CACHE) -> Path | None:
 
 def build(cache: Path = DEFAULT_CACHE) -> Path | None:
     """Build the tail unless it is there; None when it cannot be (no compiler, no write access):
-    shims then stay Python. Statically linked where the C library allows it (fewer pages)."""
+    shims then stay Python."""
     if not is_enabled():
         return None
-    if (found := binary(cache)) is not None:
-        return found
+    return binary(cache) or compile_program(SOURCE, f"shimtail-{DIGEST}", cache)
+
+
+def compile_program(source: Path, name: str, cache: Path) -> Path | None:
+    """`cache`/`name` built from the C file `source` with the host's compiler, statically linked
+    where the C library allows it (fewer pages); None when it cannot be."""
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         return None
-    path = cache / f"shimtail-{DIGEST}"
-    tmp = cache / f".shimtail-{DIGEST}.{os.getpid()}.tmp"
+    path = cache / name
+    tmp = cache / f".{name}.{os.getpid()}.tmp"
     try:
         cache.mkdir(parents=True, exist_ok=True)
         for static in (["-static"], []):
-            argv = [compiler, "-O2", "-Wall", *static, "-o", str(tmp), str(SOURCE.resolve())]  # gcc takes no --
+            argv = [compiler, "-O2", "-Wall", *static, "-o", str(tmp), str(source.resolve())]  # gcc takes no --
             if subprocess.run(argv, capture_output=True, timeout=COMPILE_TIMEOUT).returncode == 0:
                 os.replace(tmp, path)  # atomic: two harnesses building at once both end with one binary
                 return path
@@ -95,6 +99,11 @@ def exec_tail(
         return
 
 
-if __name__ == "__main__":  # provision.sh: build it ahead of the first run
-    built = build(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CACHE)
+if __name__ == "__main__":  # provision.sh: build the C programs ahead of the first run
+    from . import nativeexec  # imports this module: a top-level import would be circular
+
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CACHE
+    built = build(target)
     print(f"shim tail: {built}" if built else "shim tail: not built (no C compiler?); shims stay Python")
+    built = nativeexec.build(target)
+    print(f"exec: {built}" if built else "exec: not built (no C compiler?); exec stays Python")

@@ -23,10 +23,10 @@ import time
 
 from seatrial.engines import base
 
-from . import devices
+from . import devices, nativeexec
 from . import kernel as k
-from .containerinit import become, exec_command
-from .identity import with_home
+from .containerinit import CommandNotStarted, become, exec_command
+from .identity import resolve_user, with_home
 from .processspec import ProcessSpec, close_other_fds
 from .procfs import alive, pid1_fd
 from .security import confinement
@@ -48,11 +48,22 @@ def exec_in(kern, pidfd: int, root: int, spec: ProcessSpec, launcher=None) -> tu
     """Run `spec.argv` in the namespaces and the `root` directory (an fd) of the running pid 1
     behind `pidfd`, writing to the fds
     spec.extra["stdout"] and ["stderr"]. Returns the exec child's pid and a fd that yields its
-    exit code as text once it is done. The child is forked here or by `launcher` (the zygote)."""
+    exit code as text once it is done. The child is the C program of nativeexec.py where it is
+    built (the user is resolved here, in the container's files; a user it cannot find raises
+    CommandNotStarted), else forked here or by `launcher` (the zygote)."""
+    program = nativeexec.binary() if isinstance(kern, k.Kernel) else None  # not for a kernel double
+    identity = None
+    if program is not None:
+        try:
+            identity = resolve_user(spec.user, read=nativeexec.account_reader(kern, root))
+        except OSError as exc:
+            raise CommandNotStarted(NOT_STARTED, str(exc)) from None
     status_r, status_w = os.pipe()
     ends = (pidfd, root, spec.extra["stdout"], spec.extra["stderr"], status_w)
     try:
-        if launcher is not None:
+        if program is not None and identity is not None:
+            child = nativeexec.spawn(program, ends, JOINED, spec, identity)
+        elif launcher is not None:
             child = launcher(spec, ends, kind="exec")
         else:
             child = os.fork()
@@ -86,6 +97,7 @@ def exec_child(kern, spec: ProcessSpec, ends: tuple[int, ...]) -> None:
             try:
                 kern.set_parent_death_signal(signal.SIGKILL)  # an exec that times out dies whole
                 identity = become(kern, spec, out, err)
+                kern.set_parent_death_signal(signal.SIGKILL)  # again: a change of uid or gid clears it
                 exec_command(spec.argv, with_home(spec.env, identity.home), failure_code=NOT_STARTED)
             except BaseException as exc:
                 os.write(2, f"exec: {exc}\n".encode())  # become made fd 2 the exec's stderr
@@ -150,6 +162,10 @@ def exec_in_container(kern, record: dict, argv, deadline: float, operation: str,
         raise base.EngineError(operation, f"container {record['name']!r} is not running")
     try:
         child, status_fd = exec_in(kern, pidfd, root, spec, launcher)
+    except CommandNotStarted as exc:  # the user is not in the container's files: docker exec's 126
+        for fd in (out_r, err_r):
+            os.close(fd)
+        return NOT_STARTED, "", f"exec: {exc}\n"
     finally:
         for fd in (pidfd, root, out_w, err_w):
             os.close(fd)

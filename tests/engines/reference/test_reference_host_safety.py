@@ -171,12 +171,14 @@ sleep 60
 """
 
 
-def test_exec_cannot_be_read_through_proc_exe_before_it_execs(engine, labels):
-    """Probe 6, CVE-2019-5736: exec's process is the host's Python until it execs; were it
-    dumpable, a root process of the container could open /proc/PID/exe -- the host's
+def test_exec_cannot_be_read_through_proc_exe_before_it_execs(engine, labels, monkeypatch):
+    """Probe 6, CVE-2019-5736: the Python exec's process is the host's Python until it execs;
+    were it dumpable, a root process of the container could open /proc/PID/exe -- the host's
     interpreter -- and write it once the exec ends. Held here at its user lookup (the
     container's /etc/passwd is a FIFO), after it has the container's capabilities: its only
-    defence is being non-dumpable."""
+    defence is being non-dumpable. (The C exec reads the user in the harness, where a FIFO is
+    refused; its own probe is in test_reference_exec_native.py.)"""
+    monkeypatch.setenv("SEATRIAL_REFERENCE_NATIVE_EXEC", "0")
     spec = base.RunSpec(
         image=IMAGE,
         name=f"exe-{os.urandom(4).hex()}",

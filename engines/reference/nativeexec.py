@@ -1,0 +1,119 @@
+"""exec as a small C program (execjoin.c) spawned by the harness, not a fork of a Python process.
+
+Kernel facilities: posix_spawn(3) (glibc spawns with clone(CLONE_VM | CLONE_VFORK): the
+harness's memory is not copied, whatever its size); its dup2 file action with the same fd on both
+sides, which clears FD_CLOEXEC in the child only, so the fds the program needs reach it and no
+other fd of the harness does (the program closes anything else it inherited first);
+memfd_create(2) for the seccomp filter; openat2(2) RESOLVE_IN_ROOT (kernel.open_in_root) to read
+the container's /etc/passwd and /etc/group through pid 1's root.
+
+Why: the Python exec (nsexec.exec_child) asked the zygote to fork a child, which joined the
+container and forked again, each fork a copy-on-write Python interpreter torn down again by
+execve(2); a few milliseconds of an exec's total on two cores. The C program joins, forks and execs
+in a few pages. The user is resolved here, in the harness, from the container's own files
+(identity.resolve_user reads them through pid 1's root, where the container's mounts are).
+
+The binary is built as the shim tail is (nativeshim.compile_program): into the cache folder, under
+a name that carries the source's digest. Without a compiler, or with
+SEATRIAL_REFERENCE_NATIVE_EXEC=0, exec stays Python (nsexec.py): same behaviour.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+from .identity import Identity, with_home
+from .nativeshim import DEFAULT_CACHE, compile_program
+from .processspec import ProcessSpec
+
+SOURCE = Path(__file__).with_name("execjoin.c")
+DIGEST = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12] if SOURCE.exists() else ""
+ACCOUNT_FILE_LIMIT = 4 << 20  # a larger /etc/passwd in an image is refused, not read into the harness
+
+
+def is_enabled() -> bool:
+    """False when SEATRIAL_REFERENCE_NATIVE_EXEC=0 asks for the Python exec."""
+    return os.environ.get("SEATRIAL_REFERENCE_NATIVE_EXEC") != "0" and bool(DIGEST)
+
+
+def binary(cache: Path = DEFAULT_CACHE) -> Path | None:
+    """The built program for this source, or None (not built, or turned off)."""
+    path = cache / f"execjoin-{DIGEST}"
+    return path if is_enabled() and os.access(path, os.X_OK) else None
+
+
+def build(cache: Path = DEFAULT_CACHE) -> Path | None:
+    """Build the program unless it is there; None when it cannot be (exec then stays Python)."""
+    if not is_enabled():
+        return None
+    return binary(cache) or compile_program(SOURCE, f"execjoin-{DIGEST}", cache)
+
+
+def account_reader(kern, root: int):
+    """A reader of the container's /etc/<name> through `root` (pid 1's root, an fd), for
+    identity.resolve_user: the kernel keeps every step of the path inside the container. None for
+    a missing file; a file that is not a regular one (a FIFO would block the harness) is refused."""
+
+    def read(name: str) -> str | None:
+        try:
+            fd = kern.open_in_root(root, f"/etc/{name}", os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        except FileNotFoundError:
+            return None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > ACCOUNT_FILE_LIMIT:
+                raise OSError(f"/etc/{name} is not a regular file of at most {ACCOUNT_FILE_LIMIT} bytes")
+            return os.read(fd, ACCOUNT_FILE_LIMIT + 1).decode(errors="replace")
+        finally:
+            os.close(fd)
+
+    return read
+
+
+def spawn(program: Path, ends: tuple[int, ...], namespaces: int, spec: ProcessSpec, identity: Identity) -> int:
+    """Start `program` to run spec.argv in the container behind `ends` (pidfd of pid 1, its root,
+    stdout, stderr, the status pipe's write end); returns its pid. It writes the exit code on
+    the status pipe, as nsexec.exec_child does."""
+    pidfd, root, out, err, status_w = ends
+    seccomp = _filter_file(spec.seccomp) if spec.confined and spec.seccomp else -1
+    try:
+        mask = sum(1 << cap for cap in spec.capabilities)
+        argv = [
+            "seatrial-execjoin",
+            *map(str, (status_w, pidfd, root, out, err, namespaces)),
+            spec.device_cgroup,
+            spec.workdir,
+            str(identity.uid),
+            str(identity.gid),
+            ",".join(map(str, identity.groups)),
+            "1" if spec.confined else "0",
+            format(mask, "x"),
+            "1" if spec.no_new_privs else "0",
+            str(seccomp),
+            "--",
+            *spec.argv,
+        ]
+        kept = [fd for fd in (status_w, pidfd, root, out, err, seccomp) if fd >= 0]
+        return os.posix_spawn(
+            program,
+            argv,
+            with_home(spec.env, identity.home),
+            file_actions=[(os.POSIX_SPAWN_DUP2, fd, fd) for fd in kept],
+        )
+    finally:
+        if seccomp >= 0:
+            os.close(seccomp)
+
+
+def _filter_file(bpf: bytes) -> int:
+    """A memfd holding the BPF program (struct sock_filter array), read by the program."""
+    fd = os.memfd_create("seatrial-seccomp", os.MFD_CLOEXEC)
+    try:
+        os.write(fd, bpf)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
