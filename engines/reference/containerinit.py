@@ -30,7 +30,7 @@ from . import kernel as k
 from .identity import Identity, resolve_user, with_home
 from .processspec import ProcessSpec, close_fds_above_stdio_except
 from .procfs import ignored_signals
-from .rootfs import enter
+from .rootfs import MountNamespace, enter
 
 GO = b"g"
 EXEC_FAILED = "exec failed "  # then "127: <Docker's words>" on the start-error pipe
@@ -50,6 +50,10 @@ def pid1_waiting(kern, sock: socket.socket, host_net: int) -> None:
     """pid 1 of a sandbox: wait for the container's spec, then become the container. EOF instead
     (the shim, the zygote or the harness died before using it): exit quietly."""
     go = False
+    try:
+        mounts: MountNamespace | None = MountNamespace(kern)
+    except OSError:
+        mounts = None  # made after the spec then, where a failure reaches the harness
     try:
         while True:
             payload, fds, _, _ = socket.recv_fds(sock, 1 << 20, 1)
@@ -79,14 +83,18 @@ def pid1_waiting(kern, sock: socket.socket, host_net: int) -> None:
         os.write(err_w, f"container init: {exc}".encode())
         os._exit(125)
     out, err = logs
-    _init(kern, spec, out, err, err_w, sock, go)
+    _init(kern, spec, out, err, err_w, sock, go, mounts)
 
 
-def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int, sock: socket.socket, go: bool) -> None:
+def _init(
+    kern, spec: ProcessSpec, out: int, err: int, err_w: int, sock: socket.socket, go: bool, mounts
+) -> None:
     """pid 1: own mount namespace, the rootfs, identity, confinement; then, once the shim says
     GO (hostname and network ready), the command."""
     try:
-        kern.unshare(k.CLONE_NEWNS)
+        if mounts is None:
+            mounts = MountNamespace(kern)
+        mounts.make_current(kern)
         assert spec.rootfs is not None, "a container's pid 1 has a rootfs (only exec specs lack one)"
         enter(kern, spec.rootfs)
         _lend_mount_namespace(sock)

@@ -3,13 +3,16 @@
 Kernel facilities: overlayfs (Documentation/filesystems/overlayfs.rst: lowerdir, upperdir,
 workdir), mount(2) with MS_BIND / MS_REMOUNT|MS_RDONLY / MS_PRIVATE|MS_REC, pivot_root(2) (the
 `pivot_root(".", ".")` idiom, then umount2(2) MNT_DETACH of the old root), proc(5), sysfs(5),
-devpts, tmpfs(5), mknod(2); mount targets resolved in scope (scope.py). Every mount here lives in the container's mount namespace only, so
+devpts, tmpfs(5), mknod(2); unshare(2) CLONE_NEWNS made ahead, with poll(2) on the host's
+/proc/self/mountinfo to see whether the host's mounts changed since (proc_pid_mountinfo(5));
+mount targets resolved in scope (scope.py). Every mount here lives in the container's mount namespace only, so
 it disappears with the namespace's last process: nothing is left on the host to unmount.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import stat
 from dataclasses import dataclass
@@ -101,9 +104,40 @@ def _bind(kern, source: str, target: str, read_only: bool) -> None:
         kern.mount(None, target, None, k.MS_REMOUNT | k.MS_BIND | k.MS_RDONLY)
 
 
+class MountNamespace:
+    """pid 1's own mount namespace, a private copy of the host's, made while its sandbox waits
+    for a spec: unshare(2) copies every mount of the host, the larger part of a start's mount
+    work that depends on nothing in the spec.
+
+    A copy made ahead must not be stale: a bind mount's source is looked up in it, and must be
+    what the host has when the container starts. The host's /proc/self/mountinfo, opened before
+    the copy, tells (poll(2) says POLLPRI once the host's mount table changed since), and then
+    the copy is made again from the host's namespace (setns(2))."""
+
+    def __init__(self, kern) -> None:
+        self._host = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+        self._host_mounts = os.open("/proc/self/mountinfo", os.O_RDONLY | os.O_CLOEXEC)
+        self._copy(kern)
+
+    @staticmethod
+    def _copy(kern) -> None:
+        kern.unshare(k.CLONE_NEWNS)
+        kern.mount(None, "/", None, k.MS_REC | k.MS_PRIVATE)  # nothing propagates back to the host
+
+    def make_current(self, kern) -> None:
+        """Copy the host's mounts again if they changed since the copy; then let go of the host."""
+        watch = select.poll()
+        watch.register(self._host_mounts, select.POLLPRI)
+        if watch.poll(0):
+            kern.setns(self._host, k.CLONE_NEWNS)
+            self._copy(kern)
+        os.close(self._host)
+        os.close(self._host_mounts)
+
+
 def enter(kern, spec: RootfsSpec) -> None:
-    """Assemble the tree at `spec.merged` and make it the root: the whole recipe, in order."""
-    kern.mount(None, "/", None, k.MS_REC | k.MS_PRIVATE)  # nothing propagates back to the host
+    """Assemble the tree at `spec.merged` and make it the root: the whole recipe, in order. The
+    process is in a private mount namespace of its own already (MountNamespace)."""
     mount_overlay(kern, spec)
     for bind in spec.binds:
         # in scope: a symlink or `..` in the image or the target leads to the image's root, never

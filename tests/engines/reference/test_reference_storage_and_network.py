@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import time
 import urllib.request
 
@@ -37,6 +38,23 @@ def test_bind_mount_shadows_the_image_and_is_shared_both_ways(engine, labels, tm
     assert result.stdout.split() == ["host.txt"]  # seed.txt of the image is shadowed
     assert (tmp_path / "back.txt").read_text() == "back\n"
     assert run(engine, labels, "b2", "ls /data", remove=True).stdout.split() == ["seed.txt"]
+
+
+def test_a_bind_mount_sees_a_host_mount_made_after_the_spare_sandbox(engine, labels, tmp_path):
+    """A spare sandbox copies the host's mounts ahead of its container; a mount the host makes
+    after that copy must still be what the container's bind mount shows, not the folder under it."""
+    source = tmp_path / "mounted"
+    source.mkdir()
+    (source / "under.txt").write_text("the folder under the mount\n")
+    run(engine, labels, "before", "true", remove=True)  # the next spare's copy is made after this
+    time.sleep(0.5)
+    subprocess.run(["mount", "-t", "tmpfs", "seatrial-test", str(source)], check=True)
+    try:
+        (source / "over.txt").write_text("the mount\n")
+        mount = base.Mount("bind", str(source), "/data")
+        assert run(engine, labels, "after", "ls /data", mounts=(mount,), remove=True).stdout.split() == ["over.txt"]
+    finally:
+        subprocess.run(["umount", str(source)], check=True)
 
 
 def test_network_none_has_loopback_only(engine, labels):
