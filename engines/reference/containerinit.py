@@ -86,9 +86,7 @@ def pid1_waiting(kern, sock: socket.socket, host_net: int) -> None:
     _init(kern, spec, out, err, err_w, sock, go, mounts)
 
 
-def _init(
-    kern, spec: ProcessSpec, out: int, err: int, err_w: int, sock: socket.socket, go: bool, mounts
-) -> None:
+def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int, sock: socket.socket, go: bool, mounts) -> None:
     """pid 1: own mount namespace, the rootfs, identity, confinement; then, once the shim says
     GO (hostname and network ready), the command."""
     try:

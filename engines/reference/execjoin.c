@@ -5,24 +5,31 @@
  * The harness (nativeexec.py) has checked pid 1 (a pidfd), opened its root (/proc/PID/root) and
  * resolved the user in the container's own /etc/passwd and /etc/group (identity.py); this
  * program does the rest, in the order nsexec.exec_child and containerinit.become do it:
- *   every fd but those named below closed; prctl(2) PR_SET_DUMPABLE 0 before anything of the
- *   container's can see it (CVE-2019-5736); the container's device cgroup joined (its tid to
- *   `tasks`); setns(2) by pidfd into pid 1's namespaces; chroot(2) into pid 1's root; fork(2),
- *   since a pid namespace applies to children only. The child: PR_SET_PDEATHSIG SIGKILL (an exec
- *   killed at its deadline takes its command along), the working directory made and entered,
- *   stdin /dev/null and the output pipes, every signal at its default and none blocked, the
- *   seccomp filter while CAP_SYS_ADMIN is held (or after the user change with no_new_privs), the
- *   capability sets limited, groups, gid and uid, the command looked up as Go's exec.LookPath
- *   does, execve(2). The parent waits and writes the exit code (128+N for a signal) as text on
- *   STATUS_FD, then exits with it.
- * A command that cannot start exits 126, found or not, with Docker's words on the exec's stderr.
+ *   every fd but those named below closed, stdin and stdout the host's /dev/null;
+ *   prctl(2) PR_SET_DUMPABLE 0 before anything of the container's can see it (CVE-2019-5736);
+ *   the container's device cgroup joined (its tid to `tasks`); setns(2) by pidfd into pid 1's
+ *   namespaces; chroot(2) into pid 1's root; clone(2) with CLONE_PARENT, since a pid namespace
+ *   applies to children only: the command's process is the harness's child, not this program's,
+ *   so that the harness hears its end directly. This program writes that child's pid on
+ *   STATUS_FD and exits; the harness waits for the child itself. The child: PR_SET_PDEATHSIG
+ *   SIGKILL (an exec killed at its deadline, or a harness that dies, takes the command along),
+ *   the working directory made and entered, stdin the host's /dev/null (a container cannot
+ *   make it a FIFO), stdout and stderr the output pipes, every signal at its default and none
+ *   blocked, the seccomp filter while CAP_SYS_ADMIN is held (or after the user change with
+ *   no_new_privs), the capability sets limited, groups, gid and uid (then PR_SET_PDEATHSIG
+ *   again: a uid change clears it), the command looked up as Go's exec.LookPath does, execve(2).
+ * A command that cannot start exits 126, found or not, with Docker's words on the exec's stderr;
+ * so does this program when it cannot get that far (it then writes no pid).
  *
  * usage: execjoin STATUS_FD PIDFD ROOT_FD OUT_FD ERR_FD NSTYPES DEVICE_CGROUP WORKDIR UID GID
- *                 GROUPS CONFINED CAPABILITIES NO_NEW_PRIVS SECCOMP_FD -- ARGV...
+ *                 GROUPS CONFINED CAPABILITIES NO_NEW_PRIVS SECCOMP_FD ARGC ARGV... ENV...
  * GROUPS is comma-separated ("" for none); CAPABILITIES a hexadecimal mask of the capabilities
- * kept; SECCOMP_FD -1 or a file of struct sock_filter; DEVICE_CGROUP "" for none. The command's
- * environment is this program's own. Built by nativeexec.py with the host's C compiler; without
- * one the Python path of nsexec.py does all of this itself. */
+ * kept; SECCOMP_FD -1 or a file of struct sock_filter; DEVICE_CGROUP "" for none; ARGC the
+ * number of the command's arguments that follow, then its environment ("KEY=value" each). The
+ * environment comes as arguments, not as this program's own, so that nothing a container's
+ * image sets (GLIBC_TUNABLES, say) reaches the C library of a root process of the host. Built by
+ * nativeexec.py with the host's C compiler; without one the Python path of nsexec.py does all of
+ * this itself. */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
@@ -38,13 +45,11 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <grp.h>
 #include <unistd.h>
 
 #define NOT_STARTED 126 /* docker exec's code for a command it cannot start, missing or not */
 
-extern char **environ;
 
 static void say(const char *format, const char *a, const char *b) {
     char text[8192];
@@ -140,8 +145,16 @@ static int executable(const char *path, struct stat *st) {
     return stat(path, st) == 0 && !S_ISDIR(st->st_mode) && (st->st_mode & 0111);
 }
 
-/* execve(2) argv[0] found as Go's exec.LookPath finds it; never returns */
-static void run(char **argv) {
+static const char *path_of(char **envp) {
+    const char *path = NULL;
+    for (char **entry = envp; *entry; entry++)
+        if (strncmp(*entry, "PATH=", 5) == 0)
+            path = *entry + 5; /* the last one wins, as in a dict built from the list */
+    return path ? path : "/bin:/usr/bin"; /* os.defpath, as the Python path has it */
+}
+
+/* execve(2) argv[0] found as Go's exec.LookPath finds it, with envp; never returns */
+static void run(char **argv, char **envp) {
     const char *command = argv[0];
     struct stat st;
     static char found[4096];
@@ -159,9 +172,7 @@ static void run(char **argv) {
         }
         snprintf(found, sizeof found, "%s", command);
     } else {
-        const char *path = getenv("PATH");
-        if (path == NULL)
-            path = "/bin:/usr/bin"; /* os.defpath, as the Python path has it */
+        const char *path = path_of(envp);
         found[0] = 0;
         while (1) {
             const char *end = strchrnul(path, ':');
@@ -179,17 +190,24 @@ static void run(char **argv) {
             _exit(NOT_STARTED);
         }
     }
-    execve(found, argv, environ);
+    syscall(SYS_execve, found, argv, envp);
     say("exec %s: %s\n", found, words(errno));
     _exit(1);
 }
 
 int main(int argc, char **argv) {
-    if (argc < 18 || strcmp(argv[16], "--") != 0)
+    if (argc < 18)
         return NOT_STARTED;
     int status_fd = atoi(argv[1]), pidfd = atoi(argv[2]), root = atoi(argv[3]);
     int out = atoi(argv[4]), err = atoi(argv[5]), seccomp_fd = atoi(argv[15]);
-    int nstypes = (int)strtol(argv[6], NULL, 0);
+    int nstypes = (int)strtol(argv[6], NULL, 0), command_argc = atoi(argv[16]);
+    if (command_argc < 1 || 17 + command_argc > argc)
+        return NOT_STARTED;
+    char **envp = argv + 17 + command_argc; /* ends with argv's own NULL */
+    char **command = calloc((size_t)command_argc + 1, sizeof *command);
+    if (command == NULL)
+        return NOT_STARTED;
+    memcpy(command, argv + 17, (size_t)command_argc * sizeof *command);
     const char *cgroup = argv[7], *workdir = argv[8][0] ? argv[8] : "/";
     uid_t uid = (uid_t)strtoul(argv[9], NULL, 10);
     gid_t gid = (gid_t)strtoul(argv[10], NULL, 10);
@@ -204,14 +222,20 @@ int main(int argc, char **argv) {
         else
             break;
     }
+    int *movable[] = {&status_fd, &pidfd, &root, &out, &err, &seccomp_fd};
+    for (int i = 0; i < 6; i++) /* off 0, 1 and 2, which become /dev/null and the pipes below */
+        if (*movable[i] >= 0 && *movable[i] <= 2 && (*movable[i] = fcntl(*movable[i], F_DUPFD, 3)) < 0)
+            return NOT_STARTED;
     int keep[] = {status_fd, pidfd, root, out, err, seccomp_fd};
     close_others(keep, 6);
-    int code = NOT_STARTED;
     /* from here on, errors go to the exec's stderr, as the Python path's do */
     if (dup2(err, 2) < 0)
         return NOT_STARTED;
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
         fail("prctl(PR_SET_DUMPABLE, 0)");
+    int null = open("/dev/null", O_RDONLY); /* the host's, before joining anything */
+    if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
+        fail("/dev/null");
     struct sock_fprog filter = {0, NULL};
     if (seccomp_fd >= 0) {
         struct stat st;
@@ -241,9 +265,11 @@ int main(int argc, char **argv) {
         fail("chroot");
     close(pidfd);
     close(root);
-    pid_t child = fork();
+    /* the raw system call: CLONE_PARENT is not something fork(3) does. The child calls no C
+     * library function that relies on the thread data the library keeps (its tid). */
+    pid_t child = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0UL);
     if (child < 0)
-        fail("fork");
+        fail("clone");
     if (child == 0) {
         if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
             fail("prctl(PR_SET_PDEATHSIG)");
@@ -251,25 +277,25 @@ int main(int argc, char **argv) {
         make_directories(workdir);
         if (chdir(workdir) != 0)
             fail(workdir);
-        int null = open("/dev/null", O_RDONLY);
-        if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0)
-            fail("stdio");
-        close(null);
+        if (dup2(out, 1) < 0)
+            fail("stdout");
+        if (null > 2)
+            close(null);
         close(out);
         close(err);
         reset_signals();
         sigset_t none;
         sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
+        syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(unsigned long));
         if (confined && filter.len && !no_new_privs)
             load_filter(&filter); /* while CAP_SYS_ADMIN is still held, as runc does */
         if (confined)
             limit_capabilities(capabilities);
-        if (setgroups((size_t)group_count, groups) != 0)
+        if (syscall(SYS_setgroups, (size_t)group_count, groups) != 0)
             fail("setgroups");
-        if (setgid(gid) != 0)
+        if (syscall(SYS_setgid, gid) != 0)
             fail("setgid");
-        if (setuid(uid) != 0)
+        if (syscall(SYS_setuid, uid) != 0)
             fail("setuid");
         /* again: a change of the effective uid or gid clears the parent-death signal */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
@@ -280,18 +306,11 @@ int main(int argc, char **argv) {
             if (filter.len)
                 load_filter(&filter);
         }
-        run(argv + 17);
+        run(command, envp);
     }
-    close(out);
-    close(err);
-    int status = 0;
-    pid_t waited;
-    while ((waited = waitpid(child, &status, 0)) < 0 && errno == EINTR)
-        ;
-    if (waited == child)
-        code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : NOT_STARTED;
     char text[16];
-    int length = snprintf(text, sizeof text, "%d", code);
-    (void)!write(status_fd, text, (size_t)length);
-    return code & 0xFF;
+    int length = snprintf(text, sizeof text, "%d", (int)child);
+    if (write(status_fd, text, (size_t)length) != length)
+        return NOT_STARTED; /* the harness is gone; the child's parent-death signal ends it */
+    return 0;
 }

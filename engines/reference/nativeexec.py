@@ -5,13 +5,17 @@ harness's memory is not copied, whatever its size); its dup2 file action with th
 sides, which clears FD_CLOEXEC in the child only, so the fds the program needs reach it and no
 other fd of the harness does (the program closes anything else it inherited first);
 memfd_create(2) for the seccomp filter; openat2(2) RESOLVE_IN_ROOT (kernel.open_in_root) to read
-the container's /etc/passwd and /etc/group through pid 1's root.
+the container's /etc/passwd and /etc/group through pid 1's root; clone(2) CLONE_PARENT in the
+program, so that the command's process is a child of this one: waitpid(2) gives its exit status,
+and its end wakes this process with no program in between.
 
 Why: the Python exec (nsexec.exec_child) asked the zygote to fork a child, which joined the
 container and forked again, each fork a copy-on-write Python interpreter torn down again by
-execve(2); a few milliseconds of an exec's total on two cores. The C program joins, forks and execs
-in a few pages. The user is resolved here, in the harness, from the container's own files
-(identity.resolve_user reads them through pid 1's root, where the container's mounts are).
+execve(2); a few milliseconds of an exec's total on two cores. The C program joins and clones
+in a few pages, and is gone before the command ends. The user is resolved here, in the harness,
+from the container's own files (identity.resolve_user reads them through pid 1's root, where the
+container's mounts are). The program gets an empty environment of its own; the command's comes
+as arguments.
 
 The binary is built as the shim tail is (nativeshim.compile_program): into the cache folder, under
 a name that carries the source's digest. Without a compiler, or with
@@ -73,14 +77,17 @@ def account_reader(kern, root: int):
     return read
 
 
-def spawn(program: Path, ends: tuple[int, ...], namespaces: int, spec: ProcessSpec, identity: Identity) -> int:
+def spawn(program: Path, ends: tuple[int, ...], namespaces: int, spec: ProcessSpec, identity: Identity) -> int | None:
     """Start `program` to run spec.argv in the container behind `ends` (pidfd of pid 1, its root,
-    stdout, stderr, the status pipe's write end); returns its pid. It writes the exit code on
-    the status pipe, as nsexec.exec_child does."""
-    pidfd, root, out, err, status_w = ends
+    stdout, stderr); returns the pid of the command's process, a child of this process (the
+    program makes it with CLONE_PARENT and exits), or None when the program could not get that
+    far (it has said why on the stderr pipe)."""
+    pidfd, root, out, err = ends
     seccomp = _filter_file(spec.seccomp) if spec.confined and spec.seccomp else -1
+    status_r, status_w = os.pipe()
     try:
         mask = sum(1 << cap for cap in spec.capabilities)
+        environment = [f"{key}={value}" for key, value in with_home(spec.env, identity.home).items()]
         argv = [
             "seatrial-execjoin",
             *map(str, (status_w, pidfd, root, out, err, namespaces)),
@@ -93,19 +100,25 @@ def spawn(program: Path, ends: tuple[int, ...], namespaces: int, spec: ProcessSp
             format(mask, "x"),
             "1" if spec.no_new_privs else "0",
             str(seccomp),
-            "--",
+            str(len(spec.argv)),
             *spec.argv,
+            *environment,
         ]
         kept = [fd for fd in (status_w, pidfd, root, out, err, seccomp) if fd >= 0]
-        return os.posix_spawn(
-            program,
-            argv,
-            with_home(spec.env, identity.home),
-            file_actions=[(os.POSIX_SPAWN_DUP2, fd, fd) for fd in kept],
-        )
+        # an empty environment of its own: nothing of the image's reaches the program's C library
+        program_pid = os.posix_spawn(program, argv, {}, file_actions=[(os.POSIX_SPAWN_DUP2, fd, fd) for fd in kept])
     finally:
+        os.close(status_w)
         if seccomp >= 0:
             os.close(seccomp)
+    try:
+        text = b""
+        while chunk := os.read(status_r, 64):
+            text += chunk
+    finally:
+        os.close(status_r)
+        os.waitpid(program_pid, 0)
+    return int(text) if text.strip().isdigit() else None
 
 
 def _filter_file(bpf: bytes) -> int:

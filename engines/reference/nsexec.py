@@ -44,13 +44,16 @@ JOINED = (
 )
 
 
-def exec_in(kern, pidfd: int, root: int, spec: ProcessSpec, launcher=None) -> tuple[int, int]:
+def exec_in(kern, pidfd: int, root: int, spec: ProcessSpec, launcher=None) -> tuple[int | None, int]:
     """Run `spec.argv` in the namespaces and the `root` directory (an fd) of the running pid 1
-    behind `pidfd`, writing to the fds
-    spec.extra["stdout"] and ["stderr"]. Returns the exec child's pid and a fd that yields its
-    exit code as text once it is done. The child is the C program of nativeexec.py where it is
-    built (the user is resolved here, in the container's files; a user it cannot find raises
-    CommandNotStarted), else forked here or by `launcher` (the zygote)."""
+    behind `pidfd`, writing to the fds spec.extra["stdout"] and ["stderr"]. Returns a pid and a
+    status fd:
+    - where the C program of nativeexec.py is built, the pid of the command's own process (a
+      child of this process, whose exit status is the exec's; None if the program could not
+      start it) and -1; the user is resolved here, in the container's files, and a user it
+      cannot find raises CommandNotStarted;
+    - else the pid of the exec child, forked here or by `launcher` (the zygote), and a fd that
+      yields its exit code as text once it is done."""
     program = nativeexec.binary() if isinstance(kern, k.Kernel) else None  # not for a kernel double
     identity = None
     if program is not None:
@@ -58,12 +61,15 @@ def exec_in(kern, pidfd: int, root: int, spec: ProcessSpec, launcher=None) -> tu
             identity = resolve_user(spec.user, read=nativeexec.account_reader(kern, root))
         except OSError as exc:
             raise CommandNotStarted(NOT_STARTED, str(exc)) from None
+    if program is not None and identity is not None:
+        child = nativeexec.spawn(
+            program, (pidfd, root, spec.extra["stdout"], spec.extra["stderr"]), JOINED, spec, identity
+        )
+        return child, -1
     status_r, status_w = os.pipe()
     ends = (pidfd, root, spec.extra["stdout"], spec.extra["stderr"], status_w)
     try:
-        if program is not None and identity is not None:
-            child = nativeexec.spawn(program, ends, JOINED, spec, identity)
-        elif launcher is not None:
+        if launcher is not None:
             child = launcher(spec, ends, kind="exec")
         else:
             child = os.fork()
@@ -169,27 +175,35 @@ def exec_in_container(kern, record: dict, argv, deadline: float, operation: str,
     finally:
         for fd in (pidfd, root, out_w, err_w):
             os.close(fd)
+    code = NOT_STARTED  # the C program could not get as far as the command (it said why)
     try:
         out, err = _collect({out_r: [], err_r: []}, deadline, child, operation)
-        code = int(os.read(status_fd, 16) or b"126")
+        if status_fd >= 0:
+            code = int(os.read(status_fd, 16) or b"126")
     finally:
-        os.close(status_fd)
-        try:
-            os.waitpid(child, 0)
-        except ChildProcessError:
-            pass  # the zygote's child, reaped by the kernel
+        if status_fd >= 0:
+            os.close(status_fd)
+        if child is not None:
+            try:
+                _, status = os.waitpid(child, 0)
+                if status_fd < 0:  # the command's own process, this process's child
+                    code = os.waitstatus_to_exitcode(status)
+                    code = code if code >= 0 else 128 - code
+            except ChildProcessError:
+                pass  # the zygote's child, reaped by the kernel
     if code == 126 and not alive(record["pid"]):  # pid 1 exited meanwhile: fork(2) got ENOMEM
         raise base.EngineError(operation, f"container {record['name']!r} is not running")
     return code, out, err
 
 
-def _collect(buffers: dict, deadline: float, child: int, operation: str) -> tuple[str, str]:
+def _collect(buffers: dict, deadline: float, child: int | None, operation: str) -> tuple[str, str]:
     """Read both pipes to EOF (or kill the exec'd process at the deadline)."""
     fds = list(buffers)
     while fds:
         ready, _, _ = select.select(fds, [], [], max(0.0, deadline - time.monotonic()))
         if not ready:
-            os.kill(child, signal.SIGKILL)
+            if child is not None:
+                os.kill(child, signal.SIGKILL)
             for fd in fds:
                 os.close(fd)
             raise base.EngineError(operation, "timed out")

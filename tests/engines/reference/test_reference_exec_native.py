@@ -27,7 +27,7 @@ from seatrial.engines.reference import nativeexec
 PROBE = (
     "id; echo HOME=$HOME; pwd; echo FOO=$FOO; "
     "grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp|Sig(Blk|Ign)):' /proc/self/status; "
-    "grep devices /proc/self/cgroup; cat; ls /proc/self/fd"
+    "grep devices /proc/self/cgroup; cat; env | sort; ls /proc/self/fd"
 )
 CASES = (
     ("sh", "-c", PROBE),
@@ -38,6 +38,7 @@ CASES = (
     ("/etc/passwd",),
     ("/no/such/file",),
     ("sh", "-c", "echo out; echo err >&2"),
+    ("sh", "-c", 'echo "$0|$#|$*"', "zero", "a b", "c"),
 )
 CONTAINERS = {
     "root": {"env": {"FOO": "bar"}, "workdir": "/work/made"},
@@ -96,6 +97,8 @@ def test_the_c_exec_gives_what_the_python_exec_gives(engine, labels, monkeypatch
     assert "SigIgn:\t0000000000000000" in probe[1] and "SigBlk:\t0000000000000000" in probe[1]
     assert probe[1].rstrip().endswith("0\n1\n2\n3"), "an fd of the engine reached the command"
     assert exec_both(engine, monkeypatch, name, ("sh", "-c", "exit 3"))[0][0] == 3
+    arguments = exec_both(engine, monkeypatch, name, ("sh", "-c", 'echo "$0|$#|$*"', "zero", "a b", "c"))[0]
+    assert arguments == (0, "zero|2|a b c\n", "")
     assert exec_both(engine, monkeypatch, name, ("sh", "-c", "kill -9 $$"))[0][0] == 137
     missing = exec_both(engine, monkeypatch, name, ("no-such-command",))[0]
     assert missing == (126, "", 'exec: "no-such-command": executable file not found in $PATH\n')
