@@ -306,8 +306,7 @@ class Containers:
 
     def record(self, handle: str, operation: str) -> dict:
         """The state record of a container by name or id; EngineError for `operation` if none."""
-        cdir = self.state.container_dir(handle)
-        record = self.state.container_record(cdir.name) if cdir else None
+        record = self.state.find_container(handle)
         if record is None:
             raise base.EngineError(operation, f"no such container: {handle}")
         return record

@@ -22,9 +22,10 @@
  * so does this program when it cannot get that far (it then writes no pid).
  *
  * usage: execjoin STATUS_FD PIDFD ROOT_FD OUT_FD ERR_FD NSTYPES DEVICE_CGROUP WORKDIR UID GID
- *                 GROUPS CONFINED CAPABILITIES NO_NEW_PRIVS SECCOMP_FD ARGC ARGV... ENV...
+ *                 GROUPS CONFINED CAPABILITIES NO_NEW_PRIVS SECCOMP_FD LAST_CAP ARGC ARGV... ENV...
  * GROUPS is comma-separated ("" for none); CAPABILITIES a hexadecimal mask of the capabilities
- * kept; SECCOMP_FD -1 or a file of struct sock_filter; DEVICE_CGROUP "" for none; ARGC the
+ * kept; SECCOMP_FD -1 or a file of struct sock_filter; DEVICE_CGROUP "" for none; LAST_CAP the
+ * host's /proc/sys/kernel/cap_last_cap (read once by the harness); ARGC the
  * number of the command's arguments that follow, then its environment ("KEY=value" each). The
  * environment comes as arguments, not as this program's own, so that nothing a container's
  * image sets (GLIBC_TUNABLES, say) reaches the C library of a root process of the host. Built by
@@ -123,7 +124,7 @@ static void load_filter(struct sock_fprog *filter) {
         fail("prctl(PR_SET_SECCOMP)");
 }
 
-static int last_capability = 40; /* read from the host's /proc before joining */
+static int last_capability = 40; /* the host's cap_last_cap, from the arguments */
 
 static void limit_capabilities(unsigned long long keep) {
     int last = last_capability;
@@ -196,18 +197,19 @@ static void run(char **argv, char **envp) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 18)
+    if (argc < 19)
         return NOT_STARTED;
     int status_fd = atoi(argv[1]), pidfd = atoi(argv[2]), root = atoi(argv[3]);
     int out = atoi(argv[4]), err = atoi(argv[5]), seccomp_fd = atoi(argv[15]);
-    int nstypes = (int)strtol(argv[6], NULL, 0), command_argc = atoi(argv[16]);
-    if (command_argc < 1 || 17 + command_argc > argc)
+    int nstypes = (int)strtol(argv[6], NULL, 0), command_argc = atoi(argv[17]);
+    last_capability = atoi(argv[16]);
+    if (command_argc < 1 || 18 + command_argc > argc || last_capability < 0 || last_capability > 63)
         return NOT_STARTED;
-    char **envp = argv + 17 + command_argc; /* ends with argv's own NULL */
+    char **envp = argv + 18 + command_argc; /* ends with argv's own NULL */
     char **command = calloc((size_t)command_argc + 1, sizeof *command);
     if (command == NULL)
         return NOT_STARTED;
-    memcpy(command, argv + 17, (size_t)command_argc * sizeof *command);
+    memcpy(command, argv + 18, (size_t)command_argc * sizeof *command);
     const char *cgroup = argv[7], *workdir = argv[8][0] ? argv[8] : "/";
     uid_t uid = (uid_t)strtoul(argv[9], NULL, 10);
     gid_t gid = (gid_t)strtoul(argv[10], NULL, 10);
@@ -247,10 +249,6 @@ int main(int argc, char **argv) {
         filter.len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
         close(seccomp_fd);
     }
-    FILE *file = fopen("/proc/sys/kernel/cap_last_cap", "re");
-    if (file == NULL || fscanf(file, "%d", &last_capability) != 1)
-        fail("/proc/sys/kernel/cap_last_cap");
-    fclose(file);
     if (cgroup[0]) {
         char tasks[4200];
         snprintf(tasks, sizeof tasks, "%s/tasks", cgroup);

@@ -91,9 +91,9 @@ _libc = ctypes.CDLL(None, use_errno=True)
 # Read once, when the zygote imports this module: a container's pid 1 would read it through its
 # own /proc, on the way to starting the command.
 try:
-    _LAST_CAPABILITY = int(open("/proc/sys/kernel/cap_last_cap").read())
+    LAST_CAPABILITY = int(open("/proc/sys/kernel/cap_last_cap").read())
 except OSError:
-    _LAST_CAPABILITY = 40  # Linux 6.x: CAP_CHECKPOINT_RESTORE
+    LAST_CAPABILITY = 40  # Linux 6.x: CAP_CHECKPOINT_RESTORE
 _libc.syscall.restype = ctypes.c_long
 
 
@@ -174,7 +174,7 @@ class Kernel:
 
     def limit_capabilities(self, keep: frozenset[int]) -> None:
         """Drop every capability not in `keep` from the bounding, ambient and process sets."""
-        for cap in range(_LAST_CAPABILITY + 1):
+        for cap in range(LAST_CAPABILITY + 1):
             if cap not in keep:
                 _check(_libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), f"prctl(PR_CAPBSET_DROP, {cap})")
         _check(_libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "prctl(PR_CAP_AMBIENT_CLEAR_ALL)")

@@ -58,14 +58,20 @@ class NameIndex:
 
     def lookup(self, name: str) -> Path | None:
         """The directory of the container named `name`, or None."""
+        found = self.lookup_config(name)
+        return found[0] if found else None
+
+    def lookup_config(self, name: str) -> tuple[Path, dict] | None:
+        """The directory of the container named `name` and its config.json (read to check the
+        name), or None."""
         if not (self.dir / COMPLETE).exists():
             with self.state.lock():
                 self._build()
         cid = self._target(name)
-        if cid is None or not self._is_live(cid):
+        if cid is None:
             return None
-        record = _config(self.state.containers / cid)
-        return self.state.containers / cid if record.get("name") == name else None
+        record = _config(self.state.containers / cid)  # {} for a directory that is gone
+        return (self.state.containers / cid, record) if record.get("name") == name else None
 
     def claim(self, name: str, cid: str) -> bool:
         """Point `name` at `cid`, whose directory must exist; False if a live container has it."""

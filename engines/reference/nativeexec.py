@@ -30,6 +30,7 @@ import stat
 from pathlib import Path
 
 from .identity import Identity, with_home
+from .kernel import LAST_CAPABILITY
 from .nativeshim import DEFAULT_CACHE, compile_program
 from .processspec import ProcessSpec
 
@@ -100,6 +101,7 @@ def spawn(program: Path, ends: tuple[int, ...], namespaces: int, spec: ProcessSp
             format(mask, "x"),
             "1" if spec.no_new_privs else "0",
             str(seccomp),
+            str(LAST_CAPABILITY),
             str(len(spec.argv)),
             *spec.argv,
             *environment,

@@ -90,11 +90,30 @@ class StateRoot:
     def container_record(self, cid: str) -> dict | None:
         """A container's record: config.json with network.json and started.json merged in."""
         cdir = self.containers / cid
-        record = read_json(cdir / "config.json")
-        if record is not None:
+        return self._with_parts(cdir, read_json(cdir / "config.json"))
+
+    @staticmethod
+    def _with_parts(cdir: Path, config: dict | None) -> dict | None:
+        if config is not None:
             for part in CONTAINER_RECORD_PARTS:
-                record.update(read_json(cdir / part) or {})
-        return record
+                config.update(read_json(cdir / part) or {})
+        return config
+
+    def find_container(self, handle: str) -> dict | None:
+        """`container_record` of the container `container_dir` finds, reading its config.json
+        once (an exec looks a container up by name on its way to the command)."""
+        direct = None
+        if handle and "/" not in handle and handle not in (".", ".."):  # an id names a folder here
+            try:
+                direct = read_json(self.containers / handle / "config.json")
+            except (NotADirectoryError, IsADirectoryError, ValueError):
+                pass
+        if direct is not None:
+            return self._with_parts(self.containers / handle, direct)
+        if handle and (found := self.names.lookup_config(handle)):
+            return self._with_parts(*found)
+        cdir = self.container_dir(handle)
+        return self.container_record(cdir.name) if cdir else None
 
     def containers_records(self) -> list[dict]:
         records = []
