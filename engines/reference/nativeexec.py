@@ -24,37 +24,22 @@ SEATRIAL_REFERENCE_NATIVE_EXEC=0, exec stays Python (nsexec.py): same behaviour.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from pathlib import Path
 
 from .identity import Identity, with_home
 from .kernel import LAST_CAPABILITY
-from .nativeshim import DEFAULT_CACHE, compile_program
+from .nativeshim import NativeProgram
 from .processspec import ProcessSpec
 
-SOURCE = Path(__file__).with_name("execjoin.c")
-DIGEST = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12] if SOURCE.exists() else ""
 ACCOUNT_FILE_LIMIT = 4 << 20  # a larger /etc/passwd in an image is refused, not read into the harness
 
-
-def is_enabled() -> bool:
-    """False when SEATRIAL_REFERENCE_NATIVE_EXEC=0 asks for the Python exec."""
-    return os.environ.get("SEATRIAL_REFERENCE_NATIVE_EXEC") != "0" and bool(DIGEST)
-
-
-def binary(cache: Path = DEFAULT_CACHE) -> Path | None:
-    """The built program for this source, or None (not built, or turned off)."""
-    path = cache / f"execjoin-{DIGEST}"
-    return path if is_enabled() and os.access(path, os.X_OK) else None
-
-
-def build(cache: Path = DEFAULT_CACHE) -> Path | None:
-    """Build the program unless it is there; None when it cannot be (exec then stays Python)."""
-    if not is_enabled():
-        return None
-    return binary(cache) or compile_program(SOURCE, f"execjoin-{DIGEST}", cache)
+PROGRAM = NativeProgram("execjoin", "SEATRIAL_REFERENCE_NATIVE_EXEC")
+DIGEST = PROGRAM.digest
+is_enabled = PROGRAM.is_enabled
+binary = PROGRAM.binary
+build = PROGRAM.build
 
 
 def account_reader(kern, root: int):

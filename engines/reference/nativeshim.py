@@ -19,36 +19,58 @@ never run for it. `build` runs once per harness before the zygote starts, and at
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-SOURCE = Path(__file__).with_name("shimtail.c")
 DEFAULT_CACHE = Path("/var/cache/seatrial")
-DIGEST = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12] if SOURCE.exists() else ""
 COMPILE_TIMEOUT = 60.0
 
 
-def is_enabled() -> bool:
-    """False when SEATRIAL_REFERENCE_NATIVE_SHIM=0 asks for the Python shim throughout."""
-    return os.environ.get("SEATRIAL_REFERENCE_NATIVE_SHIM") != "0" and bool(DIGEST)
+@dataclass(frozen=True)
+class NativeProgram:
+    """A C program of this folder, built on the host into the cache folder as `<stem>-<digest of
+    its source>`, so that a changed source is built anew and an old binary is never run for it;
+    `switch`=0 in the environment turns it off (the Python path then does its job)."""
+
+    stem: str
+    switch: str
+
+    @property
+    def source(self) -> Path:
+        return Path(__file__).with_name(f"{self.stem}.c")
+
+    @functools.cached_property
+    def digest(self) -> str:
+        return hashlib.sha256(self.source.read_bytes()).hexdigest()[:12] if self.source.exists() else ""
+
+    def is_enabled(self) -> bool:
+        """False when `switch`=0 asks for the Python path throughout."""
+        return os.environ.get(self.switch) != "0" and bool(self.digest)
+
+    def binary(self, cache: Path = DEFAULT_CACHE) -> Path | None:
+        """The built program for this source, or None (not built, or turned off)."""
+        path = cache / f"{self.stem}-{self.digest}"
+        return path if self.is_enabled() and os.access(path, os.X_OK) else None
+
+    def build(self, cache: Path = DEFAULT_CACHE) -> Path | None:
+        """Build the program unless it is there; None when it cannot be (no compiler, no write
+        access, turned off)."""
+        if not self.is_enabled():
+            return None
+        return self.binary(cache) or compile_program(self.source, f"{self.stem}-{self.digest}", cache)
 
 
-def binary(cache: Path = DEFAULT_CACHE) -> Path | None:
-    """The built tail for this source, or None (not built, or turned off)."""
-    path = cache / f"shimtail-{DIGEST}"
-    return path if is_enabled() and os.access(path, os.X_OK) else None
-
-
-def build(cache: Path = DEFAULT_CACHE) -> Path | None:
-    """Build the tail unless it is there; None when it cannot be (no compiler, no write access):
-    shims then stay Python."""
-    if not is_enabled():
-        return None
-    return binary(cache) or compile_program(SOURCE, f"shimtail-{DIGEST}", cache)
+SHIM_TAIL = NativeProgram("shimtail", "SEATRIAL_REFERENCE_NATIVE_SHIM")
+SOURCE, DIGEST = SHIM_TAIL.source, SHIM_TAIL.digest
+is_enabled = SHIM_TAIL.is_enabled
+binary = SHIM_TAIL.binary
+build = SHIM_TAIL.build
 
 
 def compile_program(source: Path, name: str, cache: Path) -> Path | None:
