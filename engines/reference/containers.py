@@ -253,7 +253,7 @@ class Containers:
             from .zygote import Zygote
 
             nativeshim.build()  # before the zygote forks any shim; None: shims stay Python
-            nativeexec.build()  # None: exec stays Python
+            nativeexec.PROGRAM.build()  # None: exec stays Python
             self.zygote = Zygote()
         return self.zygote.launch
 

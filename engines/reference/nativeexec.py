@@ -35,11 +35,7 @@ from .processspec import ProcessSpec
 
 ACCOUNT_FILE_LIMIT = 4 << 20  # a larger /etc/passwd in an image is refused, not read into the harness
 
-PROGRAM = NativeProgram("execjoin", "SEATRIAL_REFERENCE_NATIVE_EXEC")
-DIGEST = PROGRAM.digest
-is_enabled = PROGRAM.is_enabled
-binary = PROGRAM.binary
-build = PROGRAM.build
+PROGRAM: NativeProgram = NativeProgram("execjoin", "SEATRIAL_REFERENCE_NATIVE_EXEC")  # .build(), .binary()
 
 
 def account_reader(kern, root: int):

@@ -68,9 +68,19 @@ class NativeProgram:
 
 SHIM_TAIL = NativeProgram("shimtail", "SEATRIAL_REFERENCE_NATIVE_SHIM")
 SOURCE, DIGEST = SHIM_TAIL.source, SHIM_TAIL.digest
-is_enabled = SHIM_TAIL.is_enabled
-binary = SHIM_TAIL.binary
-build = SHIM_TAIL.build
+
+
+def is_enabled() -> bool:
+    return SHIM_TAIL.is_enabled()
+
+
+def binary(cache: Path = DEFAULT_CACHE) -> Path | None:
+    return SHIM_TAIL.binary(cache)
+
+
+def build(cache: Path = DEFAULT_CACHE) -> Path | None:
+    """None when it cannot be built: shims stay Python."""
+    return SHIM_TAIL.build(cache)
 
 
 def compile_program(source: Path, name: str, cache: Path) -> Path | None:
@@ -127,5 +137,5 @@ if __name__ == "__main__":  # provision.sh: build the C programs ahead of the fi
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CACHE
     built = build(target)
     print(f"shim tail: {built}" if built else "shim tail: not built (no C compiler?); shims stay Python")
-    built = nativeexec.build(target)
+    built = nativeexec.PROGRAM.build(target)
     print(f"exec: {built}" if built else "exec: not built (no C compiler?); exec stays Python")

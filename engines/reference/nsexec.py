@@ -54,7 +54,7 @@ def exec_in(kern, pidfd: int, root: int, spec: ProcessSpec, launcher=None) -> tu
       cannot find raises CommandNotStarted;
     - else the pid of the exec child, forked here or by `launcher` (the zygote), and a fd that
       yields its exit code as text once it is done."""
-    program = nativeexec.binary() if isinstance(kern, k.Kernel) else None  # not for a kernel double
+    program = nativeexec.PROGRAM.binary() if isinstance(kern, k.Kernel) else None  # not for a kernel double
     identity = None
     if program is not None:
         try:

@@ -52,7 +52,7 @@ CONTAINERS = {
 
 @pytest.fixture(scope="module")
 def program():
-    built = nativeexec.build()
+    built = nativeexec.PROGRAM.build()
     if built is None:
         pytest.skip("no C compiler here: exec stays Python")
     return built
@@ -146,7 +146,7 @@ def _running(argv: tuple[str, ...]) -> bool:
 def test_an_exec_past_its_deadline_takes_its_command_along_as_another_user(engine, labels, monkeypatch, native):
     """The command is killed with the exec's process (PR_SET_PDEATHSIG), also when it runs as
     another user: a change of uid clears that setting, so it is made again after it."""
-    if native == "1" and nativeexec.build() is None:
+    if native == "1" and nativeexec.PROGRAM.build() is None:
         pytest.skip("no C compiler here: exec stays Python")
     monkeypatch.setenv("SEATRIAL_REFERENCE_NATIVE_EXEC", native)
     name = start(engine, labels, "deadline", user="nobody")
