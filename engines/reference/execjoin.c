@@ -154,11 +154,11 @@ static const char *path_of(char **envp) {
     return path ? path : "/bin:/usr/bin"; /* os.defpath, as the Python path has it */
 }
 
-/* execve(2) argv[0] found as Go's exec.LookPath finds it, with envp; never returns */
+/* execve(2) argv[0] found as Go's exec.LookPath finds it, with envp; never returns. A PATH entry
+ * joins the name as os.path.join does (no second slash), so messages match the Python path. */
 static void run(char **argv, char **envp) {
-    const char *command = argv[0];
+    const char *command = argv[0], *found = NULL;
     struct stat st;
-    static char found[4096];
     if (strchr(command, '/')) {
         if (stat(command, &st) != 0) {
             int error = errno;
@@ -171,22 +171,28 @@ static void run(char **argv, char **envp) {
             say("exec: \"%s\": %s\n", command, "permission denied");
             _exit(NOT_STARTED);
         }
-        snprintf(found, sizeof found, "%s", command);
+        found = command;
     } else {
         const char *path = path_of(envp);
-        found[0] = 0;
+        char *candidate = malloc(strlen(path) + strlen(command) + 3);
+        if (candidate == NULL)
+            fail("malloc");
         while (1) {
             const char *end = strchrnul(path, ':');
-            int length = (int)(end - path);
-            snprintf(found, sizeof found, "%.*s/%s", length ? length : 1, length ? path : ".", command);
-            if (executable(found, &st))
+            size_t length = (size_t)(end - path);
+            if (length == 0)
+                sprintf(candidate, "./%s", command);
+            else
+                sprintf(candidate, "%.*s%s%s", (int)length, path, path[length - 1] == '/' ? "" : "/", command);
+            if (executable(candidate, &st)) {
+                found = candidate;
                 break;
-            found[0] = 0;
+            }
             if (!*end)
                 break;
             path = end + 1;
         }
-        if (!found[0]) {
+        if (found == NULL) {
             say("exec: \"%s\": %s\n", command, "executable file not found in $PATH");
             _exit(NOT_STARTED);
         }
@@ -215,9 +221,14 @@ int main(int argc, char **argv) {
     gid_t gid = (gid_t)strtoul(argv[10], NULL, 10);
     int confined = atoi(argv[12]), no_new_privs = atoi(argv[14]);
     unsigned long long capabilities = strtoull(argv[13], NULL, 16);
-    gid_t groups[256];
-    int group_count = 0;
-    for (char *item = argv[11]; *item && group_count < 256;) {
+    size_t group_room = 1;
+    for (const char *c = argv[11]; *c; c++)
+        group_room += *c == ',';
+    gid_t *groups = calloc(group_room, sizeof *groups);
+    if (groups == NULL)
+        return NOT_STARTED;
+    size_t group_count = 0;
+    for (char *item = argv[11]; *item && group_count < group_room;) {
         groups[group_count++] = (gid_t)strtoul(item, &item, 10);
         if (*item == ',')
             item++;
@@ -289,7 +300,7 @@ int main(int argc, char **argv) {
             load_filter(&filter); /* while CAP_SYS_ADMIN is still held, as runc does */
         if (confined)
             limit_capabilities(capabilities);
-        if (syscall(SYS_setgroups, (size_t)group_count, groups) != 0)
+        if (syscall(SYS_setgroups, group_count, groups) != 0)
             fail("setgroups");
         if (syscall(SYS_setgid, gid) != 0)
             fail("setgid");

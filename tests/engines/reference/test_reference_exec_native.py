@@ -39,6 +39,7 @@ CASES = (
     ("/no/such/file",),
     ("sh", "-c", "echo out; echo err >&2"),
     ("sh", "-c", 'echo "$0|$#|$*"', "zero", "a b", "c"),
+    ("s",),  # found, executable, and its interpreter missing: execve(2) fails after the look-up
 )
 CONTAINERS = {
     "root": {"env": {"FOO": "bar"}, "workdir": "/work/made"},
@@ -46,6 +47,7 @@ CONTAINERS = {
     "uid-only": {"user": "4242:0", "env": {"HOME": "/custom"}},
     "added": {"cap_add": ("NET_ADMIN", "SYS_TIME"), "no_new_privileges": True},
     "privileged": {"privileged": True},
+    "path": {"env": {"PATH": "/nope::/bin/"}, "workdir": "/tmp"},  # an empty entry, a trailing slash
     "unconfined": {"seccomp": "unconfined"},
 }
 
@@ -85,6 +87,7 @@ def exec_both(engine, monkeypatch, name: str, argv: tuple[str, ...], spawns: int
 @pytest.mark.parametrize("container", sorted(CONTAINERS))
 def test_the_c_exec_gives_what_the_python_exec_gives(engine, labels, monkeypatch, program, container):
     name = start(engine, labels, container, **CONTAINERS[container])
+    engine.exec(name, ("/bin/sh", "-c", "printf '#!/nonexistent\\n' > /bin/s && chmod +x /bin/s"))
     for argv in CASES:
         native, python = exec_both(engine, monkeypatch, name, argv)
         assert native == python, argv
@@ -100,6 +103,8 @@ def test_the_c_exec_gives_what_the_python_exec_gives(engine, labels, monkeypatch
     arguments = exec_both(engine, monkeypatch, name, ("sh", "-c", 'echo "$0|$#|$*"', "zero", "a b", "c"))[0]
     assert arguments == (0, "zero|2|a b c\n", "")
     assert exec_both(engine, monkeypatch, name, ("sh", "-c", "kill -9 $$"))[0][0] == 137
+    if container == "path":
+        assert exec_both(engine, monkeypatch, name, ("s",))[0] == (1, "", "exec /bin/s: no such file or directory\n")
     missing = exec_both(engine, monkeypatch, name, ("no-such-command",))[0]
     assert missing == (126, "", 'exec: "no-such-command": executable file not found in $PATH\n')
     engine.remove(base.ResourceRef("container", name, name))
