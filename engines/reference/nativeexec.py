@@ -41,17 +41,23 @@ PROGRAM: NativeProgram = NativeProgram("execjoin", "SEATRIAL_REFERENCE_NATIVE_EX
 def account_reader(kern, root: int):
     """A reader of the container's /etc/<name> through `root` (pid 1's root, an fd), for
     identity.resolve_user: the kernel keeps every step of the path inside the container. None for
-    a missing file; a file that is not a regular one (a FIFO would block the harness) is refused."""
+    a missing file. Anything but a regular file is refused before it is opened for reading: this
+    process is outside the container's device cgroup, and opening a device node a container
+    made there could act on the host's device (a watchdog, a tape); a FIFO would block."""
 
     def read(name: str) -> str | None:
         try:
-            fd = kern.open_in_root(root, f"/etc/{name}", os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+            handle = kern.open_in_root(root, f"/etc/{name}")  # O_PATH: looked up, not opened
         except FileNotFoundError:
             return None
         try:
-            info = os.fstat(fd)
+            info = os.fstat(handle)
             if not stat.S_ISREG(info.st_mode) or info.st_size > ACCOUNT_FILE_LIMIT:
                 raise OSError(f"/etc/{name} is not a regular file of at most {ACCOUNT_FILE_LIMIT} bytes")
+            fd = os.open(f"/proc/self/fd/{handle}", os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC)  # that very file
+        finally:
+            os.close(handle)
+        try:
             return os.read(fd, ACCOUNT_FILE_LIMIT + 1).decode(errors="replace")
         finally:
             os.close(fd)

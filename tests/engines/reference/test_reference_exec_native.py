@@ -163,3 +163,16 @@ def test_an_exec_past_its_deadline_takes_its_command_along_as_another_user(engin
         time.sleep(0.05)
     assert not _running(command), "the command outlived its exec"
     engine.remove(base.ResourceRef("container", name, name))
+
+
+def test_a_device_node_for_etc_group_is_refused_unopened(engine, labels, program):
+    """A container may make device nodes (mknod is allowed, opening is not); the harness, outside
+    its device cgroup, must not open one in its stead. Here /etc/group is a character device of
+    a major number no driver has (240, local/experimental use): opened, it would fail with
+    ENXIO, and the message would say so instead."""
+    name = start(engine, labels, "device")
+    assert engine.exec(name, ("sh", "-c", "rm /etc/group && mknod /etc/group c 240 99")).exit_code == 0
+    result = engine.exec(name, ("true",), timeout=30)
+    assert (result.exit_code, result.stdout) == (126, "")
+    assert "/etc/group is not a regular file" in result.stderr
+    engine.remove(base.ResourceRef("container", name, name))
