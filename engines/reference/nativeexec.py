@@ -24,6 +24,7 @@ SEATRIAL_REFERENCE_NATIVE_EXEC=0, exec stays Python (nsexec.py): same behaviour.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -71,42 +72,43 @@ def spawn(program: Path, ends: tuple[int, ...], namespaces: int, spec: ProcessSp
     program makes it with CLONE_PARENT and exits), or None when the program could not get that
     far (it has said why on the stderr pipe)."""
     pidfd, root, out, err = ends
-    seccomp = _filter_file(spec.seccomp) if spec.confined and spec.seccomp else -1
-    status_r, status_w = os.pipe()
-    try:
-        mask = sum(1 << cap for cap in spec.capabilities)
-        environment = [f"{key}={value}" for key, value in with_home(spec.env, identity.home).items()]
-        argv = [
-            "seatrial-execjoin",
-            *map(str, (status_w, pidfd, root, out, err, namespaces)),
-            spec.device_cgroup,
-            spec.workdir,
-            str(identity.uid),
-            str(identity.gid),
-            ",".join(map(str, identity.groups)),
-            "1" if spec.confined else "0",
-            format(mask, "x"),
-            "1" if spec.no_new_privs else "0",
-            str(seccomp),
-            str(LAST_CAPABILITY),
-            str(len(spec.argv)),
-            *spec.argv,
-            *environment,
-        ]
-        kept = [fd for fd in (status_w, pidfd, root, out, err, seccomp) if fd >= 0]
-        # an empty environment of its own: nothing of the image's reaches the program's C library
-        program_pid = os.posix_spawn(program, argv, {}, file_actions=[(os.POSIX_SPAWN_DUP2, fd, fd) for fd in kept])
-    finally:
-        os.close(status_w)
+    mask = sum(1 << cap for cap in spec.capabilities)
+    environment = [f"{key}={value}" for key, value in with_home(spec.env, identity.home).items()]
+    with contextlib.ExitStack() as closing:
+        seccomp = _filter_file(spec.seccomp) if spec.confined and spec.seccomp else -1
         if seccomp >= 0:
-            os.close(seccomp)
-    try:
-        text = b""
-        while chunk := os.read(status_r, 64):
-            text += chunk
-    finally:
-        os.close(status_r)
-        os.waitpid(program_pid, 0)
+            closing.callback(os.close, seccomp)
+        status_r, status_w = os.pipe()
+        closing.callback(os.close, status_r)
+        try:
+            argv = [
+                "seatrial-execjoin",
+                *map(str, (status_w, pidfd, root, out, err, namespaces)),
+                spec.device_cgroup,
+                spec.workdir,
+                str(identity.uid),
+                str(identity.gid),
+                ",".join(map(str, identity.groups)),
+                "1" if spec.confined else "0",
+                format(mask, "x"),
+                "1" if spec.no_new_privs else "0",
+                str(seccomp),
+                str(LAST_CAPABILITY),
+                str(len(spec.argv)),
+                *spec.argv,
+                *environment,
+            ]
+            kept = [fd for fd in (status_w, pidfd, root, out, err, seccomp) if fd >= 0]
+            # an empty environment of its own: nothing of the image's reaches its C library
+            program_pid = os.posix_spawn(program, argv, {}, file_actions=[(os.POSIX_SPAWN_DUP2, fd, fd) for fd in kept])
+        finally:
+            os.close(status_w)  # ours: the program's end of file is its own copy's
+        try:
+            text = b""
+            while chunk := os.read(status_r, 64):
+                text += chunk
+        finally:
+            os.waitpid(program_pid, 0)
     return int(text) if text.strip().isdigit() else None
 
 

@@ -62,9 +62,12 @@ def exec_in(kern, pidfd: int, root: int, spec: ProcessSpec, launcher=None) -> tu
         except OSError as exc:
             raise CommandNotStarted(NOT_STARTED, str(exc)) from None
     if program is not None and identity is not None:
-        child = nativeexec.spawn(
-            program, (pidfd, root, spec.extra["stdout"], spec.extra["stderr"]), JOINED, spec, identity
-        )
+        try:
+            child = nativeexec.spawn(
+                program, (pidfd, root, spec.extra["stdout"], spec.extra["stderr"]), JOINED, spec, identity
+            )
+        except ValueError as exc:  # a NUL byte in an argument or a variable: execve(2) takes none
+            raise CommandNotStarted(NOT_STARTED, str(exc)) from None
         return child, -1
     status_r, status_w = os.pipe()
     ends = (pidfd, root, spec.extra["stdout"], spec.extra["stderr"], status_w)

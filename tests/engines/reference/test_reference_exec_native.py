@@ -40,6 +40,7 @@ CASES = (
     ("sh", "-c", "echo out; echo err >&2"),
     ("sh", "-c", 'echo "$0|$#|$*"', "zero", "a b", "c"),
     ("s",),  # found, executable, and its interpreter missing: execve(2) fails after the look-up
+    ("echo", "a\x00b"),  # execve(2) takes no NUL byte in an argument
 )
 CONTAINERS = {
     "root": {"env": {"FOO": "bar"}, "workdir": "/work/made"},
