@@ -90,7 +90,13 @@ def test_written_file_is_not_seen_by_another_container(engine, labels):
 def test_exec_runs_inside_a_detached_container_and_logs_survive(engine, labels):
     started = run(engine, labels, "sh", "-c", "echo started; exec sleep 60", name="detached", detach=True)
     assert started.exit_code is None
-    result = engine.exec("detached", ("sh", "-c", "echo $$ $PATH; cat /proc/1/cmdline; hostname"))
+    # `run -d` returns once pid 1 (sh) runs; an exec may come before sh has exec'd sleep
+    deadline = time.monotonic() + 10
+    while True:
+        result = engine.exec("detached", ("sh", "-c", "echo $$ $PATH; cat /proc/1/cmdline; hostname"))
+        if "sleep60" in result.stdout.replace("\0", "") or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
     assert result.exit_code == 0
     assert "sleep60" in result.stdout.replace("\0", "")
     assert engine.logs("detached")[0] == "started\n"

@@ -220,10 +220,10 @@ def test_a_container_on_a_bridge_gets_its_veth_up_on_that_bridge_and_eth0_inside
 def test_a_veth_for_a_bridge_that_is_gone_is_refused_with_the_kernels_reason_and_makes_nothing():
     from seatrial.engines.reference import rtnetlink
 
-    before = links()
     with pytest.raises(OSError, match="no such device"):
         rtnetlink.add_veth("srtestgone0", os.getpid(), "srnosuchbr0")
     # a bridge that exists but a peer netns that does not: the kernel's ESRCH, and no half pair
     with pytest.raises(OSError, match="No such process"):
         rtnetlink.add_veth("srtestgone0", 2**22 + 7, "lo")
-    assert links() == before
+    # only this test's name: other workers' containers come and go on the host meanwhile
+    assert not [link for link in links() if link.startswith("srtestgone")]
