@@ -68,8 +68,7 @@ def create(state_root: Path, cid: str, controller: Path = CONTROLLER) -> str:
             if attempt == 9:
                 raise
     _write(path / "devices.deny", "a")
-    for rule in DEFAULT_RULES:
-        _write(path / "devices.allow", rule)
+    _write(path / "devices.allow", *DEFAULT_RULES)
     return str(path)
 
 
@@ -125,12 +124,17 @@ def remove_unused(state_root: Path, containers: Path, controller: Path = CONTROL
     return removed
 
 
-def _write(path: Path, value: str) -> None:
+def _write(path: Path, *values: str) -> None:
+    """Each value in a write(2) of its own (the kernel parses one rule per write), one open."""
     try:
         fd = os.open(path, os.O_WRONLY)
-        try:
-            os.write(fd, value.encode())
-        finally:
-            os.close(fd)
     except OSError as exc:
-        raise OSError(exc.errno, f"write {value!r} to {path}: {exc.strerror}") from None
+        raise OSError(exc.errno, f"open {path}: {exc.strerror}") from None
+    try:
+        for value in values:
+            try:
+                os.write(fd, value.encode())
+            except OSError as exc:
+                raise OSError(exc.errno, f"write {value!r} to {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)

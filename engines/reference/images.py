@@ -90,7 +90,8 @@ class ImageStore:
 
     def resolve(self, reference: str) -> dict:
         """The image record for a tag, an id or an id prefix; ImageNotFound otherwise."""
-        image_id = self._tags().get(normalize_reference(reference))
+        tags = self._tags()
+        image_id = tags.get(normalize_reference(reference))
         if image_id is None:
             hexpart = reference.split(":")[-1] if reference.startswith("sha256:") else reference
             if len(hexpart) >= 6 and all(c in "0123456789abcdef" for c in hexpart):
@@ -102,7 +103,7 @@ class ImageStore:
             raise ImageNotFound(
                 f"image {reference!r} not found locally and no registry is reachable; load or build it first"
             )
-        record["tags"] = sorted(t for t, i in self._tags().items() if i == record["id"])
+        record["tags"] = sorted(t for t, i in tags.items() if i == record["id"])
         return record
 
     def exists(self, reference: str) -> bool:

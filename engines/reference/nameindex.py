@@ -74,10 +74,19 @@ class NameIndex:
         return (self.state.containers / cid, record) if record.get("name") == name else None
 
     def claim(self, name: str, cid: str) -> bool:
-        """Point `name` at `cid`, whose directory must exist; False if a live container has it."""
+        """Point `name` at `cid`, whose directory must exist; False if a live container has it.
+
+        A free name in a built index is taken without the lock: symlink(2) makes the entry or
+        fails, atomically. The lock is for building the index and for replacing a stale entry."""
+        entry = self.dir / key(name)
+        if (self.dir / COMPLETE).exists():
+            try:
+                os.symlink(cid, entry)
+                return True
+            except FileExistsError:
+                pass
         with self.state.lock():
             self._build()
-            entry = self.dir / key(name)
             try:
                 os.symlink(cid, entry)
                 return True
@@ -86,7 +95,10 @@ class NameIndex:
                 if holder is not None and self._is_live(holder):
                     return False
                 entry.unlink(missing_ok=True)  # stale: its container is gone
-                os.symlink(cid, entry)
+                try:
+                    os.symlink(cid, entry)
+                except FileExistsError:
+                    return False  # taken, without the lock, the moment the stale entry went
                 return True
 
     def release(self, name: str, cid: str) -> None:

@@ -30,7 +30,7 @@ def test_a_parent_removed_between_mkdir_and_its_check_is_made_again(tmp_path, mo
     monkeypatch.setattr(pathlib.Path, "mkdir", racing_mkdir)
     # cgroupfs makes these files itself; in a plain folder, make them as the kernel would.
     parent = devices.parent_of(tmp_path / "root", controller)
-    monkeypatch.setattr(devices, "_write", lambda path, value: path.open("a").write(value))
+    monkeypatch.setattr(devices, "_write", lambda path, *values: path.open("a").write("".join(values)))
     path = devices.create(tmp_path / "root", "c1", controller)
     assert raced and path == str(parent / "c1")
     assert (parent / "c1" / "devices.deny").read_text() == "a"
