@@ -118,3 +118,28 @@ def test_generated_names_are_found_from_the_directory_names(tmp_path):
     assert state.container_dir(f"ref_{cid[:12]}") == state.containers / cid
     assert state.container_dir(cid[:8]) == state.containers / cid
     assert state.container_dir(f"ref_{'0' * 12}") is None
+
+
+def test_a_stale_entry_replaced_under_the_lock_loses_cleanly_to_a_claim_made_meanwhile(tmp_path, monkeypatch):
+    """A free name is claimed without the lock; a claimer replacing a stale entry under the lock
+    may find, between its unlink and its symlink, that one took the name: it says the name is
+    in use instead of failing."""
+    state = StateRoot(tmp_path)
+    stale = make_container(state, "web")
+    shutil.rmtree(state.containers / stale)
+    winner, loser = secrets.token_hex(32), secrets.token_hex(32)
+    for cid in (winner, loser):
+        (state.containers / cid).mkdir()
+    real_unlink = nameindex.Path.unlink
+
+    def unlink_then_lose_the_race(self, missing_ok=False):
+        real_unlink(self, missing_ok=missing_ok)
+        if self.parent == state.names.dir:
+            monkeypatch.setattr(nameindex.Path, "unlink", real_unlink)
+            assert state.names.claim("web", winner)  # the lock-free path, meanwhile
+
+    monkeypatch.setattr(nameindex.Path, "unlink", unlink_then_lose_the_race)
+    assert not state.names.claim("web", loser)
+    assert state.names.lookup_config("web") is None  # no config.json yet for the winner...
+    write_json(state.containers / winner / "config.json", {"id": winner, "name": "web"})
+    assert state.container_dir("web") == state.containers / winner  # ...whose claim stands
