@@ -47,6 +47,10 @@ from seatrial.engines.hosts import container_host
 from seatrial.engines.notices import engine_warnings
 from seatrial.engines.remote import Placeable, missing_here, own_resources, stamped
 
+# A host interface that went away while the engine listed them (see network_create)
+INTERFACE_GONE = re.compile(r"no such network interface")
+NETWORK_CREATE_ATTEMPTS = 5
+
 
 class CliEngine(Placeable, Engine):
     """An Engine driven through a Docker-compatible command-line client."""
@@ -236,11 +240,23 @@ class CliEngine(Placeable, Engine):
             raise failure(f"remove of {ref.kind} {handle!r}", proc)
 
     def network_create(self, spec: NetworkSpec) -> ResourceRef:
-        """A user-defined bridge network (name resolution between its containers)."""
+        """A user-defined bridge network (name resolution between its containers).
+
+        Podman 4 picks a free subnet by listing the host's interfaces and then each one's
+        addresses; an interface removed in between (another container's veth, on a busy host)
+        fails the whole create with Go's "route ip+net: no such network interface". Nothing was
+        made then, so the create is tried again."""
         spec = stamped(spec, self.remote)
         args = ["network", "create", "--driver", spec.driver, *label_args(spec.labels)]
         args += ["--internal"] if spec.internal else []
-        self.cli.run(f"create of network {spec.name!r}", [*args, "--", spec.name])
+        operation = f"create of network {spec.name!r}"
+        for attempt in range(1, NETWORK_CREATE_ATTEMPTS + 1):
+            proc = self.cli.run(operation, [*args, "--", spec.name], check=False)
+            if proc.returncode == 0:
+                break
+            if attempt == NETWORK_CREATE_ATTEMPTS or not INTERFACE_GONE.search(proc.stderr):
+                raise failure(operation, proc)
+            time.sleep(0.05 * attempt)
         doc = self.inspect(ResourceRef("network", "", spec.name))
         return ResourceRef("network", doc["id"], spec.name, doc["labels"])
 
