@@ -89,6 +89,7 @@ class Containers:
         self.networks = networks
         self.volumes = volumes
         self.exited_shims: set[int] = set()  # shims (and monitors) that may linger as zombies until reaped
+        self.detached: dict[str, dict] = {}  # id -> record of a detached container started here (for exec)
         self.zygote: Zygote | None = None  # started on first use (see `_launcher`)
 
     def run(self, spec: base.RunSpec) -> base.RunResult:
@@ -229,6 +230,7 @@ class Containers:
         # Docker's words: the ports of a container in the host's netns are not published
         warnings = (HOST_PORTS_DISCARDED,) if spec.ports and spec.network == "host" else ()
         if spec.detach:
+            self.detached[cid] = dict(record)
             os.close(started.done_fd)
             os.close(started.release_fd)
             return base.RunResult(ref, None, "", "", time.monotonic() - began, warnings)
@@ -314,6 +316,18 @@ class Containers:
             raise base.EngineError(operation, f"no such container: {handle}")
         return record
 
+    def _started_here(self, handle: str) -> dict | None:
+        """The record of a detached container this engine started, while `handle` (its id, or its
+        name in the index) still names it and its folder is there; None otherwise. Its parts
+        (config, network, started) are each written once at the start, so the record the start
+        made is the one on disk, and an exec need not read it again."""
+        cid = handle if handle in self.detached else self.state.names.target(handle)
+        record = self.detached.get(cid) if cid else None
+        if record is None or not (self.state.containers / record["id"] / "config.json").exists():
+            self.detached.pop(cid or "", None)  # removed meanwhile, here or by another process
+            return None
+        return record
+
     def is_running(self, record: dict) -> bool:
         """Whether the container of `record` runs: its shim (the same process) is alive and no
         exit code is recorded."""
@@ -372,7 +386,7 @@ class Containers:
         """Run argv in the running container with its identity and confinement (nsexec.py)."""
         began = time.monotonic()
         operation = f"exec in container {container!r}"
-        record = self.record(container, operation)
+        record = self._started_here(container) or self.record(container, operation)
         if not self.is_running(record):
             raise base.EngineError(operation, f"container {record['name']!r} is not running")
         code, out, err = exec_in_container(self.kernel, record, argv, began + timeout, operation, self._launcher())
@@ -393,6 +407,7 @@ class Containers:
 
     def remove(self, cid: str) -> None:
         """Kill the container if it runs, release its network and device cgroup, delete it."""
+        self.detached.pop(cid, None)
         record = self.state.container_record(cid)
         if record and self.is_running(record):
             signal_pid1(record, signal.SIGKILL)

@@ -47,7 +47,8 @@ class NameIndex:
         self.state = state
         self.dir = state.root / "names"
 
-    def _target(self, name: str) -> str | None:
+    def target(self, name: str) -> str | None:
+        """The id the entry of `name` points at, stale or not; None without one."""
         try:
             return os.readlink(self.dir / key(name))
         except (FileNotFoundError, NotADirectoryError):
@@ -67,7 +68,7 @@ class NameIndex:
         if not (self.dir / COMPLETE).exists():
             with self.state.lock():
                 self._build()
-        cid = self._target(name)
+        cid = self.target(name)
         if cid is None:
             return None
         record = _config(self.state.containers / cid)  # {} for a directory that is gone
@@ -91,7 +92,7 @@ class NameIndex:
                 os.symlink(cid, entry)
                 return True
             except FileExistsError:
-                holder = self._target(name)
+                holder = self.target(name)
                 if holder is not None and self._is_live(holder):
                     return False
                 entry.unlink(missing_ok=True)  # stale: its container is gone
@@ -103,10 +104,10 @@ class NameIndex:
 
     def release(self, name: str, cid: str) -> None:
         """Drop `name`'s entry if it still points at `cid` (another container may hold it now)."""
-        if self._target(name) != cid:
+        if self.target(name) != cid:
             return  # nobody else ever points a name at `cid`: no lock needed to see that
         with self.state.lock():
-            if self._target(name) == cid:
+            if self.target(name) == cid:
                 (self.dir / key(name)).unlink(missing_ok=True)
 
     def prune(self) -> list[str]:

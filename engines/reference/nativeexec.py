@@ -29,7 +29,7 @@ import os
 import stat
 from pathlib import Path
 
-from .identity import Identity, with_home
+from .identity import Identity, resolve_user, with_home
 from .kernel import LAST_CAPABILITY
 from .nativeshim import NativeProgram
 from .processspec import ProcessSpec
@@ -39,31 +39,68 @@ ACCOUNT_FILE_LIMIT = 4 << 20  # a larger /etc/passwd in an image is refused, not
 PROGRAM: NativeProgram = NativeProgram("execjoin", "SEATRIAL_REFERENCE_NATIVE_EXEC")  # .build(), .binary()
 
 
-def account_reader(kern, root: int):
-    """A reader of the container's /etc/<name> through `root` (pid 1's root, an fd), for
-    identity.resolve_user: the kernel keeps every step of the path inside the container. None for
-    a missing file. Anything but a regular file is refused before it is opened for reading: this
-    process is outside the container's device cgroup, and opening a device node a container
-    made there could act on the host's device (a watchdog, a tape); a FIFO would block."""
+def identity_in(kern, root: int, user: str) -> Identity:
+    """`user` resolved in the container's /etc/passwd and /etc/group, read through `root` (pid
+    1's root, an fd): the kernel keeps every step of the path inside the container.
 
-    def read(name: str) -> str | None:
-        try:
-            handle = kern.open_in_root(root, f"/etc/{name}")  # O_PATH: looked up, not opened
-        except FileNotFoundError:
-            return None
-        try:
-            info = os.fstat(handle)
-            if not stat.S_ISREG(info.st_mode) or info.st_size > ACCOUNT_FILE_LIMIT:
-                raise OSError(f"/etc/{name} is not a regular file of at most {ACCOUNT_FILE_LIMIT} bytes")
-            fd = os.open(f"/proc/self/fd/{handle}", os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC)  # that very file
-        finally:
-            os.close(handle)
-        try:
-            return os.read(fd, ACCOUNT_FILE_LIMIT + 1).decode(errors="replace")
-        finally:
-            os.close(fd)
+    Anything but a regular file is refused before it is opened for reading: this process is
+    outside the container's device cgroup, and opening a device node a container made there
+    could act on the host's device (a watchdog, a tape); a FIFO would block. The answer is kept
+    for the files as they are (device, inode, size, mtime, ctime): a container's next exec
+    reads nothing while they stay the same."""
+    handles: dict[str, int | None] = {}
+    try:
+        for name in ACCOUNT_FILES:
+            handles[name] = _account_handle(kern, root, name)
+        key = (user, *(_version(handle) for handle in handles.values()))
+        found = _IDENTITIES.get(key)
+        if found is None:
+            found = resolve_user(user, read=lambda name: _read(handles[name]))
+            if len(_IDENTITIES) >= IDENTITY_CACHE_SIZE:
+                _IDENTITIES.clear()
+            _IDENTITIES[key] = found
+        return found
+    finally:
+        for handle in handles.values():
+            if handle is not None:
+                os.close(handle)
 
-    return read
+
+ACCOUNT_FILES = ("passwd", "group")
+IDENTITY_CACHE_SIZE = 1024
+_IDENTITIES: dict[tuple, Identity] = {}
+
+
+def _account_handle(kern, root: int, name: str) -> int | None:
+    """An O_PATH fd of the container's /etc/<name> (looked up, not opened), checked to be a
+    regular file of at most ACCOUNT_FILE_LIMIT bytes; None when there is none."""
+    try:
+        handle = kern.open_in_root(root, f"/etc/{name}")
+    except FileNotFoundError:
+        return None
+    info = os.fstat(handle)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > ACCOUNT_FILE_LIMIT:
+        os.close(handle)
+        raise OSError(f"/etc/{name} is not a regular file of at most {ACCOUNT_FILE_LIMIT} bytes")
+    return handle
+
+
+def _version(handle: int | None) -> tuple | None:
+    """What changes whenever the file's content does: which file, its size and its times."""
+    if handle is None:
+        return None
+    info = os.fstat(handle)
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def _read(handle: int | None) -> str | None:
+    if handle is None:
+        return None
+    fd = os.open(f"/proc/self/fd/{handle}", os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC)  # that very file
+    try:
+        return os.read(fd, ACCOUNT_FILE_LIMIT + 1).decode(errors="replace")
+    finally:
+        os.close(fd)
 
 
 def spawn(program: Path, ends: tuple[int, ...], namespaces: int, spec: ProcessSpec, identity: Identity) -> int | None:

@@ -26,7 +26,7 @@ from seatrial.engines import base
 from . import devices, nativeexec
 from . import kernel as k
 from .containerinit import CommandNotStarted, become, exec_command
-from .identity import resolve_user, with_home
+from .identity import with_home
 from .processspec import ProcessSpec, close_other_fds
 from .procfs import alive, pid1_fd
 from .security import confinement
@@ -58,7 +58,7 @@ def exec_in(kern, pidfd: int, root: int, spec: ProcessSpec, launcher=None) -> tu
     identity = None
     if program is not None:
         try:
-            identity = resolve_user(spec.user, read=nativeexec.account_reader(kern, root))
+            identity = nativeexec.identity_in(kern, root, spec.user)
         except OSError as exc:
             raise CommandNotStarted(NOT_STARTED, str(exc)) from None
     if program is not None and identity is not None:

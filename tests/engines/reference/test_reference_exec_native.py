@@ -177,3 +177,35 @@ def test_a_device_node_for_etc_group_is_refused_unopened(engine, labels, program
     assert (result.exit_code, result.stdout) == (126, "")
     assert "/etc/group is not a regular file" in result.stderr
     engine.remove(base.ResourceRef("container", name, name))
+
+
+def test_an_exec_by_name_finds_the_container_that_has_the_name_now(engine, labels, state_root):
+    """An engine keeps the record of a detached container it started, for exec; another process
+    on the same root that removes it and starts another under the same name must not leave exec
+    in the first one (or in nothing)."""
+    from seatrial.engines.reference.adapter import ReferenceEngine
+
+    name = f"renamed-{os.urandom(3).hex()}"
+
+    def started(by, value: str) -> base.RunResult:
+        spec = base.RunSpec(
+            image=IMAGE,
+            name=name,
+            command=("sleep", "600"),
+            env={"WHICH": value},
+            network="none",
+            detach=True,
+            labels=labels,
+        )
+        return by.run(spec)
+
+    first = started(engine, "first")
+    assert engine.exec(name, ("sh", "-c", "echo $WHICH")).stdout == "first\n"
+    other = ReferenceEngine(state_root)
+    other.remove(first.container)
+    with pytest.raises(base.EngineError, match="no such container"):
+        engine.exec(name, ("true",))
+    second = started(other, "second")
+    assert engine.exec(name, ("sh", "-c", "echo $WHICH")).stdout == "second\n"
+    assert engine.exec(second.container.id, ("sh", "-c", "echo $WHICH")).stdout == "second\n"
+    other.remove(second.container)
