@@ -274,11 +274,7 @@ class Containers:
         if record["network"] not in ("host", "none"):
             self.networks.release(record["network"], record["id"])
         end_monitor(self.state.containers / record["id"])  # pid 1 has exited: it ends at once
-        try:
-            os.rename(self.state.containers / record["id"], self.state.root / "trash" / record["id"])
-        except FileNotFoundError:  # the trash folder is made once, on the first `run --rm`
-            (self.state.root / "trash").mkdir(exist_ok=True)
-            os.rename(self.state.containers / record["id"], self.state.root / "trash" / record["id"])
+        os.rename(self.state.containers / record["id"], self.state.trash / record["id"])
         self.state.names.release(record["name"], record["id"])
         self._remove_anonymous_volumes(record)
 

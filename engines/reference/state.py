@@ -69,11 +69,11 @@ class StateRoot:
 
     def __init__(self, root: Path):
         self.root = Path(root)
-        for sub in ("layers", "images", "cache", "containers", "networks", "volumes", "tmp"):
+        for sub in ("layers", "images", "cache", "containers", "networks", "volumes", "tmp", "trash"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
 
     def __getattr__(self, name: str) -> Path:
-        if name in ("layers", "images", "cache", "containers", "networks", "volumes", "tmp"):
+        if name in ("layers", "images", "cache", "containers", "networks", "volumes", "tmp", "trash"):
             return self.root / name
         raise AttributeError(name)
 

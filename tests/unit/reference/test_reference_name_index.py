@@ -82,7 +82,7 @@ def test_a_hostile_name_stays_inside_the_index(tmp_path):
         cid = make_container(state, name)
         assert state.container_dir(name) == state.containers / cid
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [".lock", "cache", "containers", "images", "layers", "names", "networks", "tmp", "volumes"]
+        [".lock", "cache", "containers", "images", "layers", "names", "networks", "tmp", "trash", "volumes"]
     )
     assert all(entry.is_symlink() for entry in (tmp_path / "names").iterdir() if entry.name != nameindex.COMPLETE)
     assert nameindex.key("web-1.a_b") == "web-1.a_b"
