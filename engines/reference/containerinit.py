@@ -28,11 +28,16 @@ import stat
 from . import devices
 from . import kernel as k
 from .identity import Identity, resolve_user, with_home
+from .nativeshim import NativeProgram
 from .processspec import ProcessSpec, close_fds_above_stdio_except
 from .procfs import ignored_signals
 from .rootfs import MountNamespace, enter
+from .security import MASKED_PATHS, READONLY_PATHS
 
 GO = b"g"
+# pid 1 in C (containerinit.c): a spare sandbox's pid 1 execs it while it waits for a container
+NATIVE_INIT: NativeProgram = NativeProgram("containerinit", "SEATRIAL_REFERENCE_NATIVE_INIT")
+NATIVE_MAGIC = b"seatrial-init-1"
 EXEC_FAILED = "exec failed "  # then "127: <Docker's words>" on the start-error pipe
 NOT_FOUND, NOT_EXECUTABLE = 127, 126  # the exit codes Docker gives such a run
 
@@ -46,14 +51,18 @@ IGNORED_SIGNALS = tuple(
 )
 
 
-def pid1_waiting(kern, sock: socket.socket, host_net: int) -> None:
+def pid1_waiting(kern, sock: socket.socket, host_net: int, native: str = "") -> None:
     """pid 1 of a sandbox: wait for the container's spec, then become the container. EOF instead
-    (the shim, the zygote or the harness died before using it): exit quietly."""
+    (the shim, the zygote or the harness died before using it): exit quietly. With `native`, the
+    path of the C program (containerinit.c), exec it to do the same, from a spec in its own
+    encoding (`native_spec_message`)."""
     go = False
     try:
         mounts: MountNamespace | None = MountNamespace(kern)
     except OSError:
         mounts = None  # made after the spec then, where a failure reaches the harness
+    if native:
+        _exec_native(native, sock, mounts, host_net)
     try:
         while True:
             payload, fds, _, _ = socket.recv_fds(sock, 1 << 20, 1)
@@ -84,6 +93,53 @@ def pid1_waiting(kern, sock: socket.socket, host_net: int) -> None:
         os._exit(125)
     out, err = logs
     _init(kern, spec, out, err, err_w, sock, go, mounts)
+
+
+def _exec_native(path: str, sock: socket.socket, mounts: MountNamespace | None, host_net: int) -> None:
+    """Become the C pid 1; never returns. If the exec fails, exit: the harness, which was told
+    that this sandbox's pid 1 is native, finds it gone and starts the container in a new shim."""
+    try:
+        host_mnt, host_mounts = mounts.handles() if mounts else (-1, -1)
+        fds = [sock.fileno(), host_mnt, host_mounts, host_net]
+        for fd in fds:
+            if fd >= 0:
+                os.set_inheritable(fd, True)
+        os.execv(path, ["seatrial-containerinit", *map(str, fds), str(k.LAST_CAPABILITY)])
+    finally:
+        os._exit(0)
+
+
+def native_spec_message(spec: ProcessSpec) -> bytes | None:
+    """The spec as the C pid 1 reads it (containerinit.c says how); None for one that needs the
+    Python pid 1: a volume to seed from the image (scope.copy_in)."""
+    rootfs = spec.rootfs
+    if rootfs is None or any(bind.seed_from_image for bind in rootfs.binds):
+        return None
+    overlay = f"lowerdir={':'.join(rootfs.lowerdirs)},upperdir={rootfs.upperdir},workdir={rootfs.workdir}"
+    fields: list[str | int] = [
+        spec.container_dir,
+        spec.device_cgroup,
+        spec.namespaces,
+        int(spec.confined),
+        int(rootfs.mask_paths),
+        int(spec.no_new_privs),
+        f"{sum(1 << cap for cap in spec.capabilities):x}",
+        spec.workdir,
+        spec.user,
+        overlay,
+        rootfs.merged,
+        len(rootfs.binds),
+    ]
+    for bind in rootfs.binds:
+        fields += [bind.source, bind.target, int(bind.read_only)]
+    for items in (MASKED_PATHS, READONLY_PATHS, spec.argv, spec.env):
+        fields += [len(items), *items]
+    seccomp = spec.seccomp if spec.confined else b""
+    fields.append(len(seccomp))
+    encoded = [os.fsencode(str(item)) for item in fields]
+    if any(b"\0" in item for item in encoded):
+        return None  # the Python pid 1 refuses it with the error Python gives
+    return b"\0".join([NATIVE_MAGIC, *encoded]) + b"\0" + seccomp
 
 
 def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int, sock: socket.socket, go: bool, mounts) -> None:

@@ -33,6 +33,7 @@ from . import devices, dns, nativeexec, nativeshim, volumes
 from . import kernel as k
 from . import portproxy as ports
 from .buildconfig import signal_number
+from .containerinit import NATIVE_INIT
 from .healthcheck import end_monitor, start_monitor
 from .images import ImageNotFound, ImageStore
 from .launcher import CommandNotStarted, Started, start
@@ -256,6 +257,7 @@ class Containers:
 
             nativeshim.build()  # before the zygote forks any shim; None: shims stay Python
             nativeexec.PROGRAM.build()  # None: exec stays Python
+            NATIVE_INIT.build()  # None: pid 1 stays Python
             self.zygote = Zygote()
         return self.zygote.launch
 

@@ -31,23 +31,10 @@
  * image sets (GLIBC_TUNABLES, say) reaches the C library of a root process of the host. Built by
  * nativeexec.py with the host's C compiler; without one the Python path of nsexec.py does all of
  * this itself. */
-#define _GNU_SOURCE
-#include <ctype.h>
-#include <errno.h>
+#include "nativecommon.h"
 #include <fcntl.h>
-#include <linux/capability.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <sched.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <grp.h>
-#include <unistd.h>
 
 #define NOT_STARTED 126 /* docker exec's code for a command it cannot start, missing or not */
 
@@ -59,143 +46,19 @@ static void say(const char *format, const char *a, const char *b) {
         (void)!write(2, text, (size_t)length < sizeof text ? (size_t)length : sizeof text - 1);
 }
 
-/* strerror as Go spells it: all lower case ("no such file or directory") */
-static const char *words(int error) {
-    static char text[256];
-    snprintf(text, sizeof text, "%s", strerror(error));
-    for (char *c = text; *c; c++)
-        *c = (char)tolower((unsigned char)*c);
-    return text;
-}
-
 static void fail(const char *what) {
     say("exec: %s: %s\n", what, words(errno));
     _exit(NOT_STARTED);
 }
 
-static int compare_ints(const void *a, const void *b) {
-    return *(const int *)a - *(const int *)b;
-}
-
-/* close every fd above 2 but those in keep (sorted here) */
-static void close_others(int *keep, int count) {
-    qsort(keep, (size_t)count, sizeof *keep, compare_ints);
-    unsigned int low = 3;
-    for (int i = 0; i < count; i++) {
-        if (keep[i] < (int)low)
-            continue;
-        if ((unsigned int)keep[i] > low)
-            syscall(SYS_close_range, low, (unsigned int)keep[i] - 1, 0);
-        low = (unsigned int)keep[i] + 1;
-    }
-    syscall(SYS_close_range, low, ~0U, 0);
-}
-
-static void make_directories(const char *path) {
-    char partial[4096];
-    size_t length = strlen(path);
-    if (length >= sizeof partial)
-        return;
-    for (size_t i = 1; i <= length; i++) {
-        if (path[i] == '/' || path[i] == 0) {
-            memcpy(partial, path, i);
-            partial[i] = 0;
-            mkdir(partial, 0755); /* EEXIST and the like: chdir(2) below says what is wrong */
-        }
-    }
-}
-
-/* every signal at its default: by rt_sigaction(2) itself, since glibc's signal(3) refuses the
- * real-time signals it keeps for itself (32, 33), which a harness may have ignored */
-static void reset_signals(void) {
-    struct {
-        void *handler;
-        unsigned long flags;
-        void *restorer;
-        unsigned long long mask;
-    } action = {SIG_DFL, 0, NULL, 0};
-    for (int signum = 1; signum <= 64; signum++)
-        if (signum != SIGKILL && signum != SIGSTOP)
-            syscall(SYS_rt_sigaction, signum, &action, NULL, sizeof action.mask);
-}
-
-static void load_filter(struct sock_fprog *filter) {
-    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, filter, 0, 0) != 0)
-        fail("prctl(PR_SET_SECCOMP)");
-}
-
-static int last_capability = 40; /* the host's cap_last_cap, from the arguments */
-
-static void limit_capabilities(unsigned long long keep) {
-    int last = last_capability;
-    for (int cap = 0; cap <= last && cap < 64; cap++)
-        if (!(keep >> cap & 1) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0)
-            fail("prctl(PR_CAPBSET_DROP)");
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0)
-        fail("prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
-    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
-    struct __user_cap_data_struct data[2] = {
-        {(__u32)keep, (__u32)keep, 0},
-        {(__u32)(keep >> 32), (__u32)(keep >> 32), 0},
-    };
-    if (syscall(SYS_capset, &header, data) != 0)
-        fail("capset");
-}
-
-static int executable(const char *path, struct stat *st) {
-    return stat(path, st) == 0 && !S_ISDIR(st->st_mode) && (st->st_mode & 0111);
-}
-
-static const char *path_of(char **envp) {
-    const char *path = NULL;
-    for (char **entry = envp; *entry; entry++)
-        if (strncmp(*entry, "PATH=", 5) == 0)
-            path = *entry + 5; /* the last one wins, as in a dict built from the list */
-    return path ? path : "/bin:/usr/bin"; /* os.defpath, as the Python path has it */
-}
-
-/* execve(2) argv[0] found as Go's exec.LookPath finds it, with envp; never returns. A PATH entry
- * joins the name as os.path.join does (no second slash), so messages match the Python path. */
+/* execve(2) argv[0] found as Go's exec.LookPath finds it, with envp; never returns */
 static void run(char **argv, char **envp) {
-    const char *command = argv[0], *found = NULL;
-    struct stat st;
-    if (strchr(command, '/')) {
-        if (stat(command, &st) != 0) {
-            int error = errno;
-            char what[4200];
-            snprintf(what, sizeof what, "stat %s: %s", command, words(error));
-            say("exec: \"%s\": %s\n", command, what);
-            _exit(NOT_STARTED);
-        }
-        if (S_ISDIR(st.st_mode) || !(st.st_mode & 0111)) {
-            say("exec: \"%s\": %s\n", command, "permission denied");
-            _exit(NOT_STARTED);
-        }
-        found = command;
-    } else {
-        const char *path = path_of(envp);
-        char *candidate = malloc(strlen(path) + strlen(command) + 3);
-        if (candidate == NULL)
-            fail("malloc");
-        while (1) {
-            const char *end = strchrnul(path, ':');
-            size_t length = (size_t)(end - path);
-            if (length == 0)
-                sprintf(candidate, "./%s", command);
-            else
-                sprintf(candidate, "%.*s%s%s", (int)length, path, path[length - 1] == '/' ? "" : "/", command);
-            if (executable(candidate, &st)) {
-                found = candidate;
-                break;
-            }
-            if (!*end)
-                break;
-            path = end + 1;
-        }
-        if (found == NULL) {
-            say("exec: \"%s\": %s\n", command, "executable file not found in $PATH");
-            _exit(NOT_STARTED);
-        }
+    char message[8192];
+    int code;
+    const char *found = find_command(argv[0], envp, &code, message, sizeof message);
+    if (found == NULL) {
+        say("%s%s\n", message, "");
+        _exit(NOT_STARTED);
     }
     syscall(SYS_execve, found, argv, envp);
     say("exec %s: %s\n", found, words(errno));
@@ -208,7 +71,7 @@ int main(int argc, char **argv) {
     int status_fd = atoi(argv[1]), pidfd = atoi(argv[2]), root = atoi(argv[3]);
     int out = atoi(argv[4]), err = atoi(argv[5]), seccomp_fd = atoi(argv[15]);
     int nstypes = (int)strtol(argv[6], NULL, 0), command_argc = atoi(argv[17]);
-    last_capability = atoi(argv[16]);
+    int last_capability = atoi(argv[16]);
     if (command_argc < 1 || 18 + command_argc > argc || last_capability < 0 || last_capability > 63)
         return NOT_STARTED;
     char **envp = argv + 18 + command_argc; /* ends with argv's own NULL */
@@ -283,7 +146,7 @@ int main(int argc, char **argv) {
         if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
             fail("prctl(PR_SET_PDEATHSIG)");
         close(status_fd);
-        make_directories(workdir);
+        make_directories(workdir, 0755);
         if (chdir(workdir) != 0)
             fail(workdir);
         if (dup2(out, 1) < 0)
@@ -293,19 +156,11 @@ int main(int argc, char **argv) {
         close(out);
         close(err);
         reset_signals();
-        sigset_t none;
-        sigemptyset(&none);
-        syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(unsigned long));
         if (confined && filter.len && !no_new_privs)
             load_filter(&filter); /* while CAP_SYS_ADMIN is still held, as runc does */
         if (confined)
-            limit_capabilities(capabilities);
-        if (syscall(SYS_setgroups, group_count, groups) != 0)
-            fail("setgroups");
-        if (syscall(SYS_setgid, gid) != 0)
-            fail("setgid");
-        if (syscall(SYS_setuid, uid) != 0)
-            fail("setuid");
+            limit_capabilities(capabilities, last_capability);
+        set_identity(uid, gid, group_count, groups);
         /* again: a change of the effective uid or gid clears the parent-death signal */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
             fail("prctl(PR_SET_PDEATHSIG)");

@@ -47,7 +47,13 @@ class NativeProgram:
 
     @functools.cached_property
     def digest(self) -> str:
-        return hashlib.sha256(self.source.read_bytes()).hexdigest()[:12] if self.source.exists() else ""
+        """Of the source and the headers beside it (nativecommon.h), which it may include."""
+        if not self.source.exists():
+            return ""
+        content = hashlib.sha256(self.source.read_bytes())
+        for header in sorted(self.source.parent.glob("*.h")):
+            content.update(header.read_bytes())
+        return content.hexdigest()[:12]
 
     def is_enabled(self) -> bool:
         """False when `switch`=0 asks for the Python path throughout."""
@@ -132,10 +138,14 @@ def exec_tail(
 
 
 if __name__ == "__main__":  # provision.sh: build the C programs ahead of the first run
-    from . import nativeexec  # imports this module: a top-level import would be circular
+    from . import nativeexec  # imports this module (so does containerinit): a top-level import would be circular
 
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CACHE
     built = build(target)
     print(f"shim tail: {built}" if built else "shim tail: not built (no C compiler?); shims stay Python")
     built = nativeexec.PROGRAM.build(target)
     print(f"exec: {built}" if built else "exec: not built (no C compiler?); exec stays Python")
+    from . import containerinit
+
+    built = containerinit.NATIVE_INIT.build(target)
+    print(f"pid 1: {built}" if built else "pid 1: not built (no C compiler?); pid 1 stays Python")

@@ -124,6 +124,10 @@ class MountNamespace:
         kern.unshare(k.CLONE_NEWNS)
         kern.mount(None, "/", None, k.MS_REC | k.MS_PRIVATE)  # nothing propagates back to the host
 
+    def handles(self) -> tuple[int, int]:
+        """The host's mount namespace and its mountinfo (for the C pid 1, containerinit.c)."""
+        return self._host, self._host_mounts
+
     def make_current(self, kern) -> None:
         """Copy the host's mounts again if they changed since the copy; then let go of the host."""
         watch = select.poll()

@@ -51,9 +51,10 @@ class Sandbox:
     host_net: int = -1  # the host's netns, for containers on network host
 
 
-def prepare_sandbox(kern, namespaces: int) -> Sandbox:
-    """In the shim: make the namespaces and fork pid 1, which waits for its spec. A sandbox made
-    for a new netns also serves containers on network host (both switch back with setns)."""
+def prepare_sandbox(kern, namespaces: int, native: str = "") -> Sandbox:
+    """In the shim: make the namespaces and fork pid 1, which waits for its spec (as the C
+    program at `native`, if given: containerinit.c). A sandbox made for a new netns also serves
+    containers on network host (both switch back with setns)."""
     host_net = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC) if namespaces & k.CLONE_NEWNET else -1
     kern.unshare(namespaces)
     if namespaces & k.CLONE_NEWNET:
@@ -62,7 +63,7 @@ def prepare_sandbox(kern, namespaces: int) -> Sandbox:
     pid = os.fork()
     if pid == 0:
         ours.close()
-        pid1_waiting(kern, theirs, host_net)
+        pid1_waiting(kern, theirs, host_net, native)
     theirs.close()
     return Sandbox(pid, ours, host_net)
 

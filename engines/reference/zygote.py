@@ -15,6 +15,11 @@ assembles the rootfs while the shim sets up the network) and tells the zygote th
 taken, and the zygote forks the next. A spare holds no container and no named kernel object;
 when the harness goes, it and its pid 1 see EOF and exit. SEATRIAL_REFERENCE_PREWARM=0 turns
 spares off: each shim is then forked on request (`bench_reference_start.py --cold`).
+
+A spare's pid 1 execs the C pid 1 (containerinit.c) while it waits, when that program is built:
+the spec then goes to it in its own encoding. A spec it cannot take (a volume to seed), or any
+spec while SEATRIAL_REFERENCE_NATIVE_INIT=0, leaves such a spare for the next run and goes to a
+shim forked anew, whose pid 1 stays Python.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import sys
 import threading
 
 from . import kernel as k
+from .containerinit import NATIVE_INIT, native_spec_message
 from .nsexec import exec_child
 from .processspec import BASE_NAMESPACES, ProcessSpec, close_other_fds
 from .shim import fits, prepare_sandbox, run_shim, spec_message
@@ -40,7 +46,7 @@ _BOOT = "import sys; from seatrial.engines.reference.zygote import serve; serve(
 
 SPARE_NAMESPACES = BASE_NAMESPACES | k.CLONE_NEWNET  # what every network but host needs
 TAKEN = b"taken"  # harness -> zygote: the announced spare is used, make the next
-SPARE = b"spare"  # spare -> harness: "spare SHIM_PID PID1", with the two sockets
+SPARE = b"spare"  # spare -> harness: "spare SHIM_PID PID1 NATIVE", with the two sockets
 
 
 @dataclasses.dataclass
@@ -51,6 +57,7 @@ class Spare:
     pid1: int
     shim_sock: socket.socket
     pid1_sock: socket.socket
+    native: bool = False  # pid 1 is the C program (containerinit.c), which takes native_spec_message
 
     def close(self) -> None:
         self.shim_sock.close()
@@ -96,11 +103,13 @@ class Zygote:
         """Take `message` as a spare's announcement if it is one."""
         if not message.startswith(SPARE) or len(fds) != 2:
             return False
-        _, shim_pid, pid1 = message.split()
+        _, shim_pid, pid1, native = message.split()
         for fd in fds:  # SCM_RIGHTS hands them over inheritable; no exec'd tool may hold them
             os.set_inheritable(fd, False)
         self._drop_spare()
-        self._spare = Spare(int(shim_pid), int(pid1), socket.socket(fileno=fds[0]), socket.socket(fileno=fds[1]))
+        self._spare = Spare(
+            int(shim_pid), int(pid1), socket.socket(fileno=fds[0]), socket.socket(fileno=fds[1]), native == b"1"
+        )
         return True
 
     def _read_announcements(self) -> None:
@@ -124,9 +133,13 @@ class Zygote:
             sock = self._connected()
             self._read_announcements()
             spare = self._spare
-            if kind == "shim" and spare is not None and fits(SPARE_NAMESPACES, spec.namespaces):
+            # a spec that a native pid 1 cannot take (native_spec_message) leaves the spare for the next
+            pid1_payload = (
+                (native_spec_message(spec) if NATIVE_INIT.is_enabled() else None) if spare and spare.native else payload
+            )
+            if kind == "shim" and spare is not None and pid1_payload and fits(SPARE_NAMESPACES, spec.namespaces):
                 self._spare = None
-                pid = self._use_spare(sock, spare, payload, fds, err_w=ends[2])
+                pid = self._use_spare(sock, spare, (pid1_payload, payload), fds, err_w=ends[2])
                 if pid is not None:
                     return pid
             for attempt in (1, 2):
@@ -146,7 +159,9 @@ class Zygote:
             raise OSError(f"zygote: {reply.decode(errors='replace') or 'no reply'}")
         return int(reply)
 
-    def _use_spare(self, sock: socket.socket, spare: Spare, payload: bytes, fds: list[int], err_w: int) -> int | None:
+    def _use_spare(
+        self, sock: socket.socket, spare: Spare, payloads: tuple[bytes, bytes], fds: list[int], err_w: int
+    ) -> int | None:
         """Send the spec to the spare's pid 1 and the request to its shim, then put both at the
         normal policy; None if the spare is gone before it got anything (then the zygote forks
         a shim). `sock` is the zygote's, told that the spare is taken.
@@ -154,9 +169,10 @@ class Zygote:
         Both sends go while the two are still SCHED_IDLE, whose wake-ups never preempt: a shim
         woken at the normal policy took this process's CPU for about a millisecond before the
         spec reached pid 1, whose rootfs is the long pole of a start. pid 1 gets it first."""
+        pid1_payload, payload = payloads  # pid 1's (in its own encoding if native) and the shim's
         try:
             try:
-                socket.send_fds(spare.pid1_sock, [payload], [err_w])
+                socket.send_fds(spare.pid1_sock, [pid1_payload], [err_w])
             except OSError:
                 return None  # the spare is gone; nothing of the run has reached it
             try:
@@ -194,11 +210,11 @@ def _spare_main(kern, link: socket.socket) -> None:
         os.setsid()
         close_other_fds({link.fileno()})
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        sandbox = prepare_sandbox(kern, SPARE_NAMESPACES)
+        native = NATIVE_INIT.binary()
+        sandbox = prepare_sandbox(kern, SPARE_NAMESPACES, str(native or ""))
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        socket.send_fds(
-            link, [b"%s %d %d" % (SPARE, os.getpid(), sandbox.pid1)], [theirs.fileno(), sandbox.init_sock.fileno()]
-        )
+        announcement = b"%s %d %d %d" % (SPARE, os.getpid(), sandbox.pid1, native is not None)
+        socket.send_fds(link, [announcement], [theirs.fileno(), sandbox.init_sock.fileno()])
         link.close()
         theirs.close()
         payload, fds, _, _ = socket.recv_fds(ours, 1 << 20, 64)

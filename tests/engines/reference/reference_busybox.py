@@ -75,3 +75,20 @@ def write_archive(path: Path, tag: str = "seatrial-busybox:latest", labels: dict
             info.size = len(raw)
             tar.addfile(info, io.BytesIO(raw))
     return path
+
+
+# Commands whose outcome a native (C) start path must give as the Python one does, to the byte
+# (test_reference_exec_native.py, test_reference_init_native.py): exit codes, a signal, Docker's
+# words for a command that is missing, a folder, not executable, or has no interpreter (`s`, a
+# script each test puts in place), and arguments.
+START_CASES = (
+    ("sh", "-c", "exit 3"),
+    ("sh", "-c", "kill -9 $$"),
+    ("no-such-command",),
+    ("/etc",),
+    ("/etc/passwd",),
+    ("/no/such/file",),
+    ("sh", "-c", "echo out; echo err >&2"),
+    ("sh", "-c", 'echo "$0|$#|$*"', "zero", "a b", "c"),
+    ("s",),  # found, executable, and its interpreter missing: execve(2) fails after the look-up
+)

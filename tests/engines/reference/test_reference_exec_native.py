@@ -19,7 +19,7 @@ import os
 import time
 
 import pytest
-from reference_busybox import IMAGE
+from reference_busybox import IMAGE, START_CASES
 
 from seatrial.engines import base
 from seatrial.engines.reference import nativeexec
@@ -31,15 +31,7 @@ PROBE = (
 )
 CASES = (
     ("sh", "-c", PROBE),
-    ("sh", "-c", "exit 3"),
-    ("sh", "-c", "kill -9 $$"),
-    ("no-such-command",),
-    ("/etc",),
-    ("/etc/passwd",),
-    ("/no/such/file",),
-    ("sh", "-c", "echo out; echo err >&2"),
-    ("sh", "-c", 'echo "$0|$#|$*"', "zero", "a b", "c"),
-    ("s",),  # found, executable, and its interpreter missing: execve(2) fails after the look-up
+    *START_CASES,
     ("echo", "a\x00b"),  # execve(2) takes no NUL byte in an argument
 )
 CONTAINERS = {
