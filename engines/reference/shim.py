@@ -134,7 +134,14 @@ def run_shim(
                 spec.extra["dns"] = resolver
         if spec.namespaces & k.CLONE_NEWUTS:
             kern.sethostname(spec.hostname)
-        sandbox.init_sock.send(GO)
+        try:
+            sandbox.init_sock.send(GO)
+        except (BrokenPipeError, ConnectionResetError):
+            # pid 1 ended before GO; one that could not set up said why on the start-error pipe
+            # and exited 125, and a word of ours after it would only garble that
+            if os.waitstatus_to_exitcode(os.waitpid(sandbox.pid1, 0)[1]) == 125:
+                os._exit(125)
+            raise
         pid = sandbox.pid1
         os.write(sync_w, str(pid).encode())
         os.close(sync_w)
