@@ -37,6 +37,7 @@
 #include "nativecommon.h"
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -334,6 +335,19 @@ static void mask_and_protect(const struct spec *s) {
             bind_mount(s->readonly[i], s->readonly[i], 1);
 }
 
+/* umount2(2) of a tree ends with a wait for an RCU grace period (about 0.4 ms here) after the
+ * mounts are gone from the namespace; a thread takes that wait while pid 1 mounts the rest */
+struct detach {
+    pthread_t thread;
+    int error;
+};
+
+static void *detach_old_root(void *arg) {
+    struct detach *d = arg;
+    d->error = umount2(".", MNT_DETACH) == 0 ? 0 : errno; /* the cwd: the old root stacked on the new */
+    return NULL;
+}
+
 static void enter(const struct spec *s) {
     do_mount("overlay", s->merged, "overlay", 0, s->overlay);
     for (long i = 0; i < s->bind_count; i++) {
@@ -349,15 +363,23 @@ static void enter(const struct spec *s) {
         fail(s->merged);
     if (syscall(SYS_pivot_root, ".", ".") != 0)
         fail("pivot_root");
-    if (umount2(".", MNT_DETACH) != 0)
-        fail("umount2 of the old root");
-    if (chdir("/") != 0)
-        fail("chdir /");
+    /* From here on, paths from "/" lead into the new root (the process's root is it; the old
+     * one, stacked on it, is reached only from the cwd), so the mounts below need not wait.
+     * Nothing runs in the container before the thread has ended and said so. */
+    struct detach d = {0};
+    if ((errno = pthread_create(&d.thread, NULL, detach_old_root, &d)) != 0)
+        fail("pthread_create");
     do_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     do_mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | (s->confined ? MS_RDONLY : 0), NULL);
     make_dev();
     if (s->confined && s->mask_paths)
         mask_and_protect(s);
+    if ((errno = pthread_join(d.thread, NULL)) != 0)
+        fail("pthread_join");
+    if (d.error)
+        fail_with("umount2 of the old root", d.error);
+    if (chdir("/") != 0)
+        fail("chdir /");
 }
 
 /* --- the user (identity.py) --- */
