@@ -200,7 +200,11 @@ class Containers:
                 # a detached shim outlives the run: its waiting goes to the C tail (nativeshim.py)
                 extra={"detached": True} if spec.detach else {},
             )
-            started = start(self.kernel, proc, self._launcher())
+            try:
+                started = start(self.kernel, proc, self._launcher())
+            finally:
+                if self.zygote is not None:
+                    self.zygote.replenish()
         except CommandNotStarted as exc:  # Docker refuses such a run, with 127 or 126
             self.remove(cid)
             raise base.EngineError(

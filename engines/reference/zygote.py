@@ -72,6 +72,7 @@ class Zygote:
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
         self._spare: Spare | None = None
+        self._spare_taken = False
 
     def _connected(self) -> socket.socket:
         """The socket to a live zygote: started on first use, or anew if it died."""
@@ -189,7 +190,18 @@ class Zygote:
             return spare.shim_pid
         finally:
             spare.close()
-            sock.send(TAKEN)
+            self._spare_taken = True  # the next is asked for once this start is through (`replenish`)
+
+    def replenish(self) -> None:
+        """Ask the zygote for the next spare, once the start that took the last one is through.
+        Making a sandbox takes kernel locks that every start needs (the mount namespace's, the
+        network's), and a spare works at SCHED_IDLE: one made during a start held them while
+        it waited for a core, and the start's mounts waited on it (0.4 ms of pid 1's umount)."""
+        with self._lock:
+            if self._spare_taken and self._sock is not None:
+                self._spare_taken = False
+                with contextlib.suppress(OSError):  # a dead zygote is restarted on the next launch
+                    self._sock.send(TAKEN)
 
     def close(self) -> None:
         self._drop_spare()
