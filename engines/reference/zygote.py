@@ -7,12 +7,13 @@ so the kernel reaps the shims (signal(7)), sched(7) SCHED_IDLE. The zygote exits
 harness's end of the socket closes, including when the harness is killed; shims then belong to
 init and keep running.
 
-It keeps one *spare* ready: a shim forked ahead, at SCHED_IDLE so that it never takes a core
-from a running container, which makes its sandbox (namespaces, pid 1 forked and waiting:
+It keeps two *spares* ready: shims forked ahead, at SCHED_IDLE so that they never take a core
+from a running container, each of which makes its sandbox (namespaces, pid 1 forked and waiting:
 shim.prepare_sandbox) and then announces itself to the harness with two sockets, its own
 and its pid 1's. The harness sends a `run` straight to both (no hop through the zygote; pid 1
-assembles the rootfs while the shim sets up the network) and tells the zygote the spare is
-taken, and the zygote forks the next. A spare holds no container and no named kernel object;
+assembles the rootfs while the shim sets up the network) and, once that start is through, tells
+the zygote the spare is taken, and the zygote forks the next (a spare made during a start held
+kernel locks the start needed); the second spare serves a run that follows at once. A spare holds no container and no named kernel object;
 when the harness goes, it and its pid 1 see EOF and exit. SEATRIAL_REFERENCE_PREWARM=0 turns
 spares off: each shim is then forked on request (`bench_reference_start.py --cold`).
 
@@ -45,6 +46,9 @@ _BOOT = "import sys; from seatrial.engines.reference.zygote import serve; serve(
 
 
 SPARE_NAMESPACES = BASE_NAMESPACES | k.CLONE_NEWNET  # what every network but host needs
+# Spares kept: a new one is made only after the start that took one is through (Zygote.replenish),
+# so a run that follows at once finds the second
+SPARES = 2
 TAKEN = b"taken"  # harness -> zygote: the announced spare is used, make the next
 SPARE = b"spare"  # spare -> harness: "spare SHIM_PID PID1 NATIVE", with the two sockets
 
@@ -71,8 +75,8 @@ class Zygote:
         self._sock: socket.socket | None = None
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
-        self._spare: Spare | None = None
-        self._spare_taken = False
+        self._spares: list[Spare] = []  # announced, oldest first
+        self._spares_owed = 0  # taken, and not asked for again yet (`replenish`)
 
     def _connected(self) -> socket.socket:
         """The socket to a live zygote: started on first use, or anew if it died."""
@@ -81,7 +85,7 @@ class Zygote:
         return self._sock
 
     def _spawn(self) -> socket.socket:
-        self._drop_spare()
+        self._drop_spares()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._proc = subprocess.Popen(
             [sys.executable, "-c", _BOOT, str(theirs.fileno())],
@@ -95,10 +99,11 @@ class Zygote:
         self._sock = ours
         return ours
 
-    def _drop_spare(self) -> None:
-        if self._spare is not None:
-            self._spare.close()
-            self._spare = None
+    def _drop_spares(self) -> None:
+        for spare in self._spares:
+            spare.close()
+        self._spares = []
+        self._spares_owed = 0  # a new zygote makes its own
 
     def _keep_announcement(self, message: bytes, fds: list[int]) -> bool:
         """Take `message` as a spare's announcement if it is one."""
@@ -107,9 +112,8 @@ class Zygote:
         _, shim_pid, pid1, native = message.split()
         for fd in fds:  # SCM_RIGHTS hands them over inheritable; no exec'd tool may hold them
             os.set_inheritable(fd, False)
-        self._drop_spare()
-        self._spare = Spare(
-            int(shim_pid), int(pid1), socket.socket(fileno=fds[0]), socket.socket(fileno=fds[1]), native == b"1"
+        self._spares.append(
+            Spare(int(shim_pid), int(pid1), socket.socket(fileno=fds[0]), socket.socket(fileno=fds[1]), native == b"1")
         )
         return True
 
@@ -133,13 +137,13 @@ class Zygote:
         with self._lock:
             sock = self._connected()
             self._read_announcements()
-            spare = self._spare
+            spare = self._spares[0] if self._spares else None
             # a spec that a native pid 1 cannot take (native_spec_message) leaves the spare for the next
             pid1_payload = (
                 (native_spec_message(spec) if NATIVE_INIT.is_enabled() else None) if spare and spare.native else payload
             )
             if kind == "shim" and spare is not None and pid1_payload and fits(SPARE_NAMESPACES, spec.namespaces):
-                self._spare = None
+                self._spares.pop(0)
                 pid = self._use_spare(sock, spare, (pid1_payload, payload), fds, err_w=ends[2])
                 if pid is not None:
                     return pid
@@ -190,7 +194,7 @@ class Zygote:
             return spare.shim_pid
         finally:
             spare.close()
-            self._spare_taken = True  # the next is asked for once this start is through (`replenish`)
+            self._spares_owed += 1  # asked for again once this start is through (`replenish`)
 
     def replenish(self) -> None:
         """Ask the zygote for the next spare, once the start that took the last one is through.
@@ -198,13 +202,13 @@ class Zygote:
         network's), and a spare works at SCHED_IDLE: one made during a start held them while
         it waited for a core, and the start's mounts waited on it (0.4 ms of pid 1's umount)."""
         with self._lock:
-            if self._spare_taken and self._sock is not None:
-                self._spare_taken = False
+            while self._spares_owed and self._sock is not None:
+                self._spares_owed -= 1
                 with contextlib.suppress(OSError):  # a dead zygote is restarted on the next launch
                     self._sock.send(TAKEN)
 
     def close(self) -> None:
-        self._drop_spare()
+        self._drop_spares()
         if self._sock is not None:
             self._sock.close()
             if self._proc is not None:
@@ -250,12 +254,13 @@ def serve(fd: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=fd)
     kern = k.Kernel()
-    prewarm = spare_wanted = os.environ.get("SEATRIAL_REFERENCE_PREWARM") != "0"
+    prewarm = os.environ.get("SEATRIAL_REFERENCE_PREWARM") != "0"
+    spares_wanted = SPARES if prewarm else 0
     while True:
-        if spare_wanted:
+        while spares_wanted:
             if os.fork() == 0:
                 _spare_main(kern, sock)
-            spare_wanted = False
+            spares_wanted -= 1
         try:
             payload, fds, _, _ = socket.recv_fds(sock, 1 << 20, 64)
         except OSError:
@@ -263,7 +268,7 @@ def serve(fd: int) -> None:
         if not payload:
             return
         if payload == TAKEN:
-            spare_wanted = prewarm
+            spares_wanted += prewarm
             continue
         try:
             kind, spec = pickle.loads(payload)

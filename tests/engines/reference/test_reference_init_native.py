@@ -88,7 +88,7 @@ def wait_for_spare(engine, native: bool) -> None:
     while time.monotonic() < deadline:
         with held._lock:
             held._read_announcements()
-            if held._spare is not None and held._spare.native == native:
+            if held._spares and held._spares[0].native == native:
                 return
         time.sleep(0.005)
     pytest.fail("no spare sandbox was announced")
