@@ -172,7 +172,6 @@ class Containers:
                 if attachment.namespaces & k.CLONE_NEWNET
                 else ()
             )
-            write_json(cdir / "network.json", attached)
             proc = ProcessSpec(
                 argv=tuple(argv),
                 env=tuple(record["env"]),
@@ -216,14 +215,16 @@ class Containers:
         finally:
             for listener, _, _ in listeners:
                 listener.close()  # the shim holds its own copy
+        started_at = self.zygote.start_time if self.zygote is not None else start_time
         progress = {
             "shim_pid": started.shim_pid,
             "pid": started.pid,
             "started": time.time(),
-            "shim_start": start_time(started.shim_pid),
-            "pid_start": start_time(started.pid),
+            "shim_start": started_at(started.shim_pid),
+            "pid_start": started_at(started.pid),
         }
-        write_json(cdir / "started.json", progress)
+        # the address and ports too: one file written, not two (network.json, of older versions)
+        write_json(cdir / "started.json", {**attached, **progress})
         record.update(attached, **progress)
         monitor = start_monitor(self.kernel, record, config.get("Healthcheck"), cdir)
         if monitor:

@@ -8,9 +8,9 @@ Layout under the root (default /var/lib/seatrial/reference, env SEATRIAL_REFEREN
   layers/<hex>/fs         extracted layers, overlayfs-native whiteouts
   images/<hex>.json       image records; tags.json maps references to image ids
   cache/<hex>.json        build cache entries
-  containers/<id>/        config.json (what was asked), network.json (address, ports),
-                          started.json (shim and pid 1), exit.json, stdout, stderr, pids,
-                          upper/, work/, rootfs/, hosts...
+  containers/<id>/        config.json (what was asked), started.json (address, ports, shim
+                          and pid 1; network.json held the first two before), exit.json,
+                          stdout, stderr, pids, upper/, work/, rootfs/, hosts...
   names/<name>            -> <id>: the container name index (nameindex.py)
   networks/<name>.json    bridge, subnet, labels
   networks/<name>.endpoints/<id>  one container's address, name and aliases on it
@@ -34,7 +34,8 @@ from .nameindex import NameIndex
 
 DEFAULT_ROOT = "/var/lib/seatrial/reference"
 _GENERATED = re.compile(r"ref_[0-9a-f]{12}")  # the name of a container run without one
-CONTAINER_RECORD_PARTS = ("network.json", "started.json")  # merged over config.json, in order
+# merged over config.json, in order; network.json only in containers of older versions
+CONTAINER_RECORD_PARTS = ("network.json", "started.json")
 
 
 def default_root() -> Path:
@@ -88,7 +89,7 @@ class StateRoot:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def container_record(self, cid: str) -> dict | None:
-        """A container's record: config.json with network.json and started.json merged in."""
+        """A container's record: config.json with started.json (and an older network.json) merged in."""
         cdir = self.containers / cid
         return self._with_parts(cdir, read_json(cdir / "config.json"))
 

@@ -40,6 +40,7 @@ from . import kernel as k
 from .containerinit import NATIVE_INIT, native_spec_message
 from .nsexec import exec_child
 from .processspec import BASE_NAMESPACES, ProcessSpec, close_other_fds
+from .procfs import start_time
 from .shim import fits, prepare_sandbox, run_shim, spec_message
 
 _BOOT = "import sys; from seatrial.engines.reference.zygote import serve; serve(int(sys.argv[1]))"
@@ -50,7 +51,7 @@ SPARE_NAMESPACES = BASE_NAMESPACES | k.CLONE_NEWNET  # what every network but ho
 # so a run that follows at once finds the second
 SPARES = 2
 TAKEN = b"taken"  # harness -> zygote: the announced spare is used, make the next
-SPARE = b"spare"  # spare -> harness: "spare SHIM_PID PID1 NATIVE", with the two sockets
+SPARE = b"spare"  # spare -> harness: "spare SHIM_PID PID1 NATIVE SHIM_START PID1_START", with the two sockets
 
 
 @dataclasses.dataclass
@@ -62,6 +63,8 @@ class Spare:
     shim_sock: socket.socket
     pid1_sock: socket.socket
     native: bool = False  # pid 1 is the C program (containerinit.c), which takes native_spec_message
+    shim_start: str = ""  # the two start times (procfs.start_time), read by the spare ahead
+    pid1_start: str = ""
 
     def close(self) -> None:
         self.shim_sock.close()
@@ -77,6 +80,7 @@ class Zygote:
         self._lock = threading.Lock()
         self._spares: list[Spare] = []  # announced, oldest first
         self._spares_owed = 0  # taken, and not asked for again yet (`replenish`)
+        self._start_times: dict[int, str] = {}  # pid -> start time, of the spares handed a run
 
     def _connected(self) -> socket.socket:
         """The socket to a live zygote: started on first use, or anew if it died."""
@@ -109,11 +113,19 @@ class Zygote:
         """Take `message` as a spare's announcement if it is one."""
         if not message.startswith(SPARE) or len(fds) != 2:
             return False
-        _, shim_pid, pid1, native = message.split()
+        _, shim_pid, pid1, native, shim_start, pid1_start = message.split()
         for fd in fds:  # SCM_RIGHTS hands them over inheritable; no exec'd tool may hold them
             os.set_inheritable(fd, False)
         self._spares.append(
-            Spare(int(shim_pid), int(pid1), socket.socket(fileno=fds[0]), socket.socket(fileno=fds[1]), native == b"1")
+            Spare(
+                int(shim_pid),
+                int(pid1),
+                socket.socket(fileno=fds[0]),
+                socket.socket(fileno=fds[1]),
+                native == b"1",
+                shim_start.decode().strip("-"),  # "-": the spare could not read it
+                pid1_start.decode().strip("-"),
+            )
         )
         return True
 
@@ -191,10 +203,20 @@ class Zygote:
             for pid in (spare.pid1, spare.shim_pid):
                 with contextlib.suppress(OSError):  # gone: the start's pipes tell the harness
                     os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
+            if len(self._start_times) > 64:  # those of starts that failed before asking
+                self._start_times.clear()
+            self._start_times.update({spare.shim_pid: spare.shim_start, spare.pid1: spare.pid1_start})
             return spare.shim_pid
         finally:
             spare.close()
             self._spares_owed += 1  # asked for again once this start is through (`replenish`)
+
+    def start_time(self, pid: int) -> str:
+        """procfs.start_time of `pid`, as the spare read it ahead if `pid` is a spare's shim or
+        pid 1 (one read of /proc less on the start's path each)."""
+        with self._lock:
+            known = self._start_times.pop(pid, "")
+        return known or start_time(pid)
 
     def replenish(self) -> None:
         """Ask the zygote for the next spare, once the start that took the last one is through.
@@ -229,7 +251,8 @@ def _spare_main(kern, link: socket.socket) -> None:
         native = NATIVE_INIT.binary()
         sandbox = prepare_sandbox(kern, SPARE_NAMESPACES, str(native or ""))
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        announcement = b"%s %d %d %d" % (SPARE, os.getpid(), sandbox.pid1, native is not None)
+        starts = (start_time(os.getpid()) or "-").encode(), (start_time(sandbox.pid1) or "-").encode()
+        announcement = b"%s %d %d %d %s %s" % (SPARE, os.getpid(), sandbox.pid1, native is not None, *starts)
         socket.send_fds(link, [announcement], [theirs.fileno(), sandbox.init_sock.fileno()])
         link.close()
         theirs.close()

@@ -13,6 +13,7 @@ import pytest
 from reference_busybox import IMAGE
 
 from seatrial.engines import base
+from seatrial.engines.reference.procfs import start_time
 
 
 def run(engine, labels, *argv, **kwargs) -> base.RunResult:
@@ -225,9 +226,12 @@ def test_the_shim_comes_from_a_sandbox_made_ahead_unless_prewarm_is_off(
         time.sleep(0.3)  # so that a shim forked on request would start measurably later
         asked = _uptime()
         result = run(engine, labels, "sleep", "60", name="second", detach=True)
-        shim = engine.inspect(result.container)["raw"]["shim_pid"]
+        raw = engine.inspect(result.container)["raw"]
+        shim = raw["shim_pid"]
         made_ahead = _uptime_of_start(shim) < asked - 0.2
         assert made_ahead == (prewarm == "1")
+        # the start times a spare announced ahead are the processes' own (pid reuse is told by them)
+        assert (raw["shim_start"], raw["pid_start"]) == (start_time(shim), start_time(raw["pid"]))
     finally:
         engine.reap(session=session)
 
