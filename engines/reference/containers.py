@@ -113,8 +113,12 @@ class Containers:
         cid = secrets.token_hex(32)
         name = spec.name or f"ref_{cid[:12]}"
         cdir = self.state.containers / cid
+        try:  # mkdir(2) four times, not pathlib's parents=True tries (one failing) and checks
+            os.mkdir(cdir)
+        except FileNotFoundError:
+            cdir.mkdir(parents=True)
         for sub in ("upper", "work", "rootfs"):
-            (cdir / sub).mkdir(parents=True)
+            os.mkdir(cdir / sub)
         # after the directory exists: an index entry without its directory is stale (nameindex.py)
         if spec.name and not self.state.names.claim(spec.name, cid):
             shutil.rmtree(cdir, ignore_errors=True)
@@ -156,7 +160,7 @@ class Containers:
         except OSError as exc:
             shutil.rmtree(cdir, ignore_errors=True)
             raise base.EngineError(run_operation(spec), f"container {name!r}: {exc}") from None
-        write_json(cdir / "config.json", record)  # once: replacing a file costs ext4 a flush
+        write_json(cdir / "config.json", record, make_parents=False)  # once: replacing a file costs ext4 a flush
         listeners: Sequence[tuple[socket.socket, str, int]] = ()
         try:
             attachment = self.networks.prepare(spec.network, cid, name, spec.network_aliases, tag)
@@ -224,7 +228,7 @@ class Containers:
             "pid_start": started_at(started.pid),
         }
         # the address and ports too: one file written, not two (network.json, of older versions)
-        write_json(cdir / "started.json", {**attached, **progress})
+        write_json(cdir / "started.json", {**attached, **progress}, make_parents=False)
         record.update(attached, **progress)
         monitor = start_monitor(self.kernel, record, config.get("Healthcheck"), cdir)
         if monitor:
