@@ -384,13 +384,25 @@ static void enter(const struct spec *s) {
 
 /* --- the user (identity.py) --- */
 
-/* the text of a file of /etc, or "" when it is missing */
+#define ACCOUNT_FILE_LIMIT (4 << 20) /* identity.ACCOUNT_FILE_LIMIT */
+
+/* the text of a file of /etc, or "" when it is missing; only a regular file of at most
+ * ACCOUNT_FILE_LIMIT bytes is read (a link to /dev/zero would never end, a FIFO never begin),
+ * as identity.checked_text does for the Python pid 1 */
 static char *etc_text(const char *path) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
             return "";
         fail(path);
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        fail(path);
+    if (!S_ISREG(st.st_mode) || st.st_size > ACCOUNT_FILE_LIMIT) {
+        char text[4200];
+        snprintf(text, sizeof text, "%s is not a regular file of at most %d bytes", path, ACCOUNT_FILE_LIMIT);
+        refuse(text);
     }
     size_t room = 65536, used = 0;
     char *text = malloc(room);

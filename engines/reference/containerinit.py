@@ -27,7 +27,7 @@ import stat
 
 from . import devices
 from . import kernel as k
-from .identity import Identity, resolve_user, with_home
+from .identity import Identity, checked_text, resolve_user, with_home
 from .nativeshim import NativeProgram
 from .processspec import ProcessSpec, close_fds_above_stdio_except
 from .procfs import ignored_signals
@@ -152,7 +152,7 @@ def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int, sock: socket.
         assert spec.rootfs is not None, "a container's pid 1 has a rootfs (only exec specs lack one)"
         enter(kern, spec.rootfs)
         _lend_mount_namespace(sock)
-        identity = become(kern, spec, out, err, keep=(err_w, sock.fileno()))
+        identity = become(kern, spec, out, err, keep=(err_w, sock.fileno()), read=checked_account_file)
         if not go and sock.recv(16) != GO:
             os._exit(125)  # the shim died; it told the harness why
         sock.close()
@@ -166,6 +166,11 @@ def _init(kern, spec: ProcessSpec, out: int, err: int, err_w: int, sock: socket.
         exec_command(spec.argv, with_home(spec.env, identity.home), err_w)
     finally:
         os._exit(NOT_FOUND)
+
+
+def checked_account_file(name: str) -> str | None:
+    """pid 1's reader of /etc/passwd and /etc/group (identity.checked_text)."""
+    return checked_text(f"/etc/{name}")
 
 
 def _lend_mount_namespace(sock: socket.socket) -> None:
@@ -187,10 +192,10 @@ def _default_signals() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, ())
 
 
-def become(kern, spec: ProcessSpec, out: int, err: int, keep: tuple[int, ...] = ()) -> Identity:
+def become(kern, spec: ProcessSpec, out: int, err: int, keep: tuple[int, ...] = (), read=None) -> Identity:
     """Workdir, stdio, signals, confinement and user: everything between the rootfs and
     execve(2), for pid 1 and for exec alike. Returns the identity taken (its HOME is the
-    command's unless the environment sets one)."""
+    command's unless the environment sets one). `read` reads the account files (identity.py)."""
     os.makedirs(spec.workdir or "/", exist_ok=True)
     os.chdir(spec.workdir or "/")
     null = os.open("/dev/null", os.O_RDONLY)
@@ -206,7 +211,7 @@ def become(kern, spec: ProcessSpec, out: int, err: int, keep: tuple[int, ...] = 
     if spec.confined:
         kern.limit_capabilities(spec.capabilities)
     # The user is looked up in the container's own files, so with the container's capabilities
-    identity = resolve_user(spec.user)
+    identity = resolve_user(spec.user, read=read)
     kern.set_identity(identity.uid, identity.gid, identity.groups)
     if spec.confined and spec.no_new_privs:
         kern.set_no_new_privs()

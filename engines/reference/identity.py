@@ -16,8 +16,12 @@ root's supplementary groups, see scenarios/isolation/user-identity.yaml):
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+
+ACCOUNT_FILE_LIMIT = 4 << 20  # a larger /etc/passwd or /etc/group in an image is refused, not read
 
 
 @dataclass(frozen=True)
@@ -75,3 +79,22 @@ def _text(path: str) -> str | None:
             return handle.read()
     except FileNotFoundError:
         return None
+
+
+def checked_text(path: str) -> str | None:
+    """The file's text, None when it is missing; only a regular file of at most
+    ACCOUNT_FILE_LIMIT bytes is read. For a container's pid 1: nothing of the container runs yet,
+    so a FIFO there would never begin and a link to /dev/zero never end (opened without
+    blocking, then checked). An exec reads as runc does (`_text`), within its deadline."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, encoding="utf-8", errors="replace") as handle:
+        check_account_file(path, os.fstat(fd))
+        return handle.read()
+
+
+def check_account_file(path: str, info: os.stat_result) -> None:
+    if not stat.S_ISREG(info.st_mode) or info.st_size > ACCOUNT_FILE_LIMIT:
+        raise OSError(f"{path} is not a regular file of at most {ACCOUNT_FILE_LIMIT} bytes")

@@ -26,15 +26,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 from pathlib import Path
 
-from .identity import Identity, resolve_user, with_home
+from .identity import ACCOUNT_FILE_LIMIT, Identity, check_account_file, resolve_user, with_home
 from .kernel import LAST_CAPABILITY
 from .nativeshim import NativeProgram
 from .processspec import ProcessSpec
-
-ACCOUNT_FILE_LIMIT = 4 << 20  # a larger /etc/passwd in an image is refused, not read into the harness
 
 PROGRAM: NativeProgram = NativeProgram("execjoin", "SEATRIAL_REFERENCE_NATIVE_EXEC")  # .build(), .binary()
 
@@ -78,10 +75,11 @@ def _account_handle(kern, root: int, name: str) -> int | None:
         handle = kern.open_in_root(root, f"/etc/{name}")
     except FileNotFoundError:
         return None
-    info = os.fstat(handle)
-    if not stat.S_ISREG(info.st_mode) or info.st_size > ACCOUNT_FILE_LIMIT:
+    try:
+        check_account_file(f"/etc/{name}", os.fstat(handle))
+    except OSError:
         os.close(handle)
-        raise OSError(f"/etc/{name} is not a regular file of at most {ACCOUNT_FILE_LIMIT} bytes")
+        raise
     return handle
 
 

@@ -223,3 +223,21 @@ def test_a_bind_target_through_symlinks_stays_in_the_container(engine, labels, m
     loop = binds[:1] + (base.Mount("bind", str(data), "/mnt/links/loop/x"),)
     native, python = run_both(engine, labels, monkeypatch, loop, ("true",), {})
     assert native[3] and python[3] and native[0] == python[0], (native, python)
+
+
+@pytest.mark.parametrize("kind", ["zero", "fifo"])
+def test_an_account_file_that_is_not_a_regular_file_is_refused_by_both(
+    engine, labels, monkeypatch, program, tmp_path, kind
+):
+    """/etc/passwd as /dev/zero would never end and as a FIFO never begin: both pid 1s refuse it
+    at once with the same words, instead of reading until memory runs out or waiting forever."""
+    source = "/dev/zero"
+    if kind == "fifo":
+        source = str(tmp_path / "fifo")
+        os.mkfifo(source)
+    binds = (base.Mount("bind", source, "/etc/passwd", read_only=True),)
+    began = time.monotonic()
+    native, python = run_both(engine, labels, monkeypatch, binds, ("true",), {"user": "alice"})
+    assert native == python, (native, python)
+    assert "/etc/passwd is not a regular file of at most 4194304 bytes" in native[3], native
+    assert time.monotonic() - began < 30
