@@ -13,8 +13,9 @@ shim.prepare_sandbox) and then announces itself to the harness with two sockets,
 and its pid 1's. The harness sends a `run` straight to both (no hop through the zygote; pid 1
 assembles the rootfs while the shim sets up the network) and, once that start is through, tells
 the zygote the spare is taken, and the zygote forks the next (a spare made during a start held
-kernel locks the start needed); the second spare serves a run that follows at once. A spare holds no container and no named kernel object;
-when the harness goes, it and its pid 1 see EOF and exit. SEATRIAL_REFERENCE_PREWARM=0 turns
+kernel locks the start needed); the second spare serves a run that follows at once. A spare
+holds no container and no named kernel object; when the harness goes, it and its pid 1 see EOF
+and exit. SEATRIAL_REFERENCE_PREWARM=0 turns
 spares off: each shim is then forked on request (`bench_reference_start.py --cold`).
 
 A spare's pid 1 execs the C pid 1 (containerinit.c) while it waits, when that program is built:
@@ -150,16 +151,14 @@ class Zygote:
         with self._lock:
             sock = self._connected()
             self._read_announcements()
-            spare = self._spares[0] if self._spares else None
-            # a spec that a native pid 1 cannot take (native_spec_message) leaves the spare for the next
-            pid1_payload = (
-                (native_spec_message(spec) if NATIVE_INIT.is_enabled() else None) if spare and spare.native else payload
-            )
-            if kind == "shim" and spare is not None and pid1_payload and fits(SPARE_NAMESPACES, spec.namespaces):
-                self._spares.pop(0)
-                pid = self._use_spare(sock, spare, (pid1_payload, payload), fds, err_w=ends[2])
-                if pid is not None:
-                    return pid
+            spare = self._spares[0] if self._spares and kind == "shim" else None
+            if spare is not None and fits(SPARE_NAMESPACES, spec.namespaces):
+                pid1_payload = self._pid1_payload(spare, spec, payload)
+                if pid1_payload is not None:
+                    self._spares.pop(0)
+                    pid = self._use_spare(sock, spare, (pid1_payload, payload), fds, err_w=ends[2])
+                    if pid is not None:
+                        return pid
             for attempt in (1, 2):
                 sock = self._connected()
                 try:
@@ -176,6 +175,15 @@ class Zygote:
         if not reply.isdigit():
             raise OSError(f"zygote: {reply.decode(errors='replace') or 'no reply'}")
         return int(reply)
+
+    @staticmethod
+    def _pid1_payload(spare: Spare, spec: ProcessSpec, payload: bytes) -> bytes | None:
+        """What the spare's pid 1 gets: the pickled spec, or for the C pid 1 its own encoding;
+        None when that pid 1 cannot take the spec (a volume to seed, or the C pid 1 turned off):
+        the spare is then left for the next run."""
+        if not spare.native:
+            return payload
+        return native_spec_message(spec) if NATIVE_INIT.is_enabled() else None
 
     def _use_spare(
         self, sock: socket.socket, spare: Spare, payloads: tuple[bytes, bytes], fds: list[int], err_w: int
