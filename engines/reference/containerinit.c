@@ -87,17 +87,17 @@ static char *field(struct cursor *c) {
     return start;
 }
 
-static long number(struct cursor *c, int base) {
+static long number(struct cursor *c) {
     char *text = field(c), *rest;
     errno = 0;
-    long value = strtol(text, &rest, base);
+    long value = strtol(text, &rest, 10);
     if (errno || *rest || rest == text || value < 0)
         refuse("a spec with a bad number");
     return value;
 }
 
 static char **strings(struct cursor *c, long *count) {
-    *count = number(c, 10);
+    *count = number(c);
     if (*count > (c->end - c->at))
         refuse("a spec with a bad count");
     char **items = calloc((size_t)*count + 1, sizeof *items);
@@ -129,16 +129,16 @@ static void parse(char *message, size_t length, struct spec *s) {
         refuse("a spec of another version");
     s->container_dir = field(&c);
     s->device_cgroup = field(&c);
-    s->namespaces = number(&c, 10);
-    s->confined = number(&c, 10);
-    s->mask_paths = number(&c, 10);
-    s->no_new_privs = number(&c, 10);
+    s->namespaces = number(&c);
+    s->confined = number(&c);
+    s->mask_paths = number(&c);
+    s->no_new_privs = number(&c);
     s->capabilities = strtoull(field(&c), NULL, 16);
     s->workdir = field(&c);
     s->user = field(&c);
     s->overlay = field(&c);
     s->merged = field(&c);
-    s->bind_count = number(&c, 10);
+    s->bind_count = number(&c);
     if (s->bind_count > (c.end - c.at))
         refuse("a spec with a bad count");
     s->binds = calloc((size_t)s->bind_count + 1, sizeof *s->binds);
@@ -147,13 +147,13 @@ static void parse(char *message, size_t length, struct spec *s) {
     for (long i = 0; i < s->bind_count; i++) {
         s->binds[i].source = field(&c);
         s->binds[i].target = field(&c);
-        s->binds[i].read_only = (int)number(&c, 10);
+        s->binds[i].read_only = (int)number(&c);
     }
     s->masked = strings(&c, &s->masked_count);
     s->readonly = strings(&c, &s->readonly_count);
     s->argv = strings(&c, &s->argc);
     s->env = strings(&c, &s->envc);
-    long filter_length = number(&c, 10);
+    long filter_length = number(&c);
     if (s->argc < 1 || filter_length != c.end - c.at || filter_length % (long)sizeof(struct sock_filter))
         refuse("a spec with a bad command or filter");
     s->filter.len = (unsigned short)(filter_length / (long)sizeof(struct sock_filter));
@@ -286,8 +286,10 @@ static void make_directories_in_scope(const char *root, const char *path) {
     char *host = resolve_in_scope(root, path);
     make_directories(host, 0755);
     struct stat st;
-    if (stat(host, &st) != 0 || !S_ISDIR(st.st_mode))
-        fail_with(host, stat(host, &st) != 0 ? errno : EEXIST);
+    if (stat(host, &st) != 0)
+        fail(host);
+    if (!S_ISDIR(st.st_mode))
+        fail_with(host, EEXIST);
 }
 
 static void make_dev(void) {

@@ -31,7 +31,7 @@ from .identity import Identity, checked_text, resolve_user, with_home
 from .nativeshim import NativeProgram
 from .processspec import ProcessSpec, close_fds_above_stdio_except
 from .procfs import ignored_signals
-from .rootfs import MountNamespace, enter
+from .rootfs import MountNamespace, enter, overlay_options
 from .security import MASKED_PATHS, READONLY_PATHS
 
 GO = b"g"
@@ -115,7 +115,6 @@ def native_spec_message(spec: ProcessSpec) -> bytes | None:
     rootfs = spec.rootfs
     if rootfs is None or any(bind.seed_from_image for bind in rootfs.binds):
         return None
-    overlay = f"lowerdir={':'.join(rootfs.lowerdirs)},upperdir={rootfs.upperdir},workdir={rootfs.workdir}"
     fields: list[str | int] = [
         spec.container_dir,
         spec.device_cgroup,
@@ -126,7 +125,7 @@ def native_spec_message(spec: ProcessSpec) -> bytes | None:
         f"{sum(1 << cap for cap in spec.capabilities):x}",
         spec.workdir,
         spec.user,
-        overlay,
+        overlay_options(rootfs),
         rootfs.merged,
         len(rootfs.binds),
     ]

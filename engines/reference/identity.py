@@ -96,5 +96,6 @@ def checked_text(path: str) -> str | None:
 
 
 def check_account_file(path: str, info: os.stat_result) -> None:
+    """OSError unless `info` is of a regular file of at most ACCOUNT_FILE_LIMIT bytes."""
     if not stat.S_ISREG(info.st_mode) or info.st_size > ACCOUNT_FILE_LIMIT:
         raise OSError(f"{path} is not a regular file of at most {ACCOUNT_FILE_LIMIT} bytes")

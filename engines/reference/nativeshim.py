@@ -138,14 +138,12 @@ def exec_tail(
 
 
 if __name__ == "__main__":  # provision.sh: build the C programs ahead of the first run
-    from . import nativeexec  # imports this module (so does containerinit): a top-level import would be circular
+    from . import containerinit, nativeexec  # both import this module: a top-level import would be circular
 
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CACHE
     built = build(target)
     print(f"shim tail: {built}" if built else "shim tail: not built (no C compiler?); shims stay Python")
     built = nativeexec.PROGRAM.build(target)
     print(f"exec: {built}" if built else "exec: not built (no C compiler?); exec stays Python")
-    from . import containerinit
-
     built = containerinit.NATIVE_INIT.build(target)
     print(f"pid 1: {built}" if built else "pid 1: not built (no C compiler?); pid 1 stays Python")

@@ -92,10 +92,14 @@ def overlay_lowers(top_first: list[str]) -> list[str]:
     return list(dict.fromkeys(top_first))
 
 
+def overlay_options(spec: RootfsSpec) -> str:
+    """The overlayfs mount data: the layers, with the container's own upper directory."""
+    return f"lowerdir={':'.join(spec.lowerdirs)},upperdir={spec.upperdir},workdir={spec.workdir}"
+
+
 def mount_overlay(kern, spec: RootfsSpec) -> None:
     """Mount the layers with the container's own upper directory at `spec.merged`."""
-    data = f"lowerdir={':'.join(spec.lowerdirs)},upperdir={spec.upperdir},workdir={spec.workdir}"
-    kern.mount("overlay", spec.merged, "overlay", 0, data)
+    kern.mount("overlay", spec.merged, "overlay", 0, overlay_options(spec))
 
 
 def _bind(kern, source: str, target: str, read_only: bool) -> None:
