@@ -15,7 +15,7 @@ import shutil
 import signal
 import time
 
-from . import devices
+from . import devices, readyfolder
 from . import kernel as k
 from .network import IFACE_PREFIX, delete_bridge, run_tool
 from .procfs import alive
@@ -97,7 +97,10 @@ def reap_kernel_objects(engine, tag: str | None) -> list[str]:
             except OSError:
                 pass
     removed += _remove_unrecorded_folders(engine.state.containers)
-    removed += devices.remove_unused(engine.state.root, engine.state.containers)  # cgroups of containers gone
+    removed += readyfolder.sweep(engine.state.root)  # folders made ahead by processes now gone
+    removed += devices.remove_unused(  # cgroups of containers gone
+        engine.state.root, engine.state.containers, made_ahead=lambda: readyfolder.ready_ids(engine.state.root)
+    )
     engine.state.names.prune()  # entries of the containers removed above (nameindex.py)
     trash = engine.state.root / "trash"
     for entry in trash.iterdir() if trash.is_dir() else ():

@@ -5,7 +5,8 @@ procfs.pid1_fd, never a pid that may have been reused), select(2) on a pidfd or 
 exit-code pipe, waitpid(2) of exited shims. The rest it asks of others: network.py for an
 attachment, devices.py for the device cgroup, volumes.py for binds, portproxy.py for listeners,
 launcher.py (through the zygote, zygote.py) to start pid 1, nsexec.py to exec in it;
-healthcheck.py runs the image's HEALTHCHECK.
+healthcheck.py runs the image's HEALTHCHECK; readyfolder.py keeps the next container's folder,
+made while the harness waits for a start.
 
 `Containers` is held by ReferenceEngine beside its image store, networks and volumes, and holds
 what only containers need: the zygote and the shims not yet reaped. A little over 300 lines on
@@ -41,6 +42,7 @@ from .network import NetworkError, Networks
 from .nsexec import exec_in_container
 from .processspec import ProcessSpec
 from .procfs import signal_pid1, start_time
+from .readyfolder import ReadyFolder, make_folder
 from .registrycheck import absent_image_message
 from .rootfs import BindMount, RootfsSpec, ensure_init_layer, overlay_lowers
 from .security import confinement
@@ -51,6 +53,7 @@ if TYPE_CHECKING:  # zygote.py is imported on first use (see `_launcher`)
     from .zygote import Zygote
 
 HOST_PORTS_DISCARDED = "Published ports are discarded when using host network mode"
+ETC_FILES = ("hosts", "hostname", "resolv.conf")  # bind-mounted over the image's, as Docker does
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -66,6 +69,19 @@ def compose_command(image_config: dict, entrypoint, command) -> list[str]:
         return list(entrypoint) + list(command or ())
     image_cmd = image_config.get("Cmd") or []
     return list(image_config.get("Entrypoint") or []) + list(command if command is not None else image_cmd)
+
+
+def container_hostname(spec: base.RunSpec, cid: str) -> str:
+    """Docker's: the one asked for, the host's on network host, else the id's first 12 digits."""
+    return spec.hostname or (socket.gethostname() if spec.network == "host" else cid[:12])
+
+
+def read_log(path: Path) -> str:
+    """A log's text so far; "" before pid 1 has opened it."""
+    try:
+        return path.read_bytes().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
 
 
 def merge_env(image_env, overrides) -> list[str]:
@@ -92,6 +108,7 @@ class Containers:
         self.exited_shims: set[int] = set()  # shims (and monitors) that may linger as zombies until reaped
         self.detached: dict[str, dict] = {}  # id -> record of a detached container started here (for exec)
         self.zygote: Zygote | None = None  # started on first use (see `_launcher`)
+        self.ready = ReadyFolder(state.root)  # the next container's folder (readyfolder.py)
 
     def run(self, spec: base.RunSpec) -> base.RunResult:
         """Run `spec` on its image, by tag or id (see `run_image`)."""
@@ -110,20 +127,17 @@ class Containers:
         argv = compose_command(config, spec.entrypoint, spec.command)
         if not argv:
             raise base.EngineError(run_operation(spec), f"image {spec.image!r} has no command and none was given")
-        cid = secrets.token_hex(32)
+        ready = self.ready.take(self.state.containers)  # made while the last container ran
+        cid = ready.cid if ready else secrets.token_hex(32)
         name = spec.name or f"ref_{cid[:12]}"
         cdir = self.state.containers / cid
-        try:  # mkdir(2) four times, not pathlib's parents=True tries (one failing) and checks
-            os.mkdir(cdir)
-        except FileNotFoundError:
-            cdir.mkdir(parents=True)
-        for sub in ("upper", "work", "rootfs"):
-            os.mkdir(cdir / sub)
+        if ready is None:
+            make_folder(cdir)
         # after the directory exists: an index entry without its directory is stale (nameindex.py)
         if spec.name and not self.state.names.claim(spec.name, cid):
             shutil.rmtree(cdir, ignore_errors=True)
             raise base.EngineError(run_operation(spec), f"container name {spec.name!r} is already in use")
-        hostname = spec.hostname or (socket.gethostname() if spec.network == "host" else cid[:12])
+        hostname = container_hostname(spec, cid)
         labels = {**(config.get("Labels") or {}), **spec.labels}
         tag = session_tag(labels)
         record = {
@@ -156,7 +170,11 @@ class Containers:
         # `run --rm` removes the anonymous volumes with the container; a plain `rm` keeps them
         record["anonymous_volumes"] = [m.source for m in anonymous] if spec.remove else []
         try:  # --privileged opens every device, as Docker's does
-            record["device_cgroup"] = "" if spec.privileged else devices.create(self.state.root, cid)
+            if spec.privileged:
+                devices.remove(ready.device_cgroup if ready else "")
+                record["device_cgroup"] = ""
+            else:  # the folder made ahead has its cgroup (or "": the host has no devices controller)
+                record["device_cgroup"] = ready.device_cgroup if ready else devices.create(self.state.root, cid)
         except OSError as exc:
             shutil.rmtree(cdir, ignore_errors=True)
             raise base.EngineError(run_operation(spec), f"container {name!r}: {exc}") from None
@@ -165,11 +183,11 @@ class Containers:
         try:
             attachment = self.networks.prepare(spec.network, cid, name, spec.network_aliases, tag)
             attached: dict[str, Any] = {"address": attachment.address, "ports": []}
-            (cdir / "hosts").write_text(self.networks.hosts_file(spec.network, cid, hostname))
-            (cdir / "hostname").write_text(hostname + "\n")
             has_dns = spec.network not in ("host", "none", "bridge")
-            (cdir / "resolv.conf").write_text(self._resolv_conf(spec.network, has_dns))
-            etc = [BindMount(str(cdir / f), f"/etc/{f}") for f in ("hosts", "hostname", "resolv.conf")]
+            for file, text in self._etc_files(spec.network, cid, hostname).items():
+                if ready is None or ready.files.get(file) != text:
+                    (cdir / file).write_text(text)
+            etc = [BindMount(str(cdir / f), f"/etc/{f}") for f in ETC_FILES]
             binds = self.volumes.binds(mounts, labels) + tuple(etc)
             listeners = (
                 ports.listen(spec.ports, attachment.address, attached["ports"])
@@ -204,7 +222,17 @@ class Containers:
                 extra={"detached": True} if spec.detach else {},
             )
             try:
-                started = start(self.kernel, proc, self._launcher())
+                # the harness only waits then: it makes the next container's folder meanwhile
+                started = start(
+                    self.kernel,
+                    proc,
+                    self._launcher(),
+                    meanwhile=lambda: self.ready.make(
+                        lambda next_cid: self._etc_files(
+                            spec.network, next_cid, container_hostname(spec, next_cid), ahead=True
+                        )
+                    ),
+                )
             finally:
                 if self.zygote is not None:
                     self.zygote.replenish()
@@ -246,9 +274,9 @@ class Containers:
             return base.RunResult(ref, None, "", "", time.monotonic() - began, warnings)
         try:
             code = self._wait_done(started, record, spec.timeout)
-            stdout, stderr = self.logs(cid)
+            stdout, stderr = read_log(cdir / "stdout"), read_log(cdir / "stderr")
             if spec.remove:
-                self._remove_exited(record)
+                self._remove_exited(record, has_monitor=bool(monitor))
             else:  # the shim leaves the record to a harness that listens (shim.py): inspect reads it
                 write_json(cdir / "exit.json", {"exit_code": code})
         finally:
@@ -280,13 +308,14 @@ class Containers:
             )
         return int(os.read(started.done_fd, 16) or b"137")
 
-    def _remove_exited(self, record: dict) -> None:
+    def _remove_exited(self, record: dict, has_monitor: bool) -> None:
         """`run --rm`: hide the directory at once; the shim deletes it after we let go."""
         if record["network"] not in ("host", "none"):
             self.networks.release(record["network"], record["id"])
-        end_monitor(self.state.containers / record["id"])  # pid 1 has exited: it ends at once
+        if has_monitor:
+            end_monitor(self.state.containers / record["id"])  # pid 1 has exited: it ends at once
+        self.state.names.release_present(record["name"], record["id"])  # before the folder goes
         os.rename(self.state.containers / record["id"], self.state.trash / record["id"])
-        self.state.names.release(record["name"], record["id"])
         self._remove_anonymous_volumes(record)
 
     def _remove_anonymous_volumes(self, record: dict) -> None:
@@ -305,6 +334,17 @@ class Containers:
     def _lowerdirs(self, image: dict) -> list[str]:
         layers = [str(self.images.layers.path(layer)) for layer in reversed(image["layers"])]
         return [ensure_init_layer(str(self.state.root / "init"))] + overlay_lowers(layers)
+
+    def _etc_files(self, network: str, cid: str, hostname: str, ahead: bool = False) -> dict[str, str]:
+        """The texts of the container's hosts, hostname and resolv.conf (ETC_FILES). `ahead`: for
+        a folder made ahead, without the hosts of a bridge, which has the address a run reserves."""
+        texts = {
+            "hostname": hostname + "\n",
+            "resolv.conf": self._resolv_conf(network, network not in ("host", "none", "bridge")),
+        }
+        if not ahead or network in ("host", "none"):
+            texts["hosts"] = self.networks.hosts_file(network, cid, hostname)
+        return texts
 
     def _resolv_conf(self, network: str, has_dns: bool) -> str:
         if network == "host":
@@ -386,8 +426,7 @@ class Containers:
         cdir = self.state.container_dir(container)
         if cdir is None:
             raise base.EngineError(f"logs of container {container!r}", f"no such container: {container}")
-        read = lambda n: (cdir / n).read_bytes().decode(errors="replace") if (cdir / n).exists() else ""  # noqa: E731
-        return read("stdout"), read("stderr")
+        return read_log(cdir / "stdout"), read_log(cdir / "stderr")
 
     def exec(self, container: str, argv: tuple[str, ...], *, timeout: float = 60.0) -> base.ExecResult:
         """Run argv in the running container with its identity and confinement (nsexec.py)."""

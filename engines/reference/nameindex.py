@@ -110,6 +110,14 @@ class NameIndex:
             if self.target(name) == cid:
                 (self.dir / key(name)).unlink(missing_ok=True)
 
+    def release_present(self, name: str, cid: str) -> None:
+        """`release`, called while `cid`'s folder is still in place (`run --rm`, before its
+        folder goes to the trash): an entry whose container's folder exists is never taken
+        over (`claim` replaces only a stale one), so the entry read is the entry unlinked, and
+        no lock is needed."""
+        if self.target(name) == cid:
+            (self.dir / key(name)).unlink(missing_ok=True)
+
     def prune(self) -> list[str]:
         """Drop stale entries (their containers removed by the reaper or a process that died)."""
         dropped = []

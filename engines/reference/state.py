@@ -12,6 +12,8 @@ Layout under the root (default /var/lib/seatrial/reference, env SEATRIAL_REFEREN
                           and pid 1; network.json held the first two before), exit.json,
                           stdout, stderr, pids, upper/, work/, rootfs/, hosts...
   names/<name>            -> <id>: the container name index (nameindex.py)
+  ready/<id>.<pid>/       the next container's folder, made ahead by process <pid> and renamed
+                          into containers/ by its next run (readyfolder.py)
   networks/<name>.json    bridge, subnet, labels
   networks/<name>.endpoints/<id>  one container's address, name and aliases on it
   volumes/<name>/         meta.json and _data/
