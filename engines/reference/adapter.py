@@ -215,8 +215,6 @@ class ReferenceEngine(base.Engine):
         resources and kernel objects (veths, bridges, mounts, processes); see cleanup.py."""
         from .cleanup import reap
 
-        if self._containers is not None:  # and the folder this engine made ahead (readyfolder.py)
-            self._containers.ready.discard()
         return reap(self, label=label, session=session)
 
     def prune_caches(self) -> base.PruneReport:

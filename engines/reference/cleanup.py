@@ -98,9 +98,7 @@ def reap_kernel_objects(engine, tag: str | None) -> list[str]:
                 pass
     removed += _remove_unrecorded_folders(engine.state.containers)
     removed += readyfolder.sweep(engine.state.root)  # folders made ahead by processes now gone
-    removed += devices.remove_unused(  # cgroups of containers gone
-        engine.state.root, engine.state.containers, made_ahead=lambda: readyfolder.ready_ids(engine.state.root)
-    )
+    removed += devices.remove_unused(engine.state.root, engine.state.containers)  # cgroups of containers gone
     engine.state.names.prune()  # entries of the containers removed above (nameindex.py)
     trash = engine.state.root / "trash"
     for entry in trash.iterdir() if trash.is_dir() else ():

@@ -5,8 +5,8 @@ procfs.pid1_fd, never a pid that may have been reused), select(2) on a pidfd or 
 exit-code pipe, waitpid(2) of exited shims. The rest it asks of others: network.py for an
 attachment, devices.py for the device cgroup, volumes.py for binds, portproxy.py for listeners,
 launcher.py (through the zygote, zygote.py) to start pid 1, nsexec.py to exec in it;
-healthcheck.py runs the image's HEALTHCHECK; readyfolder.py keeps the next container's folder,
-made while the harness waits for a start.
+healthcheck.py runs the image's HEALTHCHECK; the zygote's spares make container folders ahead
+(readyfolder.py).
 
 `Containers` is held by ReferenceEngine beside its image store, networks and volumes, and holds
 what only containers need: the zygote and the shims not yet reaped. A little over 300 lines on
@@ -42,7 +42,7 @@ from .network import NetworkError, Networks
 from .nsexec import exec_in_container
 from .processspec import ProcessSpec
 from .procfs import signal_pid1, start_time
-from .readyfolder import ReadyFolder, make_folder
+from .readyfolder import STUB, make_folder
 from .registrycheck import absent_image_message
 from .rootfs import BindMount, RootfsSpec, ensure_init_layer, overlay_lowers
 from .security import confinement
@@ -53,6 +53,7 @@ if TYPE_CHECKING:  # zygote.py is imported on first use (see `_launcher`)
     from .zygote import Zygote
 
 HOST_PORTS_DISCARDED = "Published ports are discarded when using host network mode"
+STUB_ID = STUB * 6  # a container id whose first 12 digits are readyfolder.STUB
 ETC_FILES = ("hosts", "hostname", "resolv.conf")  # bind-mounted over the image's, as Docker does
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -108,7 +109,6 @@ class Containers:
         self.exited_shims: set[int] = set()  # shims (and monitors) that may linger as zombies until reaped
         self.detached: dict[str, dict] = {}  # id -> record of a detached container started here (for exec)
         self.zygote: Zygote | None = None  # started on first use (see `_launcher`)
-        self.ready = ReadyFolder(state.root)  # the next container's folder (readyfolder.py)
 
     def run(self, spec: base.RunSpec) -> base.RunResult:
         """Run `spec` on its image, by tag or id (see `run_image`)."""
@@ -127,7 +127,8 @@ class Containers:
         argv = compose_command(config, spec.entrypoint, spec.command)
         if not argv:
             raise base.EngineError(run_operation(spec), f"image {spec.image!r} has no command and none was given")
-        ready = self.ready.take(self.state.containers)  # made while the last container ran
+        launcher = self._launcher()  # the zygote, whose spares make container folders ahead
+        ready = self.zygote.take_folder(self.state.containers) if self.zygote is not None else None
         cid = ready.cid if ready else secrets.token_hex(32)
         name = spec.name or f"ref_{cid[:12]}"
         cdir = self.state.containers / cid
@@ -170,11 +171,7 @@ class Containers:
         # `run --rm` removes the anonymous volumes with the container; a plain `rm` keeps them
         record["anonymous_volumes"] = [m.source for m in anonymous] if spec.remove else []
         try:  # --privileged opens every device, as Docker's does
-            if spec.privileged:
-                devices.remove(ready.device_cgroup if ready else "")
-                record["device_cgroup"] = ""
-            else:  # the folder made ahead has its cgroup (or "": the host has no devices controller)
-                record["device_cgroup"] = ready.device_cgroup if ready else devices.create(self.state.root, cid)
+            record["device_cgroup"] = "" if spec.privileged else devices.create(self.state.root, cid)
         except OSError as exc:
             shutil.rmtree(cdir, ignore_errors=True)
             raise base.EngineError(run_operation(spec), f"container {name!r}: {exc}") from None
@@ -222,20 +219,12 @@ class Containers:
                 extra={"detached": True} if spec.detach else {},
             )
             try:
-                # the harness only waits then: it makes the next container's folder meanwhile
-                started = start(
-                    self.kernel,
-                    proc,
-                    self._launcher(),
-                    meanwhile=lambda: self.ready.make(
-                        lambda next_cid: self._etc_files(
-                            spec.network, next_cid, container_hostname(spec, next_cid), ahead=True
-                        )
-                    ),
-                )
+                started = start(self.kernel, proc, launcher)
             finally:
-                if self.zygote is not None:
-                    self.zygote.replenish()
+                if self.zygote is not None:  # the next spare's folder gets this run's /etc files
+                    self.zygote.replenish(
+                        self._etc_files(spec.network, STUB_ID, container_hostname(spec, STUB_ID), ahead=True)
+                    )
         except CommandNotStarted as exc:  # Docker refuses such a run, with 127 or 126
             self.remove(cid)
             raise base.EngineError(
@@ -295,7 +284,7 @@ class Containers:
             nativeshim.build()  # before the zygote forks any shim; None: shims stay Python
             nativeexec.PROGRAM.build()  # None: exec stays Python
             NATIVE_INIT.build()  # None: pid 1 stays Python
-            self.zygote = Zygote()
+            self.zygote = Zygote(self.state.root)
         return self.zygote.launch
 
     def _wait_done(self, started: Started, record: dict, timeout: float) -> int:

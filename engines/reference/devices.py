@@ -20,7 +20,6 @@ import errno
 import hashlib
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 CONTROLLER = Path("/sys/fs/cgroup/devices")
@@ -104,22 +103,18 @@ def remove(path: str | Path, wait: float = 2.0) -> None:
         pass  # other containers' cgroups are in it (EBUSY), or it is gone
 
 
-def remove_unused(
-    state_root: Path, containers: Path, controller: Path = CONTROLLER, made_ahead: Callable[[], set[str]] = set
-) -> list[str]:
+def remove_unused(state_root: Path, containers: Path, controller: Path = CONTROLLER) -> list[str]:
     """The reaper's part: remove this root's device cgroups whose container is gone, then the
     root's folder once empty. Returns what it removed.
 
-    Each cgroup is listed before its container's folder is looked for (among the ids of the
-    folders made ahead, `made_ahead()` (readyfolder.ready_ids), then the containers'): a folder exists before its cgroup does and
-    goes after it (containers.py), so a listed cgroup without a folder is a gone container's. Looking for the folders first would take the cgroup of a container
+    Each cgroup is listed before its container's folder is looked for: a folder exists before
+    its cgroup does and goes after it (containers.py), so a listed cgroup without a folder is
+    a gone container's. Looking for the folders first would take the cgroup of a container
     that another process starts in between for a leftover, and its start would fail."""
     parent = parent_of(state_root, controller)
     removed = []
     for entry in sorted(parent.iterdir()) if parent.is_dir() else ():
-        # a folder made ahead is renamed into containers/: look there second, or a rename in
-        # between would hide the folder from both looks
-        if entry.is_dir() and entry.name not in made_ahead() and not (containers / entry.name).is_dir():
+        if entry.is_dir() and not (containers / entry.name).is_dir():
             remove(entry)
             removed.append(f"device cgroup {entry.name[:12]}")
     try:

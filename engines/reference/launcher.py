@@ -58,12 +58,11 @@ def _await_shim_record(shim: int, done_r: int, timeout: float = 10.0) -> None:
         os.close(done_r)
 
 
-def start(kern, spec: ProcessSpec, launcher=None, meanwhile=None) -> Started:
+def start(kern, spec: ProcessSpec, launcher=None) -> Started:
     """Start the container described by `spec`; returns once pid 1 has exec'd its command.
 
     The shim is forked here, or by `launcher(spec, fds)` (the zygote, zygote.py), which gets the
-    shim's ends of the pipes and returns its pid. `meanwhile()` runs once the shim and pid 1
-    have all they need from the harness, which would only wait for them then."""
+    shim's ends of the pipes and returns its pid."""
     sync_r, sync_w = os.pipe()  # shim -> harness: "u" (namespaces made), then pid 1's pid
     go_r, go_w = os.pipe()  # harness -> shim: network attached
     err_r, err_w = os.pipe()  # shim or pid 1 -> harness: setup error; EOF once exec'd
@@ -91,8 +90,6 @@ def start(kern, spec: ProcessSpec, launcher=None, meanwhile=None) -> Started:
             assert spec.attach_network is not None, "containers.py gives an interface with its attach_network"
             spec.attach_network(shim)
             os.write(go_w, b"g")
-        if meanwhile is not None:  # after the network: the shim and pid 1 need nothing more of us
-            meanwhile()
         pid = _read_all(sync_r)
         error = _read_all(err_r).decode(errors="replace")
     except BaseException:

@@ -18,6 +18,11 @@ holds no container and no named kernel object; when the harness goes, it and its
 and exit. SEATRIAL_REFERENCE_PREWARM=0 turns
 spares off: each shim is then forked on request (`bench_reference_start.py --cold`).
 
+Each spare also makes a container folder ahead (readyfolder.py), still at SCHED_IDLE, with the
+/etc files of the texts that came with the harness's last request for a spare, and announces its
+id; the harness's next run renames the oldest such folder into place (`take_folder`), whichever
+spare or shim then runs it. A spare that the harness leaves unused removes its folder.
+
 A spare's pid 1 execs the C pid 1 (containerinit.c) while it waits, when that program is built:
 the spec then goes to it in its own encoding. A spec it cannot take (a volume to seed), or any
 spec while SEATRIAL_REFERENCE_NATIVE_INIT=0, leaves such a spare for the next run and goes to a
@@ -36,24 +41,31 @@ import socket
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 from . import kernel as k
+from . import readyfolder
 from .containerinit import NATIVE_INIT, native_spec_message
 from .nsexec import exec_child
 from .processspec import BASE_NAMESPACES, Interface, ProcessSpec, close_other_fds
 from .procfs import start_time
+from .readyfolder import Ready
 from .rootfs import BindMount, RootfsSpec
 from .shim import fits, prepare_sandbox, run_shim, spec_message
 
-_BOOT = "import sys; from seatrial.engines.reference.zygote import serve; serve(int(sys.argv[1]))"
+_BOOT = "import sys; from seatrial.engines.reference.zygote import serve; serve(int(sys.argv[1]), sys.argv[2])"
 
 
 SPARE_NAMESPACES = BASE_NAMESPACES | k.CLONE_NEWNET  # what every network but host needs
 # Spares kept: a new one is made only after the start that took one is through (Zygote.replenish),
 # so a run that follows at once finds the second
 SPARES = 2
-TAKEN = b"taken"  # harness -> zygote: the announced spare is used, make the next
-SPARE = b"spare"  # spare -> harness: "spare SHIM_PID PID1 NATIVE SHIM_START PID1_START", with the two sockets
+# harness -> zygote: the announced spare is used, make the next; then, pickled, the number and
+# texts of the /etc files for the folder it makes ahead (readyfolder.py)
+TAKEN = b"taken"
+# spare -> harness: "spare SHIM_PID PID1 NATIVE SHIM_START PID1_START FOLDER TEXTS", with the two
+# sockets; FOLDER is the id of the folder it made ahead ("-": none), TEXTS the number of its texts
+SPARE = b"spare"
 
 
 @dataclasses.dataclass
@@ -76,7 +88,10 @@ class Spare:
 class Zygote:
     """The harness's handle on its zygote, started on first use and restarted if it died."""
 
-    def __init__(self):
+    def __init__(self, root: Path | None = None):
+        self._root = root  # the state root the spares make container folders ahead in; None: none
+        self._folders: list[Ready] = []  # made ahead by the spares, oldest first
+        self._texts: dict[int, dict[str, str]] = {0: {}}  # number -> /etc texts sent to the zygote
         self._sock: socket.socket | None = None
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
@@ -94,7 +109,7 @@ class Zygote:
         self._drop_spares()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOT, str(theirs.fileno())],
+            [sys.executable, "-c", _BOOT, str(theirs.fileno()), str(self._root or "")],
             pass_fds=(theirs.fileno(),),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -109,13 +124,18 @@ class Zygote:
         for spare in self._spares:
             spare.close()
         self._spares = []
+        self._folders = []  # each spare removes its own as it sees the harness go
         self._spares_owed = 0  # a new zygote makes its own
 
     def _keep_announcement(self, message: bytes, fds: list[int]) -> bool:
         """Take `message` as a spare's announcement if it is one."""
         if not message.startswith(SPARE) or len(fds) != 2:
             return False
-        _, shim_pid, pid1, native, shim_start, pid1_start = message.split()
+        _, shim_pid, pid1, native, shim_start, pid1_start, folder, texts = message.split()
+        if folder != b"-" and self._root is not None:
+            cid = folder.decode()
+            files = readyfolder.texts_for(cid, self._texts.get(int(texts), {}))
+            self._folders.append(Ready(cid, readyfolder.path_of(self._root, cid, int(shim_pid)), files))
         for fd in fds:  # SCM_RIGHTS hands them over inheritable; no exec'd tool may hold them
             os.set_inheritable(fd, False)
         self._spares.append(
@@ -227,16 +247,33 @@ class Zygote:
             known = self._start_times.pop(pid, "")
         return known or start_time(pid)
 
-    def replenish(self) -> None:
-        """Ask the zygote for the next spare, once the start that took the last one is through.
+    def take_folder(self, containers: Path) -> Ready | None:
+        """The oldest folder a spare made ahead, renamed into `containers` (readyfolder.take);
+        None if there is none."""
+        with self._lock:
+            self._read_announcements()
+            while self._folders:
+                taken = readyfolder.take(self._folders.pop(0), containers)
+                if taken is not None:
+                    return taken
+        return None
+
+    def replenish(self, files: dict[str, str] | None = None) -> None:
+        """Ask the zygote for the next spare, once the start that took the last one is through;
+        its folder made ahead gets `files` (readyfolder.STUB for the id's first digits).
         Making a sandbox takes kernel locks that every start needs (the mount namespace's, the
         network's), and a spare works at SCHED_IDLE: one made during a start held them while
         it waited for a core, and the start's mounts waited on it (0.4 ms of pid 1's umount)."""
         with self._lock:
+            number = len(self._texts)
+            if files is not None and files != self._texts[number - 1]:
+                self._texts[number] = dict(files)
+            else:
+                number -= 1
             while self._spares_owed and self._sock is not None:
                 self._spares_owed -= 1
                 with contextlib.suppress(OSError):  # a dead zygote is restarted on the next launch
-                    self._sock.send(TAKEN)
+                    self._sock.send(TAKEN + pickle.dumps((number, self._texts[number])))
 
     def close(self) -> None:
         self._drop_spares()
@@ -257,10 +294,11 @@ def _warm_up() -> None:
     pickle.loads(spec_message(sample))
 
 
-def _spare_main(kern, link: socket.socket) -> None:
-    """The spare: its sandbox, made at SCHED_IDLE, announced to the harness on `link` (the
-    zygote's socket to it); then one request, served as any shim serves it. The harness puts it
-    back at the normal policy before sending the request."""
+def _spare_main(kern, link: socket.socket, root: str, texts: tuple[int, dict[str, str]]) -> None:
+    """The spare: its sandbox and a container folder under `root` (readyfolder.py, with the
+    /etc files of `texts`), made at SCHED_IDLE, announced to the harness on `link` (the zygote's
+    socket to it); then one request, served as any shim serves it. The harness puts it back at
+    the normal policy before sending the request."""
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # it waits for its pid 1
         signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -271,13 +309,27 @@ def _spare_main(kern, link: socket.socket) -> None:
         sandbox = prepare_sandbox(kern, SPARE_NAMESPACES, str(native or ""))
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         _warm_up()
+        folder = None
+        if root:
+            with contextlib.suppress(OSError):  # the run then makes its folder itself
+                folder = readyfolder.make(Path(root), texts[1])
         starts = (start_time(os.getpid()) or "-").encode(), (start_time(sandbox.pid1) or "-").encode()
-        announcement = b"%s %d %d %d %s %s" % (SPARE, os.getpid(), sandbox.pid1, native is not None, *starts)
+        made = (folder.cid if folder else "-").encode(), texts[0]
+        announcement = b"%s %d %d %d %s %s %s %d" % (
+            SPARE,
+            os.getpid(),
+            sandbox.pid1,
+            native is not None,
+            *starts,
+            *made,
+        )
         socket.send_fds(link, [announcement], [theirs.fileno(), sandbox.init_sock.fileno()])
         link.close()
         theirs.close()
         payload, fds, _, _ = socket.recv_fds(ours, 1 << 20, 64)
         if not payload:
+            if folder is not None:  # not taken (a taken one is in containers/ now)
+                readyfolder.discard(folder.path)
             os._exit(0)  # the harness is gone; pid 1 sees EOF on its socket and exits too
         ours.close()
         _, spec = pickle.loads(payload)
@@ -290,19 +342,21 @@ def _spare_main(kern, link: socket.socket) -> None:
         os._exit(125)  # never return into the zygote's loop; the harness sees no spare or an error
 
 
-def serve(fd: int) -> None:
+def serve(fd: int, root: str = "") -> None:
     """The zygote's loop: a spare when one is wanted; then one request, one forked shim or exec
-    child, one reply with its pid (or TAKEN: a new spare is wanted)."""
+    child, one reply with its pid (or TAKEN: a new spare is wanted, its folder under `root` with
+    the /etc texts that come with it)."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=fd)
     kern = k.Kernel()
     prewarm = os.environ.get("SEATRIAL_REFERENCE_PREWARM") != "0"
     spares_wanted = SPARES if prewarm else 0
+    texts: tuple[int, dict[str, str]] = (0, {})
     while True:
         while spares_wanted:
             if os.fork() == 0:
-                _spare_main(kern, sock)
+                _spare_main(kern, sock, root, texts)
             spares_wanted -= 1
         try:
             payload, fds, _, _ = socket.recv_fds(sock, 1 << 20, 64)
@@ -310,8 +364,10 @@ def serve(fd: int) -> None:
             return
         if not payload:
             return
-        if payload == TAKEN:
+        if payload.startswith(TAKEN):
             spares_wanted += prewarm
+            if len(payload) > len(TAKEN):
+                texts = pickle.loads(payload[len(TAKEN) :])
             continue
         try:
             kind, spec = pickle.loads(payload)
