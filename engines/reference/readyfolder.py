@@ -17,8 +17,9 @@ whole folder) and rewrites only the /etc files whose text differs.
 
 A ready folder has no label, no record, no mount, no process and no device cgroup, and nothing
 lists it as a container. Its spare removes it when the harness goes without taking it; the
-reaper (cleanup.py) removes those whose process is gone (a SIGKILLed spare, or a shim whose
-spare's folder no run took).
+reaper (cleanup.py) removes those whose process is gone (a SIGKILLed spare, a shim whose spare's
+folder no run took, or one whose spare was taken for a run before its folder was done: a spare
+makes its folder after announcing itself and stops as soon as a run asks for it).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,15 +66,25 @@ def path_of(root: Path, cid: str, owner: int) -> Path:
     return Path(root) / "ready" / f"{cid}.{owner}"
 
 
-def make(root: Path, files: Mapping[str, str]) -> Ready:
+def make(root: Path, files: Mapping[str, str], stop: Callable[[], bool] = lambda: False) -> Ready | None:
     """Make a folder ahead under `root`, owned by this process, with `files` written (texts_for);
-    OSError if it cannot be made (nothing is left then)."""
+    OSError if it cannot be made (nothing is left then). None once `stop()` says so, asked
+    between steps: the part made is left to `sweep`, off the path of whatever stopped it."""
     cid = secrets.token_hex(32)
     path = path_of(root, cid, os.getpid())
     texts = texts_for(cid, files)
     try:
-        make_folder(path)
+        try:
+            os.mkdir(path)
+        except FileNotFoundError:
+            path.mkdir(parents=True)
+        for sub in SUBFOLDERS:
+            if stop():
+                return None
+            os.mkdir(path / sub)
         for name, text in texts.items():
+            if stop():
+                return None
             with open(path / name, "w") as handle:
                 handle.write(text)
     except OSError:

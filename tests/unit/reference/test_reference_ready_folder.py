@@ -40,3 +40,10 @@ def test_sweep_removes_the_folders_of_processes_that_are_gone_only(tmp_path):
     assert not orphan.exists()
     assert mine.path.is_dir()  # this process's stays
     assert readyfolder.sweep(tmp_path / "elsewhere") == []  # no ready folder at all: nothing to do
+
+
+def test_a_folder_stopped_midway_is_not_given_and_left_to_the_sweep(tmp_path):
+    steps = iter([False, False, True])  # stop before the third step
+    assert readyfolder.make(tmp_path, {"hostname": "h\n"}, stop=lambda: next(steps)) is None
+    (partial,) = (tmp_path / "ready").iterdir()
+    assert sorted(p.name for p in partial.iterdir()) == ["upper", "work"]
