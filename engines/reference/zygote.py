@@ -60,6 +60,7 @@ SPARE_NAMESPACES = BASE_NAMESPACES | k.CLONE_NEWNET  # what every network but ho
 # Spares kept: a new one is made only after the start that took one is through (Zygote.replenish),
 # so a run that follows at once finds the second
 SPARES = 2
+TEXTS_KEPT = 8  # /etc texts the harness remembers (a spare's folder names the texts it has by number)
 FOLDER_AFTER_S = 0.02  # a spare makes a container folder ahead once no run asked for it this long
 # harness -> zygote: the announced spare is used, make the next; then, pickled, the number and
 # texts of the /etc files for the folder it makes ahead (readyfolder.py)
@@ -94,6 +95,7 @@ class Zygote:
         self._root = root  # the state root the spares make container folders ahead in; None: none
         self._folders: list[Ready] = []  # made ahead by the spares, oldest first
         self._texts: dict[int, dict[str, str]] = {0: {}}  # number -> /etc texts sent to the zygote
+        self._latest_texts = 0  # the number of the last texts sent
         self._sock: socket.socket | None = None
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
@@ -270,11 +272,12 @@ class Zygote:
         network's), and a spare works at SCHED_IDLE: one made during a start held them while
         it waited for a core, and the start's mounts waited on it (0.4 ms of pid 1's umount)."""
         with self._lock:
-            number = len(self._texts)
-            if files is not None and files != self._texts[number - 1]:
-                self._texts[number] = dict(files)
-            else:
-                number -= 1
+            if files is not None and files != self._texts[self._latest_texts]:
+                self._latest_texts += 1
+                self._texts[self._latest_texts] = dict(files)
+                for old in [n for n in self._texts if n < self._latest_texts - TEXTS_KEPT]:
+                    del self._texts[old]  # a folder with texts this old is rewritten whole
+            number = self._latest_texts
             while self._spares_owed and self._sock is not None:
                 self._spares_owed -= 1
                 with contextlib.suppress(OSError):  # a dead zygote is restarted on the next launch

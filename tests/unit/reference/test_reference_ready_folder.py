@@ -8,6 +8,7 @@ import subprocess
 
 from seatrial.engines.reference import readyfolder
 from seatrial.engines.reference.readyfolder import STUB, SUBFOLDERS
+from seatrial.engines.reference.zygote import FOLDER, TEXTS_KEPT, Zygote
 
 
 def test_a_folder_is_made_with_its_texts_for_its_id_and_taken_once(tmp_path):
@@ -47,3 +48,19 @@ def test_a_folder_stopped_midway_is_not_given_and_left_to_the_sweep(tmp_path):
     assert readyfolder.make(tmp_path, {"hostname": "h\n"}, stop=lambda: next(steps)) is None
     (partial,) = (tmp_path / "ready").iterdir()
     assert sorted(p.name for p in partial.iterdir()) == ["upper", "work"]
+
+
+def test_the_harness_knows_the_texts_of_each_announced_folder_and_remembers_only_recent_ones(tmp_path):
+    zygote = Zygote(tmp_path)  # no zygote process: replenish only keeps the texts
+    for i in range(3 * TEXTS_KEPT):
+        zygote.replenish({"hostname": f"host-{i}\n"})
+    zygote.replenish({"hostname": f"host-{3 * TEXTS_KEPT - 1}\n"})  # the same again: no new number
+    latest = zygote._latest_texts
+    assert latest == 3 * TEXTS_KEPT and len(zygote._texts) <= TEXTS_KEPT + 1
+    for number, wanted in ((latest, f"host-{latest - 1}\n"), (1, None)):
+        cid = f"{number:064x}"
+        assert zygote._keep_announcement(b"%s 4242 %s %d" % (FOLDER, cid.encode(), number), [])
+        announced = zygote._folders[-1]
+        assert announced.path == tmp_path / "ready" / f"{cid}.4242"
+        # a folder with texts forgotten since is taken as having none: the run writes all three
+        assert announced.files == ({"hostname": wanted} if wanted else {})
