@@ -77,6 +77,11 @@ def container_hostname(spec: base.RunSpec, cid: str) -> str:
     return spec.hostname or (socket.gethostname() if spec.network == "host" else cid[:12])
 
 
+def has_embedded_dns(network: str) -> bool:
+    """Docker's rule: a user-defined network's containers ask the embedded DNS (dns.py)."""
+    return network not in ("host", "none", "bridge")
+
+
 def read_log(path: Path) -> str:
     """A log's text so far; "" before pid 1 has opened it."""
     try:
@@ -180,7 +185,6 @@ class Containers:
         try:
             attachment = self.networks.prepare(spec.network, cid, name, spec.network_aliases, tag)
             attached: dict[str, Any] = {"address": attachment.address, "ports": []}
-            has_dns = spec.network not in ("host", "none", "bridge")
             for file, text in self._etc_files(spec.network, cid, hostname).items():
                 if ready is None or ready.files.get(file) != text:
                     (cdir / file).write_text(text)
@@ -210,7 +214,7 @@ class Containers:
                 namespaces=attachment.namespaces,
                 interface=attachment.interface,
                 listeners=tuple(listeners),
-                has_dns=has_dns,
+                has_dns=has_embedded_dns(spec.network),
                 **confinement(record),
                 trash_dir=str(self.state.root / "trash" / cid),
                 device_cgroup=record["device_cgroup"],
@@ -329,19 +333,19 @@ class Containers:
         a folder made ahead, without the hosts of a bridge, which has the address a run reserves."""
         texts = {
             "hostname": hostname + "\n",
-            "resolv.conf": self._resolv_conf(network, network not in ("host", "none", "bridge")),
+            "resolv.conf": self._resolv_conf(network),
         }
         if not ahead or network in ("host", "none"):
             texts["hosts"] = self.networks.hosts_file(network, cid, hostname)
         return texts
 
-    def _resolv_conf(self, network: str, has_dns: bool) -> str:
+    def _resolv_conf(self, network: str) -> str:
         if network == "host":
             try:
                 return Path("/etc/resolv.conf").read_text()
             except OSError:
                 return ""
-        if has_dns:  # the shim answers from /etc/hosts (dns.py)
+        if has_embedded_dns(network):  # the shim answers from /etc/hosts (dns.py)
             return f"nameserver {dns.ADDRESS}\noptions ndots:0\n"
         return "nameserver 127.0.0.1\noptions ndots:0\n"  # no resolver: names come from /etc/hosts
 

@@ -107,8 +107,7 @@ class NameIndex:
         if self.target(name) != cid:
             return  # nobody else ever points a name at `cid`: no lock needed to see that
         with self.state.lock():
-            if self.target(name) == cid:
-                (self.dir / key(name)).unlink(missing_ok=True)
+            self.release_present(name, cid)
 
     def release_present(self, name: str, cid: str) -> None:
         """`release`, called while `cid`'s folder is still in place (`run --rm`, before its

@@ -46,15 +46,19 @@ class Ready:
     files: Mapping[str, str]  # file name -> its text
 
 
-def make_folder(cdir: Path) -> None:
+def make_folder(cdir: Path, stop: Callable[[], bool] = lambda: False) -> bool:
     """A container's folder and its overlayfs subfolders: mkdir(2) four times (the parent is
-    made only if missing, not checked for every run)."""
+    made only if missing, not checked for every run). False if `stop()`, asked before each
+    subfolder, said so."""
     try:
         os.mkdir(cdir)
     except FileNotFoundError:
         cdir.mkdir(parents=True)
     for sub in SUBFOLDERS:
+        if stop():
+            return False
         os.mkdir(cdir / sub)
+    return True
 
 
 def texts_for(cid: str, files: Mapping[str, str]) -> dict[str, str]:
@@ -74,14 +78,8 @@ def make(root: Path, files: Mapping[str, str], stop: Callable[[], bool] = lambda
     path = path_of(root, cid, os.getpid())
     texts = texts_for(cid, files)
     try:
-        try:
-            os.mkdir(path)
-        except FileNotFoundError:
-            path.mkdir(parents=True)
-        for sub in SUBFOLDERS:
-            if stop():
-                return None
-            os.mkdir(path / sub)
+        if not make_folder(path, stop):
+            return None
         for name, text in texts.items():
             if stop():
                 return None
